@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+EXTRAS ?= all,test
+BIN := $(VENV)/bin
+export RNNBENCH_DATA_DIR ?= $(abspath ../shared/data)
+export RNNBENCH_DISABLE_PLUGIN_AUTOLOAD ?= 1
+
+.PHONY: install demo test test-numpy-only bench clean
+
+install: $(VENV)/.installed
+
+# Pinned versions live in constraints.txt; torch==2.13.0 there is the CPU build.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade-strategy only-if-needed \
+		-c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: install
+	$(BIN)/rnnbench plugins
+	$(BIN)/rnnbench check
+
+test: install
+	RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow $(BIN)/python -m pytest -q
+
+# The core and the NumPy backend alone: torch and TensorFlow must show as unavailable.
+test-numpy-only:
+	$(MAKE) install VENV=.venv-numpy EXTRAS=test
+	RNNBENCH_REQUIRE_BACKENDS=numpy .venv-numpy/bin/python -m pytest -q
+	.venv-numpy/bin/rnnbench plugins
+
+bench: install
+	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only \
+		--benchmark-columns=min,median,iqr,rounds --benchmark-group-by=group
+
+clean:
+	rm -rf $(VENV) .venv-numpy .pytest_cache .benchmarks build *.egg-info

@@ -1,0 +1,1 @@
+"""Builtin backend plugins, installed as ``rnnbench.backends``: one package a framework."""

@@ -1,0 +1,9 @@
+"""NumPy reference backend plugin (registration only; the code lives in .backend)."""
+from rnnbench.hookspecs import hookimpl
+from rnnbench.registry import Entry
+
+
+@hookimpl
+def rnnbench_register_backends(register):
+    register(Entry("numpy", "rnnbench.backends.numpy.backend:NumpyBackend", requires=("numpy",),
+                   description="hand-written forward and backward passes; the reference"))

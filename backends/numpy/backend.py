@@ -1,0 +1,80 @@
+"""The NumPy reference backend: hand-written forward and backward passes.
+
+Every other backend is judged against this one, so it stays plain: BPTT in
+:mod:`.sequence`, backpropagation through structure in :mod:`.tree`, the
+trainable model in :mod:`.model`; this class only validates and dispatches.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnbench.backend import Backend, check_sequence_inputs, check_tree_inputs
+from rnnbench.errors import RnnbenchError
+
+from . import sequence, tree
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+
+    def __init__(self, impl=None, device=None, threads=None):
+        if impl not in (None, "native"):
+            raise RnnbenchError(f"numpy backend has one implementation, 'native'; got impl={impl!r}")
+        if device not in (None, "cpu"):
+            raise RnnbenchError(f"numpy backend runs on cpu only; got device={device!r}")
+        if threads is not None:
+            _set_blas_threads(int(threads))
+        super().__init__("native", "cpu", threads)
+
+    def info(self) -> dict:
+        return {"framework": "numpy", "version": np.__version__, "impl": self.impl,
+                "device": self.device, "threads": _blas_threads()}
+
+    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh"):
+        x, lengths, _ = check_sequence_inputs(cell, params, x, lengths, state, activation)
+        y, final, _ = sequence.forward(cell, params, x, lengths, state, activation)
+        return y, final
+
+    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
+        x, lengths, _ = check_sequence_inputs(cell, params, x, lengths, state, activation)
+        _, _, cache = sequence.forward(cell, params, x, lengths, state, activation)
+        return sequence.backward(cache, dy, dfinal)
+
+    def tree_forward(self, cell, params, x_leaves, trees):
+        x_leaves, _ = check_tree_inputs(cell, params, x_leaves, trees)
+        states, _ = tree.forward(cell, params, x_leaves, trees)
+        return states
+
+    def tree_backward(self, cell, params, x_leaves, trees, dstates):
+        x_leaves, _ = check_tree_inputs(cell, params, x_leaves, trees)
+        _, cache = tree.forward(cell, params, x_leaves, trees)
+        return tree.backward(cache, dstates)
+
+    def build_model(self, spec, params):
+        from .model import NumpyModel
+
+        return NumpyModel(spec, params)
+
+
+def _threadpool_info() -> list:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    return [p for p in threadpool_info() if p.get("user_api") == "blas"]
+
+
+def _blas_threads() -> int | None:
+    """BLAS threads actually in effect (None when threadpoolctl is not installed)."""
+    pools = _threadpool_info()
+    return pools[0]["num_threads"] if pools else None
+
+
+def _set_blas_threads(n: int) -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:
+        raise RnnbenchError("setting numpy threads needs threadpoolctl: pip install threadpoolctl") from exc
+    if n < 1:
+        raise RnnbenchError(f"threads must be >= 1, got {n}")
+    threadpool_limits(limits=n, user_api="blas")

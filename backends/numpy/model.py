@@ -1,0 +1,212 @@
+"""The NumPy reference model: embedding -> encoder -> pooling -> head -> loss, by hand.
+
+Every other backend's model is judged against this one, so each stage is a
+small function with its own backward pass (pooling and loss are module-level
+helpers that the tests check on their own), and the optimizer is the shared
+formula of :mod:`rnnbench.optim`, never a hand-rolled variant.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnbench.errors import RnnbenchError
+from rnnbench.model import ModelSpec, encoder_params, is_decayed
+from rnnbench.optim import NumpyOps, apply_update, init_state, l2_penalty
+from rnnbench.params import param_shapes, resolve_dtype
+
+from . import sequence
+
+
+class NumpyModel:
+    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; all inputs and outputs are NumPy."""
+
+    def __init__(self, spec: ModelSpec, params: dict):
+        self.spec = spec
+        self.dtype = resolve_dtype(spec.dtype)
+        _check_params(spec, params)
+        self.params = {k: np.array(v, dtype=self.dtype) for k, v in params.items()}
+        self.opt_state = init_state(spec, self.params, np.zeros_like)
+
+    # -- public interface (rnnbench.model) ---------------------------------------------------
+
+    def predict(self, inputs, lengths) -> np.ndarray:
+        """Logits ``[B, C]`` (outputs, for ``mse``)."""
+        _, x, lengths = self._check_inputs(inputs, lengths)
+        return self._forward(x, lengths)[0]
+
+    def loss_and_grads(self, inputs, lengths, targets) -> tuple[float, dict]:
+        """The full loss (L2 penalty included) and its gradient for every parameter."""
+        data_loss, grads = self._data_loss_and_grads(inputs, lengths, targets)
+        l2 = self.spec.l2
+        if l2:
+            grads = {k: g + l2 * self.params[k] if is_decayed(k) else g for k, g in grads.items()}
+        return data_loss + self._penalty(), grads
+
+    def train_step(self, inputs, lengths, targets) -> float:
+        """One optimizer step; returns the loss before it (L2 penalty included).
+
+        The data-only gradient goes to :func:`rnnbench.optim.apply_update`,
+        which adds the L2 term itself, exactly as the other backends do.
+        """
+        data_loss, grads = self._data_loss_and_grads(inputs, lengths, targets)
+        loss = data_loss + self._penalty()
+        self.params = apply_update(self.spec, self.params, grads, self.opt_state, NumpyOps)
+        return loss
+
+    def get_params(self) -> dict:
+        return {k: v.copy() for k, v in self.params.items()}
+
+    # -- composition ---------------------------------------------------------------------------
+
+    def _penalty(self) -> float:
+        return float(l2_penalty(self.spec, self.params, NumpyOps))
+
+    def _data_loss_and_grads(self, inputs, lengths, targets):
+        ids, x, lengths = self._check_inputs(inputs, lengths)
+        targets = self._check_targets(targets, len(lengths))
+        outputs, pooled, pool_index, cache = self._forward(x, lengths)
+        loss, doutputs = _loss_and_doutputs(self.spec.loss, outputs, targets)
+        grads = {"head.W": pooled.T @ doutputs, "head.b": doutputs.sum(axis=0)}
+        dpooled = doutputs @ self.params["head.W"].T
+        dy = _pool_backward(self.spec.pooling, dpooled, lengths, x.shape[1], pool_index)
+        encoder_grads = sequence.backward(cache, dy, None)
+        dx = encoder_grads.pop("x")
+        grads.update({f"encoder.{k}": g for k, g in encoder_grads.items() if k not in ("h0", "c0")})
+        if self.spec.vocab_size is not None:
+            grads["embedding"] = _embedding_backward(ids, dx, self.params["embedding"].shape)
+        return float(loss), {k: np.asarray(grads[k], dtype=self.dtype) for k in self.params}
+
+    def _forward(self, x, lengths):
+        """Returns (outputs [B,C], pooled [B,H], pooling index, encoder cache)."""
+        spec = self.spec
+        y, _, cache = sequence.forward(spec.cell, encoder_params(self.params), x, lengths, None,
+                                       spec.activation)
+        pooled, pool_index = _pool_forward(spec.pooling, y, lengths)
+        outputs = pooled @ self.params["head.W"] + self.params["head.b"]
+        return outputs, pooled, pool_index, cache
+
+    # -- validation ----------------------------------------------------------------------------
+
+    def _check_inputs(self, inputs, lengths):
+        """Return ``(ids or None, x [B,T,D], int64 lengths)``: x is the embedded tokens or the features."""
+        spec = self.spec
+        inputs = np.asarray(inputs)
+        if spec.vocab_size is not None:
+            if inputs.ndim != 2 or inputs.dtype.kind not in "iu":
+                raise RnnbenchError(
+                    f"a token model takes int token ids [batch, steps], got {inputs.dtype.name} {inputs.shape}")
+            if inputs.size and (inputs.min() < 0 or inputs.max() >= spec.vocab_size):
+                raise RnnbenchError(f"token ids must lie in [0, {spec.vocab_size}), "
+                                    f"got min {inputs.min()} max {inputs.max()}")
+            ids, x = inputs, self.params["embedding"][inputs]
+        else:
+            if inputs.ndim != 3 or inputs.shape[2] != spec.input_size or inputs.dtype.kind not in "iuf":
+                raise RnnbenchError(f"a feature model takes float inputs [batch, steps, {spec.input_size}], "
+                                    f"got {inputs.dtype.name} {inputs.shape}")
+            ids, x = None, np.ascontiguousarray(inputs, dtype=self.dtype)
+        B, T = x.shape[:2]
+        if B == 0 or T == 0:
+            raise RnnbenchError(f"a model batch needs at least one sequence and one step, got {B}x{T}")
+        lengths = np.asarray(lengths)
+        if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+            raise RnnbenchError(f"lengths must be int [{B}], got {lengths.dtype.name} {lengths.shape}")
+        lengths = lengths.astype(np.int64)
+        if (lengths.min() < 1 or lengths.max() > T):
+            raise RnnbenchError(f"model lengths must lie in [1, {T}] (pooling over zero steps is undefined), "
+                                f"got min {lengths.min()} max {lengths.max()}")
+        return ids, x, lengths
+
+    def _check_targets(self, targets, batch):
+        spec = self.spec
+        targets = np.asarray(targets)
+        C = spec.num_outputs
+        if spec.loss == "xent":
+            if targets.shape != (batch,) or targets.dtype.kind not in "iu":
+                raise RnnbenchError(f"xent targets must be int class ids [{batch}], "
+                                    f"got {targets.dtype.name} {targets.shape}")
+            if (targets.min() < 0 or targets.max() >= C):
+                raise RnnbenchError(f"class ids must lie in [0, {C}), got min {targets.min()} max {targets.max()}")
+            return targets.astype(np.int64)
+        if targets.shape != (batch, C) or targets.dtype.kind not in "iuf":
+            raise RnnbenchError(f"mse targets must be floats [{batch}, {C}], got {targets.dtype.name} {targets.shape}")
+        return targets.astype(self.dtype)
+
+
+def _check_params(spec: ModelSpec, params: dict) -> None:
+    """The model's parameter names and shapes, as :func:`rnnbench.model.init_model_params` makes them."""
+    expected = {}
+    if spec.vocab_size is not None:
+        expected["embedding"] = (spec.vocab_size, spec.embed_size)
+    for name, shape in param_shapes(spec.cell, spec.encoder_input_size, spec.hidden_size).items():
+        expected[f"encoder.{name}"] = shape
+    expected["head.W"] = (spec.hidden_size, spec.num_outputs)
+    expected["head.b"] = (spec.num_outputs,)
+    if set(params) != set(expected):
+        raise RnnbenchError(f"model parameters must be {sorted(expected)}, got {sorted(params)}")
+    for name, shape in expected.items():
+        if np.shape(params[name]) != shape:
+            raise RnnbenchError(f"model parameter {name} must have shape {shape}, got {np.shape(params[name])}")
+
+
+def _step_mask(lengths, steps) -> np.ndarray:
+    """``[B, T]`` bool: True at the real (unpadded) steps."""
+    return np.arange(steps)[None, :] < lengths[:, None]
+
+
+def _pool_forward(kind: str, y: np.ndarray, lengths: np.ndarray):
+    """Pool ``y [B,T,H]`` over each sequence's real steps; returns ``(pooled [B,H], index)``.
+
+    ``index`` is what the backward pass needs beyond the lengths: the argmax
+    step per (row, unit) for ``max``, None otherwise.
+    """
+    B, T, _ = y.shape
+    mask = _step_mask(lengths, T)[:, :, None]
+    if kind == "mean":
+        return np.where(mask, y, 0).sum(axis=1) / lengths[:, None].astype(y.dtype), None
+    if kind == "last":
+        return y[np.arange(B), lengths - 1], None
+    if kind == "max":
+        index = np.where(mask, y, -np.inf).argmax(axis=1)  # [B, H]
+        return np.take_along_axis(y, index[:, None, :], axis=1)[:, 0], index
+    raise RnnbenchError(f"unknown pooling {kind!r}")
+
+
+def _pool_backward(kind: str, dpooled: np.ndarray, lengths: np.ndarray, steps: int, index) -> np.ndarray:
+    """The gradient ``dy [B,T,H]`` of :func:`_pool_forward`; zero at padded steps."""
+    B, H = dpooled.shape
+    dy = np.zeros((B, steps, H), dtype=dpooled.dtype)
+    if kind == "mean":
+        mask = _step_mask(lengths, steps)[:, :, None]
+        dy[...] = np.where(mask, (dpooled / lengths[:, None].astype(dpooled.dtype))[:, None, :], 0)
+    elif kind == "last":
+        dy[np.arange(B), lengths - 1] = dpooled
+    elif kind == "max":
+        np.put_along_axis(dy, index[:, None, :], dpooled[:, None, :], axis=1)
+    else:
+        raise RnnbenchError(f"unknown pooling {kind!r}")
+    return dy
+
+
+def _loss_and_doutputs(kind: str, outputs: np.ndarray, targets: np.ndarray):
+    """Batch-mean loss (without L2) and its gradient w.r.t. ``outputs [B,C]``."""
+    B = outputs.shape[0]
+    if kind == "xent":
+        shifted = outputs - outputs.max(axis=1, keepdims=True)  # log-softmax without overflow
+        log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_probs = shifted - log_norm
+        rows = np.arange(B)
+        loss = -log_probs[rows, targets].mean()
+        doutputs = np.exp(log_probs)
+        doutputs[rows, targets] -= 1
+        return loss, doutputs / B
+    if kind == "mse":
+        diff = outputs - targets
+        return (diff * diff).sum(axis=1).mean(), diff * (2.0 / B)
+    raise RnnbenchError(f"unknown loss {kind!r}")
+
+
+def _embedding_backward(ids: np.ndarray, dx: np.ndarray, shape) -> np.ndarray:
+    """Scatter-add ``dx [B,T,E]`` into the rows of the tokens that appear (the rest stay zero)."""
+    grad = np.zeros(shape, dtype=dx.dtype)
+    np.add.at(grad, np.asarray(ids).reshape(-1), dx.reshape(-1, shape[1]))
+    return grad

@@ -1,0 +1,10 @@
+"""TensorFlow backend plugin (registration only: TensorFlow is imported by .backend on first use)."""
+from rnnbench.hookspecs import hookimpl
+from rnnbench.registry import Entry
+
+
+@hookimpl
+def rnnbench_register_backends(register):
+    register(Entry("tensorflow", "rnnbench.backends.tensorflow.backend:TensorflowBackend",
+                   requires=("tensorflow",), extra="tensorflow",
+                   description="Keras 3 LSTM/GRU/SimpleRNN layers, a tf.function step loop"))

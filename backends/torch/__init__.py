@@ -1,0 +1,9 @@
+"""PyTorch backend plugin (registration only: torch is imported by .backend on first use)."""
+from rnnbench.hookspecs import hookimpl
+from rnnbench.registry import Entry
+
+
+@hookimpl
+def rnnbench_register_backends(register):
+    register(Entry("torch", "rnnbench.backends.torch.backend:TorchBackend", requires=("torch",),
+                   extra="torch", description="fused nn.RNN/LSTM/GRU, a step loop, torch.compile"))

@@ -1,0 +1,142 @@
+"""The functional contract every backend implements (DESIGN.md §2).
+
+Inputs and outputs are NumPy arrays in the canonical layout of
+:mod:`rnnbench.params`; a backend converts to its framework inside and never
+lets a framework type out. The checks shared by all backends live here, once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnbench.errors import RnnbenchError
+from rnnbench.params import SEQUENCE_CELLS, TREE_CELLS, param_shapes, resolve_dtype
+
+ACTIVATIONS = ("tanh", "relu")
+
+
+class Backend:
+    """Base class of a backend. Subclasses set ``name`` and implement the four functions.
+
+    ``sequence_forward(cell, params, x, lengths=None, state=None, activation="tanh")``
+        x ``[B,T,D]``, lengths ``[B]`` (None: all T), state ``{"h": [B,H], "c": [B,H]}``
+        (None: zeros). Returns ``(y [B,T,H], final)`` with ``final = {"h", "c" (lstm)}``.
+        Outputs past a sequence's length are zero; its final state is the state after
+        step ``length``.
+    ``sequence_backward(cell, params, x, lengths, dy, dfinal, state=None, activation="tanh")``
+        The vector-Jacobian product of ``sequence_forward``: ``dy`` is ``[B,T,H]``,
+        ``dfinal`` a dict like ``final`` (missing keys or None mean zero). Returns a dict
+        with every parameter name, ``"x"``, and ``"h0"``/``"c0"`` when ``state`` is given.
+    ``tree_forward(cell, params, x_leaves, trees)``
+        x_leaves ``[L,D]`` (row i feeds leaf node i of the :class:`~rnnbench.trees.TreeBatch`
+        ``trees``). Returns node states ``{"h": [N,H], "c": [N,H] (treelstm)}``.
+    ``tree_backward(cell, params, x_leaves, trees, dstates)``
+        The vector-Jacobian product of ``tree_forward``; returns every parameter and ``"x"``.
+    """
+
+    name = "base"
+
+    def __init__(self, impl: str | None = None, device: str | None = None, threads: int | None = None):
+        """``impl`` picks an implementation (e.g. torch ``native``/``loop``), ``device`` a device
+        (``cpu``, ``cuda:0``, ``gpu``), ``threads`` the framework's intra-op thread count.
+        A backend raises :class:`RnnbenchError` for a value it cannot honour."""
+        self.impl = impl
+        self.device = device
+        self.threads = threads
+
+    def info(self) -> dict:
+        """What a result record needs to know: framework, version, impl, device, threads used."""
+        raise NotImplementedError
+
+    def build_model(self, spec, params):
+        """A trainable model for :class:`rnnbench.model.ModelSpec` ``spec`` from canonical ``params``."""
+        raise NotImplementedError
+
+    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh"):
+        raise NotImplementedError
+
+    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
+        raise NotImplementedError
+
+    def tree_forward(self, cell, params, x_leaves, trees):
+        raise NotImplementedError
+
+    def tree_backward(self, cell, params, x_leaves, trees, dstates):
+        raise NotImplementedError
+
+
+def state_keys(cell: str) -> tuple[str, ...]:
+    """The state a cell carries: ``h`` for all, plus the memory ``c`` for LSTMs."""
+    return ("h", "c") if cell in ("lstm", "treelstm") else ("h",)
+
+
+def check_sequence_inputs(cell, params, x, lengths=None, state=None, activation="tanh"):
+    """Validate a sequence call once for all backends; return ``(x, lengths, dtype)``.
+
+    ``lengths`` comes back as an int64 array (all ``T`` when None), ``x`` as a
+    C-contiguous array of the parameters' dtype.
+    """
+    if cell not in SEQUENCE_CELLS:
+        raise RnnbenchError(f"unknown sequence cell {cell!r}; valid: {', '.join(SEQUENCE_CELLS)}")
+    if activation not in ACTIVATIONS:
+        raise RnnbenchError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
+    if activation != "tanh" and cell != "rnn":
+        raise RnnbenchError(f"activation={activation!r} applies to the rnn cell only, not {cell}")
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise RnnbenchError(f"x must be [batch, steps, features], got shape {x.shape}")
+    B, T, D = x.shape
+    dtype = _param_dtype(params)
+    H = _hidden_size(cell, params)
+    _check_param_shapes(cell, params, D, H)
+    if lengths is None:
+        lengths = np.full(B, T, dtype=np.int64)
+    else:
+        lengths = np.asarray(lengths).astype(np.int64, copy=False)
+        if lengths.shape != (B,):
+            raise RnnbenchError(f"lengths must have shape ({B},), got {lengths.shape}")
+        if lengths.size and (lengths.min() < 0 or lengths.max() > T):
+            raise RnnbenchError(f"lengths must lie in [0, {T}], got min {lengths.min()} max {lengths.max()}")
+    if state is not None:
+        for key in state_keys(cell):
+            if key not in state:
+                raise RnnbenchError(f"initial state for {cell} needs key {key!r}")
+            if np.shape(state[key]) != (B, H):
+                raise RnnbenchError(f"state[{key!r}] must have shape ({B}, {H}), got {np.shape(state[key])}")
+    return np.ascontiguousarray(x, dtype=dtype), lengths, dtype
+
+
+def check_tree_inputs(cell, params, x_leaves, trees):
+    """Validate a tree call once for all backends; return ``(x_leaves, dtype)``."""
+    if cell not in TREE_CELLS:
+        raise RnnbenchError(f"unknown tree cell {cell!r}; valid: {', '.join(TREE_CELLS)}")
+    x_leaves = np.asarray(x_leaves)
+    if x_leaves.ndim != 2 or x_leaves.shape[0] != trees.num_leaves:
+        raise RnnbenchError(
+            f"x_leaves must be [{trees.num_leaves}, features] for this TreeBatch, got {x_leaves.shape}")
+    dtype = _param_dtype(params)
+    H = _hidden_size(cell, params)
+    _check_param_shapes(cell, params, x_leaves.shape[1], H)
+    return np.ascontiguousarray(x_leaves, dtype=dtype), dtype
+
+
+def _param_dtype(params) -> np.dtype:
+    dtypes = {np.asarray(v).dtype for v in params.values()}
+    if len(dtypes) != 1:
+        raise RnnbenchError(f"parameters mix dtypes {sorted(d.name for d in dtypes)}; use one")
+    return resolve_dtype(dtypes.pop())
+
+
+def _hidden_size(cell, params) -> int:
+    key = {"rnn": "W_h", "lstm": "W_h", "gru": "W_h", "recursive": "W", "treelstm": "W"}[cell]
+    if key not in params:
+        raise RnnbenchError(f"{cell} parameters lack {key!r}; got {sorted(params)}")
+    return int(np.shape(params[key])[0]) // (2 if cell in TREE_CELLS else 1)
+
+
+def _check_param_shapes(cell, params, input_size, hidden_size):
+    expected = param_shapes(cell, input_size, hidden_size)
+    if set(params) != set(expected):
+        raise RnnbenchError(f"{cell} parameters must be {sorted(expected)}, got {sorted(params)}")
+    for name, shape in expected.items():
+        if np.shape(params[name]) != shape:
+            raise RnnbenchError(f"{cell} parameter {name} must have shape {shape}, got {np.shape(params[name])}")

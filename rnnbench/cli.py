@@ -1,0 +1,62 @@
+"""The ``rnnbench`` command line: parsing and dispatch only.
+
+Subcommands import what they need inside their handler, so ``rnnbench --help``
+costs no framework import.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rnnbench import __version__
+from rnnbench.errors import RnnbenchError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnbench",
+        description="Recurrent and recursive networks in NumPy, PyTorch and TensorFlow: "
+                    "the same function, checked, timed and trained.")
+    parser.add_argument("--version", action="version", version=f"rnnbench {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    plugins = commands.add_parser("plugins", help="list backends and tasks, available or not, and why")
+    plugins.set_defaults(handler=_plugins)
+    return parser
+
+
+def _plugins(args) -> int:
+    from rnnbench.plugins import get_registry
+    from rnnbench.table import format_table
+
+    registry = get_registry()
+    rows = []
+    for kind, entries in (("backend", registry.backends), ("task", registry.tasks)):
+        for entry in entries.values():
+            status = "available" if entry.available else "unavailable"
+            note = entry.description if entry.available else entry.unavailable_reason()
+            rows.append([kind, entry.name, status, entry.distribution, note])
+    print(format_table(["kind", "name", "status", "from", "notes"], rows))
+    for error in registry.errors:
+        print(f"warning: {error}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args)
+    except RnnbenchError as exc:
+        print(f"rnnbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The framework-free model spec every backend builds its trainable model from.
+
+A task describes *what* to train (cell, sizes, pooling, loss, optimizer) as a
+:class:`ModelSpec`; each backend turns it into its own model with
+``backend.build_model(spec, params)``. Initial weights come from
+:func:`init_model_params`, so every backend starts from the same numbers.
+
+Model parameter names: ``embedding`` ``[V,E]`` (token inputs only), the
+encoder's canonical arrays prefixed ``encoder.`` (``encoder.W_x`` ...), and the
+classifier ``head.W`` ``[H,C]``, ``head.b`` ``[C]``.
+
+The model a backend returns offers ``train_step(inputs, lengths, targets) ->
+float``, ``loss_and_grads(inputs, lengths, targets) -> (float, dict)``,
+``predict(inputs, lengths) -> ndarray [B, C]`` and ``get_params() -> dict``,
+all in NumPy. ``inputs`` is int token ids ``[B,T]`` when the spec has a
+vocabulary and float features ``[B,T,D]`` otherwise; ``targets`` is int class
+ids ``[B]`` for ``xent`` and floats ``[B,C]`` for ``mse``.
+
+Loss: the batch mean of softmax cross-entropy (or of the squared error summed
+over outputs, for ``mse``), plus ``0.5 * l2 * sum(w**2)`` over weight matrices
+and the embedding (:func:`is_decayed`; biases are not decayed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rnnbench.errors import RnnbenchError
+from rnnbench.params import SEQUENCE_CELLS, init_params, resolve_dtype
+
+POOLINGS = ("mean", "last", "max")
+LOSSES = ("xent", "mse")
+OPTIMIZERS = ("sgd", "adam", "adagrad")
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer and its constants; formulas in :mod:`rnnbench.optim`."""
+
+    name: str = "adam"
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self):
+        if self.name not in OPTIMIZERS:
+            raise RnnbenchError(f"unknown optimizer {self.name!r}; valid: {', '.join(OPTIMIZERS)}")
+        if not self.lr > 0:
+            raise RnnbenchError(f"learning rate must be positive, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """embedding (or features) -> recurrent encoder -> pooling -> linear head -> loss."""
+
+    cell: str
+    hidden_size: int
+    num_outputs: int
+    vocab_size: int | None = None
+    embed_size: int | None = None
+    input_size: int | None = None
+    activation: str = "tanh"
+    pooling: str = "mean"
+    loss: str = "xent"
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    clip_norm: float | None = None
+    l2: float = 0.0
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        if self.cell not in SEQUENCE_CELLS:
+            raise RnnbenchError(f"unknown model cell {self.cell!r}; valid: {', '.join(SEQUENCE_CELLS)}")
+        if self.pooling not in POOLINGS:
+            raise RnnbenchError(f"unknown pooling {self.pooling!r}; valid: {', '.join(POOLINGS)}")
+        if self.loss not in LOSSES:
+            raise RnnbenchError(f"unknown loss {self.loss!r}; valid: {', '.join(LOSSES)}")
+        if (self.vocab_size is None) == (self.input_size is None):
+            raise RnnbenchError("a model spec needs exactly one of vocab_size (tokens) or input_size (features)")
+        if self.vocab_size is not None and not self.embed_size:
+            raise RnnbenchError("a token model needs embed_size")
+        if self.clip_norm is not None and not self.clip_norm > 0:
+            raise RnnbenchError(f"clip_norm must be positive, got {self.clip_norm}")
+        resolve_dtype(self.dtype)
+
+    @property
+    def encoder_input_size(self) -> int:
+        return self.embed_size if self.vocab_size is not None else self.input_size
+
+
+def is_decayed(name: str) -> bool:
+    """L2 applies to weight matrices and the embedding, not to biases."""
+    leaf = name.rsplit(".", 1)[-1]
+    return leaf == "embedding" or leaf.startswith("W")
+
+
+def init_model_params(spec: ModelSpec, seed: int = 0) -> dict[str, np.ndarray]:
+    """Seeded canonical model parameters; identical on every machine for one seed."""
+    dtype = resolve_dtype(spec.dtype)
+    params = {}
+    rng = np.random.default_rng([seed, 1])
+    if spec.vocab_size is not None:
+        params["embedding"] = rng.uniform(-0.1, 0.1, size=(spec.vocab_size, spec.embed_size)).astype(dtype)
+    encoder = init_params(spec.cell, spec.encoder_input_size, spec.hidden_size, seed=seed, dtype=dtype)
+    params.update({f"encoder.{name}": value for name, value in encoder.items()})
+    bound = 1.0 / np.sqrt(spec.hidden_size)
+    params["head.W"] = rng.uniform(-bound, bound, size=(spec.hidden_size, spec.num_outputs)).astype(dtype)
+    params["head.b"] = np.zeros(spec.num_outputs, dtype=dtype)
+    return params
+
+
+def encoder_params(params: dict) -> dict:
+    """The canonical cell parameters inside a model's parameter dict."""
+    return {name[len("encoder."):]: value for name, value in params.items() if name.startswith("encoder.")}

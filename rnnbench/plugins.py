@@ -1,0 +1,122 @@
+"""The plugin manager: builtin plugins, third-party entry points, and the registry they fill.
+
+Builtin backends and tasks are ordinary hook implementations registered by
+module name. Third-party plugins come from the ``rnnbench`` entry-point group
+unless ``RNNBENCH_DISABLE_PLUGIN_AUTOLOAD=1`` (hermetic tests). A plugin that
+fails to load or to register is reported by ``rnnbench plugins``, never fatal.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+
+import pluggy
+
+from rnnbench import hookspecs
+from rnnbench.errors import RnnbenchError
+from rnnbench.registry import Entry
+
+ENTRY_POINT_GROUP = "rnnbench"
+DISABLE_AUTOLOAD = "RNNBENCH_DISABLE_PLUGIN_AUTOLOAD"
+BUILTIN_PLUGINS = (
+    "rnnbench.backends.numpy",
+    "rnnbench.backends.torch",
+    "rnnbench.backends.tensorflow",
+)
+BUILTIN_DISTRIBUTION = "rnnbench (builtin)"
+
+
+@dataclass
+class Registry:
+    """Everything the plugins offered, and every problem they had doing so."""
+
+    backends: dict[str, Entry] = field(default_factory=dict)
+    tasks: dict[str, Entry] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def backend(self, name: str) -> Entry:
+        return _lookup("backend", self.backends, name)
+
+    def task(self, name: str) -> Entry:
+        return _lookup("task", self.tasks, name)
+
+
+def _lookup(kind: str, entries: dict[str, Entry], name: str) -> Entry:
+    if name not in entries:
+        valid = ", ".join(sorted(entries)) or "none registered"
+        raise RnnbenchError(f"unknown {kind} {name!r}; valid {kind}s: {valid}")
+    return entries[name]
+
+
+def _third_party_plugins(errors: list[str]):
+    """(name, plugin object, distribution) for each loadable entry point of the group."""
+    if os.environ.get(DISABLE_AUTOLOAD, "").strip() not in ("", "0"):
+        return
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(entry_point, "dist", None)
+        dist_name = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:  # a broken plugin must not break rnnbench
+            errors.append(f"plugin {entry_point.name!r} ({dist_name}) failed to load: "
+                          f"{type(exc).__name__}: {exc}")
+            continue
+        yield entry_point.name, plugin, dist_name
+
+
+def build_registry() -> Registry:
+    """Load all plugins and collect what they register (no framework is imported)."""
+    registry = Registry()
+    manager = pluggy.PluginManager("rnnbench")
+    manager.add_hookspecs(hookspecs)
+    distributions = {}
+    for module_name in BUILTIN_PLUGINS:
+        manager.register(importlib.import_module(module_name), name=module_name)
+        distributions[module_name] = BUILTIN_DISTRIBUTION
+    for name, plugin, dist_name in _third_party_plugins(registry.errors):
+        try:
+            manager.register(plugin, name=name)
+        except Exception as exc:
+            registry.errors.append(f"plugin {name!r} ({dist_name}) was rejected: {exc}")
+            continue
+        distributions[name] = dist_name
+    for hook, kind, entries in ((manager.hook.rnnbench_register_backends, "backend", registry.backends),
+                                (manager.hook.rnnbench_register_tasks, "task", registry.tasks)):
+        # Call plugins one at a time so that each entry knows its plugin and one
+        # plugin's exception does not hide the others' entries.
+        for impl in hook.get_hookimpls():  # registration order: builtins first
+            register = functools.partial(_register, kind, entries, registry.errors,
+                                         impl.plugin_name, distributions.get(impl.plugin_name, ""))
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                registry.errors.append(f"plugin {impl.plugin_name!r} failed to register {kind}s: "
+                                       f"{type(exc).__name__}: {exc}")
+    return registry
+
+
+def _register(kind, entries, errors, plugin_name, distribution, entry: Entry) -> None:
+    if not isinstance(entry, Entry):
+        errors.append(f"plugin {plugin_name!r} registered a {kind} that is not an rnnbench Entry: {entry!r}")
+        return
+    if entry.name in entries:
+        first = entries[entry.name]
+        errors.append(f"plugin {plugin_name!r} registered {kind} {entry.name!r} again; "
+                      f"keeping the one from {first.plugin!r} ({first.distribution})")
+        return
+    entries[entry.name] = replace(entry, plugin=plugin_name, distribution=distribution)
+
+
+@functools.lru_cache(maxsize=1)
+def get_registry() -> Registry:
+    """The process-wide registry, built on first use."""
+    return build_registry()
+
+
+def get_backend(name: str, **options):
+    """A ready backend object: ``get_backend("torch", impl="loop", threads=2)``."""
+    backend_class = get_registry().backend(name).load()
+    return backend_class(**options)

@@ -1,0 +1,1 @@
+"""Builtin task plugins, installed as ``rnnbench.tasks``: one module a task."""
