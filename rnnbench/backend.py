@@ -34,6 +34,8 @@ class Backend:
     """
 
     name = "base"
+    #: Implementations a user can pick with ``impl=``; the first is the default.
+    impls: tuple[str, ...] = ("native",)
 
     def __init__(self, impl: str | None = None, device: str | None = None, threads: int | None = None):
         """``impl`` picks an implementation (e.g. torch ``native``/``loop``), ``device`` a device

@@ -1,0 +1,55 @@
+"""``rnnbench check``: passes on the reference and fails on a planted bug."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from rnnbench import check, cli, plugins
+from rnnbench.backends.numpy.backend import NumpyBackend
+
+
+class OffByOneStepBackend(NumpyBackend):
+    """A planted bug: the gradient of W_h is taken one time step late (the chapter's BPTT bug class)."""
+
+    name = "buggy"
+
+    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
+        grads = super().sequence_backward(cell, params, x, lengths, dy, dfinal, state, activation)
+        shifted = np.roll(dy, 1, axis=1)
+        late = super().sequence_backward(cell, params, x, lengths, shifted, dfinal, state, activation)
+        grads["W_h"] = late["W_h"]
+        return grads
+
+
+def test_reference_rows_pass_finite_differences():
+    rows = check.reference_rows(["lstm", "treelstm"])
+    assert [r.passed for r in rows] == [True, True]
+    assert all(r.max_rel < check.FINITE_DIFFERENCE_TOLERANCE for r in rows)
+
+
+def test_planted_bug_fails_the_check(monkeypatch):
+    real = plugins.get_backend
+    monkeypatch.setattr(plugins, "get_backend",
+                        lambda name, **kw: OffByOneStepBackend() if name == "buggy" else real(name, **kw))
+    rows = check.parity_rows([("buggy", "native")], ["rnn", "lstm"], ["float64"])
+    assert [r.passed for r in rows] == [False, False]
+    assert {r.worst for r in rows} == {"grad.W_h"}
+
+
+def test_trajectory_of_numpy_float32_tracks_float64():
+    rows = check.trajectory_rows([("numpy", "native")], ["gru"], ["float32"])
+    assert rows[0].passed, rows[0]
+
+
+def test_cli_json_and_exit_status(capsys):
+    status = cli.main(["check", "--backend", "numpy", "--cells", "rnn,gru", "--format", "json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert {(r["impl"], r["case"], r["dtype"]) for r in rows} >= {("native", "gru", "float32")}
+
+
+def test_cli_unknown_case_is_one_line_error(capsys):
+    assert cli.main(["check", "--cells", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnbench: error: unknown case 'nope'") and "\n" not in err
