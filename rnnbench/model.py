@@ -16,6 +16,11 @@ all in NumPy. ``inputs`` is int token ids ``[B,T]`` when the spec has a
 vocabulary and float features ``[B,T,D]`` otherwise; ``targets`` is int class
 ids ``[B]`` for ``xent`` and floats ``[B,C]`` for ``mse``.
 
+``loss_and_grads`` returns the full loss and its full gradient (the L2 term
+included); ``train_step`` hands :func:`rnnbench.optim.apply_update` the data
+gradient alone, since the update adds ``l2 * w`` itself. Token batches are
+padded with a valid id (0): every position is looked up, padding included.
+
 Loss: the batch mean of softmax cross-entropy (or of the squared error summed
 over outputs, for ``mse``), plus ``0.5 * l2 * sum(w**2)`` over weight matrices
 and the embedding (:func:`is_decayed`; biases are not decayed).
@@ -72,6 +77,9 @@ class ModelSpec:
     def __post_init__(self):
         if self.cell not in SEQUENCE_CELLS:
             raise RnnbenchError(f"unknown model cell {self.cell!r}; valid: {', '.join(SEQUENCE_CELLS)}")
+        if self.activation not in ("tanh", "relu") or (self.activation == "relu" and self.cell != "rnn"):
+            raise RnnbenchError(f"activation {self.activation!r} is not available for {self.cell}; "
+                                "the rnn cell takes tanh or relu, lstm and gru their own gates")
         if self.pooling not in POOLINGS:
             raise RnnbenchError(f"unknown pooling {self.pooling!r}; valid: {', '.join(POOLINGS)}")
         if self.loss not in LOSSES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnbench.backend import ACTIVATIONS
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import ModelSpec, encoder_params, is_decayed
 from rnnbench.optim import NumpyOps, apply_update, init_state, l2_penalty
@@ -133,7 +134,13 @@ class NumpyModel:
 
 
 def _check_params(spec: ModelSpec, params: dict) -> None:
-    """The model's parameter names and shapes, as :func:`rnnbench.model.init_model_params` makes them."""
+    """The model's parameter names and shapes, as :func:`rnnbench.model.init_model_params` makes them.
+
+    Also the activation, which ModelSpec does not check and the encoder would silently ignore.
+    """
+    if spec.activation not in ACTIVATIONS or (spec.activation != "tanh" and spec.cell != "rnn"):
+        raise RnnbenchError(f"activation {spec.activation!r} is not valid for a {spec.cell} model; "
+                            f"valid: {', '.join(ACTIVATIONS)} (relu for rnn only)")
     expected = {}
     if spec.vocab_size is not None:
         expected["embedding"] = (spec.vocab_size, spec.embed_size)
