@@ -1,0 +1,279 @@
+"""The TensorFlow backend: Keras 3 recurrent layers, or a step loop of TF ops (optionally XLA).
+
+Implementations (``impl``):
+
+* ``native``: ``keras.layers.SimpleRNN`` / ``LSTM`` / ``GRU(reset_after=True)``
+  with a mask for ragged lengths (cuDNN on a GPU, Keras's generic loop on a CPU);
+* ``loop``: an explicit ``tf.while_loop`` over steps inside ``tf.function``;
+* ``xla``: the same loop compiled with ``jit_compile=True``.
+
+NumPy goes in and comes out; tensors never leave. Gradients come from one
+``GradientTape`` per call with the upstream gradients as ``output_gradients``.
+Tree cells run level by level (:mod:`.tree`) in every impl.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+
+import numpy as np
+
+from rnnbench.backend import Backend, check_sequence_inputs, check_tree_inputs, state_keys
+from rnnbench.errors import RnnbenchError
+
+IMPLS = ("native", "loop", "xla")
+
+# Quiet TensorFlow's C++ logging (start-up lines, "no CUDA driver" on CPU machines) unless the
+# user chose a level; real failures still surface as Python exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence fd 2 while TensorFlow loads: some of its start-up lines are written
+    before its log level is read. Skipped when the user set a verbose level."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") < "2":
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+with _quiet_native_stderr():
+    import tensorflow as tf
+
+from . import sequence, tree  # noqa: E402  (after TensorFlow is loaded quietly)
+
+
+class TensorflowBackend(Backend):
+    name = "tensorflow"
+
+    def __init__(self, impl=None, device=None, threads=None):
+        impl = impl or "native"
+        if impl not in IMPLS:
+            raise RnnbenchError(f"unknown tensorflow impl {impl!r}; valid: {', '.join(IMPLS)}")
+        _set_intra_op_threads(threads)
+        self._tf_device = _resolve_device(device)
+        super().__init__(impl, device or "cpu", threads)
+        if impl == "xla":
+            _check_xla(self._tf_device, self.device)
+        self._functions = {}
+
+    def info(self) -> dict:
+        import keras
+
+        configured = tf.config.threading.get_intra_op_parallelism_threads()
+        return {"framework": "tensorflow", "version": tf.__version__, "keras_version": keras.__version__,
+                "impl": self.impl, "device": self.device, "tf_device": self._tf_device,
+                # 0 means TensorFlow's default: one thread per schedulable core.
+                "threads": configured or _schedulable_cores(),
+                "threads_requested": self.threads,
+                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or _schedulable_cores()}
+
+    def build_model(self, spec, params):
+        from .model import TensorflowModel
+
+        return TensorflowModel(spec, params, self)
+
+    # -- sequences ---------------------------------------------------------------------------------
+
+    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh"):
+        x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
+        B, T, _ = x.shape
+        H = _hidden(params)
+        if B == 0 or T == 0:
+            return np.zeros((B, T, H), dtype), _initial_state(cell, state, B, H, dtype)
+        forward, _ = self._sequence_functions(cell, activation, x.shape[2], H, dtype)
+        with tf.device(self._tf_device):
+            y, h, c = forward(*self._sequence_args(cell, params, x, lengths, state, dtype))
+        final = {"h": h.numpy()}
+        if cell == "lstm":
+            final["c"] = c.numpy()
+        return y.numpy(), final
+
+    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
+        x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
+        B, T, _ = x.shape
+        H = _hidden(params)
+        keys = state_keys(cell)
+        dy = _upstream(dy, (B, T, H), dtype, "dy")
+        dfinal = dfinal or {}
+        dstate = {k: _upstream(dfinal.get(k), (B, H), dtype, f"dfinal[{k!r}]") for k in keys}
+        if B == 0 or T == 0:  # nothing runs: the final state is the initial state
+            grads = {k: np.zeros_like(np.asarray(v, dtype)) for k, v in params.items()}
+            grads["x"] = np.zeros_like(x)
+        else:
+            _, vjp = self._sequence_functions(cell, activation, x.shape[2], H, dtype)
+            with tf.device(self._tf_device):
+                args = self._sequence_args(cell, params, x, lengths, state, dtype)
+                upstream = (tf.constant(dy), tf.constant(dstate["h"]),
+                            tf.constant(dstate["c"]) if cell == "lstm" else None)
+                grads = {k: v.numpy() for k, v in vjp(*args, *upstream).items()}
+        if state is None:
+            grads.pop("h0", None)
+            grads.pop("c0", None)
+        elif B == 0 or T == 0:
+            grads.update({f"{k}0": dstate[k] for k in keys})
+        return grads
+
+    def _sequence_args(self, cell, params, x, lengths, state, dtype):
+        B, H = x.shape[0], _hidden(params)
+        initial = _initial_state(cell, state, B, H, dtype)
+        c0 = tf.constant(initial["c"]) if cell == "lstm" else None
+        return (_tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)),
+                tf.constant(initial["h"]), c0)
+
+    def _sequence_functions(self, cell, activation, input_size, hidden_size, dtype):
+        """``(forward, vjp)`` tf.functions for one configuration, built once and reused."""
+        key = (cell, activation, input_size, hidden_size, np.dtype(dtype).name)
+        if key not in self._functions:
+            with tf.device(self._tf_device):
+                encode = sequence.make_encoder(self.impl, cell, activation, input_size, hidden_size, dtype)
+            self._functions[key] = _compile_sequence(encode, cell, jit=self.impl == "xla")
+        return self._functions[key]
+
+    # -- trees -------------------------------------------------------------------------------------
+
+    def tree_forward(self, cell, params, x_leaves, trees):
+        x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
+        with tf.device(self._tf_device):
+            states = tree.forward(cell, _tensors(params, dtype), tf.constant(x_leaves), trees)
+            return {k: v.numpy() for k, v in states.items()}
+
+    def tree_backward(self, cell, params, x_leaves, trees, dstates):
+        x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
+        shape = (trees.num_nodes, _hidden(params) // 2)  # tree cells' W is [2H, ...]
+        dstates = dstates or {}
+        upstream = {k: _upstream(dstates.get(k), shape, dtype, f"dstates[{k!r}]") for k in state_keys(cell)}
+        with tf.device(self._tf_device):
+            sources = {"params": _tensors(params, dtype), "x": tf.constant(x_leaves)}
+            with tf.GradientTape() as tape:
+                tape.watch(sources)
+                states = tree.forward(cell, sources["params"], sources["x"], trees)
+            keys = sorted(states)
+            grads = tape.gradient([states[k] for k in keys], sources,
+                                  output_gradients=[tf.constant(upstream[k]) for k in keys],
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            result = {k: v.numpy() for k, v in grads["params"].items()}
+            result["x"] = grads["x"].numpy()
+        return result
+
+
+# -- compiled functions --------------------------------------------------------------------------------
+
+def _compile_sequence(encode, cell, jit):
+    """tf.functions for the forward pass and its vector-Jacobian product.
+
+    Each wraps a ``partial`` (not a closure) so that TensorFlow's retracing
+    detector counts every configuration on its own instead of all together.
+    """
+    options = dict(reduce_retracing=True, jit_compile=jit or None)
+    return (tf.function(functools.partial(_sequence_forward, encode), **options),
+            tf.function(functools.partial(_sequence_vjp, encode, cell), **options))
+
+
+def _sequence_forward(encode, params, x, lengths, h0, c0):
+    return encode(params, x, lengths, h0, c0)
+
+
+def _sequence_vjp(encode, cell, params, x, lengths, h0, c0, dy, dh, dc):
+    sources = {"params": params, "x": x, "h0": h0}
+    if cell == "lstm":
+        sources["c0"] = c0
+    with tf.GradientTape() as tape:
+        tape.watch(sources)
+        y, h, c = encode(params, x, lengths, h0, c0)
+    outputs, cotangents = [y, h], [dy, dh]
+    if cell == "lstm":
+        outputs.append(c)
+        cotangents.append(dc)
+    grads = tape.gradient(outputs, sources, output_gradients=cotangents,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return {**grads.pop("params"), **grads}
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+
+def _hidden(params) -> int:
+    """Rows of the recurrent matrix: H for sequence cells, 2H for tree cells."""
+    return int(np.shape(params["W_h"] if "W_h" in params else params["W"])[0])
+
+
+def _tensors(params, dtype) -> dict:
+    return {k: tf.constant(np.asarray(v, dtype)) for k, v in params.items()}
+
+
+def _initial_state(cell, state, B, H, dtype) -> dict:
+    return {k: (np.zeros((B, H), dtype) if state is None else np.array(state[k], dtype))
+            for k in state_keys(cell)}
+
+
+def _upstream(grad, shape, dtype, what) -> np.ndarray:
+    """An upstream gradient as an array (zeros for None), shape-checked."""
+    if grad is None:
+        return np.zeros(shape, dtype)
+    grad = np.asarray(grad, dtype=dtype)
+    if grad.shape != shape:
+        raise RnnbenchError(f"{what} must have shape {shape}, got {grad.shape}")
+    return grad
+
+
+def _schedulable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _set_intra_op_threads(threads) -> None:
+    """Set TensorFlow's intra-op pool size; only possible before its runtime starts."""
+    if threads is None:
+        return
+    n = int(threads)
+    if n < 1:
+        raise RnnbenchError(f"threads must be >= 1, got {threads}")
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    if current == n:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+    except RuntimeError as exc:
+        in_effect = current or f"the default ({_schedulable_cores()})"
+        raise RnnbenchError(
+            f"TensorFlow's runtime already started with {in_effect} intra-op threads; threads={n} must be "
+            "set before the first TensorFlow operation (use a fresh process for each thread count)") from exc
+
+
+def _resolve_device(device) -> str:
+    """``cpu`` / ``gpu`` / ``gpu:N`` (``cuda[:N]`` accepted) -> a TensorFlow device name."""
+    if device is None or device in ("cpu", "cpu:0"):
+        return "/CPU:0"
+    match = re.fullmatch(r"(gpu|cuda)(?::(\d+))?", str(device))
+    if not match:
+        raise RnnbenchError(f"unknown device {device!r} for tensorflow; use cpu, gpu or gpu:N")
+    index = int(match.group(2) or 0)
+    with _quiet_native_stderr():
+        gpus = tf.config.list_physical_devices("GPU")
+    if index >= len(gpus):
+        why = "this TensorFlow build has no CUDA support" if not tf.test.is_built_with_cuda() \
+            else f"TensorFlow sees {len(gpus)} GPU(s)"
+        raise RnnbenchError(f"device {device!r} is not available to tensorflow: {why}")
+    return f"/GPU:{index}"
+
+
+def _check_xla(tf_device, device) -> None:
+    """Compile a trivial function so that an XLA-less build fails here, with a reason."""
+    try:
+        with tf.device(tf_device):
+            tf.function(lambda a: a * 2.0, jit_compile=True)(tf.ones(2)).numpy()
+    except Exception as exc:  # noqa: BLE001  (any failure means XLA is unusable here)
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RnnbenchError(f"impl 'xla' is unavailable on {device}: XLA could not compile ({first_line})") from exc

@@ -1,0 +1,208 @@
+"""The TensorFlow model: embedding -> encoder -> pooling -> head -> loss, gradients by GradientTape.
+
+The encoder is the backend's own implementation (Keras layer, step loop or
+XLA), the optimizer the shared formula of :mod:`rnnbench.optim` run on
+tensors through :class:`TfOps` (never a Keras optimizer), so that the same
+seed, data and initial weights give the NumPy model's loss curve. A train step
+(forward, gradients, update) is one ``tf.function``, jit-compiled for xla.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import tensorflow as tf
+
+from rnnbench.errors import RnnbenchError
+from rnnbench.model import ModelSpec, encoder_params, is_decayed
+from rnnbench.optim import apply_update, init_state, l2_penalty
+from rnnbench.params import param_shapes, resolve_dtype
+
+from . import sequence
+
+
+class TfOps:
+    """The three array operations of :mod:`rnnbench.optim`, for tensors."""
+
+    sqrt = staticmethod(tf.sqrt)
+    maximum = staticmethod(tf.maximum)
+
+    @staticmethod
+    def sum_squares(a):
+        return tf.reduce_sum(a * a)
+
+
+class TensorflowModel:
+    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; NumPy in, NumPy out."""
+
+    def __init__(self, spec: ModelSpec, params: dict, backend):
+        self.spec = spec
+        self.dtype = resolve_dtype(spec.dtype)
+        _check_params(spec, params)
+        self._device = backend._tf_device
+        with tf.device(self._device):
+            self._vars = {k: tf.Variable(np.array(v, dtype=self.dtype), name=k.replace(".", "_"))
+                          for k, v in params.items()}
+            self._encode = sequence.make_encoder(backend.impl, spec.cell, spec.activation,
+                                                 spec.encoder_input_size, spec.hidden_size, self.dtype)
+            slots = init_state(spec, self._vars, lambda v: tf.Variable(tf.zeros_like(v)))
+            # The step count lives in a variable of the parameters' dtype, so that
+            # ``beta ** t`` inside the compiled step sees the current step.
+            self._step = tf.Variable(tf.zeros([], self.dtype))
+            self._slots = {name: slot for name, slot in slots.items() if name != "t"}
+        options = dict(reduce_retracing=True, jit_compile=(backend.impl == "xla") or None)
+        # partials, not bound methods: TensorFlow's retracing detector counts each model apart.
+        self._train_fn = tf.function(functools.partial(_train_step, self), **options)
+        self._grads_fn = tf.function(functools.partial(_loss_and_grads, self), **options)
+        self._predict_fn = tf.function(functools.partial(_outputs, self), **options)
+
+    # -- public interface (rnnbench.model) ---------------------------------------------------
+
+    def predict(self, inputs, lengths) -> np.ndarray:
+        """Logits ``[B, C]`` (outputs, for ``mse``)."""
+        with tf.device(self._device):
+            return self._predict_fn(self._vars, *self._check_inputs(inputs, lengths)).numpy()
+
+    def loss_and_grads(self, inputs, lengths, targets) -> tuple[float, dict]:
+        """The full loss (L2 penalty included) and its gradient for every parameter."""
+        inputs, lengths = self._check_inputs(inputs, lengths)
+        with tf.device(self._device):
+            loss, grads = self._grads_fn(inputs, lengths, self._check_targets(targets, lengths.shape[0]))
+            return float(loss), {k: g.numpy() for k, g in grads.items()}
+
+    def train_step(self, inputs, lengths, targets) -> float:
+        """One optimizer step; returns the loss before it (L2 penalty included)."""
+        inputs, lengths = self._check_inputs(inputs, lengths)
+        with tf.device(self._device):
+            return float(self._train_fn(inputs, lengths, self._check_targets(targets, lengths.shape[0])))
+
+    def get_params(self) -> dict:
+        return {k: v.numpy().copy() for k, v in self._vars.items()}
+
+    # -- validation (NumPy side, before anything reaches a device) ------------------------------
+
+    def _check_inputs(self, inputs, lengths):
+        spec = self.spec
+        inputs = np.asarray(inputs)
+        if spec.vocab_size is not None:
+            if inputs.ndim != 2 or inputs.dtype.kind not in "iu":
+                raise RnnbenchError(
+                    f"a token model takes int token ids [batch, steps], got {inputs.dtype.name} {inputs.shape}")
+            # checked here: a GPU gather returns zeros for an out-of-range id instead of failing
+            if inputs.size and (inputs.min() < 0 or inputs.max() >= spec.vocab_size):
+                raise RnnbenchError(f"token ids must lie in [0, {spec.vocab_size}), "
+                                    f"got min {inputs.min()} max {inputs.max()}")
+            tensor = tf.constant(inputs.astype(np.int64))
+        else:
+            if inputs.ndim != 3 or inputs.shape[2] != spec.input_size or inputs.dtype.kind not in "iuf":
+                raise RnnbenchError(f"a feature model takes float inputs [batch, steps, {spec.input_size}], "
+                                    f"got {inputs.dtype.name} {inputs.shape}")
+            tensor = tf.constant(inputs.astype(self.dtype))
+        B, T = inputs.shape[:2]
+        if B == 0 or T == 0:
+            raise RnnbenchError(f"a model batch needs at least one sequence and one step, got {B}x{T}")
+        lengths = np.asarray(lengths)
+        if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+            raise RnnbenchError(f"lengths must be int [{B}], got {lengths.dtype.name} {lengths.shape}")
+        if lengths.min() < 1 or lengths.max() > T:
+            raise RnnbenchError(f"model lengths must lie in [1, {T}] (pooling over zero steps is undefined), "
+                                f"got min {lengths.min()} max {lengths.max()}")
+        return tensor, tf.constant(lengths.astype(np.int32))
+
+    def _check_targets(self, targets, batch):
+        spec = self.spec
+        targets = np.asarray(targets)
+        C = spec.num_outputs
+        if spec.loss == "xent":
+            if targets.shape != (batch,) or targets.dtype.kind not in "iu":
+                raise RnnbenchError(f"xent targets must be int class ids [{batch}], "
+                                    f"got {targets.dtype.name} {targets.shape}")
+            if targets.min() < 0 or targets.max() >= C:
+                raise RnnbenchError(f"class ids must lie in [0, {C}), got min {targets.min()} max {targets.max()}")
+            return tf.constant(targets.astype(np.int64))
+        if targets.shape != (batch, C) or targets.dtype.kind not in "iuf":
+            raise RnnbenchError(f"mse targets must be floats [{batch}, {C}], got {targets.dtype.name} {targets.shape}")
+        return tf.constant(targets.astype(self.dtype))
+
+
+# -- the computation (traced by tf.function; ``model`` is bound by functools.partial) ---------------
+
+def _outputs(model, params, inputs, lengths):
+    """Logits ``[B, C]``: embed, encode from a zero state, pool over real steps, project."""
+    spec = model.spec
+    x = tf.gather(params["embedding"], inputs) if spec.vocab_size is not None else inputs
+    h0 = tf.zeros([tf.shape(x)[0], spec.hidden_size], x.dtype)
+    y, _, _ = model._encode(encoder_params(params), x, lengths, h0, h0 if spec.cell == "lstm" else None)
+    pooled = _pool(spec.pooling, y, lengths)
+    return pooled @ params["head.W"] + params["head.b"]
+
+
+def _pool(kind, y, lengths):
+    """Pool ``y [B,T,H]`` (zero past each length) over each sequence's real steps."""
+    if kind == "mean":
+        return tf.reduce_sum(y, axis=1) / tf.cast(lengths, y.dtype)[:, None]
+    if kind == "last":
+        return tf.gather(y, lengths - 1, axis=1, batch_dims=1)
+    # max: the gradient goes to the first maximal step, as in the NumPy model (argmax, not a tie split)
+    real = tf.sequence_mask(lengths, tf.shape(y)[1])[:, :, None]
+    steps = tf.argmax(tf.where(real, y, tf.constant(-np.inf, y.dtype)), axis=1, output_type=tf.int32)
+    return tf.gather(tf.transpose(y, [0, 2, 1]), steps, axis=2, batch_dims=2)
+
+
+def _data_loss(model, params, inputs, lengths, targets):
+    """Batch-mean loss without the L2 penalty."""
+    outputs = _outputs(model, params, inputs, lengths)
+    if model.spec.loss == "xent":
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, outputs))
+    diff = outputs - targets
+    return tf.reduce_mean(tf.reduce_sum(diff * diff, axis=1))
+
+
+def _data_loss_and_grads(model, inputs, lengths, targets):
+    with tf.GradientTape() as tape:
+        loss = _data_loss(model, model._vars, inputs, lengths, targets)
+    grads = tape.gradient(loss, model._vars)
+    # the embedding's gradient arrives as IndexedSlices: densify (duplicates summed)
+    return loss, {k: tf.convert_to_tensor(g) for k, g in grads.items()}
+
+
+def _loss_and_grads(model, inputs, lengths, targets):
+    loss, grads = _data_loss_and_grads(model, inputs, lengths, targets)
+    params = {k: v.read_value() for k, v in model._vars.items()}
+    l2 = model.spec.l2
+    if l2:
+        grads = {k: g + l2 * params[k] if is_decayed(k) else g for k, g in grads.items()}
+    return loss + l2_penalty(model.spec, params, TfOps), grads
+
+
+def _train_step(model, inputs, lengths, targets):
+    """Loss before the step; the data-only gradient goes to apply_update, which adds L2 itself."""
+    loss, grads = _data_loss_and_grads(model, inputs, lengths, targets)
+    params = {k: v.read_value() for k, v in model._vars.items()}
+    loss = loss + l2_penalty(model.spec, params, TfOps)
+    state = {"t": model._step.read_value()}
+    state.update({name: {k: v.read_value() for k, v in slot.items()} for name, slot in model._slots.items()})
+    new = apply_update(model.spec, params, grads, state, TfOps)
+    model._step.assign(state["t"])
+    for name, slot in model._slots.items():
+        for k, v in slot.items():
+            v.assign(state[name][k])
+    for k, v in model._vars.items():
+        v.assign(new[k])
+    return loss
+
+
+def _check_params(spec: ModelSpec, params: dict) -> None:
+    """The parameter names and shapes :func:`rnnbench.model.init_model_params` makes."""
+    expected = {}
+    if spec.vocab_size is not None:
+        expected["embedding"] = (spec.vocab_size, spec.embed_size)
+    for name, shape in param_shapes(spec.cell, spec.encoder_input_size, spec.hidden_size).items():
+        expected[f"encoder.{name}"] = shape
+    expected["head.W"] = (spec.hidden_size, spec.num_outputs)
+    expected["head.b"] = (spec.num_outputs,)
+    if set(params) != set(expected):
+        raise RnnbenchError(f"model parameters must be {sorted(expected)}, got {sorted(params)}")
+    for name, shape in expected.items():
+        if np.shape(params[name]) != shape:
+            raise RnnbenchError(f"model parameter {name} must have shape {shape}, got {np.shape(params[name])}")
