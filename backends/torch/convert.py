@@ -1,0 +1,78 @@
+"""Canonical layout <-> torch's native recurrent-layer layout, written once.
+
+torch keeps ``weight_ih (gates*H, D)``, ``weight_hh (gates*H, H)`` and two biases
+``bias_ih``, ``bias_hh``; its LSTM gate order (i, f, g, o) and GRU order (r, z, n,
+with ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``) are the canonical ones, so
+converting is a transpose plus a bias split:
+
+- gru: ``b_x`` is ``bias_ih`` and ``b_h`` is ``bias_hh`` (the two enter differently);
+- rnn, lstm: the canonical single bias ``b`` becomes ``bias_ih`` with ``bias_hh = 0``;
+  back, ``b = bias_ih + bias_hh`` (only their sum is a function of the weights).
+
+The functions work on NumPy arrays and on torch tensors alike (differentiably for
+tensors), so the backend can run canonical leaves straight through them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnbench.errors import RnnbenchError
+from rnnbench.params import SEQUENCE_CELLS
+
+#: torch's parameter names for a one-layer, one-direction recurrent module.
+TORCH_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+
+
+def _transpose(a):
+    """A contiguous transpose of a 2-D array or tensor."""
+    if isinstance(a, np.ndarray):
+        return np.ascontiguousarray(a.T)
+    return a.t().contiguous()
+
+
+def _zeros_like(a):
+    if isinstance(a, np.ndarray):
+        return np.zeros_like(a)
+    return a.new_zeros(a.shape)
+
+
+def _check_cell(cell):
+    if cell not in SEQUENCE_CELLS:
+        raise RnnbenchError(f"torch converters cover sequence cells {', '.join(SEQUENCE_CELLS)}, not {cell!r}")
+
+
+def to_torch_rnn_weights(cell: str, params: dict) -> dict:
+    """Canonical ``params`` -> ``{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}``."""
+    _check_cell(cell)
+    if cell == "gru":
+        bias_ih, bias_hh = params["b_x"], params["b_h"]
+    else:
+        bias_ih, bias_hh = params["b"], _zeros_like(params["b"])
+    return {"weight_ih_l0": _transpose(params["W_x"]), "weight_hh_l0": _transpose(params["W_h"]),
+            "bias_ih_l0": bias_ih, "bias_hh_l0": bias_hh}
+
+
+def from_torch_rnn_weights(cell: str, weights: dict) -> dict:
+    """torch-layout ``weights`` -> canonical params computing the same function."""
+    _check_cell(cell)
+    params = {"W_x": _transpose(weights["weight_ih_l0"]), "W_h": _transpose(weights["weight_hh_l0"])}
+    if cell == "gru":
+        params["b_x"], params["b_h"] = weights["bias_ih_l0"], weights["bias_hh_l0"]
+    else:
+        params["b"] = weights["bias_ih_l0"] + weights["bias_hh_l0"]
+    return params
+
+
+def canonical_grads_from_torch(cell: str, weight_grads: dict) -> dict:
+    """Gradients w.r.t. the torch weights of :func:`to_torch_rnn_weights` -> w.r.t. canonical params.
+
+    Not :func:`from_torch_rnn_weights` applied to gradients: for rnn/lstm ``b`` feeds
+    ``bias_ih`` alone (``bias_hh`` is a constant zero), so ``d b = d bias_ih``, not the sum.
+    """
+    _check_cell(cell)
+    grads = {"W_x": _transpose(weight_grads["weight_ih_l0"]), "W_h": _transpose(weight_grads["weight_hh_l0"])}
+    if cell == "gru":
+        grads["b_x"], grads["b_h"] = weight_grads["bias_ih_l0"], weight_grads["bias_hh_l0"]
+    else:
+        grads["b"] = weight_grads["bias_ih_l0"]
+    return grads
