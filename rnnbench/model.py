@@ -121,3 +121,74 @@ def init_model_params(spec: ModelSpec, seed: int = 0) -> dict[str, np.ndarray]:
 def encoder_params(params: dict) -> dict:
     """The canonical cell parameters inside a model's parameter dict."""
     return {name[len("encoder."):]: value for name, value in params.items() if name.startswith("encoder.")}
+
+
+def model_param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of a model's parameters, as :func:`init_model_params` makes them."""
+    from rnnbench.params import param_shapes
+
+    shapes = {}
+    if spec.vocab_size is not None:
+        shapes["embedding"] = (spec.vocab_size, spec.embed_size)
+    for name, shape in param_shapes(spec.cell, spec.encoder_input_size, spec.hidden_size).items():
+        shapes[f"encoder.{name}"] = shape
+    shapes["head.W"] = (spec.hidden_size, spec.num_outputs)
+    shapes["head.b"] = (spec.num_outputs,)
+    return shapes
+
+
+# The checks below run on the NumPy side of every backend's model, before anything
+# reaches a framework or a device (a GPU gather returns zeros for an out-of-range id
+# instead of failing), so all backends reject bad batches with the same message.
+
+def check_model_params(spec: ModelSpec, params: dict) -> None:
+    expected = model_param_shapes(spec)
+    if set(params) != set(expected):
+        raise RnnbenchError(f"model parameters must be {sorted(expected)}, got {sorted(params)}")
+    for name, shape in expected.items():
+        if np.shape(params[name]) != shape:
+            raise RnnbenchError(f"model parameter {name} must have shape {shape}, got {np.shape(params[name])}")
+
+
+def check_model_batch(spec: ModelSpec, inputs, lengths) -> tuple[np.ndarray, np.ndarray]:
+    """``(inputs, lengths)``: int64 token ids or features in the spec's dtype, int64 lengths in [1, T]."""
+    inputs = np.asarray(inputs)
+    if spec.vocab_size is not None:
+        if inputs.ndim != 2 or inputs.dtype.kind not in "iu":
+            raise RnnbenchError(
+                f"a token model takes int token ids [batch, steps], got {inputs.dtype.name} {inputs.shape}")
+        if inputs.size and (inputs.min() < 0 or inputs.max() >= spec.vocab_size):
+            raise RnnbenchError(f"token ids must lie in [0, {spec.vocab_size}), "
+                                f"got min {inputs.min()} max {inputs.max()}")
+        inputs = inputs.astype(np.int64, copy=False)
+    else:
+        if inputs.ndim != 3 or inputs.shape[2] != spec.input_size or inputs.dtype.kind not in "iuf":
+            raise RnnbenchError(f"a feature model takes float inputs [batch, steps, {spec.input_size}], "
+                                f"got {inputs.dtype.name} {inputs.shape}")
+        inputs = np.ascontiguousarray(inputs, dtype=resolve_dtype(spec.dtype))
+    B, T = inputs.shape[:2]
+    if B == 0 or T == 0:
+        raise RnnbenchError(f"a model batch needs at least one sequence and one step, got {B}x{T}")
+    lengths = np.asarray(lengths)
+    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+        raise RnnbenchError(f"lengths must be int [{B}], got {lengths.dtype.name} {lengths.shape}")
+    if lengths.min() < 1 or lengths.max() > T:
+        raise RnnbenchError(f"model lengths must lie in [1, {T}] (pooling over zero steps is undefined), "
+                            f"got min {lengths.min()} max {lengths.max()}")
+    return inputs, lengths.astype(np.int64)
+
+
+def check_model_targets(spec: ModelSpec, targets, batch: int) -> np.ndarray:
+    """int64 class ids ``[B]`` (xent) or floats ``[B, C]`` in the spec's dtype (mse)."""
+    targets = np.asarray(targets)
+    C = spec.num_outputs
+    if spec.loss == "xent":
+        if targets.shape != (batch,) or targets.dtype.kind not in "iu":
+            raise RnnbenchError(f"xent targets must be int class ids [{batch}], "
+                                f"got {targets.dtype.name} {targets.shape}")
+        if targets.min() < 0 or targets.max() >= C:
+            raise RnnbenchError(f"class ids must lie in [0, {C}), got min {targets.min()} max {targets.max()}")
+        return targets.astype(np.int64)
+    if targets.shape != (batch, C) or targets.dtype.kind not in "iuf":
+        raise RnnbenchError(f"mse targets must be floats [{batch}, {C}], got {targets.dtype.name} {targets.shape}")
+    return targets.astype(resolve_dtype(spec.dtype))

@@ -391,6 +391,5 @@ def test_bad_params_raise():
 
 @pytest.mark.parametrize("cell, activation", [("lstm", "relu"), ("rnn", "sigmoid")])
 def test_bad_activation_raises(cell, activation):
-    spec = ModelSpec(cell=cell, hidden_size=3, num_outputs=2, input_size=2, activation=activation)
     with pytest.raises(RnnbenchError, match="activation"):
-        NumpyModel(spec, init_model_params(spec))
+        ModelSpec(cell=cell, hidden_size=3, num_outputs=2, input_size=2, activation=activation)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbench.backend import ACTIVATIONS
 from rnnbench.errors import RnnbenchError
-from rnnbench.model import ModelSpec, encoder_params, is_decayed
+from rnnbench.model import (ModelSpec, check_model_batch, check_model_params, check_model_targets,
+                            encoder_params, is_decayed)
 from rnnbench.optim import NumpyOps, apply_update, init_state, l2_penalty
-from rnnbench.params import param_shapes, resolve_dtype
+from rnnbench.params import resolve_dtype
 
 from . import sequence
 
@@ -24,7 +24,7 @@ class NumpyModel:
     def __init__(self, spec: ModelSpec, params: dict):
         self.spec = spec
         self.dtype = resolve_dtype(spec.dtype)
-        _check_params(spec, params)
+        check_model_params(spec, params)
         self.params = {k: np.array(v, dtype=self.dtype) for k, v in params.items()}
         self.opt_state = init_state(spec, self.params, np.zeros_like)
 
@@ -90,69 +90,13 @@ class NumpyModel:
 
     def _check_inputs(self, inputs, lengths):
         """Return ``(ids or None, x [B,T,D], int64 lengths)``: x is the embedded tokens or the features."""
-        spec = self.spec
-        inputs = np.asarray(inputs)
-        if spec.vocab_size is not None:
-            if inputs.ndim != 2 or inputs.dtype.kind not in "iu":
-                raise RnnbenchError(
-                    f"a token model takes int token ids [batch, steps], got {inputs.dtype.name} {inputs.shape}")
-            if inputs.size and (inputs.min() < 0 or inputs.max() >= spec.vocab_size):
-                raise RnnbenchError(f"token ids must lie in [0, {spec.vocab_size}), "
-                                    f"got min {inputs.min()} max {inputs.max()}")
-            ids, x = inputs, self.params["embedding"][inputs]
-        else:
-            if inputs.ndim != 3 or inputs.shape[2] != spec.input_size or inputs.dtype.kind not in "iuf":
-                raise RnnbenchError(f"a feature model takes float inputs [batch, steps, {spec.input_size}], "
-                                    f"got {inputs.dtype.name} {inputs.shape}")
-            ids, x = None, np.ascontiguousarray(inputs, dtype=self.dtype)
-        B, T = x.shape[:2]
-        if B == 0 or T == 0:
-            raise RnnbenchError(f"a model batch needs at least one sequence and one step, got {B}x{T}")
-        lengths = np.asarray(lengths)
-        if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
-            raise RnnbenchError(f"lengths must be int [{B}], got {lengths.dtype.name} {lengths.shape}")
-        lengths = lengths.astype(np.int64)
-        if (lengths.min() < 1 or lengths.max() > T):
-            raise RnnbenchError(f"model lengths must lie in [1, {T}] (pooling over zero steps is undefined), "
-                                f"got min {lengths.min()} max {lengths.max()}")
-        return ids, x, lengths
+        inputs, lengths = check_model_batch(self.spec, inputs, lengths)
+        if self.spec.vocab_size is None:
+            return None, inputs, lengths
+        return inputs, self.params["embedding"][inputs], lengths
 
     def _check_targets(self, targets, batch):
-        spec = self.spec
-        targets = np.asarray(targets)
-        C = spec.num_outputs
-        if spec.loss == "xent":
-            if targets.shape != (batch,) or targets.dtype.kind not in "iu":
-                raise RnnbenchError(f"xent targets must be int class ids [{batch}], "
-                                    f"got {targets.dtype.name} {targets.shape}")
-            if (targets.min() < 0 or targets.max() >= C):
-                raise RnnbenchError(f"class ids must lie in [0, {C}), got min {targets.min()} max {targets.max()}")
-            return targets.astype(np.int64)
-        if targets.shape != (batch, C) or targets.dtype.kind not in "iuf":
-            raise RnnbenchError(f"mse targets must be floats [{batch}, {C}], got {targets.dtype.name} {targets.shape}")
-        return targets.astype(self.dtype)
-
-
-def _check_params(spec: ModelSpec, params: dict) -> None:
-    """The model's parameter names and shapes, as :func:`rnnbench.model.init_model_params` makes them.
-
-    Also the activation, which ModelSpec does not check and the encoder would silently ignore.
-    """
-    if spec.activation not in ACTIVATIONS or (spec.activation != "tanh" and spec.cell != "rnn"):
-        raise RnnbenchError(f"activation {spec.activation!r} is not valid for a {spec.cell} model; "
-                            f"valid: {', '.join(ACTIVATIONS)} (relu for rnn only)")
-    expected = {}
-    if spec.vocab_size is not None:
-        expected["embedding"] = (spec.vocab_size, spec.embed_size)
-    for name, shape in param_shapes(spec.cell, spec.encoder_input_size, spec.hidden_size).items():
-        expected[f"encoder.{name}"] = shape
-    expected["head.W"] = (spec.hidden_size, spec.num_outputs)
-    expected["head.b"] = (spec.num_outputs,)
-    if set(params) != set(expected):
-        raise RnnbenchError(f"model parameters must be {sorted(expected)}, got {sorted(params)}")
-    for name, shape in expected.items():
-        if np.shape(params[name]) != shape:
-            raise RnnbenchError(f"model parameter {name} must have shape {shape}, got {np.shape(params[name])}")
+        return check_model_targets(self.spec, targets, batch)
 
 
 def _step_mask(lengths, steps) -> np.ndarray:
