@@ -142,3 +142,34 @@ def _check_param_shapes(cell, params, input_size, hidden_size):
     for name, shape in expected.items():
         if np.shape(params[name]) != shape:
             raise RnnbenchError(f"{cell} parameter {name} must have shape {shape}, got {np.shape(params[name])}")
+
+
+def check_sequence_cotangents(cell, dy, dfinal, batch, steps, hidden, dtype):
+    """Upstream gradients of a sequence call: ``(dy or None, {key: array})``.
+
+    Absent or None entries mean zero and are left out; an unknown state key or
+    a wrong shape is an error, cast to ``dtype`` otherwise. One rule for all
+    backends, so none silently drops a gradient it does not recognise.
+    """
+    checked = _cotangents(cell, {"dy": dy}, {"dy": (batch, steps, hidden)}, dtype, "upstream")
+    final = _cotangents(cell, dfinal, {k: (batch, hidden) for k in state_keys(cell)}, dtype, "dfinal")
+    return checked.get("dy"), final
+
+
+def check_tree_cotangents(cell, dstates, num_nodes, hidden, dtype) -> dict:
+    """Upstream gradients of a tree call, by state key (absent = zero), as for sequences."""
+    return _cotangents(cell, dstates, {k: (num_nodes, hidden) for k in state_keys(cell)}, dtype, "dstates")
+
+
+def _cotangents(cell, upstream, shapes, dtype, what) -> dict:
+    upstream = {k: v for k, v in (upstream or {}).items() if v is not None}
+    unknown = sorted(set(upstream) - set(shapes))
+    if unknown:
+        raise RnnbenchError(f"{what} has key {unknown[0]!r}, but {cell} has {', '.join(shapes)}")
+    checked = {}
+    for key, value in upstream.items():
+        value = np.asarray(value, dtype=dtype)
+        if value.shape != shapes[key]:
+            raise RnnbenchError(f"{what}[{key!r}] must have shape {shapes[key]}, got {value.shape}")
+        checked[key] = value
+    return checked

@@ -103,3 +103,17 @@ def test_model_trains_and_predicts(backend, cell):
     logits = model.predict(tokens, lengths)
     assert type(logits) is np.ndarray and logits.shape == (2, 3)
     assert set(model.get_params()) == set(params)
+
+
+def test_bad_cotangents_are_clear_errors(backend):
+    case = parity.sequence_case("gru")
+    x, lengths = case.inputs["x"], case.inputs["lengths"]
+    y, _ = backend.sequence_forward("gru", case.params, x, lengths)
+    with pytest.raises(RnnbenchError, match=r"dfinal has key 'c', but gru has h"):
+        backend.sequence_backward("gru", case.params, x, lengths, y, {"c": y[:, 0]})
+    with pytest.raises(RnnbenchError, match=r"upstream\['dy'\] must have shape"):
+        backend.sequence_backward("gru", case.params, x, lengths, y[:, :2], None)
+    tree = parity.tree_case("recursive")
+    with pytest.raises(RnnbenchError, match=r"dstates\['h'\] must have shape"):
+        backend.tree_backward("recursive", tree.params, tree.inputs["x_leaves"], tree.inputs["trees"],
+                              {"h": np.ones((1, 6))})

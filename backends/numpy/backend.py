@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbench.backend import Backend, check_sequence_inputs, check_tree_inputs
+from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
+                              check_tree_inputs)
 from rnnbench.errors import RnnbenchError
 
 from . import sequence, tree
@@ -36,7 +37,8 @@ class NumpyBackend(Backend):
         return y, final
 
     def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
-        x, lengths, _ = check_sequence_inputs(cell, params, x, lengths, state, activation)
+        x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
+        dy, dfinal = check_sequence_cotangents(cell, dy, dfinal, *x.shape[:2], params["W_h"].shape[0], dtype)
         _, _, cache = sequence.forward(cell, params, x, lengths, state, activation)
         return sequence.backward(cache, dy, dfinal)
 
@@ -46,7 +48,8 @@ class NumpyBackend(Backend):
         return states
 
     def tree_backward(self, cell, params, x_leaves, trees, dstates):
-        x_leaves, _ = check_tree_inputs(cell, params, x_leaves, trees)
+        x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
+        dstates = check_tree_cotangents(cell, dstates, trees.num_nodes, params["W"].shape[0] // 2, dtype)
         _, cache = tree.forward(cell, params, x_leaves, trees)
         return tree.backward(cache, dstates)
 

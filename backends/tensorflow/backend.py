@@ -20,7 +20,8 @@ import re
 
 import numpy as np
 
-from rnnbench.backend import Backend, check_sequence_inputs, check_tree_inputs, state_keys
+from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
+                              check_tree_inputs, state_keys)
 from rnnbench.errors import RnnbenchError
 
 IMPLS = ("native", "loop", "xla")
@@ -55,6 +56,7 @@ from . import sequence, tree  # noqa: E402  (after TensorFlow is loaded quietly)
 
 class TensorflowBackend(Backend):
     name = "tensorflow"
+    impls = IMPLS
 
     def __init__(self, impl=None, device=None, threads=None):
         impl = impl or "native"
@@ -104,9 +106,9 @@ class TensorflowBackend(Backend):
         B, T, _ = x.shape
         H = _hidden(params)
         keys = state_keys(cell)
-        dy = _upstream(dy, (B, T, H), dtype, "dy")
-        dfinal = dfinal or {}
-        dstate = {k: _upstream(dfinal.get(k), (B, H), dtype, f"dfinal[{k!r}]") for k in keys}
+        dy, dfinal = check_sequence_cotangents(cell, dy, dfinal, B, T, H, dtype)
+        dy = np.zeros((B, T, H), dtype) if dy is None else dy
+        dstate = {k: dfinal.get(k, np.zeros((B, H), dtype)) for k in keys}
         if B == 0 or T == 0:  # nothing runs: the final state is the initial state
             grads = {k: np.zeros_like(np.asarray(v, dtype)) for k, v in params.items()}
             grads["x"] = np.zeros_like(x)
@@ -151,8 +153,8 @@ class TensorflowBackend(Backend):
     def tree_backward(self, cell, params, x_leaves, trees, dstates):
         x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
         shape = (trees.num_nodes, _hidden(params) // 2)  # tree cells' W is [2H, ...]
-        dstates = dstates or {}
-        upstream = {k: _upstream(dstates.get(k), shape, dtype, f"dstates[{k!r}]") for k in state_keys(cell)}
+        dstates = check_tree_cotangents(cell, dstates, *shape, dtype)
+        upstream = {k: dstates.get(k, np.zeros(shape, dtype)) for k in state_keys(cell)}
         with tf.device(self._tf_device):
             sources = {"params": _tensors(params, dtype), "x": tf.constant(x_leaves)}
             with tf.GradientTape() as tape:
@@ -214,16 +216,6 @@ def _tensors(params, dtype) -> dict:
 def _initial_state(cell, state, B, H, dtype) -> dict:
     return {k: (np.zeros((B, H), dtype) if state is None else np.array(state[k], dtype))
             for k in state_keys(cell)}
-
-
-def _upstream(grad, shape, dtype, what) -> np.ndarray:
-    """An upstream gradient as an array (zeros for None), shape-checked."""
-    if grad is None:
-        return np.zeros(shape, dtype)
-    grad = np.asarray(grad, dtype=dtype)
-    if grad.shape != shape:
-        raise RnnbenchError(f"{what} must have shape {shape}, got {grad.shape}")
-    return grad
 
 
 def _schedulable_cores() -> int:

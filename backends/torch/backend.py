@@ -12,7 +12,8 @@ import re
 import numpy as np
 import torch
 
-from rnnbench.backend import Backend, check_sequence_inputs, check_tree_inputs, state_keys
+from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
+                              check_tree_inputs, state_keys)
 from rnnbench.backends.torch.sequence import IMPLS, compile_errors, run_sequence
 from rnnbench.backends.torch.tree import tree_states
 from rnnbench.errors import RnnbenchError
@@ -45,6 +46,7 @@ class TorchBackend(Backend):
     """PyTorch, with ``impl`` one of ``native`` (fused layers, default), ``loop``, ``compiled``."""
 
     name = "torch"
+    impls = IMPLS
 
     def __init__(self, impl: str | None = None, device: str | None = None, threads: int | None = None):
         impl = "native" if impl is None else impl
@@ -121,17 +123,14 @@ class TorchBackend(Backend):
         s = self._state(cell, state, dtype, requires_grad=True)
         with torch.enable_grad():
             y, final = self.encode(cell, p, xt, torch.from_numpy(lengths), s, activation)
+        dy, dfinal = check_sequence_cotangents(cell, dy, dfinal, B, T, H, dtype)
         outputs, cotangents = [], []
         if dy is not None:
             outputs.append(y)
-            cotangents.append(self.tensor(_cotangent(dy, (B, T, H), dtype, "dy")))
-        for key, value in (dfinal or {}).items():
-            if value is None:
-                continue
-            if key not in final:
-                raise RnnbenchError(f"dfinal has key {key!r}, but {cell} states are {', '.join(final)}")
+            cotangents.append(self.tensor(dy))
+        for key, value in dfinal.items():
             outputs.append(final[key])
-            cotangents.append(self.tensor(_cotangent(value, (B, H), dtype, f"dfinal[{key!r}]")))
+            cotangents.append(self.tensor(value))
         inputs = {**p, "x": xt}
         if s is not None:
             inputs.update({f"{k}0": v for k, v in s.items()})
@@ -161,22 +160,10 @@ class TorchBackend(Backend):
         xt = self.tensor(x_leaves, requires_grad=True)
         with torch.enable_grad():
             states = tree_states(cell, p, xt, trees)
-        outputs, cotangents = [], []
-        for key, value in (dstates or {}).items():
-            if value is None:
-                continue
-            if key not in states:
-                raise RnnbenchError(f"dstates has key {key!r}, but {cell} states are {', '.join(states)}")
-            outputs.append(states[key])
-            cotangents.append(self.tensor(_cotangent(value, tuple(states[key].shape), dtype, f"dstates[{key!r}]")))
+        dstates = check_tree_cotangents(cell, dstates, trees.num_nodes, states["h"].shape[1], dtype)
+        outputs = [states[key] for key in dstates]
+        cotangents = [self.tensor(value) for value in dstates.values()]
         return self._vjp(outputs, cotangents, {**p, "x": xt})
-
-
-def _cotangent(value, shape, dtype, what):
-    value = np.asarray(value, dtype=dtype)
-    if value.shape != shape:
-        raise RnnbenchError(f"{what} must have shape {shape}, got {value.shape}")
-    return value
 
 
 def _np_dtype(tensor):
