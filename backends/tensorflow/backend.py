@@ -261,8 +261,9 @@ def _resolve_device(device) -> str:
     return f"/GPU:{index}"
 
 
+@functools.lru_cache(maxsize=None)
 def _check_xla(tf_device, device) -> None:
-    """Compile a trivial function so that an XLA-less build fails here, with a reason."""
+    """Compile a trivial function so that an XLA-less build fails here, with a reason (once per device)."""
     try:
         with tf.device(tf_device):
             tf.function(lambda a: a * 2.0, jit_compile=True)(tf.ones(2)).numpy()
