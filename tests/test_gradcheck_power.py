@@ -82,7 +82,8 @@ def lstm_vjp(problem, bug=None):
     hs, cs, gates, cells = [_initial(problem, "h", B, H)], [_initial(problem, "c", B, H)], [], []
     for t in range(T):
         a = x[:, t] @ p["W_x"] + hs[-1] @ p["W_h"] + p["b"]
-        i, f, g, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), _sigmoid(a[:, 3 * H:])
+        i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), _sigmoid(a[:, 3 * H:])
+        g = np.tanh(a[:, 2 * H:3 * H])
         c_new = f * cs[-1] + i * g
         h_new = o * np.tanh(c_new)
         gates.append((i, f, g, o))

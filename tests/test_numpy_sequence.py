@@ -81,11 +81,22 @@ def test_a_cache_serves_one_backward_call(cell, activation, steps):
         _vjp(problem, cache, final)
 
 
-@pytest.mark.parametrize("cell,activation,steps", CELLS, ids=CELL_IDS)
-def test_recycled_buffers_do_not_leak_between_calls(cell, activation, steps):
+def test_a_rejected_upstream_gradient_leaves_the_cache_usable():
+    problem = make_problem("lstm", 3, 6, 2, 3)
+    _, final, cache = run_forward(problem)
+    with pytest.raises(RnnbenchError, match="upstream gradient must have shape"):
+        sequence.backward(cache, np.zeros((3, 5, 3)), None)
+    grads = _vjp(problem, cache, final)
+    assert_gradients_match(gradient_errors(problem, lambda _: grads), context="after a rejected dy")
+
+
+@pytest.mark.parametrize("batch,steps", [(4, 6), (1, 6), (3, 1)])  # size 1: transposes are no-ops
+@pytest.mark.parametrize("cell,activation", [(c, a) for c, a, _ in CELLS], ids=CELL_IDS)
+def test_recycled_buffers_do_not_leak_between_calls(cell, activation, batch, steps):
     """Interleaved forward/backward calls of equal shapes give what isolated calls give."""
-    first = make_problem(cell, 4, steps, 3, 5, seed=1, activation=activation)
-    second = make_problem(cell, 4, steps, 3, 5, seed=2, activation=activation)
+    lengths = [steps] * batch
+    first = make_problem(cell, batch, steps, 3, 5, lengths=lengths, seed=1, activation=activation)
+    second = make_problem(cell, batch, steps, 3, 5, lengths=lengths, seed=2, activation=activation)
     alone = {}
     for problem in (first, second):
         y, final, cache = run_forward(problem)
@@ -242,7 +253,8 @@ def test_float32_agrees_with_float64(cell, activation, steps):
         for name, value in [("y", y), *final.items(), *grads.items()]:
             assert value.dtype == dtype, f"{name} is {value.dtype}, expected {dtype}"
         results[dtype] = (y, final, grads)
-    (y64, final64, grads64), (y32, final32, grads32) = results[np.dtype("float64")], results[np.dtype("float32")]
+    y64, final64, grads64 = results[np.dtype("float64")]
+    y32, final32, grads32 = results[np.dtype("float32")]
     assert relative_error(y32, y64) < 1e-5
     for key in final64:
         assert relative_error(final32[key], final64[key]) < 1e-5, key

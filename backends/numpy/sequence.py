@@ -6,12 +6,12 @@ out the way a fused kernel would do it:
 
 * one GEMM projects the inputs of all steps at once, and the bias is added to
   that buffer, so the time loop only adds ``h_{t-1} @ W_h``;
-* buffers are time-major (``[T, B, ...]``), allocated once a call and written
-  in place (``out=``), so each step touches contiguous memory;
+* buffers are time-major (``[T, B, ...]``) and written in place (``out=``),
+  so each step touches contiguous memory and allocates nothing;
 * sigmoid is computed as ``0.5 * tanh(0.5 a) + 0.5``: the ``0.5 a`` is folded
   into the weights once per call (an exact power-of-two scaling), so one
-  ``tanh`` over all gates and one multiply-add over the sigmoid gates per step
-  replace separate exp/divide passes;
+  ``tanh`` over all gates and one affine map per step replace separate
+  exp/add/divide passes;
 * the LSTM backward pass computes the local derivatives (which need no upstream
   gradient) for a cache-sized chunk of steps at a time, leaving a handful of
   NumPy calls per step in the time loop, where call overhead adds up;
@@ -22,7 +22,8 @@ out the way a fused kernel would do it:
 * the large buffers (tens of MB) come from a small per-thread pool: a fresh
   allocation of that size costs thousands of page faults, about a tenth of
   the whole call. :func:`backward` hands the forward pass's buffers back, so
-  a cache serves exactly one backward call.
+  a cache serves exactly one backward call. Nothing returned to the caller
+  is ever a pool buffer.
 
 Masking: a sequence of length ``L`` freezes its state after step ``L``
 (``h_t = h_{t-1}`` for ``t >= L``), so the final state is the state after step
@@ -65,8 +66,8 @@ def backward(cache, dy, dfinal):
     """
     if cache.get("used"):
         raise RnnbenchError("this forward cache was already used by a backward call; run forward again")
+    grads = _BACKWARD[cache["cell"]](cache, dy, dfinal or {})  # reads the cache, never writes it
     cache["used"] = True
-    grads = _BACKWARD[cache["cell"]](cache, dy, dfinal or {})
     _recycle(*(cache.pop(key) for key in cache.pop("buffers")))
     return grads
 
@@ -161,7 +162,7 @@ def _input_grads(xt, dgates, W_x_t):
     dW_x = xt.reshape(T * B, D).T @ flat
     dx = _buffer((T, B, D), xt.dtype)
     np.matmul(flat, W_x_t, out=dx.reshape(T * B, D))
-    batch_major = np.ascontiguousarray(dx.transpose(1, 0, 2))
+    batch_major = dx.transpose(1, 0, 2).copy()  # a copy even where the transpose is contiguous
     _recycle(dx)
     return dW_x, batch_major
 
@@ -306,10 +307,10 @@ def _lstm_slopes(acts, cs, tanh_cs, start, stop, slopes, cell_slope):
     """
     H = cs.shape[2]
     a = acts[start:stop]
-    i, f, g, o = a[..., :H], a[..., H:2 * H], a[..., 2 * H:3 * H], a[..., 3 * H:]
+    i, g, o = a[..., :H], a[..., 2 * H:3 * H], a[..., 3 * H:]
     si, sf, sg, so = slopes[..., :H], slopes[..., H:2 * H], slopes[..., 2 * H:3 * H], slopes[..., 3 * H:]
     tanh_c = tanh_cs[start:stop]
-    np.subtract(1, a[..., :2 * H], out=slopes[..., :2 * H])
+    np.subtract(1, a[..., :2 * H], out=slopes[..., :2 * H])  # i(1-i), f(1-f)
     slopes[..., :2 * H] *= a[..., :2 * H]
     si *= g
     sf *= cs[start:stop]
@@ -483,7 +484,7 @@ def _gru_backward(cache, dy, dfinal):
     db_x = db_h.copy()
     db_x[2 * H:] = d_xn_flat.sum(axis=0)
     grads = {"W_x": dW_x, "W_h": hs[:-1].reshape(T * B, H).T @ d_rec_flat, "b_x": db_x, "b_h": db_h,
-             "x": np.ascontiguousarray(dx.transpose(1, 0, 2))}
+             "x": dx.transpose(1, 0, 2).copy()}
     _recycle(d_rec, d_xn, dx)
     if cache["has_state"]:
         grads["h0"] = dh
