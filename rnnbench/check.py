@@ -101,7 +101,7 @@ def _forward_only(backend, case) -> dict:
     return {"y": y, **{f"final.{k}": v for k, v in final.items()}}
 
 
-def parity_rows(targets, cases, dtypes=DTYPES) -> list[Row]:
+def parity_rows(targets, cases, dtypes=DTYPES, options=None) -> list[Row]:
     """Every (backend, impl) in ``targets`` x case x dtype against the float64 reference."""
     from rnnbench.plugins import get_backend
 
@@ -111,7 +111,7 @@ def parity_rows(targets, cases, dtypes=DTYPES) -> list[Row]:
     rows = []
     for name, impl in targets:
         try:
-            backend = get_backend(name, impl=impl)
+            backend = get_backend(name, impl=impl, **(options or {}))
         except Exception as exc:
             rows.extend(_failed_row(name, impl, label, dtype, parity.TOLERANCE[dtype], exc)
                         for label in cases for dtype in dtypes)
@@ -152,7 +152,7 @@ def loss_curve(backend, cell: str, dtype: str, seed: int = 0) -> np.ndarray:
     return np.array([model.train_step(*batch) for batch in trajectory_batches(seed=seed)])
 
 
-def trajectory_rows(targets, cells=("rnn", "lstm", "gru"), dtypes=DTYPES) -> list[Row]:
+def trajectory_rows(targets, cells=("rnn", "lstm", "gru"), dtypes=DTYPES, options=None) -> list[Row]:
     """Loss curves of every (backend, impl) against the float64 NumPy curve, step by step."""
     from rnnbench.plugins import get_backend
 
@@ -164,7 +164,7 @@ def trajectory_rows(targets, cells=("rnn", "lstm", "gru"), dtypes=DTYPES) -> lis
             for dtype in dtypes:
                 tolerance = TRAJECTORY_TOLERANCE[dtype]
                 try:
-                    curve = loss_curve(get_backend(name, impl=impl), cell, dtype)
+                    curve = loss_curve(get_backend(name, impl=impl, **(options or {})), cell, dtype)
                 except Exception as exc:
                     rows.append(_failed_row(name, impl, f"{cell} trajectory", dtype, tolerance, exc))
                     continue

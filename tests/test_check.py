@@ -42,14 +42,28 @@ def test_trajectory_of_numpy_float32_tracks_float64():
     assert rows[0].passed, rows[0]
 
 
-def test_cli_json_and_exit_status(capsys):
-    status = cli.main(["check", "--backend", "numpy", "--cells", "rnn,gru", "--format", "json"])
+def test_cli_json_and_exit_status(capsys, tmp_path):
+    status = cli.main(["check", "--backend", "numpy", "--cells", "rnn,gru", "--format", "json",
+                       "--results-dir", str(tmp_path)])
     rows = json.loads(capsys.readouterr().out)
     assert status == 0
     assert {(r["impl"], r["case"], r["dtype"]) for r in rows} >= {("native", "gru", "float32")}
+    [record] = [json.loads(p.read_text()) for p in tmp_path.glob("*.json")]
+    assert record["schema"] == "rnnbench.check/1" and record["status"] == "ok"
+    assert record["rows"] == rows and record["machine"]["cpu_model"]
+
+
+def test_cli_failure_exits_non_zero_and_keeps_earlier_records(capsys, tmp_path):
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text("{}")
+    status = cli.main(["check", "--backend", "numpy", "--cells", "gru", "--device", "cuda",
+                       "--results-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 1 and "FAIL RnnbenchError: numpy backend runs on cpu only" in out
+    assert earlier.read_text() == "{}" and len(list(tmp_path.glob("*.json"))) == 2
 
 
 def test_cli_unknown_case_is_one_line_error(capsys):
-    assert cli.main(["check", "--cells", "nope"]) == 2
+    assert cli.main(["check", "--cells", "nope", "--no-record"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("rnnbench: error: unknown case 'nope'") and "\n" not in err
