@@ -25,6 +25,7 @@ BUILTIN_PLUGINS = (
     "rnnbench.backends.numpy",
     "rnnbench.backends.torch",
     "rnnbench.backends.tensorflow",
+    "rnnbench.tasks.textclf",
 )
 BUILTIN_DISTRIBUTION = "rnnbench (builtin)"
 

@@ -1,0 +1,59 @@
+"""Is a dataset here, and where: the check every reader makes before opening a file.
+
+A missing dataset is a one-line :class:`RnnbenchError` naming both ways out,
+never a traceback and never a silent switch to other data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnbench.data.paths import DATA_DIR_VARIABLE, DataDir, resolve_data_dir
+from rnnbench.data.registry import DATASETS, DatasetSource, get_source
+from rnnbench.errors import RnnbenchError
+
+
+@dataclass(frozen=True)
+class LocalStatus:
+    """What of one dataset is on disk."""
+
+    source: DatasetSource
+    folder: Path
+    missing: tuple[str, ...]  # required files absent
+    present_optional: tuple[str, ...]
+    size_bytes: int
+
+    @property
+    def present(self) -> bool:
+        return not self.missing
+
+    @property
+    def state(self) -> str:
+        if self.present:
+            return "present"
+        return "partial" if self.folder.is_dir() and any(self.folder.iterdir()) else "missing"
+
+
+def local_status(name: str, data_dir: DataDir) -> LocalStatus:
+    source = get_source(name)
+    folder = data_dir.path / name
+    missing = tuple(f for f in source.required if not (folder / f).is_file())
+    optional = tuple(f for f in source.optional if (folder / f).is_file())
+    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
+    return LocalStatus(source, folder, missing, optional, size)
+
+
+def all_statuses(data_dir: DataDir) -> list[LocalStatus]:
+    return [local_status(name, data_dir) for name in DATASETS]
+
+
+def dataset_folder(name: str, data_dir: str | DataDir | None = None) -> Path:
+    """The folder holding dataset ``name``; a one-line error naming both ways out when it is absent."""
+    resolved = data_dir if isinstance(data_dir, DataDir) else resolve_data_dir(data_dir)
+    status = local_status(name, resolved)
+    if not status.present:
+        raise RnnbenchError(
+            f"dataset {name!r} not found in {resolved.describe()}: missing {', '.join(status.missing)}; "
+            f"run `rnnbench data fetch {name}`, or point --data-dir or {DATA_DIR_VARIABLE} "
+            f"at a folder that holds {name}/")
+    return status.folder

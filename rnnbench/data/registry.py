@@ -1,0 +1,134 @@
+"""The datasets rnnbench knows: original download addresses, published checksums, local layout.
+
+Each :class:`DatasetSource` says where the original bytes live (the authors'
+own address where it still serves them), the checksum published for them
+(``None`` where nobody published one: the fetch then prints the sha256 it
+computed, so a user can compare copies), the converter that turns the
+original archive into the local layout of ``../shared/data`` (see its
+README.md), and the files that make a local copy usable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rnnbench.errors import RnnbenchError
+
+
+@dataclass(frozen=True)
+class Download:
+    """One original file: its address, the name to store it under, and its published checksum."""
+
+    url: str
+    filename: str
+    checksum: str | None = None  # "sha256:<hex>" or "md5:<hex>"
+    checksum_source: str = ""  # who published the checksum
+
+    @property
+    def archive_kind(self) -> str:
+        """``tar.gz``, ``zip`` or ``file`` (used as is), from the file name."""
+        name = self.filename.lower()
+        if name.endswith((".tar.gz", ".tgz")):
+            return "tar.gz"
+        if name.endswith(".zip"):
+            return "zip"
+        return "file"
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """A dataset: name, what it is, where the original comes from, and how it lands locally."""
+
+    name: str
+    title: str
+    classes: int
+    downloads: tuple[Download, ...]
+    converter: str  # function name in rnnbench.data.convert
+    required: tuple[str, ...]  # files (relative to the dataset folder) without which it is unusable
+    optional: tuple[str, ...] = ()
+    notes: str = ""
+    citation: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
+    DatasetSource(
+        name="imdb",
+        title="IMDB Large Movie Review v1.0 (labelled 25k train / 25k test)",
+        classes=2,
+        downloads=(Download("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                            "aclImdb_v1.tar.gz", "md5:7c2ac02c03563afcf9b574c7e56c153a",
+                            "torchtext IMDB loader"),),
+        converter="convert_imdb",
+        required=("train.jsonl.gz", "test.jsonl.gz"),
+        notes="the 50k unlabelled reviews are not converted",
+        citation="Maas et al. 2011, ACL-HLT"),
+    DatasetSource(
+        name="sst",
+        title="Stanford Sentiment Treebank, PTB trees (SST-5)",
+        classes=5,
+        downloads=(Download("https://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip",
+                            "trainDevTestTrees_PTB.zip"),),
+        converter="convert_sst",
+        required=("train.txt", "dev.txt", "test.txt"),
+        citation="Socher et al. 2013, EMNLP"),
+    DatasetSource(
+        name="sst2",
+        title="GLUE SST-2 (phrases for train, sentences for dev/test)",
+        classes=2,
+        downloads=(Download("https://dl.fbaipublicfiles.com/glue/data/SST-2.zip", "SST-2.zip",
+                            "md5:9f81648d4199384278b86e315dac217c", "torchtext SST2 loader"),),
+        converter="convert_sst2",
+        required=("train.tsv", "dev.tsv"),
+        optional=("test.tsv", "test_labeled.tsv"),
+        notes="GLUE hides the test labels; test_labeled.tsv (labels from the SST trees) exists only "
+              "in the shared copy, a fetched copy has no labelled test split",
+        citation="Socher et al. 2013; Wang et al. 2018 (GLUE)"),
+    DatasetSource(
+        name="mr",
+        title="MR sentence polarity v1.0 (rt-polarity), no official split",
+        classes=2,
+        downloads=(Download("https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz",
+                            "rt-polaritydata.tar.gz"),),
+        converter="convert_mr",
+        required=("rt-polarity.pos", "rt-polarity.neg"),
+        notes="original is Windows-1252; converted to UTF-8",
+        citation="Pang and Lee 2005, ACL"),
+    DatasetSource(
+        name="trec",
+        title="TREC question classification (Li and Roth), 6 coarse / 50 fine labels",
+        classes=6,
+        downloads=(
+            Download("https://cogcomp.seas.upenn.edu/Data/QA/QC/train_5500.label", "train_5500.label",
+                     "sha256:9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3",
+                     "Hugging Face trec download_checksums"),
+            Download("https://cogcomp.seas.upenn.edu/Data/QA/QC/TREC_10.label", "TREC_10.label",
+                     "sha256:033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e",
+                     "Hugging Face trec download_checksums"),
+        ),
+        converter="convert_trec",
+        required=("train_5500.label", "TREC_10.label"),
+        notes="latin-1 text",
+        citation="Li and Roth 2002, COLING"),
+    DatasetSource(
+        name="ag_news",
+        title="AG News topic classification (4 classes)",
+        classes=4,
+        downloads=(
+            Download("https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/train.csv",
+                     "train.csv", "md5:b1a00f826fdfbd249f79597b59e1dc12", "torchtext AG_NEWS loader"),
+            Download("https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/test.csv",
+                     "test.csv", "md5:d52ea96a97a2d943681189a97654912d", "torchtext AG_NEWS loader"),
+        ),
+        converter="convert_ag_news",
+        required=("test.csv",),
+        optional=("train.csv", "classes.txt"),
+        notes="the shared copy holds the 7600-row TEST split only (no train.csv); `data fetch` gets both",
+        citation="Zhang, Zhao and LeCun 2015, NIPS"),
+)}
+
+
+def get_source(name: str) -> DatasetSource:
+    """The registered dataset ``name``; a one-line error listing the valid names otherwise."""
+    if name not in DATASETS:
+        raise RnnbenchError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name]

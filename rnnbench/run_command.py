@@ -1,0 +1,150 @@
+"""``rnnbench run``: its options and what it does with them.
+
+The parser half imports nothing heavy (``rnnbench --help`` stays fast); the
+handler resolves names first (unknown backend, task, model or dataset fail in
+well under a second, before any data is read), proves the results directory
+writable, prepares the task once, then trains each seed and writes its record.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+from rnnbench.errors import RnnbenchError
+
+#: Options handed to the task's configuration as they are (None = the task's default).
+TASK_OPTIONS = ("dataset", "model", "epochs", "max_steps", "batch_size", "eval_batch_size", "dtype",
+                "embed_size", "hidden_size", "pooling", "activation", "optimizer", "lr", "clip_norm", "l2",
+                "vocab_size", "min_count", "max_length", "truncate", "tokenizer", "split_seed", "dev_fraction",
+                "folds", "fold", "text_column", "label_column", "label_names", "dev_file", "test_file",
+                "data_dir")
+
+
+def add_parser(commands) -> None:
+    run = commands.add_parser(
+        "run", help="train a task on a backend; one JSON record per seed",
+        description="Train a model on real data with one backend. Options left out take the task's defaults "
+                    "for the dataset (see `rnnbench run --backend numpy --task textclf --show-config`).")
+    run.add_argument("--backend", required=True, metavar="NAME", help="numpy, torch, tensorflow, ...")
+    run.add_argument("--task", required=True, metavar="NAME", help="textclf, ...")
+    run.add_argument("--model", metavar="CELL", help="recurrent cell: rnn, lstm, gru")
+    run.add_argument("--dataset", metavar="NAME|PATH",
+                     help="a registered dataset (textclf: imdb, sst2, mr, trec, ag_news) or a .tsv/.csv/.jsonl file")
+    run.add_argument("--epochs", type=int, metavar="N")
+    run.add_argument("--max-steps", type=int, metavar="N", help="stop after N training steps in all")
+    run.add_argument("--batch-size", type=int, metavar="N")
+    run.add_argument("--seeds", default="0", metavar="LIST", help="comma-separated seeds, one run each (default 0)")
+    run.add_argument("--device", metavar="DEVICE", help="cpu (default), cuda, cuda:N, gpu")
+    run.add_argument("--impl", metavar="IMPL", help="backend implementation, e.g. torch native/loop/compiled")
+    run.add_argument("--dtype", choices=("float32", "float64"))
+    run.add_argument("--threads", type=int, metavar="N",
+                     help="framework threads (default: the CPUs this process may use); recorded")
+    run.add_argument("--results-dir", default="results", metavar="DIR", help="where records go (default results/)")
+    run.add_argument("--data-dir", metavar="DIR", help="datasets folder (default $RNNBENCH_DATA_DIR, then the "
+                                                       "user cache)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
+    model = run.add_argument_group("model and optimizer")
+    model.add_argument("--embed-size", type=int, metavar="N")
+    model.add_argument("--hidden-size", type=int, metavar="N")
+    model.add_argument("--pooling", choices=("mean", "last", "max"))
+    model.add_argument("--activation", choices=("tanh", "relu"), help="rnn cell only")
+    model.add_argument("--optimizer", choices=("adam", "sgd", "adagrad"))
+    model.add_argument("--lr", type=float, metavar="X")
+    model.add_argument("--clip-norm", type=float, metavar="X", help="global gradient-norm clip (0: none)")
+    model.add_argument("--l2", type=float, metavar="X")
+    model.add_argument("--eval-batch-size", type=int, metavar="N")
+    text = run.add_argument_group("text (textclf)")
+    text.add_argument("--vocab-size", type=int, metavar="N", help="ids in all, padding and unknown included")
+    text.add_argument("--min-count", type=int, metavar="N", help="training count a word needs to get an id")
+    text.add_argument("--max-length", type=int, metavar="N", help="tokens kept per text")
+    text.add_argument("--truncate", choices=("head", "tail"), help="keep the first (head) or last tokens")
+    text.add_argument("--tokenizer", choices=("words", "words+punct"))
+    text.add_argument("--split-seed", type=int, metavar="N", help="seed of the fixed dev/test splits (default 0)")
+    text.add_argument("--dev-fraction", type=float, metavar="X")
+    text.add_argument("--folds", type=int, metavar="K", help="folds for datasets without a test split")
+    text.add_argument("--fold", type=int, metavar="I", help="which fold is test (0..K-1)")
+    text.add_argument("--text-column", metavar="NAME", help="user file: text column or field (default text)")
+    text.add_argument("--label-column", metavar="NAME", help="user file: label column or field (default label)")
+    text.add_argument("--label-names", metavar="LIST", help="user file: the allowed labels, comma-separated")
+    text.add_argument("--dev-file", metavar="PATH", help="user file: a dev file with the same columns")
+    text.add_argument("--test-file", metavar="PATH", help="user file: a test file with the same columns")
+    run.set_defaults(handler=handle)
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise RnnbenchError(f"--seeds takes comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise RnnbenchError("--seeds needs at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise RnnbenchError(f"--seeds repeats a seed: {text}")
+    return seeds
+
+
+def handle(args) -> int:
+    from rnnbench.plugins import get_registry
+    from rnnbench.results import ensure_writable
+    from rnnbench.runner import check_run_options
+
+    seeds = parse_seeds(args.seeds)
+    registry = get_registry()
+    backend_entry = registry.backend(args.backend)
+    if not backend_entry.available:
+        raise RnnbenchError(f"backend {args.backend} is unavailable: {backend_entry.unavailable_reason()}")
+    task = registry.task(args.task).load()()
+    given = {name: getattr(args, name) for name in TASK_OPTIONS}
+    config = task.resolve_config(given)
+    config.update(backend=args.backend, seeds=seeds, device=args.device, impl=args.impl,
+                  threads=args.threads or _usable_cpus())
+    check_run_options(config)
+    if args.show_config:
+        import json
+
+        print(json.dumps(config, indent=1, default=str))
+        return 0
+    results_dir = ensure_writable(args.results_dir)
+    backend = _make_backend(backend_entry, config)
+    prepared = task.prepare(config)
+    for note in prepared.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return _run_seeds(prepared, backend, config, seeds, results_dir, progress=False if args.no_progress else None)
+
+
+def _usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _make_backend(entry, config):
+    options = {"threads": config["threads"]}
+    for key in ("device", "impl"):
+        if config.get(key) is not None:
+            options[key] = config[key]
+    return entry.load()(**options)
+
+
+def _run_seeds(prepared, backend, config, seeds, results_dir, progress) -> int:
+    from rnnbench import runner
+    from rnnbench.results import write_record
+    from rnnbench.run_summary import summary_table
+
+    written = []
+    for seed in seeds:
+        print(f"run: {config['task']} {config['dataset']} {config.get('model', '')} on {backend.name}, "
+              f"seed {seed}", file=sys.stderr)
+        record = runner.run(prepared, backend, config, seed, progress=progress,
+                            command="rnnbench " + shlex.join(sys.argv[1:]))
+        path = write_record(results_dir, record)
+        written.append((path, record))
+        if record["status"] == "interrupted":
+            break
+    print(summary_table([r for _, r in written]))
+    for path, record in written:
+        print(f"record: {path}" + (f"  ({record['status']}: {record['error']})" if record["error"] else ""))
+    statuses = {r["status"] for _, r in written}
+    if "interrupted" in statuses:
+        return 130
+    return 0 if statuses == {"ok"} else 1

@@ -1,0 +1,211 @@
+"""The training loop: task batches in, backend model steps, one record out.
+
+Per DESIGN.md §3 the loop times what it does (every training step, each dev
+evaluation), excludes warm-up from the throughput it reports, selects the
+model on dev and measures test once, with the parameters of the best dev
+point. Whatever happens, the run ends as a record with a status: ``ok``,
+``diverged`` (a NaN/inf loss, with the step), ``interrupted`` (Ctrl-C, with
+what was reached) or ``failed`` (an exception, with the error).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from datetime import datetime, timezone
+
+import numpy as np
+
+from rnnbench.errors import RnnbenchError
+from rnnbench.machine import git_commit, load_average, machine_info, package_versions
+from rnnbench.model import init_model_params
+from rnnbench.progress import EpochBar
+from rnnbench.results import SCHEMA
+from rnnbench.task import Batch, Prepared
+
+#: Training steps at the start of a run left out of throughput (first calls build graphs, fill caches).
+WARMUP_STEPS = 3
+
+
+def check_run_options(config: dict) -> None:
+    """The loop's own options, checked before any data is read."""
+    if int(config["epochs"]) < 1:
+        raise RnnbenchError(f"epochs must be at least 1, got {config['epochs']}")
+    if config.get("max_steps") is not None and int(config["max_steps"]) < 1:
+        raise RnnbenchError(f"max-steps must be at least 1, got {config['max_steps']}")
+
+
+def run(prepared: Prepared, backend, config: dict, seed: int, *, progress: bool | None = None,
+        log=None, command: str | None = None) -> dict:
+    """Train one seed and return its record (not yet written); never raises for a failed run.
+
+    ``KeyboardInterrupt`` is caught, recorded as ``interrupted`` and signalled by
+    the record's status, so the caller can write the record and stop.
+    """
+    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    record = _new_record(prepared, backend, config, seed)
+    record["command"] = command or " ".join(sys.argv)
+    clock = time.perf_counter()
+    state = _State()
+    try:
+        _train(prepared, backend, config, seed, record, state, progress, log)
+    except KeyboardInterrupt:
+        record["status"] = "interrupted"
+    except Exception as exc:  # a run that breaks is a record, never a missing row
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, RnnbenchError):
+            record["traceback"] = traceback.format_exc()
+    if record["status"] == "interrupted":
+        record["error"] = f"interrupted by the user at epoch {state.epoch}, step {state.step}"
+    record["steps"] = state.step
+    record["finished_at"] = _now()
+    record["wall_seconds"] = round(time.perf_counter() - clock, 3)
+    record["load_average"]["end"] = load_average()
+    record["timing"] = _timing_summary(record["epochs"])
+    return record
+
+
+class _State:
+    """Where the loop is, for the record of an interrupted or failed run."""
+
+    epoch = 0
+    step = 0
+    best_params = None
+
+
+def _train(prepared, backend, config, seed, record, state, progress, log):
+    spec = prepared.spec
+    model = backend.build_model(spec, init_model_params(spec, seed))
+    max_steps = config.get("max_steps")
+    epochs = int(config["epochs"])
+    best = record["best"]
+    for epoch in range(1, epochs + 1):
+        state.epoch = epoch
+        entry = _train_epoch(model, prepared.train_batches(seed, epoch), epoch, epochs, state, max_steps,
+                             progress, record)
+        record["epochs"].append(entry)
+        if record["status"] == "interrupted":
+            return
+        if record["status"] == "diverged":
+            log(f"epoch {epoch}: loss became {entry['last_loss']} at step {state.step}: diverged")
+            break
+        dev, eval_seconds = evaluate(model, prepared.dev, prepared.score, warm_up=epoch == 1)
+        entry.update(dev=dev, eval_seconds=round(eval_seconds, 4))
+        improved = best["dev"] is None or dev > best["dev"]
+        if improved:
+            best.update(epoch=epoch, step=state.step, dev=dev)
+            state.best_params = model.get_params()
+        speed = f"{entry['examples_per_s']:.0f} ex/s" if entry["examples_per_s"] else "warm-up only"
+        log(f"epoch {epoch}/{epochs}: loss {entry['mean_loss']:.4f}  dev {prepared.metric} {dev:.4f}"
+            f"{' (best)' if improved else ''}  train {entry['train_seconds']:.1f}s ({speed})  "
+            f"eval {eval_seconds:.1f}s")
+        if max_steps is not None and state.step >= int(max_steps):
+            break
+    if prepared.test and state.best_params is not None:
+        best_model = backend.build_model(spec, state.best_params)
+        best["test"], best["test_eval_seconds"] = (round(v, 6) for v in
+                                                   evaluate(best_model, prepared.test, prepared.score, warm_up=True))
+    if record["status"] == "running":
+        record["status"] = "ok"
+
+
+def _train_epoch(model, batches: list[Batch], epoch, epochs, state, max_steps, progress, record) -> dict:
+    step_seconds, losses, sizes, tokens = [], [], [], []
+    bar = EpochBar(len(batches), f"epoch {epoch}/{epochs}", progress)
+    started = time.perf_counter()
+    try:
+        for batch in batches:
+            if max_steps is not None and state.step >= int(max_steps):
+                break
+            tick = time.perf_counter()
+            loss = float(model.train_step(*batch.inputs, batch.targets))
+            step_seconds.append(time.perf_counter() - tick)
+            state.step += 1
+            losses.append(loss)
+            sizes.append(batch.size)
+            tokens.append(batch.tokens)
+            if not math.isfinite(loss):
+                record["status"] = "diverged"
+                record["diverged_at"] = {"epoch": epoch, "step": state.step, "loss": repr(loss)}
+                break
+            recent = slice(-50, None)
+            bar.update(float(np.mean(losses[recent])), sum(sizes[recent]) / max(sum(step_seconds[recent]), 1e-9))
+    except KeyboardInterrupt:  # keep what this epoch reached; the caller stops
+        record["status"] = "interrupted"
+    finally:
+        bar.close()
+    train_seconds = time.perf_counter() - started
+    warmup = max(0, WARMUP_STEPS - (state.step - len(step_seconds)))  # warm-up steps inside this epoch
+    timed = slice(min(warmup, len(step_seconds)), None)
+    timed_seconds = sum(step_seconds[timed])
+    finite = [x for x in losses if math.isfinite(x)]
+    return {
+        "epoch": epoch, "steps": len(step_seconds), "examples": int(sum(sizes)), "tokens": int(sum(tokens)),
+        "mean_loss": round(float(np.mean(finite)), 6) if finite else None,
+        "last_loss": losses[-1] if losses else None,
+        "train_seconds": round(train_seconds, 4),
+        "warmup_steps_excluded": min(warmup, len(step_seconds)),
+        "examples_per_s": round(sum(sizes[timed]) / timed_seconds, 3) if timed_seconds > 0 else None,
+        "tokens_per_s": round(sum(tokens[timed]) / timed_seconds, 3) if timed_seconds > 0 else None,
+        "step_seconds": [round(s, 6) for s in step_seconds],
+    }
+
+
+def evaluate(model, batches: list[Batch], score, warm_up: bool = False) -> tuple[float, float]:
+    """``(metric, seconds)`` over fixed batches; ``warm_up`` runs one untimed batch first."""
+    if warm_up and batches:
+        model.predict(*batches[0].inputs)
+    started = time.perf_counter()
+    outputs = [np.asarray(model.predict(*batch.inputs)) for batch in batches]
+    seconds = time.perf_counter() - started
+    targets = np.concatenate([batch.targets for batch in batches])
+    return round(float(score(np.concatenate(outputs), targets)), 6), seconds
+
+
+def _timing_summary(epochs: list[dict]) -> dict:
+    steps = [s for e in epochs for s in e["step_seconds"][e["warmup_steps_excluded"]:]]
+    if not steps:
+        return {"warmup_steps": WARMUP_STEPS}
+    q1, median, q3 = np.percentile(steps, [25, 50, 75])
+    timed_examples = sum(e["examples_per_s"] * sum(e["step_seconds"][e["warmup_steps_excluded"]:])
+                         for e in epochs if e["examples_per_s"])
+    return {
+        "warmup_steps": WARMUP_STEPS, "timed_steps": len(steps), "unit": "seconds per training step",
+        "step_median": round(float(median), 6), "step_iqr": round(float(q3 - q1), 6),
+        "step_min": round(float(min(steps)), 6),
+        "train_examples_per_s": round(timed_examples / sum(steps), 3),
+        "train_seconds_total": round(sum(e["train_seconds"] for e in epochs), 3),
+        "eval_seconds_total": round(sum(e.get("eval_seconds", 0.0) for e in epochs), 3),
+        "note": "step times vary with the padded length of each bucketed batch; compare examples/s",
+    }
+
+
+def _new_record(prepared: Prepared, backend, config: dict, seed: int) -> dict:
+    return {
+        "schema": SCHEMA,
+        "status": "running",
+        "error": None,
+        "task": config["task"], "dataset": config["dataset"], "backend": backend.name,
+        "model": getattr(prepared.spec, "cell", None), "seed": seed,
+        "metric": prepared.metric,
+        "best": {"epoch": None, "step": None, "dev": None, "test": None},
+        "epochs": [],
+        "diverged_at": None,
+        "config": {k: v for k, v in config.items() if k != "seeds"},
+        "spec": asdict(prepared.spec),
+        "data": prepared.info, "notes": list(prepared.notes),
+        "backend_info": backend.info(),
+        "machine": machine_info(),
+        "load_average": {"start": load_average(), "end": None},
+        "versions": package_versions(),
+        "git": git_commit(),
+        "command": None,
+        "started_at": _now(),
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,80 @@
+"""The task interface: what a task hands the runner, and nothing a framework would recognise.
+
+A task turns a configuration into a :class:`Prepared` job: the model spec,
+seeded training batches per epoch (the same order for every backend, since
+they are NumPy arrays made here), fixed dev and test batches, and a metric.
+The runner only calls ``model.train_step(*batch.inputs, batch.targets)`` and
+``model.predict(*batch.inputs)``, so a tree task fills ``inputs`` with its own
+arguments and the runner never learns the difference.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from rnnbench.errors import RnnbenchError
+
+#: Options every task understands, with the value used when neither the task nor the user sets one.
+RUN_DEFAULTS = {
+    "epochs": 3,
+    "max_steps": None,
+    "batch_size": 32,
+    "eval_batch_size": 256,
+    "dtype": "float32",
+}
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch: positional model inputs, targets, and its size for throughput figures."""
+
+    inputs: tuple  # e.g. (token ids [B,T], lengths [B])
+    targets: np.ndarray
+    size: int  # examples
+    tokens: int  # real (unpadded) steps
+
+
+@dataclass
+class Prepared:
+    """Everything the runner needs from a task, seed-independent except the training order."""
+
+    spec: object  # rnnbench.model.ModelSpec (or a tree task's spec)
+    train_batches: Callable[[int, int], list[Batch]]  # (seed, epoch >= 1) -> that epoch's batches, in order
+    dev: list[Batch]
+    test: list[Batch] | None
+    metric: str  # its name; larger is better
+    score: Callable[[np.ndarray, np.ndarray], float]  # (stacked outputs, stacked targets) -> metric
+    info: dict = field(default_factory=dict)  # dataset, split sizes and what each split is, vocabulary, notes
+    notes: list[str] = field(default_factory=list)  # said to the user and kept in the record
+
+
+class Task:
+    """Base class of a task; a subclass sets ``name``, ``description``, ``datasets`` and implements ``prepare``."""
+
+    name = "base"
+    description = ""
+    #: Registered dataset names; the first is the default.
+    datasets: tuple[str, ...] = ()
+
+    def defaults(self, dataset: str) -> dict:
+        """The task's own defaults for ``dataset`` (they override :data:`RUN_DEFAULTS`)."""
+        return {}
+
+    def prepare(self, config: dict) -> Prepared:
+        raise NotImplementedError
+
+    def resolve_config(self, given: dict) -> dict:
+        """Fill every option the user left at None from the task's defaults, then :data:`RUN_DEFAULTS`."""
+        dataset = given.get("dataset") or (self.datasets[0] if self.datasets else None)
+        config = {**RUN_DEFAULTS, **self.defaults(dataset), "task": self.name, "dataset": dataset}
+        config.update({key: value for key, value in given.items() if value is not None})
+        return config
+
+
+def accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:
+    """Fraction of rows whose largest output is the target class."""
+    if len(targets) == 0:
+        raise RnnbenchError("cannot score an empty split")
+    return float(np.mean(np.argmax(outputs, axis=1) == targets))
