@@ -88,12 +88,13 @@ class TorchBackend(Backend):
             return None
         return {k: self.tensor(np.asarray(state[k], dtype=dtype), requires_grad) for k in state_keys(cell)}
 
-    def encode(self, cell, params, x, lengths, state, activation):
-        """Run the chosen implementation on tensors; the model shares this path with the backend."""
+    def encode(self, cell, params, x, lengths, state, activation, outputs_only=False):
+        """Run the chosen implementation on tensors; the model shares this path with the backend
+        (with ``outputs_only``: the final state may then come back as None)."""
         if self.impl != "compiled":
-            return run_sequence(self.impl, cell, params, x, lengths, state, activation)
+            return run_sequence(self.impl, cell, params, x, lengths, state, activation, outputs_only)
         try:
-            return run_sequence(self.impl, cell, params, x, lengths, state, activation)
+            return run_sequence(self.impl, cell, params, x, lengths, state, activation, outputs_only)
         except compile_errors() as exc:
             raise _compile_failure(exc) from exc
 

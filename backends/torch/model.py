@@ -98,7 +98,8 @@ class TorchModel:
             x = params["embedding"].index_select(0, inputs.reshape(-1)).reshape(*inputs.shape, -1)
         else:
             x = inputs
-        y, _ = self.backend.encode(spec.cell, encoder_params(params), x, lengths, None, spec.activation)
+        y, _ = self.backend.encode(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
+                                   outputs_only=True)
         return pool(spec.pooling, y, lengths.to(y.device)) @ params["head.W"] + params["head.b"]
 
     # -- validation ----------------------------------------------------------------------------
