@@ -55,6 +55,7 @@ def write_record(results_dir, record: dict) -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)  # a record is for reading; mkstemp would leave it private
         stem = record_stem(record)
         for n in count():
             final = folder / (f"{stem}.json" if n == 0 else f"{stem}-{n}.json")
