@@ -16,6 +16,17 @@ all in NumPy. ``inputs`` is int token ids ``[B,T]`` when the spec has a
 vocabulary and float features ``[B,T,D]`` otherwise; ``targets`` is int class
 ids ``[B]`` for ``xent`` and floats ``[B,C]`` for ``mse``.
 
+Pooling ``steps`` keeps every step: the head reads each ``y_t``, outputs are
+``[B, T, C]`` and targets int ``[B, T]`` with ``-1`` where nothing is scored
+(the copy-memory task scores only its recall steps); the loss is the mean
+cross-entropy over the scored positions.
+
+``state_gradient_norms(inputs, lengths, targets) -> ndarray [T]`` is the
+gradient-flow diagnostic: the mean over the batch of ``||dL/dh_t||`` for
+every step, where ``L`` is the data loss and ``h_t`` the encoder state after
+step ``t``, the *total* derivative (through every later step), taken from the
+backend's own backward pass.
+
 ``loss_and_grads`` returns the full loss and its full gradient (the L2 term
 included); ``train_step`` hands :func:`rnnbench.optim.apply_update` the data
 gradient alone, since the update adds ``l2 * w`` itself. Token batches are
@@ -34,7 +45,7 @@ import numpy as np
 from rnnbench.errors import RnnbenchError
 from rnnbench.params import SEQUENCE_CELLS, init_params, resolve_dtype
 
-POOLINGS = ("mean", "last", "max")
+POOLINGS = ("mean", "last", "max", "steps")
 LOSSES = ("xent", "mse")
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 
@@ -84,6 +95,8 @@ class ModelSpec:
             raise RnnbenchError(f"unknown pooling {self.pooling!r}; valid: {', '.join(POOLINGS)}")
         if self.loss not in LOSSES:
             raise RnnbenchError(f"unknown loss {self.loss!r}; valid: {', '.join(LOSSES)}")
+        if self.pooling == "steps" and self.loss != "xent":
+            raise RnnbenchError("pooling 'steps' (an output at every step) takes the xent loss")
         if (self.vocab_size is None) == (self.input_size is None):
             raise RnnbenchError("a model spec needs exactly one of vocab_size (tokens) or input_size (features)")
         if self.vocab_size is not None and not self.embed_size:
@@ -182,6 +195,14 @@ def check_model_targets(spec: ModelSpec, targets, batch: int) -> np.ndarray:
     """int64 class ids ``[B]`` (xent) or floats ``[B, C]`` in the spec's dtype (mse)."""
     targets = np.asarray(targets)
     C = spec.num_outputs
+    if spec.pooling == "steps":
+        if targets.ndim != 2 or targets.shape[0] != batch or targets.dtype.kind not in "iu":
+            raise RnnbenchError(f"per-step targets must be int class ids [{batch}, steps] (-1: not scored), "
+                                f"got {targets.dtype.name} {targets.shape}")
+        if targets.min() < -1 or targets.max() >= C or targets.max() < 0:
+            raise RnnbenchError(f"per-step class ids must lie in [0, {C}) or be -1, with one scored position "
+                                f"at least; got min {targets.min()} max {targets.max()}")
+        return targets.astype(np.int64)
     if spec.loss == "xent":
         if targets.shape != (batch,) or targets.dtype.kind not in "iu":
             raise RnnbenchError(f"xent targets must be int class ids [{batch}], "

@@ -84,19 +84,23 @@ def _train(prepared, backend, config, seed, record, state, progress, log):
     best = record["best"]
     for epoch in range(1, epochs + 1):
         state.epoch = epoch
-        entry = _train_epoch(model, prepared.train_batches(seed, epoch), epoch, epochs, state, max_steps,
-                             progress, record)
+        entry = _train_epoch(model, prepared, epoch, epochs, state, max_steps, progress, record)
         record["epochs"].append(entry)
         if record["status"] == "interrupted":
             return
         if record["status"] == "diverged":
             log(f"epoch {epoch}: loss became {entry['last_loss']} at step {state.step}: diverged")
             break
-        dev, eval_seconds = evaluate(model, prepared.dev, prepared.score, warm_up=epoch == 1)
+        dev, eval_seconds, dev_metrics = evaluate(model, prepared.dev, prepared.score, warm_up=epoch == 1,
+                                                  metrics=prepared.metrics)
         entry.update(dev=dev, eval_seconds=round(eval_seconds, 4))
-        improved = best["dev"] is None or dev > best["dev"]
+        if dev_metrics:
+            entry["dev_metrics"] = dev_metrics
+        improved = best["dev"] is None or (dev > best["dev"] if prepared.higher_is_better else dev < best["dev"])
         if improved:
             best.update(epoch=epoch, step=state.step, dev=dev)
+            if dev_metrics:
+                best["dev_metrics"] = dev_metrics
             state.best_params = model.get_params()
         speed = f"{entry['examples_per_s']:.0f} ex/s" if entry["examples_per_s"] else "warm-up only"
         log(f"epoch {epoch}/{epochs}: loss {entry['mean_loss']:.4f}  dev {prepared.metric} {dev:.4f}"
@@ -106,13 +110,17 @@ def _train(prepared, backend, config, seed, record, state, progress, log):
             break
     if prepared.test and state.best_params is not None:
         best_model = backend.build_model(spec, state.best_params)
-        best["test"], best["test_eval_seconds"] = (round(v, 6) for v in
-                                                   evaluate(best_model, prepared.test, prepared.score, warm_up=True))
+        test, seconds, test_metrics = evaluate(best_model, prepared.test, prepared.score, warm_up=True,
+                                               metrics=prepared.metrics)
+        best.update(test=test, test_eval_seconds=round(seconds, 6))
+        if test_metrics:
+            best["test_metrics"] = test_metrics
     if record["status"] == "running":
         record["status"] = "ok"
 
 
-def _train_epoch(model, batches: list[Batch], epoch, epochs, state, max_steps, progress, record) -> dict:
+def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, progress, record) -> dict:
+    batches = prepared.train_batches(record["seed"], epoch)
     step_seconds, losses, sizes, tokens = [], [], [], []
     bar = EpochBar(len(batches), f"epoch {epoch}/{epochs}", progress)
     started = time.perf_counter()
@@ -120,6 +128,8 @@ def _train_epoch(model, batches: list[Batch], epoch, epochs, state, max_steps, p
         for batch in batches:
             if max_steps is not None and state.step >= int(max_steps):
                 break
+            if state.step in prepared.probe_steps:
+                record["gradient_flow"].append(_probe(model, prepared.probe_batch, state.step))
             tick = time.perf_counter()
             loss = float(model.train_step(*batch.inputs, batch.targets))
             step_seconds.append(time.perf_counter() - tick)
@@ -154,15 +164,30 @@ def _train_epoch(model, batches: list[Batch], epoch, epochs, state, max_steps, p
     }
 
 
-def evaluate(model, batches: list[Batch], score, warm_up: bool = False) -> tuple[float, float]:
-    """``(metric, seconds)`` over fixed batches; ``warm_up`` runs one untimed batch first."""
+def evaluate(model, batches: list[Batch], score, warm_up: bool = False, metrics=None):
+    """``(metric, seconds, further metrics or None)`` over fixed batches.
+
+    ``warm_up`` runs one untimed batch first; ``metrics`` (the task's) adds
+    the figures a single number cannot hold, e.g. root and all-node accuracy.
+    """
     if warm_up and batches:
         model.predict(*batches[0].inputs)
     started = time.perf_counter()
     outputs = [np.asarray(model.predict(*batch.inputs)) for batch in batches]
     seconds = time.perf_counter() - started
-    targets = np.concatenate([batch.targets for batch in batches])
-    return round(float(score(np.concatenate(outputs), targets)), 6), seconds
+    outputs = np.concatenate(outputs)
+    targets = np.concatenate([batch.scored for batch in batches])
+    further = None
+    if metrics is not None:
+        further = {k: round(float(v), 6) if isinstance(v, (float, np.floating)) else v
+                   for k, v in metrics(outputs, targets).items()}
+    return round(float(score(outputs, targets)), 6), seconds, further
+
+
+def _probe(model, batch: Batch, step: int) -> dict:
+    """The gradient-flow diagnostic at one step: mean over the batch of ||dLoss/dh_t|| for every t."""
+    norms = np.asarray(model.state_gradient_norms(*batch.inputs, batch.targets), dtype=np.float64)
+    return {"step": step, "norms": [float(f"{v:.6g}") for v in norms]}
 
 
 def _timing_summary(epochs: list[dict]) -> dict:
@@ -191,9 +216,11 @@ def _new_record(prepared: Prepared, backend, config: dict, seed: int) -> dict:
         "task": config["task"], "dataset": config["dataset"], "backend": backend.name,
         "model": getattr(prepared.spec, "cell", None), "seed": seed,
         "metric": prepared.metric,
+        "metric_higher_is_better": prepared.higher_is_better,
         "best": {"epoch": None, "step": None, "dev": None, "test": None},
         "epochs": [],
         "diverged_at": None,
+        "gradient_flow": [],
         "config": {k: v for k, v in config.items() if k != "seeds"},
         "spec": asdict(prepared.spec),
         "data": prepared.info, "notes": list(prepared.notes),

@@ -34,6 +34,13 @@ class Batch:
     targets: np.ndarray
     size: int  # examples
     tokens: int  # real (unpadded) steps
+    #: What the task's score reads, when it needs more than the training targets
+    #: (trees: node labels plus a root flag); None = ``targets``.
+    score_targets: np.ndarray | None = None
+
+    @property
+    def scored(self) -> np.ndarray:
+        return self.targets if self.score_targets is None else self.score_targets
 
 
 @dataclass
@@ -44,10 +51,17 @@ class Prepared:
     train_batches: Callable[[int, int], list[Batch]]  # (seed, epoch >= 1) -> that epoch's batches, in order
     dev: list[Batch]
     test: list[Batch] | None
-    metric: str  # its name; larger is better
+    metric: str  # its name
     score: Callable[[np.ndarray, np.ndarray], float]  # (stacked outputs, stacked targets) -> metric
     info: dict = field(default_factory=dict)  # dataset, split sizes and what each split is, vocabulary, notes
     notes: list[str] = field(default_factory=list)  # said to the user and kept in the record
+    higher_is_better: bool = True  # False for a loss-like metric (MSE, cross-entropy)
+    #: Further metrics recorded at the best dev point, on dev and on test (same arguments as ``score``).
+    metrics: Callable[[np.ndarray, np.ndarray], dict] | None = None
+    #: Gradient-flow probe: at these training steps (updates done so far) the runner records the norm
+    #: of dLoss/dh_t for every t on ``probe_batch`` (``model.state_gradient_norms``), before that update.
+    probe_batch: Batch | None = None
+    probe_steps: tuple[int, ...] = ()
 
 
 class Task:

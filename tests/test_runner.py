@@ -75,10 +75,10 @@ def _run(losses, dev_scores, epochs=3, **config):
     backend = ScriptedBackend(losses, dev_scores)
     prepared = _prepared()
 
-    def evaluate(model, batches, score, warm_up=False):
+    def evaluate(model, batches, score, warm_up=False, metrics=None):
         if model is backend.built[0] and batches is prepared.dev:  # the scripted dev score of this epoch
-            return next(model.dev_scores), 0.01
-        return real_evaluate(model, batches, score, warm_up)
+            return next(model.dev_scores), 0.01, None
+        return real_evaluate(model, batches, score, warm_up, metrics)
 
     real_evaluate = runner.evaluate
     runner.evaluate = evaluate
@@ -186,3 +186,59 @@ def test_framework_backends_follow_the_numpy_loss_curve(toy_prepared, name):
     ref_loss, other_loss = (records[b]["epochs"][0]["mean_loss"] for b in ("numpy", name))
     assert abs(ref_loss - other_loss) < 1e-4
     assert abs(records["numpy"]["best"]["dev"] - records[name]["best"]["dev"]) <= 1 / 40
+
+
+def _run_prepared(prepared, dev_scores, epochs=3):
+    """Like :func:`_run` for a prepared job whose fields a test changed."""
+    backend = ScriptedBackend([1.0] * 4 * epochs, dev_scores)
+    real_evaluate = runner.evaluate
+
+    def evaluate(model, batches, score, warm_up=False, metrics=None):
+        if model is backend.built[0] and batches is prepared.dev:
+            value = next(model.dev_scores)
+            return value, 0.01, ({"doubled": 2 * value} if metrics else None)
+        return real_evaluate(model, batches, score, warm_up, metrics)
+
+    runner.evaluate = evaluate
+    try:
+        cfg = {"task": "toy", "dataset": "toy", "epochs": epochs, "max_steps": None}
+        return runner.run(prepared, backend, cfg, seed=0, progress=False, log=lambda m: None)
+    finally:
+        runner.evaluate = real_evaluate
+
+
+def test_a_lower_is_better_metric_selects_the_smallest_dev_value():
+    prepared = _prepared()
+    prepared.higher_is_better = False
+    record = _run_prepared(prepared, [0.5, 0.2, 0.3])
+    assert record["best"]["epoch"] == 2 and record["best"]["dev"] == 0.2
+    assert record["metric_higher_is_better"] is False
+
+
+def test_further_metrics_are_kept_at_the_best_dev_point_and_on_test():
+    prepared = _prepared()
+    prepared.metrics = lambda outputs, targets: {"rows": len(targets), "mean_target": float(targets.mean())}
+    record = _run_prepared(prepared, [0.5, 0.9, 0.7])
+    assert record["best"]["dev_metrics"] == {"doubled": 1.8}  # epoch 2's, not epoch 3's 1.4
+    assert record["best"]["test_metrics"] == {"rows": 2, "mean_target": 1.0}
+    assert [e["dev_metrics"]["doubled"] for e in record["epochs"]] == [1.0, 1.8, 1.4]
+
+
+class ProbedModel(ScriptedModel):
+    def state_gradient_norms(self, ids, lengths, targets):
+        return np.arange(ids.shape[1], dtype=float) + self.params["w"][0]
+
+
+def test_gradient_flow_is_probed_before_the_chosen_updates():
+    prepared = _prepared()
+    prepared.probe_batch = prepared.dev[0]
+    prepared.probe_steps = (0, 5)
+    backend = ScriptedBackend([1.0] * 12, [0.5, 0.6, 0.7])
+    backend.build_model = lambda spec, params: backend.built.append(ProbedModel([1.0] * 12, [0.5] * 3)) or \
+        backend.built[-1]
+    record = runner.run(prepared, backend, {"task": "toy", "dataset": "toy", "epochs": 3, "max_steps": None},
+                        seed=0, progress=False, log=lambda m: None)
+    assert record["status"] == "ok"
+    # the norms carry the number of updates made so far (w), so each probe ran before its step's update
+    assert record["gradient_flow"] == [{"step": 0, "norms": [0.0, 1.0, 2.0]},
+                                       {"step": 5, "norms": [5.0, 6.0, 7.0]}]

@@ -54,6 +54,12 @@ class NumpyBackend(Backend):
         return tree.backward(cache, dstates)
 
     def build_model(self, spec, params):
+        from rnnbench.tree_model import TreeModelSpec
+
+        if isinstance(spec, TreeModelSpec):
+            from .tree_model import NumpyTreeModel
+
+            return NumpyTreeModel(spec, params)
         from .model import NumpyModel
 
         return NumpyModel(spec, params)

@@ -81,6 +81,12 @@ class TensorflowBackend(Backend):
                 "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or _schedulable_cores()}
 
     def build_model(self, spec, params):
+        from rnnbench.tree_model import TreeModelSpec
+
+        if isinstance(spec, TreeModelSpec):
+            from .tree_model import TensorflowTreeModel
+
+            return TensorflowTreeModel(spec, params, self)
         from .model import TensorflowModel
 
         return TensorflowModel(spec, params, self)

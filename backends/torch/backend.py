@@ -69,6 +69,12 @@ class TorchBackend(Backend):
         return info
 
     def build_model(self, spec, params):
+        from rnnbench.tree_model import TreeModelSpec
+
+        if isinstance(spec, TreeModelSpec):
+            from rnnbench.backends.torch.tree_model import TorchTreeModel
+
+            return TorchTreeModel(spec, params, self)
         from rnnbench.backends.torch.model import TorchModel
 
         return TorchModel(spec, params, self)
