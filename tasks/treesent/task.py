@@ -1,0 +1,143 @@
+"""Tree-structured sentiment on the Stanford Sentiment Treebank: recursive vs recurrent, same sentences.
+
+``recursive`` (Socher et al. 2011/2013) and ``treelstm`` (Tai et al. 2015)
+compose each sentence along its parse, level-batched through the backend's
+tree contract, and put a softmax on every node, trained on all phrase labels.
+``rnn``, ``lstm`` and ``gru`` read the same sentences as word sequences and
+learn from the sentence (root) label, pooled over the words. Words are mapped
+to ids here with a train-only vocabulary (lower-cased by default: without
+pretrained vectors, case only splits rare words); the backend sees NumPy ids
+and a :class:`~rnnbench.trees.TreeBatch`, never a word.
+
+Splits are SST's own (train 8544, dev 1101, test 2210 sentences); the model
+is chosen on dev root fine-grained accuracy and tested once at that point.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from rnnbench.batching import evaluation_order, pad, training_order
+from rnnbench.data.local import dataset_folder
+from rnnbench.errors import RnnbenchError
+from rnnbench.model import ModelSpec, OptimizerSpec
+from rnnbench.params import SEQUENCE_CELLS, TREE_CELLS
+from rnnbench.task import RUN_DEFAULTS, Batch, Prepared, Task
+from rnnbench.text import UNK_ID, Vocabulary
+from rnnbench.tree_model import TreeModelSpec
+from rnnbench.trees import Tree, TreeBatch, read_trees
+
+from .metrics import PUBLISHED, root_fine, sentiment_metrics
+
+CLASSES = ("very negative", "negative", "neutral", "positive", "very positive")
+COMMON_DEFAULTS = {
+    "model": "recursive", "lowercase": True, "vocab_size": 30000, "min_count": 1,
+    "optimizer": "adagrad", "lr": 0.05, "clip_norm": 5.0, "l2": 1e-4, "activation": "tanh", "pooling": "mean",
+    "batch_size": 25, "eval_batch_size": 512, "epochs": 10,
+}
+#: Per-model sizes; recursive nets compose word vectors directly (embed = hidden).
+MODEL_DEFAULTS = {
+    "recursive": {"hidden_size": 30, "embed_size": 30},
+    "treelstm": {"hidden_size": 150, "embed_size": 150},
+    "rnn": {"hidden_size": 150, "embed_size": 150, "optimizer": "adam", "lr": 1e-3, "l2": 0.0},
+    "lstm": {"hidden_size": 150, "embed_size": 150, "optimizer": "adam", "lr": 1e-3, "l2": 0.0},
+    "gru": {"hidden_size": 150, "embed_size": 150, "optimizer": "adam", "lr": 1e-3, "l2": 0.0},
+}
+SPLITS = ("train", "dev", "test")
+
+
+class TreeSentiment(Task):
+    name = "treesent"
+    description = "Stanford Sentiment Treebank: recursive and recurrent models on the same sentences"
+    datasets = ("sst",)
+
+    def resolve_config(self, given: dict) -> dict:
+        """Defaults in layers: the runner's, this task's, the chosen model's, then what the user gave."""
+        model = given.get("model") or COMMON_DEFAULTS["model"]
+        if model not in MODEL_DEFAULTS:
+            raise RnnbenchError(f"treesent takes the models {', '.join(MODEL_DEFAULTS)}, got {model!r}")
+        config = {**RUN_DEFAULTS, **COMMON_DEFAULTS, **MODEL_DEFAULTS[model], "task": self.name,
+                  "dataset": given.get("dataset") or self.datasets[0]}
+        config.update({key: value for key, value in given.items() if value is not None})
+        return config
+
+    def prepare(self, config: dict) -> Prepared:
+        if config["dataset"] != "sst":
+            raise RnnbenchError(f"treesent reads the sst trees only, got dataset {config['dataset']!r}")
+        folder = dataset_folder("sst", config.get("data_dir"))
+        trees = {split: read_trees(folder / f"{split}.txt") for split in SPLITS}
+        lowercase = bool(config["lowercase"])
+        words = {split: [_words(tree, lowercase) for tree in trees[split]] for split in SPLITS}
+        vocab = Vocabulary.build(words["train"], int(config["vocab_size"]), int(config["min_count"]))
+        ids = {split: [np.array([vocab.ids.get(w, UNK_ID) for w in sentence], dtype=np.int64)
+                       for sentence in words[split]] for split in SPLITS}
+        is_tree = config["model"] in TREE_CELLS
+        spec = _spec(config, len(vocab))
+        make = _tree_batches if is_tree else _sequence_batches
+        batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
+        if batch_size < 1 or eval_size < 1:
+            raise RnnbenchError("batch sizes must be positive integers")
+
+        def train_batches(seed: int, epoch: int) -> list[Batch]:
+            if is_tree:
+                rng = np.random.default_rng([seed, epoch, 0x5E47])
+                order = rng.permutation(len(trees["train"]))
+                chosen = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+            else:
+                lengths = np.array([len(s) for s in ids["train"]])
+                chosen = training_order(lengths, batch_size, seed, epoch)
+            return make(trees["train"], ids["train"], chosen)
+
+        def fixed(split):
+            lengths = np.array([len(s) for s in ids[split]])
+            return make(trees[split], ids[split], evaluation_order(lengths, eval_size))
+
+        unknown = {split: float(np.mean(np.concatenate(ids[split]) == UNK_ID)) for split in SPLITS}
+        info = {
+            "dataset": "sst", "label_names": list(CLASSES),
+            "splits": {split: {"sentences": len(trees[split]), "source": f"sst/{split}.txt (official split)",
+                               "words": int(sum(len(s) for s in ids[split])),
+                               "unknown_word_rate": round(unknown[split], 4)} for split in SPLITS},
+            "vocab_size": len(vocab), "vocab_built_on": "train", "lowercase": lowercase,
+            "supervision": "every node (phrase labels)" if is_tree else "the sentence (root) label",
+            "published": [row for row in PUBLISHED if row["model"] == config["model"]],
+        }
+        notes = [] if is_tree else [f"{config['model']} reads the words in order and learns from root labels only"]
+        return Prepared(spec=spec, train_batches=train_batches, dev=fixed("dev"), test=fixed("test"),
+                        metric="root_fine", score=root_fine, metrics=sentiment_metrics, info=info, notes=notes)
+
+
+def _words(tree: Tree, lowercase: bool) -> list[str]:
+    return [w.lower() for w in tree.words()] if lowercase else tree.words()
+
+
+def _spec(config: dict, vocab_size: int):
+    optimizer = OptimizerSpec(config["optimizer"], float(config["lr"]))
+    common = dict(hidden_size=int(config["hidden_size"]), num_outputs=len(CLASSES), vocab_size=vocab_size,
+                  embed_size=int(config["embed_size"]), optimizer=optimizer,
+                  clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"])
+    if config["model"] in TREE_CELLS:
+        return TreeModelSpec(cell=config["model"], **common)
+    assert config["model"] in SEQUENCE_CELLS
+    return ModelSpec(cell=config["model"], activation=config["activation"], pooling=config["pooling"], **common)
+
+
+def _tree_batches(trees, ids, chosen) -> list[Batch]:
+    batches = []
+    for indices in chosen:
+        batch = TreeBatch.from_trees([trees[i] for i in indices])
+        roots = np.zeros(batch.num_nodes, dtype=np.int64)
+        roots[batch.roots] = 1
+        leaf_ids = np.concatenate([ids[i] for i in indices])
+        batches.append(Batch(inputs=(leaf_ids, batch), targets=batch.labels, size=len(indices),
+                             tokens=batch.num_nodes, score_targets=np.stack([batch.labels, roots], axis=1)))
+    return batches
+
+
+def _sequence_batches(trees, ids, chosen) -> list[Batch]:
+    batches = []
+    for indices in chosen:
+        inputs, lengths = pad(ids, indices)
+        labels = np.array([trees[i].label for i in indices], dtype=np.int64)
+        batches.append(Batch(inputs=(inputs, lengths), targets=labels, size=len(indices), tokens=int(lengths.sum()),
+                             score_targets=np.stack([labels, np.ones_like(labels)], axis=1)))
+    return batches

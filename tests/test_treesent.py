@@ -1,0 +1,162 @@
+"""The tree-sentiment task: literature metrics, configuration layers, batches, and tiny runs on every backend."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rnnbench import cli
+from rnnbench.errors import RnnbenchError
+from rnnbench.model import ModelSpec
+from rnnbench.tasks.treesent.metrics import binary_calls, root_fine, sentiment_metrics
+from rnnbench.tasks.treesent.task import TreeSentiment
+from rnnbench.text import UNK_ID
+from rnnbench.tree_model import TreeModelSpec
+from rnnbench.trees import Tree
+
+WORDS = ("good", "bad", "film", "The", "plot", "is", "not", "fun", "dull", "a")
+
+
+def _random_tree(rng, words) -> Tree:
+    if len(words) == 1:
+        return Tree.leaf(words[0], label=int(rng.integers(0, 5)))
+    cut = int(rng.integers(1, len(words)))
+    return Tree.node(_random_tree(rng, words[:cut]), _random_tree(rng, words[cut:]), label=int(rng.integers(0, 5)))
+
+
+def write_sst(folder, sizes=(40, 12, 15), seed=0):
+    """An SST-shaped folder (train/dev/test.txt of labelled binary PTB trees); dev/test hold an unseen word."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    for split, size in zip(("train", "dev", "test"), sizes):
+        vocabulary = WORDS if split == "train" else WORDS + ("unseen",)
+        lines = [_random_tree(rng, list(rng.choice(vocabulary, size=int(rng.integers(1, 9))))).to_ptb()
+                 for _ in range(size)]
+        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return folder.parent
+
+
+def _targets(labels, roots):
+    return np.stack([np.asarray(labels), np.asarray(roots)], axis=1)
+
+
+def _logits(classes):
+    """Logits whose argmax is ``classes`` (confident)."""
+    out = np.zeros((len(classes), 5))
+    out[np.arange(len(classes)), classes] = 5.0
+    return out
+
+
+def test_root_fine_reads_root_rows_only():
+    outputs = _logits([0, 1, 2, 3])
+    targets = _targets([0, 4, 2, 4], [1, 0, 1, 1])  # row 1 is a phrase: its miss must not count
+    assert root_fine(outputs, targets) == pytest.approx(2 / 3)
+
+
+def test_binary_call_sums_the_two_classes_on_each_side():
+    # argmax says neutral (2), but P(3)+P(4) > P(0)+P(1): positive
+    logits = np.log(np.array([[0.05, 0.05, 0.40, 0.25, 0.25], [0.30, 0.25, 0.35, 0.05, 0.05]]))
+    assert binary_calls(logits).tolist() == [1, 0]
+
+
+def test_binary_excludes_neutral_roots_and_all_fine_counts_every_node():
+    outputs = _logits([1, 2, 4, 3, 0, 2])
+    labels = [0, 2, 3, 1, 0, 2]
+    roots = [1, 1, 1, 1, 0, 0]
+    metrics = sentiment_metrics(outputs, _targets(labels, roots))
+    assert metrics["roots"] == 4 and metrics["binary_roots"] == 3  # the neutral root is left out
+    assert metrics["root_binary"] == pytest.approx(2 / 3)  # 1->neg ok, 4->pos ok, 3 vs gold 1 wrong
+    assert metrics["root_fine"] == pytest.approx(1 / 4)  # only the neutral root is right: it counts here
+    assert metrics["all_fine"] == pytest.approx(3 / 6) and metrics["nodes"] == 6
+
+
+def test_sentence_only_outputs_have_no_all_node_figure():
+    metrics = sentiment_metrics(_logits([0, 4]), _targets([0, 4], [1, 1]))
+    assert "all_fine" not in metrics and metrics["root_binary"] == 1.0
+
+
+def test_bad_score_targets_are_refused():
+    with pytest.raises(RnnbenchError, match=r"targets \[N, 2\]"):
+        root_fine(_logits([0, 1]), np.array([0, 1]))
+
+
+def test_defaults_come_in_layers_and_the_user_wins():
+    task = TreeSentiment()
+    recursive = task.resolve_config({"model": None})
+    assert recursive["model"] == "recursive" and recursive["optimizer"] == "adagrad"
+    assert recursive["embed_size"] == recursive["hidden_size"]
+    lstm = task.resolve_config({"model": "lstm", "lr": 0.01})
+    assert lstm["optimizer"] == "adam" and lstm["lr"] == 0.01 and lstm["dataset"] == "sst"
+    with pytest.raises(RnnbenchError, match="treesent takes the models"):
+        task.resolve_config({"model": "transformer"})
+
+
+@pytest.fixture
+def sst_dir(tmp_path):
+    return write_sst(tmp_path / "data" / "sst")
+
+
+def _prepare(sst_dir, model, **options):
+    task = TreeSentiment()
+    config = task.resolve_config({"model": model, "data_dir": str(sst_dir), "batch_size": 8, **options})
+    return task.prepare(config)
+
+
+def test_tree_batches_carry_leaf_ids_node_labels_and_root_flags(sst_dir):
+    prepared = _prepare(sst_dir, "recursive")
+    assert isinstance(prepared.spec, TreeModelSpec) and prepared.spec.num_outputs == 5
+    assert prepared.higher_is_better and prepared.metric == "root_fine"
+    batches = prepared.train_batches(0, 1)
+    assert sum(b.size for b in batches) == 40
+    for batch in batches:
+        leaf_ids, trees = batch.inputs
+        assert leaf_ids.shape == (trees.num_leaves,) and batch.targets.shape == (trees.num_nodes,)
+        assert batch.scored[:, 1].sum() == trees.num_trees and (batch.scored[:, 0] == batch.targets).all()
+    dev_ids = np.concatenate([b.inputs[0] for b in prepared.dev])
+    assert (dev_ids == UNK_ID).any()  # the word that train never saw
+    assert [len(b.inputs[0]) for b in prepared.train_batches(0, 1)] == \
+        [len(b.inputs[0]) for b in prepared.train_batches(0, 1)]  # same seed, same order
+    assert prepared.info["published"] and all(row["model"] == "recursive" for row in prepared.info["published"])
+
+
+def test_sequence_models_read_the_same_sentences_with_root_labels(sst_dir):
+    trees = _prepare(sst_dir, "recursive")
+    words = _prepare(sst_dir, "gru", batch_size=8)
+    assert isinstance(words.spec, ModelSpec) and words.spec.cell == "gru"
+    tree_roots = sorted(int(b.targets[r]) for b in trees.test for r in b.inputs[1].roots)
+    word_roots = sorted(int(label) for b in words.test for label in b.targets)
+    assert tree_roots == word_roots
+    assert all((b.scored[:, 1] == 1).all() for b in words.dev)
+    assert "root labels only" in words.notes[0]
+
+
+def test_a_dataset_other_than_sst_is_refused(sst_dir):
+    with pytest.raises(RnnbenchError, match="sst trees only"):
+        _prepare(sst_dir, "recursive", dataset="imdb")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "tensorflow"])
+@pytest.mark.parametrize("model", ["recursive", "treelstm", "lstm"])
+def test_tiny_run_on_every_backend(sst_dir, tmp_path, capsys, backend, model):
+    if backend != "numpy":
+        pytest.importorskip(backend)
+    results = tmp_path / "results"
+    code = cli.main(["run", "--backend", backend, "--task", "treesent", "--model", model, "--data-dir",
+                     str(sst_dir), "--results-dir", str(results), "--embed-size", "6", "--hidden-size", "6",
+                     "--max-steps", "4", "--epochs", "1", "--batch-size", "10", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    (path,) = results.glob("*.json")
+    record = json.loads(path.read_text())
+    assert record["status"] == "ok" and record["model"] == model and record["steps"] == 4
+    test = record["best"]["test_metrics"]
+    assert 0 <= test["root_fine"] <= 1 and test["roots"] == 15
+    assert ("all_fine" in test) == (model != "lstm")
+
+
+def test_real_sst_splits(data_dir):
+    prepared = _prepare(data_dir, "recursive", eval_batch_size=4096)
+    splits = prepared.info["splits"]
+    assert [splits[s]["sentences"] for s in ("train", "dev", "test")] == [8544, 1101, 2210]
+    assert sum(b.size for b in prepared.test) == 2210
+    assert prepared.info["splits"]["dev"]["unknown_word_rate"] < 0.1
