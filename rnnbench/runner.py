@@ -78,7 +78,7 @@ class _State:
 
 def _train(prepared, backend, config, seed, record, state, progress, log):
     spec = prepared.spec
-    model = backend.build_model(spec, init_model_params(spec, seed))
+    model = backend.build_model(spec, (prepared.init_params or init_model_params)(spec, seed))
     max_steps = config.get("max_steps")
     epochs = int(config["epochs"])
     best = record["best"]

@@ -62,6 +62,10 @@ class Prepared:
     #: of dLoss/dh_t for every t on ``probe_batch`` (``model.state_gradient_norms``), before that update.
     probe_batch: Batch | None = None
     probe_steps: tuple[int, ...] = ()
+    #: ``(spec, seed) -> params`` when the task starts from other weights than
+    #: :func:`rnnbench.model.init_model_params` (an identity recurrence, say); NumPy, so every backend
+    #: still starts from the same numbers.
+    init_params: Callable[[object, int], dict] | None = None
 
 
 class Task:

@@ -62,8 +62,8 @@ class ScriptedBackend:
         return {"framework": "none", "threads": 1}
 
     def build_model(self, spec, params):
-        if not self.built:
-            model = ScriptedModel(self.losses, self.dev_scores)
+        if not self.built:  # a task's own initial weights are scripted too ({"w": ...})
+            model = ScriptedModel(self.losses, self.dev_scores, params if "w" in params else None)
         else:  # the best-point model, rebuilt from the saved parameters
             model = ScriptedModel([], [], params)
             model.score = float(params["w"][0] == 8)  # test accuracy 1 only with the epoch-2 parameters
@@ -242,3 +242,14 @@ def test_gradient_flow_is_probed_before_the_chosen_updates():
     # the norms carry the number of updates made so far (w), so each probe ran before its step's update
     assert record["gradient_flow"] == [{"step": 0, "norms": [0.0, 1.0, 2.0]},
                                        {"step": 5, "norms": [5.0, 6.0, 7.0]}]
+
+
+def test_a_task_can_choose_the_initial_weights():
+    prepared = _prepared()
+    seen = []
+    prepared.init_params = lambda spec, seed: seen.append(seed) or {"w": np.full(1, 100.0)}
+    backend = ScriptedBackend([1.0] * 4, [0.5])
+    record = runner.run(prepared, backend, {"task": "toy", "dataset": "toy", "epochs": 1, "max_steps": None},
+                        seed=7, progress=False, log=lambda m: None)
+    assert record["status"] == "ok" and seen == [7]
+    assert backend.built[0].params["w"][0] == 104.0  # started at 100, then four updates
