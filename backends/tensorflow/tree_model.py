@@ -1,0 +1,187 @@
+"""The TensorFlow tree model: embedding -> tree encoder -> softmax at every node, gradients by GradientTape.
+
+Every batch of trees has its own level schedule, and a ``tf.function`` that
+looped over ``trees.levels`` in Python would be traced again for each batch
+(seconds per batch with the gradient graph). So the schedule travels as
+tensors instead, and one trace serves every batch: ``left``/``right`` hold the
+children of every internal node in id order (levels are contiguous id ranges,
+in order, starting after the leaves) and ``level_stops`` where each level ends
+in them. A ``tf.while_loop`` over levels gathers the children's states,
+composes them with the equations of :mod:`.tree`, and appends the parents to
+the node-state buffer.
+
+The buffer grows from loop to loop, which XLA cannot compile (it needs static
+shapes), so the tree model runs as a plain graph in every impl, ``xla``
+included. The update is :func:`rnnbench.optim.apply_update` through
+:class:`~rnnbench.backends.tensorflow.model.TfOps`, never a Keras optimizer,
+so that the same seed, trees and weights give the NumPy tree model's loss curve.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import tensorflow as tf
+
+from rnnbench.model import check_model_params, encoder_params, is_decayed
+from rnnbench.optim import apply_update, init_state, l2_penalty
+from rnnbench.params import resolve_dtype
+from rnnbench.tree_model import TreeModelSpec, check_tree_model_batch, check_tree_model_labels
+
+from .model import TfOps
+from .tree import _check_schedule
+
+_SCHEDULE = (tf.TensorSpec([None], tf.int64, name="leaf_ids"),
+             tf.TensorSpec([None], tf.int32, name="left"),
+             tf.TensorSpec([None], tf.int32, name="right"),
+             tf.TensorSpec([None], tf.int32, name="level_stops"))
+_LABELS = tf.TensorSpec([None], tf.int64, name="labels")
+
+
+class TensorflowTreeModel:
+    """A trainable model for a :class:`~rnnbench.tree_model.TreeModelSpec`; NumPy in, NumPy out."""
+
+    def __init__(self, spec: TreeModelSpec, params: dict, backend):
+        self.spec = spec
+        self.dtype = resolve_dtype(spec.dtype)
+        check_model_params(spec, params)
+        self._device = backend._tf_device
+        with tf.device(self._device):
+            self._vars = {k: tf.Variable(np.array(v, dtype=self.dtype), name=k.replace(".", "_"))
+                          for k, v in params.items()}
+            slots = init_state(spec, self._vars, lambda v: tf.Variable(tf.zeros_like(v)))
+            # in the parameters' dtype, so that ``beta ** t`` inside the graph sees the current step
+            self._step = tf.Variable(tf.zeros([], self.dtype))
+            self._slots = {name: slot for name, slot in slots.items() if name != "t"}
+        # partials, not bound methods: TensorFlow's retracing detector counts each model apart.
+        self._train_fn = tf.function(functools.partial(_train_step, self), input_signature=(*_SCHEDULE, _LABELS))
+        self._grads_fn = tf.function(functools.partial(_loss_and_grads, self),
+                                     input_signature=(*_SCHEDULE, _LABELS))
+        self._predict_fn = tf.function(functools.partial(_predict, self), input_signature=_SCHEDULE)
+
+    # -- public interface (rnnbench.tree_model) ------------------------------------------------
+
+    def predict(self, leaf_ids, trees) -> np.ndarray:
+        """Logits of every node ``[N, C]``."""
+        schedule = self._schedule(leaf_ids, trees)
+        with tf.device(self._device):
+            return self._predict_fn(*schedule).numpy()
+
+    def loss_and_grads(self, leaf_ids, trees, labels) -> tuple[float, dict]:
+        """The full loss (L2 penalty included) and its gradient for every parameter."""
+        schedule = self._schedule(leaf_ids, trees)
+        labels = tf.constant(check_tree_model_labels(self.spec, labels, trees))
+        with tf.device(self._device):
+            loss, grads = self._grads_fn(*schedule, labels)
+            return float(loss), {k: g.numpy() for k, g in grads.items()}
+
+    def train_step(self, leaf_ids, trees, labels) -> float:
+        """One optimizer step on the data gradient (the update adds L2); returns the loss before it."""
+        schedule = self._schedule(leaf_ids, trees)
+        labels = tf.constant(check_tree_model_labels(self.spec, labels, trees))
+        with tf.device(self._device):
+            return float(self._train_fn(*schedule, labels))
+
+    def get_params(self) -> dict:
+        return {k: v.numpy().copy() for k, v in self._vars.items()}
+
+    # -- the schedule as tensors (NumPy side, checked before anything reaches a device) ---------
+
+    def _schedule(self, leaf_ids, trees):
+        """``(leaf ids, left, right, level stops)``: one trace of the graph fits every TreeBatch."""
+        ids = check_tree_model_batch(self.spec, leaf_ids, trees)
+        _check_schedule(trees)
+        empty = np.zeros(0, np.int64)
+        left = np.concatenate([empty, *(level.left for level in trees.levels)])
+        right = np.concatenate([empty, *(level.right for level in trees.levels)])
+        stops = np.array([level.stop for level in trees.levels], np.int64) - trees.num_leaves
+        return (tf.constant(ids), tf.constant(left.astype(np.int32)), tf.constant(right.astype(np.int32)),
+                tf.constant(stops.astype(np.int32)))
+
+
+# -- the encoder, one level at a time ------------------------------------------------------------
+
+def leaf_states(cell, params, x):
+    """``(h, c)`` of the leaves ``[L, H]``; ``c`` is None for ``recursive`` (a leaf's state is its input)."""
+    if cell == "recursive":
+        return x, None
+    i, o, u = tf.split(x @ params["W_leaf"] + params["b_leaf"], 3, axis=-1)
+    c = tf.sigmoid(i) * tf.tanh(u)
+    return tf.sigmoid(o) * tf.tanh(c), c
+
+
+def compose(cell, params, h, c, left, right):
+    """``(h, c)`` of the parents of children ``left``/``right`` (ids into ``h``, ``c``) ``[n, H]``."""
+    children = tf.concat([tf.gather(h, left), tf.gather(h, right)], axis=1)
+    if cell == "recursive":
+        return tf.tanh(children @ params["W"] + params["b"]), None
+    i, f_left, f_right, o, u = tf.split(children @ params["W"] + params["b"], 5, axis=-1)
+    c_new = (tf.sigmoid(i) * tf.tanh(u) + tf.sigmoid(f_left) * tf.gather(c, left)
+             + tf.sigmoid(f_right) * tf.gather(c, right))
+    return tf.sigmoid(o) * tf.tanh(c_new), c_new
+
+
+def node_states(cell, params, x_leaves, left, right, level_stops):
+    """``h [N, H]`` of every node: leaves, then each level appended in a ``tf.while_loop``."""
+    h, c = leaf_states(cell, params, x_leaves)
+    if c is None:
+        c = tf.zeros([0, tf.shape(h)[1]], h.dtype)  # a loop variable must be a tensor
+    starts = tf.concat([[0], level_stops[:-1]], axis=0)
+
+    def body(k, h, c):
+        lo, hi = starts[k], level_stops[k]
+        h_new, c_new = compose(cell, params, h, c, left[lo:hi], right[lo:hi])
+        return k + 1, tf.concat([h, h_new], axis=0), c if c_new is None else tf.concat([c, c_new], axis=0)
+
+    hidden = tf.TensorShape([None, h.shape[1]])
+    _, h, _ = tf.while_loop(lambda k, h, c: k < tf.size(level_stops), body, (tf.constant(0), h, c),
+                            shape_invariants=(tf.TensorShape([]), hidden, hidden))
+    return h
+
+
+# -- the computation (traced once by tf.function; ``model`` is bound by functools.partial) --------
+
+def _logits(model, params, leaf_ids, left, right, level_stops):
+    x = tf.gather(params["embedding"], leaf_ids)
+    h = node_states(model.spec.cell, encoder_params(params), x, left, right, level_stops)
+    return h @ params["head.W"] + params["head.b"]
+
+
+def _predict(model, leaf_ids, left, right, level_stops):
+    return _logits(model, model._vars, leaf_ids, left, right, level_stops)
+
+
+def _data_loss_and_grads(model, leaf_ids, left, right, level_stops, labels):
+    """Mean cross-entropy over every node of the batch (no L2) and its gradient, densified."""
+    with tf.GradientTape() as tape:
+        logits = _logits(model, model._vars, leaf_ids, left, right, level_stops)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    grads = tape.gradient(loss, model._vars, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    # the embedding's gradient arrives as IndexedSlices: densify (duplicate ids summed)
+    return loss, {k: tf.convert_to_tensor(g) for k, g in grads.items()}
+
+
+def _loss_and_grads(model, *batch):
+    loss, grads = _data_loss_and_grads(model, *batch)
+    params = {k: v.read_value() for k, v in model._vars.items()}
+    l2 = model.spec.l2
+    if l2:
+        grads = {k: g + l2 * params[k] if is_decayed(k) else g for k, g in grads.items()}
+    return loss + l2_penalty(model.spec, params, TfOps), grads
+
+
+def _train_step(model, *batch):
+    """Loss before the step; the data-only gradient goes to apply_update, which adds L2 itself."""
+    loss, grads = _data_loss_and_grads(model, *batch)
+    params = {k: v.read_value() for k, v in model._vars.items()}
+    loss = loss + l2_penalty(model.spec, params, TfOps)
+    state = {"t": model._step.read_value()}
+    state.update({name: {k: v.read_value() for k, v in slot.items()} for name, slot in model._slots.items()})
+    new = apply_update(model.spec, params, grads, state, TfOps)
+    model._step.assign(state["t"])
+    for name, slot in model._slots.items():
+        for k, v in slot.items():
+            v.assign(state[name][k])
+    for k, v in model._vars.items():
+        v.assign(new[k])
+    return loss
