@@ -29,6 +29,7 @@ import numpy as np
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import OptimizerSpec
 from rnnbench.params import TREE_CELLS, resolve_dtype
+from rnnbench.trees import TreeBatch
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class TreeModelSpec:
 
 def check_tree_model_batch(spec: TreeModelSpec, leaf_ids, trees) -> np.ndarray:
     """int64 ``leaf_ids [L]`` in the vocabulary, one per leaf of ``trees``; checked before any framework."""
+    if not isinstance(trees, TreeBatch):
+        raise RnnbenchError(f"a tree model takes a TreeBatch (rnnbench.trees.TreeBatch.from_trees), "
+                            f"got {type(trees).__name__}")
     leaf_ids = np.asarray(leaf_ids)
     if leaf_ids.shape != (trees.num_leaves,) or leaf_ids.dtype.kind not in "iu":
         raise RnnbenchError(f"leaf ids must be int [{trees.num_leaves}] (one per leaf of the batch), "

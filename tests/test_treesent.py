@@ -160,3 +160,13 @@ def test_real_sst_splits(data_dir):
     assert [splits[s]["sentences"] for s in ("train", "dev", "test")] == [8544, 1101, 2210]
     assert sum(b.size for b in prepared.test) == 2210
     assert prepared.info["splits"]["dev"]["unknown_word_rate"] < 0.1
+
+
+def test_a_tree_model_refuses_trees_that_are_not_batched(sst_dir):
+    from rnnbench import get_backend
+    from rnnbench.model import init_model_params
+
+    spec = _prepare(sst_dir, "recursive", hidden_size=4, embed_size=4).spec
+    model = get_backend("numpy").build_model(spec, init_model_params(spec, 0))
+    with pytest.raises(RnnbenchError, match="takes a TreeBatch"):
+        model.predict(np.array([2, 3]), [Tree.leaf("good"), Tree.leaf("bad")])
