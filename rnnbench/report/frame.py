@@ -1,0 +1,127 @@
+"""Every record of a results directory as one tidy pandas DataFrame.
+
+One row per run record, per row of a check record and per row of a bench
+record, with a ``kind`` column (run, check, bench) and the fields tables
+group by flattened into columns. The record itself stays in the ``record``
+column (and its file in ``path``), so plots can read per-epoch curves and
+gradient-flow arrays that do not fit in a cell.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from rnnbench.report.configs import config_key
+from rnnbench.report.filters import apply_filters
+from rnnbench.report.records import KNOWN_SCHEMAS, read_record_files
+
+#: Columns every frame has, even an empty one, so filters and tables can rely on them.
+BASE_COLUMNS = ["kind", "task", "dataset", "model", "backend", "impl", "device", "threads", "seed", "status",
+                "host", "started_at", "path", "record"]
+
+
+def load_results(results_dir, **filters) -> pd.DataFrame:
+    """Read every record in ``results_dir`` into a frame; ``filters`` keep rows by column value.
+
+    ``load_results("results", task="textclf", backend=["torch", "numpy"], status="ok")``:
+    a filter value is one value, a comma-separated string or a list. Unreadable
+    files and unknown schemas are skipped with a :class:`RecordWarning`.
+    """
+    rows = []
+    for path, record in read_record_files(results_dir):
+        rows.extend(_ROW_MAKERS[KNOWN_SCHEMAS[record["schema"]]](path, record))
+    frame = pd.DataFrame(rows)
+    for column in BASE_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = pd.Series(dtype=object)
+    return apply_filters(frame, filters).reset_index(drop=True)
+
+
+def _common(kind: str, path, record: dict) -> dict:
+    machine = record.get("machine") or {}
+    git = record.get("git") or {}
+    row = {
+        "kind": kind, "schema": record.get("schema"), "task": record.get("task"), "dataset": record.get("dataset"),
+        "seed": record.get("seed"), "status": record.get("status"), "error": record.get("error"),
+        "started_at": record.get("started_at"),
+        "host": machine.get("hostname"), "cpu_model": machine.get("cpu_model"),
+        "logical_cpus": machine.get("logical_cpus"), "usable_cpus": machine.get("usable_cpus"),
+        "gpu": machine.get("gpu"), "python": machine.get("python"),
+        "git_commit": git.get("commit"), "git_dirty": git.get("dirty"),
+        "path": str(path), "record": record,
+    }
+    for name, version in (record.get("versions") or {}).items():
+        row[f"version_{name}"] = version
+    return row
+
+
+def _run_rows(path, record: dict) -> list[dict]:
+    config = record.get("config") or {}
+    info = record.get("backend_info") or {}
+    best = record.get("best") or {}
+    timing = record.get("timing") or {}
+    row = _common("run", path, record)
+    row.update({
+        "model": record.get("model"), "backend": record.get("backend"),
+        "impl": info.get("impl") or config.get("impl"),
+        "device": info.get("device") or config.get("device") or "cpu",
+        "threads": info.get("threads") or config.get("threads"),
+        "framework_version": info.get("version"),
+        "metric": record.get("metric"), "higher_is_better": record.get("metric_higher_is_better", True),
+        "dev": best.get("dev"), "test": best.get("test"), "best_epoch": best.get("epoch"),
+        "steps": record.get("steps"), "epochs_run": len(record.get("epochs") or []),
+        "wall_seconds": record.get("wall_seconds"),
+        "examples_per_s": timing.get("train_examples_per_s"), "step_median_s": timing.get("step_median"),
+        "hidden_size": config.get("hidden_size"), "activation": config.get("activation"),
+        "problem": config.get("problem"), "seq_len": config.get("seq_len"),
+        "config_key": config_key(config),
+        "has_gradient_flow": bool(record.get("gradient_flow")),
+    })
+    for split in ("dev", "test"):
+        for name, value in (best.get(f"{split}_metrics") or {}).items():
+            if isinstance(value, (float, bool)):  # an int here counts rows scored, not a metric
+                row[f"{split}_{name}"] = value
+    return [row]
+
+
+def _check_rows(path, record: dict) -> list[dict]:
+    config = record.get("config") or {}
+    rows = []
+    for entry in record.get("rows") or []:
+        row = _common("check", path, record)
+        case = str(entry.get("case", ""))
+        row.update({
+            "backend": entry.get("backend"), "impl": entry.get("impl"), "case": case, "model": case.split(" ")[0],
+            "dtype": entry.get("dtype"), "max_abs": entry.get("max_abs"), "max_rel": entry.get("max_rel"),
+            "worst": entry.get("worst"), "tolerance": entry.get("tolerance"), "passed": bool(entry.get("passed")),
+            "error": entry.get("error") or None, "status": "ok" if entry.get("passed") else "failed",
+            "check_mode": record.get("dataset"),
+            "device": config.get("device") or "cpu", "threads": config.get("threads"),
+        })
+        rows.append(row)
+    return rows
+
+
+def _bench_rows(path, record: dict) -> list[dict]:
+    rows = []
+    for entry in record.get("rows") or []:
+        # the peak of the row's own dtype where the record measured one per dtype
+        peak = (record.get("peaks") or {}).get(entry.get("dtype")) or record.get("peak") or {}
+        row = _common("bench", path, record)
+        row.update({key: entry.get(key) for key in (
+            "backend", "impl", "device", "dtype", "threads", "batch", "steps", "input", "hidden", "trees", "nodes",
+            "pass", "median_s", "iqr_s", "min_s", "count", "flops", "gflops_per_s", "peak_fraction",
+            "items_per_s")})
+        row.update({
+            "suite": record.get("dataset"), "structure": entry.get("kind"), "cell": entry.get("cell"),
+            "model": entry.get("cell"), "status": entry.get("status") or record.get("status"),
+            "error": entry.get("error"), "warnings": "; ".join(entry.get("warnings") or []) or None,
+            "warning_list": tuple(entry.get("warnings") or ()), "items_unit": entry.get("items_unit"),
+            "peak_gflops": peak.get("gflops"),
+        })
+        if row["peak_fraction"] is None and row["gflops_per_s"] and peak.get("gflops"):
+            row["peak_fraction"] = row["gflops_per_s"] / peak["gflops"]
+        rows.append(row)
+    return rows
+
+
+_ROW_MAKERS = {"run": _run_rows, "check": _check_rows, "bench": _bench_rows}

@@ -1,0 +1,35 @@
+"""The report's tables by name, and building the ones asked for (or every one that has data)."""
+from __future__ import annotations
+
+from rnnbench.errors import RnnbenchError
+from rnnbench.report.accuracy import accuracy_section
+from rnnbench.report.longrange import longrange_section
+from rnnbench.report.parity import parity_section
+from rnnbench.report.speed import speed_section
+
+BUILDERS = {"accuracy": accuracy_section, "speed": speed_section, "parity": parity_section,
+            "longrange": longrange_section}
+#: What each table reads, for the message when it has nothing to show.
+SOURCES = {"accuracy": "run records from rnnbench run", "speed": "bench records from rnnbench bench",
+           "parity": "check records from rnnbench check",
+           "longrange": "run records with a seq_len from rnnbench run --task longrange"}
+
+
+def parse_table_names(text: str) -> list[str]:
+    """``all`` or a comma-separated list of table names, checked."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names or names == ["all"]:
+        return list(BUILDERS)
+    unknown = [n for n in names if n not in BUILDERS]
+    if unknown:
+        raise RnnbenchError(f"unknown table {unknown[0]!r}; choose from all, {', '.join(BUILDERS)}")
+    return names
+
+
+def build_sections(frame, names: list[str]) -> tuple[list, list[str]]:
+    """The sections with data among ``names``, and the names that had none."""
+    sections, empty = [], []
+    for name in names:
+        section = BUILDERS[name](frame)
+        (sections.append(section) if section is not None else empty.append(name))
+    return sections, empty

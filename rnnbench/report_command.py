@@ -1,0 +1,197 @@
+"""``rnnbench report``: its options, and turning a results directory into tables, plots and comparisons.
+
+The parser half imports nothing heavy (``rnnbench --help`` stays fast);
+pandas and the report modules are imported inside the handler. Exit status:
+0 when a report was written, 1 when there was nothing to report or a
+comparison found a regression, 2 on bad input.
+"""
+from __future__ import annotations
+
+import sys
+
+from rnnbench.errors import RnnbenchError
+
+FILTERS = ("task", "dataset", "model", "backend", "host")
+
+
+def add_parser(commands) -> None:
+    report = commands.add_parser(
+        "report", help="accuracy, speed, parity and long-range tables (and plots) from a results directory",
+        description="Read every record in a results directory and print the tables that have data: accuracy "
+                    "(run records), speed (bench), parity (check) and long-range success vs T. HTML adds plots.")
+    report.add_argument("--results-dir", default="results", metavar="DIR", help="the records (default results/)")
+    report.add_argument("--table", default="all", metavar="NAME[,NAME]",
+                        help="accuracy, speed, parity, longrange or all (default: all that have data)")
+    report.add_argument("--format", choices=("text", "markdown", "csv", "html"), default="text",
+                        help="text for the terminal (default), markdown, csv (one table), html (one page with plots)")
+    report.add_argument("--output", metavar="PATH", help="write to PATH instead of standard output")
+    report.add_argument("--force", action="store_true", help="overwrite an existing --output file")
+    keep = report.add_argument_group("filters (comma-separated values; shell patterns such as 'adding-*' too)")
+    for name in FILTERS:
+        keep.add_argument(f"--{name}", metavar="NAME")
+    keep.add_argument("--status", metavar="STATUS",
+                      help="runs and bench rows with this status (default ok; 'all' keeps every one); parity rows "
+                           "are ok/failed and, unless this is given, all shown")
+    compare = report.add_argument_group("comparing two result sets")
+    which = compare.add_mutually_exclusive_group()
+    which.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare results directory B against A")
+    which.add_argument("--compare-machines", nargs=2, metavar=("HOST_A", "HOST_B"),
+                       help="compare two machines' records within --results-dir")
+    compare.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
+                         help="flag a speed median (or a loss-like metric) more than PCT%% worse (default 5)")
+    compare.add_argument("--accuracy-threshold", type=float, default=1.0, metavar="POINTS",
+                         help="flag an accuracy more than POINTS percentage points lower (default 1)")
+    report.set_defaults(handler=handle)
+
+
+class NothingToReport(Exception):
+    """Not an error in the input: the records asked for do not exist. Exit status 1."""
+
+
+def handle(args) -> int:
+    try:
+        return _handle(args)
+    except NothingToReport as exc:
+        print(f"rnnbench report: nothing to report: {exc}", file=sys.stderr)
+        return 1
+
+
+def _handle(args) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("pandas") is None:  # every report module needs it
+        raise RnnbenchError("rnnbench report needs pandas: pip install pandas")
+    from rnnbench.report.render import Meta, render
+
+    if args.threshold < 0 or args.accuracy_threshold < 0:
+        raise RnnbenchError("--threshold and --accuracy-threshold must not be negative")
+    if args.compare or args.compare_machines:
+        section, regressions, meta = _comparison(args)
+        text = render(args.format, [section], meta)
+        _emit(args, text)
+        if regressions:
+            print(f"rnnbench report: {regressions} regression(s) beyond the threshold", file=sys.stderr)
+        return 1 if regressions else 0
+    from rnnbench.report.figures import all_figures
+    from rnnbench.report.tables import SOURCES, build_sections, parse_table_names
+
+    names = parse_table_names(args.table)
+    frame, notes = _selected(args, args.results_dir)
+    sections, empty = build_sections(frame, names)
+    if not sections:
+        wanted = "; ".join(f"the {n} table reads {SOURCES[n]}" for n in names)
+        raise NothingToReport(f"no data in {args.results_dir}{_filter_text(args)} ({wanted})")
+    if args.table != "all":
+        notes += [f"no data for the {name} table: it reads {SOURCES[name]}" for name in empty]
+    meta = Meta(str(args.results_dir), _summary(frame), notes)
+    figures = all_figures(frame) if args.format == "html" else ()
+    _emit(args, render(args.format, sections, meta, figures))
+    return 0
+
+
+def _load(results_dir):
+    """Every record in ``results_dir``; files it skipped are reported on stderr, one line each."""
+    import warnings
+
+    from rnnbench.report.frame import load_results
+    from rnnbench.report.records import RecordWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecordWarning)
+        full = load_results(results_dir)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if full.empty:
+        raise NothingToReport(f"{results_dir} holds no records (run rnnbench run, check or bench first)")
+    return full
+
+
+def _selected(args, results_dir, full=None, host=None):
+    """The rows the filters keep, and a note on what the default status filter left out."""
+    from rnnbench.report.filters import apply_filters, explain_empty
+
+    full = _load(results_dir) if full is None else full
+    filters = {name: getattr(args, name) for name in FILTERS}
+    if host is not None:
+        filters["host"] = host
+    if args.status not in (None, "all"):
+        filters["status"] = args.status
+    frame = apply_filters(full, filters)
+    if frame.empty:
+        raise NothingToReport(f"in {results_dir}: {explain_empty(full, filters)}")
+    if args.status is not None:
+        return frame, []
+    # By default only finished runs and measurements count; a check's failures are its content.
+    hidden = frame[(frame["kind"] != "check") & (frame["status"] != "ok")]
+    if hidden.empty:
+        return frame, []
+    counts = ", ".join(f"{n} {s}" for s, n in hidden["status"].value_counts().sort_index().items())
+    if len(hidden) == len(frame):
+        raise NothingToReport(f"in {results_dir}: no record with status ok ({counts}); try --status all")
+    return frame.drop(hidden.index), [f"left out {len(hidden)} row(s) whose status is not ok ({counts}); "
+                                      f"--status all shows them"]
+
+
+def _comparison(args):
+    from rnnbench.report.compare import compare
+    from rnnbench.report.render import Meta
+
+    if args.compare:
+        (dir_a, dir_b), labels = args.compare, list(args.compare)
+        frame_a, notes_a = _selected(args, dir_a)
+        frame_b, notes_b = _selected(args, dir_b)
+        source = f"{dir_a} vs {dir_b}"
+    else:
+        labels = list(args.compare_machines)
+        full = _load(args.results_dir)
+        present = set(full["host"].dropna())
+        for host in labels:
+            if host not in present:
+                raise RnnbenchError(f"no records from host {host!r} in {args.results_dir} "
+                                    f"(hosts: {', '.join(sorted(present)) or 'none'})")
+        frame_a, notes_a = _selected(args, args.results_dir, full, host=labels[0])
+        frame_b, notes_b = _selected(args, args.results_dir, full, host=labels[1])
+        source = f"{args.results_dir}: {labels[0]} vs {labels[1]}"
+    if labels[0] == labels[1]:
+        labels = [f"A {labels[0]}", f"B {labels[1]}"]
+    section, regressions = compare(frame_a, frame_b, labels[0], labels[1], args.threshold / 100.0,
+                                   args.accuracy_threshold)
+    if not section.blocks:
+        raise NothingToReport(f"no configuration appears in both {labels[0]} and {labels[1]}{_filter_text(args)}")
+    notes = [f"{label}: {note}" for label, part in zip(labels, (notes_a, notes_b)) for note in part]
+    return section, regressions, Meta(source, f"{regressions} regression(s)", notes)
+
+
+def _emit(args, text: str) -> None:
+    if args.output:
+        from rnnbench.report.output import write_output
+
+        path = write_output(args.output, text, force=args.force)
+        print(f"report: {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _summary(frame) -> str:
+    records = frame.drop_duplicates("path")
+    kinds = ", ".join(f"{n} {k}" for k, n in records["kind"].value_counts().sort_index().items())
+    machines = records.drop_duplicates("host")
+    described = ", ".join(f"{r['host']} ({r.get('cpu_model') or '?'}, {_int(r.get('logical_cpus'))} CPUs)"
+                          for _, r in machines.iterrows())
+    return f"{_plural(len(records), 'record')} ({kinds}) from {_plural(len(machines), 'machine')}: {described}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _filter_text(args) -> str:
+    given = [f"--{name} {getattr(args, name)}" for name in FILTERS + ("status",) if getattr(args, name)]
+    return f" matching {' '.join(given)}" if given else ""
+
+
+def _int(value) -> str:
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        return "?"
