@@ -16,7 +16,9 @@ The model a backend returns offers ``train_step(leaf_ids, trees, labels) ->
 float``, ``loss_and_grads(leaf_ids, trees, labels) -> (float, dict)``,
 ``predict(leaf_ids, trees) -> ndarray [N, C]`` (logits of every node) and
 ``get_params()``. ``leaf_ids`` are int ``[L]``, row ``i`` the word at leaf node
-``i`` of the :class:`~rnnbench.trees.TreeBatch` ``trees``; ``labels`` int ``[N]``.
+``i`` of the :class:`~rnnbench.trees.TreeBatch` ``trees``; ``labels`` int ``[N]``,
+``-1`` on a node that is not scored (binary training leaves neutral phrases
+out); the loss is the mean over the scored nodes.
 Loss, L2 and the update are those of :mod:`rnnbench.model` and
 :mod:`rnnbench.optim`.
 """
@@ -80,12 +82,12 @@ def check_tree_model_batch(spec: TreeModelSpec, leaf_ids, trees) -> np.ndarray:
 
 
 def check_tree_model_labels(spec: TreeModelSpec, labels, trees) -> np.ndarray:
-    """int64 class ids ``[N]``, one per node of ``trees``."""
+    """int64 class ids ``[N]``, one per node of ``trees`` (-1: not scored), at least one scored."""
     labels = np.asarray(labels)
     if labels.shape != (trees.num_nodes,) or labels.dtype.kind not in "iu":
         raise RnnbenchError(f"node labels must be int class ids [{trees.num_nodes}], "
                             f"got {labels.dtype.name} {labels.shape}")
-    if labels.min() < 0 or labels.max() >= spec.num_outputs:
-        raise RnnbenchError(f"class ids must lie in [0, {spec.num_outputs}), "
-                            f"got min {labels.min()} max {labels.max()}")
+    if labels.min() < -1 or labels.max() >= spec.num_outputs or labels.max() < 0:
+        raise RnnbenchError(f"class ids must lie in [0, {spec.num_outputs}) or be -1 (not scored), with one "
+                            f"scored node at least; got min {labels.min()} max {labels.max()}")
     return labels.astype(np.int64)

@@ -64,8 +64,14 @@ def make_batch(trees, seed=0):
 
 
 LEAVES_ONLY = [Tree.leaf("one", 1), Tree.leaf("two", 3)]  # no internal node: the encoder's W gets no gradient
+def unscored_every_third(batch):
+    """Labels -1 on every third node: those nodes are left out of the loss (binary training's neutral)."""
+    leaf_ids, trees, labels = batch
+    return leaf_ids, trees, np.where(np.arange(len(labels)) % 3 == 0, -1, labels)
+
+
 BATCHES = [make_batch(TREES, 0), make_batch(TREES[1:3], 1), make_batch(TREES[2:] + TREES[:1], 2),
-           make_batch(LEAVES_ONLY, 3)]
+           make_batch(LEAVES_ONLY, 3), unscored_every_third(make_batch(TREES, 4))]
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +94,11 @@ def assert_close(result, reference, tol, what):
 
 # -- (1) the NumPy reference against central differences -------------------------------------------
 
+@pytest.mark.parametrize("which", [0, 4], ids=["all-scored", "some-unscored"])
 @pytest.mark.parametrize("cell", CELLS)
-def test_numpy_gradients_match_central_differences(backends, cell):
+def test_numpy_gradients_match_central_differences(backends, cell, which):
     spec = make_spec(cell)
-    leaf_ids, batch, labels = BATCHES[0]
+    leaf_ids, batch, labels = BATCHES[which]
     numpy_backend = backend(backends, "numpy")
     params = make_params(spec)
     loss, grads = numpy_backend.build_model(spec, params).loss_and_grads(leaf_ids, batch, labels)
@@ -120,7 +127,7 @@ def test_loss_grads_and_logits_equal_numpy(backends, framework, cell, dtype):
     model = backend(backends, framework).build_model(spec, params)
     reference = backend(backends, "numpy").build_model(reference_spec, params)
     tol = TOLERANCE[dtype]
-    for leaf_ids, batch, labels in BATCHES[::2] + BATCHES[-1:]:  # several shapes through the same model
+    for leaf_ids, batch, labels in BATCHES:  # several shapes (and unscored nodes) through one model
         loss, grads = model.loss_and_grads(leaf_ids, batch, labels)
         expected_loss, expected = reference.loss_and_grads(leaf_ids, batch, labels)
         assert isinstance(loss, float)
@@ -195,7 +202,7 @@ def _bad_batches():
         ("labels per tree", (leaf_ids, batch, labels[:batch.num_trees]), r"node labels must be int class ids \["),
         ("2-d labels", (leaf_ids, batch, labels[:, None]), r"node labels must be int class ids"),
         ("label past classes", (leaf_ids, batch, np.full(batch.num_nodes, CLASSES)),
-         r"class ids must lie in \[0, 5\), got min 5 max 5"),
+         r"class ids must lie in \[0, 5\) or be -1 .*got min 5 max 5"),
         ("unlabelled node", (leaf_ids, batch, np.full(batch.num_nodes, -1)), r"class ids must lie in \[0, 5\)"),
     ]
 

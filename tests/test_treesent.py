@@ -170,3 +170,43 @@ def test_a_tree_model_refuses_trees_that_are_not_batched(sst_dir):
     model = get_backend("numpy").build_model(spec, init_model_params(spec, 0))
     with pytest.raises(RnnbenchError, match="takes a TreeBatch"):
         model.predict(np.array([2, 3]), [Tree.leaf("good"), Tree.leaf("bad")])
+
+
+def test_binary_labels_drop_neutral_and_keep_the_sides():
+    from rnnbench.tasks.treesent.metrics import to_binary
+
+    assert to_binary(np.array([0, 1, 2, 3, 4])).tolist() == [0, 0, -1, 1, 1]
+
+
+def test_a_binary_model_is_scored_by_its_argmax_on_polar_rows():
+    outputs = np.array([[2.0, 0.0], [0.0, 2.0], [0.0, 2.0], [2.0, 0.0], [0.0, 1.0]])
+    labels, roots = [0, 4, 2, 3, 1], [1, 1, 1, 1, 0]
+    metrics = sentiment_metrics(outputs, _targets(labels, roots))
+    assert "root_fine" not in metrics and "all_fine" not in metrics
+    assert metrics["root_binary"] == pytest.approx(2 / 3)  # the neutral root is left out; 3 -> negative is wrong
+    assert metrics["all_binary"] == pytest.approx(2 / 4)  # and the phrase labelled 1 called positive
+
+
+def test_binary_training_targets_and_word_models_without_neutral_sentences(sst_dir):
+    trees = _prepare(sst_dir, "recursive", labels="binary")
+    assert trees.spec.num_outputs == 2 and trees.metric == "root_binary"
+    for batch in trees.train_batches(0, 1):
+        gold = batch.scored[:, 0]
+        assert (batch.targets[gold == 2] == -1).all() and (batch.targets[gold > 2] == 1).all()
+        assert (batch.targets[gold < 2] == 0).all()
+    words = _prepare(sst_dir, "lstm", labels="binary")
+    trained = np.concatenate([b.scored[:, 0] for b in words.train_batches(0, 1)])
+    assert 2 not in trained and words.info["trained_sentences"] == len(trained)
+    assert all(row["metric"] == "root_binary" for row in words.info["published"])
+    with pytest.raises(RnnbenchError, match="labels must be one of fine, binary"):
+        _prepare(sst_dir, "recursive", labels="ternary")
+
+
+def test_recursive_composition_starts_at_the_mean_of_the_children(sst_dir):
+    prepared = _prepare(sst_dir, "recursive", hidden_size=4, embed_size=4)
+    W = prepared.init_params(prepared.spec, 0)["encoder.W"]
+    np.testing.assert_allclose(W, 0.5 * np.vstack([np.eye(4), np.eye(4)]), atol=0.01)
+    assert not np.allclose(W, prepared.init_params(prepared.spec, 1)["encoder.W"])  # the noise follows the seed
+    assert _prepare(sst_dir, "recursive", init="default").init_params is None
+    with pytest.raises(RnnbenchError, match="average for the recursive model"):
+        _prepare(sst_dir, "treelstm", init="average")

@@ -65,7 +65,10 @@ class NumpyTreeModel:
         ids = check_tree_model_batch(self.spec, leaf_ids, trees)
         labels = check_tree_model_labels(self.spec, labels, trees)
         logits, h, cache = self._forward(ids, trees)
-        loss, dlogits = _loss_and_doutputs("xent", logits, labels)  # mean over every node of the batch
+        scored = labels >= 0
+        loss, dscored = _loss_and_doutputs("xent", logits[scored], labels[scored])  # mean over scored nodes
+        dlogits = np.zeros_like(logits)
+        dlogits[scored] = dscored
         grads = {"head.W": h.T @ dlogits, "head.b": dlogits.sum(axis=0)}
         encoder_grads = tree.backward(cache, {"h": dlogits @ self.params["head.W"].T})
         grads["embedding"] = _embedding_backward(ids, encoder_grads.pop("x"), self.params["embedding"].shape)

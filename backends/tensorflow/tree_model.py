@@ -152,10 +152,11 @@ def _predict(model, leaf_ids, left, right, level_stops):
 
 
 def _data_loss_and_grads(model, leaf_ids, left, right, level_stops, labels):
-    """Mean cross-entropy over every node of the batch (no L2) and its gradient, densified."""
+    """Mean cross-entropy over the scored nodes (label >= 0; no L2) and its gradient, densified."""
+    scored = tf.where(labels >= 0)[:, 0]
     with tf.GradientTape() as tape:
-        logits = _logits(model, model._vars, leaf_ids, left, right, level_stops)
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+        logits = tf.gather(_logits(model, model._vars, leaf_ids, left, right, level_stops), scored)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tf.gather(labels, scored), logits))
     grads = tape.gradient(loss, model._vars, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     # the embedding's gradient arrives as IndexedSlices: densify (duplicate ids summed)
     return loss, {k: tf.convert_to_tensor(g) for k, g in grads.items()}

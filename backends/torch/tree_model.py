@@ -66,11 +66,11 @@ class TorchTreeModel:
         return {k: v.detach().requires_grad_(True) for k, v in self.params.items()}
 
     def _data_loss(self, params, leaf_ids, trees, labels):
-        """Mean cross-entropy over every node of the batch (no L2)."""
+        """Mean cross-entropy over the scored nodes of the batch (no L2)."""
         ids = self._check_batch(leaf_ids, trees)
         labels = self.backend.tensor(check_tree_model_labels(self.spec, labels, trees))
         with torch.enable_grad():
-            return torch.nn.functional.cross_entropy(self._logits(params, ids, trees), labels)
+            return torch.nn.functional.cross_entropy(self._logits(params, ids, trees), labels, ignore_index=-1)
 
     def _logits(self, params, ids, trees):
         x = params["embedding"].index_select(0, ids)

@@ -5,9 +5,11 @@ SST labels are 0..4 (very negative .. very positive). Three numbers:
 * ``root_fine`` — 5-class accuracy on whole sentences (roots);
 * ``root_binary`` — negative (0, 1) vs positive (3, 4) on the roots whose gold
   label is not neutral (2), the neutral sentences left out as in Socher et al.
-  (2013). One fine-grained model serves both: its binary call is the larger of
-  P(0)+P(1) and P(3)+P(4), so the binary figure never sees a neutral class;
-* ``all_fine`` — 5-class accuracy over every node (phrases and words).
+  (2013). A binary model (``labels=binary``, two outputs, trained without the
+  neutral phrases, as the literature's binary rows are) calls its argmax; a
+  fine-grained model calls the larger of P(0)+P(1) and P(3)+P(4);
+* ``all_fine`` — 5-class accuracy over every node (phrases and words);
+  ``all_binary`` its binary twin over the non-neutral nodes.
 
 Scores read ``targets [N, 2]``: the gold label and a root flag per output row.
 """
@@ -53,21 +55,43 @@ def root_fine(outputs: np.ndarray, targets: np.ndarray) -> float:
     return float(np.mean(outputs[roots].argmax(axis=1) == labels[roots]))
 
 
+def to_binary(labels: np.ndarray) -> np.ndarray:
+    """SST labels as binary training targets: 0, 1 -> 0; 3, 4 -> 1; neutral -> -1 (not scored)."""
+    labels = np.asarray(labels)
+    return np.where(labels == NEUTRAL, -1, (labels > NEUTRAL).astype(np.int64))
+
+
 def binary_calls(logits: np.ndarray) -> np.ndarray:
-    """1 where P(3)+P(4) exceeds P(0)+P(1): a fine-grained model's positive/negative call."""
+    """1 for a positive call: a binary model's argmax, a fine-grained one's P(3)+P(4) > P(0)+P(1)."""
+    if logits.shape[1] == 2:
+        return logits.argmax(axis=1)
     shifted = logits - logits.max(axis=1, keepdims=True)
     probs = np.exp(shifted)
     return (probs[:, 3:].sum(axis=1) > probs[:, :2].sum(axis=1)).astype(np.int64)
 
 
-def sentiment_metrics(outputs: np.ndarray, targets: np.ndarray) -> dict:
-    """``root_fine``, ``root_binary`` (neutral roots excluded), ``all_fine`` and how many rows each read."""
+def root_binary(outputs: np.ndarray, targets: np.ndarray) -> float:
+    """Positive vs negative over the non-neutral roots: the dev-selection metric of a binary model."""
     outputs, labels, roots = _split(outputs, targets)
     polar = roots & (labels != NEUTRAL)
-    metrics = {"root_fine": root_fine(outputs, targets), "roots": int(roots.sum()), "binary_roots": int(polar.sum())}
-    if polar.any():
-        metrics["root_binary"] = float(np.mean(binary_calls(outputs[polar]) == (labels[polar] > NEUTRAL)))
+    if not polar.any():
+        raise RnnbenchError("cannot score a split without non-neutral sentences")
+    return float(np.mean(binary_calls(outputs[polar]) == (labels[polar] > NEUTRAL)))
+
+
+def sentiment_metrics(outputs: np.ndarray, targets: np.ndarray) -> dict:
+    """Every figure the outputs allow (fine ones need 5 classes), and how many rows each read."""
+    outputs, labels, roots = _split(outputs, targets)
+    polar = labels != NEUTRAL
+    fine = outputs.shape[1] == 5
+    metrics = {"roots": int(roots.sum()), "binary_roots": int((roots & polar).sum())}
+    if fine:
+        metrics["root_fine"] = root_fine(outputs, targets)
+    if metrics["binary_roots"]:
+        metrics["root_binary"] = root_binary(outputs, targets)
     if not roots.all():  # tree models score every node; sequence models only sentences
-        metrics["all_fine"] = float(np.mean(outputs.argmax(axis=1) == labels))
         metrics["nodes"] = int(len(labels))
+        if fine:
+            metrics["all_fine"] = float(np.mean(outputs.argmax(axis=1) == labels))
+        metrics["all_binary"] = float(np.mean(binary_calls(outputs[polar]) == (labels[polar] > NEUTRAL)))
     return metrics
