@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export RNNBENCH_DATA_DIR ?= $(abspath ../shared/data)
 export RNNBENCH_DISABLE_PLUGIN_AUTOLOAD ?= 1
 
-.PHONY: install demo test test-numpy-only bench clean
+.PHONY: install demo test test-numpy-only bench bench-save bench-compare clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,21 @@ test-numpy-only:
 bench: install
 	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only \
 		--benchmark-columns=min,median,iqr,rounds --benchmark-group-by=group
+
+BENCH_BASELINE ?= benchmarks/baseline
+BENCH_FILES ?= benchmarks/test_bench_timers.py
+BENCH_FAIL ?= median:10%
+
+# Store this machine's baseline (pytest-benchmark keeps one folder per machine and Python under it).
+bench-save: install
+	$(BIN)/python -m pytest $(BENCH_FILES) --benchmark-enable --benchmark-only \
+		--benchmark-storage=file://$(abspath $(BENCH_BASELINE)) --benchmark-save=baseline
+
+# Compare with the latest stored baseline; fail when a median is more than 10% slower.
+bench-compare: install
+	$(BIN)/python -m pytest $(BENCH_FILES) --benchmark-enable --benchmark-only \
+		--benchmark-storage=file://$(abspath $(BENCH_BASELINE)) --benchmark-compare \
+		--benchmark-compare-fail=$(BENCH_FAIL) --benchmark-columns=min,median,iqr,rounds --benchmark-group-by=group
 
 clean:
 	rm -rf $(VENV) .venv-numpy .pytest_cache .benchmarks build *.egg-info

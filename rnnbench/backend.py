@@ -65,6 +65,23 @@ class Backend:
     def tree_backward(self, cell, params, x_leaves, trees, dstates):
         raise NotImplementedError
 
+    # -- timing (``rnnbench bench``) ----------------------------------------------------------
+
+    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh"):
+        """A zero-argument callable that runs one ``sequence_forward`` (``backward``: forward and
+        the vector-Jacobian product for a fixed, seeded upstream ``dy``) and returns None.
+
+        Everything is converted to the framework once, here, so the callable times the
+        framework's own work and no NumPy conversion; the device is synchronised before it
+        returns, so a clock read after it sees finished work.
+        """
+        raise RnnbenchError(f"backend {self.name} cannot be timed: it does not implement sequence_timer")
+
+    def tree_timer(self, cell, params, x_leaves, trees, backward=False):
+        """As :meth:`sequence_timer`, for ``tree_forward`` (``backward``: with fixed upstream
+        gradients on every node state)."""
+        raise RnnbenchError(f"backend {self.name} cannot be timed: it does not implement tree_timer")
+
 
 def state_keys(cell: str) -> tuple[str, ...]:
     """The state a cell carries: ``h`` for all, plus the memory ``c`` for LSTMs."""

@@ -53,6 +53,14 @@ class NumpyBackend(Backend):
         _, cache = tree.forward(cell, params, x_leaves, trees)
         return tree.backward(cache, dstates)
 
+    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh"):
+        from .bench import sequence_timer
+        return sequence_timer(cell, params, x, lengths, backward, activation)
+
+    def tree_timer(self, cell, params, x_leaves, trees, backward=False):
+        from .bench import tree_timer
+        return tree_timer(cell, params, x_leaves, trees, backward)
+
     def build_model(self, spec, params):
         from rnnbench.tree_model import TreeModelSpec
 

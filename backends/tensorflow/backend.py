@@ -80,6 +80,14 @@ class TensorflowBackend(Backend):
                 "threads_requested": self.threads,
                 "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or _schedulable_cores()}
 
+    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh"):
+        from .bench import sequence_timer
+        return sequence_timer(self, cell, params, x, lengths, backward, activation)
+
+    def tree_timer(self, cell, params, x_leaves, trees, backward=False):
+        from .bench import tree_timer
+        return tree_timer(self, cell, params, x_leaves, trees, backward)
+
     def build_model(self, spec, params):
         from rnnbench.tree_model import TreeModelSpec
 

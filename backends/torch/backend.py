@@ -68,6 +68,14 @@ class TorchBackend(Backend):
             info["cuda"] = torch.version.cuda
         return info
 
+    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh"):
+        from .bench import sequence_timer
+        return sequence_timer(self, cell, params, x, lengths, backward, activation)
+
+    def tree_timer(self, cell, params, x_leaves, trees, backward=False):
+        from .bench import tree_timer
+        return tree_timer(self, cell, params, x_leaves, trees, backward)
+
     def build_model(self, spec, params):
         from rnnbench.tree_model import TreeModelSpec
 

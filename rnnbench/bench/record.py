@@ -1,0 +1,81 @@
+"""The one ``rnnbench.bench/1`` record of a ``rnnbench bench`` invocation, and the derived row fields.
+
+Schema (every key always present; ``rows`` never drops a configuration)::
+
+    schema "rnnbench.bench/1", task "bench", dataset <suite or "custom">, backend "numpy+torch" (sorted),
+    seed 0, status "ok" | "failed", started_at, finished_at, config {the grid}, machine, versions, git,
+    load_average {"start", "end"}, peak {gflops, dtype, threads, size, method, ...},
+    peaks {dtype: peak} (one per dtype timed), rows [...]
+
+Each row: kind, cell, backend, impl, device, dtype, threads, batch, steps, input, hidden, pass,
+samples_s, median_s, iqr_s, min_s, count, flops, gflops_per_s, peak_fraction, items_per_s,
+ratio_to_fastest, warnings, status ("ok" | "failed" | "unavailable"), error, plus loops, max_s,
+items_unit and backend_info (the backend's ``info()``). Tree rows add trees, nodes, leaves,
+levels, tree_source; their ``batch`` is the number of trees and ``steps`` the number of sequential
+compositions of the schedule (its levels; one per internal node for ``node-by-node``).
+Throughput ``items_per_s`` counts tokens (batch x steps) for sequences, nodes for trees.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+SCHEMA = "rnnbench.bench/1"
+
+#: What identifies "the same configuration" across backends and impls (for the ratio to the fastest).
+COMPARABLE = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "pass", "trees")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def annotate(rows: list[dict], peaks: dict) -> None:
+    """Add ``peak_fraction`` (against the peak of the row's dtype) and ``ratio_to_fastest`` in place.
+
+    ``ratio_to_fastest`` is the row's median over the fastest ok median among rows of the
+    same configuration (1.0 for the fastest); None when the row has no median. Node-by-node
+    rows share a configuration with level-batched ones, so their ratio is the batching speed-up.
+    """
+    for row in rows:
+        peak = (peaks.get(row.get("dtype")) or {}).get("gflops")
+        ok = row.get("status") == "ok" and row.get("gflops_per_s") is not None
+        row["peak_fraction"] = row["gflops_per_s"] / peak if ok and peak else None
+    fastest = {}
+    for row in rows:
+        if row.get("status") == "ok" and row.get("median_s"):
+            key = _key(row)
+            fastest[key] = min(fastest.get(key, float("inf")), row["median_s"])
+    for row in rows:
+        best = fastest.get(_key(row))
+        ok = row.get("status") == "ok" and row.get("median_s")
+        row["ratio_to_fastest"] = row["median_s"] / best if ok and best else None
+
+
+def _key(row: dict) -> tuple:
+    # Tree rows: "steps" is the schedule's length (it differs between impls), so leave it out.
+    return tuple(row.get(k) for k in COMPARABLE if not (k == "steps" and row.get("kind") == "tree"))
+
+
+def build_record(*, dataset: str, config: dict, rows: list[dict], peaks: dict, started_at: str,
+                 load_start, load_end) -> dict:
+    from rnnbench.machine import git_commit, machine_info, package_versions
+
+    backends = sorted({row["backend"] for row in rows})
+    return {
+        "schema": SCHEMA,
+        "task": "bench",
+        "dataset": dataset,
+        "backend": "+".join(backends),
+        "seed": 0,
+        "status": "failed" if any(row["status"] == "failed" for row in rows) else "ok",
+        "started_at": started_at,
+        "finished_at": now(),
+        "config": config,
+        "machine": machine_info(),
+        "versions": package_versions(),
+        "git": git_commit(),
+        "load_average": {"start": load_start, "end": load_end},
+        "peak": peaks.get("float32") or next(iter(peaks.values()), None),
+        "peaks": peaks,
+        "rows": rows,
+    }

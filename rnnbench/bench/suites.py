@@ -1,0 +1,117 @@
+"""Named benchmark suites and the parsers of a custom grid (``--cells``, ``--sizes``, ...).
+
+A suite is a default grid: cells x sizes x passes x dtypes, a timing policy and how
+configurations share processes. Command-line options override its dimensions one
+by one; :mod:`rnnbench.bench.grid` turns the result into configurations.
+
+Sequence sizes are ``BATCHxSTEPSxINPUTxHIDDEN``; tree sizes ``TREESxINPUTxHIDDEN``
+(the number of trees in one TreeBatch; the recursive cell's leaf state is its input,
+so it runs with input = hidden whatever the size says). All sequences of a batch are
+full length: ragged batches time the masking paths, which is another question.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnbench.bench.flops import PASSES
+from rnnbench.bench.timing import CAREFUL, QUICK, TimingPolicy
+from rnnbench.errors import RnnbenchError
+from rnnbench.params import SEQUENCE_CELLS, TREE_CELLS
+
+CELLS = SEQUENCE_CELLS + TREE_CELLS
+TREE_IMPLS = ("level-batched", "node-by-node")
+DTYPES = ("float32", "float64")
+ISOLATION = ("config", "backend")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    cells: tuple[str, ...]
+    sizes: tuple[tuple[int, int, int, int], ...]
+    tree_sizes: tuple[tuple[int, int, int], ...] = ()
+    passes: tuple[str, ...] = PASSES
+    dtypes: tuple[str, ...] = ("float32",)
+    policy: TimingPolicy = CAREFUL
+    #: "config": a fresh process per configuration; "backend": one per backend (fast, for CI).
+    isolation: str = "config"
+    #: Square sizes of the matrix-multiply peak measurement.
+    peak_sizes: tuple[int, ...] = (1024, 2048)
+    #: Backends that also run the node-by-node tree schedule (it is slow; NumPy shows the point).
+    node_by_node: tuple[str, ...] = ("numpy",)
+    gpu_only: bool = False
+
+
+SUITES = {
+    "smoke": Suite(
+        "smoke", "tiny sizes, every cell on every available backend, one process per backend (CI)",
+        cells=CELLS, sizes=((4, 5, 8, 16),), tree_sizes=((4, 16, 16),), policy=QUICK, isolation="backend",
+        peak_sizes=(256,)),
+    "cpu": Suite(
+        "cpu", "laptop-scale: rnn/lstm/gru at three sizes plus SST-shaped trees, float32",
+        cells=CELLS, sizes=((64, 100, 128, 256), (64, 100, 512, 512), (16, 100, 128, 128)),
+        tree_sizes=((64, 300, 150),)),
+    "deepbench": Suite(
+        "deepbench", "DeepBench-style large recurrent layers for a GPU (hidden 1024-2048, batch 16-64)",
+        cells=SEQUENCE_CELLS,
+        sizes=((16, 25, 1024, 1024), (32, 50, 1024, 1024), (64, 25, 2048, 2048), (16, 100, 2048, 2048),
+               (64, 50, 1536, 1536)),
+        peak_sizes=(4096, 8192), node_by_node=(), gpu_only=True),
+}
+
+#: The grid of a custom run (no --suite) before options override it.
+CUSTOM = Suite("custom", "a grid given on the command line", cells=SEQUENCE_CELLS,
+               sizes=((64, 100, 128, 256),), tree_sizes=((64, 300, 150),))
+
+
+def suite(name: str | None) -> Suite:
+    if name is None:
+        return CUSTOM
+    if name not in SUITES:
+        raise RnnbenchError(f"unknown suite {name!r}; valid: {', '.join(SUITES)}")
+    return SUITES[name]
+
+
+def parse_names(text: str, valid, option: str, noun: str | None = None) -> list[str]:
+    """``"lstm,gru"`` -> ``["lstm", "gru"]``, each checked against ``valid`` (order kept, repeats dropped).
+
+    ``option`` names the flag in messages (``--cells``), ``noun`` one value (default: ``option``).
+    """
+    names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not names:
+        raise RnnbenchError(f"--{option} needs at least one name")
+    for name in names:
+        if valid is not None and name not in valid:
+            raise RnnbenchError(f"unknown {noun or option} {name!r}; valid: {', '.join(valid)}")
+    return names
+
+
+def parse_sizes(text: str, fields: tuple[str, ...] = ("batch", "steps", "input", "hidden")) -> list[tuple]:
+    """``"64x100x128x256,16x100x128x128"`` -> ``[(64, 100, 128, 256), ...]`` (positive integers)."""
+    layout = "x".join(f.upper() for f in fields)
+    sizes = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        pieces = part.lower().split("x")
+        try:
+            values = tuple(int(p) for p in pieces)
+        except ValueError:
+            values = ()
+        if len(values) != len(fields) or min(values) < 1:
+            raise RnnbenchError(f"size {part!r} is not {layout} with positive integers (e.g. "
+                                f"{'x'.join(str(v) for v in (64, 100, 128, 256)[:len(fields)])})")
+        sizes.append(values)
+    if not sizes:
+        raise RnnbenchError(f"no size given; use {layout}")
+    return list(dict.fromkeys(sizes))
+
+
+def parse_tree_sizes(text: str) -> list[tuple]:
+    return parse_sizes(text, ("trees", "input", "hidden"))
+
+
+def size_label(row: dict) -> str:
+    """How a row's size is written in tables: ``64x100x128x256`` or ``64 trees 300x150``."""
+    if row.get("kind") == "tree":
+        return f"{row['batch']} trees {row['input']}x{row['hidden']}"
+    return f"{row['batch']}x{row['steps']}x{row['input']}x{row['hidden']}"

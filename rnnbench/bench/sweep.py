@@ -1,0 +1,97 @@
+"""Run a grid's configurations in worker processes and collect their rows (the parent side).
+
+The parent imports no framework: each worker (:mod:`rnnbench.bench.worker`) starts
+with the thread-count variables already in its environment. A worker that crashes,
+hangs past its timeout or answers garbage turns into ``failed`` rows for the
+configurations it held, with the reason; the sweep goes on.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from itertools import groupby
+
+from rnnbench.bench.run_config import empty_row
+from rnnbench.bench.worker import thread_environment
+
+WORKER = (sys.executable, "-m", "rnnbench.bench.worker")
+
+
+class WorkerError(Exception):
+    """A worker process that did not produce an answer."""
+
+
+def call_worker(request: dict, timeout: float, command=WORKER) -> dict:
+    """Send ``request`` to a fresh worker and return its JSON answer."""
+    env = {**os.environ, **thread_environment(int(request["threads"])), "PYTHONUNBUFFERED": "1"}
+    try:
+        done = subprocess.run(list(command), input=json.dumps(request), capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise WorkerError(f"worker timed out after {timeout:.0f} s") from None
+    if done.returncode != 0:
+        raise WorkerError(f"worker exited with status {done.returncode}: {_last_line(done.stderr)}")
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise WorkerError(f"worker answered no JSON (stderr: {_last_line(done.stderr)})") from None
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
+
+
+def run_configs(configs, *, threads: int, policy, isolation: str = "config", mode: str = "time",
+                timeout: float = 600.0, unavailable: dict | None = None, progress=None, command=WORKER) -> list[dict]:
+    """Rows for ``configs`` in order; one worker per config (``isolation="config"``) or per backend."""
+    unavailable = unavailable or {}
+    rows = [None] * len(configs)
+    pending = []
+    for index, config in enumerate(configs):
+        if config["backend"] in unavailable:
+            rows[index] = empty_row(config, "unavailable", unavailable[config["backend"]])
+        else:
+            pending.append(index)
+    if isolation == "backend":
+        # One process per backend, backends in the order they first appear in the grid.
+        order = sorted(pending, key=lambda i: _backend_rank(configs, configs[i]["backend"]))
+        groups = [list(g) for _, g in groupby(order, key=lambda i: configs[i]["backend"])]
+    else:
+        groups = [[i] for i in pending]
+    done = len(configs) - len(pending)
+    for group in groups:
+        request = {"mode": mode, "threads": threads, "policy": policy.as_dict(),
+                   "configs": [configs[i] for i in group]}
+        try:
+            answer = call_worker(request, timeout * len(group), command)
+            answered = answer["rows"]
+            if len(answered) != len(group):
+                raise WorkerError(f"worker answered {len(answered)} rows for {len(group)} configurations")
+        except (WorkerError, KeyError, TypeError) as exc:
+            answered = [empty_row(configs[i], "failed", str(exc)) for i in group]
+        for i, row in zip(group, answered):
+            rows[i] = row
+            done += 1
+            if progress is not None:
+                progress(done, len(configs), row)
+    return rows
+
+
+def _backend_rank(configs, backend) -> int:
+    seen = list(dict.fromkeys(c["backend"] for c in configs))
+    return seen.index(backend)
+
+
+def measure_peak(*, device: str, threads: int, sizes, dtype: str, policy, timeout: float = 600.0,
+                 command=WORKER) -> dict:
+    """The machine's matrix-multiply peak from a worker; on failure a peak of None with the reason."""
+    request = {"mode": "peak", "threads": threads, "device": device, "sizes": list(sizes), "dtype": dtype,
+               "policy": policy.as_dict()}
+    try:
+        return call_worker(request, timeout, command)["peak"]
+    except (WorkerError, KeyError, TypeError) as exc:
+        return {"gflops": None, "dtype": dtype, "threads": threads, "size": None, "method": None,
+                "device": device, "error": str(exc)}

@@ -1,0 +1,97 @@
+"""The terminal table of a bench run: one line a row, units in the header, warnings below."""
+from __future__ import annotations
+
+from rnnbench.bench.suites import size_label
+from rnnbench.table import format_table
+
+HEADER = ["cell", "backend", "impl", "size", "pass", "median ms", "IQR ms", "n", "GFLOP/s", "% peak",
+          "items/s", "x fastest", "status"]
+
+
+def format_rows(rows: list[dict], peaks: dict) -> str:
+    lines, notes, busy = [], [], []
+    for row in rows:
+        status = row["status"]
+        warnings = [w for w in row.get("warnings") or () if not w.startswith("busy machine")]
+        busy += [w for w in row.get("warnings") or () if w.startswith("busy machine")]
+        if warnings:
+            notes.append(f"[{len(notes) + 1}] {_name(row)}: {'; '.join(warnings)}")
+            status = f"{status} [{len(notes)}]"
+        if row.get("error"):
+            status = f"{status}: {row['error']}"
+        lines.append([row["cell"], row["backend"], row.get("impl") or "-", size_label(row), row["pass"],
+                      _num(row.get("median_s"), 1e3), _num(row.get("iqr_s"), 1e3), row.get("count") or "-",
+                      _num(row.get("gflops_per_s")), _percent(row.get("peak_fraction")),
+                      _items(row), _ratio(row.get("ratio_to_fastest")), status])
+    text = format_table(HEADER, lines)
+    text += "\n\n" + _peak_line(peaks)
+    if busy:
+        notes.append(f"busy machine while {len(busy)} of {len(rows)} rows were timed (e.g. {busy[-1][14:]}): "
+                     "other work competed for the CPUs, so times may be inflated")
+    if notes:
+        text += "\nwarnings:\n" + "\n".join(notes)
+    return text
+
+
+def _name(row) -> str:
+    return " ".join(str(p) for p in (row["backend"], row.get("impl"), row["cell"], size_label(row), row["pass"]) if p)
+
+
+def _peak_line(peaks: dict) -> str:
+    parts = []
+    for dtype, peak in peaks.items():
+        if peak.get("gflops"):
+            parts.append(f"{dtype} peak {peak['gflops']:.1f} GFLOP/s ({peak['method']} {peak['size']}^2, "
+                         f"{peak['threads']} thread(s), fastest sample)")
+        else:
+            parts.append(f"{dtype} peak not measured: {peak.get('error', 'unknown reason')}")
+    return "; ".join(parts) or "peak not measured"
+
+
+def _num(value, scale=1.0) -> str:
+    if value is None:
+        return "-"
+    value *= scale
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _ratio(value) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _items(row) -> str:
+    value = row.get("items_per_s")
+    if value is None:
+        return "-"
+    unit = "tok" if row.get("items_unit") == "tokens" else "nodes"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix} {unit}"
+    return f"{value:.3g} {unit}"
+
+
+def format_overhead(rows: list[dict]) -> str:
+    """The harness's own cost: its median (and minimum) against bare loops over the same work."""
+    lines = []
+    for row in rows:
+        result = row.get("overhead")
+        if not result:
+            continue
+        line = [_name(row), _num(result["harness_s"], 1e3)]
+        for name in ("bare_same_callable", "bare_framework"):
+            if f"{name}_s" in result:
+                line += [_num(result[f"{name}_s"], 1e3),
+                         f"{100 * result[f'vs_{name}']:+.1f}% / {100 * result[f'vs_{name}_min']:+.1f}%"]
+            else:
+                line += ["-", "-"]
+        lines.append(line + [result.get("bare_framework_method") or "-"])
+    if not lines:
+        return "\nno overhead measured (sequence configurations with status ok only)"
+    header = ["configuration", "harness ms", "bare loop ms", "overhead median/min", "bare layer ms",
+              "overhead median/min", "bare layer"]
+    return ("\nharness overhead (samples pooled over interleaved rounds; bare loop: the same callable, "
+            "bare layer: the framework's own layer):\n" + format_table(header, lines))

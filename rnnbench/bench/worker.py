@@ -1,0 +1,68 @@
+"""``python -m rnnbench.bench.worker``: time configurations in this fresh process.
+
+Reads one JSON request on stdin, writes one JSON answer on stdout::
+
+    {"mode": "time" | "peak" | "overhead", "threads": N, "policy": {...TimingPolicy...},
+     "configs": [{...row fields...}, ...],              # time, overhead
+     "device": "cpu", "sizes": [...], "dtype": "float32"}  # peak
+
+A fresh process per configuration (or per backend, for the smoke suite) keeps one
+framework's thread pools, caches and allocator state out of another's timings. The
+thread counts are put into the environment *before* NumPy or any framework is
+imported, and the backend is built with ``threads=N`` as well; the count actually in
+effect (the backend's ``info()``) goes into each row. Libraries that print to stdout
+cannot corrupt the answer: stdout is moved to stderr for the duration, and the JSON
+goes to the original stdout at the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+
+
+def thread_environment(threads: int) -> dict:
+    """Environment variables that fix every known thread pool's size (set before import)."""
+    return {name: str(threads) for name in THREAD_VARIABLES}
+
+
+def main() -> int:
+    request = json.loads(sys.stdin.read())
+    os.environ.update(thread_environment(int(request["threads"])))
+    answer_fd = os.dup(1)
+    os.dup2(2, 1)  # anything printed from here on lands on stderr
+    sys.stdout = sys.stderr
+    answer = handle(request)
+    with os.fdopen(answer_fd, "w") as answer_file:
+        json.dump(answer, answer_file, default=_jsonable)
+    return 0
+
+
+def handle(request: dict) -> dict:
+    from rnnbench.bench.timing import TimingPolicy
+
+    policy = TimingPolicy(**request.get("policy", {}))
+    mode = request.get("mode", "time")
+    if mode == "peak":
+        from rnnbench.bench.peak import measure_peak
+
+        return {"peak": measure_peak(request["device"], int(request["threads"]), request["sizes"],
+                                     request.get("dtype", "float32"), policy)}
+    from rnnbench.bench.run_config import run_config, run_overhead
+
+    run = run_overhead if mode == "overhead" else run_config
+    backends = {}
+    return {"rows": [run(config, policy, backends) for config in request["configs"]]}
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
