@@ -18,27 +18,36 @@ from rnnbench.errors import RnnbenchError
 def forward(cell, params, x_leaves, trees):
     """Node states ``{"h": [N,H]}`` (plus ``"c"`` for treelstm) as tensors."""
     _check_schedule(trees)
-    if cell == "recursive":
-        h = x_leaves  # a leaf's state is its input vector
-        for level in trees.levels:
-            children = _children(h, level)
-            h = tf.concat([h, tf.tanh(children @ params["W"] + params["b"])], axis=0)
-        return {"h": h}
-    i, o, u = tf.split(x_leaves @ params["W_leaf"] + params["b_leaf"], 3, axis=-1)
-    c = tf.sigmoid(i) * tf.tanh(u)
-    h = tf.sigmoid(o) * tf.tanh(c)
+    h, c = leaf_states(cell, params, x_leaves)
     for level in trees.levels:
-        i, f_left, f_right, o, u = tf.split(_children(h, level) @ params["W"] + params["b"], 5, axis=-1)
-        c_new = (tf.sigmoid(i) * tf.tanh(u) + tf.sigmoid(f_left) * tf.gather(c, level.left)
-                 + tf.sigmoid(f_right) * tf.gather(c, level.right))
-        h = tf.concat([h, tf.sigmoid(o) * tf.tanh(c_new)], axis=0)
-        c = tf.concat([c, c_new], axis=0)
-    return {"h": h, "c": c}
+        h_new, c_new = compose(cell, params, h, c, level.left, level.right)
+        h = tf.concat([h, h_new], axis=0)
+        c = None if c_new is None else tf.concat([c, c_new], axis=0)
+    return {"h": h} if c is None else {"h": h, "c": c}
 
 
-def _children(h, level):
-    """``[h_left, h_right]`` of one level's nodes: ``[n, 2H]``."""
-    return tf.concat([tf.gather(h, level.left), tf.gather(h, level.right)], axis=1)
+def leaf_states(cell, params, x):
+    """``(h, c)`` of the leaves ``[L, H]``; ``c`` is None for ``recursive`` (a leaf's state is its input)."""
+    if cell == "recursive":
+        return x, None
+    i, o, u = tf.split(x @ params["W_leaf"] + params["b_leaf"], 3, axis=-1)
+    c = tf.sigmoid(i) * tf.tanh(u)
+    return tf.sigmoid(o) * tf.tanh(c), c
+
+
+def compose(cell, params, h, c, left, right):
+    """``(h, c)`` of the parents of children ``left``/``right`` (ids into ``h``, ``c``) ``[n, H]``.
+
+    The one place the composition equations are written for TensorFlow: the
+    eager contract (:func:`forward`) and the traced tree model both call it.
+    """
+    children = tf.concat([tf.gather(h, left), tf.gather(h, right)], axis=1)
+    if cell == "recursive":
+        return tf.tanh(children @ params["W"] + params["b"]), None
+    i, f_left, f_right, o, u = tf.split(children @ params["W"] + params["b"], 5, axis=-1)
+    c_new = (tf.sigmoid(i) * tf.tanh(u) + tf.sigmoid(f_left) * tf.gather(c, left)
+             + tf.sigmoid(f_right) * tf.gather(c, right))
+    return tf.sigmoid(o) * tf.tanh(c_new), c_new
 
 
 def _check_schedule(trees):

@@ -29,7 +29,7 @@ from rnnbench.params import resolve_dtype
 from rnnbench.tree_model import TreeModelSpec, check_tree_model_batch, check_tree_model_labels
 
 from .model import TfOps
-from .tree import _check_schedule
+from .tree import _check_schedule, compose, leaf_states
 
 _SCHEDULE = (tf.TensorSpec([None], tf.int64, name="leaf_ids"),
              tf.TensorSpec([None], tf.int32, name="left"),
@@ -100,26 +100,6 @@ class TensorflowTreeModel:
 
 
 # -- the encoder, one level at a time ------------------------------------------------------------
-
-def leaf_states(cell, params, x):
-    """``(h, c)`` of the leaves ``[L, H]``; ``c`` is None for ``recursive`` (a leaf's state is its input)."""
-    if cell == "recursive":
-        return x, None
-    i, o, u = tf.split(x @ params["W_leaf"] + params["b_leaf"], 3, axis=-1)
-    c = tf.sigmoid(i) * tf.tanh(u)
-    return tf.sigmoid(o) * tf.tanh(c), c
-
-
-def compose(cell, params, h, c, left, right):
-    """``(h, c)`` of the parents of children ``left``/``right`` (ids into ``h``, ``c``) ``[n, H]``."""
-    children = tf.concat([tf.gather(h, left), tf.gather(h, right)], axis=1)
-    if cell == "recursive":
-        return tf.tanh(children @ params["W"] + params["b"]), None
-    i, f_left, f_right, o, u = tf.split(children @ params["W"] + params["b"], 5, axis=-1)
-    c_new = (tf.sigmoid(i) * tf.tanh(u) + tf.sigmoid(f_left) * tf.gather(c, left)
-             + tf.sigmoid(f_right) * tf.gather(c, right))
-    return tf.sigmoid(o) * tf.tanh(c_new), c_new
-
 
 def node_states(cell, params, x_leaves, left, right, level_stops):
     """``h [N, H]`` of every node: leaves, then each level appended in a ``tf.while_loop``."""
