@@ -26,6 +26,7 @@ BUILTIN_PLUGINS = (
     "rnnbench.backends.torch",
     "rnnbench.backends.tensorflow",
     "rnnbench.tasks.textclf",
+    "rnnbench.tasks.longrange",
     "rnnbench.tasks.treesent",
 )
 BUILTIN_DISTRIBUTION = "rnnbench (builtin)"

@@ -18,7 +18,8 @@ TASK_OPTIONS = ("dataset", "model", "epochs", "max_steps", "batch_size", "eval_b
                 "embed_size", "hidden_size", "pooling", "activation", "optimizer", "lr", "clip_norm", "l2",
                 "vocab_size", "min_count", "max_length", "truncate", "tokenizer", "split_seed", "dev_fraction",
                 "folds", "fold", "text_column", "label_column", "label_names", "dev_file", "test_file",
-                "data_dir")
+                "data_dir", "problem", "init", "steps_per_epoch", "dev_size", "test_size", "success_fraction",
+                "probe_steps", "labels")
 
 
 def add_parser(commands) -> None:
@@ -27,8 +28,8 @@ def add_parser(commands) -> None:
         description="Train a model on real data with one backend. Options left out take the task's defaults "
                     "for the dataset (see `rnnbench run --backend numpy --task textclf --show-config`).")
     run.add_argument("--backend", required=True, metavar="NAME", help="numpy, torch, tensorflow, ...")
-    run.add_argument("--task", required=True, metavar="NAME", help="textclf, ...")
-    run.add_argument("--model", metavar="CELL", help="recurrent cell: rnn, lstm, gru")
+    run.add_argument("--task", required=True, metavar="NAME", help="textclf, longrange, ...")
+    run.add_argument("--model", metavar="CELL", help="rnn, lstm, gru; treesent also recursive, treelstm")
     run.add_argument("--dataset", metavar="NAME|PATH",
                      help="a registered dataset (textclf: imdb, sst2, mr, trec, ag_news) or a .tsv/.csv/.jsonl file")
     run.add_argument("--epochs", type=int, metavar="N")
@@ -70,6 +71,27 @@ def add_parser(commands) -> None:
     text.add_argument("--label-names", metavar="LIST", help="user file: the allowed labels, comma-separated")
     text.add_argument("--dev-file", metavar="PATH", help="user file: a dev file with the same columns")
     text.add_argument("--test-file", metavar="PATH", help="user file: a test file with the same columns")
+    trees = run.add_argument_group("tree sentiment (treesent)")
+    trees.add_argument("--labels", choices=("fine", "binary"),
+                       help="fine: 5 classes (default); binary: the separate positive/negative model, neutral "
+                            "phrases left out of training")
+    longrange = run.add_argument_group("long-range (longrange)")
+    longrange.add_argument("--problem", metavar="NAME", help="adding (default) or copy")
+    longrange.add_argument("--seq-len", metavar="T[,T...]",
+                           help="sequence length T (copy: the blank stretch; T+20 steps in all); a comma list "
+                                "sweeps, one run and record per T and seed")
+    longrange.add_argument("--init", metavar="KIND",
+                           help="initial weights: default, identity (rnn; with --activation relu: IRNN), "
+                                "orthogonal; treesent recursive: average (its default)")
+    longrange.add_argument("--steps-per-epoch", type=int, metavar="N",
+                           help="training steps between dev evaluations (default 200); --max-steps is the budget")
+    longrange.add_argument("--dev-size", type=int, metavar="N", help="dev sequences (default 1000)")
+    longrange.add_argument("--test-size", type=int, metavar="N", help="test sequences (default 4000)")
+    longrange.add_argument("--success-fraction", type=float, metavar="X",
+                           help="success: test metric below X times the baseline (default 0.1)")
+    longrange.add_argument("--probe-steps", metavar="LIST",
+                           help="training steps at which to record ||dLoss/dh_t|| for every t "
+                                "(default: first, middle, last; 'none': never)")
     run.set_defaults(handler=handle)
 
 
@@ -85,6 +107,21 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def parse_seq_lens(text: str | None) -> list:
+    """``--seq-len``: ``[None]`` when absent (the task's default), else the lengths in the order given."""
+    if text is None:
+        return [None]
+    try:
+        lengths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise RnnbenchError(f"--seq-len takes comma-separated integers, got {text!r}") from None
+    if not lengths:
+        raise RnnbenchError("--seq-len needs at least one length")
+    if len(set(lengths)) != len(lengths):
+        raise RnnbenchError(f"--seq-len repeats a length: {text}")
+    return lengths
+
+
 def handle(args) -> int:
     from rnnbench.plugins import get_registry
     from rnnbench.results import ensure_writable
@@ -97,21 +134,34 @@ def handle(args) -> int:
         raise RnnbenchError(f"backend {args.backend} is unavailable: {backend_entry.unavailable_reason()}")
     task = registry.task(args.task).load()()
     given = {name: getattr(args, name) for name in TASK_OPTIONS}
-    config = task.resolve_config(given)
-    config.update(backend=args.backend, seeds=seeds, device=args.device, impl=args.impl,
-                  threads=args.threads or _usable_cpus())
-    check_run_options(config)
+    seq_lens = parse_seq_lens(args.seq_len)
+    if seq_lens != [None] and "seq_len" not in task.defaults(task.datasets[0] if task.datasets else None):
+        raise RnnbenchError(f"--seq-len applies to tasks with a sequence-length parameter (longrange); "
+                            f"{task.name} has none")
+    configs = []  # one a sequence length: a sweep is several runs of one command
+    for seq_len in seq_lens:
+        config = task.resolve_config(given if seq_len is None else {**given, "seq_len": seq_len})
+        config.update(backend=args.backend, seeds=seeds, device=args.device, impl=args.impl,
+                      threads=args.threads or _usable_cpus())
+        check_run_options(config)
+        configs.append(config)
     if args.show_config:
         import json
 
-        print(json.dumps(config, indent=1, default=str))
+        print(json.dumps(configs[0] if len(configs) == 1 else configs, indent=1, default=str))
         return 0
     results_dir = ensure_writable(args.results_dir)
-    backend = _make_backend(backend_entry, config)
-    prepared = task.prepare(config)
-    for note in prepared.notes:
-        print(f"note: {note}", file=sys.stderr)
-    return _run_seeds(prepared, backend, config, seeds, results_dir, progress=False if args.no_progress else None)
+    backend = _make_backend(backend_entry, configs[0])
+    prepared = [task.prepare(config) for config in configs]  # every bad option fails before any training
+    codes = []
+    for config, job in zip(configs, prepared):
+        for note in job.notes:
+            print(f"note: {note}", file=sys.stderr)
+        codes.append(_run_seeds(job, backend, config, seeds, results_dir,
+                                progress=False if args.no_progress else None))
+        if codes[-1] == 130:
+            return 130
+    return max(codes)
 
 
 def _usable_cpus() -> int:

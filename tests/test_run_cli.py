@@ -62,7 +62,7 @@ def test_show_config_resolves_task_defaults(workspace, capsys):
 
 BAD_INPUTS = [
     (["--backend", "jax", "--task", "textclf"], "unknown backend 'jax'; valid backends: numpy, tensorflow, torch"),
-    (["--backend", "numpy", "--task", "parsing"], "unknown task 'parsing'; valid tasks: textclf"),
+    (["--backend", "numpy", "--task", "parsing"], "unknown task 'parsing'; valid tasks: longrange, textclf, treesent"),
     (["--backend", "numpy", "--task", "textclf", "--dataset", "yelp"],
      "unknown dataset 'yelp'; valid datasets: imdb, sst2, mr, trec, ag_news, or a path to a .tsv/.csv/.jsonl file"),
     (["--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--model", "bilstm"],

@@ -31,7 +31,7 @@ class NumpyModel:
     # -- public interface (rnnbench.model) ---------------------------------------------------
 
     def predict(self, inputs, lengths) -> np.ndarray:
-        """Logits ``[B, C]`` (outputs, for ``mse``)."""
+        """Logits ``[B, C]`` (outputs, for ``mse``); ``[B, T, C]`` for pooling ``steps``."""
         _, x, lengths = self._check_inputs(inputs, lengths)
         return self._forward(x, lengths)[0]
 
@@ -57,20 +57,35 @@ class NumpyModel:
     def get_params(self) -> dict:
         return {k: v.copy() for k, v in self.params.items()}
 
+    def state_gradient_norms(self, inputs, lengths, targets) -> np.ndarray:
+        """``[T]``: the batch mean of ``||dL/dh_t||`` (data loss), read off this model's own BPTT."""
+        ids, x, lengths = self._check_inputs(inputs, lengths)
+        B, T, _ = x.shape
+        state_grads = np.empty((B, T, self.spec.hidden_size), dtype=self.dtype)
+        self._data_loss_and_grads(inputs, lengths, targets, state_grads)
+        return np.linalg.norm(state_grads, axis=2).mean(axis=0)
+
     # -- composition ---------------------------------------------------------------------------
 
     def _penalty(self) -> float:
         return float(l2_penalty(self.spec, self.params, NumpyOps))
 
-    def _data_loss_and_grads(self, inputs, lengths, targets):
+    def _data_loss_and_grads(self, inputs, lengths, targets, state_grads=None):
+        """Data loss and gradients; ``state_grads [B,T,H]``, if given, receives every ``dL/dh_t``."""
         ids, x, lengths = self._check_inputs(inputs, lengths)
         targets = self._check_targets(targets, len(lengths))
         outputs, pooled, pool_index, cache = self._forward(x, lengths)
-        loss, doutputs = _loss_and_doutputs(self.spec.loss, outputs, targets)
-        grads = {"head.W": pooled.T @ doutputs, "head.b": doutputs.sum(axis=0)}
+        if self.spec.pooling == "steps":
+            loss, doutputs = _steps_xent_and_doutputs(outputs, targets)
+        else:
+            loss, doutputs = _loss_and_doutputs(self.spec.loss, outputs, targets)
+        # pooled is [B,H], or [B,T,H] for steps: the head is the same map at every position
+        H, C = self.params["head.W"].shape
+        grads = {"head.W": pooled.reshape(-1, H).T @ doutputs.reshape(-1, C),
+                 "head.b": doutputs.reshape(-1, C).sum(axis=0)}
         dpooled = doutputs @ self.params["head.W"].T
         dy = _pool_backward(self.spec.pooling, dpooled, lengths, x.shape[1], pool_index)
-        encoder_grads = sequence.backward(cache, dy, None)
+        encoder_grads = sequence.backward(cache, dy, None, state_grads)
         dx = encoder_grads.pop("x")
         grads.update({f"encoder.{k}": g for k, g in encoder_grads.items() if k not in ("h0", "c0")})
         if self.spec.vocab_size is not None:
@@ -78,7 +93,7 @@ class NumpyModel:
         return float(loss), {k: np.asarray(grads[k], dtype=self.dtype) for k in self.params}
 
     def _forward(self, x, lengths):
-        """Returns (outputs [B,C], pooled [B,H], pooling index, encoder cache)."""
+        """Returns (outputs [B,C], pooled [B,H], pooling index, encoder cache); [B,T,...] for steps."""
         spec = self.spec
         y, _, cache = sequence.forward(spec.cell, encoder_params(self.params), x, lengths, None,
                                        spec.activation)
@@ -108,9 +123,12 @@ def _pool_forward(kind: str, y: np.ndarray, lengths: np.ndarray):
     """Pool ``y [B,T,H]`` over each sequence's real steps; returns ``(pooled [B,H], index)``.
 
     ``index`` is what the backward pass needs beyond the lengths: the argmax
-    step per (row, unit) for ``max``, None otherwise.
+    step per (row, unit) for ``max``, None otherwise. ``steps`` keeps every
+    step: "pooled" is ``y [B,T,H]`` itself (zero past each length).
     """
     B, T, _ = y.shape
+    if kind == "steps":
+        return y, None
     mask = _step_mask(lengths, T)[:, :, None]
     if kind == "mean":
         return np.where(mask, y, 0).sum(axis=1) / lengths[:, None].astype(y.dtype), None
@@ -124,6 +142,8 @@ def _pool_forward(kind: str, y: np.ndarray, lengths: np.ndarray):
 
 def _pool_backward(kind: str, dpooled: np.ndarray, lengths: np.ndarray, steps: int, index) -> np.ndarray:
     """The gradient ``dy [B,T,H]`` of :func:`_pool_forward`; zero at padded steps."""
+    if kind == "steps":
+        return np.where(_step_mask(lengths, steps)[:, :, None], dpooled, 0).astype(dpooled.dtype, copy=False)
     B, H = dpooled.shape
     dy = np.zeros((B, steps, H), dtype=dpooled.dtype)
     if kind == "mean":
@@ -154,6 +174,27 @@ def _loss_and_doutputs(kind: str, outputs: np.ndarray, targets: np.ndarray):
         diff = outputs - targets
         return (diff * diff).sum(axis=1).mean(), diff * (2.0 / B)
     raise RnnbenchError(f"unknown loss {kind!r}")
+
+
+def _steps_xent_and_doutputs(outputs: np.ndarray, targets: np.ndarray):
+    """Mean softmax cross-entropy over the scored positions (``targets >= 0``) of ``outputs [B,T,C]``.
+
+    Unscored positions (``-1``) get a zero gradient; the mean is over the
+    scored positions of the whole batch, not per sequence.
+    """
+    B, T, C = outputs.shape
+    flat = outputs.reshape(B * T, C)
+    labels = targets.reshape(B * T)
+    scored = labels >= 0
+    shifted = flat - flat.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.flatnonzero(scored)
+    count = len(rows)
+    loss = -log_probs[rows, labels[rows]].sum() / count
+    doutputs = np.exp(log_probs)
+    doutputs[rows, labels[rows]] -= 1
+    doutputs *= (scored / count)[:, None]
+    return loss, doutputs.reshape(B, T, C)
 
 
 def _embedding_backward(ids: np.ndarray, dx: np.ndarray, shape) -> np.ndarray:

@@ -57,16 +57,21 @@ def forward(cell, params, x, lengths, state, activation="tanh"):
     return run(params, x, lengths, state, activation)
 
 
-def backward(cache, dy, dfinal):
+def backward(cache, dy, dfinal, state_grads=None):
     """Vector-Jacobian product of :func:`forward`.
 
     ``dy`` [B,T,H] or None (zeros); ``dfinal`` a dict like ``final`` whose
     missing keys or None values mean zero. Returns every parameter's gradient,
     ``"x"`` and, when the forward call had a state, ``"h0"`` (and ``"c0"``).
+
+    ``state_grads``, an optional ``[B,T,H]`` array, receives at ``[:, t]`` the
+    total gradient of the state ``h`` after step ``t`` (everything that reaches
+    it from ``dy`` at ``t`` and from all later steps): the running ``dh`` that
+    BPTT computes anyway, copied out for the gradient-flow diagnostic.
     """
     if cache.get("used"):
         raise RnnbenchError("this forward cache was already used by a backward call; run forward again")
-    grads = _BACKWARD[cache["cell"]](cache, dy, dfinal or {})  # reads the cache, never writes it
+    grads = _BACKWARD[cache["cell"]](cache, dy, dfinal or {}, state_grads)  # reads the cache, never writes it
     cache["used"] = True
     _recycle(*(cache.pop(key) for key in cache.pop("buffers")))
     return grads
@@ -207,7 +212,7 @@ def _rnn_forward(params, x, lengths, state, activation):
     return _outputs(hs, lengths, min_length), {"h": hs[T].copy()}, cache
 
 
-def _rnn_backward(cache, dy, dfinal):
+def _rnn_backward(cache, dy, dfinal, state_grads=None):
     params, hs, lengths, min_length = cache["params"], cache["hs"], cache["lengths"], cache["min_length"]
     T1, B, H = hs.shape
     T = T1 - 1
@@ -220,6 +225,8 @@ def _rnn_backward(cache, dy, dfinal):
     for t in range(T - 1, -1, -1):
         idle = _idle_rows(lengths, min_length, t)
         _add_upstream_output(dh, dy, t, idle)
+        if state_grads is not None:
+            state_grads[:, t] = dh
         d = dpre[t]
         h = hs[t + 1]
         if cache["activation"] == "tanh":
@@ -325,7 +332,7 @@ def _lstm_slopes(acts, cs, tanh_cs, start, stop, slopes, cell_slope):
     cell_slope *= o
 
 
-def _lstm_backward(cache, dy, dfinal):
+def _lstm_backward(cache, dy, dfinal, state_grads=None):
     acts, hs, cs, tanh_cs = cache["acts"], cache["hs"], cache["cs"], cache["tanh_cs"]
     lengths, min_length = cache["lengths"], cache["min_length"]
     T1, B, H = hs.shape
@@ -350,6 +357,8 @@ def _lstm_backward(cache, dy, dfinal):
             _lstm_slopes(acts, cs, tanh_cs, start, t + 1, dgates[start:t + 1], cell_slopes[:t + 1 - start])
         idle = _idle_rows(lengths, min_length, t)
         _add_upstream_output(dh, dy, t, idle)
+        if state_grads is not None:
+            state_grads[:, t] = dh
         np.multiply(dh, cell_slopes[t - start], out=tmp)
         np.add(dc, tmp, out=dc_total)
         d4 = gates4[t]
@@ -420,7 +429,7 @@ def _gru_forward(params, x, lengths, state, activation):
     return _outputs(hs, lengths, min_length), {"h": hs[T].copy()}, cache
 
 
-def _gru_backward(cache, dy, dfinal):
+def _gru_backward(cache, dy, dfinal, state_grads=None):
     params, acts, recurrents, hs = cache["params"], cache["acts"], cache["recurrents"], cache["hs"]
     lengths, min_length = cache["lengths"], cache["min_length"]
     T1, B, H = hs.shape
@@ -440,6 +449,8 @@ def _gru_backward(cache, dy, dfinal):
     for t in range(T - 1, -1, -1):
         idle = _idle_rows(lengths, min_length, t)
         _add_upstream_output(dh, dy, t, idle)
+        if state_grads is not None:
+            state_grads[:, t] = dh
         a = acts[t]
         r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
         d = d_rec[t]

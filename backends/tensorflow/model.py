@@ -4,7 +4,9 @@ The encoder is the backend's own implementation (Keras layer, step loop or
 XLA), the optimizer the shared formula of :mod:`rnnbench.optim` run on
 tensors through :class:`TfOps` (never a Keras optimizer), so that the same
 seed, data and initial weights give the NumPy model's loss curve. A train step
-(forward, gradients, update) is one ``tf.function``, jit-compiled for xla.
+(forward, gradients, update) is one ``tf.function``, jit-compiled for xla. The
+gradient-flow diagnostic runs eagerly, step by step, since neither a fused
+layer nor a ``while_loop`` lets a tape see each step's state.
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ class TensorflowModel:
     # -- public interface (rnnbench.model) ---------------------------------------------------
 
     def predict(self, inputs, lengths) -> np.ndarray:
-        """Logits ``[B, C]`` (outputs, for ``mse``)."""
+        """Logits ``[B, C]`` (outputs, for ``mse``); ``[B, T, C]`` for pooling ``steps``."""
         with tf.device(self._device):
             return self._predict_fn(self._vars, *self._check_inputs(inputs, lengths)).numpy()
 
@@ -79,6 +81,24 @@ class TensorflowModel:
     def get_params(self) -> dict:
         return {k: v.numpy().copy() for k, v in self._vars.items()}
 
+    def state_gradient_norms(self, inputs, lengths, targets) -> np.ndarray:
+        """``[T]``: the batch mean of ``||dL/dh_t||`` (data loss), by GradientTape.
+
+        Each state ``h_t`` is one watched tensor, the one that both step
+        ``t+1`` and the head read, so its gradient is the total derivative.
+        """
+        inputs, lengths = self._check_inputs(inputs, lengths)
+        targets = self._check_targets(targets, lengths.shape[0])
+        spec = self.spec
+        with tf.device(self._device):
+            params = {k: v.read_value() for k, v in self._vars.items()}
+            with tf.GradientTape() as tape:
+                x = tf.gather(params["embedding"], inputs) if spec.vocab_size is not None else inputs
+                states, y = _stepwise_states(spec, encoder_params(params), x, lengths, tape)
+                loss = _loss_of_outputs(spec, _head(params, _pool(spec.pooling, y, lengths)), targets)
+            grads = tape.gradient(loss, states, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return tf.reduce_mean(tf.norm(tf.stack(grads, axis=1), axis=2), axis=0).numpy()
+
     # -- validation (NumPy side, before anything reaches a device) ------------------------------
 
     def _check_inputs(self, inputs, lengths):
@@ -97,12 +117,20 @@ def _outputs(model, params, inputs, lengths):
     x = tf.gather(params["embedding"], inputs) if spec.vocab_size is not None else inputs
     h0 = tf.zeros([tf.shape(x)[0], spec.hidden_size], x.dtype)
     y, _, _ = model._encode(encoder_params(params), x, lengths, h0, h0 if spec.cell == "lstm" else None)
-    pooled = _pool(spec.pooling, y, lengths)
+    return _head(params, _pool(spec.pooling, y, lengths))
+
+
+def _head(params, pooled):
+    """The linear head on ``[B,H]``, or on every step of ``[B,T,H]``."""
+    if pooled.shape.rank == 3:
+        return tf.einsum("bth,hc->btc", pooled, params["head.W"]) + params["head.b"]
     return pooled @ params["head.W"] + params["head.b"]
 
 
 def _pool(kind, y, lengths):
-    """Pool ``y [B,T,H]`` (zero past each length) over each sequence's real steps."""
+    """Pool ``y [B,T,H]`` (zero past each length) over each sequence's real steps; ``steps`` keeps them all."""
+    if kind == "steps":
+        return y
     if kind == "mean":
         return tf.reduce_sum(y, axis=1) / tf.cast(lengths, y.dtype)[:, None]
     if kind == "last":
@@ -115,8 +143,17 @@ def _pool(kind, y, lengths):
 
 def _data_loss(model, params, inputs, lengths, targets):
     """Batch-mean loss without the L2 penalty."""
-    outputs = _outputs(model, params, inputs, lengths)
-    if model.spec.loss == "xent":
+    return _loss_of_outputs(model.spec, _outputs(model, params, inputs, lengths), targets)
+
+
+def _loss_of_outputs(spec, outputs, targets):
+    """Batch-mean data loss; for ``steps``, the mean cross-entropy over the scored (``>= 0``) positions."""
+    if spec.pooling == "steps":
+        scored = targets >= 0
+        per_step = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.maximum(targets, 0), outputs)
+        weights = tf.cast(scored, outputs.dtype)
+        return tf.reduce_sum(per_step * weights) / tf.reduce_sum(weights)
+    if spec.loss == "xent":
         return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(targets, outputs))
     diff = outputs - targets
     return tf.reduce_mean(tf.reduce_sum(diff * diff, axis=1))
@@ -154,3 +191,28 @@ def _train_step(model, inputs, lengths, targets):
     for k, v in model._vars.items():
         v.assign(new[k])
     return loss
+
+
+def _stepwise_states(spec, params, x, lengths, tape):
+    """``(states, y)``: the state after every step (a list of T watched ``[B,H]`` tensors) and ``y [B,T,H]``.
+
+    Eager, with the ``loop`` implementation's step functions; ``y_t`` is read
+    off the recorded state (zero past a length), so the state tensor is the
+    single path from step ``t`` to everything after it.
+    """
+    step = sequence._STEPS[spec.cell]
+    bias = params["b_x"] if spec.cell == "gru" else params["b"]
+    projected = tf.einsum("btd,dg->tbg", x, params["W_x"]) + bias
+    live = tf.sequence_mask(lengths, tf.shape(x)[1])
+    h = tf.zeros([tf.shape(x)[0], spec.hidden_size], x.dtype)
+    c = tf.zeros_like(h)
+    states, ys = [], []
+    for t in range(int(x.shape[1])):
+        h_new, c_new = step(params, projected[t], h, c, spec.activation)
+        running = live[:, t, None]
+        h = tf.where(running, h_new, h)
+        c = tf.where(running, c_new, c)
+        tape.watch(h)
+        states.append(h)
+        ys.append(tf.where(running, h, tf.zeros_like(h)))
+    return states, tf.stack(ys, axis=1)

@@ -1,9 +1,11 @@
 """The torch model: embedding -> encoder -> pooling -> head -> loss, differentiated by autograd.
 
 The encoder is the backend's own implementation (``native``, ``loop`` or
-``compiled``), and the update is :func:`rnnbench.optim.apply_update` run on
-tensors with :class:`TorchOps` — never ``torch.optim`` — so that the same seed,
-data and initial weights give the NumPy reference's loss curve.
+``compiled``); the gradient-flow diagnostic alone runs the ``loop`` step
+functions, since a fused kernel never exposes the state of each step. The
+update is :func:`rnnbench.optim.apply_update` run on tensors with
+:class:`TorchOps` — never ``torch.optim`` — so that the same seed, data and
+initial weights give the NumPy reference's loss curve.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import numpy as np
 import torch
 
 from rnnbench.backends.torch.backend import to_numpy
+from rnnbench.backends.torch.sequence import STEPS, _run_steps
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import ModelSpec, check_model_batch, check_model_params, check_model_targets, encoder_params
 from rnnbench.optim import apply_update, init_state, l2_penalty
@@ -47,7 +50,7 @@ class TorchModel:
     # -- public interface (rnnbench.model) ---------------------------------------------------
 
     def predict(self, inputs, lengths) -> np.ndarray:
-        """Logits ``[B, C]`` (outputs, for ``mse``)."""
+        """Logits ``[B, C]`` (outputs, for ``mse``); ``[B, T, C]`` for pooling ``steps``."""
         inputs, lengths = self._check_inputs(inputs, lengths)
         with torch.no_grad():
             return to_numpy(self._outputs(self.params, inputs, lengths))
@@ -76,6 +79,24 @@ class TorchModel:
     def get_params(self) -> dict:
         return {k: to_numpy(v) for k, v in self.params.items()}
 
+    def state_gradient_norms(self, inputs, lengths, targets) -> np.ndarray:
+        """``[T]``: the batch mean of ``||dL/dh_t||`` (data loss), by autograd.
+
+        The step loop keeps each state ``h_t`` as its own tensor, the one that
+        both step ``t+1`` and the head read, so its gradient is the total
+        derivative: through every later step and through the output at ``t``.
+        """
+        inputs, lengths = self._check_inputs(inputs, lengths)
+        targets = self._check_targets(targets, len(lengths))
+        params = self._leaves()
+        with torch.enable_grad():
+            states, y = _stepwise_states(self.spec, encoder_params(params), self._embedded(params, inputs),
+                                         lengths)
+            outputs = pool(self.spec.pooling, y, lengths.to(y.device)) @ params["head.W"] + params["head.b"]
+            loss = self._loss(outputs, targets)
+            grads = self.backend.grad([loss], states, None)
+        return to_numpy(torch.stack(grads, dim=1).norm(dim=2).mean(dim=0))
+
     # -- composition ---------------------------------------------------------------------------
 
     def _leaves(self) -> dict:
@@ -86,18 +107,27 @@ class TorchModel:
         inputs, lengths = self._check_inputs(inputs, lengths)
         targets = self._check_targets(targets, len(lengths))
         with torch.enable_grad():
-            outputs = self._outputs(params, inputs, lengths)
-            if self.spec.loss == "xent":
-                return torch.nn.functional.cross_entropy(outputs, targets)
-            diff = outputs - targets
-            return (diff * diff).sum(dim=1).mean()
+            return self._loss(self._outputs(params, inputs, lengths), targets)
+
+    def _loss(self, outputs, targets):
+        """Batch-mean data loss; for ``steps``, the mean over the scored (``>= 0``) positions."""
+        if self.spec.pooling == "steps":
+            return torch.nn.functional.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1),
+                                                     ignore_index=-1)
+        if self.spec.loss == "xent":
+            return torch.nn.functional.cross_entropy(outputs, targets)
+        diff = outputs - targets
+        return (diff * diff).sum(dim=1).mean()
+
+    def _embedded(self, params, inputs):
+        """The encoder's input ``[B,T,D]``: looked-up embeddings, or the features themselves."""
+        if self.spec.vocab_size is None:
+            return inputs
+        return params["embedding"].index_select(0, inputs.reshape(-1)).reshape(*inputs.shape, -1)
 
     def _outputs(self, params, inputs, lengths):
         spec = self.spec
-        if spec.vocab_size is not None:
-            x = params["embedding"].index_select(0, inputs.reshape(-1)).reshape(*inputs.shape, -1)
-        else:
-            x = inputs
+        x = self._embedded(params, inputs)
         y, _ = self.backend.encode(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
                                    outputs_only=True)
         return pool(spec.pooling, y, lengths.to(y.device)) @ params["head.W"] + params["head.b"]
@@ -114,8 +144,13 @@ class TorchModel:
 
 
 def pool(kind: str, y, lengths):
-    """Pool ``y [B,T,H]`` over each sequence's real steps (``lengths`` >= 1) into ``[B,H]``."""
+    """Pool ``y [B,T,H]`` over each sequence's real steps (``lengths`` >= 1) into ``[B,H]``.
+
+    ``steps`` keeps every step: ``y`` itself (zero past each length), so the head maps each one.
+    """
     B, T, _ = y.shape
+    if kind == "steps":
+        return y
     if kind == "last":
         return y[torch.arange(B, device=y.device), lengths - 1]
     real = (torch.arange(T, device=y.device)[None, :] < lengths[:, None])[:, :, None]
@@ -124,3 +159,28 @@ def pool(kind: str, y, lengths):
     if kind == "max":
         return torch.where(real, y, torch.full_like(y, -torch.inf)).max(dim=1).values
     raise RnnbenchError(f"unknown pooling {kind!r}")
+
+
+def _stepwise_states(spec: ModelSpec, params, x, lengths):
+    """``(states, y)``: the state after every step as a list of T tensors ``[B,H]``, and ``y [B,T,H]``.
+
+    Runs the ``loop`` implementation's step function, but reads ``y_t`` off the
+    recorded state (zero past a length), so that the state tensor is the single
+    path from step ``t`` to everything after it.
+    """
+    B, T, _ = x.shape
+    bias = params["b_x"] if spec.cell == "gru" else params["b"]
+    xw = torch.addmm(bias, x.reshape(B * T, -1), params["W_x"]).reshape(B, T, -1)
+    live = (torch.arange(T)[None, :] < lengths[:, None]).to(x.device)
+    step = STEPS[spec.cell, spec.activation]
+    states = []
+
+    def recorded(xw_t, h, c, W_h, b_h, live_t):
+        h, c, _ = step(xw_t, h, c, W_h, b_h, live_t)
+        states.append(h)
+        return h, c, torch.where(live_t, h, torch.zeros_like(h))
+
+    h0 = x.new_zeros((B, spec.hidden_size))
+    c0 = x.new_zeros((B, spec.hidden_size)) if spec.cell == "lstm" else None
+    y, _ = _run_steps(spec.cell, recorded, xw, h0, c0, params["W_h"], params.get("b_h"), live)
+    return states, y

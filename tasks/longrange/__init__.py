@@ -1,0 +1,10 @@
+"""Long-range task plugin (registration only: the task itself lives in .task)."""
+from rnnbench.hookspecs import hookimpl
+from rnnbench.registry import Entry
+
+
+@hookimpl
+def rnnbench_register_tasks(register):
+    register(Entry("longrange", "rnnbench.tasks.longrange.task:LongRange", requires=("numpy",),
+                   description="adding problem and copy memory at length T (--problem, --seq-len): "
+                               "vanishing gradients, measured"))
