@@ -10,23 +10,57 @@ from __future__ import annotations
 import numpy as np
 
 from rnnbench.errors import RnnbenchError
-from rnnbench.model import (ModelSpec, check_model_batch, check_model_params, check_model_targets,
-                            encoder_params, is_decayed)
+from rnnbench.model import check_model_batch, check_model_params, check_model_targets, encoder_params, is_decayed
 from rnnbench.optim import NumpyOps, apply_update, init_state, l2_penalty
 from rnnbench.params import resolve_dtype
 
 from . import sequence
 
 
-class NumpyModel:
-    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; all inputs and outputs are NumPy."""
+class Trainable:
+    """What every NumPy model shares: its parameters, the L2 term and the shared update.
 
-    def __init__(self, spec: ModelSpec, params: dict):
+    A subclass implements ``_data_loss_and_grads(*batch) -> (float, grads)``:
+    the data loss and its gradient by hand; ``*batch`` is what its
+    ``train_step`` takes (sequences: inputs, lengths, targets; trees: leaf ids,
+    TreeBatch, labels).
+    """
+
+    def __init__(self, spec, params: dict):
         self.spec = spec
         self.dtype = resolve_dtype(spec.dtype)
         check_model_params(spec, params)
         self.params = {k: np.array(v, dtype=self.dtype) for k, v in params.items()}
         self.opt_state = init_state(spec, self.params, np.zeros_like)
+
+    def loss_and_grads(self, *batch) -> tuple[float, dict]:
+        """The full loss (L2 penalty included) and its gradient for every parameter."""
+        data_loss, grads = self._data_loss_and_grads(*batch)
+        l2 = self.spec.l2
+        if l2:
+            grads = {k: g + l2 * self.params[k] if is_decayed(k) else g for k, g in grads.items()}
+        return data_loss + self._penalty(), grads
+
+    def train_step(self, *batch) -> float:
+        """One optimizer step; returns the loss before it (L2 penalty included).
+
+        The data-only gradient goes to :func:`rnnbench.optim.apply_update`,
+        which adds the L2 term itself, exactly as the other backends do.
+        """
+        data_loss, grads = self._data_loss_and_grads(*batch)
+        loss = data_loss + self._penalty()
+        self.params = apply_update(self.spec, self.params, grads, self.opt_state, NumpyOps)
+        return loss
+
+    def get_params(self) -> dict:
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def _penalty(self) -> float:
+        return float(l2_penalty(self.spec, self.params, NumpyOps))
+
+
+class NumpyModel(Trainable):
+    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; all inputs and outputs are NumPy."""
 
     # -- public interface (rnnbench.model) ---------------------------------------------------
 
@@ -34,28 +68,6 @@ class NumpyModel:
         """Logits ``[B, C]`` (outputs, for ``mse``); ``[B, T, C]`` for pooling ``steps``."""
         _, x, lengths = self._check_inputs(inputs, lengths)
         return self._forward(x, lengths)[0]
-
-    def loss_and_grads(self, inputs, lengths, targets) -> tuple[float, dict]:
-        """The full loss (L2 penalty included) and its gradient for every parameter."""
-        data_loss, grads = self._data_loss_and_grads(inputs, lengths, targets)
-        l2 = self.spec.l2
-        if l2:
-            grads = {k: g + l2 * self.params[k] if is_decayed(k) else g for k, g in grads.items()}
-        return data_loss + self._penalty(), grads
-
-    def train_step(self, inputs, lengths, targets) -> float:
-        """One optimizer step; returns the loss before it (L2 penalty included).
-
-        The data-only gradient goes to :func:`rnnbench.optim.apply_update`,
-        which adds the L2 term itself, exactly as the other backends do.
-        """
-        data_loss, grads = self._data_loss_and_grads(inputs, lengths, targets)
-        loss = data_loss + self._penalty()
-        self.params = apply_update(self.spec, self.params, grads, self.opt_state, NumpyOps)
-        return loss
-
-    def get_params(self) -> dict:
-        return {k: v.copy() for k, v in self.params.items()}
 
     def state_gradient_norms(self, inputs, lengths, targets) -> np.ndarray:
         """``[T]``: the batch mean of ``||dL/dh_t||`` (data loss), read off this model's own BPTT."""
@@ -66,9 +78,6 @@ class NumpyModel:
         return np.linalg.norm(state_grads, axis=2).mean(axis=0)
 
     # -- composition ---------------------------------------------------------------------------
-
-    def _penalty(self) -> float:
-        return float(l2_penalty(self.spec, self.params, NumpyOps))
 
     def _data_loss_and_grads(self, inputs, lengths, targets, state_grads=None):
         """Data loss and gradients; ``state_grads [B,T,H]``, if given, receives every ``dL/dh_t``."""

@@ -168,7 +168,18 @@ def _data_loss_and_grads(model, inputs, lengths, targets):
 
 
 def _loss_and_grads(model, inputs, lengths, targets):
-    loss, grads = _data_loss_and_grads(model, inputs, lengths, targets)
+    return with_l2(model, *_data_loss_and_grads(model, inputs, lengths, targets))
+
+
+def _train_step(model, inputs, lengths, targets):
+    return update(model, *_data_loss_and_grads(model, inputs, lengths, targets))
+
+
+def with_l2(model, loss, grads):
+    """The full loss and gradient from the data ones: the L2 penalty and ``l2 * w`` added.
+
+    Shared by every TensorFlow model (``model._vars``, ``model.spec``), inside its traced functions.
+    """
     params = {k: v.read_value() for k, v in model._vars.items()}
     l2 = model.spec.l2
     if l2:
@@ -176,9 +187,12 @@ def _loss_and_grads(model, inputs, lengths, targets):
     return loss + l2_penalty(model.spec, params, TfOps), grads
 
 
-def _train_step(model, inputs, lengths, targets):
-    """Loss before the step; the data-only gradient goes to apply_update, which adds L2 itself."""
-    loss, grads = _data_loss_and_grads(model, inputs, lengths, targets)
+def update(model, loss, grads):
+    """One shared-formula step from the data loss and gradient; returns the loss before it (L2 included).
+
+    The data-only gradient goes to apply_update, which adds L2 itself; the
+    optimizer state lives in ``model._step`` and ``model._slots``.
+    """
     params = {k: v.read_value() for k, v in model._vars.items()}
     loss = loss + l2_penalty(model.spec, params, TfOps)
     state = {"t": model._step.read_value()}

@@ -13,7 +13,7 @@ the node-state buffer.
 The buffer grows from loop to loop, which XLA cannot compile (it needs static
 shapes), so the tree model runs as a plain graph in every impl, ``xla``
 included. The update is :func:`rnnbench.optim.apply_update` through
-:class:`~rnnbench.backends.tensorflow.model.TfOps`, never a Keras optimizer,
+:func:`~rnnbench.backends.tensorflow.model.update` (the sequence model's), never a Keras optimizer,
 so that the same seed, trees and weights give the NumPy tree model's loss curve.
 """
 from __future__ import annotations
@@ -23,12 +23,12 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from rnnbench.model import check_model_params, encoder_params, is_decayed
-from rnnbench.optim import apply_update, init_state, l2_penalty
+from rnnbench.model import check_model_params, encoder_params
+from rnnbench.optim import init_state
 from rnnbench.params import resolve_dtype
 from rnnbench.tree_model import TreeModelSpec, check_tree_model_batch, check_tree_model_labels
 
-from .model import TfOps
+from .model import update, with_l2
 from .tree import _check_schedule, compose, leaf_states
 
 _SCHEDULE = (tf.TensorSpec([None], tf.int64, name="leaf_ids"),
@@ -143,26 +143,8 @@ def _data_loss_and_grads(model, leaf_ids, left, right, level_stops, labels):
 
 
 def _loss_and_grads(model, *batch):
-    loss, grads = _data_loss_and_grads(model, *batch)
-    params = {k: v.read_value() for k, v in model._vars.items()}
-    l2 = model.spec.l2
-    if l2:
-        grads = {k: g + l2 * params[k] if is_decayed(k) else g for k, g in grads.items()}
-    return loss + l2_penalty(model.spec, params, TfOps), grads
+    return with_l2(model, *_data_loss_and_grads(model, *batch))
 
 
 def _train_step(model, *batch):
-    """Loss before the step; the data-only gradient goes to apply_update, which adds L2 itself."""
-    loss, grads = _data_loss_and_grads(model, *batch)
-    params = {k: v.read_value() for k, v in model._vars.items()}
-    loss = loss + l2_penalty(model.spec, params, TfOps)
-    state = {"t": model._step.read_value()}
-    state.update({name: {k: v.read_value() for k, v in slot.items()} for name, slot in model._slots.items()})
-    new = apply_update(model.spec, params, grads, state, TfOps)
-    model._step.assign(state["t"])
-    for name, slot in model._slots.items():
-        for k, v in slot.items():
-            v.assign(state[name][k])
-    for k, v in model._vars.items():
-        v.assign(new[k])
-    return loss
+    return update(model, *_data_loss_and_grads(model, *batch))

@@ -36,10 +36,16 @@ class TorchOps:
                              torch.as_tensor(b, dtype=like.dtype, device=like.device))
 
 
-class TorchModel:
-    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; NumPy in, NumPy out."""
+class Trainable:
+    """What every torch model shares: parameters as tensors, the L2 term, the shared update.
 
-    def __init__(self, spec: ModelSpec, params: dict, backend):
+    A subclass implements ``_data_loss(params, *batch)``, the batch's data loss
+    as a tensor differentiable in ``params``; ``*batch`` is whatever its
+    ``train_step`` takes (sequences: inputs, lengths, targets; trees: leaf
+    ids, TreeBatch, labels).
+    """
+
+    def __init__(self, spec, params: dict, backend):
         self.spec = spec
         self.backend = backend
         self.dtype = resolve_dtype(spec.dtype)
@@ -47,29 +53,21 @@ class TorchModel:
         self.params = {k: backend.tensor(np.asarray(v, dtype=self.dtype)) for k, v in params.items()}
         self.opt_state = init_state(spec, self.params, torch.zeros_like)
 
-    # -- public interface (rnnbench.model) ---------------------------------------------------
-
-    def predict(self, inputs, lengths) -> np.ndarray:
-        """Logits ``[B, C]`` (outputs, for ``mse``); ``[B, T, C]`` for pooling ``steps``."""
-        inputs, lengths = self._check_inputs(inputs, lengths)
-        with torch.no_grad():
-            return to_numpy(self._outputs(self.params, inputs, lengths))
-
-    def loss_and_grads(self, inputs, lengths, targets) -> tuple[float, dict]:
+    def loss_and_grads(self, *batch) -> tuple[float, dict]:
         """The full loss (L2 penalty included) and its gradient for every parameter."""
         params = self._leaves()
-        loss = self._data_loss(params, inputs, lengths, targets) + l2_penalty(self.spec, params, TorchOps)
+        loss = self._data_loss(params, *batch) + l2_penalty(self.spec, params, TorchOps)
         grads = self.backend.grad([loss], list(params.values()), None)
         return float(loss.detach()), {k: to_numpy(g) for k, g in zip(params, grads)}
 
-    def train_step(self, inputs, lengths, targets) -> float:
+    def train_step(self, *batch) -> float:
         """One optimizer step; returns the loss before it (L2 penalty included).
 
         Only the data loss is differentiated: :func:`rnnbench.optim.apply_update`
         adds the L2 gradient itself, as in every backend.
         """
         params = self._leaves()
-        data_loss = self._data_loss(params, inputs, lengths, targets)
+        data_loss = self._data_loss(params, *batch)
         grads = dict(zip(params, self.backend.grad([data_loss], list(params.values()), None)))
         with torch.no_grad():
             loss = float(data_loss.detach()) + float(l2_penalty(self.spec, self.params, TorchOps))
@@ -78,6 +76,22 @@ class TorchModel:
 
     def get_params(self) -> dict:
         return {k: to_numpy(v) for k, v in self.params.items()}
+
+    def _leaves(self) -> dict:
+        """Fresh autograd leaves sharing the current parameter values."""
+        return {k: v.detach().requires_grad_(True) for k, v in self.params.items()}
+
+
+class TorchModel(Trainable):
+    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; NumPy in, NumPy out."""
+
+    # -- public interface (rnnbench.model) ---------------------------------------------------
+
+    def predict(self, inputs, lengths) -> np.ndarray:
+        """Logits ``[B, C]`` (outputs, for ``mse``); ``[B, T, C]`` for pooling ``steps``."""
+        inputs, lengths = self._check_inputs(inputs, lengths)
+        with torch.no_grad():
+            return to_numpy(self._outputs(self.params, inputs, lengths))
 
     def state_gradient_norms(self, inputs, lengths, targets) -> np.ndarray:
         """``[T]``: the batch mean of ``||dL/dh_t||`` (data loss), by autograd.
@@ -98,10 +112,6 @@ class TorchModel:
         return to_numpy(torch.stack(grads, dim=1).norm(dim=2).mean(dim=0))
 
     # -- composition ---------------------------------------------------------------------------
-
-    def _leaves(self) -> dict:
-        """Fresh autograd leaves sharing the current parameter values."""
-        return {k: v.detach().requires_grad_(True) for k, v in self.params.items()}
 
     def _data_loss(self, params, inputs, lengths, targets):
         inputs, lengths = self._check_inputs(inputs, lengths)
