@@ -83,6 +83,9 @@ class TreeSentiment(Task):
         if config["init"] not in INITS or (config["init"] == "average" and config["model"] != "recursive"):
             raise RnnbenchError(f"treesent init is default, or average for the recursive model; "
                                 f"got {config['init']!r} for {config['model']}")
+        batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
+        if batch_size < 1 or eval_size < 1:
+            raise RnnbenchError("batch sizes must be positive integers")
         binary = config["labels"] == "binary"
         folder = dataset_folder("sst", config.get("data_dir"))
         trees = {split: read_trees(folder / f"{split}.txt") for split in SPLITS}
@@ -101,9 +104,6 @@ class TreeSentiment(Task):
         def make(split_trees, split_ids, chosen):
             batches = (_tree_batches if is_tree else _sequence_batches)(split_trees, split_ids, chosen)
             return [_binary(b) for b in batches] if binary else batches
-        batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
-        if batch_size < 1 or eval_size < 1:
-            raise RnnbenchError("batch sizes must be positive integers")
 
         def train_batches(seed: int, epoch: int) -> list[Batch]:
             if is_tree:
