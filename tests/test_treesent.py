@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -136,22 +138,45 @@ def test_a_dataset_other_than_sst_is_refused(sst_dir):
         _prepare(sst_dir, "recursive", dataset="imdb")
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch", "tensorflow"])
-@pytest.mark.parametrize("model", ["recursive", "treelstm", "lstm"])
-def test_tiny_run_on_every_backend(sst_dir, tmp_path, capsys, backend, model):
-    if backend != "numpy":
-        pytest.importorskip(backend)
-    results = tmp_path / "results"
-    code = cli.main(["run", "--backend", backend, "--task", "treesent", "--model", model, "--data-dir",
-                     str(sst_dir), "--results-dir", str(results), "--embed-size", "6", "--hidden-size", "6",
-                     "--max-steps", "4", "--epochs", "1", "--batch-size", "10", "--no-progress"])
-    assert code == 0, capsys.readouterr().err
-    (path,) = results.glob("*.json")
+TINY_MODELS = ("recursive", "treelstm", "lstm")
+
+
+def _tiny_argv(backend, model, sst_dir, results):
+    return ["run", "--backend", backend, "--task", "treesent", "--model", model, "--data-dir", str(sst_dir),
+            "--results-dir", str(results), "--embed-size", "6", "--hidden-size", "6", "--max-steps", "4",
+            "--epochs", "1", "--batch-size", "10", "--no-progress"]
+
+
+def _check_tiny_record(path, model):
     record = json.loads(path.read_text())
     assert record["status"] == "ok" and record["model"] == model and record["steps"] == 4
     test = record["best"]["test_metrics"]
     assert 0 <= test["root_fine"] <= 1 and test["roots"] == 15
     assert ("all_fine" in test) == (model != "lstm")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("model", TINY_MODELS)
+def test_tiny_run_on_every_backend(sst_dir, tmp_path, capsys, backend, model):
+    if backend != "numpy":
+        pytest.importorskip(backend)
+    results = tmp_path / "results"
+    code = cli.main(_tiny_argv(backend, model, sst_dir, results))
+    assert code == 0, capsys.readouterr().err
+    (path,) = results.glob("*.json")
+    _check_tiny_record(path, model)
+
+
+def test_tiny_runs_on_tensorflow(sst_dir, tmp_path):
+    """In a fresh process: TensorFlow fixes its thread pool once, and other tests start it with theirs."""
+    pytest.importorskip("tensorflow")
+    calls = [_tiny_argv("tensorflow", model, sst_dir, tmp_path / model) for model in TINY_MODELS]
+    script = f"import sys; from rnnbench import cli; sys.exit(max(cli.main(argv) for argv in {calls!r}))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for model in TINY_MODELS:
+        (path,) = (tmp_path / model).glob("*.json")
+        _check_tiny_record(path, model)
 
 
 def test_real_sst_splits(data_dir):

@@ -252,6 +252,8 @@ def _set_intra_op_threads(threads) -> None:
     try:
         tf.config.threading.set_intra_op_parallelism_threads(n)
     except RuntimeError as exc:
+        if current == 0 and n == _schedulable_cores():
+            return  # the default pool already has exactly the requested size
         in_effect = current or f"the default ({_schedulable_cores()})"
         raise RnnbenchError(
             f"TensorFlow's runtime already started with {in_effect} intra-op threads; threads={n} must be "
