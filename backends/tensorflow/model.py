@@ -34,24 +34,33 @@ class TfOps:
         return tf.reduce_sum(a * a)
 
 
+def init_variables(model, spec, params: dict, backend) -> None:
+    """Give a TensorFlow model (sequence or tree) its parameter and optimizer-state variables.
+
+    Sets ``spec``, ``dtype``, ``_device``, ``_vars`` (one variable a parameter), ``_slots``
+    (the optimizer's moments) and ``_step``: the step count lives in a variable of the
+    parameters' dtype, so that ``beta ** t`` inside a traced step sees the current step.
+    """
+    model.spec = spec
+    model.dtype = resolve_dtype(spec.dtype)
+    check_model_params(spec, params)
+    model._device = backend._tf_device
+    with tf.device(model._device):
+        model._vars = {k: tf.Variable(np.array(v, dtype=model.dtype), name=k.replace(".", "_"))
+                       for k, v in params.items()}
+        slots = init_state(spec, model._vars, lambda v: tf.Variable(tf.zeros_like(v)))
+        model._step = tf.Variable(tf.zeros([], model.dtype))
+        model._slots = {name: slot for name, slot in slots.items() if name != "t"}
+
+
 class TensorflowModel:
     """A trainable model for a :class:`~rnnbench.model.ModelSpec`; NumPy in, NumPy out."""
 
     def __init__(self, spec: ModelSpec, params: dict, backend):
-        self.spec = spec
-        self.dtype = resolve_dtype(spec.dtype)
-        check_model_params(spec, params)
-        self._device = backend._tf_device
+        init_variables(self, spec, params, backend)
         with tf.device(self._device):
-            self._vars = {k: tf.Variable(np.array(v, dtype=self.dtype), name=k.replace(".", "_"))
-                          for k, v in params.items()}
             self._encode = sequence.make_encoder(backend.impl, spec.cell, spec.activation,
                                                  spec.encoder_input_size, spec.hidden_size, self.dtype)
-            slots = init_state(spec, self._vars, lambda v: tf.Variable(tf.zeros_like(v)))
-            # The step count lives in a variable of the parameters' dtype, so that
-            # ``beta ** t`` inside the compiled step sees the current step.
-            self._step = tf.Variable(tf.zeros([], self.dtype))
-            self._slots = {name: slot for name, slot in slots.items() if name != "t"}
         options = dict(reduce_retracing=True, jit_compile=(backend.impl == "xla") or None)
         # partials, not bound methods: TensorFlow's retracing detector counts each model apart.
         self._train_fn = tf.function(functools.partial(_train_step, self), **options)

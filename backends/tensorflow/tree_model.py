@@ -23,12 +23,10 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from rnnbench.model import check_model_params, encoder_params
-from rnnbench.optim import init_state
-from rnnbench.params import resolve_dtype
+from rnnbench.model import encoder_params
 from rnnbench.tree_model import TreeModelSpec, check_tree_model_batch, check_tree_model_labels
 
-from .model import update, with_l2
+from .model import init_variables, update, with_l2
 from .tree import _check_schedule, compose, leaf_states
 
 _SCHEDULE = (tf.TensorSpec([None], tf.int64, name="leaf_ids"),
@@ -42,17 +40,7 @@ class TensorflowTreeModel:
     """A trainable model for a :class:`~rnnbench.tree_model.TreeModelSpec`; NumPy in, NumPy out."""
 
     def __init__(self, spec: TreeModelSpec, params: dict, backend):
-        self.spec = spec
-        self.dtype = resolve_dtype(spec.dtype)
-        check_model_params(spec, params)
-        self._device = backend._tf_device
-        with tf.device(self._device):
-            self._vars = {k: tf.Variable(np.array(v, dtype=self.dtype), name=k.replace(".", "_"))
-                          for k, v in params.items()}
-            slots = init_state(spec, self._vars, lambda v: tf.Variable(tf.zeros_like(v)))
-            # in the parameters' dtype, so that ``beta ** t`` inside the graph sees the current step
-            self._step = tf.Variable(tf.zeros([], self.dtype))
-            self._slots = {name: slot for name, slot in slots.items() if name != "t"}
+        init_variables(self, spec, params, backend)
         # partials, not bound methods: TensorFlow's retracing detector counts each model apart.
         self._train_fn = tf.function(functools.partial(_train_step, self), input_signature=(*_SCHEDULE, _LABELS))
         self._grads_fn = tf.function(functools.partial(_loss_and_grads, self),
