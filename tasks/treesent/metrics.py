@@ -76,7 +76,12 @@ def root_binary(outputs: np.ndarray, targets: np.ndarray) -> float:
     polar = roots & (labels != NEUTRAL)
     if not polar.any():
         raise RnnbenchError("cannot score a split without non-neutral sentences")
-    return float(np.mean(binary_calls(outputs[polar]) == (labels[polar] > NEUTRAL)))
+    return _binary_accuracy(outputs, labels, polar)
+
+
+def _binary_accuracy(outputs: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> float:
+    """Positive/negative calls against the gold side on ``rows`` (non-neutral rows only)."""
+    return float(np.mean(binary_calls(outputs[rows]) == (labels[rows] > NEUTRAL)))
 
 
 def sentiment_metrics(outputs: np.ndarray, targets: np.ndarray) -> dict:
@@ -93,5 +98,5 @@ def sentiment_metrics(outputs: np.ndarray, targets: np.ndarray) -> dict:
         metrics["nodes"] = int(len(labels))
         if fine:
             metrics["all_fine"] = float(np.mean(outputs.argmax(axis=1) == labels))
-        metrics["all_binary"] = float(np.mean(binary_calls(outputs[polar]) == (labels[polar] > NEUTRAL)))
+        metrics["all_binary"] = _binary_accuracy(outputs, labels, polar)
     return metrics
