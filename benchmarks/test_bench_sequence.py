@@ -11,7 +11,7 @@ NumPy: ``dy`` all ones, the same vector-Jacobian product), and torch gets as
 many intra-op threads as NumPy's BLAS has; the count goes into
 ``extra_info``. A thread pool that has just worked keeps spinning for a while,
 so each benchmark lets the other library's threads go idle before timing.
-The target (DESIGN.md aside, set for this suite): NumPy at most 1.0x, 1.0x, 1.2x
+The target (set for this suite alone; docs/design.md §7 sets none): NumPy at most 1.0x, 1.0x, 1.2x
 torch at the three sizes below.
 """
 from __future__ import annotations

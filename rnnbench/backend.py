@@ -1,4 +1,4 @@
-"""The functional contract every backend implements (DESIGN.md §2).
+"""The functional contract every backend implements (docs/design.md §2).
 
 Inputs and outputs are NumPy arrays in the canonical layout of
 :mod:`rnnbench.params`; a backend converts to its framework inside and never

@@ -1,4 +1,4 @@
-"""Canonical parameter layout (DESIGN.md §2) and seeded initialisation.
+"""Canonical parameter layout (docs/design.md §2) and seeded initialisation.
 
 Every backend receives and returns parameters in this layout: row-major,
 ``x @ W`` as Keras stores kernels, one name per array. Initial weights are

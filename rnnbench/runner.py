@@ -1,6 +1,6 @@
 """The training loop: task batches in, backend model steps, one record out.
 
-Per DESIGN.md §3 the loop times what it does (every training step, each dev
+Per docs/design.md §3 the loop times what it does (every training step, each dev
 evaluation), excludes warm-up from the throughput it reports, selects the
 model on dev and measures test once, with the parameters of the best dev
 point. Whatever happens, the run ends as a record with a status: ``ok``,

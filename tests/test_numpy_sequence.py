@@ -1,5 +1,5 @@
 """The NumPy sequence cells: gradients against central differences, forward against
-the equations of DESIGN.md §2, masking semantics and float32 agreement."""
+the equations of docs/design.md §2, masking semantics and float32 agreement."""
 from __future__ import annotations
 
 import numpy as np
@@ -123,7 +123,7 @@ def _sigmoid(a):
 
 
 def _reference_step(cell, p, x, h, c, activation):
-    """One step of DESIGN.md §2, written as plainly as possible (canonical gate order)."""
+    """One step of docs/design.md §2, written as plainly as possible (canonical gate order)."""
     H = p["W_h"].shape[0]
     if cell == "rnn":
         a = x @ p["W_x"] + h @ p["W_h"] + p["b"]

@@ -12,7 +12,7 @@ Scattering children's gradients uses plain fancy-index ``+=``: every node has
 at most one parent, and a parent's two children differ, so within one level
 the ``left`` and ``right`` ids are all distinct and no ``np.add.at`` is needed.
 
-Equations (DESIGN.md §2): recursive ``p = tanh([h_l, h_r] W + b)``, a leaf's
+Equations (docs/design.md §2): recursive ``p = tanh([h_l, h_r] W + b)``, a leaf's
 state is its input; treelstm (Tai et al. 2015, binary constituency) leaf
 ``[i, o, u] = x W_leaf + b_leaf``, ``c = σ(i) tanh(u)``, ``h = σ(o) tanh(c)``;
 internal ``[i, fl, fr, o, u] = [h_l, h_r] W + b``,

@@ -1,4 +1,4 @@
-"""``rnnbench bench``: speed of every backend, measured honestly (DESIGN.md §3).
+"""``rnnbench bench``: speed of every backend, measured honestly (docs/design.md §7).
 
 One job a module: :mod:`.suites` (named grids, size parsing), :mod:`.grid` (options ->
 configurations), :mod:`.flops` (counted FLOPs), :mod:`.timing` (warm-up, calibrated
