@@ -54,7 +54,7 @@ def pytest_make_collect_report(collector):
 
 @pytest.fixture
 def data_dir():
-    """The real datasets (../shared/data in CI); tests that need them skip with a reason otherwise."""
+    """The real datasets (CI sets RNNBENCH_DATA_DIR); tests that need them skip with a reason otherwise."""
     path = os.environ.get("RNNBENCH_DATA_DIR")
     if not path or not os.path.isdir(path):
         pytest.skip("RNNBENCH_DATA_DIR is not set to the datasets folder")

@@ -1,4 +1,4 @@
-"""Small datasets written by the tests: the local layout of ../shared/data, the original archives, user files.
+"""Small datasets written by the tests: the local layout (docs/design.md §5.2), the original archives, user files.
 
 Nothing here copies real data; every text is made up, in each dataset's own format.
 """
@@ -50,7 +50,7 @@ def write_user_file(path: Path, rows, text_column="text", label_column="label", 
 
 
 def write_local_layout(root: Path, size: int = 40) -> Path:
-    """A data directory with every textclf dataset in the layout of ../shared/data, ``size`` rows a split."""
+    """A data directory with every textclf dataset in the local layout (docs/design.md §5.2), ``size`` rows a split."""
     rows = sentiment_texts(size)
     imdb = root / "imdb"
     imdb.mkdir(parents=True)
