@@ -1,9 +1,10 @@
 # Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+# Datasets: --data-dir, else $RNNBENCH_DATA_DIR, else the user cache, where `rnnbench run`
+# downloads a missing one on first use (RNNBENCH_OFFLINE=1 turns that off; docs/design.md §5).
 PYTHON ?= python3
 VENV ?= .venv
 EXTRAS ?= all,test
 BIN := $(VENV)/bin
-export RNNBENCH_DATA_DIR ?= $(abspath ../shared/data)
 export RNNBENCH_DISABLE_PLUGIN_AUTOLOAD ?= 1
 
 .PHONY: install demo test test-numpy-only bench bench-save bench-compare clean
@@ -17,7 +18,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 		-c constraints.txt -e ".[$(EXTRAS)]"
 	touch $@
 
-# The main job: an LSTM text classifier on IMDB with PyTorch (about 5 minutes on 2 CPU cores).
+# The main job: an LSTM text classifier on IMDB with PyTorch (about 5 minutes on 2 CPU cores;
+# the first time, IMDB is downloaded into the user cache, about 80 MiB).
 demo: install
 	$(BIN)/rnnbench plugins
 	$(BIN)/rnnbench run --backend torch --task textclf
