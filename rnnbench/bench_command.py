@@ -56,7 +56,8 @@ def handle(args) -> int:
     from rnnbench.bench import record, sweep, table
     from rnnbench.bench.grid import build_grid
     from rnnbench.machine import load_average
-    from rnnbench.results import ensure_writable, write_record
+    from rnnbench.record_fallback import save_record
+    from rnnbench.results import ensure_writable
 
     grid = build_grid(args)
     policy = _policy(grid.suite.policy, args)
@@ -88,7 +89,7 @@ def handle(args) -> int:
         if args.overhead:
             print(table.format_overhead(rows))
     if not args.no_record:
-        path = write_record(args.results_dir, result)
+        path = save_record(args.results_dir, result)
         print(f"record: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
     if not any(row["status"] == "ok" for row in rows):
         print("rnnbench: nothing could be timed (every configuration is unavailable or failed)", file=sys.stderr)

@@ -128,6 +128,8 @@ def handle(args) -> int:
     from rnnbench.runner import check_run_options
 
     seeds = parse_seeds(args.seeds)
+    if args.threads is not None and args.threads < 1:
+        raise RnnbenchError(f"--threads must be at least 1, got {args.threads}")
     registry = get_registry()
     backend_entry = registry.backend(args.backend)
     if not backend_entry.available:
@@ -159,8 +161,8 @@ def handle(args) -> int:
             print(f"note: {note}", file=sys.stderr)
         codes.append(_run_seeds(job, backend, config, seeds, results_dir,
                                 progress=False if args.no_progress else None))
-        if codes[-1] == 130:
-            return 130
+        if codes[-1] > 128:  # interrupted (128 + the signal): later sequence lengths do not start
+            return codes[-1]
     return max(codes)
 
 
@@ -177,24 +179,35 @@ def _make_backend(entry, config):
 
 
 def _run_seeds(prepared, backend, config, seeds, results_dir, progress) -> int:
-    from rnnbench import runner
-    from rnnbench.results import write_record
-    from rnnbench.run_summary import summary_table
+    """Train and save each seed; an interruption stops the rest (exit 128 + signal), so does a failed save."""
+    from rnnbench import runner, signals
+    from rnnbench.record_fallback import RecordNotWritten, save_record
+    from rnnbench.run_summary import result_line, summary_table
 
-    written = []
-    for seed in seeds:
-        print(f"run: {config['task']} {config['dataset']} {config.get('model', '')} on {backend.name}, "
-              f"seed {seed}", file=sys.stderr)
-        record = runner.run(prepared, backend, config, seed, progress=progress,
-                            command="rnnbench " + shlex.join(sys.argv[1:]))
-        path = write_record(results_dir, record)
-        written.append((path, record))
-        if record["status"] == "interrupted":
-            break
-    print(summary_table([r for _, r in written]))
-    for path, record in written:
-        print(f"record: {path}" + (f"  ({record['status']}: {record['error']})" if record["error"] else ""))
-    statuses = {r["status"] for _, r in written}
-    if "interrupted" in statuses:
-        return 130
-    return 0 if statuses == {"ok"} else 1
+    written, not_written, stopped_by = [], None, None
+    with signals.deferred():  # a signal between runs or during a write waits: no record is cut short
+        for seed in seeds:
+            print(f"run: {config['task']} {config['dataset']} {config.get('model', '')} on {backend.name}, "
+                  f"seed {seed}", file=sys.stderr)
+            record = runner.run(prepared, backend, config, seed, progress=progress,
+                                command="rnnbench " + shlex.join(sys.argv[1:]))
+            print(result_line(record), file=sys.stderr, flush=True)  # the result first, whatever the write does
+            try:
+                path = save_record(results_dir, record)
+            except RecordNotWritten as exc:
+                path, not_written = exc.saved or "(printed above)", exc
+            written.append((path, record))
+            # stopped by the signal that ended this run, or by one that came while its record was written
+            stopped_by = signals.number(record["signal"]) if record["status"] == "interrupted" \
+                else signals.take_pending()
+            if stopped_by or not_written:
+                break
+        print(summary_table([r for _, r in written]))
+        for path, record in written:
+            print(f"record: {path}" + (f"  ({record['status']}: {record['error']})" if record["error"] else ""))
+        stopped_by = stopped_by or signals.take_pending()
+    if not_written:
+        raise not_written
+    if stopped_by:
+        return 128 + stopped_by
+    return 0 if {r["status"] for _, r in written} == {"ok"} else 1
