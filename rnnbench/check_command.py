@@ -46,8 +46,8 @@ def handle(args) -> int:
     if unknown:
         raise RnnbenchError(f"unknown case {unknown[0]!r}; valid: {', '.join(CASE_LABELS)}")
     dtypes = tuple(args.dtype or check.DTYPES)
-    if not args.no_record:
-        ensure_writable(args.results_dir)
+    if args.threads is not None and args.threads < 1:
+        raise RnnbenchError(f"--threads must be at least 1, got {args.threads}")
     options = {k: v for k, v in (("device", args.device), ("threads", args.threads)) if v is not None}
     started = datetime.now(timezone.utc).isoformat()
     targets = check.available_targets(args.backend)
@@ -55,6 +55,10 @@ def handle(args) -> int:
         targets = [(name, impl) for name, impl in targets if impl == args.impl]
         if not targets:
             raise RnnbenchError(f"no selected backend has impl {args.impl!r}")
+    if options:
+        _check_options(targets, options, chosen=bool(args.backend))
+    if not args.no_record:
+        ensure_writable(args.results_dir)
     if args.trajectory:
         cells = [c for c in cases if c in ("rnn", "lstm", "gru")]
         rows = check.trajectory_rows(targets, cells, dtypes, options)
@@ -72,6 +76,19 @@ def handle(args) -> int:
     return 1 if any(not r.passed for r in rows) else 0
 
 
+def _check_options(targets, options, chosen: bool) -> None:
+    """Build each backend once with ``--device``/``--threads``: an option that cannot apply is one
+    error line before any row, not a table of FAIL rows that later reads as a numerical failure."""
+    from rnnbench.plugins import get_backend
+
+    for name in dict.fromkeys(name for name, _ in targets):
+        try:
+            get_backend(name, **options)
+        except RnnbenchError as exc:
+            hint = "" if chosen else "; choose the backends to check with --backend"
+            raise RnnbenchError(f"{exc}{hint}") from None
+
+
 def format_rows(rows) -> str:
     from rnnbench.table import format_table
 
@@ -85,7 +102,7 @@ def format_rows(rows) -> str:
 
 def _write_record(args, rows, targets, options, started):
     from rnnbench.machine import git_commit, machine_info, package_versions
-    from rnnbench.results import write_record
+    from rnnbench.record_fallback import save_record
 
     record = {
         "schema": CHECK_SCHEMA,
@@ -103,4 +120,4 @@ def _write_record(args, rows, targets, options, started):
         "git": git_commit(),
         "rows": [row.as_dict() for row in rows],
     }
-    return write_record(args.results_dir, record)
+    return save_record(args.results_dir, record)

@@ -58,14 +58,17 @@ def main(argv=None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
+    from rnnbench import signals
+
     try:
-        return args.handler(args)
+        with signals.handled():  # SIGTERM and SIGHUP stop a command as Ctrl-C does
+            return args.handler(args)
     except RnnbenchError as exc:
         print(f"rnnbench: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("rnnbench: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"rnnbench: interrupted by {signals.describe(exc)}", file=sys.stderr)
+        return signals.exit_status(exc)
 
 
 if __name__ == "__main__":

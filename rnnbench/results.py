@@ -27,12 +27,16 @@ def ensure_writable(results_dir) -> Path:
     """Create ``results_dir`` if needed and prove a file can be written there, before any long work."""
     path = Path(results_dir).expanduser()
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=TMP_PREFIX + "probe-"):
-            pass
+        return _writable(path)
     except OSError as exc:
         raise RnnbenchError(f"results directory {path} is not writable ({exc.strerror or exc}); "
                             f"choose another with --results-dir") from None
+
+
+def _writable(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path, prefix=TMP_PREFIX + "probe-"):
+        pass
     return path
 
 
@@ -45,9 +49,13 @@ def record_stem(record: dict) -> str:
 
 
 def write_record(results_dir, record: dict) -> Path:
-    """Write ``record`` under a new unique name in ``results_dir``; return its path."""
-    folder = ensure_writable(results_dir)
-    text = json.dumps(record, indent=1, sort_keys=False, default=_jsonable) + "\n"
+    """Write ``record`` under a new unique name in ``results_dir``; return its path.
+
+    Raises ``OSError`` when it cannot (folder gone or read-only, disk full):
+    :func:`rnnbench.record_fallback.save_record` then keeps the record elsewhere.
+    """
+    folder = _writable(Path(results_dir).expanduser())
+    text = record_json(record)
     handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=TMP_PREFIX, suffix=".json", delete=False,
                                          encoding="utf-8")
     try:
@@ -65,6 +73,11 @@ def write_record(results_dir, record: dict) -> Path:
         if os.path.exists(handle.name):
             os.unlink(handle.name)
     raise AssertionError("unreachable")
+
+
+def record_json(record: dict) -> str:
+    """The text of a record file."""
+    return json.dumps(record, indent=1, sort_keys=False, default=_jsonable) + "\n"
 
 
 def _claim(tmp: Path, final: Path) -> bool:

@@ -37,3 +37,10 @@ def _spread(values) -> str:
         return "-"
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.4f} ± {sd:.4f}"
+
+
+def result_line(record: dict) -> str:
+    """One seed's outcome, printed before its record is written so that no failed write can hide it."""
+    best, metric = record["best"], record["metric"]
+    return (f"result: seed {record['seed']} {record['status']}: dev {metric} {_fmt(best['dev'])}, "
+            f"test {metric} {_fmt(best['test'])} (best epoch {best['epoch'] or '-'}, {record.get('steps', 0)} steps)")

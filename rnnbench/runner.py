@@ -4,8 +4,9 @@ Per docs/design.md §3 the loop times what it does (every training step, each de
 evaluation), excludes warm-up from the throughput it reports, selects the
 model on dev and measures test once, with the parameters of the best dev
 point. Whatever happens, the run ends as a record with a status: ``ok``,
-``diverged`` (a NaN/inf loss, with the step), ``interrupted`` (Ctrl-C, with
-what was reached) or ``failed`` (an exception, with the error).
+``diverged`` (a NaN/inf loss, with the step), ``interrupted`` (Ctrl-C, SIGTERM
+or SIGHUP, with the signal and what was reached) or ``failed`` (an exception,
+with the error).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from rnnbench import signals
 from rnnbench.errors import RnnbenchError
 from rnnbench.machine import git_commit, load_average, machine_info, package_versions
 from rnnbench.model import init_model_params
@@ -41,8 +43,9 @@ def run(prepared: Prepared, backend, config: dict, seed: int, *, progress: bool 
         log=None, command: str | None = None) -> dict:
     """Train one seed and return its record (not yet written); never raises for a failed run.
 
-    ``KeyboardInterrupt`` is caught, recorded as ``interrupted`` and signalled by
-    the record's status, so the caller can write the record and stop.
+    ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM/SIGHUP via :mod:`rnnbench.signals`) is
+    caught, recorded as ``interrupted`` with the signal in ``record["signal"]``, so the
+    caller can write the record, stop, and exit with the signal's status.
     """
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     record = _new_record(prepared, backend, config, seed)
@@ -50,16 +53,20 @@ def run(prepared: Prepared, backend, config: dict, seed: int, *, progress: bool 
     clock = time.perf_counter()
     state = _State()
     try:
-        _train(prepared, backend, config, seed, record, state, progress, log)
-    except KeyboardInterrupt:
+        with signals.interruptible():  # the caller may hold signals back; training is where they stop us
+            _train(prepared, backend, config, seed, record, state, progress, log)
+    except KeyboardInterrupt as exc:
         record["status"] = "interrupted"
+        state.interrupt = exc
     except Exception as exc:  # a run that breaks is a record, never a missing row
         record["status"] = "failed"
         record["error"] = f"{type(exc).__name__}: {exc}"
         if not isinstance(exc, RnnbenchError):
             record["traceback"] = traceback.format_exc()
     if record["status"] == "interrupted":
-        record["error"] = f"interrupted by the user at epoch {state.epoch}, step {state.step}"
+        record["signal"] = signals.signal_name(signals.signum_of(state.interrupt))
+        record["error"] = (f"interrupted by {signals.describe(state.interrupt)} "
+                           f"at epoch {state.epoch}, step {state.step}")
     record["steps"] = state.step
     record["finished_at"] = _now()
     record["wall_seconds"] = round(time.perf_counter() - clock, 3)
@@ -74,6 +81,7 @@ class _State:
     epoch = 0
     step = 0
     best_params = None
+    interrupt = KeyboardInterrupt()  # what stopped the run, when something did
 
 
 def _train(prepared, backend, config, seed, record, state, progress, log):
@@ -143,8 +151,9 @@ def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, pro
                 break
             recent = slice(-50, None)
             bar.update(float(np.mean(losses[recent])), sum(sizes[recent]) / max(sum(step_seconds[recent]), 1e-9))
-    except KeyboardInterrupt:  # keep what this epoch reached; the caller stops
+    except KeyboardInterrupt as exc:  # keep what this epoch reached; the caller stops
         record["status"] = "interrupted"
+        state.interrupt = exc
     finally:
         bar.close()
     train_seconds = time.perf_counter() - started

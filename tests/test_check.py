@@ -53,13 +53,15 @@ def test_cli_json_and_exit_status(capsys, tmp_path):
     assert record["rows"] == rows and record["machine"]["cpu_model"]
 
 
-def test_cli_failure_exits_non_zero_and_keeps_earlier_records(capsys, tmp_path):
+def test_cli_failure_exits_non_zero_and_keeps_earlier_records(capsys, tmp_path, monkeypatch):
+    real = plugins.get_backend  # the checked numpy (built with impl=) carries the planted bug; the reference not
+    monkeypatch.setattr(plugins, "get_backend", lambda name, **kw: OffByOneStepBackend() if kw else real(name))
     earlier = tmp_path / "earlier.json"
     earlier.write_text("{}")
-    status = cli.main(["check", "--backend", "numpy", "--cells", "gru", "--device", "cuda",
+    status = cli.main(["check", "--backend", "numpy", "--cells", "gru", "--dtype", "float64",
                        "--results-dir", str(tmp_path)])
     out = capsys.readouterr().out
-    assert status == 1 and "FAIL RnnbenchError: numpy backend runs on cpu only" in out
+    assert status == 1 and "grad.W_h" in out and "FAIL" in out
     assert earlier.read_text() == "{}" and len(list(tmp_path.glob("*.json"))) == 2
 
 
