@@ -16,6 +16,9 @@ if importlib.util.find_spec("torch") is not None:
     import torch  # noqa: F401
 
 os.environ.setdefault("RNNBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+# No test may reach for the network by accident: the tests that download serve
+# their own archives on 127.0.0.1 and turn this off themselves.
+os.environ.setdefault("RNNBENCH_OFFLINE", "1")
 
 
 def _required() -> list[str]:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import io
+import tarfile
 import threading
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 from rnnbench import cli
 from rnnbench.data import readers, registry
 from rnnbench.data.fetch import fetch
-from rnnbench.data.paths import resolve_data_dir
+from rnnbench.data.paths import MIRROR_VARIABLE, OFFLINE_VARIABLE, mirror_url, resolve_data_dir
 from rnnbench.errors import RnnbenchError
 from text_fixtures import evil_tar, evil_zip, original_files
 
@@ -47,6 +50,32 @@ def _md5(path: Path) -> str:
     return "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
 
 
+@pytest.fixture
+def mirror(server, monkeypatch):
+    """A mirror on 127.0.0.1 holding every dataset's original files (``<base>/<dataset>/<file>``).
+
+    The registry keeps the original addresses; only the checksums become those
+    of the small archives served here, as a real mirror keeps the originals'.
+    Returns ``(base url, {dataset: {file name: served path}})``.
+    """
+    base, served = server
+    files = original_files(served / "originals")
+    layout = {}
+    for name, source in registry.DATASETS.items():
+        (served / name).mkdir()
+        layout[name] = {}
+        downloads = []
+        for d in source.downloads:
+            target = served / name / d.filename
+            target.write_bytes(files[d.filename].read_bytes())
+            layout[name][d.filename] = target
+            downloads.append(replace(d, checksum=_md5(target), size=target.stat().st_size))
+        monkeypatch.setitem(registry.DATASETS, name, replace(source, downloads=tuple(downloads)))
+    monkeypatch.setenv(MIRROR_VARIABLE, base)
+    monkeypatch.delenv(OFFLINE_VARIABLE, raising=False)
+    return base, layout
+
+
 def local_source(name: str, base: str, served: Path, checksums: dict | None = None):
     """The registered source of ``name`` with its files served locally and their real checksums."""
     files = original_files(served)
@@ -59,21 +88,94 @@ def local_source(name: str, base: str, served: Path, checksums: dict | None = No
 
 
 @pytest.mark.parametrize("name", ["imdb", "sst", "sst2", "mr", "trec", "ag_news"])
-def test_fetch_each_original_format_into_the_local_layout(server, tmp_path, name):
-    base, served = server
+def test_fetch_each_original_format_into_the_local_layout(mirror, tmp_path, name):
+    base, layout = mirror
     data_dir = resolve_data_dir(tmp_path / "data")
     messages = []
-    folder = fetch(local_source(name, base, served), data_dir, progress=False, log=messages.append)
+    folder = fetch(registry.DATASETS[name], data_dir, progress=False, log=messages.append)
     assert folder == data_dir.path / name
     assert all((folder / f).is_file() for f in registry.DATASETS[name].required)
     assert not list(data_dir.path.glob(".fetch-*")), "the work folder is removed"
-    if registry.DATASETS[name].downloads[0].checksum is None:
-        assert any("no published checksum" in m and "sha256" in m for m in messages)
-    else:
-        assert any("md5 verified" in m for m in messages)
+    first = registry.DATASETS[name].downloads[0]
+    announced = [m for m in messages if m.startswith(f"downloading {name} (")]
+    assert len(announced) == 1 and f"{base}/{name}/{first.filename} (mirror of {first.url})" in announced[0]
+    assert announced[0].endswith(f"into {folder}")
+    assert any("md5 verified" in m for m in messages)
     if name != "sst":
         data = readers.read_builtin(name, data_dir.path)
-        assert sum(len(split) for split in data.splits.values()) >= 12
+        assert sum(len(split) for split in data.splits.values()) >= 2
+
+
+def test_sst2_fetch_derives_the_labelled_test_split_from_the_sst_trees(mirror, tmp_path):
+    data_dir = resolve_data_dir(tmp_path / "data")
+    messages = []
+    fetch(registry.DATASETS["sst2"], data_dir, progress=False, log=messages.append)
+    assert (data_dir.path / "sst" / "test.txt").is_file(), "sst is fetched first, since sst2 needs it"
+    assert [m.split(" (")[0] for m in messages if m.startswith("downloading")] == ["downloading sst",
+                                                                                   "downloading sst2"]
+    labelled = (data_dir.path / "sst2" / "test_labeled.tsv").read_text(encoding="utf-8")
+    # GLUE's order and spelling; the tree "-LRB-a bad-RRB-" (root 1) is GLUE's "(a bad)"; the neutral tree is left out
+    assert labelled == "index\tsentence\tlabel\n0\t(a bad)\t0\n1\ta good\t1\n"
+    test = readers.read_builtin("sst2", data_dir.path).splits["test"]
+    assert test.labels == [0, 1]
+
+
+def test_sst2_labels_derived_from_the_real_trees_match_the_known_split(data_dir, tmp_path):
+    from rnnbench.data.convert import label_sst2_test
+
+    out = tmp_path / "test_labeled.tsv"
+    counts = label_sst2_test(Path(data_dir, "sst2", "test.tsv"), Path(data_dir, "sst", "test.txt"), out)
+    assert counts == {"exact": 1815, "close": 6}
+    labels = [line.rsplit("\t", 1)[1] for line in out.read_text(encoding="utf-8").splitlines()[1:]]
+    assert len(labels) == 1821 and labels.count("0") == 912 and labels.count("1") == 909
+    reference = Path(data_dir, "sst2", "test_labeled.tsv")
+    if reference.is_file():  # the copy derived independently when the data folder was laid out
+        assert out.read_bytes() == reference.read_bytes()
+
+
+def test_mirror_address_keeps_dataset_and_file_name(monkeypatch):
+    url = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+    monkeypatch.delenv(MIRROR_VARIABLE, raising=False)
+    assert mirror_url(url, "imdb", "aclImdb_v1.tar.gz") == url
+    monkeypatch.setenv(MIRROR_VARIABLE, "https://mirror.example/rnnbench/")
+    assert mirror_url(url, "imdb", "aclImdb_v1.tar.gz") == "https://mirror.example/rnnbench/imdb/aclImdb_v1.tar.gz"
+
+
+def test_a_file_url_mirror_works_without_a_server(tmp_path, monkeypatch, mirror):
+    _, layout = mirror
+    monkeypatch.setenv(MIRROR_VARIABLE, (layout["trec"]["TREC_10.label"].parent.parent).as_uri())
+    folder = fetch(registry.DATASETS["trec"], resolve_data_dir(tmp_path / "data"), progress=False,
+                   log=lambda m: None)
+    assert (folder / "TREC_10.label").is_file()
+
+
+def test_decompression_bomb_is_refused_and_nothing_is_left(mirror, tmp_path, monkeypatch):
+    _, layout = mirror
+    bomb = layout["imdb"]["aclImdb_v1.tar.gz"]
+    with tarfile.open(bomb, "w:gz") as tar:  # 64 MiB of zeros, about 64 KiB packed
+        info = tarfile.TarInfo("aclImdb/train/pos/0_9.txt")
+        info.size = 64 << 20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    source = registry.DATASETS["imdb"]
+    source = replace(source, max_unpacked_bytes=1 << 20,
+                     downloads=(replace(source.downloads[0], checksum=_md5(bomb)),))
+    data_dir = resolve_data_dir(tmp_path / "data")
+    with pytest.raises(RnnbenchError, match=r"refusing aclImdb_v1.tar.gz: it unpacks to more than 1.0 MiB, the "
+                                            r"limit for imdb \(a damaged archive or a decompression bomb\)"):
+        fetch(source, data_dir, progress=False, log=lambda m: None)
+    assert not (data_dir.path / "imdb").exists() and not list(data_dir.path.glob(".fetch-*"))
+
+
+def test_a_zip_that_lies_about_its_sizes_is_stopped_while_writing(tmp_path):
+    from rnnbench.data.fetch import UnpackBudget, extract_zip
+
+    archive = tmp_path / "lying.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("big.txt", bytes(4 << 20))
+    budget = UnpackBudget(1 << 20, "test")
+    budget.declare = lambda archive, sizes: None  # as if the header claimed a small size
+    with pytest.raises(RnnbenchError, match="unpacks to more than 1.0 MiB"):
+        extract_zip(archive, tmp_path / "out", budget)
 
 
 def test_fetched_imdb_and_mr_are_converted(server, tmp_path):
@@ -114,11 +216,11 @@ def test_unsafe_tar_member_is_refused(server, tmp_path, kind):
     assert not list(data_dir.path.rglob("escaped.txt")) and not list(data_dir.path.rglob("link"))
 
 
-def test_unsafe_zip_member_is_refused(server, tmp_path):
-    base, served = server
-    source = local_source("sst2", base, served)
-    evil_zip(served / "SST-2.zip")
-    source = replace(source, downloads=(replace(source.downloads[0], checksum=_md5(served / "SST-2.zip")),))
+def test_unsafe_zip_member_is_refused(mirror, tmp_path):
+    _, layout = mirror
+    evil = evil_zip(layout["sst2"]["SST-2.zip"])
+    source = registry.DATASETS["sst2"]
+    source = replace(source, downloads=(replace(source.downloads[0], checksum=_md5(evil)),))
     with pytest.raises(RnnbenchError, match="points outside the archive folder"):
         fetch(source, resolve_data_dir(tmp_path / "data"), progress=False, log=lambda m: None)
     assert not (tmp_path / "escaped.txt").exists()
@@ -128,7 +230,7 @@ def test_missing_file_on_server_is_a_one_line_error(server, tmp_path):
     base, served = server
     source = local_source("trec", base, served)
     (served / "TREC_10.label").unlink()
-    with pytest.raises(RnnbenchError, match=r"cannot download http://127.0.0.1:\d+/TREC_10.label: HTTP 404"):
+    with pytest.raises(RnnbenchError, match=r"cannot download trec from http://127.0.0.1:\d+/TREC_10.label: HTTP 404"):
         fetch(source, resolve_data_dir(tmp_path / "data"), progress=False, log=lambda m: None)
     assert not (tmp_path / "data" / "trec").exists()
 

@@ -116,7 +116,7 @@ def original_files(folder: Path) -> dict[str, Path]:
         for i, (text, label) in enumerate(rows):
             polarity, rating = ("pos", 9) if label else ("neg", 3)
             imdb[f"aclImdb/{split}/{polarity}/{i}_{rating}.txt"] = f"{text} caf\u00e9<br />".encode()
-    tree = b"(3 (2 a) (3 good))\n"
+    tree = b"(3 (2 a) (3 good))\n(1 (2 -LRB-a) (1 bad-RRB-))\n(2 (2 so) (2 so))\n"
     sst2_rows = "".join(f"{t} \t{y}\n" for t, y in rows)
     coarse = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
     trec = "".join(f"{coarse[i % 6]}:x What {t} ?\n" for i, (t, _) in enumerate(rows)).encode("latin-1")
@@ -126,7 +126,7 @@ def original_files(folder: Path) -> dict[str, Path]:
                                           {f"trees/{s}.txt": tree for s in ("train", "dev", "test")}),
         "SST-2.zip": _zip(folder / "SST-2.zip", {"SST-2/train.tsv": ("sentence\tlabel\n" + sst2_rows).encode(),
                                                  "SST-2/dev.tsv": ("sentence\tlabel\n" + sst2_rows).encode(),
-                                                 "SST-2/test.tsv": b"index\tsentence\n0\tx y\n"}),
+                                                 "SST-2/test.tsv": b"index\tsentence\n0\t(a bad)\n1\ta good\n"}),
         "rt-polaritydata.tar.gz": _tar(folder / "rt-polaritydata.tar.gz", {
             "rt-polaritydata/rt-polarity.pos": "".join(f"{t} \u2014 \n" for t, y in rows if y).encode("cp1252"),
             "rt-polaritydata/rt-polarity.neg": "".join(f"{t} \n" for t, y in rows if not y).encode("cp1252"),

@@ -38,12 +38,33 @@ def sst_train_path(data_dir=None) -> Path | None:
 
 
 def tree_source(data_dir=None) -> dict:
-    """Where tree batches come from, as stored in a record (``source`` is ``sst`` or ``synthetic``)."""
+    """Where tree batches come from, as stored in a record (``source`` is ``sst`` or ``synthetic``).
+
+    SST is fetched on first use like any dataset; when it cannot be (offline, no
+    network) the suite says so and times the seeded stand-in, which the record names.
+    """
     path = sst_train_path(data_dir)
+    if path is None:
+        path = _fetch_sst(data_dir)
     if path is not None:
         return {"source": "sst", "path": str(path), "selection": "first N trees of train.txt"}
     return {"source": "synthetic", "seed": SYNTHETIC_SEED,
             "selection": f"SST train length histogram, Beta({SPLIT_BETA}, {SPLIT_BETA}) split points"}
+
+
+def _fetch_sst(data_dir) -> Path | None:
+    import sys
+
+    from rnnbench.data.local import dataset_folder
+    from rnnbench.data.paths import offline
+
+    if offline():
+        return None
+    try:
+        return dataset_folder("sst", data_dir) / "train.txt"
+    except RnnbenchError as exc:
+        print(f"warning: timing synthetic SST-shaped trees: {exc}", file=sys.stderr)
+        return None
 
 
 def load_tree_batch(source: dict, num_trees: int) -> TreeBatch:

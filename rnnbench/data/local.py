@@ -1,14 +1,18 @@
 """Is a dataset here, and where: the check every reader makes before opening a file.
 
-A missing dataset is a one-line :class:`RnnbenchError` naming both ways out,
-never a traceback and never a silent switch to other data.
+A registered dataset that is missing is fetched on first use, the way
+``keras.datasets`` and ``torchvision`` do (one line saying what, how much,
+from where and to where, then a progress bar). With downloading off
+(``--offline``, ``RNNBENCH_OFFLINE=1``) a missing dataset is a one-line
+:class:`RnnbenchError` naming the ways out, never a traceback and never a
+silent switch to other data.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnbench.data.paths import DATA_DIR_VARIABLE, DataDir, resolve_data_dir
+from rnnbench.data.paths import DATA_DIR_VARIABLE, OFFLINE_VARIABLE, DataDir, offline, resolve_data_dir
 from rnnbench.data.registry import DATASETS, DatasetSource, get_source
 from rnnbench.errors import RnnbenchError
 
@@ -47,13 +51,17 @@ def all_statuses(data_dir: DataDir) -> list[LocalStatus]:
     return [local_status(name, data_dir) for name in DATASETS]
 
 
-def dataset_folder(name: str, data_dir: str | DataDir | None = None) -> Path:
-    """The folder holding dataset ``name``; a one-line error naming both ways out when it is absent."""
+def dataset_folder(name: str, data_dir: str | DataDir | None = None, *, progress: bool | None = None) -> Path:
+    """The folder holding dataset ``name``, fetched first when it is missing and downloading is on."""
     resolved = data_dir if isinstance(data_dir, DataDir) else resolve_data_dir(data_dir)
     status = local_status(name, resolved)
-    if not status.present:
+    if status.present:
+        return status.folder
+    if offline():
         raise RnnbenchError(
             f"dataset {name!r} not found in {resolved.describe()}: missing {', '.join(status.missing)}; "
-            f"run `rnnbench data fetch {name}`, or point --data-dir or {DATA_DIR_VARIABLE} "
-            f"at a folder that holds {name}/")
-    return status.folder
+            f"downloading is off (--offline or {OFFLINE_VARIABLE}): run `rnnbench data fetch {name}` where "
+            f"there is a network, or point --data-dir or {DATA_DIR_VARIABLE} at a folder that holds {name}/")
+    from rnnbench.data.fetch import fetch
+
+    return fetch(status.source, resolved, progress=progress)

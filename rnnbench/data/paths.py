@@ -38,3 +38,29 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> DataDir:
     if from_env:
         return DataDir(Path(from_env).expanduser(), DATA_DIR_VARIABLE)
     return DataDir(user_cache_dir(), "user cache")
+
+
+OFFLINE_VARIABLE = "RNNBENCH_OFFLINE"
+MIRROR_VARIABLE = "RNNBENCH_DATA_MIRROR"
+
+
+def offline() -> bool:
+    """True when downloading is off: ``RNNBENCH_OFFLINE`` set to anything but empty, 0, false or no.
+
+    ``--offline`` on a command sets the variable for its process (and the
+    processes it starts), so one switch covers every path that could download.
+    """
+    return os.environ.get(OFFLINE_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def mirror_url(url: str, dataset: str, filename: str) -> str:
+    """``url``, or its copy on the mirror ``RNNBENCH_DATA_MIRROR`` names: ``<base>/<dataset>/<filename>``.
+
+    A mirror is any folder served over HTTP(S) (or a ``file://`` folder) that holds
+    each dataset's original files under their original names; the checksums
+    stay those of the originals, so a mirror cannot change what is trained on.
+    """
+    base = os.environ.get(MIRROR_VARIABLE, "").strip()
+    if not base:
+        return url
+    return f"{base.rstrip('/')}/{dataset}/{filename}"

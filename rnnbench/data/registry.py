@@ -1,11 +1,10 @@
 """The datasets rnnbench knows: original download addresses, published checksums, local layout.
 
 Each :class:`DatasetSource` says where the original bytes live (the authors'
-own address where it still serves them), the checksum published for them
-(``None`` where nobody published one: the fetch then prints the sha256 it
-computed, so a user can compare copies), the converter that turns the
-original archive into the local layout of ``../shared/data`` (see its
-README.md), and the files that make a local copy usable.
+own address where it still serves them), the checksum someone else published
+for those bytes (every download has one, so a fetched copy is the one the
+literature used), the converter that turns the original archive into the
+local layout the readers expect, and the files that make a local copy usable.
 """
 from __future__ import annotations
 
@@ -22,6 +21,7 @@ class Download:
     filename: str
     checksum: str | None = None  # "sha256:<hex>" or "md5:<hex>"
     checksum_source: str = ""  # who published the checksum
+    size: int | None = None  # bytes, where known: announced before the download starts
 
     @property
     def archive_kind(self) -> str:
@@ -47,7 +47,15 @@ class DatasetSource:
     optional: tuple[str, ...] = ()
     notes: str = ""
     citation: str = ""
+    needs: tuple[str, ...] = ()  # datasets the converter derives files from (fetched first when missing)
+    max_unpacked_bytes: int = 2 << 30  # extraction stops past this total: a decompression bomb is refused
     extra: dict = field(default_factory=dict)
+
+    @property
+    def download_bytes(self) -> int | None:
+        """The registered size of every download together, None when one is unknown."""
+        sizes = [d.size for d in self.downloads]
+        return None if None in sizes else sum(sizes)
 
 
 DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
@@ -57,7 +65,7 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
         classes=2,
         downloads=(Download("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
                             "aclImdb_v1.tar.gz", "md5:7c2ac02c03563afcf9b574c7e56c153a",
-                            "torchtext IMDB loader"),),
+                            "torchtext IMDB loader", size=84_125_825),),
         converter="convert_imdb",
         required=("train.jsonl.gz", "test.jsonl.gz"),
         notes="the 50k unlabelled reviews are not converted",
@@ -67,7 +75,9 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
         title="Stanford Sentiment Treebank, PTB trees (SST-5)",
         classes=5,
         downloads=(Download("https://nlp.stanford.edu/sentiment/trainDevTestTrees_PTB.zip",
-                            "trainDevTestTrees_PTB.zip"),),
+                            "trainDevTestTrees_PTB.zip",
+                            "sha256:5c613a4f673fc74097d523a2c83f38e0cc462984d847b82c7aaf36b01cbbbfcc",
+                            "JuliaText and other public download pins", size=789_539),),
         converter="convert_sst",
         required=("train.txt", "dev.txt", "test.txt"),
         citation="Socher et al. 2013, EMNLP"),
@@ -76,19 +86,24 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
         title="GLUE SST-2 (phrases for train, sentences for dev/test)",
         classes=2,
         downloads=(Download("https://dl.fbaipublicfiles.com/glue/data/SST-2.zip", "SST-2.zip",
-                            "md5:9f81648d4199384278b86e315dac217c", "torchtext SST2 loader"),),
+                            "md5:9f81648d4199384278b86e315dac217c", "torchtext SST2 loader",
+                            size=7_439_277),),
         converter="convert_sst2",
         required=("train.tsv", "dev.tsv"),
-        optional=("test.tsv", "test_labeled.tsv"),
-        notes="GLUE hides the test labels; test_labeled.tsv (labels from the SST trees) exists only "
-              "in the shared copy, a fetched copy has no labelled test split",
+        optional=("test.tsv", "test_labeled.tsv"),  # a GLUE copy without labels still trains (dev reported)
+        needs=("sst",),
+        notes="GLUE hides the test labels: test_labeled.tsv is derived from the SST test trees (root label "
+              "0-1 negative, 3-4 positive, neutral dropped; 1,821 sentences, GLUE's order and spelling)",
         citation="Socher et al. 2013; Wang et al. 2018 (GLUE)"),
     DatasetSource(
         name="mr",
         title="MR sentence polarity v1.0 (rt-polarity), no official split",
         classes=2,
         downloads=(Download("https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz",
-                            "rt-polaritydata.tar.gz"),),
+                            "rt-polaritydata.tar.gz",
+                            "sha256:a05befe52aafda71d458d188a1c54506a998b1308613ba76bbda2e5029409ce9",
+                            "Hugging Face rotten_tomatoes download_checksums (the same archive)",
+                            size=487_770),),
         converter="convert_mr",
         required=("rt-polarity.pos", "rt-polarity.neg"),
         notes="original is Windows-1252; converted to UTF-8",
@@ -100,10 +115,10 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
         downloads=(
             Download("https://cogcomp.seas.upenn.edu/Data/QA/QC/train_5500.label", "train_5500.label",
                      "sha256:9e4c8bdcaffb96ed61041bd64b564183d52793a8e91d84fc3a8646885f466ec3",
-                     "Hugging Face trec download_checksums"),
+                     "Hugging Face trec download_checksums", size=335_858),
             Download("https://cogcomp.seas.upenn.edu/Data/QA/QC/TREC_10.label", "TREC_10.label",
                      "sha256:033f22c028c2bbba9ca682f68ffe204dc1aa6e1cf35dd6207f2d4ca67f0d0e8e",
-                     "Hugging Face trec download_checksums"),
+                     "Hugging Face trec download_checksums", size=23_354),
         ),
         converter="convert_trec",
         required=("train_5500.label", "TREC_10.label"),
@@ -117,12 +132,14 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
             Download("https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/train.csv",
                      "train.csv", "md5:b1a00f826fdfbd249f79597b59e1dc12", "torchtext AG_NEWS loader"),
             Download("https://raw.githubusercontent.com/mhjabreel/CharCnn_Keras/master/data/ag_news_csv/test.csv",
-                     "test.csv", "md5:d52ea96a97a2d943681189a97654912d", "torchtext AG_NEWS loader"),
+                     "test.csv", "md5:d52ea96a97a2d943681189a97654912d", "torchtext AG_NEWS loader",
+                     size=1_857_427),
         ),
         converter="convert_ag_news",
         required=("test.csv",),
         optional=("train.csv", "classes.txt"),
-        notes="the shared copy holds the 7600-row TEST split only (no train.csv); `data fetch` gets both",
+        notes="a copy with test.csv alone (7,600 rows) is usable but not comparable with published figures; "
+              "`rnnbench data fetch ag_news` gets train.csv too",
         citation="Zhang, Zhao and LeCun 2015, NIPS"),
 )}
 
