@@ -19,7 +19,7 @@ TASK_OPTIONS = ("dataset", "model", "epochs", "max_steps", "batch_size", "eval_b
                 "vocab_size", "min_count", "max_length", "truncate", "tokenizer", "split_seed", "dev_fraction",
                 "folds", "fold", "text_column", "label_column", "label_names", "dev_file", "test_file",
                 "data_dir", "problem", "init", "steps_per_epoch", "dev_size", "test_size", "success_fraction",
-                "probe_steps", "labels")
+                "probe_steps", "labels", "encoding")
 
 
 def add_parser(commands) -> None:
@@ -71,6 +71,9 @@ def add_parser(commands) -> None:
     text.add_argument("--label-names", metavar="LIST", help="user file: the allowed labels, comma-separated")
     text.add_argument("--dev-file", metavar="PATH", help="user file: a dev file with the same columns")
     text.add_argument("--test-file", metavar="PATH", help="user file: a test file with the same columns")
+    text.add_argument("--encoding", metavar="NAME",
+                      help="user files: their text encoding (default utf-8, a byte-order mark skipped; "
+                           "e.g. latin-1, cp1252, utf-16)")
     trees = run.add_argument_group("tree sentiment (treesent)")
     trees.add_argument("--labels", choices=("fine", "binary"),
                        help="fine: 5 classes (default); binary: the separate positive/negative model, neutral "
@@ -154,7 +157,12 @@ def handle(args) -> int:
         return 0
     results_dir = ensure_writable(args.results_dir)
     backend = _make_backend(backend_entry, configs[0])
-    prepared = [task.prepare(config) for config in configs]  # every bad option fails before any training
+    try:
+        prepared = [task.prepare(config) for config in configs]  # every bad option fails before any training
+    except MemoryError as exc:  # numpy's _ArrayMemoryError too: a size the tasks' own estimates let through
+        from rnnbench.memory import out_of_memory_message
+
+        raise RnnbenchError(out_of_memory_message("preparing the run", exc, given)) from None
     codes = []
     for config, job in zip(configs, prepared):
         for note in job.notes:

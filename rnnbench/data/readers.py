@@ -6,10 +6,15 @@ line. Splitting, tokenising and batching belong to the task, not here.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import json
+import math
+import re
+import sys
 from dataclasses import dataclass, field
+from decimal import Context, Decimal
 from pathlib import Path
 
 from rnnbench.data.local import dataset_folder
@@ -18,6 +23,13 @@ from rnnbench.errors import RnnbenchError
 TREC_COARSE = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
 AG_NEWS_CLASSES = ("World", "Sports", "Business", "Sci/Tech")
 USER_FORMATS = (".tsv", ".csv", ".jsonl")
+DEFAULT_ENCODING = "utf-8"
+#: A field may be as long as a whole review or article: Python's default limit (128 KiB) is no data limit.
+FIELD_SIZE_LIMIT = min(sys.maxsize, 2**31 - 1)
+#: JSON type names, for messages about a field of the wrong type.
+_JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
+               list: "an array", dict: "an object"}
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 @dataclass
@@ -54,7 +66,14 @@ def read_builtin(name: str, data_dir=None) -> LabelledData:
     if name not in readers:
         raise RnnbenchError(f"dataset {name!r} has no text-classification reader; "
                             f"valid: {', '.join(sorted(readers))}")
-    return readers[name](dataset_folder(name, data_dir))
+    folder = dataset_folder(name, data_dir)
+    try:
+        return readers[name](folder)
+    except OSError as exc:  # unreadable, truncated gzip (EOFError is not an OSError: below)
+        raise RnnbenchError(f"cannot read dataset {name!r}: {exc.filename or folder}: "
+                            f"{exc.strerror or exc}") from None
+    except (UnicodeDecodeError, EOFError) as exc:
+        raise RnnbenchError(f"cannot read dataset {name!r} in {folder}: {exc}") from None
 
 
 def read_imdb(folder: Path) -> LabelledData:
@@ -79,8 +98,8 @@ def read_sst2(folder: Path) -> LabelledData:
     labelled_test = folder / "test_labeled.tsv"
     if labelled_test.is_file():
         splits["test"] = _read_sst2_file(labelled_test)
-        notes.append("sst2 test = test_labeled.tsv: GLUE hides the test labels; these come from the SST "
-                     "trees' root labels (see sst2/SOURCE.md); dev is the split GLUE reports")
+        notes.append("sst2 test = test_labeled.tsv: GLUE hides the test labels; these are the SST test "
+                     "trees' root labels (0-1 negative, 3-4 positive); dev is the split GLUE reports")
     else:
         notes.append("sst2 has no labelled test split here (GLUE hides test labels): dev is the reported split")
     return LabelledData("sst2", ("negative", "positive"), splits, notes)
@@ -159,49 +178,118 @@ def _read_ag_news_file(path: Path, num_classes: int) -> Examples:
 # -- user files ----------------------------------------------------------------------------------
 
 
-def read_table(path, text_column: str, label_column: str, delimiter: str | None = None):
-    """``(texts, raw label strings)`` from a TSV/CSV with a header row, or JSON Lines objects.
+def check_encoding(name: str) -> str:
+    """The codec to read a user file with: ``name`` if Python knows it as a text encoding.
+
+    UTF-8 is read as ``utf-8-sig``: a byte-order mark (Excel and Notepad write
+    one) is skipped instead of becoming part of the first column's name.
+    """
+    text = str(name).strip()
+    try:
+        codec = codecs.lookup(text)
+    except (LookupError, ValueError):
+        codec = None
+    # Python also registers bytes-to-bytes codecs (base64, zlib) and one that refuses everything.
+    if codec is None or not getattr(codec, "_is_text_encoding", True) or codec.name == "undefined":
+        raise RnnbenchError(f"unknown encoding {text!r} (--encoding); e.g. utf-8, utf-16, latin-1, cp1252")
+    return "utf-8-sig" if codec.name == "utf-8" else codec.name
+
+
+def read_table(path, text_column: str, label_column: str, delimiter: str | None = None,
+               encoding: str = DEFAULT_ENCODING):
+    """``(texts, label strings)`` from a TSV/CSV with a header row, or JSON Lines objects.
 
     A user's .tsv and .csv are read as Python's csv module (and pandas) write them:
     a field may be quoted, with quotes doubled inside. An explicit ``delimiter``
     reads raw, unquoted fields instead (GLUE's TSV files have bare quotes).
+    Labels come back normalised (:func:`normalise_label`). Every problem with
+    the file, its bytes or its rows is a one-line :class:`RnnbenchError`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise RnnbenchError(f"dataset file {path} does not exist")
+    _check_regular_file(path)
     suffix = path.suffix.lower()
     if suffix not in USER_FORMATS and delimiter is None:
         raise RnnbenchError(f"cannot read {path}: a dataset file must be one of {', '.join(USER_FORMATS)}")
-    if suffix == ".jsonl" and delimiter is None:
-        texts, labels = _read_jsonl_columns(path, text_column, label_column)
-    else:
-        raw = delimiter is not None
-        texts, labels = _read_delimited(path, text_column, label_column, delimiter or
-                                        ("\t" if suffix == ".tsv" else ","), raw)
+    codec = check_encoding(encoding)
+    try:
+        if suffix == ".jsonl" and delimiter is None:
+            texts, labels = _read_jsonl_columns(path, text_column, label_column, codec)
+        else:
+            raw = delimiter is not None
+            texts, labels = _read_delimited(path, text_column, label_column, delimiter or
+                                            ("\t" if suffix == ".tsv" else ","), raw, codec)
+    except UnicodeError:  # decoding streams the file in chunks: find where, from the start
+        message = _decode_error(path, codec, encoding)
+        raise RnnbenchError(message) from None
+    except OSError as exc:
+        raise RnnbenchError(f"cannot read dataset file {path}: {exc.strerror or exc}") from None
     if not texts:
         raise RnnbenchError(f"dataset file {path} has no examples")
     return texts, labels
 
 
-def _read_delimited(path, text_column, label_column, delimiter, raw):
+def _check_regular_file(path: Path) -> None:
+    """Refuse what is not a readable regular file before opening it (a FIFO would block forever)."""
+    try:
+        if not path.exists():
+            raise RnnbenchError(f"dataset file {path} does not exist")
+        if path.is_dir():
+            raise RnnbenchError(f"dataset file {path} is a directory; give a {'/'.join(USER_FORMATS)} file")
+        if not path.is_file():
+            raise RnnbenchError(f"dataset file {path} is not a regular file")
+    except OSError as exc:
+        raise RnnbenchError(f"cannot read dataset file {path}: {exc.strerror or exc}") from None
+
+
+def _decode_error(path: Path, codec: str, given: str) -> str:
+    """Where the bytes of ``path`` stop being ``codec``: byte offset and line, and the way out."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read dataset file {path}: {exc.strerror or exc}"
+    start, reason = len(data), "cannot decode"
+    try:
+        data.decode(codec)
+    except UnicodeError as exc:
+        start, reason = getattr(exc, "start", start), getattr(exc, "reason", str(exc))
+    line = data[:start].decode(codec, errors="replace").count("\n") + 1
+    hint = "name the file's encoding with --encoding, e.g. --encoding latin-1"
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and not codec.startswith("utf-16"):
+        hint = "it starts with a UTF-16 byte-order mark: --encoding utf-16"
+    return f"{path}:{line}: not {given} at byte {start} ({reason}); {hint}"
+
+
+def _open(path, encoding, **options):
+    return open(path, encoding=encoding, **options)
+
+
+def _read_delimited(path, text_column, label_column, delimiter, raw, encoding=DEFAULT_ENCODING + "-sig"):
     quoting = csv.QUOTE_NONE if raw else csv.QUOTE_MINIMAL
-    with open(path, encoding="utf-8", newline="") as handle:
+    if csv.field_size_limit() < FIELD_SIZE_LIMIT:
+        csv.field_size_limit(FIELD_SIZE_LIMIT)
+    with _open(path, encoding, newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
-        header = next(reader, None)
-        if header is None:
-            raise RnnbenchError(f"dataset file {path} is empty (a header row naming the columns is expected)")
-        header = [name.strip() for name in header]
-        text_index, label_index = (_column_index(path, header, name, option)
-                                   for name, option in ((text_column, "--text-column"),
-                                                        (label_column, "--label-column")))
-        texts, labels = [], []
-        for number, row in enumerate(reader, 2):
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            if len(row) <= max(text_index, label_index):
-                raise RnnbenchError(f"{path}:{number}: row has {len(row)} fields, the header has {len(header)}")
-            labels.append(_label_value(path, number, row[label_index]))
-            texts.append(row[text_index])
+        number = 1  # the line the next row starts on
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise RnnbenchError(f"dataset file {path} is empty (a header row naming the columns is expected)")
+            header = [name.strip() for name in header]
+            text_index, label_index = (_column_index(path, header, name, option)
+                                       for name, option in ((text_column, "--text-column"),
+                                                            (label_column, "--label-column")))
+            texts, labels = [], []
+            number = reader.line_num + 1
+            for row in reader:
+                if row and any(cell.strip() for cell in row):
+                    if len(row) <= max(text_index, label_index):
+                        raise RnnbenchError(f"{path}:{number}: row has {len(row)} fields, "
+                                            f"the header has {len(header)}")
+                    labels.append(_label_value(path, number, row[label_index]))
+                    texts.append(row[text_index])
+                number = reader.line_num + 1
+        except csv.Error as exc:
+            raise RnnbenchError(f"{path}:{number}: {exc}") from None
     return texts, labels
 
 
@@ -211,9 +299,9 @@ def _column_index(path, header, name, option) -> int:
     return header.index(name)
 
 
-def _read_jsonl_columns(path, text_column, label_column):
+def _read_jsonl_columns(path, text_column, label_column, encoding=DEFAULT_ENCODING + "-sig"):
     texts, labels = [], []
-    with open(path, encoding="utf-8") as handle:
+    with _open(path, encoding) as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -222,35 +310,74 @@ def _read_jsonl_columns(path, text_column, label_column):
                 if name not in record:
                     raise RnnbenchError(f"{path}:{number}: no field {name!r} (set {option}); "
                                         f"fields: {', '.join(record)}")
+            text = record[text_column]
+            if not isinstance(text, str):
+                raise RnnbenchError(f"{path}:{number}: field {text_column!r} must be a string (the text), "
+                                    f"got {_JSON_TYPES.get(type(text), type(text).__name__)}")
             labels.append(_label_value(path, number, record[label_column]))
-            texts.append(str(record[text_column]))
+            texts.append(text)
     return texts, labels
 
 
 def _json_line(path, number, line) -> dict:
     try:
         record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise RnnbenchError(f"{path}:{number}: not a JSON line ({exc.msg})") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of more digits than Python converts
+        raise RnnbenchError(f"{path}:{number}: not a JSON line ({getattr(exc, 'msg', exc)})") from None
+    except RecursionError:
+        raise RnnbenchError(f"{path}:{number}: not a JSON line (nested too deeply)") from None
     if not isinstance(record, dict):
         raise RnnbenchError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
     return record
 
 
 def _label_value(path, number, value) -> str:
-    text = str(value).strip() if value is not None else ""
+    """One label as its class name (see :func:`normalise_label`); a one-line error for no or a bad label."""
+    if value is None:
+        raise RnnbenchError(f"{path}:{number}: empty label (null)")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RnnbenchError(f"{path}:{number}: label {value} is not a finite number")
+    if isinstance(value, (int, float)):
+        return normalise_label(repr(value))
+    if not isinstance(value, str):
+        raise RnnbenchError(f"{path}:{number}: a label must be a string, a number or a boolean, "
+                            f"got {_JSON_TYPES.get(type(value), type(value).__name__)}")
+    text = normalise_label(value)
     if not text:
         raise RnnbenchError(f"{path}:{number}: empty label")
     return text
 
 
+def normalise_label(text: str) -> str:
+    """The class name a label denotes: ``text`` stripped, and one spelling for each number.
+
+    Labels are class names, compared as text, except that spellings of one
+    number denote one class: ``1``, ``01``, ``+1``, ``1.0`` and ``1e0`` (and
+    JSON's ``1`` and ``1.0``) are all the class ``1``, since a spreadsheet or
+    pandas writes integer labels as floats once a column held a blank. A
+    non-integer number keeps its own class, in its shortest spelling (``1.50``
+    is ``1.5``): half-star ratings are real classes, and rounding one to a
+    neighbour would silently merge two. JSON booleans are ``true``/``false``.
+    """
+    text = str(text).strip()
+    if len(text) > 60 or not _NUMBER.fullmatch(text):
+        return text
+    context = Context(prec=100)
+    value = Decimal(text)
+    if value == value.to_integral_value(context=context) and value.adjusted() < 60:
+        return str(int(value))
+    return str(value.normalize(context))
+
+
 def label_names_from(raw_labels, declared: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """The label set: ``declared`` when given, else the sorted distinct labels (numerically when all are ints)."""
+    """The label set: ``declared`` when given, else the sorted distinct labels (numerically when all are numbers)."""
     if declared:
         return tuple(declared)
     distinct = set(raw_labels)
-    if all(_is_int(label) for label in distinct):
-        return tuple(sorted(distinct, key=int))
+    if all(_NUMBER.fullmatch(label) for label in distinct):
+        return tuple(sorted(distinct, key=lambda label: (Decimal(label), label)))
     return tuple(sorted(distinct))
 
 
@@ -263,11 +390,3 @@ def encode_labels(path, raw_labels, label_names: tuple[str, ...]) -> list[int]:
             raise RnnbenchError(f"{path}: unknown label {raw!r}; known labels: {', '.join(label_names)}")
         ids.append(index[raw])
     return ids
-
-
-def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import numpy as np
 
+from rnnbench import memory
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
 from rnnbench.task import RUN_DEFAULTS, Batch, Prepared, Task
@@ -86,6 +87,7 @@ class LongRange(Task):
         problem, T = config["problem"], gen.check_seq_len(config["problem"], config["seq_len"])
         _check_options(config)
         spec = _spec(config)
+        check_memory(config, spec, problem, T)  # before the probe batch below is generated
         stream = (gen.PROBLEMS.index(problem), T)
         batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
         split_seed = int(config["split_seed"])
@@ -156,6 +158,36 @@ def _check_options(config: dict) -> None:
     if negative:
         raise RnnbenchError(f"longrange seeds must be non-negative (they seed the data streams), got {negative}")
     check_init(config["init"], config["model"])
+
+
+def check_memory(config: dict, spec: ModelSpec, problem: str, T: int, available: int | None = None) -> None:
+    """Refuse sizes that cannot fit, from lower bounds on what one batch and one scored split hold.
+
+    One training batch holds its generated inputs (float64 values, markers and
+    their stack; copy: int64 tokens and targets, and the one-hot inputs) and,
+    on the CPU, the hidden state of every step that backpropagation keeps;
+    scoring a split stacks every sequence's outputs. Each bound counts only
+    arrays the run cannot do without, so a refused size could never fit.
+    """
+    steps, width = gen.steps(problem, T), memory.itemsize(spec.dtype)
+    per_step = 32 if problem == "adding" else 16 + gen.COPY_TOKENS * width
+    on_cpu = config.get("device") in (None, "cpu")
+    state = spec.hidden_size * width if on_cpu else 0
+    memory.check_model(spec, available)
+    batch = int(config["batch_size"])
+    memory.check_fits(batch * steps * (per_step + state),
+                      f"one training batch of --batch-size {batch} × T={T} ({steps} steps: the inputs"
+                      f"{' and the hidden states backpropagation keeps' if state else ''})",
+                      "lower --batch-size, --seq-len" + (" or --hidden-size" if state else ""), available)
+    split = max(int(config["dev_size"]), int(config["test_size"]))
+    outputs = 1 if problem == "adding" else steps * gen.COPY_CLASSES
+    memory.check_fits(2 * split * outputs * width,
+                      f"scoring {split} sequences (--dev-size/--test-size) of {steps} steps (their outputs, "
+                      f"stacked)", "lower --dev-size, --test-size or --seq-len", available)
+    eval_batch = min(int(config["eval_batch_size"]), split)
+    memory.check_fits(eval_batch * steps * (per_step + state),
+                      f"one evaluation batch of --eval-batch-size {eval_batch} × T={T} ({steps} steps)",
+                      "lower --eval-batch-size or --seq-len", available)
 
 
 def _spec(config: dict) -> ModelSpec:

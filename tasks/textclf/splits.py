@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnbench.data.readers import (USER_FORMATS, Examples, LabelledData, encode_labels, label_names_from,
-                                   read_builtin, read_table)
+from rnnbench.data.readers import (DEFAULT_ENCODING, USER_FORMATS, Examples, LabelledData, encode_labels,
+                                   label_names_from, normalise_label, read_builtin, read_table)
 from rnnbench.errors import RnnbenchError
 
 BUILTIN = ("imdb", "sst2", "mr", "trec", "ag_news")
@@ -34,7 +34,9 @@ class Splits:
 
 
 def is_user_file(dataset: str) -> bool:
-    return Path(dataset).suffix.lower() in USER_FORMATS or "/" in dataset or "\\" in dataset
+    """A path rather than a dataset name: a file suffix, a separator, or something on disk by that name."""
+    return (Path(dataset).suffix.lower() in USER_FORMATS or "/" in dataset or "\\" in dataset
+            or Path(dataset).expanduser().exists())
 
 
 def make_splits(config: dict) -> Splits:
@@ -108,8 +110,9 @@ def fold_split(examples: Examples, folds: int, fold: int, seed: int) -> tuple[Ex
 def _read_user_files(config: dict) -> LabelledData:
     text_column, label_column = config["text_column"], config["label_column"]
     path = Path(config["dataset"]).expanduser()
-    texts, raw = read_table(path, text_column, label_column)
-    declared = tuple(n.strip() for n in config["label_names"].split(",")) if config.get("label_names") else None
+    encoding = config.get("encoding") or DEFAULT_ENCODING
+    texts, raw = read_table(path, text_column, label_column, encoding=encoding)
+    declared = _declared_labels(config["label_names"]) if config.get("label_names") else None
     names = label_names_from(raw, declared)
     if len(names) < 2:
         raise RnnbenchError(f"{path}: a classifier needs at least two labels, found {', '.join(names)}")
@@ -117,9 +120,20 @@ def _read_user_files(config: dict) -> LabelledData:
     for split, option in (("dev", "dev_file"), ("test", "test_file")):
         if config.get(option):
             other = Path(config[option]).expanduser()
-            other_texts, other_raw = read_table(other, text_column, label_column)
+            other_texts, other_raw = read_table(other, text_column, label_column, encoding=encoding)
             parts[split] = Examples(other_texts, encode_labels(other, other_raw, names))
     if "dev" in parts or "test" in parts:
         parts["train"] = parts.pop("all")
     notes = [f"user file {path}: labels {', '.join(names)} (ids 0..{len(names) - 1})"]
     return LabelledData(str(path), names, parts, notes)
+
+
+def _declared_labels(text: str) -> tuple[str, ...]:
+    """``--label-names``: the labels in id order, spelled as the file's labels are read (``1.0`` is ``1``)."""
+    names = tuple(normalise_label(name) for name in str(text).split(","))
+    if not all(names):
+        raise RnnbenchError(f"--label-names has an empty label: {text!r}")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RnnbenchError(f"--label-names names a label twice: {', '.join(repeated)} (in {text!r})")
+    return names

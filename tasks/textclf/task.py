@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnbench import memory
 from rnnbench.batching import evaluation_order, pad, training_order
+from rnnbench.data.readers import check_encoding
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import ModelSpec, OptimizerSpec
 from rnnbench.task import Batch, Prepared, Task, accuracy
@@ -25,6 +27,7 @@ COMMON_DEFAULTS = {
     "vocab_size": 20000, "min_count": 2, "max_length": 400, "truncate": "head", "tokenizer": "words",
     "split_seed": 0, "dev_fraction": 0.1, "folds": 10, "fold": 0,
     "text_column": "text", "label_column": "label", "label_names": None, "dev_file": None, "test_file": None,
+    "encoding": "utf-8",
     "epochs": 3, "batch_size": 32,
 }
 #: Per-dataset overrides. IMDB (measured, see the README): reviews end with their verdict, so the last
@@ -52,7 +55,9 @@ class TextClassification(Task):
         for key in POSITIVE_INTEGERS:
             if int(config[key]) < 1:
                 raise RnnbenchError(f"{key.replace('_', '-')} must be a positive integer, got {config[key]}")
-        _spec(config, vocab_size=2, num_outputs=2)  # bad model options fail before any data is read
+        # bad model options, sizes that cannot fit and unknown encodings fail before any data is read
+        memory.check_model(_spec(config, vocab_size=2, num_outputs=2))
+        check_encoding(config["encoding"])
         splits = make_splits(config)
         kind = config["tokenizer"]
         tokens = {name: [tokenize(text, kind) for text in examples.texts]
@@ -65,6 +70,7 @@ class TextClassification(Task):
         spec = _spec(config, len(vocab), len(splits.label_names))
         train_lengths = np.array([len(seq) for seq in ids["train"]])
         batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
+        _check_memory(config, spec, train_lengths, batch_size)
 
         def train_batches(seed: int, epoch: int) -> list[Batch]:
             return [_batch(ids["train"], labels["train"], chosen)
@@ -96,6 +102,23 @@ def _spec(config: dict, vocab_size: int, num_outputs: int) -> ModelSpec:
         vocab_size=vocab_size, embed_size=int(config["embed_size"]), activation=config["activation"],
         pooling=config["pooling"], optimizer=OptimizerSpec(config["optimizer"], float(config["lr"])),
         clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"])
+
+
+def _check_memory(config: dict, spec: ModelSpec, train_lengths: np.ndarray, batch_size: int) -> None:
+    """Refuse a model or a training batch that cannot fit, before the first one is built.
+
+    A batch is as large as the data allows (``--batch-size`` past the number of
+    texts, ``--max-length`` past the longest, cost nothing); on the CPU it holds
+    the padded ids and the hidden state of every step backpropagation keeps.
+    """
+    memory.check_model(spec)
+    if config.get("device") not in (None, "cpu"):
+        return
+    rows, steps = min(batch_size, len(train_lengths)), int(train_lengths.max(initial=1))
+    memory.check_fits(rows * steps * (8 + spec.hidden_size * memory.itemsize(spec.dtype)),
+                      f"one training batch of {rows} texts × {steps} tokens with --hidden-size {spec.hidden_size} "
+                      "(the ids and the hidden states backpropagation keeps)",
+                      "lower --batch-size, --max-length or --hidden-size")
 
 
 def _batch(sequences, labels, chosen) -> Batch:
