@@ -168,12 +168,15 @@ def _unescape_word(word: str, unescape_brackets: bool) -> str:
 
 
 def parse_tree(text: str, line: int | None = None, source: str | None = None, *,
-               unescape_brackets: bool = True) -> Tree:
+               unescape_brackets: bool = True, labels: range | None = None,
+               max_children: int | None = None) -> Tree:
     """Parse one PTB/SST tree.
 
     ``line`` is the line number of ``text``'s first line in ``source`` (a file
     name); both only serve error messages, which read ``source:line:column:
-    problem`` (``line N, column C: problem`` without a source).
+    problem`` (``line N, column C: problem`` without a source). ``labels``
+    (SST: ``range(5)``) and ``max_children`` (2 for a binary cell) reject a
+    bad node here, where its line is known, rather than in training.
     """
     first_line = 1 if line is None else int(line)
 
@@ -212,6 +215,9 @@ def parse_tree(text: str, line: int | None = None, source: str | None = None, *,
             if awaiting_label:
                 fail(start, "missing label: empty node '()'")
             opened, label, word, children = stack.pop()
+            if max_children is not None and len(children) > max_children:
+                fail(opened, f"node has {len(children)} children, at most {max_children} allowed "
+                             f"({'binary trees: binarize first' if max_children == 2 else 'reduce it'})")
             if children:
                 node = _new_tree(label, tuple(children), None)
             elif word:
@@ -235,7 +241,13 @@ def parse_tree(text: str, line: int | None = None, source: str | None = None, *,
                 fail(start + token.index(label_text),
                      f"label must be a non-negative integer, got {label_text!r}"
                      + (" (missing label?)" if len(fields) == 1 else ""))
-            stack[-1][1] = int(label_text)
+            try:
+                value = int(label_text)
+            except ValueError:  # more digits than Python converts
+                fail(start + token.index(label_text), f"label {label_text[:20]}... is too large")
+            if labels is not None and value not in labels:
+                fail(start + token.index(label_text), f"label {value} is outside {labels[0]}..{labels[-1]}")
+            stack[-1][1] = value
             stack[-1][2] = fields[1].strip() if len(fields) > 1 else ""
             awaiting_label = False
         elif token.strip():
@@ -245,8 +257,9 @@ def parse_tree(text: str, line: int | None = None, source: str | None = None, *,
     return root
 
 
-def read_trees(path, *, unescape_brackets: bool = True) -> list[Tree]:
-    """Every tree in ``path``, one a non-empty line; errors name ``path:line``."""
+def read_trees(path, *, unescape_brackets: bool = True, labels: range | None = None,
+               max_children: int | None = None) -> list[Tree]:
+    """Every tree in ``path``, one a non-empty line; errors name ``path:line`` (options: :func:`parse_tree`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -254,7 +267,8 @@ def read_trees(path, *, unescape_brackets: bool = True) -> list[Tree]:
         raise RnnbenchError(f"cannot read trees from {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise RnnbenchError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    return [parse_tree(line, lineno, str(path), unescape_brackets=unescape_brackets)
+    return [parse_tree(line, lineno, str(path), unescape_brackets=unescape_brackets, labels=labels,
+                       max_children=max_children)
             for lineno, line in enumerate(text.splitlines(), 1) if line.strip()]
 
 

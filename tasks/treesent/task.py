@@ -26,6 +26,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from rnnbench import memory
 from rnnbench.batching import evaluation_order, pad, training_order
 from rnnbench.data.local import dataset_folder
 from rnnbench.errors import RnnbenchError
@@ -88,7 +89,7 @@ class TreeSentiment(Task):
             raise RnnbenchError("batch sizes must be positive integers")
         binary = config["labels"] == "binary"
         folder = dataset_folder("sst", config.get("data_dir"))
-        trees = {split: read_trees(folder / f"{split}.txt") for split in SPLITS}
+        trees = {split: read_sst_trees(folder / f"{split}.txt") for split in SPLITS}
         lowercase = bool(config["lowercase"])
         words = {split: [_words(tree, lowercase) for tree in trees[split]] for split in SPLITS}
         vocab = Vocabulary.build(words["train"], int(config["vocab_size"]), int(config["min_count"]))
@@ -96,6 +97,7 @@ class TreeSentiment(Task):
                        for sentence in words[split]] for split in SPLITS}
         is_tree = config["model"] in TREE_CELLS
         spec = _spec(config, len(vocab), 2 if binary else len(CLASSES))
+        memory.check_model(spec)
         train_trees, train_ids = trees["train"], ids["train"]
         if binary and not is_tree:  # a word model learns from the sentence label alone: drop neutral ones
             kept = [i for i, tree in enumerate(train_trees) if tree.label != NEUTRAL]
@@ -136,6 +138,15 @@ class TreeSentiment(Task):
                         metric="root_binary" if binary else "root_fine", score=root_binary if binary else root_fine,
                         metrics=sentiment_metrics, info=info, notes=notes,
                         init_params=_average_composition if config["init"] == "average" else None)
+
+
+def read_sst_trees(path) -> list[Tree]:
+    """The trees of one SST split, checked while parsing (with ``file:line``) rather than in training:
+    labels 0..4, at most two children a node (the cells are binary), and at least one tree."""
+    trees = read_trees(path, labels=range(len(CLASSES)), max_children=2)
+    if not trees:
+        raise RnnbenchError(f"{path} has no trees (one SST tree a line is expected)")
+    return trees
 
 
 def _words(tree: Tree, lowercase: bool) -> list[str]:
