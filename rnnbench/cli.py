@@ -26,12 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
     # Each subcommand's parser lives beside its code; these modules import nothing heavy.
     from rnnbench import bench_command, check_command, report_command, run_command
     from rnnbench.data import command as data_command
+    from rnnbench.sweep import command as sweep_command
 
     check_command.add_parser(commands)
     run_command.add_parser(commands)
     bench_command.add_parser(commands)
     report_command.add_parser(commands)
     data_command.add_parser(commands)
+    sweep_command.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,104 @@
+"""The local executor: each configuration in its own ``rnnbench run`` process, up to ``jobs`` at once.
+
+A fresh process per run is what ``rnnbench run`` itself guarantees: the thread
+count is fixed before any framework loads, and one run's imports, caches and
+crashes never touch another's. Children get their own session, so a Ctrl-C
+at the terminal reaches the sweep only, which passes it on exactly once.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnbench.results import write_record
+from rnnbench.sweep.records import stand_in_record
+from rnnbench.sweep.stopping import StopSignals
+
+RECORD_LINE = re.compile(r"^record: (.+?\.json)(?:  \(.*\))?$", re.MULTILINE)
+POLL_SECONDS = 0.05
+
+
+@dataclass
+class Finished:
+    """A configuration's end: its record (read back from where it was written) and the wall time."""
+
+    config: object
+    record: dict
+    path: Path
+    seconds: float
+
+
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def child_command(config, results_dir) -> list[str]:
+    return [sys.executable, "-m", "rnnbench.cli", *config.argv(), "--results-dir", str(results_dir),
+            "--no-progress"]
+
+
+def run_local(configurations, results_dir, jobs: int, on_finished) -> int | None:
+    """Run every configuration; ``on_finished(Finished)`` after each; the stopping signal, or None."""
+    pending, running = deque(configurations), {}
+
+    def forward(signum):
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+    with StopSignals(forward) as stop:
+        while pending or running:
+            while pending and len(running) < jobs and not stop.received:
+                config = pending.popleft()
+                log = tempfile.TemporaryFile()
+                started = time.time()
+                process = subprocess.Popen(child_command(config, results_dir), stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+                running[process] = (config, log, started)
+            done = [p for p in running if p.poll() is not None]
+            for process in done:
+                config, log, started = running.pop(process)
+                on_finished(_collect(config, process.returncode, log, started, results_dir, stop.received))
+            if not done:
+                time.sleep(POLL_SECONDS)
+    return stop.received
+
+
+def _collect(config, returncode: int, log, started: float, results_dir, stopping) -> Finished:
+    """The record the child wrote, or a stand-in saying why there is none."""
+    finished = time.time()
+    log.seek(0)
+    output = log.read().decode("utf-8", "replace")
+    log.close()
+    paths = [Path(p) for p in RECORD_LINE.findall(output)]
+    for path in paths:
+        try:
+            return Finished(config, json.loads(path.read_text(encoding="utf-8")), path, finished - started)
+        except (OSError, json.JSONDecodeError):
+            continue
+    reason = describe_exit(returncode, output)
+    status = "interrupted" if stopping or returncode in (130, 143, -signal.SIGINT, -signal.SIGTERM) else "failed"
+    record = stand_in_record(config, status, reason, started=started, finished=finished)
+    return Finished(config, record, write_record(results_dir, record), finished - started)
+
+
+def describe_exit(returncode: int, output: str) -> str:
+    """Why a run left no record: its signal or exit status, and its last line of output."""
+    if returncode < 0:
+        try:
+            how = f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"killed by signal {-returncode}"
+    else:
+        how = f"rnnbench run exited with status {returncode}"
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return f"{how}: {lines[-1]}" if lines else how
