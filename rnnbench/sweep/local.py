@@ -56,7 +56,7 @@ def run_local(configurations, results_dir, jobs: int, on_finished) -> int | None
                 process.send_signal(signum)
 
     with StopSignals(forward) as stop:
-        while pending or running:
+        while running or (pending and not stop.received):
             while pending and len(running) < jobs and not stop.received:
                 config = pending.popleft()
                 log = tempfile.TemporaryFile()

@@ -1,0 +1,175 @@
+"""The local executor on the smoke sweep: one record per configuration, resume, failures, Ctrl-C and SIGTERM."""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rnnbench.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+SMOKE = REPO / "sweeps" / "smoke.toml"
+
+
+def _records(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def _keys(records) -> list:
+    return sorted((r["backend"], r["seed"]) for r in records)
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory):
+    """The smoke sweep run once with --jobs 2 (about 10 s): its records and its output."""
+    folder = tmp_path_factory.mktemp("smoke") / "results"
+    process = subprocess.run([sys.executable, "-m", "rnnbench.cli", "sweep", str(SMOKE), "--jobs", "2",
+                              "--results-dir", str(folder)], capture_output=True, text=True, timeout=300)
+    return folder, process
+
+
+def test_smoke_sweep_writes_one_ok_record_per_configuration(smoke_results):
+    folder, process = smoke_results
+    assert process.returncode == 0, process.stderr
+    records = _records(folder)
+    assert _keys(records) == [("numpy", 0), ("numpy", 1), ("torch", 0), ("torch", 1)]
+    assert {r["status"] for r in records} == {"ok"}
+    assert {r["dataset"] for r in records} == {"adding-T10"} and {r["config"]["threads"] for r in records} == {1}
+    assert all(r["command"].startswith("rnnbench run --backend ") for r in records)
+    # one line per finished run, the counts and the accuracy table of the records
+    assert process.stdout.count("\nok ") + process.stdout.startswith("ok ") == 4
+    assert "sweep: 4 ok, 0 failed, 0 diverged, 0 interrupted, 0 skipped (4 configurations)" in process.stdout
+    assert "adding-T10" in process.stdout and "test mse" in process.stdout
+    # the same seeds give the same numbers on both backends (float64): the runs are the runs
+    by_key = {(r["backend"], r["seed"]): r["best"]["test"] for r in records}
+    assert by_key[("numpy", 0)] == pytest.approx(by_key[("torch", 0)], rel=1e-6)
+
+
+def test_second_run_skips_all_and_a_deleted_record_is_redone(smoke_results, tmp_path, capsys):
+    folder, _ = smoke_results
+    copy = tmp_path / "results"
+    copy.mkdir()
+    for path in folder.glob("*.json"):
+        (copy / path.name).write_bytes(path.read_bytes())
+    before = sorted(p.name for p in copy.glob("*.json"))
+    assert main(["sweep", str(SMOKE), "--jobs", "2", "--results-dir", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert "sweep: 0 ok, 0 failed, 0 diverged, 0 interrupted, 4 skipped (4 configurations)" in out
+    assert sorted(p.name for p in copy.glob("*.json")) == before  # nothing ran, nothing was rewritten
+
+    gone = next(p for p in copy.glob("*torch*seed1.json"))
+    gone.unlink()
+    assert main(["sweep", str(SMOKE), "--dry-run", "--results-dir", str(copy)]) == 0
+    dry = capsys.readouterr().out
+    assert "4 configurations: 3 done, 1 to run" in dry
+    assert re.search(r"\n4\s+to run\s+longrange adding-T10 torch gru seed 1\s*\n", dry), dry
+    assert main(["sweep", str(SMOKE), "--results-dir", str(copy)]) == 0
+    assert "sweep: 1 ok, 0 failed, 0 diverged, 0 interrupted, 3 skipped (4 configurations)" in capsys.readouterr().out
+    assert _keys(_records(copy)) == [("numpy", 0), ("numpy", 1), ("torch", 0), ("torch", 1)]
+
+
+def test_a_failing_configuration_leaves_a_failed_record_and_the_rest_finish(tmp_path, capsys):
+    broken = tmp_path / "broken.tsv"
+    broken.write_text("words\tcategory\nsome text\tpos\nmore text\tneg\n")  # no text/label columns
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(_textclf_failure(broken))  # valid names and options: it fails only when it reads the file
+    results = tmp_path / "results"
+    assert main(["sweep", str(sweep), "--jobs", "2", "--results-dir", str(results)]) == 1
+    out = capsys.readouterr().out
+    records = {r["task"]: r for r in _records(results)}
+    assert records["longrange"]["status"] == "ok"
+    failed = records["textclf"]
+    assert failed["status"] == "failed" and failed["schema"] == "rnnbench.run/1"
+    assert "exited with status 2" in failed["error"] and "rnnbench: error:" in failed["error"]
+    assert failed["dataset"] == str(broken) and failed["model"] == "gru" and failed["seed"] == 0
+    assert "sweep: 1 ok, 1 failed, 0 diverged, 0 interrupted, 0 skipped (2 configurations)" in out
+    # a failed run is never done: the next sweep tries it again
+    assert main(["sweep", str(sweep), "--dry-run", "--results-dir", str(results)]) == 0
+    assert "2 configurations: 1 done, 1 to run" in capsys.readouterr().out
+
+
+def _textclf_failure(broken: Path) -> str:
+    return f"""
+[[include]]
+task = "longrange"
+backend = "numpy"
+model = "gru"
+seq_len = 10
+hidden_size = 8
+max_steps = 10
+steps_per_epoch = 10
+dev_size = 32
+test_size = 32
+threads = 1
+
+[[include]]
+task = "textclf"
+backend = "numpy"
+model = "gru"
+dataset = "{broken}"
+threads = 1
+"""
+
+
+LONG = """
+[options]
+task = "longrange"
+backend = "numpy"
+model = "gru"
+seq_len = 10
+hidden_size = 8
+max_steps = 200000
+steps_per_epoch = 100000
+dev_size = 32
+test_size = 32
+threads = 1
+
+[matrix]
+seed = [0, 1]
+"""
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_interrupts_the_running_run_and_starts_nothing_new(tmp_path, signum, code):
+    sweep = tmp_path / "long.toml"
+    sweep.write_text(LONG)
+    results = tmp_path / "results"
+    process = subprocess.Popen([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir",
+                                str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_child(process.pid, "--seeds", timeout=60)
+        time.sleep(1.5)  # into the training loop
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == code, err
+    records = _records(results)
+    assert [(r["seed"], r["status"]) for r in records] == [(0, "interrupted")]  # seed 1 never started
+    assert "sweep: 0 ok, 0 failed, 0 diverged, 1 interrupted, 0 skipped, 1 not started (2 configurations)" in out
+
+
+def _wait_for_child(parent: int, marker: str, timeout: float) -> int:
+    """The pid of a process started by ``parent`` whose command line holds ``marker``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = (entry / "status").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+            if ppid == parent and marker in cmdline:
+                return int(entry.name)
+        time.sleep(0.1)
+    raise AssertionError(f"no child of {parent} with {marker!r} within {timeout} s")
