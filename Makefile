@@ -3,7 +3,7 @@
 # downloads a missing one on first use (RNNBENCH_OFFLINE=1 turns that off; docs/design.md §5).
 PYTHON ?= python3
 VENV ?= .venv
-EXTRAS ?= all,test
+EXTRAS ?= all,test,ray
 BIN := $(VENV)/bin
 export RNNBENCH_DISABLE_PLUGIN_AUTOLOAD ?= 1
 
