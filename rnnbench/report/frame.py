@@ -8,11 +8,14 @@ gradient-flow arrays that do not fit in a cell.
 """
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
 from rnnbench.report.configs import config_key
 from rnnbench.report.filters import apply_filters
-from rnnbench.report.records import KNOWN_SCHEMAS, read_record_files
+from rnnbench.report.records import KNOWN_SCHEMAS, RecordWarning, read_record_files
+from rnnbench.report.shape import record_problem
 
 #: Columns every frame has, even an empty one, so filters and tables can rely on them.
 BASE_COLUMNS = ["kind", "task", "dataset", "model", "backend", "impl", "device", "threads", "seed", "status",
@@ -24,16 +27,32 @@ def load_results(results_dir, **filters) -> pd.DataFrame:
 
     ``load_results("results", task="textclf", backend=["torch", "numpy"], status="ok")``:
     a filter value is one value, a comma-separated string or a list. Unreadable
-    files and unknown schemas are skipped with a :class:`RecordWarning`.
+    files, unknown schemas and records of the wrong shape are skipped with a
+    :class:`RecordWarning`.
     """
     rows = []
     for path, record in read_record_files(results_dir):
-        rows.extend(_ROW_MAKERS[KNOWN_SCHEMAS[record["schema"]]](path, record))
+        rows.extend(_rows_or_warning(path, record))
     frame = pd.DataFrame(rows)
     for column in BASE_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.Series(dtype=object)
     return apply_filters(frame, filters).reset_index(drop=True)
+
+
+def _rows_or_warning(path, record: dict) -> list[dict]:
+    """The record's rows; a record of the wrong shape is skipped with a warning naming its file, so one bad
+    file never breaks the whole report."""
+    kind = KNOWN_SCHEMAS[record["schema"]]
+    try:
+        problem = record_problem(kind, record)
+        if problem is None:
+            return _ROW_MAKERS[kind](path, record)
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a misfit the shape does not describe
+        problem = f"{type(exc).__name__}: {exc}"
+    warnings.warn(RecordWarning(f"skipped {path.name}: not a {kind} record the report can read ({problem})"),
+                  stacklevel=3)
+    return []
 
 
 def _common(kind: str, path, record: dict) -> dict:

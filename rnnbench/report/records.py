@@ -44,7 +44,8 @@ def _read(path: Path) -> dict | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         warnings.warn(RecordWarning(f"skipped {path.name}: not readable JSON ({_reason(exc)})"), stacklevel=3)
         return None
-    if not isinstance(record, dict) or record.get("schema") not in KNOWN_SCHEMAS:
+    if not isinstance(record, dict) or not isinstance(record.get("schema"), str) \
+            or record["schema"] not in KNOWN_SCHEMAS:
         schema = record.get("schema") if isinstance(record, dict) else type(record).__name__
         warnings.warn(RecordWarning(f"skipped {path.name}: unknown schema {schema!r}"), stacklevel=3)
         return None
