@@ -1,0 +1,65 @@
+"""Timers for ``rnnbench bench``: the backend's own jitted paths, on device arrays made once.
+
+jax dispatches asynchronously, so each callable ends with ``jax.block_until_ready``
+on what it computed: the clock then sees finished work, on a CPU as on a GPU.
+Forward+backward is the jitted VJP of every parameter and the input for a fixed,
+seeded upstream ``dy``, as in the other backends.
+"""
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from rnnbench.backend import check_sequence_inputs, check_tree_inputs, state_keys
+from rnnbench.bench.inputs import sequence_cotangent, tree_cotangents
+
+from . import sequence
+from .tree import TreePlan, tree_states
+
+
+def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh"):
+    x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, None, activation)
+    B, T, _ = x.shape
+    H = np.shape(params["W_h"])[0]
+    scope = backend.precision
+    with scope(dtype):
+        p, xt, lt = backend.put_all(params, dtype), backend.put(x), backend.put(lengths)
+        state = {k: backend.put(np.zeros((B, H), dtype)) for k in state_keys(cell)}
+        dy = backend.put(sequence_cotangent(B, T, H, dtype))
+
+    if not backward:
+        def run_forward():
+            with scope(dtype):
+                jax.block_until_ready(sequence.forward(p, xt, lt, state, cell=cell, activation=activation))
+        return run_forward
+
+    def run_forward_backward():
+        with scope(dtype):
+            jax.block_until_ready(sequence.grads_for_dy(p, xt, lt, state, dy, cell=cell, activation=activation))
+    return run_forward_backward
+
+
+def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
+    x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
+    plan = TreePlan.of(trees)
+    H = np.shape(params["W"])[0] // 2
+    scope = backend.precision
+    with scope(dtype):
+        p, xt = backend.put_all(params, dtype), backend.put(plan.pad_leaves(x_leaves))
+        upstream = {}
+        for key, value in tree_cotangents(cell, trees.num_nodes, H, dtype).items():
+            padded = np.zeros((plan.padded_nodes, H), dtype)
+            padded[:plan.num_nodes] = value
+            upstream[key] = backend.put(padded)
+
+    if not backward:
+        def run_forward():
+            with scope(dtype):
+                jax.block_until_ready(tree_states(cell, p, xt, plan, backend.put))
+        return run_forward
+
+    def run_forward_backward():
+        with scope(dtype):
+            _, vjp = jax.vjp(lambda q, x: tree_states(cell, q, x, plan, backend.put), p, xt)
+            jax.block_until_ready(vjp(upstream))
+    return run_forward_backward

@@ -1,0 +1,91 @@
+"""Recursive networks over a level-batched :class:`rnnbench.trees.TreeBatch`, in jax.
+
+One batched composition per height: gather both children's rows, one matrix
+product, scatter the results into the node-state buffer (functionally, so
+``jax.vjp`` sees every version of it). Each level is a jitted call.
+
+Every tree batch has its own shape, and jit compiles once per shape, so
+:class:`TreePlan` pads the buffer, the leaves and every level to a power of two:
+padded slots gather row 0 and scatter to an out-of-range id, which
+``mode="drop"`` discards, so they change neither a state nor a gradient, and a
+whole SST epoch needs a few dozen compilations instead of one per batch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def bucket(n: int) -> int:
+    """The padded size for ``n``: the next power of two (at least 8)."""
+    return max(8, 1 << (int(n) - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class TreePlan:
+    """A TreeBatch as padded index arrays (NumPy): what the jitted steps see."""
+
+    num_nodes: int
+    num_leaves: int
+    padded_nodes: int
+    padded_leaves: int
+    leaf_ids: np.ndarray   # int32 [padded_leaves]: node id of each leaf row, out of range for padding
+    levels: tuple          # (ids, left, right) int32 [bucket(width)] per level
+
+    @classmethod
+    def of(cls, trees) -> "TreePlan":
+        N, L = trees.num_nodes, trees.num_leaves
+        Np, Lp = bucket(N), bucket(L)
+        leaf_ids = np.full(Lp, Np, np.int32)
+        leaf_ids[:L] = np.arange(L)
+        levels = []
+        for level in trees.levels:
+            width = bucket(level.stop - level.start)
+            ids, left, right = np.full(width, Np, np.int32), np.zeros(width, np.int32), np.zeros(width, np.int32)
+            ids[:level.stop - level.start] = np.arange(level.start, level.stop)
+            left[:len(level.left)] = level.left
+            right[:len(level.right)] = level.right
+            levels.append((ids, left, right))
+        return cls(N, L, Np, Lp, leaf_ids, tuple(levels))
+
+    def pad_leaves(self, x: np.ndarray) -> np.ndarray:
+        """``x [L, ...]`` with zero rows up to ``padded_leaves``."""
+        return np.concatenate([x, np.zeros((self.padded_leaves - len(x),) + x.shape[1:], x.dtype)])
+
+
+@partial(jax.jit, static_argnames=("cell", "padded_nodes"))
+def _leaf_states(params, x, leaf_ids, *, cell, padded_nodes):
+    H = params["W"].shape[1] if cell == "recursive" else params["W"].shape[1] // 5
+    h = jnp.zeros((padded_nodes, H), x.dtype)
+    if cell == "recursive":
+        return h.at[leaf_ids].set(x, mode="drop"), None
+    i, o, u = jnp.split(x @ params["W_leaf"] + params["b_leaf"], 3, axis=1)
+    c = jax.nn.sigmoid(i) * jnp.tanh(u)
+    return (h.at[leaf_ids].set(jax.nn.sigmoid(o) * jnp.tanh(c), mode="drop"),
+            jnp.zeros((padded_nodes, H), x.dtype).at[leaf_ids].set(c, mode="drop"))
+
+
+@partial(jax.jit, static_argnames=("cell",))
+def _level(params, h, c, ids, left, right, *, cell):
+    pre = jnp.concatenate([h[left], h[right]], axis=1) @ params["W"] + params["b"]
+    if cell == "recursive":
+        return h.at[ids].set(jnp.tanh(pre), mode="drop"), None
+    i, fl, fr, o, u = jnp.split(pre, 5, axis=1)
+    c_new = jax.nn.sigmoid(i) * jnp.tanh(u) + jax.nn.sigmoid(fl) * c[left] + jax.nn.sigmoid(fr) * c[right]
+    return (h.at[ids].set(jax.nn.sigmoid(o) * jnp.tanh(c_new), mode="drop"),
+            c.at[ids].set(c_new, mode="drop"))
+
+
+def tree_states(cell, params, x_padded, plan: TreePlan, put):
+    """Node states ``{"h", "c" (treelstm)}`` as jax arrays ``[padded_nodes, H]`` (rows past N are zero).
+
+    ``x_padded`` is ``[padded_leaves, D]``; ``put`` moves a NumPy index array to the device.
+    """
+    h, c = _leaf_states(params, x_padded, put(plan.leaf_ids), cell=cell, padded_nodes=plan.padded_nodes)
+    for ids, left, right in plan.levels:
+        h, c = _level(params, h, c, put(ids), put(left), put(right), cell=cell)
+    return {"h": h} if c is None else {"h": h, "c": c}
