@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import json
 import math
 import re
@@ -218,14 +219,23 @@ def read_table(path, text_column: str, label_column: str, delimiter: str | None 
             raw = delimiter is not None
             texts, labels = _read_delimited(path, text_column, label_column, delimiter or
                                             ("\t" if suffix == ".tsv" else ","), raw, codec)
-    except UnicodeError:  # decoding streams the file in chunks: find where, from the start
-        message = _decode_error(path, codec, encoding)
+    except UnicodeError as exc:  # decoding streams the file in chunks: find where, from the start
+        message = _decode_error(path, codec, encoding, exc)
         raise RnnbenchError(message) from None
     except OSError as exc:
         raise RnnbenchError(f"cannot read dataset file {path}: {exc.strerror or exc}") from None
     if not texts:
         raise RnnbenchError(f"dataset file {path} has no examples")
     return texts, labels
+
+
+def names_list(names, limit: int = 12) -> str:
+    """Column names or labels for a one-line message: plain where they are plain, else quoted (a name may
+    hold a line break), and the first ``limit`` of a long list (a wrong label column has thousands)."""
+    names = list(names)
+    shown = [name if name and name.isprintable() and name == name.strip() and "," not in name else repr(name)
+             for name in map(str, names[:limit])]
+    return ", ".join(shown) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def _check_regular_file(path: Path) -> None:
@@ -241,21 +251,29 @@ def _check_regular_file(path: Path) -> None:
         raise RnnbenchError(f"cannot read dataset file {path}: {exc.strerror or exc}") from None
 
 
-def _decode_error(path: Path, codec: str, given: str) -> str:
-    """Where the bytes of ``path`` stop being ``codec``: byte offset and line, and the way out."""
+def _decode_error(path: Path, codec: str, given: str, streaming: UnicodeError) -> str:
+    """Where the bytes of ``path`` stop being ``codec``: byte offset and line, and the way out.
+
+    The whole file is decoded again because the streaming decoder's offset is
+    within its chunk. Python's streaming utf-16 decoder also refuses a file
+    without a byte-order mark that a whole-file decode reads (as the machine's
+    byte order): that refusal, at byte 0, is the one reported then.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
         return f"cannot read dataset file {path}: {exc.strerror or exc}"
-    start, reason = len(data), "cannot decode"
+    start, reason = getattr(streaming, "start", 0), getattr(streaming, "reason", str(streaming))
     try:
         data.decode(codec)
     except UnicodeError as exc:
-        start, reason = getattr(exc, "start", start), getattr(exc, "reason", str(exc))
+        start, reason = getattr(exc, "start", 0), getattr(exc, "reason", str(exc))
     line = data[:start].decode(codec, errors="replace").count("\n") + 1
     hint = "name the file's encoding with --encoding, e.g. --encoding latin-1"
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and not codec.startswith("utf-16"):
         hint = "it starts with a UTF-16 byte-order mark: --encoding utf-16"
+    elif codec in ("utf-16", "utf-32") and "BOM" in reason:
+        hint = f"without a byte-order mark name the byte order: --encoding {codec}-le or {codec}-be"
     return f"{path}:{line}: not {given} at byte {start} ({reason}); {hint}"
 
 
@@ -268,34 +286,66 @@ def _read_delimited(path, text_column, label_column, delimiter, raw, encoding=DE
     if csv.field_size_limit() < FIELD_SIZE_LIMIT:
         csv.field_size_limit(FIELD_SIZE_LIMIT)
     with _open(path, encoding, newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter, quoting=quoting)
-        number = 1  # the line the next row starts on
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise RnnbenchError(f"dataset file {path} is empty (a header row naming the columns is expected)")
-            header = [name.strip() for name in header]
-            text_index, label_index = (_column_index(path, header, name, option)
-                                       for name, option in ((text_column, "--text-column"),
-                                                            (label_column, "--label-column")))
-            texts, labels = [], []
+        content = handle.read()
+    content, restore = _protect_stray_breaks(content)
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, quoting=quoting)
+    number = 1  # the line the next row starts on
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise RnnbenchError(f"dataset file {path} is empty (a header row naming the columns is expected)")
+        # a byte-order mark the codec kept (utf-16-le, say) is never part of a name
+        header = [restore(name).strip() for name in [header[0].lstrip("\ufeff"), *header[1:]]] if header else []
+        text_index, label_index = (_column_index(path, header, name, option)
+                                   for name, option in ((text_column, "--text-column"),
+                                                        (label_column, "--label-column")))
+        texts, labels = [], []
+        number = reader.line_num + 1
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                if len(row) <= max(text_index, label_index):
+                    raise RnnbenchError(f"{path}:{number}: row has {len(row)} fields, "
+                                        f"the header has {len(header)}")
+                labels.append(_label_value(path, number, restore(row[label_index])))
+                texts.append(restore(row[text_index]))
             number = reader.line_num + 1
-            for row in reader:
-                if row and any(cell.strip() for cell in row):
-                    if len(row) <= max(text_index, label_index):
-                        raise RnnbenchError(f"{path}:{number}: row has {len(row)} fields, "
-                                            f"the header has {len(header)}")
-                    labels.append(_label_value(path, number, row[label_index]))
-                    texts.append(row[text_index])
-                number = reader.line_num + 1
-        except csv.Error as exc:
-            raise RnnbenchError(f"{path}:{number}: {exc}") from None
+    except csv.Error as exc:
+        raise RnnbenchError(f"{path}:{number}: {exc}") from None
     return texts, labels
+
+
+def _protect_stray_breaks(content: str):
+    """``(content, restore)``: a lone CR inside a field of a file whose lines end in LF (or a lone LF in one
+    whose lines end in CR) hidden from the csv module, and the function that puts it back in a field.
+
+    Python's csv writer, and pandas, quote a field holding a line-terminator
+    character only: under the default ``\n`` a text with a bare ``\r`` is
+    written unquoted, and the csv reader would end the row there. The file's
+    own line ending is the first one in it; under LF every CR is a field's (a
+    text may end in one, just before the LF), under CR every LF, and under
+    CRLF a CR that no LF follows.
+    """
+    first = re.search(r"\r\n?|\n", content)
+    if first is None:
+        return content, _same
+    stray, char = {"\n": (re.compile("\r"), "\r"), "\r": (re.compile("\n"), "\n"),
+                   "\r\n": (re.compile(r"\r(?!\n)"), "\r")}[first.group()]
+    if not stray.search(content):
+        return content, _same
+    sentinel = next((chr(c) for c in range(0xE000, 0xF900) if chr(c) not in content), None)
+    if sentinel is None:  # every private-use character in the file: leave it to the csv module
+        return content, _same
+    return stray.sub(sentinel, content), lambda cell: cell.replace(sentinel, char)
+
+
+def _same(cell: str) -> str:
+    return cell
 
 
 def _column_index(path, header, name, option) -> int:
     if name not in header:
-        raise RnnbenchError(f"{path} has no column {name!r} (set {option}); columns: {', '.join(header)}")
+        raise RnnbenchError(f"{path} has no column {name!r} (set {option}); columns: {names_list(header)}"
+                            + _bom_hint(header[0] if header else ""))
     return header.index(name)
 
 
@@ -305,11 +355,11 @@ def _read_jsonl_columns(path, text_column, label_column, encoding=DEFAULT_ENCODI
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
-            record = _json_line(path, number, line)
+            record = _json_line(path, number, line.lstrip("\ufeff") if number == 1 else line)
             for name, option in ((text_column, "--text-column"), (label_column, "--label-column")):
                 if name not in record:
                     raise RnnbenchError(f"{path}:{number}: no field {name!r} (set {option}); "
-                                        f"fields: {', '.join(record)}")
+                                        f"fields: {names_list(record)}")
             text = record[text_column]
             if not isinstance(text, str):
                 raise RnnbenchError(f"{path}:{number}: field {text_column!r} must be a string (the text), "
@@ -323,12 +373,20 @@ def _json_line(path, number, line) -> dict:
     try:
         record = json.loads(line)
     except ValueError as exc:  # JSONDecodeError, or an integer of more digits than Python converts
-        raise RnnbenchError(f"{path}:{number}: not a JSON line ({getattr(exc, 'msg', exc)})") from None
+        raise RnnbenchError(f"{path}:{number}: not a JSON line ({getattr(exc, 'msg', exc)})"
+                            + (_bom_hint(line) if number == 1 else "")) from None
     except RecursionError:
         raise RnnbenchError(f"{path}:{number}: not a JSON line (nested too deeply)") from None
     if not isinstance(record, dict):
         raise RnnbenchError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
     return record
+
+
+def _bom_hint(first: str) -> str:
+    """What to say when a file's first characters are a byte-order mark decoded as latin-1 or cp1252."""
+    if first.startswith(("\u00ef\u00bb\u00bf", "\u00ff\u00fe", "\u00fe\u00ff")):
+        return "; the file starts with a Unicode byte-order mark: leave --encoding out (UTF-8) or give utf-16"
+    return ""
 
 
 def _label_value(path, number, value) -> str:
@@ -387,6 +445,6 @@ def encode_labels(path, raw_labels, label_names: tuple[str, ...]) -> list[int]:
     ids = []
     for raw in raw_labels:
         if raw not in index:
-            raise RnnbenchError(f"{path}: unknown label {raw!r}; known labels: {', '.join(label_names)}")
+            raise RnnbenchError(f"{path}: unknown label {raw!r}; known labels: {names_list(label_names)}")
         ids.append(index[raw])
     return ids

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from rnnbench.data.readers import (DEFAULT_ENCODING, USER_FORMATS, Examples, LabelledData, encode_labels,
-                                   label_names_from, normalise_label, read_builtin, read_table)
+                                   label_names_from, names_list, normalise_label, read_builtin,
+                                   read_table)
 from rnnbench.errors import RnnbenchError
 
 BUILTIN = ("imdb", "sst2", "mr", "trec", "ag_news")
@@ -115,7 +116,7 @@ def _read_user_files(config: dict) -> LabelledData:
     declared = _declared_labels(config["label_names"]) if config.get("label_names") else None
     names = label_names_from(raw, declared)
     if len(names) < 2:
-        raise RnnbenchError(f"{path}: a classifier needs at least two labels, found {', '.join(names)}")
+        raise RnnbenchError(f"{path}: a classifier needs at least two labels, found {names_list(names)}")
     parts = {"all": Examples(texts, encode_labels(path, raw, names))}
     for split, option in (("dev", "dev_file"), ("test", "test_file")):
         if config.get(option):
@@ -124,7 +125,7 @@ def _read_user_files(config: dict) -> LabelledData:
             parts[split] = Examples(other_texts, encode_labels(other, other_raw, names))
     if "dev" in parts or "test" in parts:
         parts["train"] = parts.pop("all")
-    notes = [f"user file {path}: labels {', '.join(names)} (ids 0..{len(names) - 1})"]
+    notes = [f"user file {path}: labels {names_list(names, limit=20)} (ids 0..{len(names) - 1})"]
     return LabelledData(str(path), names, parts, notes)
 
 
@@ -135,5 +136,5 @@ def _declared_labels(text: str) -> tuple[str, ...]:
         raise RnnbenchError(f"--label-names has an empty label: {text!r}")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise RnnbenchError(f"--label-names names a label twice: {', '.join(repeated)} (in {text!r})")
+        raise RnnbenchError(f"--label-names names a label twice: {names_list(repeated)} (in {text!r})")
     return names
