@@ -300,3 +300,22 @@ def test_read_table_refuses_an_unknown_encoding_before_reading():
     with pytest.raises(RnnbenchError, match="unknown encoding 'nope'"):
         readers.check_encoding("nope")
     assert readers.check_encoding("UTF8") == "utf-8-sig" and readers.check_encoding("latin-1") == "iso8859-1"
+
+
+# -- the registered datasets' own files ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dataset,damage,words", [
+    ("mr", lambda root: (root / "mr" / "rt-polarity.pos").write_bytes(b"good \xff film\n"),
+     ["cannot read", "rt-polarity.pos: 'utf-8' codec can't decode byte 0xff"]),
+    ("imdb", lambda root: (root / "imdb" / "train.jsonl.gz").write_bytes(
+        (root / "imdb" / "train.jsonl.gz").read_bytes()[:40]), ["cannot read", "train.jsonl.gz: Compressed file ended before"]),
+    ("imdb", lambda root: (root / "imdb" / "test.jsonl.gz").write_bytes(b"not gzip at all"),
+     ["cannot read", "test.jsonl.gz: Not a gzipped file"]),
+], ids=["mr-not-utf8", "imdb-truncated-gzip", "imdb-not-gzip"])
+def test_a_damaged_registered_dataset_is_one_line_naming_it(tmp_path, capsys, dataset, damage, words):
+    from text_fixtures import write_local_layout
+
+    root = write_local_layout(tmp_path / "data", size=20)
+    damage(root)
+    one_line_error(*run(tmp_path, capsys, dataset, "--data-dir", str(root))[::2], *words)

@@ -14,6 +14,7 @@ import json
 import math
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from pathlib import Path
@@ -77,12 +78,23 @@ def read_builtin(name: str, data_dir=None) -> LabelledData:
         raise RnnbenchError(f"cannot read dataset {name!r} in {folder}: {exc}") from None
 
 
+@contextmanager
+def _reading(path: Path):
+    """A registered dataset's file that cannot be opened, decoded or decompressed: one line naming it."""
+    try:
+        yield
+    except OSError as exc:  # unreadable, or not gzip (BadGzipFile)
+        raise RnnbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, EOFError) as exc:  # EOFError: a truncated gzip
+        raise RnnbenchError(f"cannot read {path}: {exc}") from None
+
+
 def read_imdb(folder: Path) -> LabelledData:
     splits = {}
     for split in ("train", "test"):
         path = folder / f"{split}.jsonl.gz"
         examples = Examples()
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
+        with _reading(path), gzip.open(path, "rt", encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
                 record = _json_line(path, number, line)
                 label = record.get("label")
@@ -120,7 +132,7 @@ def _binary_label(path, line, raw) -> int:
 def read_mr(folder: Path) -> LabelledData:
     examples = Examples()
     for label, name in ((0, "rt-polarity.neg"), (1, "rt-polarity.pos")):
-        with open(folder / name, encoding="utf-8") as handle:
+        with _reading(folder / name), open(folder / name, encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():
                     examples.add(line.strip(), label)
@@ -133,7 +145,7 @@ def read_trec(folder: Path) -> LabelledData:
     for split, name in (("train", "train_5500.label"), ("test", "TREC_10.label")):
         path = folder / name
         examples = Examples()
-        with open(path, encoding="latin-1") as handle:
+        with _reading(path), open(path, encoding="latin-1") as handle:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
@@ -151,7 +163,9 @@ def read_ag_news(folder: Path) -> LabelledData:
     names = AG_NEWS_CLASSES
     classes = folder / "classes.txt"
     if classes.is_file():
-        names = tuple(line.strip() for line in classes.read_text(encoding="utf-8").splitlines() if line.strip())
+        with _reading(classes):
+            text = classes.read_text(encoding="utf-8")
+        names = tuple(line.strip() for line in text.splitlines() if line.strip())
     splits = {}
     for split in ("train", "test"):
         path = folder / f"{split}.csv"
@@ -165,7 +179,7 @@ def read_ag_news(folder: Path) -> LabelledData:
 
 def _read_ag_news_file(path: Path, num_classes: int) -> Examples:
     examples = Examples()
-    with open(path, encoding="utf-8", newline="") as handle:
+    with _reading(path), open(path, encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.reader(handle), 1):
             if len(row) < 2 or not row[0].strip().isdigit() or not 1 <= int(row[0]) <= num_classes:
                 raise RnnbenchError(f"{path}:{number}: expected a class index 1-{num_classes}, a title and "
