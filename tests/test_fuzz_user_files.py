@@ -96,7 +96,7 @@ def user_files(draw, clean: bool):
     if draw(st.integers(0, 9)) == 0:
         data = draw(st.binary(max_size=300))
     option = draw(st.sampled_from([None, None, encoding, encoding, encoding, "latin-1", "utf-16", "utf-8",
-                                   "utf-16-le", "bogus"]))
+                                   "utf-16-le", "bogus", "utf-32", "utf-7", "idna", "cp037"]))
     extra = {}
     if draw(st.integers(0, 4)) == 0:
         extra["label_names"] = draw(st.sampled_from(["pos,neg", "0,1", "1,1.0", "neg,pos,x", ",", "true,false"]))

@@ -260,7 +260,8 @@ def test_a_json_nan_label_is_refused(tmp_path, capsys):
 
 @pytest.mark.parametrize("spelling,name", [("1", "1"), ("1.0", "1"), ("01", "1"), ("+1", "1"), ("1e0", "1"),
                                            (" 1 ", "1"), ("-0.0", "0"), ("1.50", "1.5"), ("1.5", "1.5"),
-                                           ("1e-3", "0.001"), ("pos", "pos"), ("nan", "nan"), ("1,0", "1,0")])
+                                           ("1e-3", "0.001"), ("pos", "pos"), ("nan", "nan"), ("1,0", "1,0"),
+                                           ("\u0661", "\u0661"), ("1e70", "1E+70"), ("1.", "1"), (".5", "0.5")])
 def test_numeric_label_spellings_denote_one_class(spelling, name):
     assert readers.normalise_label(spelling) == name
 

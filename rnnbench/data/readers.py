@@ -31,7 +31,7 @@ FIELD_SIZE_LIMIT = min(sys.maxsize, 2**31 - 1)
 #: JSON type names, for messages about a field of the wrong type.
 _JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
                list: "an array", dict: "an object"}
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
 
 
 @dataclass
@@ -233,7 +233,7 @@ def read_table(path, text_column: str, label_column: str, delimiter: str | None 
             raw = delimiter is not None
             texts, labels = _read_delimited(path, text_column, label_column, delimiter or
                                             ("\t" if suffix == ".tsv" else ","), raw, codec)
-    except UnicodeError as exc:  # decoding streams the file in chunks: find where, from the start
+    except UnicodeError as exc:  # a decoder's offset is within its chunk: find where, from the start
         message = _decode_error(path, codec, encoding, exc)
         raise RnnbenchError(message) from None
     except OSError as exc:
@@ -282,7 +282,10 @@ def _decode_error(path: Path, codec: str, given: str, streaming: UnicodeError) -
         data.decode(codec)
     except UnicodeError as exc:
         start, reason = getattr(exc, "start", 0), getattr(exc, "reason", str(exc))
-    line = data[:start].decode(codec, errors="replace").count("\n") + 1
+    try:
+        line = data[:start].decode(codec, errors="replace").count("\n") + 1
+    except UnicodeError:  # a codec that refuses even with errors="replace" (idna, say): count bytes
+        line = data[:start].count(b"\n") + 1
     hint = "name the file's encoding with --encoding, e.g. --encoding latin-1"
     if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and not codec.startswith("utf-16"):
         hint = "it starts with a UTF-16 byte-order mark: --encoding utf-16"
@@ -292,6 +295,7 @@ def _decode_error(path: Path, codec: str, given: str, streaming: UnicodeError) -
 
 
 def _open(path, encoding, **options):
+    """The one place a user file is opened (tests make it fail as a file root cannot read would)."""
     return open(path, encoding=encoding, **options)
 
 
