@@ -14,10 +14,6 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-#: Steps of the scan body unrolled into one loop iteration: fewer, larger loop trips on XLA:CPU.
-UNROLL = 4
-
-
 def _cell(cell, activation, xw_t, h, c, W_h, b_h):
     """One step's new ``(h, c)`` from the hoisted input projection ``xw_t``."""
     if cell == "rnn":
@@ -60,7 +56,7 @@ def run(cell, activation, params, x, lengths, state, probe=None):
         return (h_next, c_next), jnp.where(live_t, h_next, jnp.zeros_like(h_next))
 
     xs = (jnp.swapaxes(xw, 0, 1), live.T) + (() if probe is None else (probe,))
-    (h, c), ys = lax.scan(step, (state["h"], state.get("c")), xs, unroll=max(1, min(UNROLL, T)))
+    (h, c), ys = lax.scan(step, (state["h"], state.get("c")), xs)
     final = {"h": h} if c is None else {"h": h, "c": c}
     return jnp.swapaxes(ys, 0, 1), final
 
