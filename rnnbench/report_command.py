@@ -21,9 +21,14 @@ def add_parser(commands) -> None:
                     "(run records), speed (bench), parity (check) and long-range success vs T. HTML adds plots.")
     report.add_argument("--results-dir", default="results", metavar="DIR", help="the records (default results/)")
     report.add_argument("--table", default="all", metavar="NAME[,NAME]",
-                        help="accuracy, speed, parity, longrange or all (default: all that have data)")
+                        help="summary, accuracy, speed, parity, longrange or all (default: all that have data)")
+    report.add_argument("--summary", action="store_true",
+                        help="only the side-by-side summary tables, no charts (what the README shows)")
+    report.add_argument("--verbose", action="store_true",
+                        help="list every warning, not one line per kind with its count")
     report.add_argument("--format", choices=("text", "markdown", "csv", "html"), default="text",
-                        help="text for the terminal (default), markdown, csv (one table), html (one page with plots)")
+                        help="text for the terminal (default), markdown (with --output, charts as SVG files in "
+                             "NAME_files/ beside it), csv (one table), html (one self-contained page with charts)")
     report.add_argument("--output", metavar="PATH", help="write to PATH instead of standard output")
     report.add_argument("--force", action="store_true", help="overwrite an existing --output file")
     keep = report.add_argument_group("filters (comma-separated values; shell patterns such as 'adding-*' too)")
@@ -72,10 +77,11 @@ def _handle(args) -> int:
         if regressions:
             print(f"rnnbench report: {regressions} regression(s) beyond the threshold", file=sys.stderr)
         return 1 if regressions else 0
-    from rnnbench.report.figures import all_figures
     from rnnbench.report.tables import SOURCES, build_sections, parse_table_names
 
-    names = parse_table_names(args.table)
+    if args.summary and args.table != "all":
+        raise RnnbenchError("--summary is the summary table alone; leave out --table")
+    names = parse_table_names("summary" if args.summary else args.table)
     frame, notes = _selected(args, args.results_dir)
     sections, empty = build_sections(frame, names)
     if not sections:
@@ -83,10 +89,38 @@ def _handle(args) -> int:
         raise NothingToReport(f"no data in {args.results_dir}{_filter_text(args)} ({wanted})")
     if args.table != "all":
         notes += [f"no data for the {name} table: it reads {SOURCES[name]}" for name in empty]
-    meta = Meta(str(args.results_dir), _summary(frame), notes)
-    figures = all_figures(frame) if args.format == "html" else ()
+    meta = Meta(str(args.results_dir), _summary(frame), notes, verbose=args.verbose, width=_width(args))
+    figures = _figures(args, frame)
     _emit(args, render(args.format, sections, meta, figures))
     return 0
+
+
+def _width(args) -> int | None:
+    """The terminal's width for text on standard output; files and other formats are not cut to a terminal."""
+    if args.format != "text" or args.output:
+        return None
+    import shutil
+
+    return max(40, shutil.get_terminal_size((100, 24)).columns)
+
+
+def _figures(args, frame):
+    """Charts for HTML (inlined) and Markdown written to a file (SVG files in ``NAME_files/`` beside it)."""
+    wanted = args.format == "html" or (args.format == "markdown" and args.output)
+    if args.summary or not wanted:
+        return ()
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise RnnbenchError("charts need matplotlib: pip install matplotlib (or rnnbench report --summary)")
+    from rnnbench.report.figures import all_figures
+
+    figures = all_figures(frame)
+    if args.format == "markdown":
+        from rnnbench.report.output import write_figures
+
+        figures = write_figures(args.output, figures, force=args.force)
+    return figures
 
 
 def _load(results_dir):

@@ -40,8 +40,8 @@ def run_record(*, task="textclf", dataset="trec", model="lstm", backend="torch",
               "epochs": epochs if epochs is not None else [
                   {"epoch": 1, "mean_loss": 1.0, "dev": dev * 0.9, "examples_per_s": 100.0},
                   {"epoch": 2, "mean_loss": 0.5, "dev": dev, "examples_per_s": 110.0}],
-              "config": {"task": task, "dataset": dataset, "backend": backend, "model": model, "hidden_size": 32,
-                         "epochs": 2, "lr": 0.01, "threads": 2, **(config or {})},
+              "config": {"task": task, "dataset": dataset, "backend": backend, "model": model, "threads": 2,
+                         **(config or {})},
               "backend_info": {"framework": backend, "impl": impl, "device": "cpu", "threads": 2},
               "data": {"dataset": dataset},
               "timing": {"train_examples_per_s": 105.0, "step_median": 0.01}, "wall_seconds": 3.0, "steps": 20}

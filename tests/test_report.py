@@ -29,7 +29,6 @@ from rnnbench.report.compare import compare
 from rnnbench.report.frame import load_results
 from rnnbench.report.longrange import longrange_section
 from rnnbench.report.parity import parity_section
-from rnnbench.report.plots import bar_chart, line_chart, log_ticks, nice_ticks
 from rnnbench.report.records import RecordWarning
 from rnnbench.report.speed import speed_section
 
@@ -113,9 +112,18 @@ def test_seeds_of_different_configurations_are_never_averaged(tmp_path):
                              run_record(seed=2, test=0.84, config={"hidden_size": 256, "threads": 1})])
     frame = accuracy_section(load_results(tmp_path)).frame
     assert len(frame) == 2
-    small, large = _only_row(frame, config="hidden_size=128"), _only_row(frame, config="hidden_size=256")
+    small, large = _only_row(frame, variant="defaults"), _only_row(frame, variant="hidden 256")
     assert (small["n"], large["n"]) == (1, 2)  # the thread count does not split a configuration
     assert large["test_mean"] == pytest.approx(0.87, abs=1e-12)
+
+
+def test_an_explicit_default_and_an_omitted_option_are_one_variant(tmp_path):
+    write_records(tmp_path, [run_record(seed=0, test=0.80, config={"max_length": 40, "probe_steps": "none"}),
+                             run_record(seed=1, test=0.90),
+                             run_record(seed=2, test=0.85, config={"max_length": 60})])
+    frame = accuracy_section(load_results(tmp_path)).frame  # trec's default max_length is 40
+    assert sorted(frame["variant"]) == ["defaults", "max length 60"]
+    assert _only_row(frame, variant="defaults")["n"] == 2
 
 
 def test_a_seed_run_again_counts_once_and_each_metric_gets_its_own_table(tmp_path):
@@ -252,14 +260,15 @@ def test_longrange_counts_a_diverged_run_as_not_solved_and_keeps_relu_apart(tmp_
     assert _only_row(frame, model_label="rnn")["T=50"] == "1/2"
     assert _only_row(frame, model_label="rnn")["largest_T_solved"] != 50
     assert _only_row(frame, model_label="rnn (relu)")["T=50"] == "1/1"
-    assert set(frame["config"]) == {""}  # the activation is in the model's name, not a config column
+    assert set(frame["variant"]) == {"defaults", "relu"}  # a short label, never a dump of the config
 
 
 def test_longrange_runs_with_another_budget_are_not_pooled(tmp_path):
     write_records(tmp_path, [longrange_record(seq_len=100, seed=0, success=True, config={"max_steps": 3000}),
                              longrange_record(seq_len=100, seed=1, success=False, config={"max_steps": 300})])
     section = longrange_section(load_results(tmp_path))
-    assert sorted(section.frame["config"]) == ["max_steps=300", "max_steps=3000"]
+    assert sorted(section.frame["variant"]) == ["300 steps", "defaults"]  # 3000 steps is the task's default
+    assert section.details == ['adding lstm "300 steps": max_steps=300']
     assert sorted(section.frame["T=100"]) == ["0/1", "1/1"]
 
 
@@ -351,17 +360,24 @@ def test_html_from_a_directory_without_runs(tmp_path, capsys, record):
     assert "<table>" in page
 
 
-def test_svg_charts_are_well_formed_and_drop_what_a_log_axis_cannot_show():
-    svg = line_chart([("rnn", [1, 2, 3, 4], [1e-6, 0.0, float("nan"), 1.0]), ("lstm", [1, 2], [0.5, 0.6])],
-                     title="a < b & c", x_label="t", y_label="norm", log_y=True)
-    root = ET.fromstring(svg)  # escaped text, balanced tags
-    paths = [e.get("d") for e in root.iter("{http://www.w3.org/2000/svg}path")]
-    assert len(paths) == 2 and paths[0].count("L") == 1  # two of rnn's four points are not drawable on log y
-    bars = ET.fromstring(bar_chart([("torch", 2.0), ("numpy", 4.0)], title="t", unit="ms"))
-    widths = [float(e.get("width")) for e in bars.iter("{http://www.w3.org/2000/svg}rect")][1:]  # after background
-    assert widths[1] == pytest.approx(2 * widths[0], rel=1e-9)
-    assert nice_ticks(0.0123, 0.87) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    assert log_ticks(3e-7, 2.5) == [10.0 ** e for e in range(-7, 2)]
+def test_charts_are_matplotlib_svg_with_one_colour_per_backend_and_unique_ids(tmp_path):
+    pytest.importorskip("matplotlib")
+    from rnnbench.report.figures import all_figures
+    from rnnbench.report.plots import BACKEND_COLOURS
+
+    frame = load_results(_everything(tmp_path))
+    figures = dict(all_figures(frame))
+    assert set(figures) >= {"Charts: accuracy", "Charts: speed", "Charts: gradient flow", "Charts: learning curves"}
+    ids = []
+    for charts in figures.values():
+        for chart in charts:
+            root = ET.fromstring(chart.svg)  # well-formed, inlinable (no XML prologue)
+            assert root.tag == "{http://www.w3.org/2000/svg}svg" and chart.name.endswith(".svg")
+            ids += [e.get("id") for e in root.iter() if e.get("id")]
+    assert len(ids) == len(set(ids))  # several charts inlined in one page never share an id
+    speed = figures["Charts: speed"][0].svg
+    assert BACKEND_COLOURS["torch"] in speed and BACKEND_COLOURS["numpy"] in speed  # the same colour everywhere
+    assert "matplotlib" not in sys.modules or "Agg" in __import__("matplotlib").get_backend()
 
 
 def test_markdown_and_csv(tmp_path, capsys):
@@ -370,6 +386,9 @@ def test_markdown_and_csv(tmp_path, capsys):
                  "--format", "markdown"]) == 0
     markdown = capsys.readouterr().out
     assert "| trec | lstm | torch | native | 2 | 80.0 ± 0.0 | 80.0 ± 0.0 |" in markdown
+    assert main(["report", "--results-dir", str(folder), "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.index("## Summary") < markdown.index("## Accuracy")  # the side-by-side tables come first
     assert main(["report", "--results-dir", str(folder), "--table", "speed", "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = lines[0].split(",")

@@ -1,8 +1,8 @@
 """The accuracy table: task x dataset x model x backend, mean ± sample sd over seeds, per split.
 
-Seeds are averaged only within one configuration (:mod:`configs`); where
-rows of one dataset differ in more than model and backend, a ``config``
-column says how. Dev is the split the model was chosen on; test is read
+Seeds are averaged only within one variant (:mod:`variants`); where a
+dataset's rows include runs that changed the task's defaults, a short
+``variant`` label says how, and the section's details list every option. Dev is the split the model was chosen on; test is read
 once, at the best dev point. Published figures from the record print beside ours.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ import statistics
 
 import pandas as pd
 
-from rnnbench.report.configs import differing_labels
 from rnnbench.params import CELLS
 from rnnbench.report.section import Block, Section, mean_sd, missing, sig
+from rnnbench.report.variants import DEFAULT_LABEL, details, variant_labels
 
 GROUP = ["task", "dataset", "model", "backend", "impl", "device", "config_key"]
 
@@ -34,7 +34,19 @@ def accuracy_section(frame) -> Section | None:
     if summary.attrs.get("superseded"):
         notes.append(f"{summary.attrs['superseded']} run(s) repeated with the same seed and configuration "
                      f"were left out: the latest of each counts")
-    return Section("accuracy", "Accuracy", summary.drop(columns=["config_key", "percent"]), blocks, notes)
+    return Section("accuracy", "Accuracy", summary.drop(columns=["config_key", "percent", "variant_diff"]), blocks,
+                   notes, details=variant_details(summary))
+
+
+def variant_details(summary) -> list[str]:
+    """``task dataset model "label": every option it changed``, once per labelled variant."""
+    lines = []
+    for _, r in summary.iterrows():
+        if r["variant"] != DEFAULT_LABEL:
+            line = f"{r['task']} {r['dataset']} {r['model']} \"{r['variant']}\": {details(r['variant_diff'])}"
+            if line not in lines:
+                lines.append(line)
+    return lines
 
 
 def summarise_runs(runs) -> pd.DataFrame:
@@ -43,15 +55,15 @@ def summarise_runs(runs) -> pd.DataFrame:
                        device=runs["device"].fillna("cpu"))
     latest = runs.sort_values("started_at", kind="stable").drop_duplicates(GROUP + ["seed"], keep="last")
     superseded, runs = len(runs) - len(latest), latest
-    configs = {key: rows["record"].iloc[0].get("config") or {} for key, rows in runs.groupby(GROUP, sort=False)}
+    diffs = {key: rows["variant"].iloc[0] for key, rows in runs.groupby(GROUP, sort=False)}
     labels = {}
-    for (task, dataset), keys in _by_dataset(configs).items():
-        labels.update(differing_labels({k: configs[k] for k in keys}))
+    for (task, dataset), keys in _by_dataset(diffs).items():
+        labels.update(variant_labels({k: diffs[k] for k in keys}))
     out = []
     for key, rows in runs.groupby(GROUP, sort=True):
         first = rows.iloc[0]
         entry = dict(zip(GROUP, key))
-        entry.update(config=labels.get(key, ""), metric=first["metric"],
+        entry.update(variant=labels.get(key, DEFAULT_LABEL), variant_diff=first["variant"], metric=first["metric"],
                      higher_is_better=bool(first["higher_is_better"]), n=len(rows),
                      seeds=",".join(str(s) for s in sorted(rows["seed"])))
         for column in ["dev", "test"] + _extra_columns(rows):
@@ -68,7 +80,7 @@ def summarise_runs(runs) -> pd.DataFrame:
     summary = pd.DataFrame(out)
     summary["percent"] = summary.apply(_is_fraction, axis=1)
     order = sorted(range(len(summary)), key=lambda i: [natural_key(summary.at[i, c]) for c in
-                                                        ("task", "dataset", "model", "backend", "impl", "device", "config")])
+                                                        ("task", "dataset", "model", "variant", "backend", "impl", "device")])
     summary = summary.iloc[order].reset_index(drop=True)
     summary.attrs["superseded"] = superseded
     return summary
@@ -130,13 +142,13 @@ def _task_block(task: str, metric: str, part: pd.DataFrame, published_column: bo
               and c not in repeats and part[c].notna().any()]
     counts = [c[:-len("_count")] for c in part.columns if c.startswith("test_") and c.endswith("_count")
               and c not in repeats and part[c].notna().any()]
-    show_config = bool(part["config"].astype(bool).any())
+    show_config = bool((part["variant"] != DEFAULT_LABEL).any())
     show_device = part["device"].nunique() > 1
     show_published = published_column and bool(part["published"].astype(bool).any())
     unit = " %" if percent else ""
     extra_percent = {c: percent and all(_fraction(v) for v in part[f"{c}_mean"] if not missing(v)) for c in extras}
     header = ["dataset", "model", "backend", "impl"] + (["device"] if show_device else []) + \
-             (["config"] if show_config else []) + \
+             (["variant"] if show_config else []) + \
              ["n", f"dev {metric}{unit}", f"test {metric}{unit}"] + \
              [f"test {c[5:]}{' %' if extra_percent[c] else ''}" for c in extras] + \
              [f"test {c[5:]}" for c in counts] + (["published"] if show_published else [])
@@ -144,7 +156,7 @@ def _task_block(task: str, metric: str, part: pd.DataFrame, published_column: bo
     for _, r in part.iterrows():
         scale, decimals = (100.0, 1) if percent else (1.0, None)
         cells = [r["dataset"], r["model"], r["backend"], r["impl"]] + ([r["device"]] if show_device else []) + \
-            ([r["config"]] if show_config else [])
+            ([r["variant"]] if show_config else [])
         cells += [str(r["n"]), mean_sd(r["dev_mean"], r["dev_sd"], r["n"], scale, decimals),
                   mean_sd(r["test_mean"], r["test_sd"], r["n"], scale, decimals)]
         for column in extras:
@@ -158,7 +170,7 @@ def _task_block(task: str, metric: str, part: pd.DataFrame, published_column: bo
         rows.append(cells)
     better = "" if part["higher_is_better"].all() else ", lower is better"
     title = f"{task}: {metric}{' in %' if percent else ''}{better}"
-    return Block(title, header, rows)
+    return Block(title, header, rows, keys=5 if show_config else 4)
 
 
 def _fraction(value) -> bool:

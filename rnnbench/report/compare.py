@@ -14,6 +14,7 @@ from rnnbench.report.accuracy import summarise_runs
 from rnnbench.report.parity import CASE_IDENTITY
 from rnnbench.report.section import Block, Section, missing, row_keys, sig
 from rnnbench.report.speed import IDENTITY, latest_rows, shape_label
+from rnnbench.report.variants import DEFAULT_LABEL
 
 ACCURACY_KEY = ["task", "dataset", "model", "backend", "impl", "device", "config_key"]
 SPEED_KEY = [c for c in IDENTITY if c != "host"]
@@ -67,7 +68,7 @@ def _accuracy(frame_a, frame_b, threshold, points):
             a_text, b_text = f"{sig(a, 4)} (n={r['n_a']})", f"{sig(b, 4)} (n={r['n_b']})"
         label = " ".join(str(r[k]) for k in ("task", "dataset", "model", "backend", "impl"))
         label += "" if r["device"] == "cpu" else f" {r['device']}"
-        label += f" {r['metric_a']} {split}" + (f" [{r['config_a']}]" if r["config_a"] else "")
+        label += f" {r['metric_a']} {split}" + (f" [{r['variant_a']}]" if r["variant_a"] != DEFAULT_LABEL else "")
         out.append({**{k: r[k] for k in ACCURACY_KEY}, "configuration": label, "a": a, "b": b, "change": change,
                     "a_text": a_text, "b_text": b_text, "change_text": text, "verdict": _verdict(worse, improved)})
     return pd.DataFrame(out), only_a, only_b

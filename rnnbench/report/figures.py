@@ -1,123 +1,322 @@
-"""Which charts a report draws from the frame: gradient flow, learning curves, speed bars.
+"""Which charts a report draws from the frame: accuracy, speed, gradient flow, success vs T, learning curves.
 
-:mod:`plots` knows pixels; this module knows records. Each function returns
-``[(title, svg), ...]`` for one heading of the HTML page.
+:mod:`plots` knows matplotlib; this module knows records. :func:`all_figures`
+returns ``[(heading, [Figure, ...]), ...]``; each chart reads the same
+aggregation as its table (seeds pooled per variant, latest measurement).
 """
 from __future__ import annotations
 
 import statistics
 
-from rnnbench.report.configs import differing_labels
-from rnnbench.report.plots import bar_chart, line_chart
-from rnnbench.report.section import missing, model_label, row_keys
-from rnnbench.report.speed import CONFIG, latest_rows, shape_label
+from rnnbench.report.accuracy import summarise_runs
+from rnnbench.report.plots import (colour, figure, line_alpha, line_style, model_colour, style_context, to_svg,
+                                   unique_ids)
+from rnnbench.report.render import Figure
+from rnnbench.report.section import missing, model_label
+from rnnbench.report.speed import latest_rows, shape_label
+from rnnbench.report.summary import backend_sort_key
+from rnnbench.report.variants import DEFAULT_LABEL
 
-MAX_LINES = 10  # more lines than this on one chart cannot be told apart
+MODEL_ORDER = ("rnn", "rnn (relu)", "gru", "lstm", "recursive", "treelstm")
 
 
-def all_figures(frame) -> list[tuple[str, list[tuple[str, str]]]]:
-    """``[(heading, [(title, svg), ...]), ...]`` for every heading that has something to draw."""
-    groups = [("Plots: gradient flow", gradient_flow_figures(frame)),
-              ("Plots: learning curves", learning_curve_figures(frame)),
-              ("Plots: speed", speed_figures(frame))]
+def all_figures(frame) -> list[tuple[str, list[Figure]]]:
+    """``[(heading, [Figure, ...]), ...]`` for every heading that has something to draw."""
+    with style_context():
+        groups = [("Charts: accuracy", accuracy_figures(frame)),
+                  ("Charts: speed", speed_figures(frame)),
+                  ("Charts: gradient flow", gradient_flow_figures(frame)),
+                  ("Charts: success vs sequence length", success_figures(frame)),
+                  ("Charts: learning curves", learning_curve_figures(frame))]
     return [(heading, figures) for heading, figures in groups if figures]
 
 
-def gradient_flow_figures(frame) -> list[tuple[str, str]]:
-    """||dLoss/dh_t|| against t at the first probed step, one line per model and backend (lowest seed)."""
+def accuracy_figures(frame) -> list[Figure]:
+    """Test metric by model, one bar per backend with the seeds' sd as error bar; a panel per dataset."""
     runs = _ok_runs(frame)
     if runs is None:
         return []
-    runs = runs[runs["record"].map(lambda r: bool(r.get("gradient_flow"))).astype(bool)]
-    figures = []
-    for (task, dataset, seq_len), part in runs.groupby(["task", "dataset", "seq_len_key"], sort=True):
-        series, steps = [], set()
-        for _, run in part.sort_values("seed").drop_duplicates(["model_label", "backend", "impl"]).iterrows():
-            probe = min(run["record"]["gradient_flow"], key=lambda p: p["step"])
-            steps.add(probe["step"])
-            norms = probe["norms"]
-            series.append((run["model_label_full"], range(1, len(norms) + 1), norms))
-        at = f"step {steps.pop()}" if len(steps) == 1 else "first probed step"
-        where = _where(task, dataset, seq_len)
-        figures.append((f"gradient flow: {where}", line_chart(
-            series[:MAX_LINES], title=f"||dLoss/dh_t|| at {at}: {where}", x_label="time step t",
-            y_label="mean gradient norm (log)", log_y=True)))
-    return figures
-
-
-def learning_curve_figures(frame) -> list[tuple[str, str]]:
-    """Training loss and dev metric per epoch, mean over the seeds of each configuration."""
-    runs = _ok_runs(frame)
-    if runs is None:
+    runs = runs[runs["seq_len_key"] == "-"]
+    if runs.empty:
         return []
-    figures = []
-    for (task, dataset, seq_len), part in runs.groupby(["task", "dataset", "seq_len_key"], sort=True):
-        where = _where(task, dataset, seq_len)
-        metric = part["metric"].iloc[0]
-        loss, dev = [], []
-        groups = dict(list(part.groupby(["model_label_full", "config_key"], sort=True)))
-        differ = differing_labels({key: rows["record"].iloc[0].get("config") or {} for key, rows in groups.items()})
-        for (label, key), group in groups.items():
-            label = f"{label} {differ[(label, key)]}".strip()
-            epochs = _mean_by_epoch([r.get("epochs") or [] for r in group["record"]])
-            xs = sorted(epochs)
-            loss.append((label, xs, [epochs[e].get("mean_loss") for e in xs]))
-            dev.append((label, xs, [epochs[e].get("dev") for e in xs]))
-        for name, series, log_y in (("training loss", loss, True), (f"dev {metric}", dev, False)):
-            figures.append((f"{name}: {where}", line_chart(
-                series[:MAX_LINES], title=f"{name} per epoch: {where}", x_label="epoch",
-                y_label=name + (" (log)" if log_y else ""), log_y=log_y)))
-    return figures
+    table = summarise_runs(runs)
+    table = table[table["variant"] == DEFAULT_LABEL] if (table["variant"] == DEFAULT_LABEL).any() else table
+    panels = list(table.groupby(["task", "dataset", "metric"], sort=True))
+    backends = sorted(table["backend"].unique(), key=backend_sort_key)
+    fig, axes = figure(len(panels))
+    for ax, ((task, dataset, metric), part) in zip(axes, panels):
+        scale = 100.0 if part["percent"].all() else 1.0
+        models = sorted(part["model"].unique(), key=_model_rank)
+        width = 0.8 / max(1, len(backends))
+        for j, backend in enumerate(backends):
+            xs, ys, errs = [], [], []
+            for i, model in enumerate(models):
+                rows = part[(part["model"] == model) & (part["backend"] == backend)]
+                if rows.empty:
+                    continue
+                r = rows.iloc[0]
+                mean = r["test_mean"] if not missing(r["test_mean"]) else r["dev_mean"]
+                sd = r["test_sd"] if not missing(r["test_mean"]) else r["dev_sd"]
+                xs.append(i - 0.4 + width * (j + 0.5))
+                ys.append(scale * mean)
+                errs.append(0.0 if missing(sd) else scale * sd)
+            if xs:
+                ax.bar(xs, ys, width, yerr=errs, capsize=2, color=colour(backend, backends), label=backend)
+        values = [scale * v for v in part["test_mean"].fillna(part["dev_mean"]) if not missing(v)]
+        if values:
+            low, high = min(values), max(values)
+            pad = max(1e-9, (high - low) * 0.6 + (2.0 if scale == 100 else 0.05 * abs(high)))
+            ax.set_ylim(max(0.0, low - pad), high + pad / 2)
+        ax.set_xticks(range(len(models)), models, fontsize=7 if len(models) > 3 else 8,
+                      rotation=20 if len(models) > 4 else 0)
+        ax.set_title(f"{task} {dataset}")
+        ax.set_ylabel(f"test {metric}{' %' if scale == 100 else ''}")
+    _legend(fig, axes)
+    return [Figure("test metric by model and backend (mean ± sd over seeds; default variants)",
+                   unique_ids(to_svg(fig), "acc"), "accuracy.svg")]
 
 
-def speed_figures(frame) -> list[tuple[str, str]]:
-    """Median time per call of every backend, one chart per configuration and machine."""
+def speed_figures(frame) -> list[Figure]:
+    """Median ms per call of each backend's fastest impl, grouped by cell and size; one chart per pass."""
     rows = frame[(frame["kind"] == "bench") & (frame["status"] == "ok")]
     if rows.empty:
         return []
     rows, _ = latest_rows(rows)
+    rows = rows[rows["median_s"].notna()]
+    if rows.empty:
+        return []
+    rows = rows.assign(size=[shape_label(r) for _, r in rows.iterrows()])
+    backends = sorted(rows["backend"].unique(), key=backend_sort_key)
     figures = []
-    for _, part in rows.groupby(row_keys(rows, CONFIG), sort=True):
-        first = part.iloc[0]
-        part = part.sort_values("median_s")
-        threads = "" if missing(first["threads"]) else f", {int(first['threads'])} threads"
-        title = f"{first['cell']} {first['pass']} {first['dtype']} {shape_label(first)}{threads} ({first['host']})"
-        bars = [(f"{r['backend']} {r['impl']}" + ("" if r["device"] in (None, "cpu") else f" {r['device']}"),
-                 1000.0 * r["median_s"]) for _, r in part.iterrows()]
-        figures.append((title, bar_chart(bars, title=title, unit="ms")))
+    for (host, pass_), part in rows.groupby(["host", "pass"], sort=True):
+        best = part.sort_values("median_s").drop_duplicates(["cell", "size", "dtype", "threads", "backend"])
+        groups = sorted(best.groupby(["cell", "size", "dtype", "threads"], sort=False),
+                        key=lambda g: (_model_rank(g[0][0]), g[1]["median_s"].min()))
+        fig, (ax,) = figure(1, panel_size=(max(6.0, 0.9 * len(groups) + 1.5), 3.4))
+        width = 0.8 / max(1, len(backends))
+        for j, backend in enumerate(backends):
+            xs, ys = [], []
+            for i, (_, group) in enumerate(groups):
+                at = group[group["backend"] == backend]
+                if not at.empty:
+                    xs.append(i - 0.4 + width * (j + 0.5))
+                    ys.append(1000.0 * at["median_s"].iloc[0])
+            if xs:
+                ax.bar(xs, ys, width, color=colour(backend, backends), label=backend)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(groups)), [_tick(c, s) for (c, s, _, _), _ in groups], fontsize=7)
+        ax.set_ylabel("median ms per call (log)")
+        ax.set_title(f"{pass_}: each backend's fastest impl" + (f" ({host})" if rows["host"].nunique() > 1 else ""))
+        ax.legend(loc="upper left", frameon=False)
+        figures.append(Figure(f"speed, {pass_}", unique_ids(to_svg(fig), f"speed{len(figures)}"),
+                              f"speed-{_slug(pass_)}{'-' + _slug(host) if rows['host'].nunique() > 1 else ''}.svg"))
     return figures
 
 
-def _where(task, dataset, seq_len) -> str:
-    """``longrange adding-T200``; T is added only when the dataset name does not already say it."""
-    said = seq_len == "-" or str(dataset).endswith(f"T{seq_len}")
-    return f"{task} {dataset}" + ("" if said else f", T={seq_len}")
+def gradient_flow_figures(frame) -> list[Figure]:
+    """||dLoss/dh_t|| against t at the first probed step: a panel per cell, T as colour, backend as line style."""
+    runs = _ok_runs(frame, status=None)
+    if runs is None:
+        return []
+    runs = runs[[bool(r.get("gradient_flow")) for r in runs["record"]]]
+    if runs.empty:
+        return []
+    runs = _main_variant(runs)
+    figures = []
+    for problem, part in runs.groupby("problem_key", sort=True):
+        models = sorted(part["model_label"].unique(), key=_model_rank)
+        lengths = sorted({int(t) for t in part["seq_len"] if not missing(t)}) or [0]
+        fig, axes = figure(len(models), columns=min(4, len(models)), panel_size=(3.4, 2.6))
+        cmap = _t_colours(lengths)
+        steps = set()
+        for ax, model in zip(axes, models):
+            at = part[part["model_label"] == model]
+            for backend in sorted(at["backend"].unique(), key=backend_sort_key):
+                style, width = line_style(backend)
+                for t in lengths:
+                    rows = at[(at["backend"] == backend) & (at["seq_len"].fillna(0).astype(int) == t)]
+                    if rows.empty:
+                        continue
+                    run = rows.sort_values("seed").iloc[0]
+                    probe = min(run["record"]["gradient_flow"], key=lambda p: p["step"])
+                    steps.add(probe["step"])
+                    points = [(i + 1, v) for i, v in enumerate(probe["norms"]) if not missing(v) and v > 0]
+                    if points:
+                        ax.plot([p[0] for p in points], [p[1] for p in points], style, linewidth=width,
+                                color=cmap[t], alpha=line_alpha(backend))
+            ax.set_yscale("log")
+            ax.set_title(model)
+            ax.set_xlabel("time step t")
+            ax.set_ylabel("||dLoss/dh_t|| (log)")
+        _legend_t_and_backends(fig, lengths, cmap, sorted(part["backend"].unique(), key=backend_sort_key))
+        at = f"step {steps.pop()}" if len(steps) == 1 else "the first probed step"
+        title = f"gradient norm against time step at {at}: longrange {problem} (T as colour, backend as line style)"
+        figures.append(Figure(title, unique_ids(to_svg(fig), f"grad{len(figures)}"), f"gradient-flow-{_slug(problem)}.svg"))
+    return figures
 
 
-def _ok_runs(frame):
-    """Runs that finished, with the labels the charts group and name them by (None when there are none)."""
-    runs = frame[(frame["kind"] == "run") & (frame["status"] == "ok")]
+def success_figures(frame) -> list[Figure]:
+    """Test metric over the memoryless baseline against T, the success line at 0.1; a panel per problem."""
+    runs = _ok_runs(frame, status=None)
+    if runs is None:
+        return []
+    runs = runs[runs["seq_len_key"] != "-"]
+    if runs.empty:
+        return []
+    runs = _main_variant(runs)
+    problems = sorted(runs["problem_key"].unique())
+    fig, axes = figure(len(problems), columns=2, panel_size=(5.6, 3.2))
+    drew = False
+    for ax, problem in zip(axes, problems):
+        part = runs[runs["problem_key"] == problem]
+        for (model, backend), rows in sorted(part.groupby(["model_label", "backend"]),
+                                             key=lambda g: (_model_rank(g[0][0]), backend_sort_key(g[0][1]))):
+            points = {}
+            for _, r in rows.iterrows():
+                metrics = (r["record"].get("best") or {}).get("test_metrics") or {}
+                value = _number(metrics.get("ratio_to_baseline"))
+                if value is None and _number(metrics.get("baseline")) and _number(r["test"]) is not None:
+                    value = r["test"] / metrics["baseline"]
+                if r["status"] != "ok":
+                    value = 1.0  # diverged: no better than the baseline
+                if value is not None and value > 0:
+                    points.setdefault(int(r["seq_len"]), []).append(value)
+            if not points:
+                continue
+            xs = sorted(points)
+            style, width = line_style(backend)
+            ax.plot(xs, [statistics.mean(points[x]) for x in xs], style, marker="o", markersize=3,
+                    linewidth=width, color=model_colour(model), label=f"{model}, {backend}", alpha=line_alpha(backend))
+            drew = True
+        low = ax.get_ylim()[0]
+        ax.set_ylim(min(low, 0.05), max(ax.get_ylim()[1], 1.5))
+        ax.axhline(0.1, color="black", linewidth=0.8)
+        ax.text(1.0, 0.1, "success below ", fontsize=7, va="bottom", ha="right", transform=ax.get_yaxis_transform())
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"longrange {problem}")
+        ax.set_xlabel("sequence length T (log)")
+        ax.set_ylabel("test metric / baseline (log)")
+        ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if not drew:
+        fig.clf()
+        return []
+    return [Figure("success against sequence length: test metric over the memoryless baseline (below 0.1 solves)",
+                   unique_ids(to_svg(fig), "success"), "success-vs-T.svg")]
+
+
+def learning_curve_figures(frame) -> list[Figure]:
+    """Dev metric per epoch, mean over seeds: a panel per dataset, model as colour, backend as line style."""
+    runs = _ok_runs(frame)
+    if runs is None:
+        return []
+    runs = runs[runs["seq_len_key"] == "-"]
+    if runs.empty:
+        return []
+    runs = _main_variant(runs)
+    panels = list(runs.groupby(["task", "dataset"], sort=True))
+    fig, axes = figure(len(panels))
+    for ax, ((task, dataset), part) in zip(axes, panels):
+        for (model, backend), group in sorted(part.groupby(["model_label", "backend"]),
+                                              key=lambda g: (_model_rank(g[0][0]), backend_sort_key(g[0][1]))):
+            epochs = _mean_by_epoch([r.get("epochs") or [] for r in group["record"]])
+            xs = [e for e in sorted(epochs) if not missing(epochs[e])]
+            if not xs:
+                continue
+            scale = 100.0 if all(0 <= epochs[e] <= 1 for e in xs) and group["higher_is_better"].all() else 1.0
+            style, width = line_style(backend)
+            ax.plot(xs, [scale * epochs[e] for e in xs], style, marker="o", markersize=2.5, linewidth=width,
+                    color=model_colour(model), label=f"{model}, {backend}", alpha=line_alpha(backend))
+        ax.set_title(f"{task} {dataset}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"dev {part['metric'].iloc[0]}")
+        ax.legend(fontsize=6, frameon=False, ncol=2)
+    return [Figure("dev metric per epoch (mean over seeds; model as colour, backend as line style)",
+                   unique_ids(to_svg(fig), "curves"), "learning-curves.svg")]
+
+
+def _ok_runs(frame, status="ok"):
+    """Runs (finished ones unless ``status`` is None), with the labels charts group by; None when there are none."""
+    runs = frame[frame["kind"] == "run"]
+    if status is not None:
+        runs = runs[runs["status"] == status]
     if runs.empty:
         return None
-    several_impls = runs.groupby(["task", "dataset", "model", "backend"])["impl"].transform("nunique") > 1
-    labels = [model_label(m, a) for m, a in zip(runs["model"], runs["activation"])]
+    seq = runs["seq_len"] if "seq_len" in runs.columns else [None] * len(runs)
+    problem = runs["problem"] if "problem" in runs.columns else runs["dataset"]
     return runs.assign(
-        model_label=labels, impl=runs["impl"].fillna("-"),
-        seq_len_key=[("-" if missing(t) else str(int(t))) for t in runs["seq_len"]],
-        model_label_full=[f"{m} {b}" + (f" {i}" if several else "")
-                          for m, b, i, several in zip(labels, runs["backend"], runs["impl"], several_impls)])
+        model_label=[model_label(m, a) for m, a in zip(runs["model"], runs.get("activation", [None] * len(runs)))],
+        seq_len_key=[("-" if missing(t) else str(int(t))) for t in seq],
+        problem_key=[p if isinstance(p, str) else d for p, d in zip(problem, runs["dataset"])])
+
+
+def _main_variant(runs):
+    """Per task, dataset and model, the runs of the variant with the most records: one curve per backend."""
+    keep = []
+    problem = runs["problem_key"] if "problem_key" in runs.columns else runs["dataset"]
+    runs = runs.assign(_table=[p if s != "-" else d for p, s, d in zip(problem, runs["seq_len_key"], runs["dataset"])])
+    for _, part in runs.groupby(["task", "_table", "model_label"], sort=False):
+        counts = part["config_key"].value_counts()
+        best = sorted(counts.index, key=lambda k: (-counts[k], k != "{}", k))[0]  # ties: the defaults
+        keep.extend(part.index[part["config_key"] == best])
+    return runs.loc[sorted(keep)]
+
+
+def _number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and not missing(value) else None
 
 
 def _mean_by_epoch(epoch_lists) -> dict:
-    """``{epoch: {"mean_loss": mean, "dev": mean}}`` over the runs that reached that epoch."""
     merged = {}
     for epochs in epoch_lists:
         for entry in epochs:
-            merged.setdefault(entry["epoch"], []).append(entry)
-    return {epoch: {key: _mean([e.get(key) for e in entries]) for key in ("mean_loss", "dev")}
-            for epoch, entries in merged.items()}
+            value = entry.get("dev")
+            if not missing(value):
+                merged.setdefault(entry["epoch"], []).append(value)
+    return {epoch: statistics.mean(values) for epoch, values in merged.items()}
 
 
-def _mean(values):
-    values = [v for v in values if not missing(v)]
-    return statistics.mean(values) if values else None
+def _t_colours(lengths) -> dict:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"]
+    n = max(1, len(lengths) - 1)
+    return {t: cmap(0.9 * i / n) for i, t in enumerate(lengths)}
+
+
+def _legend(fig, axes) -> None:
+    handles, labels = [], []
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(h)
+                labels.append(label)
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
+                   bbox_to_anchor=(0.5, -0.01))
+        fig.subplots_adjust(bottom=0.2)
+
+
+def _legend_t_and_backends(fig, lengths, cmap, backends) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=cmap[t], linewidth=2) for t in lengths]
+    labels = [f"T={t}" for t in lengths]
+    for backend in backends:
+        style, width = line_style(backend)
+        handles.append(Line2D([], [], color="black", linestyle=style, linewidth=width))
+        labels.append(backend)
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, -0.02))
+
+
+def _tick(cell, size) -> str:
+    """``lstm`` over its size; a tree batch's label on two lines so neighbours do not overlap."""
+    return f"{cell}\n" + str(size).replace(" trees ", " trees\n", 1).replace(") ", ")\n", 1)
+
+
+def _model_rank(model):
+    return (MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER), str(model))
+
+
+def _slug(text) -> str:
+    return "".join(c if c.isalnum() else "-" for c in str(text)).strip("-").lower()

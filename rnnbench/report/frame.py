@@ -12,10 +12,10 @@ import warnings
 
 import pandas as pd
 
-from rnnbench.report.configs import config_key
 from rnnbench.report.filters import apply_filters
 from rnnbench.report.records import KNOWN_SCHEMAS, RecordWarning, read_record_files
 from rnnbench.report.shape import record_problem
+from rnnbench.report.variants import diff_key, run_diff
 
 #: Columns every frame has, even an empty one, so filters and tables can rely on them.
 BASE_COLUMNS = ["kind", "task", "dataset", "model", "backend", "impl", "device", "threads", "seed", "status",
@@ -78,6 +78,7 @@ def _run_rows(path, record: dict) -> list[dict]:
     info = record.get("backend_info") or {}
     best = record.get("best") or {}
     timing = record.get("timing") or {}
+    variant = run_diff(config)  # what it changed from its task's defaults; runs of one variant pool their seeds
     row = _common("run", path, record)
     row.update({
         "model": record.get("model"), "backend": record.get("backend"),
@@ -92,7 +93,7 @@ def _run_rows(path, record: dict) -> list[dict]:
         "examples_per_s": timing.get("train_examples_per_s"), "step_median_s": timing.get("step_median"),
         "hidden_size": config.get("hidden_size"), "activation": config.get("activation"),
         "problem": config.get("problem"), "seq_len": config.get("seq_len"),
-        "config_key": config_key(config),
+        "variant": variant, "config_key": diff_key(variant),
         "has_gradient_flow": bool(record.get("gradient_flow")),
     })
     for split in ("dev", "test"):

@@ -8,14 +8,12 @@ the reader can apply a stricter rule.
 """
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
-from rnnbench.report.configs import config_key, differing_labels
 from rnnbench.report.section import Block, Section, missing, model_label
+from rnnbench.report.variants import DEFAULT_LABEL, details, variant_labels
 
-GROUP = ["problem", "model_label", "backend", "impl", "device", "base_key"]  # the dataset names T (adding-T200): not a key
+GROUP = ["problem", "model", "backend", "impl", "device", "config_key"]  # the dataset names T (adding-T200): not a key
 
 
 def longrange_section(frame) -> Section | None:
@@ -27,9 +25,7 @@ def longrange_section(frame) -> Section | None:
         return None
     runs = runs.assign(
         problem=runs["problem"].where(runs["problem"].notna(), runs["dataset"]),
-        model_label=[model_label(m, a) for m, a in zip(runs["model"], runs["activation"])],
         impl=runs["impl"].fillna("-"), device=runs["device"].fillna("cpu"),
-        base_key=[config_key(r.get("config"), ignore=("seq_len", "dataset")) for r in runs["record"]],
         succeeded=[_succeeded(r) for r in runs["record"]],
         seq_len=runs["seq_len"].astype(int),
     )
@@ -37,26 +33,31 @@ def longrange_section(frame) -> Section | None:
     out = []
     for key, rows in runs.groupby(GROUP, sort=True):
         entry = dict(zip(GROUP, key))
+        entry["variant_diff"] = rows["variant"].iloc[0]
         for length in lengths:
             at = rows[rows["seq_len"] == length]
             entry[f"T={length}"] = f"{int(at['succeeded'].sum())}/{len(at)}" if len(at) else ""
         entry["largest_T_solved"] = largest_solved(rows)
         out.append(entry)
     table = pd.DataFrame(out)
-    # the model column already says "rnn (relu)"; the activation of an lstm is no difference worth a column
-    configs = {key: {k: v for k, v in json.loads(key).items() if k != "activation"} for key in table["base_key"]}
-    table["config"] = table["base_key"].map(differing_labels(configs))
-    show_device, show_config = table["device"].nunique() > 1, bool(table["config"].astype(bool).any())
-    header = ["problem", "model", "backend", "impl"] + (["device"] if show_device else []) + \
-        (["config"] if show_config else []) + [f"T={t}" for t in lengths] + ["largest T solved"]
-    rows = [[r["problem"], r["model_label"], r["backend"], r["impl"]] + ([r["device"]] if show_device else [])
-            + ([r["config"]] if show_config else []) + [r[f"T={t}"] or "-" for t in lengths]
+    table["variant"] = table["config_key"].map(variant_labels(dict(zip(table["config_key"], table["variant_diff"]))))
+    table = table.sort_values(["problem", "model", "variant", "backend"], kind="stable").reset_index(drop=True)
+    table["model_label"] = [model_label(m, d.get("activation")) for m, d in zip(table["model"], table["variant_diff"])]
+    show_device, show_config = table["device"].nunique() > 1, bool((table["variant"] != DEFAULT_LABEL).any())
+    header = ["problem", "model"] + (["variant"] if show_config else []) + ["backend", "impl"] + \
+        (["device"] if show_device else []) + [f"T={t}" for t in lengths] + ["largest T solved"]
+    rows = [[r["problem"], r["model"]] + ([r["variant"]] if show_config else []) + [r["backend"], r["impl"]]
+            + ([r["device"]] if show_device else []) + [r[f"T={t}"] or "-" for t in lengths]
             + ["none" if missing(r["largest_T_solved"]) else str(int(r["largest_T_solved"]))]
             for _, r in table.iterrows()]
     notes = ["k/n: runs (seeds) that succeeded at that T, by the task's success rule on test, out of the runs "
              "there; solved = more than half succeeded; runs that differ in more than T are not pooled"]
+    lines = sorted({f"{r['problem']} {r['model']} \"{r['variant']}\": {details(r['variant_diff'])}"
+                    for _, r in table.iterrows() if r["variant"] != DEFAULT_LABEL})
     return Section("longrange", "Long-range dependencies: success vs sequence length T",
-                   table.drop(columns=["base_key"]), [Block("success by sequence length", header, rows)], notes)
+                   table.drop(columns=["config_key", "variant_diff"]),
+                   [Block("success by sequence length", header, rows, keys=3 if show_config else 2)], notes,
+                   details=lines)
 
 
 def largest_solved(rows) -> int | None:

@@ -51,3 +51,29 @@ def _link_or_fail(tmp: Path, target: Path) -> None:
         if target.exists():
             raise RnnbenchError(f"{target} exists; use --force to overwrite it") from None
         os.replace(tmp, target)
+
+
+def write_figures(report_path, figures, force: bool = False):
+    """Write each chart to ``<report stem>_files/<name>`` beside the report; the figures, named by relative path.
+
+    A Markdown report links its charts instead of inlining them, so they are
+    files next to it, named after it (``report.md`` → ``report_files/``).
+    """
+    from dataclasses import replace
+
+    target = Path(report_path).expanduser()
+    if target.exists() and not force:
+        raise RnnbenchError(f"{target} exists; use --force to overwrite it")
+    folder = target.parent / f"{target.stem}_files"
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise RnnbenchError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    written = []
+    for heading, charts in figures:
+        placed = []
+        for chart in charts:
+            write_output(folder / chart.name, chart.svg + "\n", force=True)
+            placed.append(replace(chart, name=f"{folder.name}/{chart.name}"))
+        written.append((heading, placed))
+    return written

@@ -21,13 +21,24 @@ class Meta:
     source: str
     summary: str = ""  # e.g. "30 records (30 run) from 1 machine: vm (AMD EPYC, 2 CPUs)"
     notes: list[str] = field(default_factory=list)
+    verbose: bool = False  # list every warning, not one line per kind
+    width: int | None = None  # the terminal's columns, for text; None: no limit
+
+
+@dataclass
+class Figure:
+    """One chart: its title, its SVG text, and a file name for formats that link instead of inlining."""
+
+    title: str
+    svg: str
+    name: str
 
 
 def render(fmt: str, sections, meta: Meta, figures=()) -> str:
     if fmt == "text":
         return render_text(sections, meta)
     if fmt == "markdown":
-        return render_markdown(sections, meta)
+        return render_markdown(sections, meta, figures)
     if fmt == "csv":
         return render_csv(sections)
     if fmt == "html":
@@ -36,23 +47,80 @@ def render(fmt: str, sections, meta: Meta, figures=()) -> str:
 
 
 def render_text(sections, meta: Meta) -> str:
-    lines = [f"{meta.source}: {meta.summary}".rstrip(": ")]
+    width = meta.width
+    lines = [_wrap(f"{meta.source}: {meta.summary}".rstrip(": "), width)]
     for section in sections:
         lines += ["", section.title, "=" * len(section.title)]
         for block in section.blocks:
-            lines += ["", block.title, format_table(block.header, block.rows)]
-        lines += [""] + [f"note: {note}" for note in section.notes]
-    lines += [f"note: {note}" for note in meta.notes]
+            lines += ["", _wrap(block.title, width), fit_table(block.header, block.rows, width, block.keys)]
+            lines += [_wrap(f"note: {note}", width) for note in block.notes]
+        lines += [""] + [_wrap(f"note: {note}", width) for note in section.notes]
+        if section.details:
+            lines += ["", "variants:"] + [_wrap(f"  {line}", width) for line in section.details]
+        if meta.verbose and section.verbose:
+            lines += [""] + [_wrap(f"  {line}", width) for line in section.verbose]
+    lines += [_wrap(f"note: {note}", width) for note in meta.notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_markdown(sections, meta: Meta) -> str:
+def fit_table(header, rows, width: int | None, keys: int = 1) -> str:
+    """The table, or, when wider than ``width``, the same rows in column groups that each fit, repeating the
+    ``keys`` leading columns; a cell longer than a third of the width is cut with an ellipsis."""
+    if width is None:
+        return format_table(header, rows)
+    cut = max(24, width // 3)
+    header = [_cut(str(h), cut) for h in header]
+    rows = [[_cut(str(c), cut) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    if sum(widths) + 2 * (len(widths) - 1) <= width:
+        return format_table(header, rows)
+    keys = min(keys, len(header) - 1)
+    while keys > 1 and sum(widths[:keys]) + 2 * keys > width // 2:  # repeated names may take half the width
+        keys -= 1
+    base = sum(widths[:keys]) + 2 * keys
+    groups, current, used = [], [], base
+    for i in range(keys, len(header)):
+        if current and used + widths[i] > width:
+            groups.append(current)
+            current, used = [], base
+        current.append(i)
+        used += widths[i] + 2
+    groups.append(current)
+    parts = []
+    for group in groups:
+        columns = list(range(keys)) + group
+        parts.append(format_table([header[i] for i in columns], [[row[i] for i in columns] for row in rows]))
+    return "\n\n".join(parts)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _wrap(text: str, width: int | None) -> str:
+    if width is None or len(text) <= width:
+        return text
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent="    ", break_on_hyphens=False))
+
+
+def render_markdown(sections, meta: Meta, figures=()) -> str:
     lines = [f"Source: `{meta.source}`, {meta.summary}." if meta.summary else f"Source: `{meta.source}`."]
     for section in sections:
         lines += ["", f"## {section.title}"]
         for block in section.blocks:
             lines += ["", f"**{_md(block.title)}**", "", markdown_table(block.header, block.rows)]
+            lines += [""] + [_md(note) for note in block.notes] if block.notes else []
         lines += [""] + [f"- {_md(note)}" for note in section.notes]
+        if section.details:
+            lines += ["", "Variants (every option a label abbreviates):", ""]
+            lines += [f"- {_md(line)}" for line in section.details]
+        if meta.verbose and section.verbose:
+            lines += [""] + [f"- {_md(line)}" for line in section.verbose]
+    for heading, charts in figures:
+        lines += ["", f"## {heading}", ""]
+        lines += [f"![{_md(f.title)}]({f.name})" for f in charts]
     if meta.notes:
         lines += [""] + [f"- {_md(note)}" for note in meta.notes]
     return "\n".join(lines).rstrip() + "\n"
@@ -66,6 +134,9 @@ def markdown_table(header, rows) -> str:
 
 def render_csv(sections) -> str:
     """One table's unformatted numbers; several tables do not fit one CSV, so that is refused."""
+    sections = [s for s in sections if s.name != "summary"] if len(sections) > 1 else sections
+    if sections and sections[0].name == "summary":
+        raise RnnbenchError("the summary has no CSV form (its cells are text); choose a detailed table with --table")
     if len(sections) != 1:
         names = ", ".join(s.name for s in sections)
         raise RnnbenchError(f"--format csv writes one table and {len(sections)} have data ({names}); "
@@ -77,23 +148,47 @@ def render_html(sections, meta: Meta, figures=()) -> str:
     body = ["<h1>rnnbench report</h1>", f"<p class=meta>{escape(meta.source)}: {escape(meta.summary)}</p>"]
     if meta.notes:
         body.append("<ul class=notes>" + "".join(f"<li>{escape(n)}</li>" for n in meta.notes) + "</ul>")
-    for section in sections:
-        body.append(f"<h2>{escape(section.title)}</h2>")
+    for index, section in enumerate(sections):
+        body.append(f"<section id={escape(section.name)}><h2>{escape(section.title)}</h2>")
+        summary = section.name == "summary"
+        if summary:
+            body.append("<div class=grid>")
         for block in section.blocks:
-            body.append(f"<h3>{escape(block.title)}</h3>")
-            body.append(html_table(block.header, block.rows))
+            body.append(f"<div class=block><h3>{escape(block.title)}</h3>")
+            body.append(html_table(block.header, block.rows, block.keys))
+            body += [f"<p class=notes>{escape(n)}</p>" for n in block.notes]
+            body.append("</div>")
+        if summary:
+            body.append("</div>")
         if section.notes:
             body.append("<ul class=notes>" + "".join(f"<li>{escape(n)}</li>" for n in section.notes) + "</ul>")
-    for heading, charts in figures:
-        body.append(f"<h2>{escape(heading)}</h2>")
-        body += [f"<figure>{svg}<figcaption>{escape(title)}</figcaption></figure>" for title, svg in charts]
+        if section.details:
+            body.append("<details><summary>Variants: every option a label abbreviates</summary><ul class=notes>"
+                        + "".join(f"<li>{escape(n)}</li>" for n in section.details) + "</ul></details>")
+        if section.verbose:
+            body.append(f"<details><summary>Every warning ({len(section.verbose)})</summary><ul class=notes>"
+                        + "".join(f"<li>{escape(n)}</li>" for n in section.verbose) + "</ul></details>")
+        body.append("</section>")
+        if summary and figures:  # the charts right after the tables they draw
+            body += _html_figures(figures)
+    if not any(s.name == "summary" for s in sections):
+        body += _html_figures(figures)
     return HTML_PAGE.format(body="\n".join(body))
 
 
-def html_table(header, rows) -> str:
+def _html_figures(figures) -> list[str]:
+    body = []
+    for heading, charts in figures:
+        body.append(f"<h2>{escape(heading)}</h2>")
+        body += [f"<figure>{f.svg}<figcaption>{escape(f.title)}</figcaption></figure>" for f in charts]
+    return body
+
+
+def html_table(header, rows, keys: int = 1) -> str:
     head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-    cells = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table>"
+    cells = "".join("<tr>" + "".join(f"<td{' class=k' if i < keys else ''}>{escape(str(c))}</td>"
+                                     for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<div class=scroll><table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table></div>"
 
 
 def _md(text) -> str:
@@ -106,13 +201,23 @@ HTML_PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <title>rnnbench report</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }}
-th, td {{ border-bottom: 1px solid #ddd; padding: 0.25em 0.7em; text-align: left; white-space: nowrap; }}
-th {{ background: #f4f4f4; }}
+* {{ box-sizing: border-box; }}
+body {{ font-family: system-ui, sans-serif; margin: 1em auto; max-width: 76em; padding: 0 1em; color: #222; }}
+h1 {{ font-size: 1.4em; margin: 0.3em 0; }} h2 {{ font-size: 1.2em; margin: 1em 0 0.3em; }}
+h3 {{ font-size: 0.95em; margin: 0.6em 0 0.2em; }}
+.grid {{ display: flex; flex-wrap: wrap; gap: 0 2em; }}
+.block {{ max-width: 100%; }}
+.scroll {{ max-width: 100%; overflow-x: auto; }}
+table {{ border-collapse: collapse; margin: 0.2em 0 0.8em; font-size: 0.85em; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 0.2em 0.6em; text-align: right; }}
+th, td.k {{ text-align: left; }}
+td {{ white-space: nowrap; }}
+th {{ background: #f4f4f4; font-weight: 600; }}
 tbody tr:hover {{ background: #fafafa; }}
-.meta, .notes {{ color: #555; font-size: 0.9em; }}
-figure {{ display: inline-block; margin: 0.5em 1em 1em 0; }}
+.meta, .notes {{ color: #555; font-size: 0.85em; }}
+details {{ margin: 0.3em 0 1em; }}
+figure {{ display: inline-block; margin: 0.5em 1em 1em 0; max-width: 100%; }}
+figure svg {{ max-width: 100%; height: auto; }}
 figcaption {{ font-size: 0.8em; color: #555; }}
 </style>
 </head>

@@ -17,6 +17,10 @@ class Block:
     title: str
     header: list[str]
     rows: list[list[str]]
+    #: Leading columns that name a row: a table too wide for the terminal is split, repeating these.
+    keys: int = 1
+    #: Lines printed right under this table (e.g. which sweep file made its records).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -28,6 +32,10 @@ class Section:
     frame: object  # pandas.DataFrame of the unformatted numbers, one row per printed row
     blocks: list[Block] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: What the labels abbreviate (the full options of each variant): always printed; a ``<details>`` in HTML.
+    details: list[str] = field(default_factory=list)
+    #: Every individual warning; the notes count them by kind, ``--verbose`` lists them.
+    verbose: list[str] = field(default_factory=list)
 
 
 def missing(value) -> bool:

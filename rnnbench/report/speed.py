@@ -44,8 +44,10 @@ def speed_section(frame) -> Section | None:
              "configuration on the same machine (1.00x = fastest); ! = the measurement has a warning, below"]
     if superseded:
         notes.append(f"{superseded} older measurement(s) of a configuration measured again were left out")
+    counted, listed = _warning_notes(table)
     return Section("speed", "Speed", table.drop(columns=["record"], errors="ignore"),
-                   [Block("time per call", header, printed)], notes + _warning_notes(table))
+                   [Block("time per call", header, printed, keys=len(header) - 7)],
+                   notes + counted, verbose=listed)
 
 
 def latest_rows(rows) -> tuple[pd.DataFrame, int]:
@@ -100,15 +102,20 @@ def _status(row) -> str:
     return "ok !" if row.get("warning_list") else "ok"
 
 
-def _warning_notes(table) -> list[str]:
-    """One note per distinct warning, naming the rows (or counting them, when many share it)."""
-    rows_by_warning = {}
+def _warning_notes(table) -> tuple[list[str], list[str]]:
+    """One note per kind of warning ("unstable", "busy machine") with its count, and every warning listed.
+
+    Thirty lines of "unstable" bury the table; the count says as much, and
+    ``--verbose`` (or the HTML's details) shows which measurement said what.
+    """
+    kinds, listed = {}, []
     for _, r in table.iterrows():
         for warning in r.get("warning_list") or ():
-            rows_by_warning.setdefault(warning, []).append(f"{r['backend']} {r['impl']} {r['cell']} {r['pass']} "
-                                                           f"{shape_label(r)}")
-    return [f"warning: {warning} ({'; '.join(rows) if len(rows) <= 3 else f'{len(rows)} rows'})"
-            for warning, rows in rows_by_warning.items()]
+            kind = str(warning).split(":")[0].strip() or "warning"
+            kinds[kind] = kinds.get(kind, 0) + 1
+            listed.append(f"warning: {r['backend']} {r['impl']} {r['cell']} {r['pass']} {shape_label(r)}: {warning}")
+    counted = [f"warning: {n} measurement(s) {kind} (--verbose lists them)" for kind, n in kinds.items()]
+    return counted, listed
 
 
 def _int(value) -> str:

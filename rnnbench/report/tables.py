@@ -6,11 +6,13 @@ from rnnbench.report.accuracy import accuracy_section
 from rnnbench.report.longrange import longrange_section
 from rnnbench.report.parity import parity_section
 from rnnbench.report.speed import speed_section
+from rnnbench.report.summary import summary_section
 
-BUILDERS = {"accuracy": accuracy_section, "speed": speed_section, "parity": parity_section,
-            "longrange": longrange_section}
+#: In report order: the side-by-side summary first, then the detailed tables.
+BUILDERS = {"summary": summary_section, "accuracy": accuracy_section, "speed": speed_section,
+            "parity": parity_section, "longrange": longrange_section}
 #: What each table reads, for the message when it has nothing to show.
-SOURCES = {"accuracy": "run records from rnnbench run", "speed": "bench records from rnnbench bench",
+SOURCES = {"summary": "any record","accuracy": "run records from rnnbench run", "speed": "bench records from rnnbench bench",
            "parity": "check records from rnnbench check",
            "longrange": "run records with a seq_len from rnnbench run --task longrange"}
 

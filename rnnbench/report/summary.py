@@ -1,0 +1,285 @@
+"""The report's first screen: the backends side by side, one table per question.
+
+The detailed tables put one backend a row; here the backends are columns, so
+comparing numpy, torch and tensorflow on one model means reading one row.
+Accuracy: one table per task × dataset × metric (cells mean ± sd (n seeds) on
+test); speed: each backend's fastest impl per cell, size and pass; parity:
+one row per backend × dtype; long-range: the largest T solved. Each builder
+reuses the detailed table's own aggregation, so the two never disagree.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from rnnbench.report.accuracy import summarise_runs
+from rnnbench.report.longrange import largest_solved
+from rnnbench.report.section import Block, Section, mean_sd, missing, row_keys, sig
+from rnnbench.report.speed import latest_rows, shape_label
+from rnnbench.report.variants import DEFAULT_LABEL, details, variant_labels
+
+#: The impl a backend runs unless told otherwise; any other is named in its cell.
+DEFAULT_IMPLS = ("native", "level-batched", "-")
+BACKEND_ORDER = ("numpy", "torch", "tensorflow", "jax")
+
+
+def summary_section(frame) -> Section | None:
+    """Every summary table that has data, as one section (None when none has)."""
+    blocks, notes, lines = [], [], []
+    for build in (_accuracy, _speed, _parity, _longrange):
+        built, built_notes, built_lines = build(frame)
+        blocks += built
+        notes += built_notes
+        lines += built_lines
+    if not blocks:
+        return None
+    return Section("summary", "Summary", pd.DataFrame(), blocks, notes, details=lines)
+
+
+def backend_sort_key(name: str):
+    """numpy, torch, tensorflow first (the reference, then the frameworks), the rest by name."""
+    base = str(name).split(" ")[0]
+    return (BACKEND_ORDER.index(base) if base in BACKEND_ORDER else len(BACKEND_ORDER), str(name))
+
+
+# --- accuracy ------------------------------------------------------------------------------------------------
+
+
+def _accuracy(frame):
+    runs = frame[(frame["kind"] == "run") & (frame["status"] == "ok")]
+    if "seq_len" in runs.columns:  # long-range runs: their summary is the largest T solved, below
+        runs = runs[runs["seq_len"].isna()]
+    if runs.empty:
+        return [], [], []
+    table = summarise_runs(runs)
+    table["column"] = [_column(b, i, d) for b, i, d in zip(table["backend"], table["impl"], table["device"])]
+    blocks, lines = [], []
+    for (task, dataset, metric), part in table.groupby(["task", "dataset", "metric"], sort=True):
+        labels = variant_labels(dict(zip(part["config_key"], part["variant_diff"])))
+        part = part.assign(variant=part["config_key"].map(labels))
+        columns = sorted(part["column"].unique(), key=backend_sort_key)
+        percent = bool(part["percent"].all())
+        show_variant = bool((part["variant"] != DEFAULT_LABEL).any())
+        header = ["model"] + (["variant"] if show_variant else []) + columns + ["spread", "published"]
+        rows = []
+        for (model, variant), group in _ordered(part.groupby(["model", "variant"], sort=False)):
+            cells = {r["column"]: r for _, r in group.iterrows()}
+            means = [_test(r)[0] for r in cells.values() if not missing(_test(r)[0])]
+            scale = 100.0 if percent else 1.0
+            row = [model] + ([variant] if show_variant else [])
+            for column in columns:
+                r = cells.get(column)
+                if r is None:
+                    row.append("-")
+                    continue
+                mean, sd = _test(r)
+                row.append(f"{mean_sd(mean, sd, r['n'], scale, 1 if percent else None)} ({r['n']})")
+            spread = max(means) - min(means) if len(means) > 1 else None
+            row.append("-" if spread is None else (f"{100 * spread:.1f} pt" if percent else sig(spread, 2)))
+            row.append(_published(group))
+            rows.append(row)
+            if variant != DEFAULT_LABEL:
+                line = f"{task} {dataset} {model} \"{variant}\": {details(group['variant_diff'].iloc[0])}"
+                lines.append(line) if line not in lines else None
+        better = "higher is better" if part["higher_is_better"].all() else "lower is better"
+        title = f"{task} {dataset}: test {metric}{' %' if percent else ''} ({better})"
+        blocks.append(Block(title, header, rows, keys=2 if show_variant else 1))
+    notes = ["accuracy cells: mean ± sample sd over seeds (n seeds), test read at the best dev point; spread: the "
+             "largest minus the smallest backend mean"]
+    return blocks, notes, lines
+
+
+def _test(r):
+    """The test metric's mean and sd, or dev's for a run without a test split."""
+    if not missing(r.get("test_mean")):
+        return r["test_mean"], r.get("test_sd")
+    return r.get("dev_mean"), r.get("dev_sd")
+
+
+def _published(group) -> str:
+    texts = []
+    for text in group["published"]:
+        for part in (text or "").split("; "):
+            if part and part not in texts:
+                texts.append(part)
+    return "; ".join(texts) or "-"
+
+
+def _ordered(groups):
+    """Models in the order a reader expects (cells by family, then trees), defaults before other variants."""
+    order = ("rnn", "gru", "lstm", "recursive", "treelstm")
+    return sorted(groups, key=lambda item: (order.index(item[0][0]) if item[0][0] in order else len(order),
+                                            str(item[0][0]), item[0][1] != DEFAULT_LABEL, str(item[0][1])))
+
+
+def _column(backend, impl, device) -> str:
+    text = str(backend)
+    if impl not in DEFAULT_IMPLS and not missing(impl):
+        text += f" {impl}"
+    if device not in (None, "cpu") and not missing(device):
+        text += f" {device}"
+    return text
+
+
+# --- speed ---------------------------------------------------------------------------------------------------
+
+
+def _speed(frame):
+    rows = frame[(frame["kind"] == "bench") & (frame["status"] == "ok")]
+    if rows.empty:
+        return [], [], []
+    rows, _ = latest_rows(rows)
+    rows = rows[rows["median_s"].notna()]
+    if rows.empty:
+        return [], [], []
+    rows = rows.assign(size=[shape_label(r) for _, r in rows.iterrows()],
+                       column=[_column(b, "-", d) for b, d in zip(rows["backend"], rows["device"])])
+    blocks = []
+    hosts = sorted(rows["host"].dropna().unique())
+    for host, by_host in rows.groupby("host", sort=True):
+        columns = sorted(by_host["column"].unique(), key=backend_sort_key)
+        several = by_host[["dtype", "threads"]].astype(str).drop_duplicates()
+        show_dtype = len(several) > 1
+        header = ["cell", "size", "pass"] + (["dtype, threads"] if show_dtype else []) + \
+            [f"{c} ms (% peak)" for c in columns] + ["× fastest"]
+        printed = []
+        key_columns = ["structure", "cell", "size", "pass", "dtype", "threads"]
+        by_host = by_host.assign(_key=row_keys(by_host, key_columns))
+        for key, part in _speed_order(by_host.groupby("_key", sort=False)):
+            first = part.iloc[0]
+            best = {c: g.loc[g["median_s"].idxmin()] for c, g in part.groupby("column")}
+            fastest = min(r["median_s"] for r in best.values())
+            cells, ratios = [], []
+            for column in columns:
+                r = best.get(column)
+                if r is None:
+                    cells.append("-")
+                    ratios.append("-")
+                    continue
+                peak = "" if missing(r["peak_fraction"]) else f" ({100 * r['peak_fraction']:.0f}%)"
+                impl = "" if r["impl"] in DEFAULT_IMPLS or missing(r["impl"]) else f" {r['impl']}"
+                cells.append(f"{sig(1000 * r['median_s'])}{peak}{impl}")
+                ratios.append(f"{r['median_s'] / fastest:.2f}")
+            printed.append([first["cell"], first["size"], first["pass"]]
+                           + ([f"{first['dtype']}, {_int(first['threads'])}"] if show_dtype else [])
+                           + cells + ["/".join(ratios)])
+        where = f" on {host}" if len(hosts) > 1 else ""
+        dtypes = ", ".join(sorted(by_host["dtype"].dropna().astype(str).unique()))
+        threads = ", ".join(sorted({_int(t) for t in by_host["threads"]}))
+        title = f"speed{where}: median time per call, each backend's fastest impl" + \
+            ("" if show_dtype else f" ({dtypes}, {threads} threads)")
+        blocks.append(Block(title, header, printed, keys=3))
+    notes = ["speed cells: median ms per call of the backend's fastest impl (named when not its default), "
+             "% of this machine's measured matrix-multiply peak; × fastest: each backend's median over the fastest "
+             "one's, in the order of the columns"]
+    return blocks, notes, []
+
+
+def _speed_order(groups):
+    order = ("rnn", "gru", "lstm", "recursive", "treelstm")
+
+    def key(item):
+        first = item[1].iloc[0]
+        cell = first["cell"]
+        return (first["structure"] == "tree", order.index(cell) if cell in order else len(order), str(cell),
+                _volume(first), str(first["pass"]), str(first["dtype"]), str(first["threads"]))
+    return sorted(groups, key=key)
+
+
+def _volume(row) -> float:
+    """Sizes from small to large: batch × steps × input × hidden (trees: nodes)."""
+    value = 1.0
+    for k in ("batch", "steps", "input", "hidden") if row.get("structure") != "tree" else ("nodes", "input", "hidden"):
+        v = row.get(k)
+        value *= 1.0 if missing(v) else float(v)
+    return value
+
+
+def _int(value) -> str:
+    return "-" if missing(value) else str(int(value))
+
+
+# --- parity --------------------------------------------------------------------------------------------------
+
+
+def _parity(frame):
+    from rnnbench.report.parity import CASE_IDENTITY
+
+    rows = frame[frame["kind"] == "check"]
+    if rows.empty:
+        return [], [], []
+    rows = rows.sort_values("started_at", kind="stable").drop_duplicates(CASE_IDENTITY, keep="last")
+    fd = rows["impl"].astype(str).str.contains("finite")
+    rows = rows.assign(who=[f"{b} vs finite differences" if f else str(b) for b, f in zip(rows["backend"], fd)],
+                       passed=rows["passed"].astype(bool), max_rel=rows["max_rel"].astype(float))
+    modes = sorted(rows["check_mode"].dropna().astype(str).unique(), key=lambda m: (m != "parity", m))
+    header = ["backend", "dtype", "impls"] + [f"{m}: worst rel err (passed, tolerance)" for m in modes]
+    printed = []
+    for (who, dtype), part in sorted(rows.groupby(["who", "dtype"]), key=lambda i: (backend_sort_key(i[0][0]),
+                                                                                     "finite" in i[0][0], i[0][1])):
+        impls = ", ".join(sorted({str(i) for i in part["impl"]} - {"finite differences"})) or "-"
+        cells = []
+        for mode in modes:
+            at = part[part["check_mode"] == mode]
+            if at.empty:
+                cells.append("-")
+                continue
+            errors = [v for v in at["max_rel"] if not missing(v)]
+            worst = f"{max(errors):.1e}" if errors else "error"
+            cells.append(f"{worst} ({int(at['passed'].sum())}/{len(at)}, ≤ {float(at['tolerance'].max()):.0e})")
+        printed.append([who, str(dtype), impls] + cells)
+    notes = ["parity cells: the worst norm-wise relative error against the float64 NumPy reference over every "
+             "cell, impl and gradient, how many cases passed, and the tolerance"]
+    return [Block("parity with the NumPy reference: one row per backend and dtype", header, printed, keys=2)], notes, []
+
+
+# --- long-range ----------------------------------------------------------------------------------------------
+
+
+def _longrange(frame):
+    runs = frame[frame["kind"] == "run"]
+    if "seq_len" not in runs.columns:
+        return [], [], []
+    runs = runs[runs["seq_len"].notna()]
+    if runs.empty:
+        return [], [], []
+    runs = runs.assign(
+        problem=runs["problem"].where(runs["problem"].notna(), runs["dataset"]),
+        impl=runs["impl"].fillna("-"), device=runs["device"].fillna("cpu"), seq_len=runs["seq_len"].astype(int),
+        succeeded=[(r.get("status") == "ok" and ((r.get("best") or {}).get("test_metrics") or {}).get("success") is True)
+                   for r in runs["record"]])
+    runs = runs.assign(column=[_column(b, i, d) for b, i, d in zip(runs["backend"], runs["impl"], runs["device"])])
+    blocks, lines = [], []
+    for problem, part in runs.groupby("problem", sort=True):
+        labels = variant_labels({k: v for k, v in zip(part["config_key"], part["variant"])})
+        part = part.assign(label=part["config_key"].map(labels))
+        columns = sorted(part["column"].unique(), key=backend_sort_key)
+        metric = part["metric"].dropna().iloc[0] if part["metric"].notna().any() else "metric"
+        show_variant = bool((part["label"] != DEFAULT_LABEL).any())
+        header = ["model"] + (["variant"] if show_variant else []) + ["T tried"] + columns
+        printed = []
+        for (model, label), group in _ordered(part.groupby(["model", "label"], sort=False)):
+            tried = sorted(group["seq_len"].unique())
+            row = [model] + ([label] if show_variant else [])
+            row.append(", ".join(str(t) for t in tried))
+            for column in columns:
+                at = group[group["column"] == column]
+                if at.empty:
+                    row.append("-")
+                    continue
+                solved = largest_solved(at)
+                if solved is None:
+                    row.append("none")
+                    continue
+                values = [v for v in at.loc[at["seq_len"] == solved, "test"] if not missing(v)]
+                value = f" ({sig(sum(values) / len(values), 2)})" if values else ""
+                row.append(f"{solved}{value}")
+            printed.append(row)
+            if label != DEFAULT_LABEL:
+                line = f"longrange {problem} {model} \"{label}\": {details(group['variant'].iloc[0])}"
+                lines.append(line) if line not in lines else None
+        title = f"longrange {problem}: largest T solved (test {metric} there)"
+        blocks.append(Block(title, header, printed, keys=2 if show_variant else 1))
+    notes = ["long-range cells: the largest sequence length T at which more than half of the seeds succeeded "
+             "(test metric below 10% of the memoryless baseline), with the test metric at that T; none: no T tried "
+             "was solved"]
+    return blocks, notes, lines

@@ -1,0 +1,130 @@
+"""The report's first screen: backends as columns, each backend's fastest impl, warnings counted, text that fits.
+
+Every expected cell is computed here from the planted numbers, not read back
+from the report's own aggregation.
+"""
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+pytest.importorskip("pandas", reason="rnnbench report needs pandas")
+
+from report_fixtures import (bench_record, bench_row, check_record, check_row, longrange_record, run_record,
+                             write_records)
+from rnnbench.cli import main
+from rnnbench.report.frame import load_results
+from rnnbench.report.summary import summary_section
+
+
+def _block(section, start: str):
+    (block,) = [b for b in section.blocks if b.title.startswith(start)]
+    return block
+
+
+def _rows(block) -> dict:
+    return {tuple(row[:block.keys]): dict(zip(block.header, row)) for row in block.rows}
+
+
+def test_accuracy_puts_the_backends_side_by_side_with_their_spread(tmp_path):
+    tests = {"numpy": [0.80, 0.82, 0.84], "torch": [0.81, 0.83]}
+    write_records(tmp_path, [run_record(backend=b, seed=s, test=t) for b, ts in tests.items()
+                             for s, t in enumerate(ts)] + [run_record(model="gru", backend="torch", test=0.7)])
+    block = _block(summary_section(load_results(tmp_path)), "textclf trec: test accuracy %")
+    assert block.header[:3] == ["model", "numpy", "torch"]
+    rows = _rows(block)
+    numpy = f"{100 * statistics.mean(tests['numpy']):.1f} ± {100 * statistics.stdev(tests['numpy']):.1f} (3)"
+    assert rows[("lstm",)]["numpy"] == numpy
+    assert rows[("lstm",)]["torch"].endswith("(2)")
+    spread = 100 * (statistics.mean(tests["torch"]) - statistics.mean(tests["numpy"]))
+    assert rows[("lstm",)]["spread"] == f"{spread:.1f} pt"
+    assert rows[("gru",)]["numpy"] == "-" and rows[("gru",)]["spread"] == "-"
+
+
+def test_a_variant_is_a_short_label_and_its_options_go_to_the_details(tmp_path):
+    write_records(tmp_path, [run_record(seed=0), run_record(seed=0, config={"hidden_size": 256, "max_length": 60,
+                                                                           "vocab_size": 5000, "min_count": 3})])
+    section = summary_section(load_results(tmp_path))
+    block = _block(section, "textclf trec")
+    assert [r[:2] for r in block.rows] == [["lstm", "defaults"], ["lstm", "hidden 256, max length 60, min_count=3, …"]]
+    assert max(len(c) for r in block.rows for c in r) < 60  # never the config itself
+    assert section.details == ['textclf trec lstm "hidden 256, max length 60, min_count=3, …": hidden_size=256 '
+                               'max_length=60 min_count=3 vocab_size=5000']
+
+
+def test_speed_shows_each_backends_fastest_impl_and_the_ratio_to_the_fastest(tmp_path):
+    write_records(tmp_path, [bench_record([
+        bench_row(backend="numpy", median_s=0.030, peak_fraction=0.25),
+        bench_row(backend="torch", impl="native", median_s=0.020, peak_fraction=0.5),
+        bench_row(backend="torch", impl="compiled", median_s=0.015, peak_fraction=0.6),
+        bench_row(backend="torch", median_s=0.001, status="failed"),  # failed: never the fastest
+    ])])
+    block = _block(summary_section(load_results(tmp_path)), "speed")
+    (row,) = block.rows
+    cells = dict(zip(block.header, row))
+    assert cells["numpy ms (% peak)"] == "30 (25%)"
+    assert cells["torch ms (% peak)"] == "15 (60%) compiled"  # not the default impl: named
+    assert cells["× fastest"] == "2.00/1.00"
+
+
+def test_parity_is_one_row_per_backend_and_dtype(tmp_path):
+    write_records(tmp_path, [check_record([
+        check_row(backend="torch", impl="native", case="lstm", dtype="float32", max_rel=2e-7),
+        check_row(backend="torch", impl="loop", case="gru", dtype="float32", max_rel=5e-7),
+        check_row(backend="torch", impl="loop", case="gru", dtype="float64", max_rel=3e-16, tolerance=1e-10),
+        check_row(backend="numpy", impl="finite differences", case="lstm", dtype="float64", max_rel=1e-9,
+                  tolerance=1e-6)])])
+    rows = _rows(_block(summary_section(load_results(tmp_path)), "parity"))
+    assert set(rows) == {("torch", "float32"), ("torch", "float64"), ("numpy vs finite differences", "float64")}
+    torch32 = rows[("torch", "float32")]
+    assert torch32["impls"] == "loop, native"
+    assert torch32["parity: worst rel err (passed, tolerance)"] == "5.0e-07 (2/2, ≤ 1e-04)"
+
+
+def test_longrange_shows_the_largest_t_solved_per_model_and_backend(tmp_path):
+    outcomes = {("numpy", 10): True, ("numpy", 50): True, ("numpy", 100): False,
+                ("torch", 10): True, ("torch", 50): False, ("torch", 100): False}
+    write_records(tmp_path, [longrange_record(backend=b, seq_len=t, success=ok) for (b, t), ok in outcomes.items()])
+    rows = _rows(_block(summary_section(load_results(tmp_path)), "longrange adding"))
+    assert rows[("lstm",)]["numpy"] == "50 (0.0040)" and rows[("lstm",)]["torch"] == "10 (0.0040)"
+    assert rows[("lstm",)]["T tried"] == "10, 50, 100"
+
+
+def _noisy_bench(folder):
+    rows = [bench_row(backend=b, hidden=h, median_s=0.01 * (i + 1), warnings=["unstable: IQR is 20% of the median"])
+            for i, b in enumerate(("numpy", "torch")) for h in (64, 128, 256)]
+    rows[0]["warnings"].append("busy machine: load average 3.0 on 2 usable CPU(s)")
+    return write_records(folder, [bench_record(rows)])
+
+
+def test_warnings_are_one_line_per_kind_and_verbose_lists_them(tmp_path, capsys):
+    folder = _noisy_bench(tmp_path)
+    assert main(["report", "--results-dir", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("unstable") == 1 and "6 measurement(s) unstable" in out
+    assert "1 measurement(s) busy machine" in out
+    assert main(["report", "--results-dir", str(folder), "--verbose"]) == 0
+    assert capsys.readouterr().out.count("unstable: IQR is 20%") == 6
+
+
+def test_text_fits_the_terminal_width(tmp_path, capsys, monkeypatch):
+    folder = _noisy_bench(tmp_path)
+    write_records(folder, [run_record(seed=0, config={"hidden_size": 256, "max_length": 60, "vocab_size": 5000}),
+                           longrange_record(seq_len=50, config={"max_steps": 300, "batch_size": 16})])
+    for columns in (60, 100):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        assert main(["report", "--results-dir", str(folder), "--verbose"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert max(len(line) for line in lines) <= columns, max(lines, key=len)
+    monkeypatch.setenv("COLUMNS", "60")  # a file is not cut to the terminal
+    assert main(["report", "--results-dir", str(folder), "--output", str(tmp_path / "r.txt")]) == 0
+    assert max(len(line) for line in (tmp_path / "r.txt").read_text(encoding="utf-8").splitlines()) > 60
+
+
+def test_summary_flag_prints_only_the_summary(tmp_path, capsys):
+    write_records(tmp_path, [run_record(), bench_record([bench_row()])])
+    assert main(["report", "--results-dir", str(tmp_path), "--summary", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "## Summary" in out and "## Accuracy" not in out and "## Speed" not in out and "<svg" not in out
+    assert main(["report", "--results-dir", str(tmp_path), "--summary", "--table", "speed"]) == 2
