@@ -8,6 +8,8 @@ Exit status 1 when any configuration failed, or when none could run at all.
 """
 from __future__ import annotations
 
+import json
+import os
 import sys
 from dataclasses import replace
 
@@ -43,7 +45,21 @@ def add_parser(commands) -> None:
                        help="give up on a configuration after S seconds (default 900)")
     bench.add_argument("--overhead", action="store_true",
                        help="measure the harness against bare loops (same callable; plain framework layer)")
-    bench.add_argument("--data-dir", metavar="DIR", help="where sst/train.txt is (default $RNNBENCH_DATA_DIR)")
+    bench.add_argument("--data-dir", metavar="DIR",
+                       help="where sst/train.txt is (default $RNNBENCH_DATA_DIR, then the user cache; "
+                            "fetched on first use)")
+    bench.add_argument("--offline", action="store_true",
+                       help="never download SST: time synthetic SST-shaped trees when it is absent")
+    bench.add_argument("--train", action="store_true",
+                       help="time one training step of the textclf model (IMDB default batches) on each backend "
+                            "against the plain loop a user of that framework writes, in alternating rounds")
+    bench.add_argument("--train-batches", type=int, default=8, metavar="N",
+                       help="batches a round of --train passes over (default 8)")
+    bench.add_argument("--train-rounds", type=int, default=10, metavar="N",
+                       help="alternating rounds of --train (default 10)")
+    bench.add_argument("--peak-frameworks", metavar="LIST",
+                       help="frameworks whose GEMM may set the peak (default: numpy, torch, tensorflow, "
+                            "each installed one, each in its own process)")
     bench.add_argument("--results-dir", default="results", metavar="DIR", help="where the record goes")
     bench.add_argument("--no-record", action="store_true", help="write no record")
     bench.add_argument("--format", choices=("table", "json"), default="table")
@@ -51,7 +67,6 @@ def add_parser(commands) -> None:
 
 
 def handle(args) -> int:
-    import json
 
     from rnnbench.bench import record, sweep, table
     from rnnbench.bench.grid import build_grid
@@ -59,6 +74,12 @@ def handle(args) -> int:
     from rnnbench.record_fallback import save_record
     from rnnbench.results import ensure_writable
 
+    if args.offline:
+        from rnnbench.data.paths import OFFLINE_VARIABLE
+
+        os.environ[OFFLINE_VARIABLE] = "1"
+    if args.train:
+        return _handle_train(args)
     grid = build_grid(args)
     policy = _policy(grid.suite.policy, args)
     grid.config["timing"] = policy.as_dict()
@@ -72,9 +93,18 @@ def handle(args) -> int:
           f"one process per {grid.config['isolation']}", file=sys.stderr)
     peaks = {}
     if len(grid.unavailable) < len(grid.backends):
+        from rnnbench.bench.peak import FRAMEWORKS, available_frameworks
+        from rnnbench.bench.suites import parse_names
+
+        # the fastest GEMM any installed framework offers, whichever backends are timed
+        wanted = parse_names(args.peak_frameworks, FRAMEWORKS, "peak-frameworks", "framework") \
+            if args.peak_frameworks else FRAMEWORKS
+        frameworks = available_frameworks(device, wanted)
+        print(f"bench: peak GEMM of {', '.join(frameworks)}, each in its own process", file=sys.stderr)
         for dtype in grid.config["dtypes"]:
             peaks[dtype] = sweep.measure_peak(device=device, threads=threads, sizes=grid.suite.peak_sizes,
-                                              dtype=dtype, policy=policy, timeout=args.timeout)
+                                              dtype=dtype, policy=policy, timeout=args.timeout,
+                                              frameworks=frameworks)
     rows = sweep.run_configs(grid.configs, threads=threads, policy=policy, isolation=grid.config["isolation"],
                              mode="overhead" if args.overhead else "time", timeout=args.timeout,
                              unavailable=grid.unavailable, progress=_progress)
@@ -85,9 +115,70 @@ def handle(args) -> int:
     if args.format == "json":
         print(json.dumps(result, indent=1))
     else:
+        summary = table.format_summary(rows)
+        if summary:
+            print(summary + "\n\nevery row:")
         print(table.format_rows(rows, peaks))
+        kernels = table.format_kernels(result["warnings"], result["kernels"])
+        if kernels:
+            print(kernels)
         if args.overhead:
             print(table.format_overhead(rows))
+    if not args.no_record:
+        path = save_record(args.results_dir, result)
+        print(f"record: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
+    if not any(row["status"] == "ok" for row in rows):
+        print("rnnbench: nothing could be timed (every configuration is unavailable or failed)", file=sys.stderr)
+        return 1
+    return 1 if result["status"] == "failed" else 0
+
+
+def _handle_train(args) -> int:
+    """``--train``: rnnbench's training step against each framework's plain loop (:mod:`rnnbench.bench.train`)."""
+    from rnnbench.bench import record, table
+    from rnnbench.bench.grid import _impls
+    from rnnbench.bench.suites import parse_names
+    from rnnbench.bench.timing import usable_cpus
+    from rnnbench.bench.train import format_train, run_train_bench
+    from rnnbench.machine import load_average
+    from rnnbench.plugins import get_registry
+    from rnnbench.record_fallback import save_record
+    from rnnbench.results import ensure_writable
+
+    if args.train_batches < 1 or args.train_rounds < 1:
+        raise RnnbenchError("--train-batches and --train-rounds must be at least 1")
+    if args.timeout <= 0:
+        raise RnnbenchError(f"--timeout must be positive, got {args.timeout}")
+    threads = args.threads if args.threads is not None else usable_cpus()
+    if threads < 1:
+        raise RnnbenchError(f"--threads must be at least 1, got {threads}")
+    device = (args.device or "cpu").strip().lower()
+    registry = get_registry()
+    named = parse_names(args.backends, None, "backends") if args.backends else None
+    backends = named or list(registry.backends)
+    unavailable = {}
+    for name in backends:
+        entry = registry.backend(name)
+        if not entry.available:
+            if named:
+                raise RnnbenchError(f"backend {name} is unavailable: {entry.unavailable_reason()}")
+            unavailable[name] = entry.unavailable_reason()
+    impls, _ = _impls(args.impls, backends, unavailable, registry)
+    if not args.no_record:
+        ensure_writable(args.results_dir)
+    started, load_start = record.now(), load_average()
+    rows, info = run_train_bench(args, backends, unavailable, impls, threads, device, args.timeout)
+    config = {"suite": "train", "mode": "train", "backends": backends, "impls": impls, "device": device,
+              "threads": threads, **info}
+    result = record.build_record(dataset="train", config=config, rows=rows, peaks={}, started_at=started,
+                                 load_start=load_start, load_end=load_average())
+    if args.format == "json":
+        print(json.dumps(result, indent=1))
+    else:
+        print(format_train(rows, info["data"]))
+        kernels = table.format_kernels(result["warnings"], result["kernels"])
+        if kernels:
+            print(kernels)
     if not args.no_record:
         path = save_record(args.results_dir, result)
         print(f"record: {path}", file=sys.stderr if args.format == "json" else sys.stdout)

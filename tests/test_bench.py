@@ -22,9 +22,11 @@ from rnnbench.results import read_records
 from rnnbench.trees import TreeBatch
 
 ROW_KEYS = set(ROW_FIELDS) | {"samples_s", "median_s", "iqr_s", "min_s", "count", "flops", "gflops_per_s",
-                              "peak_fraction", "items_per_s", "ratio_to_fastest", "warnings", "status", "error"}
+                              "peak_fraction", "items_per_s", "ratio_to_fastest", "warnings", "status", "error",
+                              "kernel", "kernel_warnings"}
 RECORD_KEYS = {"schema", "task", "dataset", "backend", "seed", "status", "started_at", "finished_at", "config",
-               "machine", "versions", "git", "load_average", "peak", "rows"}
+               "machine", "versions", "git", "load_average", "peak", "rows", "kernels", "warnings", "fastest",
+               "cpu_flags", "pinned"}
 QUICK = timing.TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.001, min_samples=3, max_samples=3,
                             budget_s=0.0)
 
@@ -295,8 +297,8 @@ def test_annotate_ratio_and_peak_fraction():
 def test_smoke_suite_end_to_end(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RNNBENCH_DATA_DIR", str(tmp_path / "no-data"))  # no SST here: synthetic trees
     results = tmp_path / "results"
-    code = cli.main(["bench", "--suite", "smoke", "--backends", "numpy", "--threads", "1",
-                     "--results-dir", str(results), "--format", "json"])
+    code = cli.main(["bench", "--suite", "smoke", "--backends", "numpy", "--threads", "1", "--peak-frameworks",
+                     "numpy", "--results-dir", str(results), "--format", "json"])
     printed = json.loads(capsys.readouterr().out)
     assert code == 0
     ((path, rec),) = read_records(results, schemas=(record.SCHEMA,))
@@ -305,6 +307,9 @@ def test_smoke_suite_end_to_end(tmp_path, monkeypatch, capsys):
     assert (rec["schema"], rec["task"], rec["dataset"], rec["backend"], rec["status"]) == (
         "rnnbench.bench/1", "bench", "smoke", "numpy", "ok")
     assert rec["peak"]["gflops"] > 0 and rec["peak"]["dtype"] == "float32" and rec["peak"]["threads"] == 1
+    assert rec["peak"]["framework"] == "numpy" and rec["peak"]["kernels"]["numpy"]["blas"]
+    assert rec["kernels"]["numpy"]["blas"] and isinstance(rec["warnings"], list)
+    assert {(f["cell"], f["pass"], f["impl"]) for f in rec["fastest"]} >= {("lstm", "forward", "native")}
     assert rec["config"]["tree_source"]["source"] == "synthetic"
     assert set(rec["load_average"]) == {"start", "end"}
     cells = {(r["kind"], r["cell"], r["impl"], r["pass"]) for r in rec["rows"]}

@@ -1,20 +1,23 @@
 """Timers for ``rnnbench bench``: the backend's own ``tf.function``s, on tensors made once.
 
 Sequences call the same traced forward / vector-Jacobian-product functions as the
-contract (built once per configuration by the backend); trees run the eager
-level-by-level code with a ``GradientTape``, as ``tree_backward`` does. The callable
+contract (built once per configuration by the backend); trees run the path the tree
+model trains with: the schedule as tensors and a ``tf.while_loop`` over levels, traced
+once for every batch (the eager contract functions would time Python dispatch instead). The callable
 ends by materialising its smallest result on the host (``.numpy()`` waits for the
 work that produced it), after ``tf.experimental.sync_devices`` where the build has it,
 so the clock sees finished work on a GPU too.
 """
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import tensorflow as tf
 
 from rnnbench.backend import check_sequence_inputs, check_tree_inputs, state_keys
 from rnnbench.bench.inputs import sequence_cotangent, tree_cotangents
 
-from . import tree
 from .backend import _hidden, _tensors
 
 
@@ -55,33 +58,70 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
 
 
 def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
+    """The tree model's path: the schedule as tensors and one ``tf.while_loop`` over levels, traced
+    once for every batch (:func:`.tree_model.node_states`), forward or with its gradient."""
+    from .tree_model import schedule_tensors
+
     x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
     device = backend._tf_device
+    forward, vjp = _tree_functions(backend, cell, params, x_leaves.shape[1], dtype)
     with tf.device(device):
         p = _tensors(params, dtype)
         xt = tf.constant(x_leaves)
+        schedule = schedule_tensors(trees)
         if backward:
             hidden = _hidden(params) // 2  # tree cells' W is [2H, ...]
             upstream = tree_cotangents(cell, trees.num_nodes, hidden, dtype)
-            upstream = [tf.constant(upstream[k]) for k in state_keys(cell)]
+            dh = tf.constant(upstream["h"])
+            dc = tf.constant(upstream["c"]) if cell == "treelstm" else tf.zeros([0, hidden], dtype)
     if not backward:
         def run_forward():
             with tf.device(device):
-                states = tree.forward(cell, p, xt, trees)
-            _finish(states["h"])
+                h, _ = forward(p, xt, *schedule)
+            _finish(h)
         return run_forward
-
-    sources = {"params": p, "x": xt}
 
     def run_forward_backward():
         with tf.device(device):
-            with tf.GradientTape() as tape:
-                tape.watch(sources)
-                states = tree.forward(cell, p, xt, trees)
-            grads = tape.gradient([states[k] for k in state_keys(cell)], sources, output_gradients=upstream,
-                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        _finish(_smallest(list(grads["params"].values())))
+            grads = vjp(p, xt, *schedule, dh, dc)
+        _finish(_smallest(list(grads.values())))
     return run_forward_backward
+
+
+def _tree_functions(backend, cell, params, input_size, dtype):
+    """``(forward, vjp)`` tf.functions with an input signature: one trace serves every TreeBatch."""
+    key = ("tree", cell, input_size, tuple(sorted((k, np.shape(v)) for k, v in params.items())),
+           np.dtype(dtype).name)
+    if key not in backend._functions:
+        tf_dtype = tf.as_dtype(np.dtype(dtype))
+        p_spec = {k: tf.TensorSpec(np.shape(v), tf_dtype) for k, v in params.items()}
+        hidden = _hidden(params) // 2
+        index = tf.TensorSpec([None], tf.int32)
+        common = (p_spec, tf.TensorSpec([None, input_size], tf_dtype), index, index, index)
+        state = tf.TensorSpec([None, hidden], tf_dtype)
+        backend._functions[key] = (
+            tf.function(functools.partial(_tree_forward, cell), input_signature=common),
+            tf.function(functools.partial(_tree_vjp, cell), input_signature=(*common, state, state)))
+    return backend._functions[key]
+
+
+def _tree_forward(cell, params, x, left, right, level_stops):
+    from .tree_model import node_states
+
+    return node_states(cell, params, x, left, right, level_stops, with_cells=True)
+
+
+def _tree_vjp(cell, params, x, left, right, level_stops, dh, dc):
+    from .tree_model import node_states
+
+    sources = {"params": params, "x": x}
+    with tf.GradientTape() as tape:
+        tape.watch(sources)
+        h, c = node_states(cell, params, x, left, right, level_stops, with_cells=True)
+    outputs, cotangents = ([h, c], [dh, dc]) if cell == "treelstm" else ([h], [dh])
+    grads = tape.gradient(outputs, sources, output_gradients=cotangents,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return {**grads["params"], "x": grads["x"]}
 
 
 def bare_sequence_timer(backend, cell, params, x, backward=False):
@@ -116,3 +156,46 @@ def bare_sequence_timer(backend, cell, params, x, backward=False):
         _finish(_smallest(out))
     run.method = f"keras.layers.{type(layer).__name__} in tf.function"
     return run
+
+
+def plain_train_step(backend, spec, params):
+    """The training step a Keras user writes for the textclf model, holding the same initial weights:
+    a ``keras.Model`` of ``Embedding(mask_zero=True)``, ``LSTM`` (GRU/SimpleRNN) returning sequences,
+    the masked mean (``GlobalAveragePooling1D`` reads the mask), ``Dense``, compiled with
+    ``Adam(global_clipnorm=...)`` and run with ``train_on_batch`` (which returns the loss)."""
+    import keras
+
+    from rnnbench.model import encoder_params
+
+    from .convert import to_keras_weights
+
+    if spec.vocab_size is None or spec.pooling != "mean" or spec.loss != "xent" or spec.optimizer.name != "adam":
+        return None
+    dtype = np.dtype(spec.dtype).name
+    layer = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[spec.cell]
+    with tf.device(backend._tf_device):
+        ids = keras.Input((None,), dtype="int64")
+        embedding = keras.layers.Embedding(spec.vocab_size, spec.embed_size, mask_zero=True, dtype=dtype)
+        extra = {"reset_after": True} if spec.cell == "gru" else {}
+        rnn = layer(spec.hidden_size, return_sequences=True, dtype=dtype, **extra)
+        head = keras.layers.Dense(spec.num_outputs, dtype=dtype)
+        outputs = head(keras.layers.GlobalAveragePooling1D(dtype=dtype)(rnn(embedding(ids))))
+        model = keras.Model(ids, outputs)
+        embedding.set_weights([np.asarray(params["embedding"])])
+        rnn.set_weights(to_keras_weights(spec.cell, encoder_params(params)))
+        head.set_weights([np.asarray(params["head.W"]), np.asarray(params["head.b"])])
+        opt = spec.optimizer
+        clip = {"global_clipnorm": spec.clip_norm} if spec.clip_norm is not None else {}
+        model.compile(optimizer=keras.optimizers.Adam(opt.lr, beta_1=opt.beta1, beta_2=opt.beta2, epsilon=opt.eps,
+                                                      **clip),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    device = backend._tf_device
+
+    def step(batch):
+        inputs, _, targets = batch
+        with tf.device(device):
+            return model.train_on_batch(inputs, targets)
+
+    step.method = (f"keras.Model: Embedding(mask_zero=True) + {layer.__name__} + masked mean + Dense, "
+                   "Adam(global_clipnorm), train_on_batch")
+    return step

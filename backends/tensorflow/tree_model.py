@@ -78,19 +78,25 @@ class TensorflowTreeModel:
     def _schedule(self, leaf_ids, trees):
         """``(leaf ids, left, right, level stops)``: one trace of the graph fits every TreeBatch."""
         ids = check_tree_model_batch(self.spec, leaf_ids, trees)
-        _check_schedule(trees)
-        empty = np.zeros(0, np.int64)
-        left = np.concatenate([empty, *(level.left for level in trees.levels)])
-        right = np.concatenate([empty, *(level.right for level in trees.levels)])
-        stops = np.array([level.stop for level in trees.levels], np.int64) - trees.num_leaves
-        return (tf.constant(ids), tf.constant(left.astype(np.int32)), tf.constant(right.astype(np.int32)),
-                tf.constant(stops.astype(np.int32)))
+        return (tf.constant(ids), *schedule_tensors(trees))
+
+
+def schedule_tensors(trees):
+    """``(left, right, level stops)`` int32 tensors of a TreeBatch (checked): the schedule as data."""
+    _check_schedule(trees)
+    empty = np.zeros(0, np.int64)
+    left = np.concatenate([empty, *(level.left for level in trees.levels)])
+    right = np.concatenate([empty, *(level.right for level in trees.levels)])
+    stops = np.array([level.stop for level in trees.levels], np.int64) - trees.num_leaves
+    return (tf.constant(left.astype(np.int32)), tf.constant(right.astype(np.int32)),
+            tf.constant(stops.astype(np.int32)))
 
 
 # -- the encoder, one level at a time ------------------------------------------------------------
 
-def node_states(cell, params, x_leaves, left, right, level_stops):
-    """``h [N, H]`` of every node: leaves, then each level appended in a ``tf.while_loop``."""
+def node_states(cell, params, x_leaves, left, right, level_stops, with_cells=False):
+    """``h [N, H]`` of every node: leaves, then each level appended in a ``tf.while_loop``
+    (``(h, c)`` with ``with_cells``; ``c`` is ``[0, H]`` for the recursive cell)."""
     h, c = leaf_states(cell, params, x_leaves)
     if c is None:
         c = tf.zeros([0, tf.shape(h)[1]], h.dtype)  # a loop variable must be a tensor
@@ -102,9 +108,9 @@ def node_states(cell, params, x_leaves, left, right, level_stops):
         return k + 1, tf.concat([h, h_new], axis=0), c if c_new is None else tf.concat([c, c_new], axis=0)
 
     hidden = tf.TensorShape([None, h.shape[1]])
-    _, h, _ = tf.while_loop(lambda k, h, c: k < tf.size(level_stops), body, (tf.constant(0), h, c),
+    _, h, c = tf.while_loop(lambda k, h, c: k < tf.size(level_stops), body, (tf.constant(0), h, c),
                             shape_invariants=(tf.TensorShape([]), hidden, hidden))
-    return h
+    return (h, c) if with_cells else h
 
 
 # -- the computation (traced once by tf.function; ``model`` is bound by functools.partial) --------

@@ -102,3 +102,49 @@ def bare_sequence_timer(backend, cell, params, x, backward=False):
         run = run_forward_backward
     run.method = f"torch.nn.{type(module).__name__} called directly"
     return run
+
+
+def plain_train_step(backend, spec, params):
+    """The training step a torch user writes for the textclf model, holding the same initial weights:
+    ``nn.Embedding``, ``nn.LSTM`` (GRU/RNN), a masked mean, ``nn.Linear``, ``torch.optim.Adam`` (its
+    default CPU implementation) and ``clip_grad_norm_``; NumPy batches converted each step, the loss
+    read back with ``.item()`` (rnnbench's ``train_step`` returns it as a float too)."""
+    import numpy as np
+
+    from rnnbench.model import encoder_params
+
+    from .convert import to_torch_rnn_weights
+
+    if spec.vocab_size is None or spec.pooling != "mean" or spec.loss != "xent" or spec.optimizer.name != "adam":
+        return None
+    dtype = torch.float64 if np.dtype(spec.dtype) == np.float64 else torch.float32
+    E, H = spec.embed_size, spec.hidden_size
+    rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[spec.cell](E, H, batch_first=True)
+    model = torch.nn.ModuleDict({"embedding": torch.nn.Embedding(spec.vocab_size, E), "rnn": rnn,
+                                 "head": torch.nn.Linear(H, spec.num_outputs)}).to(backend.torch_device, dtype)
+    with torch.no_grad():
+        model["embedding"].weight.copy_(torch.from_numpy(np.asarray(params["embedding"])))
+        for name, value in to_torch_rnn_weights(spec.cell, encoder_params(params)).items():
+            getattr(rnn, name).copy_(torch.from_numpy(np.asarray(value)))
+        model["head"].weight.copy_(torch.from_numpy(np.asarray(params["head.W"]).T))
+        model["head"].bias.copy_(torch.from_numpy(np.asarray(params["head.b"])))
+    opt = spec.optimizer
+    optimizer = torch.optim.Adam(model.parameters(), lr=opt.lr, betas=(opt.beta1, opt.beta2), eps=opt.eps)
+    device = backend.torch_device
+
+    def step(batch):
+        ids, lengths, targets = (torch.from_numpy(np.asarray(a)).to(device) for a in batch)
+        optimizer.zero_grad(set_to_none=True)
+        y, _ = model["rnn"](model["embedding"](ids))
+        mask = (torch.arange(y.shape[1], device=device)[None, :] < lengths[:, None]).unsqueeze(-1).to(y.dtype)
+        pooled = (y * mask).sum(dim=1) / lengths[:, None].to(y.dtype)
+        loss = torch.nn.functional.cross_entropy(model["head"](pooled), targets)
+        loss.backward()
+        if spec.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.clip_norm)
+        optimizer.step()
+        return loss.item()
+
+    step.method = f"nn.Embedding + nn.{type(rnn).__name__} + masked mean + nn.Linear, torch.optim.Adam, " \
+                  "clip_grad_norm_"
+    return step

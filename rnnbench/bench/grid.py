@@ -64,7 +64,7 @@ def build_grid(options) -> Grid:
             if named:
                 raise RnnbenchError(f"backend {name} is unavailable: {entry.unavailable_reason()}")
             unavailable[name] = entry.unavailable_reason()
-    sequence_impls, tree_impls = _impls(options.impls, backends, unavailable, registry)
+    sequence_impls, tree_impls = _impls(options.impls, backends, unavailable, registry, base.all_impls)
 
     grid = Grid(base, base.name if options.suite else "custom", backends, unavailable)
     source = None
@@ -115,9 +115,31 @@ def _cells(options, base) -> list[str]:
     return cells
 
 
-def _impls(text, backends, unavailable, registry):
+#: The impls of the built-in backends, known without importing their frameworks (a test keeps them
+#: equal to the classes' ``impls``); a plugin's are asked of a worker process.
+BUILTIN_IMPLS = {"numpy": ("native",), "torch": ("native", "loop", "compiled"),
+                 "tensorflow": ("native", "loop", "xla")}
+
+
+def backend_impls(backend: str, registry) -> list[str]:
+    """Every impl ``backend`` offers, the default first; the parent process imports no framework."""
+    entry = registry.backend(backend)
+    if backend in BUILTIN_IMPLS and entry.target.startswith("rnnbench.backends."):
+        return list(BUILTIN_IMPLS[backend])
+    from rnnbench.bench.sweep import WorkerError, call_worker
+
+    try:
+        return list(call_worker({"mode": "impls", "threads": 1, "backend": backend}, 300)["impls"]) or [None]
+    except (WorkerError, KeyError, TypeError):
+        return [None]  # the worker will report why the backend cannot run
+
+
+def _impls(text, backends, unavailable, registry, all_impls=False):
     """Per backend, the sequence impls to time; and the tree schedules (shared by all backends)."""
     if not text:
+        if all_impls:  # every impl of every available backend: each framework at its fastest path
+            return ({b: [None] if b in unavailable else backend_impls(b, registry) for b in backends},
+                    list(suites.TREE_IMPLS))
         # None: the backend's default impl, named by the worker. Node-by-node runs where the suite says.
         return {b: [None] for b in backends}, list(suites.TREE_IMPLS)
     names = suites.parse_names(text, None, "impls")

@@ -4,13 +4,17 @@ Schema (every key always present; ``rows`` never drops a configuration)::
 
     schema "rnnbench.bench/1", task "bench", dataset <suite or "custom">, backend "numpy+torch" (sorted),
     seed 0, status "ok" | "failed", started_at, finished_at, config {the grid}, machine, versions, git,
-    load_average {"start", "end"}, peak {gflops, dtype, threads, size, method, ...},
-    peaks {dtype: peak} (one per dtype timed), rows [...]
+    load_average {"start", "end"}, peak {gflops, dtype, threads, size, method, framework, candidates,
+    kernels, warnings}, peaks {dtype: peak} (one per dtype timed), rows [...],
+    kernels {backend: kernel info}, cpu_flags, pinned {variable: value}, warnings [...] (kernel and peak
+    warnings, each once), fastest [{the configuration, backend, impl, median_s, ...}] (each backend's
+    fastest impl of each configuration, the comparison the summary table shows)
 
 Each row: kind, cell, backend, impl, device, dtype, threads, batch, steps, input, hidden, pass,
 samples_s, median_s, iqr_s, min_s, count, flops, gflops_per_s, peak_fraction, items_per_s,
 ratio_to_fastest, warnings, status ("ok" | "failed" | "unavailable"), error, plus loops, max_s,
-items_unit and backend_info (the backend's ``info()``). Tree rows add trees, nodes, leaves,
+items_unit, backend_info (the backend's ``info()``), kernel (the BLAS / oneDNN libraries and kernels
+that process ran, :mod:`rnnbench.bench.kernels`) and kernel_warnings. Tree rows add trees, nodes, leaves,
 levels, tree_source; their ``batch`` is the number of trees and ``steps`` the number of sequential
 compositions of the schedule (its levels; one per internal node for ``node-by-node``).
 Throughput ``items_per_s`` counts tokens (batch x steps) for sequences, nodes for trees.
@@ -40,6 +44,11 @@ def annotate(rows: list[dict], peaks: dict) -> None:
         peak = (peaks.get(row.get("dtype")) or {}).get("gflops")
         ok = row.get("status") == "ok" and row.get("gflops_per_s") is not None
         row["peak_fraction"] = row["gflops_per_s"] / peak if ok and peak else None
+        if row["peak_fraction"] is not None and row["peak_fraction"] > 1:
+            note = (f"above the measured peak ({100 * row['peak_fraction']:.0f}%): this row's kernel beat every "
+                    "square GEMM candidate (counted FLOPs include elementwise work; see the peak's candidates)")
+            row["warnings"] = [w for w in row.get("warnings") or () if not w.startswith("above the measured peak")]
+            row["warnings"].append(note)
     fastest = {}
     for row in rows:
         if row.get("status") == "ok" and row.get("median_s"):
@@ -56,11 +65,47 @@ def _key(row: dict) -> tuple:
     return tuple(row.get(k) for k in COMPARABLE if not (k == "steps" and row.get("kind") == "tree"))
 
 
+def fastest_impls(rows: list[dict]) -> list[dict]:
+    """Each backend's fastest ok row of each configuration (sequence impls and tree schedules alike),
+    with ``impls_timed`` (how many rows competed) and ``ratio_to_best`` against the best backend."""
+    best = {}
+    counts = {}
+    for row in rows:
+        if row.get("status") != "ok" or not row.get("median_s"):
+            continue
+        key = (*_key(row), row["backend"])
+        counts[key] = counts.get(key, 0) + 1
+        if key not in best or row["median_s"] < best[key]["median_s"]:
+            best[key] = row
+    fields = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "pass", "trees", "backend",
+              "impl", "median_s", "iqr_s", "gflops_per_s", "peak_fraction")
+    chosen = [dict({k: row.get(k) for k in fields}, impls_timed=counts[key]) for key, row in best.items()]
+    overall = {}
+    for item in chosen:
+        config = _key(item)
+        overall[config] = min(overall.get(config, float("inf")), item["median_s"])
+    for item in chosen:
+        item["ratio_to_best"] = item["median_s"] / overall[_key(item)]
+    return chosen
+
+
 def build_record(*, dataset: str, config: dict, rows: list[dict], peaks: dict, started_at: str,
                  load_start, load_end) -> dict:
+    from rnnbench.bench.kernels import cpu_flags, pinned_variables
     from rnnbench.machine import git_commit, machine_info, package_versions
 
     backends = sorted({row["backend"] for row in rows})
+    kernels = {}
+    warnings = []
+    for peak in peaks.values():
+        warnings += [w for w in (peak or {}).get("warnings") or () if w not in warnings]
+    for row in rows:
+        if row.get("kernel") and row["backend"] not in kernels:
+            kernels[row["backend"]] = row["kernel"]
+        for w in row.get("kernel_warnings") or ():
+            line = f"{row['backend']}: {w}"
+            if line not in warnings and not any(line.endswith(x) for x in warnings):
+                warnings.append(line)
     return {
         "schema": SCHEMA,
         "task": "bench",
@@ -77,5 +122,10 @@ def build_record(*, dataset: str, config: dict, rows: list[dict], peaks: dict, s
         "load_average": {"start": load_start, "end": load_end},
         "peak": peaks.get("float32") or next(iter(peaks.values()), None),
         "peaks": peaks,
+        "cpu_flags": cpu_flags(),
+        "pinned": pinned_variables(),
+        "kernels": kernels,
+        "warnings": warnings,
+        "fastest": fastest_impls(rows),
         "rows": rows,
     }

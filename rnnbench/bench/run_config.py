@@ -26,13 +26,25 @@ def empty_row(config: dict, status: str = "failed", error: str | None = None) ->
     row.update(samples_s=[], loops=None, median_s=None, iqr_s=None, min_s=None, max_s=None, count=0,
                flops=None, gflops_per_s=None, peak_fraction=None, items_per_s=None,
                items_unit="nodes" if config.get("kind") == "tree" else "tokens",
-               warnings=[], status=status, error=error)
+               warnings=[], kernel=None, kernel_warnings=[], status=status, error=error)
     return row
 
 
 def one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+def kernel_of(backend_name: str, cache: dict) -> tuple[dict, list[str]]:
+    """``(kernel info, warnings)`` of ``backend_name``'s framework in this process, gathered once."""
+    from rnnbench.bench.kernels import kernel_info, kernel_warnings
+
+    key = ("kernel", backend_name)
+    if key not in cache:
+        framework = backend_name if backend_name in ("torch", "tensorflow") else None
+        info = kernel_info(framework)
+        cache[key] = (info, kernel_warnings(info, backend_name))
+    return cache[key]
 
 
 def get_backend(config: dict, cache: dict):
@@ -84,6 +96,7 @@ def run_config(config: dict, policy, backends: dict) -> dict:
         row.update(backend_info=info, threads=info.get("threads"), impl=row["impl"] or backend.impl)
         timer, items = build_timer(backend, config, row)
         timing = measure(timer, policy)
+        row["kernel"], row["kernel_warnings"] = kernel_of(config["backend"], backends)
     except Exception as exc:  # noqa: BLE001
         row["error"] = one_line(exc)
         return row

@@ -41,6 +41,8 @@ class Suite:
     #: Backends that also run the node-by-node tree schedule (it is slow; NumPy shows the point).
     node_by_node: tuple[str, ...] = ("numpy",)
     gpu_only: bool = False
+    #: Time every impl of every backend (each framework at its fastest path), not just each default.
+    all_impls: bool = False
 
 
 SUITES = {
@@ -49,9 +51,9 @@ SUITES = {
         cells=CELLS, sizes=((4, 5, 8, 16),), tree_sizes=((4, 16, 16),), policy=QUICK, isolation="backend",
         peak_sizes=(256,)),
     "cpu": Suite(
-        "cpu", "laptop-scale: rnn/lstm/gru at three sizes plus SST-shaped trees, float32",
+        "cpu", "laptop-scale: rnn/lstm/gru at three sizes plus SST-shaped trees, float32, every impl",
         cells=CELLS, sizes=((64, 100, 128, 256), (64, 100, 512, 512), (16, 100, 128, 128)),
-        tree_sizes=((64, 300, 150),)),
+        tree_sizes=((64, 300, 150),), all_impls=True, node_by_node=("numpy", "torch")),
     "deepbench": Suite(
         "deepbench", "DeepBench-style large recurrent layers for a GPU (hidden 1024-2048, batch 16-64)",
         cells=SEQUENCE_CELLS,

@@ -86,12 +86,27 @@ def _backend_rank(configs, backend) -> int:
 
 
 def measure_peak(*, device: str, threads: int, sizes, dtype: str, policy, timeout: float = 600.0,
-                 command=WORKER) -> dict:
-    """The machine's matrix-multiply peak from a worker; on failure a peak of None with the reason."""
-    request = {"mode": "peak", "threads": threads, "device": device, "sizes": list(sizes), "dtype": dtype,
-               "policy": policy.as_dict()}
+                 command=WORKER, frameworks=None) -> dict:
+    """The machine's matrix-multiply peak: each framework's GEMM in a worker of its own, the best kept.
+
+    ``frameworks`` (default: every installed one, :func:`rnnbench.bench.peak.available_frameworks`)
+    never import here. A worker that fails leaves a candidate with its error; when none measured
+    anything the peak is None with the reasons.
+    """
+    from rnnbench.bench.peak import available_frameworks, combine
+
+    candidates, kernels = [], {}
+    for framework in frameworks if frameworks is not None else available_frameworks(device):
+        request = {"mode": "peak", "threads": threads, "device": device, "sizes": list(sizes), "dtype": dtype,
+                   "policy": policy.as_dict(), "framework": framework}
+        try:
+            answer = call_worker(request, timeout, command)
+            candidates += answer["candidates"]
+            kernels[framework] = answer["kernel"]
+        except (WorkerError, KeyError, TypeError) as exc:
+            candidates.append({"method": None, "framework": framework, "size": None, "error": str(exc)})
     try:
-        return call_worker(request, timeout, command)["peak"]
-    except (WorkerError, KeyError, TypeError) as exc:
+        return combine(candidates, kernels, device, threads, dtype)
+    except RuntimeError as exc:
         return {"gflops": None, "dtype": dtype, "threads": threads, "size": None, "method": None,
-                "device": device, "error": str(exc)}
+                "device": device, "error": str(exc), "candidates": candidates, "kernels": kernels, "warnings": []}

@@ -1,4 +1,11 @@
-"""The terminal table of a bench run: one line a row, units in the header, warnings below."""
+"""The terminal tables of a bench run: the fastest path of each backend side by side, then every row.
+
+The summary has one line a configuration (cell, size, pass, dtype) and one column a
+backend: that backend's fastest impl (or tree schedule) of the configuration, its
+median, the impl's name and its fraction of the peak, and the ratio of each backend
+to the best one. The full table below it has one line a timed row. Kernel warnings
+(an old BLAS kernel, a pinning variable) and the peak follow.
+"""
 from __future__ import annotations
 
 from rnnbench.bench.suites import size_label
@@ -6,6 +13,46 @@ from rnnbench.table import format_table
 
 HEADER = ["cell", "backend", "impl", "size", "pass", "median ms", "IQR ms", "n", "GFLOP/s", "% peak",
           "items/s", "x fastest", "status"]
+
+
+def format_summary(rows: list[dict]) -> str:
+    """Each backend's fastest path per configuration, side by side (the comparison that is fair)."""
+    from rnnbench.bench.record import fastest_impls
+
+    chosen = fastest_impls(rows)
+    if not chosen:
+        return ""
+    backends = list(dict.fromkeys(r["backend"] for r in rows))
+    configs = {}
+    for item in chosen:
+        label = (item["cell"], size_label(item), item["pass"], item["dtype"])
+        configs.setdefault(label, {})[item["backend"]] = item
+    header = ["cell", "size", "pass", "dtype"] + [f"{b} ms (fastest impl, % peak)" for b in backends] + ["x best"]
+    lines = []
+    for label, by_backend in configs.items():
+        cells = []
+        for backend in backends:
+            item = by_backend.get(backend)
+            if item is None:
+                cells.append("-")
+                continue
+            peak = f", {_percent(item['peak_fraction'])}" if item.get("peak_fraction") is not None else ""
+            cells.append(f"{_num(item['median_s'], 1e3)} ({item['impl']}{peak})")
+        ratios = " ".join(f"{b}:{by_backend[b]['ratio_to_best']:.2f}" for b in backends if b in by_backend)
+        lines.append([*label, *cells, ratios])
+    return ("each backend at its fastest (median ms; the impl or tree schedule that was fastest; "
+            "x best: median over the best backend's):\n" + format_table(header, lines))
+
+
+def format_kernels(record_warnings: list[str], kernels: dict) -> str:
+    """Which kernel each backend ran, and what held one back."""
+    from rnnbench.bench.kernels import summarize
+
+    lines = [f"kernels: " + "; ".join(f"{b}: {summarize(info)}" for b, info in kernels.items())] if kernels else []
+    if record_warnings:
+        lines.append("kernel warnings:")
+        lines += [f"  ! {w}" for w in record_warnings]
+    return "\n".join(lines)
 
 
 def format_rows(rows: list[dict], peaks: dict) -> str:
@@ -41,8 +88,13 @@ def _peak_line(peaks: dict) -> str:
     parts = []
     for dtype, peak in peaks.items():
         if peak.get("gflops"):
+            others = {}
+            for c in peak.get("candidates") or ():
+                if c.get("gflops") and c["method"] != peak["method"]:
+                    others[c["method"]] = max(others.get(c["method"], 0), c["gflops"])
+            also = "; others: " + ", ".join(f"{m} {g:.0f}" for m, g in others.items()) if others else ""
             parts.append(f"{dtype} peak {peak['gflops']:.1f} GFLOP/s ({peak['method']} {peak['size']}^2, "
-                         f"{peak['threads']} thread(s), fastest sample)")
+                         f"{peak['threads']} thread(s), fastest sample, each framework in its own process{also})")
         else:
             parts.append(f"{dtype} peak not measured: {peak.get('error', 'unknown reason')}")
     return "; ".join(parts) or "peak not measured"

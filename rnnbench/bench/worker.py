@@ -2,9 +2,10 @@
 
 Reads one JSON request on stdin, writes one JSON answer on stdout::
 
-    {"mode": "time" | "peak" | "overhead", "threads": N, "policy": {...TimingPolicy...},
-     "configs": [{...row fields...}, ...],              # time, overhead
-     "device": "cpu", "sizes": [...], "dtype": "float32"}  # peak
+    {"mode": "time" | "peak" | "overhead" | "train", "threads": N, "policy": {...TimingPolicy...},
+     "configs": [{...row fields...}, ...],              # time, overhead, train
+     "device": "cpu", "sizes": [...], "dtype": "float32", "framework": "numpy"}  # peak: one framework
+     "batches": "path.npz", "rounds": R}               # train
 
 A fresh process per configuration (or per backend, for the smoke suite) keeps one
 framework's thread pools, caches and allocator state out of another's timings. The
@@ -47,10 +48,18 @@ def handle(request: dict) -> dict:
     policy = TimingPolicy(**request.get("policy", {}))
     mode = request.get("mode", "time")
     if mode == "peak":
-        from rnnbench.bench.peak import measure_peak
+        from rnnbench.bench.peak import measure_candidates
 
-        return {"peak": measure_peak(request["device"], int(request["threads"]), request["sizes"],
-                                     request.get("dtype", "float32"), policy)}
+        return measure_candidates(request["device"], int(request["threads"]), request["sizes"],
+                                  request.get("dtype", "float32"), policy, request.get("framework", "numpy"))
+    if mode == "impls":
+        from rnnbench.plugins import get_registry
+
+        return {"impls": list(getattr(get_registry().backend(request["backend"]).load(), "impls", ("native",)))}
+    if mode == "train":
+        from rnnbench.bench.train import run_train
+
+        return {"rows": [run_train(config, request) for config in request["configs"]]}
     from rnnbench.bench.run_config import run_config, run_overhead
 
     run = run_overhead if mode == "overhead" else run_config
