@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 EXTRAS ?= all,test,ray
+# Separately distributed plugins installed beside rnnbench (own pyproject.toml, found by entry point).
+PLUGINS ?= -e plugins/rnnbench-jax
 BIN := $(VENV)/bin
 export RNNBENCH_DISABLE_PLUGIN_AUTOLOAD ?= 1
 
@@ -12,10 +14,10 @@ export RNNBENCH_DISABLE_PLUGIN_AUTOLOAD ?= 1
 install: $(VENV)/.installed
 
 # Pinned versions live in constraints.txt; torch==2.13.0 there is the CPU build.
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt plugins/rnnbench-jax/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade-strategy only-if-needed \
-		-c constraints.txt -e ".[$(EXTRAS)]"
+		-c constraints.txt -e ".[$(EXTRAS)]" $(PLUGINS)
 	touch $@
 
 # The main job: an LSTM text classifier on IMDB with PyTorch (about 5 minutes on 2 CPU cores;
@@ -25,12 +27,12 @@ demo: install
 	$(BIN)/rnnbench run --backend torch --task textclf
 
 test: install
-	RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow $(BIN)/python -m pytest -q
+	RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax $(BIN)/python -m pytest -q tests plugins/rnnbench-jax/tests
 
 # The core and the NumPy backend alone: torch and TensorFlow must show as unavailable.
 test-numpy-only:
-	$(MAKE) install VENV=.venv-numpy EXTRAS=test
-	RNNBENCH_REQUIRE_BACKENDS=numpy .venv-numpy/bin/python -m pytest -q
+	$(MAKE) install VENV=.venv-numpy EXTRAS=test PLUGINS=
+	RNNBENCH_REQUIRE_BACKENDS=numpy .venv-numpy/bin/python -m pytest -q tests
 	.venv-numpy/bin/rnnbench plugins
 
 bench: install

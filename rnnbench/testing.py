@@ -58,7 +58,8 @@ from rnnbench.registry import Entry
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import TreeBatch, parse_tree
 
-__all__ = ["BackendContract", "contract_tests", "plugin_entry", "MODEL_TOLERANCE", "MODEL_CASES"]
+__all__ = ["BackendContract", "contract_tests", "plugin_entry", "fail_required_skips", "required_backends",
+           "MODEL_TOLERANCE", "MODEL_CASES"]
 
 SEQUENCE_CELLS = ("rnn", "lstm", "gru")
 #: Model losses, gradients, logits and gradient norms against the NumPy model (norm-wise relative).
@@ -411,3 +412,26 @@ class BackendContract:
         tree_params, leaves = tree_inputs("treelstm", trees.num_leaves, 4, 6)
         tree_timer = backend.tree_timer("treelstm", tree_params, leaves, trees, backward)
         assert tree_timer() is None
+
+
+# -- required backends: a skip that names one of them is a failure ---------------------------------
+
+def required_backends() -> list[str]:
+    """The names in ``RNNBENCH_REQUIRE_BACKENDS`` (comma-separated)."""
+    import os
+
+    raw = os.environ.get("RNNBENCH_REQUIRE_BACKENDS", "")
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def fail_required_skips(report) -> None:
+    """Turn a skip whose reason names a required backend into a failure (a conftest's report hooks call it),
+    so that a full environment can never pass by silently skipping a backend."""
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    hit = [name for name in required_backends() if name in reason]
+    if hit:
+        report.outcome = "failed"
+        report.longrepr = f"skipped although RNNBENCH_REQUIRE_BACKENDS requires {', '.join(hit)}: {reason}"

@@ -11,6 +11,8 @@ import os
 
 import pytest
 
+from rnnbench.testing import fail_required_skips  # the rule lives in the kit, for plugins' tests too
+
 # torch must be imported before TensorFlow when both live in one process.
 if importlib.util.find_spec("torch") is not None:
     import torch  # noqa: F401
@@ -21,38 +23,16 @@ os.environ.setdefault("RNNBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
 os.environ.setdefault("RNNBENCH_OFFLINE", "1")
 
 
-def _required() -> list[str]:
-    raw = os.environ.get("RNNBENCH_REQUIRE_BACKENDS", "")
-    return [name.strip() for name in raw.split(",") if name.strip()]
-
-
-def _skip_reason(report) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        return str(longrepr[2])
-    return str(longrepr)
-
-
-def _fail_required_skips(report) -> None:
-    if not report.skipped or hasattr(report, "wasxfail"):
-        return
-    reason = _skip_reason(report)
-    hit = [name for name in _required() if name in reason]
-    if hit:
-        report.outcome = "failed"
-        report.longrepr = (f"skipped although RNNBENCH_REQUIRE_BACKENDS requires {', '.join(hit)}: {reason}")
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    _fail_required_skips(outcome.get_result())
+    fail_required_skips(outcome.get_result())
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector):
     outcome = yield
-    _fail_required_skips(outcome.get_result())
+    fail_required_skips(outcome.get_result())
 
 
 @pytest.fixture

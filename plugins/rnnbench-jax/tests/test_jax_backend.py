@@ -1,0 +1,165 @@
+"""What is particular to the JAX backend: how it is installed and loaded, float64 scoping, devices,
+threads, the padding that keeps jit compilations few, and the commands a user runs with it."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import pathlib
+import subprocess
+import sys
+from importlib import metadata
+
+import numpy as np
+import pytest
+
+from rnnbench import parity
+from rnnbench.errors import RnnbenchError
+from rnnbench.testing import plugin_entry
+from rnnbench.trees import TreeBatch, parse_tree
+
+jax = pytest.importorskip("jax")
+
+SOURCE = pathlib.Path(__file__).resolve().parents[1] / "src" / "rnnbench_jax"
+
+
+@pytest.fixture
+def backend():
+    return plugin_entry("jax", "rnnbench_jax.plugin").load()()
+
+
+def _env(**extra):
+    """The caller's environment with entry-point autoloading on: what a user who installed rnnbench-jax has."""
+    env = {k: v for k, v in os.environ.items() if k != "RNNBENCH_DISABLE_PLUGIN_AUTOLOAD"}
+    env.update(extra)
+    return env
+
+
+def test_registered_through_the_rnnbench_entry_point_group():
+    points = [p for p in metadata.entry_points(group="rnnbench") if p.name == "jax"]
+    assert len(points) == 1 and points[0].value == "rnnbench_jax.plugin"
+    assert points[0].dist.name == "rnnbench-jax"
+
+
+def test_rnnbench_plugins_lists_jax_without_importing_it():
+    code = ("import sys, contextlib, io\n"
+            "from rnnbench.cli import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    status = main(['plugins'])\n"
+            "line = [l for l in out.getvalue().splitlines() if l.split()[1:2] == ['jax']]\n"
+            "print(line[0] if line else 'missing')\n"
+            "print('jax imported' if 'jax' in sys.modules else 'jax not imported', status)\n")
+    result = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    line, imported = result.stdout.strip().splitlines()[-2:]
+    assert "available" in line and "rnnbench-jax" in line, result.stdout
+    assert imported.startswith("jax not imported"), result.stdout
+
+
+def test_only_rnnbench_public_api_is_imported():
+    """A stranger's package may rely on the public API alone: no underscore names, no rnnbench.backends."""
+    for path in SOURCE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rnnbench"):
+                assert "._" not in node.module and not node.module.startswith("rnnbench.backends"), \
+                    f"{path.name} imports {node.module}"
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports private {private} from {node.module}"
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert not alias.name.startswith("rnnbench.backends"), f"{path.name} imports {alias.name}"
+
+
+def test_float64_is_scoped_to_the_backend(backend):
+    """x64 is on inside a float64 call and off again after it: other jax users keep float32."""
+    assert not jax.config.jax_enable_x64
+    case = parity.sequence_case("lstm")
+    y, _ = backend.sequence_forward("lstm", case.params, case.inputs["x"], case.inputs["lengths"])
+    assert y.dtype == np.float64
+    assert not jax.config.jax_enable_x64
+    assert jax.numpy.ones(1).dtype == np.float32
+    reference, _ = plugin_entry("jax", "rnnbench_jax.plugin").load()().sequence_forward(
+        "lstm", {k: v.astype(np.float32) for k, v in case.params.items()}, case.inputs["x"].astype(np.float32),
+        case.inputs["lengths"])
+    assert 1e-9 < np.max(np.abs(reference - y)) < 1e-5, "float32 and float64 should differ by float32 rounding"
+
+
+def test_nothing_jax_leaves_the_backend(backend):
+    tree = parity.tree_case("treelstm")
+    states = backend.tree_forward("treelstm", tree.params, tree.inputs["x_leaves"], tree.inputs["trees"])
+    grads = backend.tree_backward("treelstm", tree.params, tree.inputs["x_leaves"], tree.inputs["trees"],
+                                  {"h": np.ones_like(states["h"])})
+    for value in (*states.values(), *grads.values()):
+        assert type(value) is np.ndarray
+
+
+def test_unknown_impl_and_absent_gpu_are_one_line_errors():
+    backend_class = plugin_entry("jax", "rnnbench_jax.plugin").load()
+    with pytest.raises(RnnbenchError, match="unknown jax impl 'loop'; valid: native"):
+        backend_class(impl="loop")
+    with pytest.raises(RnnbenchError, match="unknown jax device 'tpu7'"):
+        backend_class(device="tpu7")
+    if not any(d.platform == "gpu" for d in jax.devices()):
+        with pytest.raises(RnnbenchError, match=r"device gpu requested but jax .* sees no gpu") as error:
+            backend_class(device="gpu")
+        assert "\n" not in str(error.value)
+    assert backend_class(device="cpu").info()["device"] == "cpu:0"
+
+
+def test_threads_it_cannot_honour_are_refused(backend):
+    backend_class = type(backend)
+    with pytest.raises(RnnbenchError, match="threads must be a positive integer"):
+        backend_class(threads=0)
+    in_effect = backend.info()["threads"]
+    with pytest.raises(RnnbenchError, match="threads"):
+        backend_class(threads=in_effect + 1)
+    assert backend_class(threads=in_effect).info()["threads"] == in_effect
+
+
+def test_threads_one_reaches_xla_in_a_fresh_process():
+    code = ("from rnnbench.plugins import get_backend\n"
+            "import os; b = get_backend('jax', threads=1)\n"
+            "print(b.info()['threads'], '--xla_cpu_multi_thread_eigen=false' in os.environ['XLA_FLAGS'])\n")
+    result = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "True"]
+
+
+def test_padding_keeps_compilations_few():
+    from rnnbench_jax.model import padded_steps
+    from rnnbench_jax.tree import TreePlan, bucket
+
+    assert [padded_steps(t) for t in (1, 8, 9, 64, 65, 400)] == [8, 8, 16, 64, 96, 416]
+    assert len({padded_steps(t) for t in range(1, 401)}) == 19
+    assert [bucket(n) for n in (1, 8, 9, 300)] == [8, 8, 16, 512]
+    plan = TreePlan.of(TreeBatch.from_trees([parse_tree(text) for text in parity.TREE_TEXTS]))
+    assert all(len(ids) == bucket(len(ids)) for ids, _, _ in plan.levels)
+    assert (plan.leaf_ids[plan.num_leaves:] == plan.padded_nodes).all()  # padding writes are dropped
+
+
+def test_a_model_does_not_recompile_for_every_length(backend):
+    """Lengths 9..16 share one padded shape: one compiled training step for all of them."""
+    from rnnbench.model import ModelSpec, init_model_params
+    from rnnbench_jax import model as jax_model
+
+    spec = ModelSpec(cell="gru", hidden_size=3, num_outputs=2, vocab_size=7, embed_size=2)
+    trainable = backend.build_model(spec, init_model_params(spec))
+    rng = np.random.default_rng(0)
+    before = jax_model._train_step._cache_size()
+    for steps in range(9, 17):
+        trainable.train_step(rng.integers(0, 7, (2, steps)), np.array([steps, 1]), np.array([0, 1]))
+    assert jax_model._train_step._cache_size() - before == 1
+
+
+def test_rnnbench_check_passes_for_jax(tmp_path):
+    """The command a user runs: registered by entry point, every row within tolerance, a record written."""
+    result = subprocess.run([sys.executable, "-m", "rnnbench.cli", "check", "--backend", "jax", "--cells", "lstm,treelstm",
+                             "--format", "json", "--results-dir", str(tmp_path)],
+                            env=_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [row for row in json.loads(result.stdout) if row["backend"] == "jax"]
+    assert {(row["case"], row["dtype"]) for row in rows} == {(c, d) for c in ("lstm", "treelstm")
+                                                             for d in ("float64", "float32")}
+    assert all(row["passed"] for row in rows), rows
+    assert list(tmp_path.glob("*check*.json"))
