@@ -70,14 +70,19 @@ def parameter_count(spec) -> int:
     return count + int(spec.hidden_size) * int(spec.num_outputs) + int(spec.num_outputs)
 
 
-def check_model(spec, available: int | None = None) -> None:
-    """Refuse a model whose parameters, gradients, best copy and optimizer state cannot fit."""
+def check_model(spec, available: int | None = None, vocabulary_known: bool = True) -> None:
+    """Refuse a model whose parameters, gradients, best copy and optimizer state cannot fit.
+
+    ``vocabulary_known=False``: the spec's vocabulary is a stand-in (the check
+    runs before the data is read), so the message does not count its words.
+    """
     count = parameter_count(spec)
     optimizer = getattr(getattr(spec, "optimizer", None), "name", "sgd")
     copies = PARAMETER_COPIES + OPTIMIZER_STATE.get(optimizer, 0)
     sizes, advice = f"--hidden-size {spec.hidden_size}", "lower --hidden-size"
     if getattr(spec, "vocab_size", None) is not None:
-        sizes = f"{spec.vocab_size} words × --embed-size {spec.embed_size}, {sizes}"
+        words = f"{spec.vocab_size} words × " if vocabulary_known else ""
+        sizes = f"{words}--embed-size {spec.embed_size}, {sizes}"
         advice = "lower --hidden-size, --embed-size or --vocab-size"
     check_fits(count * copies * itemsize(spec.dtype),
                f"the {spec.cell} model's {count:,} parameters ({sizes}) with their gradients, "

@@ -55,7 +55,9 @@ def test_textclf_model_sizes_are_refused_before_any_data_is_read(tmp_path, capsy
     """The file does not exist: the size check must come first, or the message would say so."""
     missing = tmp_path / "not-there.tsv"
     one_line_error(*run(tmp_path, capsys, "--task", "textclf", "--dataset", str(missing),
-                        "--hidden-size", "10000000"), "parameters", "--hidden-size 10000000", "would need at least")
+                        "--hidden-size", "10000000"),
+                   "the lstm model's 400,005,180,000,258 parameters (--embed-size 128, --hidden-size 10000000)",
+                   "would need at least")
     one_line_error(*run(tmp_path, capsys, "--task", "textclf", "--dataset", str(missing),
                         "--embed-size", "1000000000000"), "--embed-size 1000000000000", "would need at least")
 

@@ -56,7 +56,7 @@ class TextClassification(Task):
             if int(config[key]) < 1:
                 raise RnnbenchError(f"{key.replace('_', '-')} must be a positive integer, got {config[key]}")
         # bad model options, sizes that cannot fit and unknown encodings fail before any data is read
-        memory.check_model(_spec(config, vocab_size=2, num_outputs=2))
+        memory.check_model(_spec(config, vocab_size=2, num_outputs=2), vocabulary_known=False)
         check_encoding(config["encoding"])
         splits = make_splits(config)
         kind = config["tokenizer"]
