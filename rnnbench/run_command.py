@@ -44,6 +44,8 @@ def add_parser(commands) -> None:
     run.add_argument("--results-dir", default="results", metavar="DIR", help="where records go (default results/)")
     run.add_argument("--data-dir", metavar="DIR", help="datasets folder (default $RNNBENCH_DATA_DIR, then the "
                                                        "user cache)")
+    run.add_argument("--offline", action="store_true",
+                     help="never download: a missing dataset is an error (also RNNBENCH_OFFLINE=1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
     model = run.add_argument_group("model and optimizer")
@@ -130,6 +132,10 @@ def handle(args) -> int:
     from rnnbench.results import ensure_writable
     from rnnbench.runner import check_run_options
 
+    if args.offline:
+        from rnnbench.data.paths import OFFLINE_VARIABLE
+
+        os.environ[OFFLINE_VARIABLE] = "1"  # for this process and any it starts
     seeds = parse_seeds(args.seeds)
     if args.threads is not None and args.threads < 1:
         raise RnnbenchError(f"--threads must be at least 1, got {args.threads}")
