@@ -9,7 +9,7 @@ PLUGINS ?= -e plugins/rnnbench-jax
 BIN := $(VENV)/bin
 export RNNBENCH_DISABLE_PLUGIN_AUTOLOAD ?= 1
 
-.PHONY: install demo test test-numpy-only bench bench-save bench-compare clean
+.PHONY: install demo test test-numpy-only bench bench-save bench-compare readme clean
 
 install: $(VENV)/.installed
 
@@ -26,8 +26,13 @@ demo: install
 	$(BIN)/rnnbench plugins
 	$(BIN)/rnnbench run --backend torch --task textclf
 
+# The HTML report's browser test needs Chromium (apt-get install chromium chromium-driver): required here.
 test: install
-	RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax $(BIN)/python -m pytest -q tests plugins/rnnbench-jax/tests
+	RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests plugins/rnnbench-jax/tests
+
+# The README's results section, regenerated from the records in results/ (tests/test_readme.py checks it).
+readme: install
+	$(BIN)/rnnbench report --summary --format markdown --sweeps sweeps --into README.md
 
 # The core and the NumPy backend alone: torch and TensorFlow must show as unavailable.
 test-numpy-only:

@@ -30,6 +30,13 @@ def add_parser(commands) -> None:
                         help="text for the terminal (default), markdown (with --output, charts as SVG files in "
                              "NAME_files/ beside it), csv (one table), html (one self-contained page with charts)")
     report.add_argument("--output", metavar="PATH", help="write to PATH instead of standard output")
+    report.add_argument("--into", metavar="FILE",
+                        help="write into the generated block of a Markdown FILE (between its BEGIN/END markers), "
+                             "as make readme does for README.md")
+    report.add_argument("--check", action="store_true",
+                        help="with --into: write nothing, exit 1 when FILE's block differs from what the records give")
+    report.add_argument("--sweeps", metavar="DIR",
+                        help="name under each summary table the README sweep file in DIR that made its records")
     report.add_argument("--force", action="store_true", help="overwrite an existing --output file")
     keep = report.add_argument_group("filters (comma-separated values; shell patterns such as 'adding-*' too)")
     for name in FILTERS:
@@ -81,6 +88,9 @@ def _handle(args) -> int:
 
     if args.summary and args.table != "all":
         raise RnnbenchError("--summary is the summary table alone; leave out --table")
+    if (args.into or args.check) and not (args.into and args.format == "markdown" and not args.output):
+        raise RnnbenchError("--into FILE writes Markdown into FILE: give --format markdown, no --output "
+                            "(and --check only with --into)")
     names = parse_table_names("summary" if args.summary else args.table)
     frame, notes = _selected(args, args.results_dir)
     sections, empty = build_sections(frame, names)
@@ -89,9 +99,44 @@ def _handle(args) -> int:
         raise NothingToReport(f"no data in {args.results_dir}{_filter_text(args)} ({wanted})")
     if args.table != "all":
         notes += [f"no data for the {name} table: it reads {SOURCES[name]}" for name in empty]
-    meta = Meta(str(args.results_dir), _summary(frame), notes, verbose=args.verbose, width=_width(args))
+    if args.sweeps:
+        from rnnbench.report.sweeps import add_sweep_notes
+
+        for section in sections:
+            if section.name == "summary":
+                add_sweep_notes(section, args.sweeps, shown_as=_relative(args.sweeps, args.into))
+    meta = Meta(_relative(args.results_dir, args.into), _summary(frame), notes, verbose=args.verbose,
+                width=_width(args))
     figures = _figures(args, frame)
-    _emit(args, render(args.format, sections, meta, figures))
+    text = render(args.format, sections, meta, figures)
+    if args.into:
+        return _into(args, text)
+    _emit(args, text)
+    return 0
+
+
+def _relative(path, into) -> str:
+    """``path`` as seen from the folder of ``into`` (so a generated README names ``results``, not /home/...)."""
+    if not into:
+        return str(path)
+    import os
+    from pathlib import Path
+
+    return Path(os.path.relpath(os.path.abspath(path), os.path.dirname(os.path.abspath(into)))).as_posix()
+
+
+def _into(args, text: str) -> int:
+    from rnnbench.report import readme
+
+    if args.check:
+        _, old, _ = readme.split(args.into)
+        if old != text:
+            print(f"rnnbench report: the generated block of {args.into} differs from what {args.results_dir} "
+                  f"gives; run make readme", file=sys.stderr)
+            return 1
+        return 0
+    changed = readme.replace(args.into, text)
+    print(f"report: {args.into} {'updated' if changed else 'unchanged'}", file=sys.stderr)
     return 0
 
 

@@ -49,8 +49,8 @@ def test_a_variant_is_a_short_label_and_its_options_go_to_the_details(tmp_path):
     block = _block(section, "textclf trec")
     assert [r[:2] for r in block.rows] == [["lstm", "defaults"], ["lstm", "hidden 256, max length 60, min_count=3, …"]]
     assert max(len(c) for r in block.rows for c in r) < 60  # never the config itself
-    assert section.details == ['textclf trec lstm "hidden 256, max length 60, min_count=3, …": hidden_size=256 '
-                               'max_length=60 min_count=3 vocab_size=5000']
+    assert section.details == ['"hidden 256, max length 60, min_count=3, …": hidden_size=256 max_length=60 '
+                               'min_count=3 vocab_size=5000 (textclf trec lstm)']
 
 
 def test_speed_shows_each_backends_fastest_impl_and_the_ratio_to_the_fastest(tmp_path):

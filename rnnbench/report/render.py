@@ -114,8 +114,8 @@ def render_markdown(sections, meta: Meta, figures=()) -> str:
             lines += [""] + [_md(note) for note in block.notes] if block.notes else []
         lines += [""] + [f"- {_md(note)}" for note in section.notes]
         if section.details:
-            lines += ["", "Variants (every option a label abbreviates):", ""]
-            lines += [f"- {_md(line)}" for line in section.details]
+            lines += ["", "<details><summary>Variants: every option a label abbreviates</summary>", ""]
+            lines += [f"- {_md(line)}" for line in section.details] + ["", "</details>"]
         if meta.verbose and section.verbose:
             lines += [""] + [f"- {_md(line)}" for line in section.verbose]
     for heading, charts in figures:

@@ -21,6 +21,8 @@ class Block:
     keys: int = 1
     #: Lines printed right under this table (e.g. which sweep file made its records).
     notes: list[str] = field(default_factory=list)
+    #: ``(task, dataset or problem)`` the table shows, for finding the sweep file that made it.
+    source: tuple = ()
 
 
 @dataclass

@@ -32,7 +32,25 @@ def summary_section(frame) -> Section | None:
         lines += built_lines
     if not blocks:
         return None
-    return Section("summary", "Summary", pd.DataFrame(), blocks, notes, details=lines)
+    return Section("summary", "Summary", pd.DataFrame(), blocks, notes, details=_grouped(lines))
+
+
+def _grouped(pairs) -> list[str]:
+    """One line per variant, naming where it ran: ``"label": options (longrange adding rnn, gru; copy lstm)``."""
+    where = {}
+    for text, place in pairs:
+        places = where.setdefault(text, [])
+        if place not in places:
+            places.append(place)
+    lines = []
+    for text, places in where.items():
+        parts, last = [], None
+        for place in places:
+            head, _, model = place.rpartition(" ")
+            parts.append(model if head == last else place)
+            last = head
+        lines.append(f"{text} ({', '.join(parts)})".replace(", longrange", "; longrange"))
+    return lines
 
 
 def backend_sort_key(name: str):
@@ -75,17 +93,24 @@ def _accuracy(frame):
                 row.append(f"{mean_sd(mean, sd, r['n'], scale, 1 if percent else None)} ({r['n']})")
             spread = max(means) - min(means) if len(means) > 1 else None
             row.append("-" if spread is None else (f"{100 * spread:.1f} pt" if percent else sig(spread, 2)))
-            row.append(_published(group))
+            row.append(_published(group, metric))
             rows.append(row)
-            if variant != DEFAULT_LABEL:
-                line = f"{task} {dataset} {model} \"{variant}\": {details(group['variant_diff'].iloc[0])}"
-                lines.append(line) if line not in lines else None
-        better = "higher is better" if part["higher_is_better"].all() else "lower is better"
-        title = f"{task} {dataset}: test {metric}{' %' if percent else ''} ({better})"
-        blocks.append(Block(title, header, rows, keys=2 if show_variant else 1))
+            if variant.endswith("…"):  # the label abbreviates: the details say the rest
+                lines.append((f"\"{variant}\": {details(group['variant_diff'].iloc[0])}", f"{task} {dataset} {model}"))
+        header, rows = _without_empty(header, rows, ("spread", "published"))
+        better = "" if part["higher_is_better"].all() else " (lower is better)"
+        title = f"{task} {dataset}: test {metric}{' %' if percent else ''}{better}"
+        blocks.append(Block(title, header, rows, keys=2 if show_variant else 1, source=(task, dataset)))
     notes = ["accuracy cells: mean ± sample sd over seeds (n seeds), test read at the best dev point; spread: the "
              "largest minus the smallest backend mean"]
     return blocks, notes, lines
+
+
+def _without_empty(header, rows, names):
+    """Leave out the named columns where every row says "-" (one backend has no spread)."""
+    drop = [i for i, h in enumerate(header) if h in names and all(r[i] == "-" for r in rows)]
+    keep = [i for i in range(len(header)) if i not in drop]
+    return [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
 
 
 def _test(r):
@@ -95,10 +120,16 @@ def _test(r):
     return r.get("dev_mean"), r.get("dev_sd")
 
 
-def _published(group) -> str:
+def _published(group, metric: str) -> str:
+    """The published figures for this table's metric only (``43.2 (Socher et al. 2013, ...)``)."""
     texts = []
     for text in group["published"]:
         for part in (text or "").split("; "):
+            value, _, rest = part.partition(" ")
+            if rest.startswith(f"{metric} "):
+                part = f"{value} {rest[len(metric) + 1:]}"
+            elif rest.split(" ")[0] not in ("", metric) and not rest.startswith("("):
+                continue  # another metric's figure: its own table shows it
             if part and part not in texts:
                 texts.append(part)
     return "; ".join(texts) or "-"
@@ -167,7 +198,10 @@ def _speed(frame):
         threads = ", ".join(sorted({_int(t) for t in by_host["threads"]}))
         title = f"speed{where}: median time per call, each backend's fastest impl" + \
             ("" if show_dtype else f" ({dtypes}, {threads} threads)")
-        blocks.append(Block(title, header, printed, keys=3))
+        suites = sorted({str(s) for s in by_host["suite"].dropna()}) if "suite" in by_host else []
+        made = [f"Records: `rnnbench bench --suite {s}`" if s != "custom" else "Records: `rnnbench bench` (a custom grid)"
+                for s in suites]
+        blocks.append(Block(title, header, printed, keys=3, notes=made))
     notes = ["speed cells: median ms per call of the backend's fastest impl (named when not its default), "
              "% of this machine's measured matrix-multiply peak; × fastest: each backend's median over the fastest "
              "one's, in the order of the columns"]
@@ -229,7 +263,9 @@ def _parity(frame):
         printed.append([who, str(dtype), impls] + cells)
     notes = ["parity cells: the worst norm-wise relative error against the float64 NumPy reference over every "
              "cell, impl and gradient, how many cases passed, and the tolerance"]
-    return [Block("parity with the NumPy reference: one row per backend and dtype", header, printed, keys=2)], notes, []
+    made = [f"Records: `rnnbench check{'' if m == 'parity' else ' --' + m}`" for m in modes]
+    return [Block("parity with the NumPy reference: one row per backend and dtype", header, printed, keys=2,
+                  notes=made)], notes, []
 
 
 # --- long-range ----------------------------------------------------------------------------------------------
@@ -274,11 +310,10 @@ def _longrange(frame):
                 value = f" ({sig(sum(values) / len(values), 2)})" if values else ""
                 row.append(f"{solved}{value}")
             printed.append(row)
-            if label != DEFAULT_LABEL:
-                line = f"longrange {problem} {model} \"{label}\": {details(group['variant'].iloc[0])}"
-                lines.append(line) if line not in lines else None
+            if label.endswith("…"):
+                lines.append((f"\"{label}\": {details(group['variant'].iloc[0])}", f"longrange {problem} {model}"))
         title = f"longrange {problem}: largest T solved (test {metric} there)"
-        blocks.append(Block(title, header, printed, keys=2 if show_variant else 1))
+        blocks.append(Block(title, header, printed, keys=2 if show_variant else 1, source=("longrange", problem)))
     notes = ["long-range cells: the largest sequence length T at which more than half of the seeds succeeded "
              "(test metric below 10% of the memoryless baseline), with the test metric at that T; none: no T tried "
              "was solved"]

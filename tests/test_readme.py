@@ -1,0 +1,51 @@
+"""The README's results section is generated from the committed records, and can never drift from them.
+
+``make readme`` writes it; here the same command in ``--check`` mode must
+find nothing to change. The text must not depend on the terminal, the
+machine or where the checkout lives, so the check also runs from a copy
+elsewhere with a narrow terminal, and an edited number must be caught.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pandas", reason="rnnbench report needs pandas")
+
+from rnnbench.cli import main
+from rnnbench.report import readme
+
+REPO = Path(__file__).resolve().parents[1]
+CHECK = ["report", "--summary", "--format", "markdown", "--sweeps", "sweeps", "--into", "README.md", "--check"]
+
+
+def test_the_readme_results_are_what_the_committed_records_give(monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    code = main(CHECK)
+    assert code == 0, capsys.readouterr().err + " (run make readme and commit README.md)"
+
+
+def test_a_changed_number_is_caught_wherever_the_checkout_lives(tmp_path, monkeypatch, capsys):
+    for name in ("results", "sweeps"):
+        (tmp_path / name).symlink_to(REPO / name)
+    shutil.copy(REPO / "README.md", tmp_path / "README.md")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "40")  # a narrow terminal changes nothing in Markdown
+    assert main(CHECK) == 0, capsys.readouterr().err
+    before, block, after = readme.split(tmp_path / "README.md")
+    assert "| recursive |" in block
+    edited = block.replace("| recursive |", "| recursive | 99.9", 1)
+    (tmp_path / "README.md").write_text(before + edited + after, encoding="utf-8")
+    assert main(CHECK) == 1
+    assert "differs from what results gives; run make readme" in capsys.readouterr().err
+    assert main(CHECK[:-1]) == 0  # make readme puts it back
+    assert main(CHECK) == 0
+
+
+def test_a_file_without_the_markers_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "README.md").write_text("# no markers\n", encoding="utf-8")
+    monkeypatch.chdir(REPO)
+    assert main(CHECK[:-3] + ["--into", str(tmp_path / "README.md")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
