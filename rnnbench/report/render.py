@@ -186,9 +186,18 @@ def _html_figures(figures) -> list[str]:
 
 def html_table(header, rows, keys: int = 1) -> str:
     head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-    cells = "".join("<tr>" + "".join(f"<td{' class=k' if i < keys else ''}>{escape(str(c))}</td>"
+    cells = "".join("<tr>" + "".join(f"<td{_cell_class(i, c, keys)}>{escape(str(c))}</td>"
                                      for i, c in enumerate(row)) + "</tr>" for row in rows)
     return f"<div class=scroll><table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table></div>"
+
+
+def _cell_class(index: int, value, keys: int) -> str:
+    """Row names align left; long text (a source, a variant) may wrap, so no table is wider than the page."""
+    classes = (["k"] if index < keys else []) + (["w"] if len(str(value)) > WRAP_AFTER else [])
+    return f" class='{' '.join(classes)}'" if classes else ""
+
+
+WRAP_AFTER = 22  # characters; numbers and short labels never wrap
 
 
 def _md(text) -> str:
@@ -208,10 +217,12 @@ h3 {{ font-size: 0.95em; margin: 0.6em 0 0.2em; }}
 .grid {{ display: flex; flex-wrap: wrap; gap: 0 2em; }}
 .block {{ max-width: 100%; }}
 .scroll {{ max-width: 100%; overflow-x: auto; }}
-table {{ border-collapse: collapse; margin: 0.2em 0 0.8em; font-size: 0.85em; }}
+table {{ border-collapse: collapse; margin: 0.2em 0 0.8em; font-size: 0.8em; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 0.2em 0.6em; text-align: right; }}
-th, td.k {{ text-align: left; }}
+th, td.k, td.w {{ text-align: left; }}
 td {{ white-space: nowrap; }}
+td.w {{ white-space: normal; min-width: 9em; max-width: 22em; }}
+th {{ max-width: 12em; }}
 th {{ background: #f4f4f4; font-weight: 600; }}
 tbody tr:hover {{ background: #fafafa; }}
 .meta, .notes {{ color: #555; font-size: 0.85em; }}
