@@ -193,7 +193,7 @@ def test_tensorflow_tree_timer_path_equals_the_contract():
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "adagrad"])
 @pytest.mark.parametrize("l2, clip", [(0.0, None), (1e-3, 0.5)])
-def test_torch_in_place_update_is_the_shared_formula(optimizer, l2, clip):
+def test_torch_in_place_update_is_the_shared_formula_to_rounding(optimizer, l2, clip):
     torch = pytest.importorskip("torch")
     from rnnbench.backends.torch.model import TorchOps, update_in_place
     from rnnbench.model import ModelSpec, OptimizerSpec
@@ -212,8 +212,11 @@ def test_torch_in_place_update_is_the_shared_formula(optimizer, l2, clip):
         grads = {k: torch.tensor(rng.normal(size=v.shape)) for k, v in params.items()}
         reference = apply_update(spec, reference, {k: g.clone() for k, g in grads.items()}, ref_state, TorchOps)
         update_in_place(spec, in_place, grads, state)
-        for k in params:
-            assert torch.equal(in_place[k], reference[k]), (k, step)
+        for k in params:  # fused multiply-adds round once where the formula rounds twice
+            torch.testing.assert_close(in_place[k], reference[k], rtol=1e-14, atol=1e-15)
+            for slot in ("m", "v", "G"):
+                if slot in state:
+                    torch.testing.assert_close(state[slot][k], ref_state[slot][k], rtol=1e-14, atol=1e-15)
     assert state["t"] == ref_state["t"] == 3
 
 
