@@ -7,7 +7,7 @@ gradient, update) is one jitted call; its step count is a traced array, so
 Adam's bias correction does not recompile every step. Sequence batches are
 padded to a few lengths (:func:`padded_steps`), which masking makes exact, so
 a bucketed epoch compiles a handful of times rather than once per length. A
-tree model differentiates level-batched jitted compositions (:mod:`.tree`).
+tree model's step is one jitted call too, over its levels stacked and padded.
 Batches are checked on the NumPy side first, with rnnbench's own messages.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rnnbench.tree_model import check_tree_model_batch, check_tree_model_labels
 
 from . import sequence
 from .backend import to_numpy
-from .tree import TreePlan, tree_states
+from .tree import TreePlan, scanned_tree_states
 
 
 class JaxOps:
@@ -49,9 +49,6 @@ def _update(spec, params, grads, state):
     """One shared optimizer step on copies (apply_update mutates its state dict)."""
     state = {k: dict(v) if isinstance(v, dict) else v for k, v in state.items()}
     return apply_update(spec, params, grads, state, JaxOps), state
-
-
-_jit_update = jax.jit(_update, static_argnums=0)
 
 
 def xent(logits, targets):
@@ -203,48 +200,68 @@ def _state_gradient_norms(spec, params, inputs, lengths, targets):
 # -- trees -------------------------------------------------------------------------------------------
 
 class JaxTreeModel(_Trainable):
-    """A :class:`~rnnbench.tree_model.TreeModelSpec` model: softmax at every node; NumPy in, NumPy out."""
+    """A :class:`~rnnbench.tree_model.TreeModelSpec` model: softmax at every node; NumPy in, NumPy out.
+
+    Each step is one jitted call over the batch's levels stacked and padded
+    (:meth:`TreePlan.stacked`, :func:`scanned_tree_states`): compiled once per
+    padded shape, a handful per SST epoch.
+    """
 
     def predict(self, leaf_ids, trees) -> np.ndarray:
         """Logits of every node ``[N, C]``."""
-        plan, ids = self._batch(leaf_ids, trees)
+        N = trees.num_nodes
+        batch = self._batch(leaf_ids, trees)
         with self._scope():
-            return to_numpy(self._logits(self.params, ids, plan))[:plan.num_nodes]
+            return to_numpy(_tree_logits(self.spec, self.params, *batch))[:N]
 
     def loss_and_grads(self, leaf_ids, trees, labels) -> tuple[float, dict]:
-        plan, ids = self._batch(leaf_ids, trees)
-        labels = self._labels(labels, trees, plan)
+        batch = self._batch(leaf_ids, trees, labels)
         with self._scope():
-            full = lambda p: self._data_loss(p, ids, plan, labels) + l2_penalty(self.spec, p, JaxOps)  # noqa: E731
-            loss, grads = jax.value_and_grad(full)(self.params)
+            loss, grads = _tree_loss_and_grads(self.spec, self.params, *batch)
             return float(loss), {k: to_numpy(v) for k, v in grads.items()}
 
     def train_step(self, leaf_ids, trees, labels) -> float:
-        plan, ids = self._batch(leaf_ids, trees)
-        labels = self._labels(labels, trees, plan)
+        batch = self._batch(leaf_ids, trees, labels)
         with self._scope():
-            data_loss, grads = jax.value_and_grad(lambda p: self._data_loss(p, ids, plan, labels))(self.params)
-            loss = float(data_loss) + float(l2_penalty(self.spec, self.params, JaxOps))
-            self.params, self.opt_state = _jit_update(self.spec, self.params, grads, self.opt_state)
-            return loss
+            loss, self.params, self.opt_state = _tree_train_step(self.spec, self.params, self.opt_state, *batch)
+            return float(loss)
 
-    def _logits(self, params, ids, plan):
-        x = params["embedding"][ids]
-        h = tree_states(self.spec.cell, encoder_params(params), x, plan, self.backend.put)["h"]
-        return h @ params["head.W"] + params["head.b"]
-
-    def _data_loss(self, params, ids, plan, labels):
-        return xent(self._logits(params, ids, plan), labels)
-
-    def _batch(self, leaf_ids, trees):
+    def _batch(self, leaf_ids, trees, labels=None):
+        """Device arrays: padded word ids, leaf node ids, stacked levels (and padded labels, -1 unscored)."""
         ids = check_tree_model_batch(self.spec, leaf_ids, trees)
         plan = TreePlan.of(trees)
+        arrays = [plan.pad_leaves(ids), plan.leaf_ids, *plan.stacked()]
+        if labels is not None:
+            padded = np.full(plan.padded_nodes, -1, np.int64)
+            padded[:plan.num_nodes] = check_tree_model_labels(self.spec, labels, trees)
+            arrays.append(padded)
+        else:
+            arrays.append(np.zeros(plan.padded_nodes, np.int64))  # its shape carries the padded node count
         with self._scope():
-            return plan, self.backend.put(plan.pad_leaves(ids))
+            return [self.backend.put(a) for a in arrays]
 
-    def _labels(self, labels, trees, plan):
-        labels = check_tree_model_labels(self.spec, labels, trees)
-        padded = np.full(plan.padded_nodes, -1, np.int64)
-        padded[:plan.num_nodes] = labels
-        with self._scope():
-            return self.backend.put(padded)
+
+def _tree_logits_of(spec, params, word_ids, leaf_ids, ids, left, right, nodes_like):
+    x = params["embedding"][word_ids]
+    h = scanned_tree_states(spec.cell, encoder_params(params), x, leaf_ids, ids, left, right,
+                            nodes_like.shape[0])["h"]
+    return h @ params["head.W"] + params["head.b"]
+
+
+@partial(jax.jit, static_argnums=0)
+def _tree_logits(spec, params, *batch):
+    return _tree_logits_of(spec, params, *batch)
+
+
+@partial(jax.jit, static_argnums=0)
+def _tree_loss_and_grads(spec, params, *batch):
+    full = lambda p: xent(_tree_logits_of(spec, p, *batch), batch[-1]) + l2_penalty(spec, p, JaxOps)  # noqa: E731
+    return jax.value_and_grad(full)(params)
+
+
+@partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
+def _tree_train_step(spec, params, state, *batch):
+    data_loss, grads = jax.value_and_grad(lambda p: xent(_tree_logits_of(spec, p, *batch), batch[-1]))(params)
+    loss = data_loss + l2_penalty(spec, params, JaxOps)
+    params, state = _update(spec, params, grads, state)
+    return loss, params, state

@@ -52,6 +52,17 @@ class TreePlan:
             levels.append((ids, left, right))
         return cls(N, L, Np, Lp, leaf_ids, tuple(levels))
 
+    def stacked(self):
+        """``(ids, left, right)`` int32 ``[levels, width]``, both padded to a power of two (a scan's input)."""
+        K = bucket(len(self.levels))
+        W = max((len(ids) for ids, _, _ in self.levels), default=8)
+        ids = np.full((K, W), self.padded_nodes, np.int32)
+        left, right = np.zeros((K, W), np.int32), np.zeros((K, W), np.int32)
+        for k, (level_ids, level_left, level_right) in enumerate(self.levels):
+            ids[k, :len(level_ids)], left[k, :len(level_ids)], right[k, :len(level_ids)] = \
+                level_ids, level_left, level_right
+        return ids, left, right
+
     def pad_leaves(self, x: np.ndarray) -> np.ndarray:
         """``x [L, ...]`` with zero rows up to ``padded_leaves``."""
         return np.concatenate([x, np.zeros((self.padded_leaves - len(x),) + x.shape[1:], x.dtype)])
@@ -78,6 +89,22 @@ def _level(params, h, c, ids, left, right, *, cell):
     c_new = jax.nn.sigmoid(i) * jnp.tanh(u) + jax.nn.sigmoid(fl) * c[left] + jax.nn.sigmoid(fr) * c[right]
     return (h.at[ids].set(jax.nn.sigmoid(o) * jnp.tanh(c_new), mode="drop"),
             c.at[ids].set(c_new, mode="drop"))
+
+
+def scanned_tree_states(cell, params, x_padded, leaf_ids, ids, left, right, padded_nodes):
+    """:func:`tree_states` as one ``lax.scan`` over :meth:`TreePlan.stacked` levels, for use inside ``jit``.
+
+    Every level is padded to the widest, which costs arithmetic, but a whole
+    training step then compiles once per padded shape and runs as one call:
+    what a tree model needs (a step of op-by-op level calls is mostly dispatch).
+    """
+    h, c = _leaf_states(params, x_padded, leaf_ids, cell=cell, padded_nodes=padded_nodes)
+
+    def step(carry, level):
+        return _level(params, *carry, *level, cell=cell), None
+
+    (h, c), _ = jax.lax.scan(step, (h, c), (ids, left, right))
+    return {"h": h} if c is None else {"h": h, "c": c}
 
 
 def tree_states(cell, params, x_padded, plan: TreePlan, put):
