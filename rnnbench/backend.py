@@ -26,6 +26,11 @@ class Backend:
         The vector-Jacobian product of ``sequence_forward``: ``dy`` is ``[B,T,H]``,
         ``dfinal`` a dict like ``final`` (missing keys or None mean zero). Returns a dict
         with every parameter name, ``"x"``, and ``"h0"``/``"c0"`` when ``state`` is given.
+    ``num_layers`` (>= 1) and ``bidirectional`` (both functions; backends with ``layered``)
+        A stacked and/or bidirectional encoder: parameters, states and their
+        gradients named per layer and direction (``l0.fw.W_x``, ``l1.bw.h0``), ``y``
+        ``[B,T,2H]`` with both directions; see :mod:`rnnbench.layers`. The defaults
+        are the single-layer call above, unchanged.
     ``tree_forward(cell, params, x_leaves, trees)``
         x_leaves ``[L,D]`` (row i feeds leaf node i of the :class:`~rnnbench.trees.TreeBatch`
         ``trees``). Returns node states ``{"h": [N,H], "c": [N,H] (treelstm)}``.
@@ -53,10 +58,17 @@ class Backend:
         """A trainable model for :class:`rnnbench.model.ModelSpec` ``spec`` from canonical ``params``."""
         raise NotImplementedError
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh"):
+    #: True when ``sequence_forward``/``sequence_backward`` take ``num_layers`` and ``bidirectional``
+    #: (stacked and bidirectional encoders, :mod:`rnnbench.layers`); a backend without it is
+    #: checked on single layers only.
+    layered = False
+
+    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
+                         bidirectional=False):
         raise NotImplementedError
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
+    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
+                          bidirectional=False):
         raise NotImplementedError
 
     def tree_forward(self, cell, params, x_leaves, trees):

@@ -9,7 +9,7 @@ tensorflow), which keeps torch imported before TensorFlow.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -23,6 +23,8 @@ FINITE_DIFFERENCE_TOLERANCE = 1e-6
 #: Loss curves over 50 steps; float32 rounding compounds through the optimizer.
 TRAJECTORY_TOLERANCE = {"float64": 1e-8, "float32": 1e-3}
 TRAJECTORY_STEPS = 50
+#: Trajectory cases: each sequence cell, and a 2-layer bidirectional LSTM classifier.
+TRAJECTORY_CASES = ("rnn", "lstm", "gru", "lstm-L2-bi")
 
 
 @dataclass
@@ -85,7 +87,7 @@ def _finite_difference_grads(backend, case) -> dict:
         if "state" in inputs:
             inputs["state"] = {k: values[f"grad.{k}0"] for k in inputs["state"]}
         params = {k: values[f"grad.{k}"] for k in case.params}
-        probe = parity.Case(case.cell, case.activation, params, inputs, case.cotangents)
+        probe = replace(case, params=params, inputs=inputs)
         outputs = _forward_only(backend, probe)
         return contract(outputs, case.cotangents)
 
@@ -97,7 +99,7 @@ def _forward_only(backend, case) -> dict:
         states = backend.tree_forward(case.cell, case.params, case.inputs["x_leaves"], case.inputs["trees"])
         return {f"states.{k}": v for k, v in states.items()}
     y, final = backend.sequence_forward(case.cell, case.params, case.inputs["x"], case.inputs["lengths"],
-                                        case.inputs["state"], case.activation)
+                                        case.inputs["state"], case.activation, **case.layering)
     return {"y": y, **{f"final.{k}": v for k, v in final.items()}}
 
 
@@ -117,6 +119,8 @@ def parity_rows(targets, cases, dtypes=DTYPES, options=None) -> list[Row]:
                         for label in cases for dtype in dtypes)
             continue
         for label in cases:
+            if parity.make_case(label).layered and not getattr(backend, "layered", False):
+                continue  # the backend declares single layers only (Backend.layered); nothing to compare
             for dtype in dtypes:
                 tolerance = parity.TOLERANCE[dtype]
                 try:
@@ -130,10 +134,15 @@ def parity_rows(targets, cases, dtypes=DTYPES, options=None) -> list[Row]:
 
 
 def trajectory_spec(cell: str, dtype: str) -> ModelSpec:
-    """A small token classifier that exercises every optimizer stage (Adam, clipping, L2)."""
-    return ModelSpec(cell=cell, hidden_size=6, num_outputs=3, vocab_size=20, embed_size=5,
+    """A small token classifier that exercises every optimizer stage (Adam, clipping, L2).
+
+    ``cell`` is a trajectory case: ``lstm-L2-bi`` is a 2-layer bidirectional LSTM encoder.
+    """
+    case = parity.make_case(cell)
+    return ModelSpec(cell=case.cell, hidden_size=6, num_outputs=3, vocab_size=20, embed_size=5,
                      pooling="mean", loss="xent", optimizer=OptimizerSpec("adam", lr=0.02),
-                     clip_norm=0.5, l2=1e-3, dtype=dtype)
+                     clip_norm=0.5, l2=1e-3, dtype=dtype, num_layers=case.num_layers,
+                     bidirectional=case.bidirectional)
 
 
 def trajectory_batches(steps: int = TRAJECTORY_STEPS, seed: int = 0, batch: int = 8, length: int = 9):
@@ -163,6 +172,8 @@ def trajectory_rows(targets, cells=("rnn", "lstm", "gru"), dtypes=DTYPES, option
         for cell in cells:
             for dtype in dtypes:
                 tolerance = TRAJECTORY_TOLERANCE[dtype]
+                if "-L" in cell and not getattr(get_backend(name, impl=impl, **(options or {})), "layered", False):
+                    continue  # single layers only (Backend.layered)
                 try:
                     curve = loss_curve(get_backend(name, impl=impl, **(options or {})), cell, dtype)
                 except Exception as exc:

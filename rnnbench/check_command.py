@@ -20,7 +20,8 @@ def add_parser(commands) -> None:
                        help="backend to check (repeatable; default: every available one)")
     check.add_argument("--impl", metavar="IMPL", help="only this implementation (e.g. native, loop)")
     check.add_argument("--cells", metavar="LIST",
-                       help="comma-separated cases: rnn, rnn-relu, lstm, gru, recursive, treelstm (default: all)")
+                       help="comma-separated cases: rnn, rnn-relu, lstm, gru, recursive, treelstm, and the "
+                            "2-layer bidirectional rnn-L2-bi, lstm-L2-bi, gru-L2-bi (default: all)")
     check.add_argument("--dtype", choices=("float32", "float64"), action="append",
                        help="dtype to check (repeatable; default: both)")
     check.add_argument("--device", metavar="DEVICE", help="device of the checked backends: cpu, cuda, cuda:N, gpu")
@@ -38,13 +39,14 @@ def handle(args) -> int:
     import json
 
     from rnnbench import check
-    from rnnbench.parity import CASE_LABELS
+    from rnnbench.parity import CASE_LABELS, LAYERED_CASE_LABELS
     from rnnbench.results import ensure_writable
 
-    cases = [c.strip() for c in args.cells.split(",") if c.strip()] if args.cells else list(CASE_LABELS)
-    unknown = sorted(set(cases) - set(CASE_LABELS))
+    valid = CASE_LABELS + LAYERED_CASE_LABELS
+    cases = [c.strip() for c in args.cells.split(",") if c.strip()] if args.cells else list(valid)
+    unknown = sorted(set(cases) - set(valid))
     if unknown:
-        raise RnnbenchError(f"unknown case {unknown[0]!r}; valid: {', '.join(CASE_LABELS)}")
+        raise RnnbenchError(f"unknown case {unknown[0]!r}; valid: {', '.join(valid)}")
     dtypes = tuple(args.dtype or check.DTYPES)
     if args.threads is not None and args.threads < 1:
         raise RnnbenchError(f"--threads must be at least 1, got {args.threads}")
@@ -60,7 +62,7 @@ def handle(args) -> int:
     if not args.no_record:
         ensure_writable(args.results_dir)
     if args.trajectory:
-        cells = [c for c in cases if c in ("rnn", "lstm", "gru")]
+        cells = [c for c in cases if c in check.TRAJECTORY_CASES]
         rows = check.trajectory_rows(targets, cells, dtypes, options)
     else:
         rows = check.reference_rows(cases) if "float64" in dtypes else []

@@ -57,17 +57,25 @@ def itemsize(dtype: str) -> int:
 
 def parameter_count(spec) -> int:
     """Parameters of a sequence or tree model spec, counted from its sizes (Python ints: no overflow)."""
+    from rnnbench.layers import layered_param_shapes
     from rnnbench.params import param_shapes
 
     count = 0
     if getattr(spec, "vocab_size", None) is not None:
         count += int(spec.vocab_size) * int(spec.embed_size)
-    for shape in param_shapes(spec.cell, int(spec.encoder_input_size), int(spec.hidden_size)).values():
+    layers, bidirectional = getattr(spec, "num_layers", 1), getattr(spec, "bidirectional", False)
+    if layers > 1 or bidirectional:
+        shapes = layered_param_shapes(spec.cell, int(spec.encoder_input_size), int(spec.hidden_size), layers,
+                                      bidirectional)
+    else:
+        shapes = param_shapes(spec.cell, int(spec.encoder_input_size), int(spec.hidden_size))
+    for shape in shapes.values():
         size = 1
         for dim in shape:
             size *= int(dim)
         count += size
-    return count + int(spec.hidden_size) * int(spec.num_outputs) + int(spec.num_outputs)
+    width = int(spec.hidden_size) * (2 if bidirectional else 1)
+    return count + width * int(spec.num_outputs) + int(spec.num_outputs)
 
 
 def check_model(spec, available: int | None = None, vocabulary_known: bool = True) -> None:

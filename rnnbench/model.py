@@ -16,6 +16,13 @@ all in NumPy. ``inputs`` is int token ids ``[B,T]`` when the spec has a
 vocabulary and float features ``[B,T,D]`` otherwise; ``targets`` is int class
 ids ``[B]`` for ``xent`` and floats ``[B,C]`` for ``mse``.
 
+A stacked or bidirectional encoder (``num_layers``, ``bidirectional``) names its
+arrays per layer and direction (``encoder.l0.fw.W_x``, :mod:`rnnbench.layers`);
+pooling then reads the top layer's outputs, both directions concatenated
+(``[B,T,2H]``), and ``head.W`` is ``[2H,C]``. ``last`` pooling takes the forward
+half at each sequence's last real step and the backward half at its first
+(where the backward direction has read the whole sequence).
+
 Pooling ``steps`` keeps every step: the head reads each ``y_t``, outputs are
 ``[B, T, C]`` and targets int ``[B, T]`` with ``-1`` where nothing is scored
 (the copy-memory task scores only its recall steps); the loss is the mean
@@ -43,7 +50,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rnnbench.errors import RnnbenchError
-from rnnbench.params import SEQUENCE_CELLS, init_params, resolve_dtype
+from rnnbench.layers import init_layered_params
+from rnnbench.params import SEQUENCE_CELLS, resolve_dtype
 
 POOLINGS = ("mean", "last", "max", "steps")
 LOSSES = ("xent", "mse")
@@ -84,10 +92,16 @@ class ModelSpec:
     clip_norm: float | None = None
     l2: float = 0.0
     dtype: str = "float32"
+    #: Stacked layers and both directions (rnnbench.layers); pooling reads the top layer's [fw, bw] outputs.
+    num_layers: int = 1
+    bidirectional: bool = False
 
     def __post_init__(self):
         if self.cell not in SEQUENCE_CELLS:
             raise RnnbenchError(f"unknown model cell {self.cell!r}; valid: {', '.join(SEQUENCE_CELLS)}")
+        from rnnbench.layers import check_layering
+
+        check_layering(self.num_layers, self.bidirectional)
         if self.activation not in ("tanh", "relu") or (self.activation == "relu" and self.cell != "rnn"):
             raise RnnbenchError(f"activation {self.activation!r} is not available for {self.cell}; "
                                 "the rnn cell takes tanh or relu, lstm and gru their own gates")
@@ -109,6 +123,21 @@ class ModelSpec:
     def encoder_input_size(self) -> int:
         return self.embed_size if self.vocab_size is not None else self.input_size
 
+    @property
+    def layered(self) -> bool:
+        """More than one layer or both directions: the encoder's names carry ``l<i>.<fw|bw>.``."""
+        return self.num_layers > 1 or self.bidirectional
+
+    @property
+    def encoder_output_size(self) -> int:
+        """What pooling and the head read: H, or 2H with both directions."""
+        return self.hidden_size * (2 if self.bidirectional else 1)
+
+    @property
+    def layering(self) -> dict:
+        """Keywords for a backend's sequence functions (none for a single layer)."""
+        return {"num_layers": self.num_layers, "bidirectional": self.bidirectional} if self.layered else {}
+
 
 def is_decayed(name: str) -> bool:
     """L2 applies to weight matrices and the embedding, not to biases."""
@@ -123,10 +152,11 @@ def init_model_params(spec: ModelSpec, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng([seed, 1])
     if spec.vocab_size is not None:
         params["embedding"] = rng.uniform(-0.1, 0.1, size=(spec.vocab_size, spec.embed_size)).astype(dtype)
-    encoder = init_params(spec.cell, spec.encoder_input_size, spec.hidden_size, seed=seed, dtype=dtype)
+    encoder = init_layered_params(spec.cell, spec.encoder_input_size, spec.hidden_size, spec.num_layers,
+                                  spec.bidirectional, seed=seed, dtype=dtype)
     params.update({f"encoder.{name}": value for name, value in encoder.items()})
     bound = 1.0 / np.sqrt(spec.hidden_size)
-    params["head.W"] = rng.uniform(-bound, bound, size=(spec.hidden_size, spec.num_outputs)).astype(dtype)
+    params["head.W"] = rng.uniform(-bound, bound, size=(spec.encoder_output_size, spec.num_outputs)).astype(dtype)
     params["head.b"] = np.zeros(spec.num_outputs, dtype=dtype)
     return params
 
@@ -138,14 +168,15 @@ def encoder_params(params: dict) -> dict:
 
 def model_param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     """Names and shapes of a model's parameters, as :func:`init_model_params` makes them."""
-    from rnnbench.params import param_shapes
+    from rnnbench.layers import layered_param_shapes
 
     shapes = {}
     if spec.vocab_size is not None:
         shapes["embedding"] = (spec.vocab_size, spec.embed_size)
-    for name, shape in param_shapes(spec.cell, spec.encoder_input_size, spec.hidden_size).items():
+    for name, shape in layered_param_shapes(spec.cell, spec.encoder_input_size, spec.hidden_size,
+                                            spec.num_layers, spec.bidirectional).items():
         shapes[f"encoder.{name}"] = shape
-    shapes["head.W"] = (spec.hidden_size, spec.num_outputs)
+    shapes["head.W"] = (spec.encoder_output_size, spec.num_outputs)
     shapes["head.b"] = (spec.num_outputs,)
     return shapes
 

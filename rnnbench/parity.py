@@ -38,22 +38,45 @@ class Case:
     params: dict
     inputs: dict
     cotangents: dict = field(repr=False)
+    num_layers: int = 1
+    bidirectional: bool = False
 
     @property
     def label(self) -> str:
-        return f"{self.cell}-relu" if self.activation == "relu" else self.cell
+        label = f"{self.cell}-relu" if self.activation == "relu" else self.cell
+        if self.layered:
+            label += f"-L{self.num_layers}" + ("-bi" if self.bidirectional else "")
+        return label
+
+    @property
+    def layered(self) -> bool:
+        return self.num_layers > 1 or self.bidirectional
+
+    @property
+    def layering(self) -> dict:
+        """The keywords a layered call adds (none for a single layer, so every backend takes the call)."""
+        return {"num_layers": self.num_layers, "bidirectional": self.bidirectional} if self.layered else {}
 
 
 def sequence_case(cell: str, activation: str = "tanh", seed: int = 0, batch: int = 4,
-                  steps: int = 7, input_size: int = 5, hidden_size: int = 6) -> Case:
+                  steps: int = 7, input_size: int = 5, hidden_size: int = 6, num_layers: int = 1,
+                  bidirectional: bool = False) -> Case:
+    """Ragged lengths 7, 3, 0, 5: a backward direction that reversed the padded width would read padding."""
+    from rnnbench import layers
+
     rng = np.random.default_rng([seed, 11])
     lengths = np.resize(np.array([steps, 3, 0, steps - 2]), batch)
     x = rng.normal(size=(batch, steps, input_size))
-    state = {k: rng.normal(scale=0.5, size=(batch, hidden_size)) for k in state_keys(cell)}
-    cotangents = {"y": rng.normal(size=(batch, steps, hidden_size))}
-    cotangents.update({f"final.{k}": rng.normal(size=(batch, hidden_size)) for k in state_keys(cell)})
-    params = init_params(cell, input_size, hidden_size, seed=seed, dtype="float64")
-    return Case(cell, activation, params, {"x": x, "lengths": lengths, "state": state}, cotangents)
+    prefixes = [prefix for _, _, prefix in layers.units(num_layers, bidirectional)]
+    keys = [prefix + k for prefix in prefixes for k in state_keys(cell)]
+    state = {k: rng.normal(scale=0.5, size=(batch, hidden_size)) for k in keys}
+    width = layers.output_size(hidden_size, bidirectional)
+    cotangents = {"y": rng.normal(size=(batch, steps, width))}
+    cotangents.update({f"final.{k}": rng.normal(size=(batch, hidden_size)) for k in keys})
+    params = layers.init_layered_params(cell, input_size, hidden_size, num_layers, bidirectional, seed=seed,
+                                        dtype="float64")
+    return Case(cell, activation, params, {"x": x, "lengths": lengths, "state": state}, cotangents,
+                num_layers, bidirectional)
 
 
 def tree_case(cell: str, seed: int = 0, hidden_size: int = 6) -> Case:
@@ -69,14 +92,25 @@ def tree_case(cell: str, seed: int = 0, hidden_size: int = 6) -> Case:
 
 
 def make_case(label: str, seed: int = 0) -> Case:
-    """``rnn``, ``rnn-relu``, ``lstm``, ``gru``, ``recursive`` or ``treelstm``."""
-    cell, _, activation = label.partition("-")
+    """``rnn``, ``rnn-relu``, ``lstm``, ``gru``, ``recursive`` or ``treelstm``; a sequence cell may add
+    ``-L<layers>`` and ``-bi`` (``lstm-L2-bi``: two layers, both directions)."""
+    cell, *rest = label.split("-")
+    activation, num_layers, bidirectional = "tanh", 1, False
+    for part in rest:
+        if part == "bi":
+            bidirectional = True
+        elif part.startswith("L") and part[1:].isdigit():
+            num_layers = int(part[1:])
+        else:
+            activation = part
     if cell in SEQUENCE_CELLS:
-        return sequence_case(cell, activation or "tanh", seed=seed)
+        return sequence_case(cell, activation, seed=seed, num_layers=num_layers, bidirectional=bidirectional)
     return tree_case(cell, seed=seed)
 
 
 CASE_LABELS = ("rnn", "rnn-relu", "lstm", "gru", "recursive", "treelstm")
+#: Two layers, both directions, every sequence cell: every unit's parameters, inputs and initial states.
+LAYERED_CASE_LABELS = ("rnn-L2-bi", "lstm-L2-bi", "gru-L2-bi")
 
 
 def evaluate(backend, case: Case, dtype: str) -> dict[str, np.ndarray]:
@@ -93,10 +127,11 @@ def evaluate(backend, case: Case, dtype: str) -> dict[str, np.ndarray]:
     else:
         x, lengths = cast(case.inputs["x"]), case.inputs["lengths"]
         state = {k: cast(v) for k, v in case.inputs["state"].items()}
-        y, final = backend.sequence_forward(case.cell, params, x, lengths, state, case.activation)
+        y, final = backend.sequence_forward(case.cell, params, x, lengths, state, case.activation,
+                                            **case.layering)
         dfinal = {k.split(".", 1)[1]: v for k, v in cot.items() if k.startswith("final.")}
         grads = backend.sequence_backward(case.cell, params, x, lengths, cot["y"], dfinal, state,
-                                          case.activation)
+                                          case.activation, **case.layering)
         outputs = {"y": y, **{f"final.{k}": v for k, v in final.items()}}
     outputs.update({f"grad.{k}": v for k, v in grads.items()})
     return outputs

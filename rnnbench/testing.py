@@ -169,7 +169,7 @@ class BackendContract:
 
         numpy_backend = get_backend("numpy")
         return {label: parity.evaluate(numpy_backend, parity.make_case(label), "float64")
-                for label in parity.CASE_LABELS}
+                for label in parity.CASE_LABELS + parity.LAYERED_CASE_LABELS}
 
     @staticmethod
     def reference_backend():
@@ -180,9 +180,12 @@ class BackendContract:
     # -- the functions ---------------------------------------------------------------------------
 
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
-    @pytest.mark.parametrize("label", parity.CASE_LABELS)
+    @pytest.mark.parametrize("label", parity.CASE_LABELS + parity.LAYERED_CASE_LABELS)
     def test_agrees_with_reference(self, backend, references, label, dtype):
-        """Outputs, states and every gradient (parameters, input, initial state) of every cell."""
+        """Outputs, states and every gradient (parameters, input, initial state) of every cell; the
+        2-layer bidirectional cases (every unit's gradients) for a backend that declares ``layered``."""
+        if label in parity.LAYERED_CASE_LABELS and not getattr(backend, "layered", False):
+            pytest.skip(f"backend {backend.name} declares single layers only (Backend.layered)")
         result = parity.evaluate(backend, parity.make_case(label), dtype)
         for diff in parity.compare(references[label], result):
             assert diff.max_rel <= parity.TOLERANCE[dtype], f"{backend.name} {label} {dtype}: {diff}"
@@ -344,9 +347,11 @@ class BackendContract:
         _assert_close(ref.get_params(), model.get_params(), MODEL_TOLERANCE["float64"], optimizer)
 
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
-    @pytest.mark.parametrize("cell", SEQUENCE_CELLS)
+    @pytest.mark.parametrize("cell", SEQUENCE_CELLS + ("lstm-L2-bi",))
     def test_trajectory_matches_reference(self, backend, cell, dtype):
         """50 Adam steps with clipping and L2 (``rnnbench check --trajectory``), step by step."""
+        if cell == "lstm-L2-bi" and not getattr(backend, "layered", False):
+            pytest.skip(f"backend {backend.name} declares single layers only (Backend.layered)")
         reference = loss_curve(self.reference_backend(), cell, "float64")
         curve = loss_curve(backend, cell, dtype)
         step_rel = np.abs(curve - reference) / np.abs(reference)

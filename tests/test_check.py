@@ -69,3 +69,27 @@ def test_cli_unknown_case_is_one_line_error(capsys):
     assert cli.main(["check", "--cells", "nope", "--no-record"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("rnnbench: error: unknown case 'nope'") and "\n" not in err
+
+
+def test_layered_cases_are_checked_and_a_layered_trajectory_runs(capsys, tmp_path):
+    """2-layer bidirectional cases: the reference against finite differences, numpy against itself,
+    and the lstm-L2-bi loss curve (float32 against float64)."""
+    status = cli.main(["check", "--backend", "numpy", "--cells", "gru-L2-bi", "--format", "json",
+                       "--results-dir", str(tmp_path)])
+    rows = json.loads(capsys.readouterr().out)
+    assert status == 0 and {(r["impl"], r["case"]) for r in rows} == {("finite differences", "gru-L2-bi"),
+                                                                      ("native", "gru-L2-bi")}
+    rows = check.trajectory_rows([("numpy", "native")], ["lstm-L2-bi"], ["float32"])
+    assert rows[0].passed and rows[0].case == "lstm-L2-bi trajectory", rows[0]
+
+
+def test_backend_without_layers_is_not_asked_for_layered_cases(monkeypatch):
+    class SingleLayer(NumpyBackend):
+        name = "single"
+        layered = False
+
+    real = plugins.get_backend
+    monkeypatch.setattr(plugins, "get_backend",
+                        lambda name, **kw: SingleLayer() if name == "single" else real(name, **kw))
+    rows = check.parity_rows([("single", "native")], ["lstm", "lstm-L2-bi"], ["float64"])
+    assert [r.case for r in rows] == ["lstm"]

@@ -10,6 +10,7 @@ import numpy as np
 
 from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
                               check_tree_inputs)
+from rnnbench import layers
 from rnnbench.errors import RnnbenchError
 
 from . import sequence, tree
@@ -31,12 +32,30 @@ class NumpyBackend(Backend):
         return {"framework": "numpy", "version": np.__version__, "impl": self.impl,
                 "device": self.device, "threads": _blas_threads()}
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh"):
+    layered = True
+
+    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
+                         bidirectional=False):
+        if layers.is_layered(num_layers, bidirectional):
+            x, lengths, _, _ = layers.check_layered_inputs(cell, params, x, lengths, state, activation,
+                                                           num_layers, bidirectional)
+            y, final, _ = layers.forward(sequence.forward, cell, params, x, lengths, state, activation,
+                                         num_layers, bidirectional)
+            return y, final
         x, lengths, _ = check_sequence_inputs(cell, params, x, lengths, state, activation)
         y, final, _ = sequence.forward(cell, params, x, lengths, state, activation)
         return y, final
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
+    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
+                          bidirectional=False):
+        if layers.is_layered(num_layers, bidirectional):
+            x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, state, activation,
+                                                               num_layers, bidirectional)
+            dy, dfinal = layers.check_layered_cotangents(cell, dy, dfinal, *x.shape[:2], H, dtype, num_layers,
+                                                         bidirectional)
+            _, _, tape = layers.forward(sequence.forward, cell, params, x, lengths, state, activation,
+                                        num_layers, bidirectional)
+            return layers.backward(sequence.backward, tape, dy, dfinal, H)
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         dy, dfinal = check_sequence_cotangents(cell, dy, dfinal, *x.shape[:2], params["W_h"].shape[0], dtype)
         _, _, cache = sequence.forward(cell, params, x, lengths, state, activation)

@@ -14,6 +14,8 @@ from rnnbench.model import check_model_batch, check_model_params, check_model_ta
 from rnnbench.optim import NumpyOps, apply_update, init_state, l2_penalty
 from rnnbench.params import resolve_dtype
 
+from rnnbench import layers
+
 from . import sequence
 
 
@@ -93,8 +95,11 @@ class NumpyModel(Trainable):
         grads = {"head.W": pooled.reshape(-1, H).T @ doutputs.reshape(-1, C),
                  "head.b": doutputs.reshape(-1, C).sum(axis=0)}
         dpooled = doutputs @ self.params["head.W"].T
-        dy = _pool_backward(self.spec.pooling, dpooled, lengths, x.shape[1], pool_index)
-        encoder_grads = sequence.backward(cache, dy, None, state_grads)
+        dy = _pool_backward(self.spec.pooling, dpooled, lengths, x.shape[1], pool_index, self._backward_half)
+        if self.spec.layered:
+            encoder_grads = layers.backward(sequence.backward, cache, dy, {}, self.spec.hidden_size, state_grads)
+        else:
+            encoder_grads = sequence.backward(cache, dy, None, state_grads)
         dx = encoder_grads.pop("x")
         grads.update({f"encoder.{k}": g for k, g in encoder_grads.items() if k not in ("h0", "c0")})
         if self.spec.vocab_size is not None:
@@ -104,11 +109,20 @@ class NumpyModel(Trainable):
     def _forward(self, x, lengths):
         """Returns (outputs [B,C], pooled [B,H], pooling index, encoder cache); [B,T,...] for steps."""
         spec = self.spec
-        y, _, cache = sequence.forward(spec.cell, encoder_params(self.params), x, lengths, None,
-                                       spec.activation)
-        pooled, pool_index = _pool_forward(spec.pooling, y, lengths)
+        if spec.layered:
+            y, _, cache = layers.forward(sequence.forward, spec.cell, encoder_params(self.params), x, lengths, None,
+                                         spec.activation, spec.num_layers, spec.bidirectional)
+        else:
+            y, _, cache = sequence.forward(spec.cell, encoder_params(self.params), x, lengths, None,
+                                           spec.activation)
+        pooled, pool_index = _pool_forward(spec.pooling, y, lengths, self._backward_half)
         outputs = pooled @ self.params["head.W"] + self.params["head.b"]
         return outputs, pooled, pool_index, cache
+
+    @property
+    def _backward_half(self):
+        """Where the backward direction's half of ``y`` starts (for ``last`` pooling); None if unidirectional."""
+        return self.spec.hidden_size if self.spec.bidirectional else None
 
     # -- validation ----------------------------------------------------------------------------
 
@@ -128,13 +142,18 @@ def _step_mask(lengths, steps) -> np.ndarray:
     return np.arange(steps)[None, :] < lengths[:, None]
 
 
-def _pool_forward(kind: str, y: np.ndarray, lengths: np.ndarray):
+def _pool_forward(kind: str, y: np.ndarray, lengths: np.ndarray, backward_half=None):
     """Pool ``y [B,T,H]`` over each sequence's real steps; returns ``(pooled [B,H], index)``.
 
     ``index`` is what the backward pass needs beyond the lengths: the argmax
     step per (row, unit) for ``max``, None otherwise. ``steps`` keeps every
     step: "pooled" is ``y [B,T,H]`` itself (zero past each length).
+    ``backward_half`` (bidirectional): units from there on are the backward
+    direction, whose ``last`` is step 0 (it has read the whole sequence there).
     """
+    if kind == "last" and backward_half is not None:
+        B = y.shape[0]
+        return np.concatenate([y[np.arange(B), lengths - 1, :backward_half], y[:, 0, backward_half:]], axis=1), None
     B, T, _ = y.shape
     if kind == "steps":
         return y, None
@@ -149,8 +168,15 @@ def _pool_forward(kind: str, y: np.ndarray, lengths: np.ndarray):
     raise RnnbenchError(f"unknown pooling {kind!r}")
 
 
-def _pool_backward(kind: str, dpooled: np.ndarray, lengths: np.ndarray, steps: int, index) -> np.ndarray:
+def _pool_backward(kind: str, dpooled: np.ndarray, lengths: np.ndarray, steps: int, index,
+                   backward_half=None) -> np.ndarray:
     """The gradient ``dy [B,T,H]`` of :func:`_pool_forward`; zero at padded steps."""
+    if kind == "last" and backward_half is not None:
+        B, H = dpooled.shape
+        dy = np.zeros((B, steps, H), dtype=dpooled.dtype)
+        dy[np.arange(B), lengths - 1, :backward_half] = dpooled[:, :backward_half]
+        dy[:, 0, backward_half:] = dpooled[:, backward_half:]
+        return dy
     if kind == "steps":
         return np.where(_step_mask(lengths, steps)[:, :, None], dpooled, 0).astype(dpooled.dtype, copy=False)
     B, H = dpooled.shape
