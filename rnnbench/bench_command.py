@@ -71,8 +71,7 @@ def handle(args) -> int:
     from rnnbench.bench import record, sweep, table
     from rnnbench.bench.grid import build_grid
     from rnnbench.machine import load_average
-    from rnnbench.record_fallback import save_record
-    from rnnbench.results import ensure_writable
+    from rnnbench.records import ensure_writable, save_record
 
     if args.offline:
         from rnnbench.data.paths import OFFLINE_VARIABLE
@@ -142,8 +141,7 @@ def _handle_train(args) -> int:
     from rnnbench.bench.train import format_train, run_train_bench
     from rnnbench.machine import load_average
     from rnnbench.plugins import get_registry
-    from rnnbench.record_fallback import save_record
-    from rnnbench.results import ensure_writable
+    from rnnbench.records import ensure_writable, save_record
 
     if args.train_batches < 1 or args.train_rounds < 1:
         raise RnnbenchError("--train-batches and --train-rounds must be at least 1")

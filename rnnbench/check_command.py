@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 
 from rnnbench.errors import RnnbenchError
 
-CHECK_SCHEMA = "rnnbench.check/1"
 
 
 def add_parser(commands) -> None:
@@ -40,7 +39,7 @@ def handle(args) -> int:
 
     from rnnbench import check
     from rnnbench.parity import CASE_LABELS, LAYERED_CASE_LABELS
-    from rnnbench.results import ensure_writable
+    from rnnbench.records import ensure_writable
 
     valid = CASE_LABELS + LAYERED_CASE_LABELS
     cases = [c.strip() for c in args.cells.split(",") if c.strip()] if args.cells else list(valid)
@@ -103,23 +102,15 @@ def format_rows(rows) -> str:
 
 
 def _write_record(args, rows, targets, options, started):
-    from rnnbench.machine import git_commit, machine_info, package_versions
-    from rnnbench.record_fallback import save_record
+    from rnnbench.records import CHECK_SCHEMA, record_header, save_record
 
-    record = {
-        "schema": CHECK_SCHEMA,
-        "started_at": started,
+    record = record_header(CHECK_SCHEMA, task="check", dataset="trajectory" if args.trajectory else "parity",
+                           backend="+".join(sorted({name for name, _ in targets})), seed=0,
+                           status="ok" if all(r.passed for r in rows) else "failed", started_at=started)
+    record.update({
         "finished_at": datetime.now(timezone.utc).isoformat(),
-        "task": "check",
-        "dataset": "trajectory" if args.trajectory else "parity",
-        "backend": "+".join(sorted({name for name, _ in targets})),
-        "seed": 0,
-        "status": "ok" if all(r.passed for r in rows) else "failed",
         "config": {"targets": [list(t) for t in targets], "cells": args.cells, "dtypes": args.dtype,
                    "trajectory": args.trajectory, **options},
-        "machine": machine_info(),
-        "versions": package_versions(),
-        "git": git_commit(),
         "rows": [row.as_dict() for row in rows],
-    }
+    })
     return save_record(args.results_dir, record)

@@ -173,7 +173,7 @@ def _load(results_dir):
     import warnings
 
     from rnnbench.report.frame import load_results
-    from rnnbench.report.records import RecordWarning
+    from rnnbench.records import RecordWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RecordWarning)

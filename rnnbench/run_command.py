@@ -129,7 +129,7 @@ def parse_seq_lens(text: str | None) -> list:
 
 def handle(args) -> int:
     from rnnbench.plugins import get_registry
-    from rnnbench.results import ensure_writable
+    from rnnbench.records import ensure_writable
     from rnnbench.runner import check_run_options
 
     if args.offline:
@@ -195,7 +195,7 @@ def _make_backend(entry, config):
 def _run_seeds(prepared, backend, config, seeds, results_dir, progress) -> int:
     """Train and save each seed; an interruption stops the rest (exit 128 + signal), so does a failed save."""
     from rnnbench import runner, signals
-    from rnnbench.record_fallback import RecordNotWritten, save_record
+    from rnnbench.records import RecordNotWritten, save_record
     from rnnbench.run_summary import result_line, summary_table
 
     written, not_written, stopped_by = [], None, None

@@ -21,10 +21,10 @@ import numpy as np
 
 from rnnbench import signals
 from rnnbench.errors import RnnbenchError
-from rnnbench.machine import git_commit, load_average, machine_info, package_versions
+from rnnbench.machine import load_average
 from rnnbench.model import init_model_params
 from rnnbench.progress import EpochBar
-from rnnbench.results import SCHEMA
+from rnnbench.records import RUN_SCHEMA, record_header
 from rnnbench.task import Batch, Prepared
 
 #: Training steps at the start of a run left out of throughput (first calls build graphs, fill caches).
@@ -218,12 +218,12 @@ def _timing_summary(epochs: list[dict]) -> dict:
 
 
 def _new_record(prepared: Prepared, backend, config: dict, seed: int) -> dict:
+    record = record_header(RUN_SCHEMA, task=config["task"], dataset=config["dataset"], backend=backend.name,
+                           seed=seed, status="running", started_at=_now())
     return {
-        "schema": SCHEMA,
-        "status": "running",
+        **record,
         "error": None,
-        "task": config["task"], "dataset": config["dataset"], "backend": backend.name,
-        "model": getattr(prepared.spec, "cell", None), "seed": seed,
+        "model": getattr(prepared.spec, "cell", None),
         "metric": prepared.metric,
         "metric_higher_is_better": prepared.higher_is_better,
         "best": {"epoch": None, "step": None, "dev": None, "test": None},
@@ -234,12 +234,8 @@ def _new_record(prepared: Prepared, backend, config: dict, seed: int) -> dict:
         "spec": asdict(prepared.spec),
         "data": prepared.info, "notes": list(prepared.notes),
         "backend_info": backend.info(),
-        "machine": machine_info(),
         "load_average": {"start": load_average(), "end": None},
-        "versions": package_versions(),
-        "git": git_commit(),
         "command": None,
-        "started_at": _now(),
     }
 
 

@@ -18,7 +18,7 @@ from rnnbench.bench.run_config import run_config
 from rnnbench.bench.sweep import call_worker, run_configs
 from rnnbench.bench.treedata import one_node_per_level, synthetic_trees
 from rnnbench.errors import RnnbenchError
-from rnnbench.results import read_records
+from rnnbench.records import read_records
 from rnnbench.trees import TreeBatch
 
 ROW_KEYS = set(ROW_FIELDS) | {"samples_s", "median_s", "iqr_s", "min_s", "count", "flops", "gflops_per_s",

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from rnnbench import check, cli, record_fallback, signals
+from rnnbench import check, cli, signals
+from rnnbench import records as record_files
 from text_fixtures import sentiment_texts, write_user_file
 
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--no-progress"]
@@ -81,13 +82,13 @@ def test_ctrl_c_still_says_the_user_and_exits_130(toy, tmp_path, capsys, monkeyp
 
 
 def test_a_signal_while_a_record_is_written_waits_for_it_then_stops(toy, tmp_path, capsys, monkeypatch):
-    real = record_fallback.write_record
+    real = record_files.write_record
 
     def signalled_mid_write(folder, record):
         os.kill(os.getpid(), signal.SIGTERM)  # held back until the record is safe
         return real(folder, record)
 
-    monkeypatch.setattr(record_fallback, "write_record", signalled_mid_write)
+    monkeypatch.setattr(record_files, "write_record", signalled_mid_write)
     code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(toy), "--results-dir",
                      str(tmp_path / "r"), "--max-steps", "2", "--epochs", "1", "--seeds", "0,1", *TINY])
     assert code == 143
@@ -163,7 +164,7 @@ def private_tmp(tmp_path, monkeypatch):
 
 def test_disk_full_at_the_end_keeps_the_record_in_the_temp_directory(toy, tmp_path, capsys, monkeypatch,
                                                                     private_tmp):
-    from rnnbench import results as results_module
+    from rnnbench import records as results_module
 
     monkeypatch.setattr(results_module, "_claim", _disk_full)
     results = tmp_path / "results"
@@ -206,7 +207,7 @@ def test_results_directory_replaced_by_a_file_mid_run(toy, tmp_path, capsys, mon
 
 
 def test_when_even_the_temp_directory_fails_the_record_goes_to_stdout(toy, tmp_path, capsys, monkeypatch):
-    from rnnbench import results as results_module
+    from rnnbench import records as results_module
 
     monkeypatch.setattr(results_module, "_claim", _disk_full)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no" / "such" / "tmp"))
@@ -219,7 +220,7 @@ def test_when_even_the_temp_directory_fails_the_record_goes_to_stdout(toy, tmp_p
 
 
 def test_check_record_that_cannot_be_written_is_kept(tmp_path, capsys, monkeypatch, private_tmp):
-    from rnnbench import results as results_module
+    from rnnbench import records as results_module
 
     monkeypatch.setattr(results_module, "_claim", _disk_full)
     code = cli.main(["check", "--backend", "numpy", "--cells", "rnn", "--dtype", "float64",

@@ -29,7 +29,7 @@ from rnnbench.report.compare import compare
 from rnnbench.report.frame import load_results
 from rnnbench.report.longrange import longrange_section
 from rnnbench.report.parity import parity_section
-from rnnbench.report.records import RecordWarning
+from rnnbench.records import RecordWarning
 from rnnbench.report.speed import speed_section
 
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"

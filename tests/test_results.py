@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from rnnbench.errors import RnnbenchError
-from rnnbench.results import SCHEMA, TMP_PREFIX, ensure_writable, read_records, record_stem, write_record
+from rnnbench.records import RUN_SCHEMA as SCHEMA, TMP_PREFIX, ensure_writable, read_records, record_stem, write_record
 
 
 def _record(seed=0, **extra):
@@ -75,7 +75,7 @@ def test_concurrent_writers_in_processes_all_land(tmp_path):
 
 
 def test_without_hard_links_the_name_is_reserved_exclusively(tmp_path, monkeypatch):
-    import rnnbench.results as results
+    import rnnbench.records as results
 
     def no_links(src, dst):
         raise OSError("hard links unsupported")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-SCHEMA = "rnnbench.bench/1"
+from rnnbench.records import BENCH_SCHEMA as SCHEMA, record_header  # every schema lives in rnnbench.records
 
 #: What identifies "the same configuration" across backends and impls (for the ratio to the fastest).
 COMPARABLE = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "pass", "trees")
@@ -92,8 +92,6 @@ def fastest_impls(rows: list[dict]) -> list[dict]:
 def build_record(*, dataset: str, config: dict, rows: list[dict], peaks: dict, started_at: str,
                  load_start, load_end) -> dict:
     from rnnbench.bench.kernels import cpu_flags, pinned_variables
-    from rnnbench.machine import git_commit, machine_info, package_versions
-
     backends = sorted({row["backend"] for row in rows})
     kernels = {}
     warnings = []
@@ -106,19 +104,13 @@ def build_record(*, dataset: str, config: dict, rows: list[dict], peaks: dict, s
             line = f"{row['backend']}: {w}"
             if line not in warnings and not any(line.endswith(x) for x in warnings):
                 warnings.append(line)
+    header = record_header(SCHEMA, task="bench", dataset=dataset, backend="+".join(backends), seed=0,
+                           status="failed" if any(row["status"] == "failed" for row in rows) else "ok",
+                           started_at=started_at)
     return {
-        "schema": SCHEMA,
-        "task": "bench",
-        "dataset": dataset,
-        "backend": "+".join(backends),
-        "seed": 0,
-        "status": "failed" if any(row["status"] == "failed" for row in rows) else "ok",
-        "started_at": started_at,
+        **header,
         "finished_at": now(),
         "config": config,
-        "machine": machine_info(),
-        "versions": package_versions(),
-        "git": git_commit(),
         "load_average": {"start": load_start, "end": load_end},
         "peak": peaks.get("float32") or next(iter(peaks.values()), None),
         "peaks": peaks,

@@ -12,8 +12,8 @@ import warnings
 
 import pandas as pd
 
+from rnnbench.records import KNOWN_SCHEMAS, RecordWarning, read_records
 from rnnbench.report.filters import apply_filters
-from rnnbench.report.records import KNOWN_SCHEMAS, RecordWarning, read_record_files
 from rnnbench.report.shape import record_problem
 from rnnbench.report.variants import diff_key, run_diff
 
@@ -31,7 +31,7 @@ def load_results(results_dir, **filters) -> pd.DataFrame:
     :class:`RecordWarning`.
     """
     rows = []
-    for path, record in read_record_files(results_dir):
+    for path, record in read_records(results_dir, schemas=None, warn=True, must_exist=True):
         rows.extend(_rows_or_warning(path, record))
     frame = pd.DataFrame(rows)
     for column in BASE_COLUMNS:

@@ -59,7 +59,7 @@ def handle(args) -> int:
     skipped = [] if args.rerun else [done[c] for c in configs if c in done]
     if args.executor == "local":
         _check_local(todo, args.jobs)
-    from rnnbench.results import ensure_writable
+    from rnnbench.records import ensure_writable
 
     results_dir = ensure_writable(args.results_dir)
     print(f"sweep {args.file}: {len(configs)} configurations, {len(skipped)} done, {len(todo)} to run "

@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnbench.results import write_record
+from rnnbench.records import write_record
 from rnnbench.sweep.records import stand_in_record
 from rnnbench.sweep.stopping import StopSignals
 

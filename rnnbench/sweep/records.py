@@ -10,7 +10,7 @@ import shlex
 from datetime import datetime, timezone
 
 from rnnbench.machine import git_commit, load_average, machine_info, package_versions
-from rnnbench.results import SCHEMA
+from rnnbench.records import RUN_SCHEMA as SCHEMA
 
 
 def stand_in_record(config, status: str, error: str, *, started: float, finished: float,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rnnbench.results import read_records
+from rnnbench.records import read_records
 
 DONE_STATUSES = ("ok", "diverged")
 #: Options that say where a run found its files, not what it computed.
