@@ -59,6 +59,10 @@ def handle(args) -> int:
     skipped = [] if args.rerun else [done[c] for c in configs if c in done]
     if args.executor == "local":
         _check_local(todo, args.jobs)
+    elif todo:
+        from rnnbench.sweep.ray_executor import connect, import_ray
+
+        connect(import_ray(), args.address)  # before anything is said or written
     from rnnbench.records import ensure_writable
 
     results_dir = ensure_writable(args.results_dir)

@@ -1,0 +1,181 @@
+"""The Ray executor: each configuration a Ray task on an existing cluster; records come back to the driver.
+
+A task reserves ``threads`` CPUs (and a GPU when ``device`` asks for one),
+runs ``rnnbench run`` in a temporary results folder on its node (which
+resolves its own data directory) and returns the record; the driver writes it
+with :func:`rnnbench.records.write_record`, so no node needs a shared file
+system. A task whose worker dies becomes a ``failed`` record naming the node,
+written by the driver; the sweep goes on. Ray is imported only here, and only
+when this executor is chosen.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from rnnbench.errors import RnnbenchError
+from rnnbench.records import read_records, write_record
+from rnnbench.sweep.local import Finished, describe_exit
+from rnnbench.sweep.records import stand_in_record
+from rnnbench.sweep.stopping import StopSignals
+
+INSTALL_HINT = "pip install 'rnnbench[ray]'"
+WAIT_SECONDS = 0.5
+PROBE_SECONDS = 5.0
+CANCEL_AGAIN_SECONDS = 2.0
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise RnnbenchError(f"the ray executor needs Ray, which is not installed: {INSTALL_HINT}") from None
+    return ray
+
+
+def connect(ray, address: str | None) -> None:
+    """Join the cluster at ``address`` ("auto": the one ``ray start`` left on this machine)."""
+    if ray.is_initialized():  # a caller (a test, a notebook) already chose the cluster
+        return
+    _probe(address)
+    try:
+        ray.init(address=address or "auto", log_to_driver=False, logging_level="ERROR")
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = "start one with `ray start --head`"
+        if address not in (None, "auto") and not os.environ.get("RAY_AUTH_MODE"):
+            hint += "; a cluster with token authentication needs RAY_AUTH_MODE=token and its token here"
+        raise RnnbenchError(f"cannot connect to a Ray cluster at {address or 'auto'} ({first}); {hint} "
+                            f"(see docs/sweeps.md)") from None
+
+
+def _probe(address: str | None) -> None:
+    """Fail in seconds when nothing listens at HOST:PORT (Ray itself would retry for a minute or more)."""
+    import socket
+
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RnnbenchError(f"--address takes auto or HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
+    except OSError as exc:
+        raise RnnbenchError(f"cannot connect to a Ray cluster at {address} ({exc.strerror or exc}); start one with "
+                            f"`ray start --head` there, or give its address (see docs/sweeps.md)") from None
+
+
+class Tracker:
+    """A small actor that knows where each task runs, for the record of one whose worker dies.
+
+    Tasks tell it without waiting for an answer: a ``ray.get`` inside a task
+    lends the task's CPUs to the next one while it waits, which would run more
+    configurations at once than the cluster has CPUs.
+    """
+
+    def __init__(self):
+        self.nodes = {}
+
+    def started(self, key: int, node: str) -> None:
+        self.nodes[key] = node
+
+    def node(self, key: int):
+        return self.nodes.get(key)
+
+
+def run_ray(configurations, results_dir, address: str | None, on_finished) -> int | None:
+    """Submit every configuration, write each returned record; the stopping signal, or None."""
+    ray = import_ray()
+    connect(ray, address)
+    tracker = ray.remote(num_cpus=0)(Tracker).remote()
+    task = ray.remote(run_on_worker)
+    submitted, started = {}, time.time()
+    for key, config in enumerate(configurations):
+        options = {"num_cpus": config.threads or 1, "max_retries": 0}
+        if config.wants_gpu:
+            options["num_gpus"] = 1
+        argv = config.argv(threads=config.threads or 1)  # the reservation is the thread count it runs with
+        submitted[task.options(**options).remote(argv, key, tracker)] = (key, config)
+    next_cancel = 0.0
+    with StopSignals() as stop:
+        while submitted:
+            if stop.received and time.monotonic() >= next_cancel:
+                # Queued tasks never start; running ones end interrupted. Again every few seconds: a task
+                # that was still starting up when it was cancelled may have missed it.
+                for ref in submitted:
+                    ray.cancel(ref, force=False)
+                next_cancel = time.monotonic() + CANCEL_AGAIN_SECONDS
+            ready, _ = ray.wait(list(submitted), num_returns=1, timeout=WAIT_SECONDS)
+            for ref in ready:
+                key, config = submitted.pop(ref)
+                finished = _finish(ray, ref, key, config, tracker, results_dir, started, stop.received)
+                if finished is not None:
+                    on_finished(finished)
+    return stop.received
+
+
+def _finish(ray, ref, key, config, tracker, results_dir, started, stopping) -> Finished | None:
+    """The task's record written into ``results_dir``; None for a task cancelled before it started."""
+    try:
+        result = ray.get(ref)
+    except ray.exceptions.RayError as exc:
+        node = ray.get(tracker.node.remote(key))
+        if isinstance(exc, ray.exceptions.TaskCancelledError) and node is None:
+            return None  # cancelled before it started
+        node = node or "an unknown node"
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
+        result = {"node": node, "records": [], "error": f"the Ray task on {node} died ({type(exc).__name__}: "
+                                                        f"{reason})"}
+    if result.get("not_started"):
+        return None
+    records = result["records"]
+    if records:
+        record = records[0]
+    else:
+        status = "interrupted" if stopping else "failed"
+        error = result.get("error") or f"{describe_exit(result['returncode'], result['output'])} on {result['node']}"
+        record = stand_in_record(config, status, error, started=result.get("started", started),
+                                 finished=time.time(), node=result["node"])
+    return Finished(config, record, write_record(results_dir, record), float(result.get("seconds", 0.0)))
+
+
+def run_on_worker(argv: list[str], key: int, tracker) -> dict:
+    """On a Ray worker: run one configuration into a private folder and return its records.
+
+    The child is started with a parent-death signal (``rnnbench.sweep.guarded``),
+    so a worker that dies takes its run with it. ``ray.cancel`` from the driver
+    arrives here as KeyboardInterrupt and goes on to the child as SIGINT: the run
+    ends ``interrupted``, and that record comes back like any other.
+    """
+    import socket
+
+    import ray
+
+    try:
+        node = f"{socket.gethostname()} ({ray.util.get_node_ip_address()})"
+        tracker.started.remote(key, node)  # no ray.get: see Tracker
+    except KeyboardInterrupt:  # cancelled while starting: nothing ran
+        return {"not_started": True}
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="rnnbench-sweep-") as folder, tempfile.TemporaryFile() as log:
+        command = [sys.executable, "-m", "rnnbench.sweep.guarded", *argv, "--results-dir", folder, "--no-progress"]
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        interrupted = False
+        while process.returncode is None:
+            try:  # in slices: Ray's cancel sets Python's interrupt flag, which a blocked waitpid never reads
+                process.wait(timeout=WAIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                continue
+            except KeyboardInterrupt:  # once: the run is already writing its interrupted record
+                if not interrupted:
+                    process.send_signal(signal.SIGINT)
+                    interrupted = True
+        log.seek(0)
+        output = log.read().decode("utf-8", "replace")
+        records = [record for _, record in read_records(folder)]
+    return {"node": node, "records": records, "returncode": process.returncode, "output": output[-4000:],
+            "started": started, "seconds": time.time() - started, "pid": os.getpid()}

@@ -1,0 +1,162 @@
+"""The Ray executor on a local Ray instance: the same records as the local executor, and a killed task is a record."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'rnnbench[ray]' (make install does)")
+
+from rnnbench.cli import main  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SMOKE = REPO / "sweeps" / "smoke.toml"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A two-CPU Ray instance in this process (about 5-10 s to start); the executor uses it as it is."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+def _records(folder: Path) -> dict:
+    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    return {(r["task"], r["backend"], r["model"], r["seed"]): r for r in records}
+
+
+def test_ray_writes_the_same_records_as_the_local_executor(local_ray, tmp_path, capsys):
+    here, there = tmp_path / "local", tmp_path / "ray"
+    assert main(["sweep", str(SMOKE), "--jobs", "2", "--results-dir", str(here)]) == 0
+    assert main(["sweep", str(SMOKE), "--executor", "ray", "--results-dir", str(there)]) == 0
+    out = capsys.readouterr().out
+    assert "sweep: 4 ok, 0 failed, 0 diverged, 0 interrupted, 0 skipped (4 configurations)" in out
+    local, remote = _records(here), _records(there)
+    assert sorted(local) == sorted(remote) and len(remote) == 4
+    for key, record in remote.items():
+        assert record["status"] == "ok" and record["schema"] == "rnnbench.run/1"
+        assert record["best"]["dev"] == pytest.approx(local[key]["best"]["dev"], rel=1e-6, abs=1e-12)
+        assert record["best"]["test"] == pytest.approx(local[key]["best"]["test"], rel=1e-6, abs=1e-12)
+        assert record["steps"] == local[key]["steps"] and record["config"]["threads"] == 1
+    # written by the driver into the results directory: a second sweep finds them all done
+    assert main(["sweep", str(SMOKE), "--executor", "ray", "--results-dir", str(there)]) == 0
+    assert "0 ok, 0 failed, 0 diverged, 0 interrupted, 4 skipped" in capsys.readouterr().out
+
+
+KILLED = """
+[options]
+task = "longrange"
+backend = "numpy"
+model = "gru"
+seq_len = 10
+hidden_size = 8
+steps_per_epoch = 10
+dev_size = 32
+test_size = 32
+threads = 1
+
+[[include]]
+seed = 0
+max_steps = 20
+
+[[include]]
+seed = 7                    # the one whose worker is killed: long enough never to finish first
+max_steps = 200000
+steps_per_epoch = 100000
+"""
+
+
+def test_a_task_whose_worker_is_killed_becomes_a_failed_record(local_ray, tmp_path, capsys):
+    sweep = tmp_path / "killed.toml"
+    sweep.write_text(KILLED)
+    results = tmp_path / "results"
+    killed = {}
+
+    def kill_the_worker():
+        run = _find_process(["rnnbench.sweep.guarded", "--seeds 7"], timeout=120)
+        time.sleep(1.0)  # training
+        killed["worker"], killed["run"] = _parent(run), run
+        os.kill(killed["worker"], signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_worker, daemon=True)
+    killer.start()
+    assert main(["sweep", str(sweep), "--executor", "ray", "--results-dir", str(results)]) == 1
+    killer.join(timeout=5)
+    out = capsys.readouterr().out
+    records = {r["seed"]: r for r in _records(results).values()}
+    assert records[0]["status"] == "ok"
+    failed = records[7]
+    assert failed["status"] == "failed" and failed["schema"] == "rnnbench.run/1"
+    assert socket.gethostname() in failed["error"] and "died" in failed["error"], failed["error"]
+    assert failed["machine"]["hostname"].startswith(socket.gethostname())
+    assert "sweep: 1 ok, 1 failed, 0 diverged, 0 interrupted, 0 skipped (2 configurations)" in out
+    deadline = time.monotonic() + 10  # the run went with its worker (parent-death signal): no orphan trains on
+    while Path(f"/proc/{killed['run']}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{killed['run']}").exists()
+
+
+def test_ctrl_c_interrupts_running_tasks_and_cancels_queued_ones(local_ray, tmp_path, capsys):
+    sweep = tmp_path / "long.toml"
+    sweep.write_text(KILLED.split("[[include]]")[0].replace("steps_per_epoch = 10\n", "")
+                     + "max_steps = 200000\nsteps_per_epoch = 100000\n[matrix]\nseed = [0, 1, 2]\n")
+    results = tmp_path / "results"
+
+    def interrupt_when_both_train():
+        for seed in (0, 1):  # two CPUs: two runs, the third waits in Ray's queue
+            _find_process(["rnnbench.sweep.guarded", f"--seeds {seed}"], timeout=120)
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGINT)  # caught by the sweep's handler: it is inside its loop now
+
+    threading.Thread(target=interrupt_when_both_train, daemon=True).start()
+    assert main(["sweep", str(sweep), "--executor", "ray", "--results-dir", str(results)]) == 130
+    out = capsys.readouterr().out
+    records = _records(results)
+    assert sorted((r["seed"], r["status"]) for r in records.values()) == [(0, "interrupted"), (1, "interrupted")]
+    assert all("SIGINT" in r["error"] for r in records.values())  # the run's own record, from the worker
+    assert "0 ok, 0 failed, 0 diverged, 2 interrupted, 0 skipped, 1 not started (3 configurations)" in out
+
+
+def test_unreachable_cluster_is_one_line():
+    """A fresh process (Ray is initialised in this one): no cluster at the address, one error line."""
+    process = subprocess.run([sys.executable, "-m", "rnnbench.cli", "sweep", str(SMOKE), "--executor", "ray",
+                              "--address", f"127.0.0.1:{_free_port()}", "--results-dir", "unused"],
+                             capture_output=True, text=True, timeout=60)
+    assert process.returncode == 2
+    assert process.stderr.startswith("rnnbench: error: cannot connect to a Ray cluster at 127.0.0.1:")
+    assert process.stderr.count("\n") == 1, process.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _find_process(markers: list[str], timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                if all(m in cmdline for m in markers):
+                    return int(entry.name)
+        time.sleep(0.1)
+    raise AssertionError(f"no process with {markers} within {timeout} s")
+
+
+def _parent(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
