@@ -224,9 +224,10 @@ def pool(kind: str, y, lengths):
         return y
     if kind == "last":
         return y[torch.arange(B, device=y.device), lengths - 1]
-    real = (torch.arange(T, device=y.device)[None, :] < lengths[:, None])[:, :, None]
     if kind == "mean":
-        return torch.where(real, y, torch.zeros_like(y)).sum(dim=1) / lengths[:, None].to(y.dtype)
+        # every encoder's y is zero past each length (the contract), so the plain sum is the masked sum
+        return y.sum(dim=1) / lengths[:, None].to(y.dtype)
+    real = (torch.arange(T, device=y.device)[None, :] < lengths[:, None])[:, :, None]
     if kind == "max":
         return torch.where(real, y, torch.full_like(y, -torch.inf)).max(dim=1).values
     raise RnnbenchError(f"unknown pooling {kind!r}")

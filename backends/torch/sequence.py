@@ -105,8 +105,8 @@ def _native_padded(cell, params, x, lengths, h0, activation):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="RNN module weights are not part of single contiguous")
         y, _ = functional_call(module, to_torch_rnn_weights(cell, params), (x, hx))
-    real = torch.arange(T)[None, :] < lengths[:, None]
-    return torch.where(real.to(x.device)[:, :, None], y, torch.zeros_like(y))
+    past = torch.arange(T)[None, :] >= lengths[:, None]
+    return y.masked_fill(past.to(x.device)[:, :, None], 0)
 
 
 # ---------------------------------------------------------------- loop
