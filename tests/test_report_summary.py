@@ -128,3 +128,12 @@ def test_summary_flag_prints_only_the_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "## Summary" in out and "## Accuracy" not in out and "## Speed" not in out and "<svg" not in out
     assert main(["report", "--results-dir", str(tmp_path), "--summary", "--table", "speed"]) == 2
+
+
+def test_summary_text_is_what_a_sweep_can_print_at_its_end(tmp_path):
+    from rnnbench.report.summary import summary_text
+
+    write_records(tmp_path, [run_record(backend=b, seed=s) for b in ("numpy", "torch") for s in (0, 1)])
+    text = summary_text(load_results(tmp_path), "sweep", width=50)
+    assert "textclf trec: test accuracy %" in text and max(len(line) for line in text.splitlines()) <= 50
+    assert summary_text(load_results(tmp_path).iloc[0:0], "sweep") == ""

@@ -318,3 +318,15 @@ def _longrange(frame):
              "(test metric below 10% of the memoryless baseline), with the test metric at that T; none: no T tried "
              "was solved"]
     return blocks, notes, lines
+
+
+def summary_text(frame, source: str, width: int | None = None) -> str:
+    """The summary tables as terminal text (``""`` when the frame has nothing to summarise).
+
+    For commands that end with a look at what they made (``rnnbench sweep``):
+    ``summary_text(load_results(folder), str(folder), shutil.get_terminal_size().columns)``.
+    """
+    from rnnbench.report.render import Meta, render_text
+
+    section = summary_section(frame)
+    return "" if section is None else render_text([section], Meta(source, width=width))
