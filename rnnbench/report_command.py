@@ -106,7 +106,7 @@ def _handle(args) -> int:
             if section.name == "summary":
                 add_sweep_notes(section, args.sweeps, shown_as=_relative(args.sweeps, args.into))
     meta = Meta(_relative(args.results_dir, args.into), _summary(frame), notes, verbose=args.verbose,
-                width=_width(args))
+                width=_width(args), heading=3 if args.into else 2)
     figures = _figures(args, frame)
     text = render(args.format, sections, meta, figures)
     if args.into:

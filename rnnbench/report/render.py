@@ -23,6 +23,7 @@ class Meta:
     notes: list[str] = field(default_factory=list)
     verbose: bool = False  # list every warning, not one line per kind
     width: int | None = None  # the terminal's columns, for text; None: no limit
+    heading: int = 2  # Markdown level of a section's title (3 inside a document's own section, as in the README)
 
 
 @dataclass
@@ -108,7 +109,7 @@ def _wrap(text: str, width: int | None) -> str:
 def render_markdown(sections, meta: Meta, figures=()) -> str:
     lines = [f"Source: `{meta.source}`, {meta.summary}." if meta.summary else f"Source: `{meta.source}`."]
     for section in sections:
-        lines += ["", f"## {section.title}"]
+        lines += ["", f"{'#' * meta.heading} {section.title}"]
         for block in section.blocks:
             lines += ["", f"**{_md(block.title)}**", "", markdown_table(block.header, block.rows)]
             lines += [""] + [_md(note) for note in block.notes] if block.notes else []
@@ -119,7 +120,7 @@ def render_markdown(sections, meta: Meta, figures=()) -> str:
         if meta.verbose and section.verbose:
             lines += [""] + [f"- {_md(line)}" for line in section.verbose]
     for heading, charts in figures:
-        lines += ["", f"## {heading}", ""]
+        lines += ["", f"{'#' * meta.heading} {heading}", ""]
         lines += [f"![{_md(f.title)}]({f.name})" for f in charts]
     if meta.notes:
         lines += [""] + [f"- {_md(note)}" for note in meta.notes]
