@@ -163,3 +163,15 @@ def test_rnnbench_check_passes_for_jax(tmp_path):
                                                              for d in ("float64", "float32")}
     assert all(row["passed"] for row in rows), rows
     assert list(tmp_path.glob("*check*.json"))
+
+
+def test_rnnbench_run_trains_on_jax(tmp_path):
+    """A short long-range run (synthetic data): per-step pooling, the gradient-flow probe, a record."""
+    result = subprocess.run([sys.executable, "-m", "rnnbench.cli", "run", "--backend", "jax", "--task", "longrange",
+                             "--problem", "copy", "--seq-len", "10", "--max-steps", "4", "--results-dir", str(tmp_path)],
+                            env=_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (path,) = tmp_path.glob("*longrange*jax*.json")
+    record = json.loads(path.read_text())
+    assert record["status"] == "ok" and record["backend_info"]["framework"] == "jax"
+    assert record["gradient_flow"] and all(np.isfinite(entry["norms"]).all() for entry in record["gradient_flow"])
