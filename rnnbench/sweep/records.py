@@ -9,31 +9,30 @@ from __future__ import annotations
 import shlex
 from datetime import datetime, timezone
 
-from rnnbench.machine import git_commit, load_average, machine_info, package_versions
-from rnnbench.records import RUN_SCHEMA as SCHEMA
+from rnnbench.machine import load_average
+from rnnbench.records import RUN_SCHEMA, record_header
 
 
 def stand_in_record(config, status: str, error: str, *, started: float, finished: float,
                     node: str | None = None) -> dict:
     """A ``rnnbench.run/1`` record with ``status`` (failed or interrupted) for ``config``; no metrics."""
     resolved = config.resolved
-    machine = machine_info() if node is None else {"hostname": node, "note": "a Ray node; details unknown"}
-    return {
-        "schema": SCHEMA, "status": status, "error": error,
-        "task": config.task, "dataset": resolved.get("dataset"), "backend": config.backend,
-        "model": resolved.get("model"), "seed": config.seed,
+    machine = None if node is None else {"hostname": node, "note": "a Ray node; details unknown to the driver"}
+    record = record_header(RUN_SCHEMA, task=config.task, dataset=resolved.get("dataset"), backend=config.backend,
+                           seed=config.seed, status=status, started_at=_stamp(started), machine=machine)
+    record.update({
+        "error": error, "model": resolved.get("model"),
         "metric": None, "metric_higher_is_better": None,
         "best": {"epoch": None, "step": None, "dev": None, "test": None},
         "epochs": [], "diverged_at": None, "gradient_flow": [],
         "config": {k: v for k, v in resolved.items() if k != "seeds"},
         "spec": None, "data": None, "notes": [f"written by rnnbench sweep: the run left no record ({error})"],
-        "backend_info": None, "machine": machine,
+        "backend_info": None,
         "load_average": {"start": None, "end": load_average() if node is None else None},
-        "versions": package_versions(), "git": git_commit(),
         "command": "rnnbench " + shlex.join(config.argv()),
-        "started_at": _stamp(started), "steps": 0, "finished_at": _stamp(finished),
-        "wall_seconds": round(finished - started, 3), "timing": {},
-    }
+        "steps": 0, "finished_at": _stamp(finished), "wall_seconds": round(finished - started, 3), "timing": {},
+    })
+    return record
 
 
 def _stamp(epoch_seconds: float) -> str:
