@@ -336,6 +336,31 @@ class BackendContract:
                       tolerance * 10, "logits after 3 steps")
         _assert_close(ref.get_params(), model.get_params(), tolerance * 10, "parameters after 3 steps")
 
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    @pytest.mark.parametrize("cell,pooling", [("lstm", "last"), ("gru", "mean"), ("rnn", "max")])
+    def test_layered_model_matches_reference(self, backend, cell, pooling, dtype):
+        """A 2-layer bidirectional encoder: loss, every unit's gradients, the gradient-flow norms (top
+        forward unit) and three steps; ``last`` pooling reads the backward half at step 0."""
+        if not getattr(backend, "layered", False):
+            pytest.skip(f"backend {backend.name} declares single layers only (Backend.layered)")
+        spec = replace(_model_spec(cell, "tanh", pooling, "xent", dtype), num_layers=2, bidirectional=True)
+        params = init_model_params(spec, seed=4)
+        ref = self.reference_backend().build_model(replace(spec, dtype="float64"),
+                                                   {k: v.astype(np.float64) for k, v in params.items()})
+        model = backend.build_model(spec, params)
+        batch = _model_batch(spec)
+        tolerance = MODEL_TOLERANCE[dtype]
+        ref_loss, ref_grads = ref.loss_and_grads(*batch)
+        got_loss, got_grads = model.loss_and_grads(*batch)
+        assert abs(got_loss - ref_loss) <= tolerance * abs(ref_loss), f"loss {got_loss} != {ref_loss}"
+        _assert_close(ref_grads, got_grads, tolerance, f"layered {cell} {pooling} {dtype} gradients")
+        _assert_close({"norms": ref.state_gradient_norms(*batch)},
+                      {"norms": model.state_gradient_norms(*batch)}, tolerance, "state_gradient_norms")
+        for _ in range(3):
+            ref.train_step(*batch)
+            model.train_step(*batch)
+        _assert_close(ref.get_params(), model.get_params(), tolerance * 10, "parameters after 3 steps")
+
     @pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
     def test_model_optimizers_match_reference(self, backend, optimizer):
         spec = _model_spec("gru", "tanh", "mean", "xent", "float64", optimizer)

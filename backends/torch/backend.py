@@ -16,6 +16,7 @@ from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence
                               check_tree_inputs, state_keys)
 from rnnbench.backends.torch.sequence import IMPLS, compile_errors, run_sequence
 from rnnbench.backends.torch.tree import tree_states
+from rnnbench import layers
 from rnnbench.errors import RnnbenchError
 
 
@@ -122,23 +123,63 @@ class TorchBackend(Backend):
 
     # -------------------------------------------------------------- sequences
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh"):
+    layered = True
+
+    def encode_layered(self, cell, params, x, lengths, state, activation, num_layers, bidirectional,
+                       outputs_only=False):
+        """The stacked/bidirectional encoder of this impl on tensors (:mod:`.stacked`)."""
+        from rnnbench.backends.torch.stacked import run_layered
+
+        try:
+            return run_layered(self.impl, cell, params, x, lengths, state, activation, num_layers, bidirectional,
+                               outputs_only)
+        except compile_errors() as exc:
+            raise _compile_failure(exc) from exc
+
+    def _layered_state(self, state, dtype, requires_grad=False):
+        if state is None:
+            return None
+        return {k: self.tensor(np.asarray(v, dtype=dtype), requires_grad) for k, v in state.items()}
+
+    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
+                         bidirectional=False):
+        if layers.is_layered(num_layers, bidirectional):
+            x, lengths, dtype, _ = layers.check_layered_inputs(cell, params, x, lengths, state, activation,
+                                                               num_layers, bidirectional)
+            with torch.no_grad():
+                y, final = self.encode_layered(cell, self._params(params, dtype), self.tensor(x),
+                                               torch.from_numpy(lengths), self._layered_state(state, dtype),
+                                               activation, num_layers, bidirectional)
+            return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         with torch.no_grad():
             y, final = self.encode(cell, self._params(params, dtype), self.tensor(x), torch.from_numpy(lengths),
                                    self._state(cell, state, dtype), activation)
         return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
-        x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
-        B, T, _ = x.shape
-        H = np.shape(params["W_h"])[0]
-        p = self._params(params, dtype, requires_grad=True)
-        xt = self.tensor(x, requires_grad=True)
-        s = self._state(cell, state, dtype, requires_grad=True)
-        with torch.enable_grad():
-            y, final = self.encode(cell, p, xt, torch.from_numpy(lengths), s, activation)
-        dy, dfinal = check_sequence_cotangents(cell, dy, dfinal, B, T, H, dtype)
+    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
+                          bidirectional=False):
+        if layers.is_layered(num_layers, bidirectional):
+            x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, state, activation,
+                                                               num_layers, bidirectional)
+            B, T, _ = x.shape
+            p = self._params(params, dtype, requires_grad=True)
+            xt = self.tensor(x, requires_grad=True)
+            s = self._layered_state(state, dtype, requires_grad=True)
+            with torch.enable_grad():
+                y, final = self.encode_layered(cell, p, xt, torch.from_numpy(lengths), s, activation, num_layers,
+                                               bidirectional)
+            dy, dfinal = layers.check_layered_cotangents(cell, dy, dfinal, B, T, H, dtype, num_layers, bidirectional)
+        else:
+            x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
+            B, T, _ = x.shape
+            H = np.shape(params["W_h"])[0]
+            p = self._params(params, dtype, requires_grad=True)
+            xt = self.tensor(x, requires_grad=True)
+            s = self._state(cell, state, dtype, requires_grad=True)
+            with torch.enable_grad():
+                y, final = self.encode(cell, p, xt, torch.from_numpy(lengths), s, activation)
+            dy, dfinal = check_sequence_cotangents(cell, dy, dfinal, B, T, H, dtype)
         outputs, cotangents = [], []
         if dy is not None:
             outputs.append(y)

@@ -76,3 +76,48 @@ def canonical_grads_from_torch(cell: str, weight_grads: dict) -> dict:
     else:
         grads["b"] = weight_grads["bias_ih_l0"]
     return grads
+
+
+# -- stacked and bidirectional modules (docs/design.md §2.6) --------------------------------------------
+
+def _torch_suffix(layer: int, direction: str) -> str:
+    """torch's name suffix of a unit: ``_l{i}`` forward, ``_l{i}_reverse`` backward."""
+    return f"_l{layer}" + ("_reverse" if direction == "bw" else "")
+
+
+def _rename(weights: dict, suffix: str) -> dict:
+    return {name.replace("_l0", suffix): value for name, value in weights.items()}
+
+
+def to_torch_layered_weights(cell: str, params: dict, num_layers: int, bidirectional: bool) -> dict:
+    """Canonical units (``l{i}.{fw|bw}.W_x`` ...) -> the weights of ``nn.LSTM(num_layers=..., bidirectional=...)``."""
+    from rnnbench.layers import unit_params, units
+
+    weights = {}
+    for layer, direction, prefix in units(num_layers, bidirectional):
+        weights.update(_rename(to_torch_rnn_weights(cell, unit_params(params, prefix)), _torch_suffix(layer, direction)))
+    return weights
+
+
+def from_torch_layered_weights(cell: str, weights: dict, num_layers: int, bidirectional: bool) -> dict:
+    """The weights of a multi-layer (bidirectional) torch module -> canonical units computing the same function."""
+    from rnnbench.layers import units
+
+    params = {}
+    for layer, direction, prefix in units(num_layers, bidirectional):
+        suffix = _torch_suffix(layer, direction)
+        unit = {name: weights[name.replace("_l0", suffix)] for name in TORCH_NAMES}
+        params.update({prefix + k: v for k, v in from_torch_rnn_weights(cell, unit).items()})
+    return params
+
+
+def canonical_grads_from_torch_layered(cell: str, weight_grads: dict, num_layers: int, bidirectional: bool) -> dict:
+    """Gradients w.r.t. :func:`to_torch_layered_weights`' weights -> w.r.t. the canonical units."""
+    from rnnbench.layers import units
+
+    grads = {}
+    for layer, direction, prefix in units(num_layers, bidirectional):
+        suffix = _torch_suffix(layer, direction)
+        unit = {name: weight_grads[name.replace("_l0", suffix)] for name in TORCH_NAMES}
+        grads.update({prefix + k: v for k, v in canonical_grads_from_torch(cell, unit).items()})
+    return grads

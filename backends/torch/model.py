@@ -165,12 +165,38 @@ class TorchModel(Trainable):
         targets = self._check_targets(targets, len(lengths))
         params = self._leaves()
         with torch.enable_grad():
-            states, y = _stepwise_states(self.spec, encoder_params(params), self._embedded(params, inputs),
-                                         lengths)
-            outputs = pool(self.spec.pooling, y, lengths.to(y.device)) @ params["head.W"] + params["head.b"]
+            if self.spec.layered:
+                states, y = self._layered_stepwise_states(encoder_params(params), self._embedded(params, inputs),
+                                                          lengths)
+            else:
+                states, y = _stepwise_states(self.spec, encoder_params(params), self._embedded(params, inputs),
+                                             lengths)
+            outputs = self._pool(y, lengths) @ params["head.W"] + params["head.b"]
             loss = self._loss(outputs, targets)
             grads = self.backend.grad([loss], states, None)
         return to_numpy(torch.stack(grads, dim=1).norm(dim=2).mean(dim=0))
+
+    def _layered_stepwise_states(self, params, x, lengths):
+        """As :func:`_stepwise_states` for a layered encoder: the probed state is the top layer's forward
+        unit (as in the NumPy reference); the layers below and the top backward unit run as usual."""
+        from rnnbench.backends.torch.stacked import compose, initial_states
+        from rnnbench.layers import unit_params, units
+
+        spec = self.spec
+        top = spec.num_layers - 1
+        B = x.shape[0]
+        h0 = initial_states(spec.cell, None, units(spec.num_layers, spec.bidirectional), B, spec.hidden_size, x)
+        below = x
+        if top:
+            below, _ = compose("loop", spec.cell, params, x, lengths, h0, spec.activation, top,
+                               spec.bidirectional, outputs_only=True)
+        states, y = _stepwise_states(spec, unit_params(params, f"l{top}.fw."), below, lengths)
+        if spec.bidirectional:
+            renamed = {k.replace(f"l{top}.", "l0.", 1): v for k, v in params.items() if k.startswith(f"l{top}.")}
+            both, _ = compose("loop", spec.cell, renamed, below, lengths, h0, spec.activation, 1, True,
+                              outputs_only=True)
+            y = torch.cat([y, both[:, :, spec.hidden_size:]], dim=2)
+        return states, y
 
     # -- composition ---------------------------------------------------------------------------
 
@@ -199,9 +225,17 @@ class TorchModel(Trainable):
     def _outputs(self, params, inputs, lengths):
         spec = self.spec
         x = self._embedded(params, inputs)
-        y, _ = self.backend.encode(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
-                                   outputs_only=True)
-        return pool(spec.pooling, y, lengths.to(y.device)) @ params["head.W"] + params["head.b"]
+        if spec.layered:
+            y, _ = self.backend.encode_layered(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
+                                               spec.num_layers, spec.bidirectional, outputs_only=True)
+        else:
+            y, _ = self.backend.encode(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
+                                       outputs_only=True)
+        return self._pool(y, lengths) @ params["head.W"] + params["head.b"]
+
+    def _pool(self, y, lengths):
+        half = self.spec.hidden_size if self.spec.bidirectional else None
+        return pool(self.spec.pooling, y, lengths.to(y.device), half)
 
     # -- validation ----------------------------------------------------------------------------
 
@@ -214,14 +248,19 @@ class TorchModel(Trainable):
         return self.backend.tensor(check_model_targets(self.spec, targets, batch))
 
 
-def pool(kind: str, y, lengths):
+def pool(kind: str, y, lengths, backward_half=None):
     """Pool ``y [B,T,H]`` over each sequence's real steps (``lengths`` >= 1) into ``[B,H]``.
+
+    ``backward_half``: where a bidirectional encoder's backward units start (for ``last``).
 
     ``steps`` keeps every step: ``y`` itself (zero past each length), so the head maps each one.
     """
     B, T, _ = y.shape
     if kind == "steps":
         return y
+    if kind == "last" and backward_half is not None:  # bidirectional: the backward half's last is step 0
+        rows = torch.arange(B, device=y.device)
+        return torch.cat([y[rows, lengths - 1, :backward_half], y[:, 0, backward_half:]], dim=1)
     if kind == "last":
         return y[torch.arange(B, device=y.device), lengths - 1]
     if kind == "mean":
