@@ -47,8 +47,9 @@ def accuracy_figures(frame) -> list[Figure]:
     for ax, ((task, dataset, metric), part) in zip(axes, panels):
         scale = 100.0 if part["percent"].all() else 1.0
         models = sorted(part["model"].unique(), key=_model_rank)
-        width = 0.8 / max(1, len(backends))
-        for j, backend in enumerate(backends):
+        present = [b for b in backends if b in set(part["backend"])]  # no gap for a backend this panel lacks
+        width = 0.6 / max(1, len(present))
+        for j, backend in enumerate(present):
             xs, ys, errs = [], [], []
             for i, model in enumerate(models):
                 rows = part[(part["model"] == model) & (part["backend"] == backend)]
@@ -57,11 +58,12 @@ def accuracy_figures(frame) -> list[Figure]:
                 r = rows.iloc[0]
                 mean = r["test_mean"] if not missing(r["test_mean"]) else r["dev_mean"]
                 sd = r["test_sd"] if not missing(r["test_mean"]) else r["dev_sd"]
-                xs.append(i - 0.4 + width * (j + 0.5))
+                xs.append(i - 0.3 + width * (j + 0.5))
                 ys.append(scale * mean)
                 errs.append(0.0 if missing(sd) else scale * sd)
-            if xs:
-                ax.bar(xs, ys, width, yerr=errs, capsize=2, color=colour(backend, backends), label=backend)
+            if xs:  # points, not bars: the axis does not start at zero
+                ax.errorbar(xs, ys, yerr=errs, fmt="o", markersize=5, capsize=3, elinewidth=1.2,
+                            color=colour(backend, backends), label=backend)
         values = [scale * v for v in part["test_mean"].fillna(part["dev_mean"]) if not missing(v)]
         if values:
             low, high = min(values), max(values)
@@ -69,6 +71,7 @@ def accuracy_figures(frame) -> list[Figure]:
             ax.set_ylim(max(0.0, low - pad), high + pad / 2)
         ax.set_xticks(range(len(models)), models, fontsize=7 if len(models) > 3 else 8,
                       rotation=20 if len(models) > 4 else 0)
+        ax.set_xlim(-0.6, len(models) - 0.4)
         ax.set_title(f"{task} {dataset}")
         ax.set_ylabel(f"test {metric}{' %' if scale == 100 else ''}")
     _legend(fig, axes)
