@@ -146,7 +146,7 @@ def _column(backend, impl, device) -> str:
     text = str(backend)
     if impl not in DEFAULT_IMPLS and not missing(impl):
         text += f" {impl}"
-    if device not in (None, "cpu") and not missing(device):
+    if not missing(device) and device is not None and not str(device).startswith("cpu"):  # jax says cpu:0
         text += f" {device}"
     return text
 
