@@ -137,3 +137,18 @@ def test_summary_text_is_what_a_sweep_can_print_at_its_end(tmp_path):
     text = summary_text(load_results(tmp_path), "sweep", width=50)
     assert "textclf trec: test accuracy %" in text and max(len(line) for line in text.splitlines()) <= 50
     assert summary_text(load_results(tmp_path).iloc[0:0], "sweep") == ""
+
+
+def test_speed_names_the_kernels_the_bench_records_say_each_backend_ran(tmp_path):
+    record = bench_record([bench_row(backend="numpy"), bench_row(backend="torch", median_s=0.02)])
+    record["kernels"] = {
+        "numpy": {"blas": [{"internal_api": "openblas", "version": "0.3.30", "architecture": "Haswell",
+                            "threading_layer": "pthreads"}]},
+        "torch": {"torch": {"onednn": "oneDNN v3.7.1 (Git Hash abc)", "cpu_capability": "AVX2"}},
+        "tensorflow": "junk",  # never breaks the report
+    }
+    record["warnings"] = ["numpy: OPENBLAS_CORETYPE=Haswell is set"]
+    write_records(tmp_path, [record])
+    block = _block(summary_section(load_results(tmp_path)), "speed")
+    assert "Kernels: numpy openblas 0.3.30 (Haswell, pthreads); torch oneDNN v3.7.1, ATen AVX2" in block.notes
+    assert "Kernel warning: numpy: OPENBLAS_CORETYPE=Haswell is set" in block.notes

@@ -201,11 +201,53 @@ def _speed(frame):
         suites = sorted({str(s) for s in by_host["suite"].dropna()}) if "suite" in by_host else []
         made = [f"Records: `rnnbench bench --suite {s}`" if s != "custom" else "Records: `rnnbench bench` (a custom grid)"
                 for s in suites]
-        blocks.append(Block(title, header, printed, keys=3, notes=made))
+        blocks.append(Block(title, header, printed, keys=3, notes=made + _kernel_notes(by_host)))
     notes = ["speed cells: median ms per call of the backend's fastest impl (named when not its default), "
              "% of this machine's measured matrix-multiply peak; × fastest: each backend's median over the fastest "
              "one's, in the order of the columns"]
     return blocks, notes, []
+
+
+def _kernel_notes(rows) -> list[str]:
+    """``Kernels: numpy OpenBLAS 0.3.30 Haswell ...`` from what the bench records say each backend ran, if they do."""
+    kernels, warnings = {}, []
+    for record in rows.drop_duplicates("path")["record"]:
+        found = record.get("kernels") if isinstance(record.get("kernels"), dict) else {}
+        for backend, info in found.items():
+            text = kernel_text(backend, info)
+            if text and kernels.setdefault(str(backend), text) != text:
+                kernels[str(backend)] += f" / {text}"
+        listed = record.get("warnings") if isinstance(record.get("warnings"), list) else []
+        warnings += [str(w) for w in listed if str(w) not in warnings]
+    notes = []
+    if kernels:
+        notes.append("Kernels: " + "; ".join(f"{b} {kernels[b]}" for b in sorted(kernels, key=backend_sort_key)))
+    notes += [f"Kernel warning: {w}" for w in warnings]
+    return notes
+
+
+def kernel_text(backend, info) -> str:
+    """One backend's GEMM library in a few words: ``OpenBLAS 0.3.30 (Haswell, pthreads)``, ``oneDNN v3.7 (AVX2)``."""
+    if not isinstance(info, dict):
+        return ""
+    parts = []
+    section = info.get(str(backend)) if isinstance(info.get(str(backend)), dict) else {}
+    onednn = section.get("onednn")
+    if isinstance(onednn, str):
+        parts.append(onednn.replace("Intel(R) MKL-DNN", "oneDNN").split(" (Git")[0].strip())
+    capability = section.get("cpu_capability")
+    if isinstance(capability, str):
+        parts.append(f"ATen {capability}")
+    if section.get("onednn_enabled") is not None:
+        parts.append(f"oneDNN {'on' if section.get('onednn_enabled') else 'off'}")
+    if not parts:  # NumPy, or a framework that multiplies with the BLAS threadpoolctl sees
+        for lib in info.get("blas") if isinstance(info.get("blas"), list) else []:
+            if isinstance(lib, dict):
+                detail = ", ".join(str(lib[k]) for k in ("architecture", "threading_layer") if lib.get(k))
+                parts.append(f"{lib.get('internal_api') or 'BLAS'} {lib.get('version') or ''}".strip()
+                             + (f" ({detail})" if detail else ""))
+                break
+    return ", ".join(parts)
 
 
 def _speed_order(groups):
