@@ -111,6 +111,8 @@ def _execute(todo, results_dir, args):
     from rnnbench.sweep.summary import run_line
 
     finished = []
+    if not todo:
+        return finished, None
     bar = _bar(len(todo), args.no_progress)
 
     def on_finished(result):

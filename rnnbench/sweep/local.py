@@ -51,7 +51,7 @@ def run_local(configurations, results_dir, jobs: int, on_finished) -> int | None
     pending, running = deque(configurations), {}
 
     def forward(signum):
-        for process in running:
+        for process in list(running):
             if process.poll() is None:
                 process.send_signal(signum)
 

@@ -17,7 +17,7 @@ def stand_in_record(config, status: str, error: str, *, started: float, finished
                     node: str | None = None) -> dict:
     """A ``rnnbench.run/1`` record with ``status`` (failed or interrupted) for ``config``; no metrics."""
     resolved = config.resolved
-    machine = None if node is None else {"hostname": node, "note": "a Ray node; details unknown to the driver"}
+    machine = None if node is None else _node_machine(node)
     record = record_header(RUN_SCHEMA, task=config.task, dataset=resolved.get("dataset"), backend=config.backend,
                            seed=config.seed, status=status, started_at=_stamp(started), machine=machine)
     record.update({
@@ -33,6 +33,12 @@ def stand_in_record(config, status: str, error: str, *, started: float, finished
         "steps": 0, "finished_at": _stamp(finished), "wall_seconds": round(finished - started, 3), "timing": {},
     })
     return record
+
+
+def _node_machine(node: str) -> dict:
+    """``"host (ip)"`` as the record's ``machine``: all the driver knows of a node whose run left nothing."""
+    host, _, ip = node.partition(" (")
+    return {"hostname": host, "ip": ip.rstrip(")") or None, "note": "a Ray node; details unknown to the driver"}
 
 
 def _stamp(epoch_seconds: float) -> str:
