@@ -19,7 +19,7 @@ TASK_OPTIONS = ("dataset", "model", "epochs", "max_steps", "batch_size", "eval_b
                 "vocab_size", "min_count", "max_length", "truncate", "tokenizer", "split_seed", "dev_fraction",
                 "folds", "fold", "text_column", "label_column", "label_names", "dev_file", "test_file",
                 "data_dir", "problem", "init", "steps_per_epoch", "dev_size", "test_size", "success_fraction",
-                "probe_steps", "labels", "encoding")
+                "probe_steps", "labels", "encoding", "layers", "bidirectional")
 
 
 def add_parser(commands) -> None:
@@ -51,6 +51,10 @@ def add_parser(commands) -> None:
     model = run.add_argument_group("model and optimizer")
     model.add_argument("--embed-size", type=int, metavar="N")
     model.add_argument("--hidden-size", type=int, metavar="N")
+    model.add_argument("--layers", type=int, metavar="N",
+                       help="stacked recurrent layers, each reading the one below (default 1; rnn, lstm, gru)")
+    model.add_argument("--bidirectional", action="store_const", const=True,
+                       help="a forward and a backward direction in every layer, outputs concatenated (2H)")
     model.add_argument("--pooling", choices=("mean", "last", "max"))
     model.add_argument("--activation", choices=("tanh", "relu"), help="rnn cell only")
     model.add_argument("--optimizer", choices=("adam", "sgd", "adagrad"))

@@ -23,6 +23,7 @@ from .splits import BUILTIN, make_splits
 #: Defaults shared by every dataset.
 COMMON_DEFAULTS = {
     "model": "lstm", "activation": "tanh", "embed_size": 128, "hidden_size": 128, "pooling": "mean",
+    "layers": 1, "bidirectional": False,
     "optimizer": "adam", "lr": 2e-3, "clip_norm": 5.0, "l2": 0.0,
     "vocab_size": 20000, "min_count": 2, "max_length": 400, "truncate": "head", "tokenizer": "words",
     "split_seed": 0, "dev_fraction": 0.1, "folds": 10, "fold": 0,
@@ -101,7 +102,19 @@ def _spec(config: dict, vocab_size: int, num_outputs: int) -> ModelSpec:
         cell=config["model"], hidden_size=int(config["hidden_size"]), num_outputs=num_outputs,
         vocab_size=vocab_size, embed_size=int(config["embed_size"]), activation=config["activation"],
         pooling=config["pooling"], optimizer=OptimizerSpec(config["optimizer"], float(config["lr"])),
-        clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"])
+        clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"],
+        num_layers=_layers(config), bidirectional=bool(config["bidirectional"]))
+
+
+def _layers(config: dict) -> int:
+    """``--layers`` as an int, one line when it is not a positive one."""
+    try:
+        layers = int(config["layers"])
+    except (TypeError, ValueError):
+        layers = 0
+    if layers < 1 or str(config["layers"]).strip() != str(layers):
+        raise RnnbenchError(f"layers must be a positive integer, got {config['layers']}")
+    return layers
 
 
 def _check_memory(config: dict, spec: ModelSpec, train_lengths: np.ndarray, batch_size: int) -> None:
@@ -115,7 +128,8 @@ def _check_memory(config: dict, spec: ModelSpec, train_lengths: np.ndarray, batc
     if config.get("device") not in (None, "cpu"):
         return
     rows, steps = min(batch_size, len(train_lengths)), int(train_lengths.max(initial=1))
-    memory.check_fits(rows * steps * (8 + spec.hidden_size * memory.itemsize(spec.dtype)),
+    kept = spec.hidden_size * spec.num_layers * (2 if spec.bidirectional else 1)  # every unit's states
+    memory.check_fits(rows * steps * (8 + kept * memory.itemsize(spec.dtype)),
                       f"one training batch of {rows} texts × {steps} tokens with --hidden-size {spec.hidden_size} "
                       "(the ids and the hidden states backpropagation keeps)",
                       "lower --batch-size, --max-length or --hidden-size")
