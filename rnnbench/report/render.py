@@ -187,14 +187,21 @@ def _html_figures(figures) -> list[str]:
 
 def html_table(header, rows, keys: int = 1) -> str:
     head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
-    cells = "".join("<tr>" + "".join(f"<td{_cell_class(i, c, keys)}>{escape(str(c))}</td>"
+    text = {i for i in range(len(header)) if _text_column([row[i] for row in rows if i < len(row)])}
+    cells = "".join("<tr>" + "".join(f"<td{_cell_class(i, c, keys, i in text)}>{escape(str(c))}</td>"
                                      for i, c in enumerate(row)) + "</tr>" for row in rows)
     return f"<div class=scroll><table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table></div>"
 
 
-def _cell_class(index: int, value, keys: int) -> str:
-    """Row names align left; long text (a source, a variant) may wrap, so no table is wider than the page."""
-    classes = (["k"] if index < keys else []) + (["w"] if len(str(value)) > WRAP_AFTER else [])
+def _text_column(values) -> bool:
+    """Words, not numbers: most filled cells do not start like a number (aligned left, as row names are)."""
+    filled = [str(v) for v in values if str(v) not in ("-", "")]
+    return bool(filled) and sum(not v[:1].isdigit() and v[:1] not in "+-." for v in filled) * 2 > len(filled)
+
+
+def _cell_class(index: int, value, keys: int, text: bool = False) -> str:
+    """Row names and words align left; long text (a source, a variant) may wrap, so no table is wider than the page."""
+    classes = (["k"] if index < keys or text else []) + (["w"] if len(str(value)) > WRAP_AFTER else [])
     return f" class='{' '.join(classes)}'" if classes else ""
 
 
