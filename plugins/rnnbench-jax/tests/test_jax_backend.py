@@ -175,3 +175,20 @@ def test_rnnbench_run_trains_on_jax(tmp_path):
     record = json.loads(path.read_text())
     assert record["status"] == "ok" and record["backend_info"]["framework"] == "jax"
     assert record["gradient_flow"] and all(np.isfinite(entry["norms"]).all() for entry in record["gradient_flow"])
+
+
+def test_stacked_and_bidirectional_encoders_are_refused_plainly(backend):
+    """Not implemented here (``layered`` is False): a one-line error, never a single layer in disguise."""
+    from dataclasses import replace
+
+    from rnnbench.model import ModelSpec, init_model_params
+
+    assert not backend.layered
+    case = parity.sequence_case("gru")
+    with pytest.raises(RnnbenchError, match="single-layer, one-direction encoders; got num_layers=2"):
+        backend.sequence_forward("gru", case.params, case.inputs["x"], num_layers=2)
+    with pytest.raises(RnnbenchError, match="bidirectional"):
+        backend.sequence_backward("gru", case.params, case.inputs["x"], None, None, None, bidirectional=True)
+    spec = replace(ModelSpec(cell="gru", hidden_size=3, num_outputs=2, vocab_size=7, embed_size=2), num_layers=2)
+    with pytest.raises(RnnbenchError, match="single-layer"):
+        backend.build_model(spec, init_model_params(spec))

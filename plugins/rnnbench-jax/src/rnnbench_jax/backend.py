@@ -93,6 +93,13 @@ def to_numpy(array) -> np.ndarray:
     return np.array(array, copy=True)
 
 
+def _single_layer(num_layers, bidirectional) -> None:
+    """Stacked and bidirectional encoders (``Backend.layered``) are not implemented here: say so."""
+    if num_layers != 1 or bidirectional:
+        raise RnnbenchError(f"the jax backend runs single-layer, one-direction encoders; got num_layers={num_layers}"
+                            f"{', bidirectional' if bidirectional else ''}")
+
+
 class JaxBackend(Backend):
     """JAX with one implementation, ``native``: ``lax.scan`` under ``jit``, gradients by ``jax.vjp``."""
 
@@ -146,9 +153,11 @@ class JaxBackend(Backend):
 
     # -------------------------------------------------------------- sequences
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh"):
+    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
+                         bidirectional=False):
         from . import sequence
 
+        _single_layer(num_layers, bidirectional)
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, H = x.shape[0], np.shape(params["W_h"])[0]
         with self.precision(dtype):
@@ -156,9 +165,11 @@ class JaxBackend(Backend):
                                         self._state(cell, state, B, H, dtype), cell=cell, activation=activation)
             return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
+    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
+                          bidirectional=False):
         from . import sequence
 
+        _single_layer(num_layers, bidirectional)
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, T, _ = x.shape
         H = np.shape(params["W_h"])[0]
@@ -216,6 +227,7 @@ class JaxBackend(Backend):
             return JaxTreeModel(spec, params, self)
         from .model import JaxModel
 
+        _single_layer(getattr(spec, "num_layers", 1), getattr(spec, "bidirectional", False))
         return JaxModel(spec, params, self)
 
     def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh"):
