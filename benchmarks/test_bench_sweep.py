@@ -10,6 +10,8 @@ writing the record. Run with ``make bench`` (about a minute on 2 cores).
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import time
 
 import pytest
@@ -44,6 +46,13 @@ def _sweep(configs, folder, jobs: int):
     return time.perf_counter() - started, finished
 
 
+def _seconds(code: list[str]) -> float:
+    """Wall time of one fresh interpreter running ``code``: the parts a run's overhead is made of."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, *code], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
 def test_sweep_jobs2_against_jobs1(benchmark, tmp_path):
     pytest.importorskip("torch")
     path = tmp_path / "bench.toml"
@@ -58,12 +67,17 @@ def test_sweep_jobs2_against_jobs1(benchmark, tmp_path):
     overhead = {backend: statistics.median(f.seconds - f.record["wall_seconds"] for f in one
                                            if f.config.backend == backend) for backend in ("numpy", "torch")}
     training = statistics.median(f.record["wall_seconds"] for f in one)
+    parts = {"cli_start_s": _seconds(["-m", "rnnbench.cli", "--help"]),
+             "import_numpy_s": _seconds(["-c", "import numpy"]), "import_torch_s": _seconds(["-c", "import torch"])}
     benchmark.extra_info.update(jobs1_seconds=round(one_wall, 2), jobs2_seconds=round(two_wall, 2),
                                 ratio=round(ratio, 3), usable_cpus=usable_cpus(),
                                 overhead_numpy_s=round(overhead["numpy"], 2),
-                                overhead_torch_s=round(overhead["torch"], 2), training_median_s=round(training, 2))
+                                overhead_torch_s=round(overhead["torch"], 2), training_median_s=round(training, 2),
+                                **{k: round(v, 2) for k, v in parts.items()})
     print(f"\nsweep of 12: --jobs 1 {one_wall:.1f} s, --jobs 2 {two_wall:.1f} s, ratio {ratio:.2f} "
           f"({usable_cpus()} usable CPUs); per configuration: training {training:.2f} s (median), overhead "
-          f"{overhead['numpy']:.2f} s numpy, {overhead['torch']:.2f} s torch (process, imports, data, set-up)")
+          f"{overhead['numpy']:.2f} s numpy, {overhead['torch']:.2f} s torch (process, imports, data, set-up); of "
+          f"which a bare CLI start {parts['cli_start_s']:.2f} s, import numpy {parts['import_numpy_s']:.2f} s, "
+          f"import torch {parts['import_torch_s']:.2f} s")
     if usable_cpus() >= 2:
         assert ratio < 1.0  # two jobs on two CPUs must beat one, even on a busy machine
