@@ -152,3 +152,25 @@ def test_speed_names_the_kernels_the_bench_records_say_each_backend_ran(tmp_path
     block = _block(summary_section(load_results(tmp_path)), "speed")
     assert "Kernels: numpy openblas 0.3.30 (Haswell, pthreads); torch oneDNN v3.7.1, ATen AVX2" in block.notes
     assert "Kernel warning: numpy: OPENBLAS_CORETYPE=Haswell is set" in block.notes
+
+
+def test_gradient_flow_panels_order_t_as_numbers_and_markdown_links_chart_files(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import re
+
+    from rnnbench.report.figures import gradient_flow_figures
+
+    flow = [{"step": 0, "norms": [0.5 ** (10 - t) for t in range(10)]}]
+    folder = write_records(tmp_path / "r", [longrange_record(model=m, backend=b, seq_len=t, gradient_flow=flow)
+                                            for m in ("rnn", "lstm") for b in ("numpy", "torch")
+                                            for t in (200, 10, 100, 25)])
+    (chart,) = gradient_flow_figures(load_results(folder))
+    labels = re.findall(r">(T=\d+)<", chart.svg)
+    assert labels[:4] == ["T=10", "T=25", "T=100", "T=200"]  # numbers, not text (T=10, T=100, T=200, T=25)
+    out = tmp_path / "out" / "report.md"
+    out.parent.mkdir()
+    assert main(["report", "--results-dir", str(folder), "--format", "markdown", "--output", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    links = re.findall(r"!\[[^\]]*\]\((report_files/[^)]+\.svg)\)", text)
+    assert "report_files/gradient-flow-adding.svg" in links
+    assert all((out.parent / link).is_file() for link in links)
