@@ -1,6 +1,7 @@
 """The local executor on the smoke sweep: one record per configuration, resume, failures, Ctrl-C and SIGTERM."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import signal
@@ -15,6 +16,9 @@ from rnnbench.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "sweeps" / "smoke.toml"
+#: The smoke sweep runs numpy and torch; a NumPy-only install runs the other tests here.
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="the smoke sweep runs torch, which is not installed")
 
 
 def _records(folder: Path) -> list[dict]:
@@ -34,6 +38,7 @@ def smoke_results(tmp_path_factory):
     return folder, process
 
 
+@needs_torch
 def test_smoke_sweep_writes_one_ok_record_per_configuration(smoke_results):
     folder, process = smoke_results
     assert process.returncode == 0, process.stderr
@@ -51,6 +56,7 @@ def test_smoke_sweep_writes_one_ok_record_per_configuration(smoke_results):
     assert by_key[("numpy", 0)] == pytest.approx(by_key[("torch", 0)], rel=1e-6)
 
 
+@needs_torch
 def test_second_run_skips_all_and_a_deleted_record_is_redone(smoke_results, tmp_path, capsys):
     folder, _ = smoke_results
     copy = tmp_path / "results"

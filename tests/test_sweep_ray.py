@@ -1,6 +1,7 @@
 """The Ray executor on a local Ray instance: the same records as the local executor, and a killed task is a record."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -34,6 +35,7 @@ def _records(folder: Path) -> dict:
     return {(r["task"], r["backend"], r["model"], r["seed"]): r for r in records}
 
 
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="the smoke sweep runs torch, not installed")
 def test_ray_writes_the_same_records_as_the_local_executor(local_ray, tmp_path, capsys):
     here, there = tmp_path / "local", tmp_path / "ray"
     assert main(["sweep", str(SMOKE), "--jobs", "2", "--results-dir", str(here)]) == 0
