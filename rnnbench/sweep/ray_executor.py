@@ -26,7 +26,6 @@ from rnnbench.sweep.stopping import StopSignals
 INSTALL_HINT = "pip install 'rnnbench[ray]'"
 WAIT_SECONDS = 0.5
 PROBE_SECONDS = 5.0
-CANCEL_AGAIN_SECONDS = 2.0
 
 
 def import_ray():
@@ -100,15 +99,13 @@ def run_ray(configurations, results_dir, address: str | None, on_finished) -> in
             options["num_gpus"] = 1
         argv = config.argv(threads=config.threads or 1)  # the reservation is the thread count it runs with
         submitted[task.options(**options).remote(argv, key, tracker)] = (key, config)
-    next_cancel = 0.0
+    cancels = 0
     with StopSignals() as stop:
         while submitted:
-            if stop.received and time.monotonic() >= next_cancel:
-                # Queued tasks never start; running ones end interrupted. Again every few seconds: a task
-                # that was still starting up when it was cancelled may have missed it.
+            if stop.count > cancels:  # queued tasks never start, running ones end interrupted; again per signal
                 for ref in submitted:
                     ray.cancel(ref, force=False)
-                next_cancel = time.monotonic() + CANCEL_AGAIN_SECONDS
+                cancels = stop.count
             ready, _ = ray.wait(list(submitted), num_returns=1, timeout=WAIT_SECONDS)
             for ref in ready:
                 key, config = submitted.pop(ref)
@@ -174,8 +171,13 @@ def run_on_worker(argv: list[str], key: int, tracker) -> dict:
                 if not interrupted:
                     process.send_signal(signal.SIGINT)
                     interrupted = True
-        log.seek(0)
-        output = log.read().decode("utf-8", "replace")
-        records = [record for _, record in read_records(folder)]
+        records = None
+        while records is None:  # a late cancel must not lose the record the run just wrote
+            try:
+                log.seek(0)
+                output = log.read().decode("utf-8", "replace")
+                records = [record for _, record in read_records(folder)]
+            except KeyboardInterrupt:
+                continue
     return {"node": node, "records": records, "returncode": process.returncode, "output": output[-4000:],
             "started": started, "seconds": time.time() - started, "pid": os.getpid()}

@@ -17,7 +17,8 @@ class StopSignals:
 
     def __init__(self, forward=lambda signum: None):
         self.forward = forward
-        self.received = None
+        self.received = None  # the first signal: it decides the exit status
+        self.count = 0  # every signal so far: a second Ctrl-C passes the stop on again
         self._previous = {}
 
     def __enter__(self):
@@ -33,4 +34,5 @@ class StopSignals:
 
     def _handle(self, signum, frame):
         self.received = self.received or signum
+        self.count += 1
         self.forward(signum)
