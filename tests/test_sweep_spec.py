@@ -135,6 +135,8 @@ def test_missing_file_and_bad_flags_are_one_line(tmp_path, capsys):
     assert "--jobs must be at least 1" in capsys.readouterr().err
     assert main(["sweep", smoke, "--address", "auto"]) == 2
     assert "--address applies to --executor ray" in capsys.readouterr().err
+    assert main(["sweep", smoke, "--executor", "ray", "--jobs", "2"]) == 2
+    assert "--jobs applies to the local executor" in capsys.readouterr().err
 
 
 def test_ray_executor_without_ray_names_the_extra(monkeypatch, capsys):

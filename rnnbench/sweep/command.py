@@ -41,6 +41,9 @@ def handle(args) -> int:
         raise RnnbenchError(f"--jobs must be at least 1, got {args.jobs}")
     if args.address and args.executor != "ray":
         raise RnnbenchError("--address applies to --executor ray")
+    if args.jobs != 1 and args.executor == "ray":
+        raise RnnbenchError("--jobs applies to the local executor; Ray runs as many configurations at once as "
+                            "the cluster has CPUs for their threads")
     if args.executor == "ray":
         import importlib.util
 
