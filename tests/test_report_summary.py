@@ -149,9 +149,11 @@ def test_speed_names_the_kernels_the_bench_records_say_each_backend_ran(tmp_path
     }
     record["warnings"] = ["numpy: OPENBLAS_CORETYPE=Haswell is set"]
     write_records(tmp_path, [record])
-    block = _block(summary_section(load_results(tmp_path)), "speed")
+    section = summary_section(load_results(tmp_path))
+    block = _block(section, "speed")
     assert "Kernels: numpy openblas 0.3.30 (Haswell, pthreads); torch oneDNN v3.7.1, ATen AVX2" in block.notes
-    assert "Kernel warning: numpy: OPENBLAS_CORETYPE=Haswell is set" in block.notes
+    assert "Kernel warnings: 1 (`rnnbench report --verbose` lists them)" in block.notes  # counted; --verbose lists
+    assert section.verbose == ["kernel warning (smoke 2026-11-27): numpy: OPENBLAS_CORETYPE=Haswell is set"]
 
 
 def test_gradient_flow_panels_order_t_as_numbers_and_markdown_links_chart_files(tmp_path, capsys):
@@ -174,3 +176,18 @@ def test_gradient_flow_panels_order_t_as_numbers_and_markdown_links_chart_files(
     links = re.findall(r"!\[[^\]]*\]\((report_files/[^)]+\.svg)\)", text)
     assert "report_files/gradient-flow-adding.svg" in links
     assert all((out.parent / link).is_file() for link in links)
+
+
+def test_each_bench_session_is_its_own_speed_table(tmp_path):
+    write_records(tmp_path, [
+        bench_record([bench_row(backend="numpy", median_s=0.030), bench_row(backend="torch", median_s=0.020)],
+                     suite="cpu", started_at="2026-11-27T10:00:00Z", peak_gflops=200.0),
+        bench_record([bench_row(backend="torch", median_s=0.400), bench_row(backend="jax", median_s=0.100)],
+                     started_at="2026-11-30T10:00:00Z", suite="custom", peak_gflops=50.0)])
+    section = summary_section(load_results(tmp_path))
+    first, second = [b for b in section.blocks if b.title.startswith("speed")]
+    assert first.title.startswith("speed, cpu 2026-11-27") and "peak 200 GFLOP/s" in first.title
+    assert first.rows[0][-1] == "1.50/1.00"  # a busy later session replaces nothing
+    assert second.title.startswith("speed, custom 2026-11-30") and second.rows[0][-1] == "4.00/1.00"
+    assert second.header[3:5] == ["torch ms (% peak)", "jax ms (% peak)"]  # the frameworks' order, everywhere
+    assert second.notes[0] == "Records: `rnnbench bench (a custom grid)`"

@@ -9,12 +9,14 @@ reuses the detailed table's own aggregation, so the two never disagree.
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from rnnbench.report.accuracy import summarise_runs
 from rnnbench.report.longrange import largest_solved
 from rnnbench.report.section import Block, Section, mean_sd, missing, row_keys, sig
-from rnnbench.report.speed import latest_rows, shape_label
+from rnnbench.report.speed import shape_label
 from rnnbench.report.variants import DEFAULT_LABEL, details, variant_labels
 
 #: The impl a backend runs unless told otherwise; any other is named in its cell.
@@ -32,7 +34,8 @@ def summary_section(frame) -> Section | None:
         lines += built_lines
     if not blocks:
         return None
-    return Section("summary", "Summary", pd.DataFrame(), blocks, notes, details=_grouped(lines))
+    return Section("summary", "Summary", pd.DataFrame(), blocks, notes, details=_grouped(lines),
+                   verbose=kernel_warning_lines(frame))
 
 
 def _grouped(pairs) -> list[str]:
@@ -101,8 +104,8 @@ def _accuracy(frame):
         better = "" if part["higher_is_better"].all() else " (lower is better)"
         title = f"{task} {dataset}: test {metric}{' %' if percent else ''}{better}"
         blocks.append(Block(title, header, rows, keys=2 if show_variant else 1, source=(task, dataset)))
-    notes = ["accuracy cells: mean ± sample sd over seeds (n seeds), test read at the best dev point; spread: the "
-             "largest minus the smallest backend mean"]
+    notes = ["accuracy: test mean ± sample sd over seeds (n), read at the best dev point; spread: largest minus "
+             "smallest backend mean"]
     return blocks, notes, lines
 
 
@@ -130,6 +133,7 @@ def _published(group, metric: str) -> str:
                 part = f"{value} {rest[len(metric) + 1:]}"
             elif rest.split(" ")[0] not in ("", metric) and not rest.startswith("("):
                 continue  # another metric's figure: its own table shows it
+            part = re.sub(r"\((.*?), [^()]*(\([^()]*\))?[^()]*\)$", r"(\1)", part)  # (Socher et al. 2013, EMNLP ...)
             if part and part not in texts:
                 texts.append(part)
     return "; ".join(texts) or "-"
@@ -155,57 +159,78 @@ def _column(backend, impl, device) -> str:
 
 
 def _speed(frame):
+    """One table per bench record (a session), so a ratio never mixes two sessions' machine states: a busy
+    machine's later measurement sits in its own table, beside its own peak, and replaces nothing."""
     rows = frame[(frame["kind"] == "bench") & (frame["status"] == "ok")]
     if rows.empty:
         return [], [], []
-    rows, _ = latest_rows(rows)
     rows = rows[rows["median_s"].notna()]
     if rows.empty:
         return [], [], []
     rows = rows.assign(size=[shape_label(r) for _, r in rows.iterrows()],
-                       column=[_column(b, "-", d) for b, d in zip(rows["backend"], rows["device"])])
+                       column=[_column(b, "-", d) for b, d in zip(rows["backend"], rows["device"])],
+                       session=[_session(r) for _, r in rows.iterrows()])
+    key_columns = ["structure", "cell", "size", "pass", "dtype", "threads"]
+    rows = rows.assign(_key=row_keys(rows, key_columns))
+    shown = {}  # path -> its configurations' row groups, in report order
+    for _, by_host in rows.groupby("host", sort=True):
+        for _, part in _speed_order(by_host.groupby("_key", sort=False)):
+            for path, at in part.groupby("path", sort=False):
+                shown.setdefault(path, []).append(at)
+    several_hosts = rows["host"].nunique() > 1
     blocks = []
-    hosts = sorted(rows["host"].dropna().unique())
-    for host, by_host in rows.groupby("host", sort=True):
-        columns = sorted(by_host["column"].unique(), key=backend_sort_key)
-        several = by_host[["dtype", "threads"]].astype(str).drop_duplicates()
-        show_dtype = len(several) > 1
-        header = ["cell", "size", "pass"] + (["dtype, threads"] if show_dtype else []) + \
-            [f"{c} ms (% peak)" for c in columns] + ["× fastest"]
-        printed = []
-        key_columns = ["structure", "cell", "size", "pass", "dtype", "threads"]
-        by_host = by_host.assign(_key=row_keys(by_host, key_columns))
-        for key, part in _speed_order(by_host.groupby("_key", sort=False)):
-            first = part.iloc[0]
-            best = {c: g.loc[g["median_s"].idxmin()] for c, g in part.groupby("column")}
-            fastest = min(r["median_s"] for r in best.values())
-            cells, ratios = [], []
-            for column in columns:
-                r = best.get(column)
-                if r is None:
-                    cells.append("-")
-                    ratios.append("-")
-                    continue
-                peak = "" if missing(r["peak_fraction"]) else f" ({100 * r['peak_fraction']:.0f}%)"
-                impl = "" if r["impl"] in DEFAULT_IMPLS or missing(r["impl"]) else f" {r['impl']}"
-                cells.append(f"{sig(1000 * r['median_s'])}{peak}{impl}")
-                ratios.append(f"{r['median_s'] / fastest:.2f}")
-            printed.append([first["cell"], first["size"], first["pass"]]
-                           + ([f"{first['dtype']}, {_int(first['threads'])}"] if show_dtype else [])
-                           + cells + ["/".join(ratios)])
-        where = f" on {host}" if len(hosts) > 1 else ""
-        dtypes = ", ".join(sorted(by_host["dtype"].dropna().astype(str).unique()))
-        threads = ", ".join(sorted({_int(t) for t in by_host["threads"]}))
-        title = f"speed{where}: median time per call, each backend's fastest impl" + \
-            ("" if show_dtype else f" ({dtypes}, {threads} threads)")
-        suites = sorted({str(s) for s in by_host["suite"].dropna()}) if "suite" in by_host else []
-        made = [f"Records: `rnnbench bench --suite {s}`" if s != "custom" else "Records: `rnnbench bench` (a custom grid)"
-                for s in suites]
-        blocks.append(Block(title, header, printed, keys=3, notes=made + _kernel_notes(by_host)))
-    notes = ["speed cells: median ms per call of the backend's fastest impl (named when not its default), "
-             "% of this machine's measured matrix-multiply peak; × fastest: each backend's median over the fastest "
-             "one's, in the order of the columns"]
+    for path in sorted(shown, key=lambda p: (-len(shown[p]), str(shown[p][0]["started_at"].iloc[0]))):
+        blocks.append(_speed_block(shown[path], several_hosts))
+    notes = ["speed: median ms per call of each backend's fastest impl (named unless the default), % of the "
+             "matrix-multiply peak measured in the same session; × fastest: each median over the fastest, in column "
+             "order; one table per bench record"]
     return blocks, notes, []
+
+
+def _speed_block(parts, several_hosts: bool) -> Block:
+    at = pd.concat(parts)
+    first = at.iloc[0]
+    columns = sorted(at["column"].unique(), key=backend_sort_key)
+    show_dtype = len(at[["dtype", "threads"]].astype(str).drop_duplicates()) > 1
+    header = ["cell", "size", "pass"] + (["dtype, threads"] if show_dtype else []) + \
+        [f"{c} ms (% peak)" for c in columns] + ["× fastest"]
+    printed = []
+    for part in parts:
+        r = part.iloc[0]
+        printed.append([r["cell"], r["size"], r["pass"]] + ([f"{r['dtype']}, {_int(r['threads'])}"] if show_dtype
+                                                             else []) + _speed_cells(part, columns))
+    suite = str(first.get("suite") or "custom")
+    command = f"rnnbench bench --suite {suite}" if suite != "custom" else "rnnbench bench (a custom grid)"
+    peak = "" if missing(first.get("peak_gflops")) else f", peak {sig(first['peak_gflops'])} GFLOP/s"
+    dtypes = ", ".join(sorted(at["dtype"].dropna().astype(str).unique()))
+    threads = ", ".join(sorted({_int(t) for t in at["threads"]}))
+    where = f" on {first['host']}" if several_hosts else ""
+    title = f"speed{where}, {suite} {str(first['started_at'])[:10]}: median ms per call, each backend's fastest impl" \
+        + ("" if show_dtype else f" ({dtypes}, {threads} threads{peak})")
+    return Block(title, header, printed, keys=3, notes=[f"Records: `{command}`"] + _kernel_notes(at))
+
+
+def _session(row) -> str:
+    """``cpu 2026-11-27``: a bench record by its suite and day."""
+    started = str(row.get("started_at") or "")[:10]
+    return f"{row.get('suite') or 'bench'} {started}".strip()
+
+
+def _speed_cells(at, columns) -> list[str]:
+    best = {c: g.loc[g["median_s"].idxmin()] for c, g in at.groupby("column")}
+    fastest = min(r["median_s"] for r in best.values())
+    cells, ratios = [], []
+    for column in columns:
+        r = best.get(column)
+        if r is None:
+            cells.append("-")
+            ratios.append("-")
+            continue
+        peak = "" if missing(r["peak_fraction"]) else f" ({100 * r['peak_fraction']:.0f}%)"
+        impl = "" if r["impl"] in DEFAULT_IMPLS or missing(r["impl"]) else f" {r['impl']}"
+        cells.append(f"{sig(1000 * r['median_s'])}{peak}{impl}")
+        ratios.append(f"{r['median_s'] / fastest:.2f}")
+    return cells + ["/".join(ratios)]
 
 
 def _kernel_notes(rows) -> list[str]:
@@ -222,8 +247,19 @@ def _kernel_notes(rows) -> list[str]:
     notes = []
     if kernels:
         notes.append("Kernels: " + "; ".join(f"{b} {kernels[b]}" for b in sorted(kernels, key=backend_sort_key)))
-    notes += [f"Kernel warning: {w}" for w in warnings]
+    if warnings:
+        notes.append(f"Kernel warnings: {len(warnings)} (`rnnbench report --verbose` lists them)")
     return notes
+
+
+def kernel_warning_lines(frame) -> list[str]:
+    """Every kernel warning the bench records hold, for ``--verbose`` and the HTML details."""
+    lines = []
+    for record in frame[frame["kind"] == "bench"].drop_duplicates("path")["record"]:
+        listed = record.get("warnings") if isinstance(record.get("warnings"), list) else []
+        lines += [f"kernel warning ({record.get('dataset')} {str(record.get('started_at'))[:10]}): {w}"
+                  for w in listed if f"{w}" not in " ".join(lines)]
+    return lines
 
 
 def kernel_text(backend, info) -> str:
@@ -303,8 +339,8 @@ def _parity(frame):
             worst = f"{max(errors):.1e}" if errors else "error"
             cells.append(f"{worst} ({int(at['passed'].sum())}/{len(at)}, ≤ {float(at['tolerance'].max()):.0e})")
         printed.append([who, str(dtype), impls] + cells)
-    notes = ["parity cells: the worst norm-wise relative error against the float64 NumPy reference over every "
-             "cell, impl and gradient, how many cases passed, and the tolerance"]
+    notes = ["parity: worst norm-wise relative error against the float64 NumPy reference over every cell, impl "
+             "and gradient (cases passed, tolerance)"]
     made = [f"Records: `rnnbench check{'' if m == 'parity' else ' --' + m}`" for m in modes]
     return [Block("parity with the NumPy reference: one row per backend and dtype", header, printed, keys=2,
                   notes=made)], notes, []
@@ -356,9 +392,8 @@ def _longrange(frame):
                 lines.append((f"\"{label}\": {details(group['variant'].iloc[0])}", f"longrange {problem} {model}"))
         title = f"longrange {problem}: largest T solved (test {metric} there)"
         blocks.append(Block(title, header, printed, keys=2 if show_variant else 1, source=("longrange", problem)))
-    notes = ["long-range cells: the largest sequence length T at which more than half of the seeds succeeded "
-             "(test metric below 10% of the memoryless baseline), with the test metric at that T; none: no T tried "
-             "was solved"]
+    notes = ["long-range: the largest T at which most seeds succeed (test metric below 10% of the memoryless "
+             "baseline), with the test metric there; none: no T tried was solved"]
     return blocks, notes, lines
 
 
