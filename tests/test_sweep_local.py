@@ -95,10 +95,24 @@ def test_a_failing_configuration_leaves_a_failed_record_and_the_rest_finish(tmp_
     assert failed["status"] == "failed" and failed["schema"] == "rnnbench.run/1"
     assert "exited with status 2" in failed["error"] and "rnnbench: error:" in failed["error"]
     assert failed["dataset"] == str(broken) and failed["model"] == "gru" and failed["seed"] == 0
+    assert failed["metric"] == "unknown"  # no textclf run here names it: the data was never read
+    _readable_by_the_report(results)
     assert "sweep: 1 ok, 1 failed, 0 diverged, 0 interrupted, 0 skipped (2 configurations)" in out
     # a failed run is never done: the next sweep tries it again
     assert main(["sweep", str(sweep), "--dry-run", "--any-version", "--results-dir", str(results)]) == 0
     assert "2 configurations: 1 done, 1 to run" in capsys.readouterr().out
+
+
+def _readable_by_the_report(results: Path) -> None:
+    """Every record, the sweep's stand-ins included, is a row of ``rnnbench report`` (no file skipped)."""
+    import warnings
+
+    from rnnbench.report.frame import load_results
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        frame = load_results(results)
+    assert len(frame) == len(list(results.glob("*.json")))
 
 
 def _textclf_failure(broken: Path) -> str:

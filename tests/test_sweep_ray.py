@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'rnnbench[ray]' (make install does)")
 
 from rnnbench.cli import main  # noqa: E402
+from rnnbench.report.frame import load_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "sweeps" / "smoke.toml"
@@ -101,6 +103,10 @@ def test_a_task_whose_worker_is_killed_becomes_a_failed_record(local_ray, tmp_pa
     assert socket.gethostname() in failed["error"] and "died" in failed["error"], failed["error"]
     assert failed["machine"]["hostname"] == socket.gethostname() and failed["machine"]["ip"] in failed["error"]
     assert "sweep: 1 ok, 1 failed, 0 diverged, 0 interrupted, 0 skipped (2 configurations)" in out
+    assert failed["metric"] in ("mse", "unknown")  # mse when seed 0's record landed first
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_results(results)) == 2  # the stand-in is a row of rnnbench report
     deadline = time.monotonic() + 10  # the run went with its worker (parent-death signal): no orphan trains on
     while Path(f"/proc/{killed['run']}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)

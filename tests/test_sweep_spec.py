@@ -212,3 +212,18 @@ def test_readme_table_sweeps_match_every_committed_record(name, capsys):
     total = len(load_sweep(path).configurations)
     assert f"{total} configurations: {total} done, 0 to run" in out
     assert not [line for line in out.splitlines() if re.match(r"\d+\s+to run", line)]
+
+
+def test_a_stand_in_record_takes_the_metric_name_of_its_task_and_dataset(tmp_path):
+    from rnnbench.sweep.records import stand_in_record
+
+    config = load_sweep(_write(tmp_path, '[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n')).configurations[0]
+    results = tmp_path / "results"
+    results.mkdir()
+    alone = stand_in_record(config, "failed", "why", started=0.0, finished=1.0, results_dir=results)
+    assert alone["metric"] == "unknown" and alone["status"] == "failed" and alone["error"] == "why"
+    (results / "r.json").write_text(json.dumps(_record(config) | {"metric": "mse", "metric_higher_is_better": False}))
+    beside = stand_in_record(config, "failed", "why", started=0.0, finished=1.0, results_dir=results, node="n (1.2.3.4)")
+    assert (beside["metric"], beside["metric_higher_is_better"]) == ("mse", False)
+    assert beside["machine"]["hostname"] == "n" and beside["machine"]["ip"] == "1.2.3.4"
+    assert beside["config"]["dataset"] == "adding-T200" and beside["command"].startswith("rnnbench run --backend numpy")

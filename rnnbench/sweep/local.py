@@ -87,7 +87,7 @@ def _collect(config, returncode: int, log, started: float, results_dir, stopping
             continue
     reason = describe_exit(returncode, output)
     status = "interrupted" if stopping or returncode in (130, 143, -signal.SIGINT, -signal.SIGTERM) else "failed"
-    record = stand_in_record(config, status, reason, started=started, finished=finished)
+    record = stand_in_record(config, status, reason, started=started, finished=finished, results_dir=results_dir)
     return Finished(config, record, write_record(results_dir, record), finished - started)
 
 

@@ -136,7 +136,7 @@ def _finish(ray, ref, key, config, tracker, results_dir, started, stopping) -> F
         status = "interrupted" if stopping else "failed"
         error = result.get("error") or f"{describe_exit(result['returncode'], result['output'])} on {result['node']}"
         record = stand_in_record(config, status, error, started=result.get("started", started),
-                                 finished=time.time(), node=result["node"])
+                                 finished=time.time(), node=result["node"], results_dir=results_dir)
     return Finished(config, record, write_record(results_dir, record), float(result.get("seconds", 0.0)))
 
 

@@ -10,19 +10,23 @@ import shlex
 from datetime import datetime, timezone
 
 from rnnbench.machine import load_average
-from rnnbench.records import RUN_SCHEMA, record_header
+from rnnbench.records import RUN_SCHEMA, read_records, record_header
 
 
 def stand_in_record(config, status: str, error: str, *, started: float, finished: float,
-                    node: str | None = None) -> dict:
-    """A ``rnnbench.run/1`` record with ``status`` (failed or interrupted) for ``config``; no metrics."""
+                    node: str | None = None, results_dir=None) -> dict:
+    """A ``rnnbench.run/1`` record with ``status`` (failed or interrupted) for ``config``; no metric values.
+
+    Its metric's name is the one other runs of the task and dataset in ``results_dir`` report (the task
+    names it only once it has read the data), else "unknown": the report files it beside them.
+    """
     resolved = config.resolved
     machine = None if node is None else _node_machine(node)
     record = record_header(RUN_SCHEMA, task=config.task, dataset=resolved.get("dataset"), backend=config.backend,
                            seed=config.seed, status=status, started_at=_stamp(started), machine=machine)
     record.update({
         "error": error, "model": resolved.get("model"),
-        "metric": None, "metric_higher_is_better": None,
+        **_metric(config, results_dir),
         "best": {"epoch": None, "step": None, "dev": None, "test": None},
         "epochs": [], "diverged_at": None, "gradient_flow": [],
         "config": {k: v for k, v in resolved.items() if k != "seeds"},
@@ -33,6 +37,14 @@ def stand_in_record(config, status: str, error: str, *, started: float, finished
         "steps": 0, "finished_at": _stamp(finished), "wall_seconds": round(finished - started, 3), "timing": {},
     })
     return record
+
+
+def _metric(config, results_dir) -> dict:
+    for _, record in read_records(results_dir) if results_dir is not None else []:
+        if (record.get("task"), record.get("dataset")) == (config.task, config.resolved.get("dataset")) \
+                and isinstance(record.get("metric"), str):
+            return {"metric": record["metric"], "metric_higher_is_better": record.get("metric_higher_is_better")}
+    return {"metric": "unknown", "metric_higher_is_better": None}
 
 
 def _node_machine(node: str) -> dict:
