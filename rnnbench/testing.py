@@ -59,7 +59,7 @@ from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import TreeBatch, parse_tree
 
 __all__ = ["BackendContract", "contract_tests", "plugin_entry", "fail_required_skips", "required_backends",
-           "MODEL_TOLERANCE", "MODEL_CASES"]
+           "skip_optional", "MODEL_TOLERANCE", "MODEL_CASES"]
 
 SEQUENCE_CELLS = ("rnn", "lstm", "gru")
 #: Model losses, gradients, logits and gradient norms against the NumPy model (norm-wise relative).
@@ -92,6 +92,15 @@ def contract_tests(name: str, plugin=None, options: dict | None = None) -> dict:
                {"backend_name": name, "plugin": plugin, "backend_options": dict(options or {}),
                 "__module__": BackendContract.__module__})
     return {cls.__name__: cls}
+
+
+#: Marks a skip for a feature the contract leaves optional, which RNNBENCH_REQUIRE_BACKENDS does not turn into a failure.
+OPTIONAL = "optional feature"
+
+
+def skip_optional(reason: str):
+    """Skip a test of an optional feature the backend does not declare (layered encoders, timers)."""
+    pytest.skip(f"{OPTIONAL}: {reason}")
 
 
 def _trees() -> TreeBatch:
@@ -185,7 +194,7 @@ class BackendContract:
         """Outputs, states and every gradient (parameters, input, initial state) of every cell; the
         2-layer bidirectional cases (every unit's gradients) for a backend that declares ``layered``."""
         if label in parity.LAYERED_CASE_LABELS and not getattr(backend, "layered", False):
-            pytest.skip(f"backend {backend.name} declares single layers only (Backend.layered)")
+            skip_optional(f"{backend.name} declares single layers only (Backend.layered)")
         result = parity.evaluate(backend, parity.make_case(label), dtype)
         for diff in parity.compare(references[label], result):
             assert diff.max_rel <= parity.TOLERANCE[dtype], f"{backend.name} {label} {dtype}: {diff}"
@@ -342,7 +351,7 @@ class BackendContract:
         """A 2-layer bidirectional encoder: loss, every unit's gradients, the gradient-flow norms (top
         forward unit) and three steps; ``last`` pooling reads the backward half at step 0."""
         if not getattr(backend, "layered", False):
-            pytest.skip(f"backend {backend.name} declares single layers only (Backend.layered)")
+            skip_optional(f"{backend.name} declares single layers only (Backend.layered)")
         spec = replace(_model_spec(cell, "tanh", pooling, "xent", dtype), num_layers=2, bidirectional=True)
         params = init_model_params(spec, seed=4)
         ref = self.reference_backend().build_model(replace(spec, dtype="float64"),
@@ -376,7 +385,7 @@ class BackendContract:
     def test_trajectory_matches_reference(self, backend, cell, dtype):
         """50 Adam steps with clipping and L2 (``rnnbench check --trajectory``), step by step."""
         if cell == "lstm-L2-bi" and not getattr(backend, "layered", False):
-            pytest.skip(f"backend {backend.name} declares single layers only (Backend.layered)")
+            skip_optional(f"{backend.name} declares single layers only (Backend.layered)")
         reference = loss_curve(self.reference_backend(), cell, "float64")
         curve = loss_curve(backend, cell, dtype)
         step_rel = np.abs(curve - reference) / np.abs(reference)
@@ -435,7 +444,7 @@ class BackendContract:
             timer = backend.sequence_timer("lstm", params, x, None, backward)
         except RnnbenchError as exc:
             if "cannot be timed" in str(exc):
-                pytest.skip(f"{backend.name} has no timers: {exc}")
+                skip_optional(f"{backend.name} has no timers: {exc}")
             raise
         assert timer() is None
         trees = _trees()
@@ -456,11 +465,14 @@ def required_backends() -> list[str]:
 
 def fail_required_skips(report) -> None:
     """Turn a skip whose reason names a required backend into a failure (a conftest's report hooks call it),
-    so that a full environment can never pass by silently skipping a backend."""
+    so that a full environment can never pass by silently skipping a backend. A skip of an optional
+    feature (:func:`skip_optional`) stays a skip."""
     if not report.skipped or hasattr(report, "wasxfail"):
         return
     longrepr = report.longrepr
     reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    if f"{OPTIONAL}: " in reason:
+        return
     hit = [name for name in required_backends() if name in reason]
     if hit:
         report.outcome = "failed"

@@ -36,3 +36,17 @@ def test_the_kit_refuses_a_plugin_without_the_backend():
 
     with pytest.raises(RnnbenchError, match="registers no backend 'nope'; it registers fakenp"):
         plugin_entry("nope", "fake_backend_plugin")
+
+
+@pytest.mark.parametrize("reason, fails", [("backend jax: jax not installed (pip install jax)", True),
+                                           ("optional feature: jax declares single layers only", False),
+                                           ("backend mxnet: mxnet not installed", False)])
+def test_a_required_backend_skipped_fails_an_optional_feature_does_not(monkeypatch, reason, fails):
+    from types import SimpleNamespace
+
+    from rnnbench.testing import fail_required_skips
+
+    monkeypatch.setenv("RNNBENCH_REQUIRE_BACKENDS", "numpy, jax")
+    report = SimpleNamespace(skipped=True, outcome="skipped", longrepr=("file.py", 1, f"Skipped: {reason}"))
+    fail_required_skips(report)
+    assert (report.outcome == "failed") is fails
