@@ -134,10 +134,10 @@ def test_ctrl_c_interrupts_running_tasks_and_cancels_queued_ones(local_ray, tmp_
     assert "0 ok, 0 failed, 0 diverged, 2 interrupted, 0 skipped, 1 not started (3 configurations)" in out
 
 
-def test_unreachable_cluster_is_one_line():
+def test_unreachable_cluster_is_one_line(tmp_path):
     """A fresh process (Ray is initialised in this one): no cluster at the address, one error line."""
     process = subprocess.run([sys.executable, "-m", "rnnbench.cli", "sweep", str(SMOKE), "--executor", "ray",
-                              "--address", f"127.0.0.1:{_free_port()}", "--results-dir", "unused"],
+                              "--address", f"127.0.0.1:{_free_port()}", "--results-dir", str(tmp_path / "r")],
                              capture_output=True, text=True, timeout=60)
     assert process.returncode == 2
     assert process.stderr.startswith("rnnbench: error: cannot connect to a Ray cluster at 127.0.0.1:")

@@ -60,15 +60,15 @@ def handle(args) -> int:
         return _dry_run(configs, done, args, common)
     todo = configs if args.rerun else [c for c in configs if c not in done]
     skipped = [] if args.rerun else [done[c] for c in configs if c in done]
-    if args.executor == "local":
-        _check_local(todo, args.jobs)
-    elif todo:
-        from rnnbench.sweep.ray_executor import connect, import_ray
-
-        connect(import_ray(), args.address)  # before anything is said or written
     from rnnbench.records import ensure_writable
 
+    if args.executor == "local":
+        _check_local(todo, args.jobs)
     results_dir = ensure_writable(args.results_dir)
+    if args.executor == "ray" and todo:
+        from rnnbench.sweep.ray_executor import connect, import_ray
+
+        connect(import_ray(), args.address)  # before anything is said
     print(f"sweep {args.file}: {len(configs)} configurations, {len(skipped)} done, {len(todo)} to run "
           f"({args.executor}{f', {args.jobs} at once' if args.executor == 'local' else ''})"
           f"{f'; every run: {common}' if common else ''}", file=sys.stderr)
