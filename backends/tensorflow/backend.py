@@ -22,6 +22,7 @@ import numpy as np
 
 from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
                               check_tree_inputs, state_keys)
+from rnnbench import layers
 from rnnbench.errors import RnnbenchError
 
 IMPLS = ("native", "loop", "xla")
@@ -101,7 +102,12 @@ class TensorflowBackend(Backend):
 
     # -- sequences ---------------------------------------------------------------------------------
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh"):
+    layered = True
+
+    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
+                         bidirectional=False):
+        if layers.is_layered(num_layers, bidirectional):
+            return self._layered(cell, params, x, lengths, state, activation, num_layers, bidirectional)
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, T, _ = x.shape
         H = _hidden(params)
@@ -115,7 +121,11 @@ class TensorflowBackend(Backend):
             final["c"] = c.numpy()
         return y.numpy(), final
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh"):
+    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
+                          bidirectional=False):
+        if layers.is_layered(num_layers, bidirectional):
+            return self._layered(cell, params, x, lengths, state, activation, num_layers, bidirectional,
+                                 backward=(dy, dfinal))
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, T, _ = x.shape
         H = _hidden(params)
@@ -138,6 +148,49 @@ class TensorflowBackend(Backend):
             grads.pop("c0", None)
         elif B == 0 or T == 0:
             grads.update({f"{k}0": dstate[k] for k in keys})
+        return grads
+
+    def _layered(self, cell, params, x, lengths, state, activation, num_layers, bidirectional, backward=None):
+        """A stacked/bidirectional call (:mod:`.stacked`): forward, or with ``backward=(dy, dfinal)`` the VJP."""
+        x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, state, activation, num_layers,
+                                                           bidirectional)
+        B, T, D = x.shape
+        keys = [p + k for _, _, p in layers.units(num_layers, bidirectional) for k in state_keys(cell)]
+        initial = {k: (np.zeros((B, H), dtype) if state is None else np.array(state[k], dtype)) for k in keys}
+        width = layers.output_size(H, bidirectional)
+        if backward is not None:
+            dy, dfinal = layers.check_layered_cotangents(cell, *backward, B, T, H, dtype, num_layers, bidirectional)
+            dy = np.zeros((B, T, width), dtype) if dy is None else dy
+            dfinal = {k: dfinal.get(k, np.zeros((B, H), dtype)) for k in keys}
+        if B == 0 or T == 0:
+            if backward is None:
+                return np.zeros((B, T, width), dtype), initial
+            grads = {k: np.zeros_like(np.asarray(v, dtype)) for k, v in params.items()}
+            grads["x"] = np.zeros_like(x)
+            if state is not None:
+                grads.update({f"{k}0": dfinal[k] for k in keys})
+            return grads
+        key = ("layered", cell, activation, D, H, np.dtype(dtype).name, num_layers, bidirectional)
+        if key not in self._functions:
+            from . import stacked
+
+            with tf.device(self._tf_device):
+                encode = stacked.make_layered_encoder(self.impl, cell, activation, D, H, dtype, num_layers,
+                                                      bidirectional)
+            options = dict(reduce_retracing=True, jit_compile=(self.impl == "xla") or None)
+            self._functions[key] = (tf.function(functools.partial(_layered_forward, encode), **options),
+                                    tf.function(functools.partial(_layered_vjp, encode), **options))
+        forward, vjp = self._functions[key]
+        with tf.device(self._tf_device):
+            args = (_tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)),
+                    {k: tf.constant(v) for k, v in initial.items()})
+            if backward is None:
+                y, final = forward(*args)
+                return y.numpy(), {k: v.numpy() for k, v in final.items()}
+            grads = {k: v.numpy() for k, v in vjp(*args, tf.constant(dy),
+                                                   {k: tf.constant(v) for k, v in dfinal.items()}).items()}
+        if state is None:
+            grads = {k: v for k, v in grads.items() if k in params or k == "x"}
         return grads
 
     def _sequence_args(self, cell, params, x, lengths, state, dtype):
@@ -214,6 +267,24 @@ def _sequence_vjp(encode, cell, params, x, lengths, h0, c0, dy, dh, dc):
     grads = tape.gradient(outputs, sources, output_gradients=cotangents,
                           unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return {**grads.pop("params"), **grads}
+
+
+def _layered_forward(encode, params, x, lengths, h0):
+    return encode(params, x, lengths, h0)
+
+
+def _layered_vjp(encode, params, x, lengths, h0, dy, dfinal):
+    sources = {"params": params, "x": x, "h0": h0}
+    with tf.GradientTape() as tape:
+        tape.watch(sources)
+        y, final = encode(params, x, lengths, h0)
+    keys = sorted(dfinal)
+    grads = tape.gradient([y] + [final[k] for k in keys], sources,
+                          output_gradients=[dy] + [dfinal[k] for k in keys],
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    result = {**grads["params"], "x": grads["x"]}
+    result.update({f"{k}0": v for k, v in grads["h0"].items()})
+    return result
 
 
 # -- helpers ---------------------------------------------------------------------------------------------

@@ -133,3 +133,37 @@ def from_keras_layer(layer) -> tuple[str, str, dict]:
     """``(cell, activation, canonical params)`` of a built Keras recurrent layer."""
     cell, activation = cell_of_keras_layer(layer)
     return cell, activation, from_keras_weights(cell, layer.get_weights())
+
+
+# -- stacked and bidirectional layers (docs/design.md §2.6) ----------------------------------------------
+
+def to_keras_layered_weights(cell: str, params: dict, num_layers: int, bidirectional: bool) -> list:
+    """Canonical units -> one ``set_weights`` list per Keras layer (a ``Bidirectional`` takes forward then backward)."""
+    from rnnbench.layers import directions, unit_params
+
+    return [[w for d in directions(bidirectional) for w in to_keras_weights(cell, unit_params(params, f"l{i}.{d}."))]
+            for i in range(num_layers)]
+
+
+def from_keras_layered(layers) -> tuple[str, str, dict]:
+    """``(cell, activation, canonical units)`` of a stack of built Keras recurrent layers, each plain or
+    wrapped in ``Bidirectional`` (all alike); one layer, plain, gives the flat single-layer names."""
+    bidirectional = {type(layer).__name__ == "Bidirectional" for layer in layers}
+    if len(bidirectional) != 1:
+        raise RnnbenchError("a stack mixes Bidirectional and one-direction layers; the canonical layout has one kind")
+    bidirectional = bidirectional.pop()
+    if len(layers) == 1 and not bidirectional:
+        return from_keras_layer(layers[0])
+    params, kinds = {}, set()
+    for i, layer in enumerate(layers):
+        parts = {"fw": layer.forward_layer, "bw": layer.backward_layer} if bidirectional else {"fw": layer}
+        if bidirectional and getattr(layer, "merge_mode", "concat") != "concat":
+            raise RnnbenchError(f"Bidirectional(merge_mode={layer.merge_mode!r}): the canonical layout concatenates")
+        for direction, part in parts.items():
+            cell, activation, unit = from_keras_layer(part)
+            kinds.add((cell, activation))
+            params.update({f"l{i}.{direction}.{k}": v for k, v in unit.items()})
+    if len(kinds) != 1:
+        raise RnnbenchError(f"a stack mixes cells {sorted(kinds)}; the canonical layout has one cell")
+    cell, activation = kinds.pop()
+    return cell, activation, params

@@ -59,8 +59,11 @@ class TensorflowModel:
     def __init__(self, spec: ModelSpec, params: dict, backend):
         init_variables(self, spec, params, backend)
         with tf.device(self._device):
-            self._encode = sequence.make_encoder(backend.impl, spec.cell, spec.activation,
-                                                 spec.encoder_input_size, spec.hidden_size, self.dtype)
+            if spec.layered:
+                self._encode = _layered_model_encoder(backend.impl, spec, self.dtype)
+            else:
+                self._encode = sequence.make_encoder(backend.impl, spec.cell, spec.activation,
+                                                     spec.encoder_input_size, spec.hidden_size, self.dtype)
         options = dict(reduce_retracing=True, jit_compile=(backend.impl == "xla") or None)
         # partials, not bound methods: TensorFlow's retracing detector counts each model apart.
         self._train_fn = tf.function(functools.partial(_train_step, self), **options)
@@ -103,8 +106,11 @@ class TensorflowModel:
             params = {k: v.read_value() for k, v in self._vars.items()}
             with tf.GradientTape() as tape:
                 x = tf.gather(params["embedding"], inputs) if spec.vocab_size is not None else inputs
-                states, y = _stepwise_states(spec, encoder_params(params), x, lengths, tape)
-                loss = _loss_of_outputs(spec, _head(params, _pool(spec.pooling, y, lengths)), targets)
+                if spec.layered:
+                    states, y = _layered_stepwise_states(spec, encoder_params(params), x, lengths, tape)
+                else:
+                    states, y = _stepwise_states(spec, encoder_params(params), x, lengths, tape)
+                loss = _loss_of_outputs(spec, _head(params, _pool(spec.pooling, y, lengths, _half(spec))), targets)
             grads = tape.gradient(loss, states, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             return tf.reduce_mean(tf.norm(tf.stack(grads, axis=1), axis=2), axis=0).numpy()
 
@@ -126,7 +132,51 @@ def _outputs(model, params, inputs, lengths):
     x = tf.gather(params["embedding"], inputs) if spec.vocab_size is not None else inputs
     h0 = tf.zeros([tf.shape(x)[0], spec.hidden_size], x.dtype)
     y, _, _ = model._encode(encoder_params(params), x, lengths, h0, h0 if spec.cell == "lstm" else None)
-    return _head(params, _pool(spec.pooling, y, lengths))
+    return _head(params, _pool(spec.pooling, y, lengths, _half(spec)))
+
+
+def _half(spec):
+    """Where a bidirectional encoder's backward units start in ``y`` (None: one direction)."""
+    return spec.hidden_size if spec.bidirectional else None
+
+
+def _layered_model_encoder(impl, spec, dtype):
+    """The stacked/bidirectional encoder (:mod:`.stacked`) behind the single-layer signature, from zero states."""
+    from .stacked import make_layered_encoder, zero_states
+
+    encode = make_layered_encoder(impl, spec.cell, spec.activation, spec.encoder_input_size, spec.hidden_size,
+                                  dtype, spec.num_layers, spec.bidirectional)
+
+    def run(params, x, lengths, h0, c0=None):
+        zeros = zero_states(spec.cell, spec.num_layers, spec.bidirectional, tf.shape(x)[0], spec.hidden_size,
+                            x.dtype)
+        y, _ = encode(params, x, lengths, zeros)
+        return y, None, None
+
+    return run
+
+
+def _layered_stepwise_states(spec, params, x, lengths, tape):
+    """As :func:`_stepwise_states` for a layered encoder: the probed states are the top layer's forward
+    unit's (as in the NumPy reference); the layers below and the top backward unit run as usual."""
+    from rnnbench.layers import unit_params
+
+    from .stacked import make_layered_encoder, reverse_within, zero_states
+
+    top = spec.num_layers - 1
+    below = x
+    if top:
+        encode = make_layered_encoder("loop", spec.cell, spec.activation, None, spec.hidden_size, x.dtype, top,
+                                      spec.bidirectional)
+        below, _ = encode(params, x, lengths,
+                          zero_states(spec.cell, top, spec.bidirectional, tf.shape(x)[0], spec.hidden_size, x.dtype))
+    states, y = _stepwise_states(spec, unit_params(params, f"l{top}.fw."), below, lengths, tape)
+    if spec.bidirectional:
+        unit = sequence.make_encoder("loop", spec.cell, spec.activation, None, spec.hidden_size, x.dtype)
+        h0 = tf.zeros([tf.shape(x)[0], spec.hidden_size], x.dtype)
+        y_bw, _, _ = unit(unit_params(params, f"l{top}.bw."), reverse_within(below, lengths), lengths, h0, h0)
+        y = tf.concat([y, reverse_within(y_bw, lengths)], axis=2)
+    return states, y
 
 
 def _head(params, pooled):
@@ -136,10 +186,16 @@ def _head(params, pooled):
     return pooled @ params["head.W"] + params["head.b"]
 
 
-def _pool(kind, y, lengths):
-    """Pool ``y [B,T,H]`` (zero past each length) over each sequence's real steps; ``steps`` keeps them all."""
+def _pool(kind, y, lengths, backward_half=None):
+    """Pool ``y [B,T,H]`` (zero past each length) over each sequence's real steps; ``steps`` keeps them all.
+
+    ``backward_half``: where a bidirectional encoder's backward units start (their ``last`` is step 0).
+    """
     if kind == "steps":
         return y
+    if kind == "last" and backward_half is not None:
+        last = tf.gather(y[:, :, :backward_half], lengths - 1, axis=1, batch_dims=1)
+        return tf.concat([last, y[:, 0, backward_half:]], axis=1)
     if kind == "mean":
         return tf.reduce_sum(y, axis=1) / tf.cast(lengths, y.dtype)[:, None]
     if kind == "last":

@@ -1,0 +1,107 @@
+"""Stacked and bidirectional encoders on TensorFlow tensors (docs/design.md §2.6, :mod:`rnnbench.layers`).
+
+A layered encoder is ``encode(params, x, lengths, h0) -> (y, final)`` with ``params`` the
+canonical units (``l0.fw.W_x`` ...), ``h0`` and ``final`` dicts by prefixed state key.
+
+- ``native``: one Keras layer a layer, ``keras.layers.Bidirectional`` around the
+  SimpleRNN/LSTM/GRU when both directions are asked for, run with a mask through
+  ``stateless_call`` with our weights converted inside the tape. With a mask, Keras's
+  backward layer reverses the padded width but holds its state through the leading
+  (masked) padding, so it reads each sequence's own last step first, as the contract says.
+- ``loop``/``xla``: the single-layer step loop composed unit by unit; the backward
+  direction reads ``tf.reverse_sequence`` of its input (reversed within each length)
+  and its outputs are reversed back the same way.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from rnnbench.backend import state_keys
+from rnnbench.layers import directions, unit_params, units
+
+from . import convert, sequence
+
+
+def reverse_within(a, lengths):
+    """``a [B,T,...]`` reversed within each row's length (padding stays where it is)."""
+    return tf.reverse_sequence(a, tf.cast(lengths, tf.int64), seq_axis=1, batch_axis=0)
+
+
+def make_layered_encoder(impl, cell, activation, input_size, hidden_size, dtype, num_layers, bidirectional):
+    """The layered encoder of ``impl`` for one configuration (builds Keras layers for native)."""
+    if impl == "native":
+        return _native_encoder(cell, activation, input_size, hidden_size, dtype, num_layers, bidirectional)
+    return _composed_encoder(sequence.make_encoder(impl, cell, activation, None, hidden_size, dtype), cell,
+                             num_layers, bidirectional)
+
+
+def _composed_encoder(unit_encode, cell, num_layers, bidirectional):
+    keys = state_keys(cell)
+
+    def encode(params, x, lengths, h0):
+        final = {}
+        inputs = x
+        for layer in range(num_layers):
+            outputs = []
+            for direction in directions(bidirectional):
+                prefix = f"l{layer}.{direction}."
+                unit_x = inputs if direction == "fw" else reverse_within(inputs, lengths)
+                y, h, c = unit_encode(unit_params(params, prefix), unit_x, lengths, h0[prefix + "h"],
+                                      h0.get(prefix + "c"))
+                outputs.append(y if direction == "fw" else reverse_within(y, lengths))
+                final[prefix + "h"] = h
+                if "c" in keys:
+                    final[prefix + "c"] = c
+            inputs = outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=2)
+        return inputs, final
+
+    return encode
+
+
+def keras_layers(cell, activation, input_size, hidden_size, dtype, num_layers, bidirectional):
+    """One built Keras layer per layer (``Bidirectional`` around the cell's layer when both directions)."""
+    import keras
+
+    built = []
+    width = input_size
+    for _ in range(num_layers):
+        layer = sequence.keras_layer(cell, width, hidden_size, activation, dtype)
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, merge_mode="concat", dtype=tf.as_dtype(dtype).name)
+            layer.build((None, None, width))
+        built.append(layer)
+        width = hidden_size * (2 if bidirectional else 1)
+    return built
+
+
+def _native_encoder(cell, activation, input_size, hidden_size, dtype, num_layers, bidirectional):
+    built = keras_layers(cell, activation, input_size, hidden_size, dtype, num_layers, bidirectional)
+    keys = state_keys(cell)
+
+    def encode(params, x, lengths, h0):
+        steps = tf.shape(x)[1]
+        # as for one layer: a length-0 row runs one step (Keras needs one), then is restored below
+        mask = tf.sequence_mask(tf.maximum(lengths, 1), steps)
+        inputs, final = x, {}
+        for layer, keras_layer in enumerate(built):
+            prefixes = [f"l{layer}.{d}." for d in directions(bidirectional)]
+            weights = [w for p in prefixes for w in convert.to_keras_tensors(cell, unit_params(params, p))]
+            initial = [h0[p + k] for p in prefixes for k in keys]
+            frozen = [v.value for v in keras_layer.non_trainable_variables]
+            outputs, _ = keras_layer.stateless_call(weights, frozen, inputs, mask=mask, initial_state=initial)
+            states = outputs[1:]
+            for n, p in enumerate(prefixes):
+                for m, k in enumerate(keys):
+                    final[p + k] = states[n * len(keys) + m]
+            inputs = outputs[0]
+        y = tf.where(tf.sequence_mask(lengths, steps)[:, :, None], inputs, tf.zeros_like(inputs))
+        empty = (lengths == 0)[:, None]
+        final = {k: tf.where(empty, h0[k], v) for k, v in final.items()}
+        return y, final
+
+    return encode
+
+
+def zero_states(cell, num_layers, bidirectional, batch, hidden, dtype) -> dict:
+    return {p + k: tf.zeros([batch, hidden], dtype) for _, _, p in units(num_layers, bidirectional)
+            for k in state_keys(cell)}
