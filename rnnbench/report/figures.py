@@ -13,7 +13,7 @@ from rnnbench.report.plots import (colour, figure, line_alpha, line_style, model
                                    unique_ids)
 from rnnbench.report.render import Figure
 from rnnbench.report.section import missing, model_label
-from rnnbench.report.speed import latest_rows, shape_label
+from rnnbench.report.speed import shape_label
 from rnnbench.report.summary import backend_sort_key
 from rnnbench.report.variants import DEFAULT_LABEL
 
@@ -80,39 +80,48 @@ def accuracy_figures(frame) -> list[Figure]:
 
 
 def speed_figures(frame) -> list[Figure]:
-    """Median ms per call of each backend's fastest impl, grouped by cell and size; one chart per pass."""
+    """Median ms per call of each backend's fastest impl, grouped by cell and size: one chart per bench record
+    (a session, as in the summary: a busy later session replaces nothing), a panel per pass."""
     rows = frame[(frame["kind"] == "bench") & (frame["status"] == "ok")]
-    if rows.empty:
+    if rows.empty or "median_s" not in rows.columns:
         return []
-    rows, _ = latest_rows(rows)
     rows = rows[rows["median_s"].notna()]
     if rows.empty:
         return []
     rows = rows.assign(size=[shape_label(r) for _, r in rows.iterrows()])
-    backends = sorted(rows["backend"].unique(), key=backend_sort_key)
+    all_backends = sorted(rows["backend"].unique(), key=backend_sort_key)
     figures = []
-    for (host, pass_), part in rows.groupby(["host", "pass"], sort=True):
-        best = part.sort_values("median_s").drop_duplicates(["cell", "size", "dtype", "threads", "backend"])
-        groups = sorted(best.groupby(["cell", "size", "dtype", "threads"], sort=False),
-                        key=lambda g: (_model_rank(g[0][0]), g[1]["median_s"].min()))
-        fig, (ax,) = figure(1, panel_size=(max(6.0, 0.9 * len(groups) + 1.5), 3.4))
-        width = 0.8 / max(1, len(backends))
-        for j, backend in enumerate(backends):
-            xs, ys = [], []
-            for i, (_, group) in enumerate(groups):
-                at = group[group["backend"] == backend]
-                if not at.empty:
-                    xs.append(i - 0.4 + width * (j + 0.5))
-                    ys.append(1000.0 * at["median_s"].iloc[0])
-            if xs:
-                ax.bar(xs, ys, width, color=colour(backend, backends), label=backend)
-        ax.set_yscale("log")
-        ax.set_xticks(range(len(groups)), [_tick(c, s) for (c, s, _, _), _ in groups], fontsize=7)
-        ax.set_ylabel("median ms per call (log)")
-        ax.set_title(f"{pass_}: each backend's fastest impl" + (f" ({host})" if rows["host"].nunique() > 1 else ""))
-        ax.legend(loc="upper left", frameon=False)
-        figures.append(Figure(f"speed, {pass_}", unique_ids(to_svg(fig), f"speed{len(figures)}"),
-                              f"speed-{_slug(pass_)}{'-' + _slug(host) if rows['host'].nunique() > 1 else ''}.svg"))
+    sessions = sorted(rows.groupby("path", sort=False), key=lambda g: (-len(g[1]), str(g[1]["started_at"].iloc[0])))
+    for _, session in sessions:
+        first = session.iloc[0]
+        passes = sorted(session["pass"].dropna().astype(str).unique(), key=lambda p: (p != "forward+backward", p))
+        backends = [b for b in all_backends if b in set(session["backend"])]
+        width_groups = session.drop_duplicates(["cell", "size", "dtype", "threads"]).shape[0]
+        fig, axes = figure(len(passes), columns=1, panel_size=(max(5.0, 0.9 * width_groups + 1.5), 3.2))
+        for ax, pass_ in zip(axes, passes):
+            part = session[session["pass"] == pass_]
+            best = part.sort_values("median_s").drop_duplicates(["cell", "size", "dtype", "threads", "backend"])
+            groups = sorted(best.groupby(["cell", "size", "dtype", "threads"], sort=False),
+                            key=lambda g: (_model_rank(g[0][0]), g[1]["median_s"].min()))
+            width = 0.8 / max(1, len(backends))
+            for j, backend in enumerate(backends):
+                xs, ys = [], []
+                for i, (_, group) in enumerate(groups):
+                    at = group[group["backend"] == backend]
+                    if not at.empty:
+                        xs.append(i - 0.4 + width * (j + 0.5))
+                        ys.append(1000.0 * at["median_s"].iloc[0])
+                if xs:
+                    ax.bar(xs, ys, width, color=colour(backend, all_backends), label=backend)
+            ax.set_yscale("log")
+            ax.set_xticks(range(len(groups)), [_tick(c, size) for (c, size, _, _), _ in groups], fontsize=7)
+            ax.set_ylabel("median ms per call (log)")
+            ax.set_title(f"{pass_}: each backend's fastest impl")
+            ax.legend(loc="upper left", frameon=False)
+        suite, day = str(first.get("suite") or "bench"), str(first["started_at"])[:10]
+        where = f", {first['host']}" if rows["host"].nunique() > 1 else ""
+        figures.append(Figure(f"speed, {suite} {day}{where}", unique_ids(to_svg(fig), f"speed{len(figures)}"),
+                              f"speed-{_slug(suite)}-{day}{'-' + _slug(first['host']) if where else ''}.svg"))
     return figures
 
 

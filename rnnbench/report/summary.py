@@ -162,7 +162,7 @@ def _speed(frame):
     """One table per bench record (a session), so a ratio never mixes two sessions' machine states: a busy
     machine's later measurement sits in its own table, beside its own peak, and replaces nothing."""
     rows = frame[(frame["kind"] == "bench") & (frame["status"] == "ok")]
-    if rows.empty:
+    if rows.empty or "median_s" not in rows.columns:
         return [], [], []
     rows = rows[rows["median_s"].notna()]
     if rows.empty:
