@@ -37,15 +37,18 @@ def apply_init(params: dict, cell: str, kind: str, seed: int) -> dict:
     params = {name: value.copy() for name, value in params.items()}
     if kind == "default":
         return params
-    W_h = params["encoder.W_h"]
-    H = W_h.shape[0]
-    if kind == "identity":
-        params["encoder.W_h"] = np.eye(H, dtype=W_h.dtype)
-        params["encoder.b"] = np.zeros_like(params["encoder.b"])
-        return params
     rng = np.random.default_rng([seed, 2])  # apart from the streams of init_model_params ([seed], [seed, 1])
-    blocks = [_orthogonal(rng, H) for _ in range(W_h.shape[1] // H)]
-    params["encoder.W_h"] = np.concatenate(blocks, axis=1).astype(W_h.dtype)
+    # every unit of a stacked/bidirectional encoder (encoder.l0.fw.W_h ...), in canonical order
+    for key in [k for k in params if k.startswith("encoder.") and k.endswith("W_h")]:
+        prefix = key[:-len("W_h")]
+        W_h = params[key]
+        H = W_h.shape[0]
+        if kind == "identity":
+            params[key] = np.eye(H, dtype=W_h.dtype)
+            params[prefix + "b"] = np.zeros_like(params[prefix + "b"])
+            continue
+        blocks = [_orthogonal(rng, H) for _ in range(W_h.shape[1] // H)]
+        params[key] = np.concatenate(blocks, axis=1).astype(W_h.dtype)
     return params
 
 

@@ -42,7 +42,7 @@ from . import generators as gen
 from .inits import apply_init, check_init
 
 COMMON_DEFAULTS = {
-    "model": "lstm", "activation": "tanh", "init": "default", "hidden_size": 128,
+    "model": "lstm", "activation": "tanh", "init": "default", "hidden_size": 128, "layers": 1, "bidirectional": False,
     "optimizer": "adam", "lr": 1e-3, "clip_norm": 1.0, "l2": 0.0,
     "batch_size": 64, "eval_batch_size": 256, "max_steps": 3000, "steps_per_epoch": 200,
     "dev_size": 1000, "test_size": 4000, "split_seed": 0, "success_fraction": 0.1, "probe_steps": None,
@@ -172,7 +172,7 @@ def check_memory(config: dict, spec: ModelSpec, problem: str, T: int, available:
     steps, width = gen.steps(problem, T), memory.itemsize(spec.dtype)
     per_step = 32 if problem == "adding" else 16 + gen.COPY_TOKENS * width
     on_cpu = config.get("device") in (None, "cpu")
-    state = spec.hidden_size * width if on_cpu else 0
+    state = spec.hidden_size * spec.num_layers * (2 if spec.bidirectional else 1) * width if on_cpu else 0
     memory.check_model(spec, available)
     batch = int(config["batch_size"])
     memory.check_fits(batch * steps * (per_step + state),
@@ -197,7 +197,8 @@ def _spec(config: dict) -> ModelSpec:
         num_outputs=1 if adding else gen.COPY_CLASSES, input_size=2 if adding else gen.COPY_TOKENS,
         activation=config["activation"], pooling="last" if adding else "steps", loss="mse" if adding else "xent",
         optimizer=OptimizerSpec(config["optimizer"], float(config["lr"])),
-        clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"])
+        clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"],
+        num_layers=int(config["layers"]), bidirectional=bool(config["bidirectional"]))
 
 
 def _total_steps(config: dict) -> int:

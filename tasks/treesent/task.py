@@ -44,6 +44,7 @@ COMMON_DEFAULTS = {
     "model": "recursive", "lowercase": True, "vocab_size": 30000, "min_count": 1,
     "optimizer": "adagrad", "lr": 0.05, "clip_norm": 5.0, "l2": 1e-4, "activation": "tanh", "pooling": "mean",
     "batch_size": 25, "eval_batch_size": 512, "epochs": 10, "labels": "fine", "init": "default",
+    "layers": 1, "bidirectional": False,
 }
 #: Per-model sizes; recursive nets compose word vectors directly (embed = hidden).
 MODEL_DEFAULTS = {
@@ -172,10 +173,15 @@ def _spec(config: dict, vocab_size: int, num_outputs: int):
     common = dict(hidden_size=int(config["hidden_size"]), num_outputs=num_outputs, vocab_size=vocab_size,
                   embed_size=int(config["embed_size"]), optimizer=optimizer,
                   clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"])
+    layers, bidirectional = int(config["layers"]), bool(config["bidirectional"])
     if config["model"] in TREE_CELLS:
+        if layers != 1 or bidirectional:
+            raise RnnbenchError(f"--layers and --bidirectional apply to the word models (rnn, lstm, gru), "
+                                f"not the tree model {config['model']}")
         return TreeModelSpec(cell=config["model"], **common)
     assert config["model"] in SEQUENCE_CELLS
-    return ModelSpec(cell=config["model"], activation=config["activation"], pooling=config["pooling"], **common)
+    return ModelSpec(cell=config["model"], activation=config["activation"], pooling=config["pooling"],
+                     num_layers=layers, bidirectional=bidirectional, **common)
 
 
 def _tree_batches(trees, ids, chosen) -> list[Batch]:
