@@ -16,9 +16,10 @@ FILTERS = ("task", "dataset", "model", "backend", "host")
 
 def add_parser(commands) -> None:
     report = commands.add_parser(
-        "report", help="accuracy, speed, parity and long-range tables (and plots) from a results directory",
-        description="Read every record in a results directory and print the tables that have data: accuracy "
-                    "(run records), speed (bench), parity (check) and long-range success vs T. HTML adds plots.")
+        "report", help="the backends side by side, then every table and chart, from a results directory",
+        description="Read every record in a results directory and print first the summary (backends as columns), "
+                    "then the tables that have data: accuracy (run records), speed (bench), parity (check) and "
+                    "long-range success vs T. HTML and Markdown written to a file add charts.")
     report.add_argument("--results-dir", default="results", metavar="DIR", help="the records (default results/)")
     report.add_argument("--table", default="all", metavar="NAME[,NAME]",
                         help="summary, accuracy, speed, parity, longrange or all (default: all that have data)")
