@@ -62,7 +62,7 @@ def output_size(hidden_size: int, bidirectional=False) -> int:
 
 def layered_param_shapes(cell, input_size, hidden_size, num_layers=1, bidirectional=False) -> dict:
     """Names and shapes of every unit's parameters (flat names when not layered)."""
-    if cell not in SEQUENCE_CELLS:
+    if cell not in SEQUENCE_CELLS and (num_layers != 1 or bidirectional):
         raise RnnbenchError(f"layers and directions apply to sequence cells {', '.join(SEQUENCE_CELLS)}, "
                             f"not {cell!r}")
     shapes = {}

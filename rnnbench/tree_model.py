@@ -61,9 +61,18 @@ class TreeModelSpec:
             raise RnnbenchError(f"clip_norm must be positive, got {self.clip_norm}")
         resolve_dtype(self.dtype)
 
+    #: A tree encoder is one layer, one direction: what :func:`rnnbench.model.init_model_params` and
+    #: :func:`rnnbench.model.model_param_shapes` read (class attributes, not fields).
+    num_layers = 1
+    bidirectional = False
+
     @property
     def encoder_input_size(self) -> int:
         return self.embed_size
+
+    @property
+    def encoder_output_size(self) -> int:
+        return self.hidden_size
 
 
 def check_tree_model_batch(spec: TreeModelSpec, leaf_ids, trees) -> np.ndarray:
