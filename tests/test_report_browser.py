@@ -67,7 +67,7 @@ def browser(tmp_path):
         driver.quit()
 
 
-def test_the_html_report_renders_in_a_real_browser(page, browser):
+def test_the_html_report_renders_in_a_real_browser(browser, page):  # no browser: skip before rendering
     browser.get(page.as_uri())
     inner = browser.execute_script("return [window.innerWidth, window.innerHeight]")
     assert inner[0] <= WIDTH
