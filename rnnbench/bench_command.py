@@ -16,7 +16,7 @@ from dataclasses import replace
 from rnnbench.errors import RnnbenchError
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, argv=None) -> None:
     bench = commands.add_parser(
         "bench", help="time forward and forward+backward passes of every backend; GFLOP/s and %% of peak",
         description="Time recurrent and recursive cells on every backend, each configuration in a fresh "

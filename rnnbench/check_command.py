@@ -12,7 +12,7 @@ from rnnbench.errors import RnnbenchError
 
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, argv=None) -> None:
     check = commands.add_parser(
         "check", help="compare every backend with the float64 NumPy reference (outputs and gradients)")
     check.add_argument("--backend", action="append", metavar="NAME",

@@ -6,57 +6,45 @@ costs no framework import.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from rnnbench import __version__
 from rnnbench.errors import RnnbenchError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv=None) -> argparse.ArgumentParser:
+    """The parser of every registered command (builtin or a plugin's), in registration order."""
+    from rnnbench.plugins import get_registry
+
     parser = argparse.ArgumentParser(
         prog="rnnbench",
-        description="Recurrent and recursive networks in NumPy, PyTorch and TensorFlow: "
+        description="Recurrent and recursive networks in NumPy, PyTorch, TensorFlow and plugins: "
                     "the same function, checked, timed and trained.")
     parser.add_argument("--version", action="version", version=f"rnnbench {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    plugins = commands.add_parser("plugins", help="list backends and tasks, available or not, and why")
-    plugins.set_defaults(handler=_plugins)
-
-    # Each subcommand's parser lives beside its code; these modules import nothing heavy.
-    from rnnbench import bench_command, check_command, report_command, run_command
-    from rnnbench.data import command as data_command
-    from rnnbench.sweep import command as sweep_command
-
-    check_command.add_parser(commands)
-    run_command.add_parser(commands)
-    bench_command.add_parser(commands)
-    report_command.add_parser(commands)
-    data_command.add_parser(commands)
-    sweep_command.add_parser(commands)
+    registry = get_registry()
+    for entry in registry.commands.values():
+        try:
+            entry.load()(commands, argv)
+        except Exception as exc:  # a broken plugin command must not break the others
+            registry.errors.append(f"command {entry.name!r} ({entry.distribution}) could not be added: "
+                                   f"{type(exc).__name__}: {exc}")
     return parser
 
 
-def _plugins(args) -> int:
-    from rnnbench.plugins import get_registry
-    from rnnbench.table import format_table
-
-    registry = get_registry()
-    rows = []
-    for kind, entries in (("backend", registry.backends), ("task", registry.tasks)):
-        for entry in entries.values():
-            status = "available" if entry.available else "unavailable"
-            note = entry.description if entry.available else entry.unavailable_reason()
-            rows.append([kind, entry.name, status, entry.distribution, note])
-    print(format_table(["kind", "name", "status", "from", "notes"], rows))
-    for error in registry.errors:
-        print(f"warning: {error}", file=sys.stderr)
-    return 0
-
-
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # one line naming where the options are, rather than argparse's usage dump
+        where = f"the {args.task} task" if getattr(args, "task", None) and args.command == "run" else \
+            f"rnnbench {args.command}" if getattr(args, "command", None) else "rnnbench"
+        hint = f"`rnnbench run --task {args.task} --help`" if where.startswith("the ") else \
+            f"`{where} --help`"
+        print(f"rnnbench: error: unrecognized arguments: {' '.join(unknown)} (not options of {where}; see "
+              f"{hint})", file=sys.stderr)
+        return 2
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
@@ -68,6 +56,9 @@ def main(argv=None) -> int:
     except RnnbenchError as exc:
         print(f"rnnbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing more may reach the closed pipe)
+        return 141
     except KeyboardInterrupt as exc:
         print(f"rnnbench: interrupted by {signals.describe(exc)}", file=sys.stderr)
         return signals.exit_status(exc)

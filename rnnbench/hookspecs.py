@@ -31,3 +31,14 @@ def rnnbench_register_backends(register: Callable[[Entry], None]) -> None:
 @hookspec
 def rnnbench_register_tasks(register: Callable[[Entry], None]) -> None:
     """Offer tasks, exactly as :func:`rnnbench_register_backends` offers backends."""
+
+
+@hookspec
+def rnnbench_register_commands(register: Callable[[Entry], None]) -> None:
+    """Offer subcommands: ``register(Entry(name, "module:add_parser", description=...))``.
+
+    ``add_parser(commands, argv)`` adds the command's subparser to argparse's
+    ``commands`` and sets its ``handler(args) -> exit status``; ``argv`` is the
+    whole command line. Its module is imported for every ``rnnbench --help``, so
+    it imports no framework; the handler imports what it needs.
+    """

@@ -28,6 +28,7 @@ BUILTIN_PLUGINS = (
     "rnnbench.tasks.textclf",
     "rnnbench.tasks.longrange",
     "rnnbench.tasks.treesent",
+    "rnnbench.commands",
 )
 BUILTIN_DISTRIBUTION = "rnnbench (builtin)"
 
@@ -38,6 +39,7 @@ class Registry:
 
     backends: dict[str, Entry] = field(default_factory=dict)
     tasks: dict[str, Entry] = field(default_factory=dict)
+    commands: dict[str, Entry] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def backend(self, name: str) -> Entry:
@@ -87,7 +89,8 @@ def build_registry() -> Registry:
             continue
         distributions[name] = dist_name
     for hook, kind, entries in ((manager.hook.rnnbench_register_backends, "backend", registry.backends),
-                                (manager.hook.rnnbench_register_tasks, "task", registry.tasks)):
+                                (manager.hook.rnnbench_register_tasks, "task", registry.tasks),
+                                (manager.hook.rnnbench_register_commands, "command", registry.commands)):
         # Call plugins one at a time so that each entry knows its plugin and one
         # plugin's exception does not hide the others' entries.
         for impl in hook.get_hookimpls():  # registration order: builtins first

@@ -14,7 +14,7 @@ from rnnbench.errors import RnnbenchError
 FILTERS = ("task", "dataset", "model", "backend", "host")
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, argv=None) -> None:
     report = commands.add_parser(
         "report", help="the backends side by side, then every table and chart, from a results directory",
         description="Read every record in a results directory and print first the summary (backends as columns), "

@@ -13,22 +13,22 @@ import sys
 
 from rnnbench.errors import RnnbenchError
 
-#: Options handed to the task's configuration as they are (None = the task's default).
-TASK_OPTIONS = ("dataset", "model", "epochs", "max_steps", "batch_size", "eval_batch_size", "dtype",
-                "embed_size", "hidden_size", "pooling", "activation", "optimizer", "lr", "clip_norm", "l2",
-                "vocab_size", "min_count", "max_length", "truncate", "tokenizer", "split_seed", "dev_fraction",
-                "folds", "fold", "text_column", "label_column", "label_names", "dev_file", "test_file",
-                "data_dir", "problem", "init", "steps_per_epoch", "dev_size", "test_size", "success_fraction",
-                "probe_steps", "labels", "encoding", "layers", "bidirectional")
+#: Options every task shares, handed to its configuration as they are (None = the task's default).
+#: A task's own options are declared by the task (:meth:`rnnbench.task.Task.add_options`).
+COMMON_TASK_OPTIONS = ("dataset", "model", "epochs", "max_steps", "batch_size", "eval_batch_size", "dtype",
+                       "embed_size", "hidden_size", "layers", "bidirectional", "pooling", "activation",
+                       "optimizer", "lr", "clip_norm", "l2", "data_dir")
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, argv=None) -> None:
+    """``rnnbench run``, with the options of the task ``argv`` names (``--task X``), if any."""
     run = commands.add_parser(
         "run", help="train a task on a backend; one JSON record per seed",
         description="Train a model on real data with one backend. Options left out take the task's defaults "
-                    "for the dataset (see `rnnbench run --backend numpy --task textclf --show-config`).")
+                    "for the dataset (see `rnnbench run --backend numpy --task textclf --show-config`). "
+                    "Each task adds options of its own: `rnnbench run --task NAME --help` lists them.")
     run.add_argument("--backend", required=True, metavar="NAME", help="numpy, torch, tensorflow, ...")
-    run.add_argument("--task", required=True, metavar="NAME", help="textclf, longrange, ...")
+    run.add_argument("--task", required=True, metavar="NAME", help="textclf, longrange, treesent, ...")
     run.add_argument("--model", metavar="CELL", help="rnn, lstm, gru; treesent also recursive, treelstm")
     run.add_argument("--dataset", metavar="NAME|PATH",
                      help="a registered dataset (textclf: imdb, sst2, mr, trec, ag_news) or a .tsv/.csv/.jsonl file")
@@ -62,46 +62,50 @@ def add_parser(commands) -> None:
     model.add_argument("--clip-norm", type=float, metavar="X", help="global gradient-norm clip (0: none)")
     model.add_argument("--l2", type=float, metavar="X")
     model.add_argument("--eval-batch-size", type=int, metavar="N")
-    text = run.add_argument_group("text (textclf)")
-    text.add_argument("--vocab-size", type=int, metavar="N", help="ids in all, padding and unknown included")
-    text.add_argument("--min-count", type=int, metavar="N", help="training count a word needs to get an id")
-    text.add_argument("--max-length", type=int, metavar="N", help="tokens kept per text")
-    text.add_argument("--truncate", choices=("head", "tail"), help="keep the first (head) or last tokens")
-    text.add_argument("--tokenizer", choices=("words", "words+punct"))
-    text.add_argument("--split-seed", type=int, metavar="N", help="seed of the fixed dev/test splits (default 0)")
-    text.add_argument("--dev-fraction", type=float, metavar="X")
-    text.add_argument("--folds", type=int, metavar="K", help="folds for datasets without a test split")
-    text.add_argument("--fold", type=int, metavar="I", help="which fold is test (0..K-1)")
-    text.add_argument("--text-column", metavar="NAME", help="user file: text column or field (default text)")
-    text.add_argument("--label-column", metavar="NAME", help="user file: label column or field (default label)")
-    text.add_argument("--label-names", metavar="LIST", help="user file: the allowed labels, comma-separated")
-    text.add_argument("--dev-file", metavar="PATH", help="user file: a dev file with the same columns")
-    text.add_argument("--test-file", metavar="PATH", help="user file: a test file with the same columns")
-    text.add_argument("--encoding", metavar="NAME",
-                      help="user files: their text encoding (default utf-8, a byte-order mark skipped; "
-                           "e.g. latin-1, cp1252, utf-16)")
-    trees = run.add_argument_group("tree sentiment (treesent)")
-    trees.add_argument("--labels", choices=("fine", "binary"),
-                       help="fine: 5 classes (default); binary: the separate positive/negative model, neutral "
-                            "phrases left out of training")
-    longrange = run.add_argument_group("long-range (longrange)")
-    longrange.add_argument("--problem", metavar="NAME", help="adding (default) or copy")
-    longrange.add_argument("--seq-len", metavar="T[,T...]",
-                           help="sequence length T (copy: the blank stretch; T+20 steps in all); a comma list "
-                                "sweeps, one run and record per T and seed")
-    longrange.add_argument("--init", metavar="KIND",
-                           help="initial weights: default, identity (rnn; with --activation relu: IRNN), "
-                                "orthogonal; treesent recursive: average (its default)")
-    longrange.add_argument("--steps-per-epoch", type=int, metavar="N",
-                           help="training steps between dev evaluations (default 200); --max-steps is the budget")
-    longrange.add_argument("--dev-size", type=int, metavar="N", help="dev sequences (default 1000)")
-    longrange.add_argument("--test-size", type=int, metavar="N", help="test sequences (default 4000)")
-    longrange.add_argument("--success-fraction", type=float, metavar="X",
-                           help="success: test metric below X times the baseline (default 0.1)")
-    longrange.add_argument("--probe-steps", metavar="LIST",
-                           help="training steps at which to record ||dLoss/dh_t|| for every t "
-                                "(default: first, middle, last; 'none': never)")
-    run.set_defaults(handler=handle)
+    task_options = add_task_options(run, task_named(argv))
+    run.set_defaults(handler=handle, task_options=task_options)
+
+
+def task_named(argv) -> str | None:
+    """The value of ``--task`` in a ``run`` command line (``--task X`` or ``--task=X``), else None."""
+    argv = list(argv or [])
+    for i, word in enumerate(argv):
+        if word == "--task" and i + 1 < len(argv):
+            return argv[i + 1]
+        if word.startswith("--task="):
+            return word.split("=", 1)[1]
+    return None
+
+
+def add_task_options(run, task_name: str | None) -> tuple[str, ...]:
+    """Add the options task ``task_name`` declares, in a group of their own; their ``dest`` names.
+
+    An unknown or broken task adds nothing here: the handler then says what is
+    wrong in one line, as for every other bad name.
+    """
+    if not task_name:
+        return ()
+    from rnnbench.plugins import get_registry
+
+    try:
+        task_class = get_registry().task(task_name).load()
+    except RnnbenchError:
+        return ()
+    recorder = _OptionRecorder(run.add_argument_group(f"options of the {task_name} task"))
+    task_class.add_options(recorder)
+    return tuple(recorder.dests)
+
+
+class _OptionRecorder:
+    """An argparse group that remembers the ``dest`` of every option a task adds to it."""
+
+    def __init__(self, group):
+        self._group, self.dests = group, []
+
+    def add_argument(self, *args, **kwargs):
+        action = self._group.add_argument(*args, **kwargs)
+        self.dests.append(action.dest)
+        return action
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -114,21 +118,6 @@ def parse_seeds(text: str) -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise RnnbenchError(f"--seeds repeats a seed: {text}")
     return seeds
-
-
-def parse_seq_lens(text: str | None) -> list:
-    """``--seq-len``: ``[None]`` when absent (the task's default), else the lengths in the order given."""
-    if text is None:
-        return [None]
-    try:
-        lengths = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise RnnbenchError(f"--seq-len takes comma-separated integers, got {text!r}") from None
-    if not lengths:
-        raise RnnbenchError("--seq-len needs at least one length")
-    if len(set(lengths)) != len(lengths):
-        raise RnnbenchError(f"--seq-len repeats a length: {text}")
-    return lengths
 
 
 def handle(args) -> int:
@@ -147,15 +136,11 @@ def handle(args) -> int:
     backend_entry = registry.backend(args.backend)
     if not backend_entry.available:
         raise RnnbenchError(f"backend {args.backend} is unavailable: {backend_entry.unavailable_reason()}")
-    task = registry.task(args.task).load()()
-    given = {name: getattr(args, name) for name in TASK_OPTIONS}
-    seq_lens = parse_seq_lens(args.seq_len)
-    if seq_lens != [None] and "seq_len" not in task.defaults(task.datasets[0] if task.datasets else None):
-        raise RnnbenchError(f"--seq-len applies to tasks with a sequence-length parameter (longrange); "
-                            f"{task.name} has none")
-    configs = []  # one a sequence length: a sweep is several runs of one command
-    for seq_len in seq_lens:
-        config = task.resolve_config(given if seq_len is None else {**given, "seq_len": seq_len})
+    task = load_task(registry, args.task)
+    given = {name: getattr(args, name) for name in (*COMMON_TASK_OPTIONS, *args.task_options)}
+    configs = []  # a task may expand one command line into several runs (longrange: one a sequence length)
+    for variant in task.expand(given):
+        config = task.resolve_config(variant)
         config.update(backend=args.backend, seeds=seeds, device=args.device, impl=args.impl,
                       threads=args.threads or _usable_cpus())
         check_run_options(config)
@@ -182,6 +167,19 @@ def handle(args) -> int:
         if codes[-1] > 128:  # interrupted (128 + the signal): later sequence lengths do not start
             return codes[-1]
     return max(codes)
+
+
+def load_task(registry, name: str):
+    """An instance of task ``name``; a task class that does not implement the whole interface is one line."""
+    from rnnbench.task import Task
+
+    task_class = registry.task(name).load()
+    if not (isinstance(task_class, type) and issubclass(task_class, Task)):
+        raise RnnbenchError(f"task {name}: {registry.task(name).target} is not an rnnbench.task.Task subclass")
+    missing = sorted(getattr(task_class, "__abstractmethods__", ()))
+    if missing:
+        raise RnnbenchError(f"task {name}: {task_class.__name__} does not implement {', '.join(missing)}")
+    return task_class()
 
 
 def _usable_cpus() -> int:

@@ -9,6 +9,7 @@ arguments and the runner never learns the difference.
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -68,20 +69,40 @@ class Prepared:
     init_params: Callable[[object, int], dict] | None = None
 
 
-class Task:
-    """Base class of a task; a subclass sets ``name``, ``description``, ``datasets`` and implements ``prepare``."""
+class Task(abc.ABC):
+    """Base class of a task; a subclass sets ``name``, ``description``, ``datasets`` and implements ``prepare``.
+
+    An abstract base class, so that a task plugin missing ``prepare`` fails when
+    it is loaded, with its name, rather than in the middle of a run.
+    """
 
     name = "base"
     description = ""
     #: Registered dataset names; the first is the default.
     datasets: tuple[str, ...] = ()
 
+    @classmethod
+    def add_options(cls, group) -> None:
+        """Declare this task's own ``rnnbench run`` options on ``group`` (argparse's ``add_argument``).
+
+        Each option's value reaches :meth:`resolve_config` (and so ``prepare``'s
+        config) under its ``dest`` name, None when left out; ``rnnbench run
+        --task NAME --help`` shows them, and ``rnnbench sweep`` accepts them as
+        keys. The options every task shares (model, optimizer, epochs, ...) are
+        declared by ``rnnbench run`` itself.
+        """
+
+    def expand(self, given: dict) -> list[dict]:
+        """The runs one command line asks for: ``[given]``; a task may sweep a list-valued option of its own."""
+        return [given]
+
     def defaults(self, dataset: str) -> dict:
         """The task's own defaults for ``dataset`` (they override :data:`RUN_DEFAULTS`)."""
         return {}
 
+    @abc.abstractmethod
     def prepare(self, config: dict) -> Prepared:
-        raise NotImplementedError
+        """Everything the runner needs for one configuration (data read, batches made, model spec set)."""
 
     def resolve_config(self, given: dict) -> dict:
         """Fill every option the user left at None from the task's defaults, then :data:`RUN_DEFAULTS`."""

@@ -108,7 +108,7 @@ BAD_FILES = [
     ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[options]\nepochs = 0', "epochs must be at least 1"),
     ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[options]\nproblem = "adding"\ndataset = "copy"',
      "disagree"),
-    ('[matrix]\ntask = ["textclf"]\nbackend = ["numpy"]\n[options]\nseq_len = 20', "seq_len applies to tasks"),
+    ('[matrix]\ntask = ["textclf"]\nbackend = ["numpy"]\n[options]\nseq_len = 20', "[options] seq_len: not an option of the textclf task (its own options: vocab_size"),
     ('[matrix]\nbackend = ["numpy"]', "no task"),
     ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[[include]]\nmodel = "gru"\nwidth = 3',
      "[[include]] #1 width: unknown key"),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, argv=None) -> None:
     data = commands.add_parser("data", help="list the datasets present, or fetch one",
                                description="Datasets live in --data-dir, else $RNNBENCH_DATA_DIR, "
                                            "else ~/.cache/rnnbench/data ($XDG_CACHE_HOME/rnnbench/data).")

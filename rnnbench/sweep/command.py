@@ -11,7 +11,7 @@ import sys
 from rnnbench.errors import RnnbenchError
 
 
-def add_parser(commands) -> None:
+def add_parser(commands, argv=None) -> None:
     sweep = commands.add_parser(
         "sweep", help="run every configuration of a sweep file, here or on a Ray cluster",
         description="Run the product of a sweep file's [matrix] (less [[exclude]], plus [[include]]) with its "

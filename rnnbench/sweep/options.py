@@ -22,17 +22,43 @@ RESERVED = {
 IDENTITY = ("task", "backend", "seed")
 
 
-@functools.lru_cache(maxsize=1)
-def run_actions() -> dict[str, argparse.Action]:
-    """``dest -> argparse action`` for every long option of ``rnnbench run`` that a sweep may set."""
+@functools.lru_cache(maxsize=None)
+def task_actions(task: str | None) -> tuple[dict[str, argparse.Action], tuple[str, ...]]:
+    """``rnnbench run --task TASK``'s long options (``dest -> action``) and the task's own option names."""
     from rnnbench import run_command
 
     parser = argparse.ArgumentParser(add_help=False)
     commands = parser.add_subparsers()
-    run_command.add_parser(commands)
+    run_command.add_parser(commands, ["run", "--task", task] if task else None)
     run = commands.choices["run"]
-    return {action.dest: action for action in run._actions
-            if action.option_strings and action.dest not in RESERVED and action.dest != "help"}
+    actions = {action.dest: action for action in run._actions
+               if action.option_strings and action.dest not in RESERVED and action.dest != "help"}
+    return actions, tuple(run.get_default("task_options") or ())
+
+
+@functools.lru_cache(maxsize=1)
+def run_actions() -> dict[str, argparse.Action]:
+    """Every option a sweep key may name: ``rnnbench run``'s own and those of every registered task.
+
+    Whether a key applies to a configuration's task is checked with that task
+    (:func:`check_task_key`); here a key is only checked to exist somewhere.
+    """
+    from rnnbench.plugins import get_registry
+
+    actions = dict(task_actions(None)[0])
+    for name in get_registry().tasks:
+        for dest, action in task_actions(name)[0].items():
+            actions.setdefault(dest, action)
+    return actions
+
+
+def check_task_key(key: str, task: str, where: str) -> None:
+    """A key set for a configuration of ``task`` must be one of that task's run options."""
+    actions = task_actions(task)[0]
+    if key not in actions and key not in IDENTITY and key != "seed":
+        own = task_actions(task)[1]
+        raise RnnbenchError(f"{where} {key}: not an option of the {task} task (its own options: "
+                            f"{', '.join(own) or 'none'})")
 
 
 def is_flag(key: str) -> bool:

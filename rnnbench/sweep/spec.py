@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnbench.errors import RnnbenchError
-from rnnbench.sweep.options import IDENTITY, check_key, convert
+from rnnbench.sweep.options import IDENTITY, check_key, check_task_key, convert, task_actions
 
 TOP_LEVEL = ("description", "matrix", "options", "exclude", "include")
 
@@ -203,7 +203,9 @@ class _Checker:
     def task(self, name: str, where: str):
         if name not in self.tasks:
             try:
-                self.tasks[name] = self.registry.task(name).load()()
+                from rnnbench.run_command import load_task
+
+                self.tasks[name] = load_task(self.registry, name)
             except RnnbenchError as exc:
                 raise RnnbenchError(f"{where} task: {exc}") from None
         return self.tasks[name]
@@ -214,6 +216,8 @@ class _Checker:
                 raise RnnbenchError(f"{source}: no {key}; set {key} in [matrix], [options] or the include")
         converted = {key: convert(key, value, origin[key]) for key, value in values.items()}
         task = self.task(converted["task"][1], origin["task"])
+        for key in converted:
+            check_task_key(key, task.name, origin[key])
         backend = converted["backend"][1]
         if backend not in self.registry.backends:
             try:
@@ -235,17 +239,13 @@ class _Checker:
 
 def resolve(task, config: Configuration) -> dict:
     """The task's full configuration for ``config``, defaults filled in, as ``rnnbench run`` resolves it."""
-    from rnnbench.run_command import TASK_OPTIONS
+    from rnnbench.run_command import COMMON_TASK_OPTIONS
     from rnnbench.runner import check_run_options
 
-    given = {key: config.value(key) for key in TASK_OPTIONS if config.value(key) is not None}
-    seq_len = config.value("seq_len")
-    if seq_len is not None:
-        if "seq_len" not in task.defaults(task.datasets[0] if task.datasets else None):
-            raise RnnbenchError(f"seq_len applies to tasks with a sequence-length parameter (longrange); "
-                                f"{task.name} has none")
-        given["seq_len"] = seq_len
-    resolved = task.resolve_config(given)
+    names = (*COMMON_TASK_OPTIONS, *task_actions(task.name)[1])
+    given = {key: config.value(key) for key in names if config.value(key) is not None}
+    (variant,) = task.expand(given)  # one value a key: one run a configuration
+    resolved = task.resolve_config(variant)
     resolved.update(backend=config.backend, device=config.value("device"), impl=config.value("impl"),
                     threads=config.value("threads"))
     check_run_options(resolved)

@@ -58,6 +58,30 @@ class LongRange(Task):
     description = "adding problem and copy memory at sequence length T: where gradients vanish"
     datasets = gen.PROBLEMS
 
+    @classmethod
+    def add_options(cls, group) -> None:
+        group.add_argument("--problem", metavar="NAME", help="adding (default) or copy")
+        group.add_argument("--seq-len", metavar="T[,T...]",
+                           help="sequence length T (copy: the blank stretch; T+20 steps in all); a comma list "
+                                "sweeps, one run and record per T and seed")
+        group.add_argument("--init", metavar="KIND",
+                           help="initial weights: default, identity (rnn; with --activation relu: IRNN), "
+                                "orthogonal")
+        group.add_argument("--steps-per-epoch", type=int, metavar="N",
+                           help="training steps between dev evaluations (default 200); --max-steps is the budget")
+        group.add_argument("--dev-size", type=int, metavar="N", help="dev sequences (default 1000)")
+        group.add_argument("--test-size", type=int, metavar="N", help="test sequences (default 4000)")
+        group.add_argument("--success-fraction", type=float, metavar="X",
+                           help="success: test metric below X times the baseline (default 0.1)")
+        group.add_argument("--probe-steps", metavar="LIST",
+                           help="training steps at which to record ||dLoss/dh_t|| for every t "
+                                "(default: first, middle, last; 'none': never)")
+
+    def expand(self, given: dict) -> list[dict]:
+        """One run per length of ``--seq-len 10,50,200``: a sweep over T is one command."""
+        return [given if seq_len is None else {**given, "seq_len": seq_len}
+                for seq_len in parse_seq_lens(given.get("seq_len"))]
+
     def defaults(self, dataset: str) -> dict:
         return {**COMMON_DEFAULTS, **PROBLEM_DEFAULTS.get(dataset, {})}
 
@@ -297,3 +321,20 @@ def _published(problem: str, T: int) -> list[dict]:
     return [{"source": "Arjovsky, Shah & Bengio 2016, Unitary Evolution Recurrent Neural Networks (ICML)",
              "model": "memoryless baseline", "metric": "xent", "value": gen.copy_baseline(T),
              "note": "10 log 8 / (T + 20): the copy-memory baseline defined there"}]
+
+
+def parse_seq_lens(text) -> list:
+    """``--seq-len``: ``[None]`` when absent (the default), else the lengths in the order given."""
+    if text is None:
+        return [None]
+    if isinstance(text, int):
+        return [text]
+    try:
+        lengths = [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise RnnbenchError(f"--seq-len takes comma-separated integers, got {text!r}") from None
+    if not lengths:
+        raise RnnbenchError("--seq-len needs at least one length")
+    if len(set(lengths)) != len(lengths):
+        raise RnnbenchError(f"--seq-len repeats a length: {text}")
+    return lengths

@@ -49,6 +49,26 @@ class TextClassification(Task):
     description = "sentence and document classification with a recurrent encoder"
     datasets = BUILTIN
 
+    @classmethod
+    def add_options(cls, group) -> None:
+        group.add_argument("--vocab-size", type=int, metavar="N", help="ids in all, padding and unknown included")
+        group.add_argument("--min-count", type=int, metavar="N", help="training count a word needs to get an id")
+        group.add_argument("--max-length", type=int, metavar="N", help="tokens kept per text")
+        group.add_argument("--truncate", choices=("head", "tail"), help="keep the first (head) or last tokens")
+        group.add_argument("--tokenizer", choices=("words", "words+punct"))
+        group.add_argument("--split-seed", type=int, metavar="N", help="seed of the fixed dev/test splits (default 0)")
+        group.add_argument("--dev-fraction", type=float, metavar="X")
+        group.add_argument("--folds", type=int, metavar="K", help="folds for datasets without a test split")
+        group.add_argument("--fold", type=int, metavar="I", help="which fold is test (0..K-1)")
+        group.add_argument("--text-column", metavar="NAME", help="user file: text column or field (default text)")
+        group.add_argument("--label-column", metavar="NAME", help="user file: label column or field (default label)")
+        group.add_argument("--label-names", metavar="LIST", help="user file: the allowed labels, comma-separated")
+        group.add_argument("--dev-file", metavar="PATH", help="user file: a dev file with the same columns")
+        group.add_argument("--test-file", metavar="PATH", help="user file: a test file with the same columns")
+        group.add_argument("--encoding", metavar="NAME",
+                           help="user files: their text encoding (default utf-8, a byte-order mark skipped; "
+                                "e.g. latin-1, cp1252, utf-16)")
+
     def defaults(self, dataset: str) -> dict:
         return {**COMMON_DEFAULTS, **DATASET_DEFAULTS.get(dataset, {})}
 

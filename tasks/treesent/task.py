@@ -66,6 +66,15 @@ class TreeSentiment(Task):
     description = "Stanford Sentiment Treebank: recursive and recurrent models on the same sentences"
     datasets = ("sst",)
 
+    @classmethod
+    def add_options(cls, group) -> None:
+        group.add_argument("--labels", choices=("fine", "binary"),
+                           help="fine: 5 classes (default); binary: the separate positive/negative model, "
+                                "neutral phrases left out of training")
+        group.add_argument("--init", metavar="KIND",
+                           help="initial weights: average (the recursive net's default: the composition starts "
+                                "as the mean of its children) or default")
+
     def resolve_config(self, given: dict) -> dict:
         """Defaults in layers: the runner's, this task's, the chosen model's, then what the user gave."""
         model = given.get("model") or COMMON_DEFAULTS["model"]
