@@ -79,9 +79,11 @@ class Backend:
 
     # -- timing (``rnnbench bench``) ----------------------------------------------------------
 
-    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh"):
+    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
+                       bidirectional=False):
         """A zero-argument callable that runs one ``sequence_forward`` (``backward``: forward and
         the vector-Jacobian product for a fixed, seeded upstream ``dy``) and returns None.
+        ``num_layers``/``bidirectional`` time a layered encoder (backends with ``layered``).
 
         Everything is converted to the framework once, here, so the callable times the
         framework's own work and no NumPy conversion; the device is synchronised before it

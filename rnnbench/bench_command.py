@@ -29,7 +29,9 @@ def add_parser(commands, argv=None) -> None:
     bench.add_argument("--impls", metavar="LIST",
                        help="backend implementations (native, loop, compiled, xla) and tree schedules "
                             "(level-batched, node-by-node); default: each backend's default, level-batched")
-    bench.add_argument("--sizes", metavar="LIST", help="sequence sizes BATCHxSTEPSxINPUTxHIDDEN, e.g. 64x100x128x256")
+    bench.add_argument("--sizes", metavar="LIST",
+                       help="sequence sizes BATCHxSTEPSxINPUTxHIDDEN, e.g. 64x100x128x256; add :L<layers> and :bi "
+                            "for stacked and bidirectional encoders, e.g. 64x100x512x512:L2:bi")
     bench.add_argument("--tree-sizes", metavar="LIST", help="tree sizes TREESxINPUTxHIDDEN, e.g. 64x300x150")
     bench.add_argument("--trees", action="store_true", help="add the tree cells to a custom grid")
     bench.add_argument("--dtype", metavar="LIST", help="float32 (default) and/or float64")

@@ -81,7 +81,11 @@ class TensorflowBackend(Backend):
                 "threads_requested": self.threads,
                 "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or _schedulable_cores()}
 
-    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh"):
+    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
+                       bidirectional=False):
+        if layers.is_layered(num_layers, bidirectional):
+            from .stacked import sequence_timer as layered_timer
+            return layered_timer(self, cell, params, x, lengths, backward, activation, num_layers, bidirectional)
         from .bench import sequence_timer
         return sequence_timer(self, cell, params, x, lengths, backward, activation)
 
@@ -170,17 +174,7 @@ class TensorflowBackend(Backend):
             if state is not None:
                 grads.update({f"{k}0": dfinal[k] for k in keys})
             return grads
-        key = ("layered", cell, activation, D, H, np.dtype(dtype).name, num_layers, bidirectional)
-        if key not in self._functions:
-            from . import stacked
-
-            with tf.device(self._tf_device):
-                encode = stacked.make_layered_encoder(self.impl, cell, activation, D, H, dtype, num_layers,
-                                                      bidirectional)
-            options = dict(reduce_retracing=True, jit_compile=(self.impl == "xla") or None)
-            self._functions[key] = (tf.function(functools.partial(_layered_forward, encode), **options),
-                                    tf.function(functools.partial(_layered_vjp, encode), **options))
-        forward, vjp = self._functions[key]
+        forward, vjp = self._layered_functions(cell, activation, D, H, dtype, num_layers, bidirectional)
         with tf.device(self._tf_device):
             args = (_tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)),
                     {k: tf.constant(v) for k, v in initial.items()})
@@ -192,6 +186,20 @@ class TensorflowBackend(Backend):
         if state is None:
             grads = {k: v for k, v in grads.items() if k in params or k == "x"}
         return grads
+
+    def _layered_functions(self, cell, activation, input_size, hidden_size, dtype, num_layers, bidirectional):
+        """``(forward, vjp)`` tf.functions of a layered configuration, built once and reused."""
+        key = ("layered", cell, activation, input_size, hidden_size, np.dtype(dtype).name, num_layers, bidirectional)
+        if key not in self._functions:
+            from . import stacked
+
+            with tf.device(self._tf_device):
+                encode = stacked.make_layered_encoder(self.impl, cell, activation, input_size, hidden_size, dtype,
+                                                      num_layers, bidirectional)
+            options = dict(reduce_retracing=True, jit_compile=(self.impl == "xla") or None)
+            self._functions[key] = (tf.function(functools.partial(_layered_forward, encode), **options),
+                                    tf.function(functools.partial(_layered_vjp, encode), **options))
+        return self._functions[key]
 
     def _sequence_args(self, cell, params, x, lengths, state, dtype):
         B, H = x.shape[0], _hidden(params)

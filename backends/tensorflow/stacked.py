@@ -105,3 +105,45 @@ def _native_encoder(cell, activation, input_size, hidden_size, dtype, num_layers
 def zero_states(cell, num_layers, bidirectional, batch, hidden, dtype) -> dict:
     return {p + k: tf.zeros([batch, hidden], dtype) for _, _, p in units(num_layers, bidirectional)
             for k in state_keys(cell)}
+
+
+def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
+                   bidirectional=False):
+    """As :func:`.bench.sequence_timer` for a layered encoder: the backend's traced functions, tensors made once."""
+    import numpy as np
+
+    from rnnbench import layers
+    from rnnbench.bench.inputs import sequence_cotangent
+
+    from .backend import _tensors
+
+    x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, None, activation, num_layers,
+                                                       bidirectional)
+    B, T, D = x.shape
+    forward, vjp = backend._layered_functions(cell, activation, D, H, dtype, num_layers, bidirectional)
+    device = backend._tf_device
+    with tf.device(device):
+        states = zero_states(cell, num_layers, bidirectional, B, H, dtype)
+        args = (_tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)), states)
+        if backward:
+            dy = tf.constant(sequence_cotangent(B, T, layers.output_size(H, bidirectional), dtype))
+            dfinal = {k: tf.zeros_like(v) for k, v in states.items()}
+    if not backward:
+        def run_forward():
+            with tf.device(device):
+                _, final = forward(*args)
+            _finish(final)
+        return run_forward
+
+    def run_forward_backward():
+        with tf.device(device):
+            grads = vjp(*args, dy, dfinal)
+        _finish(grads)
+    return run_forward_backward
+
+
+def _finish(tensors: dict) -> None:
+    sync = getattr(tf.experimental, "sync_devices", None)
+    if sync is not None:
+        sync()
+    min(tensors.values(), key=lambda t: t.shape.num_elements()).numpy()

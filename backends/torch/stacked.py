@@ -123,3 +123,34 @@ def _fused(cell, params, x, lengths, h0, activation, num_layers, bidirectional):
         y = torch.where(empty[:, None, None], torch.zeros_like(y), y)
         final = {k: torch.where(empty[:, None], h0[k], v) for k, v in final.items()}
     return y, final
+
+
+def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
+                   bidirectional=False):
+    """As :func:`.bench.sequence_timer` for a layered encoder: this impl's path (fused module for native)."""
+    from rnnbench import layers
+    from rnnbench.bench.inputs import sequence_cotangent
+
+    x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, None, activation, num_layers,
+                                                       bidirectional)
+    p = backend._params(params, dtype, requires_grad=backward)
+    xt = backend.tensor(x, requires_grad=backward)
+    lengths = torch.from_numpy(lengths)
+    sync = (lambda: torch.cuda.synchronize(backend.torch_device)) if backend.torch_device.type == "cuda" \
+        else (lambda: None)
+    if not backward:
+        def run_forward():
+            with torch.no_grad():
+                backend.encode_layered(cell, p, xt, lengths, None, activation, num_layers, bidirectional)
+            sync()
+        return run_forward
+    B, T, _ = x.shape
+    dy = backend.tensor(sequence_cotangent(B, T, layers.output_size(H, bidirectional), dtype))
+    inputs = [*p.values(), xt]
+
+    def run_forward_backward():
+        with torch.enable_grad():
+            y, _ = backend.encode_layered(cell, p, xt, lengths, None, activation, num_layers, bidirectional)
+            backend.grad([y], inputs, [dy])
+        sync()
+    return run_forward_backward

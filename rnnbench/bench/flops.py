@@ -55,6 +55,17 @@ def sequence_flops(cell: str, batch: int, steps: int, input_size: int, hidden_si
     return _with_backward(batch * steps * sequence_step_flops(cell, input_size, hidden_size), pass_)
 
 
+def layered_sequence_flops(cell: str, batch: int, steps: int, input_size: int, hidden_size: int, pass_: str,
+                           num_layers: int = 1, bidirectional: bool = False) -> int:
+    """FLOPs of a stacked/bidirectional encoder: every layer and direction counted as its own layer
+    (layer 0 reads ``input_size``, the others the layer below: H, or 2H with both directions)."""
+    from rnnbench.layers import output_size, units
+
+    return sum(sequence_flops(cell, batch, steps, input_size if layer == 0 else output_size(hidden_size, bidirectional),
+                              hidden_size, pass_)
+               for layer, _, _ in units(num_layers, bidirectional))
+
+
 def tree_node_flops(cell: str, input_size: int, hidden_size: int) -> tuple[int, int]:
     """Forward FLOPs ``(per leaf, per internal node)`` of a tree cell."""
     D, H = input_size, hidden_size

@@ -47,6 +47,7 @@ def build_grid(options) -> Grid:
         raise RnnbenchError(f"--threads must be at least 1, got {threads}")
     cells = _cells(options, base)
     sizes = suites.parse_sizes(options.sizes) if options.sizes else list(base.sizes)
+    extra = [] if options.sizes else list(base.extra)  # the suite's one-cell sizes (a stacked BiLSTM)
     tree_sizes = suites.parse_tree_sizes(options.tree_sizes) if options.tree_sizes else list(base.tree_sizes)
     if any(c in TREE_CELLS for c in cells) and not tree_sizes:
         raise RnnbenchError("tree cells need --tree-sizes TREESxINPUTxHIDDEN (e.g. 64x300x150)")
@@ -77,11 +78,14 @@ def build_grid(options) -> Grid:
         for dtype in dtypes:
             for pass_ in passes:
                 if cell in SEQUENCE_CELLS:
-                    for B, T, D, H in sizes:
+                    for size in sizes + [s for c, s in extra if c == cell]:
+                        B, T, D, H = size[:4]
                         for backend in backends:
                             for impl in sequence_impls[backend]:
-                                grid.configs.append(_config("sequence", cell, backend, impl, device, dtype, threads,
-                                                            pass_, B, T, D, H))
+                                config = _config("sequence", cell, backend, impl, device, dtype, threads, pass_,
+                                                 B, T, D, H)
+                                config.update(suites.layering(size))
+                                grid.configs.append(config)
                     continue
                 for n, D, H in tree_sizes:
                     for backend in backends:
@@ -98,6 +102,7 @@ def build_grid(options) -> Grid:
         "suite": grid.dataset, "description": base.description, "cells": cells, "backends": backends,
         "impls": {"sequence": sequence_impls, "tree": tree_impls},
         "sizes": [list(s) for s in sizes] if any(c in SEQUENCE_CELLS for c in cells) else [],
+        **({"extra_sizes": [[c, list(s)] for c, s in extra if c in cells]} if extra else {}),
         "tree_sizes": [list(s) for s in tree_sizes] if any(c in TREE_CELLS for c in cells) else [],
         "dtypes": dtypes, "passes": passes, "device": device, "threads": threads, "isolation": isolation,
         "timing": base.policy.as_dict(), "peak_sizes": list(base.peak_sizes), "tree_source": source,

@@ -17,9 +17,13 @@ def _normal(shape, dtype, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-def sequence_inputs(cell: str, batch: int, steps: int, input_size: int, hidden_size: int, dtype="float32"):
-    """``(params, x [B,T,D])`` for a timing run: seeded parameters and unit-normal inputs."""
-    return (init_params(cell, input_size, hidden_size, seed=SEED, dtype=dtype),
+def sequence_inputs(cell: str, batch: int, steps: int, input_size: int, hidden_size: int, dtype="float32",
+                    num_layers: int = 1, bidirectional: bool = False):
+    """``(params, x [B,T,D])`` for a timing run: seeded parameters (every unit's, when layered) and unit-normal
+    inputs."""
+    from rnnbench.layers import init_layered_params
+
+    return (init_layered_params(cell, input_size, hidden_size, num_layers, bidirectional, seed=SEED, dtype=dtype),
             _normal((batch, steps, input_size), dtype, SEED + 1))
 
 

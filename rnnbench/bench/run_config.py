@@ -67,8 +67,11 @@ def build_timer(backend, config: dict, row: dict):
     cell, dtype, D, H = config["cell"], config["dtype"], config["input"], config["hidden"]
     if config["kind"] == "sequence":
         B, T = config["batch"], config["steps"]
-        params, x = sequence_inputs(cell, B, T, D, H, dtype)
-        row.update(flops=flop_counts.sequence_flops(cell, B, T, D, H, config["pass"]))
+        layering = {"num_layers": config.get("layers", 1), "bidirectional": config.get("bidirectional", False)}
+        params, x = sequence_inputs(cell, B, T, D, H, dtype, **layering)
+        row.update(flops=flop_counts.layered_sequence_flops(cell, B, T, D, H, config["pass"], **layering))
+        if layering["num_layers"] > 1 or layering["bidirectional"]:
+            return backend.sequence_timer(cell, params, x, None, backward, **layering), B * T
         return backend.sequence_timer(cell, params, x, None, backward), B * T
     from rnnbench.bench.treedata import load_tree_batch, one_node_per_level
 
@@ -161,8 +164,8 @@ def _bare_framework_timer(backend, config):
     except ImportError:
         return None
     make = getattr(module, "bare_sequence_timer", None)
-    if make is None:
-        return None
+    if make is None or config.get("layers", 1) > 1 or config.get("bidirectional"):
+        return None  # the bare layers are single-layer ones
     params, x = sequence_inputs(config["cell"], config["batch"], config["steps"], config["input"],
                                 config["hidden"], config["dtype"])
     return make(backend, config["cell"], params, x, config["pass"] == "forward+backward")

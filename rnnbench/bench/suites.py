@@ -4,7 +4,9 @@ A suite is a default grid: cells x sizes x passes x dtypes, a timing policy and 
 configurations share processes. Command-line options override its dimensions one
 by one; :mod:`rnnbench.bench.grid` turns the result into configurations.
 
-Sequence sizes are ``BATCHxSTEPSxINPUTxHIDDEN``; tree sizes ``TREESxINPUTxHIDDEN``
+Sequence sizes are ``BATCHxSTEPSxINPUTxHIDDEN``, optionally with ``:L<layers>`` and ``:bi``
+(``64x100x512x512:L2:bi``: two stacked layers, both directions; INPUT is the first layer's,
+HIDDEN every unit's); tree sizes ``TREESxINPUTxHIDDEN``
 (the number of trees in one TreeBatch; the recursive cell's leaf state is its input,
 so it runs with input = hidden whatever the size says). All sequences of a batch are
 full length: ragged batches time the masking paths, which is another question.
@@ -43,6 +45,8 @@ class Suite:
     gpu_only: bool = False
     #: Time every impl of every backend (each framework at its fastest path), not just each default.
     all_impls: bool = False
+    #: Further (cell, size) pairs timed for one cell only (e.g. a stacked bidirectional LSTM).
+    extra: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 SUITES = {
@@ -53,7 +57,8 @@ SUITES = {
     "cpu": Suite(
         "cpu", "laptop-scale: rnn/lstm/gru at three sizes plus SST-shaped trees, float32, every impl",
         cells=CELLS, sizes=((64, 100, 128, 256), (64, 100, 512, 512), (16, 100, 128, 128)),
-        tree_sizes=((64, 300, 150),), all_impls=True, node_by_node=("numpy", "torch")),
+        tree_sizes=((64, 300, 150),), all_impls=True, node_by_node=("numpy", "torch"),
+        extra=(("lstm", (64, 100, 256, 256, 2, 1)),)),
     "deepbench": Suite(
         "deepbench", "DeepBench-style large recurrent layers for a GPU (hidden 1024-2048, batch 16-64)",
         cells=SEQUENCE_CELLS,
@@ -90,10 +95,18 @@ def parse_names(text: str, valid, option: str, noun: str | None = None) -> list[
 
 
 def parse_sizes(text: str, fields: tuple[str, ...] = ("batch", "steps", "input", "hidden")) -> list[tuple]:
-    """``"64x100x128x256,16x100x128x128"`` -> ``[(64, 100, 128, 256), ...]`` (positive integers)."""
+    """``"64x100x128x256,16x100x128x128"`` -> ``[(64, 100, 128, 256), ...]`` (positive integers).
+
+    A sequence size may end in ``:L<n>`` and ``:bi`` (stacked layers, both directions):
+    ``64x100x512x512:L2:bi`` -> ``(64, 100, 512, 512, 2, 1)``; without them the 4-tuple as before.
+    """
     layout = "x".join(f.upper() for f in fields)
     sizes = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
+        part, *options = part.split(":")
+        layering = _layering(part, options) if options and len(fields) == 4 else ()
+        if options and len(fields) != 4:
+            raise RnnbenchError(f"size {part!r}: :L<n> and :bi apply to sequence sizes only")
         pieces = part.lower().split("x")
         try:
             values = tuple(int(p) for p in pieces)
@@ -102,10 +115,31 @@ def parse_sizes(text: str, fields: tuple[str, ...] = ("batch", "steps", "input",
         if len(values) != len(fields) or min(values) < 1:
             raise RnnbenchError(f"size {part!r} is not {layout} with positive integers (e.g. "
                                 f"{'x'.join(str(v) for v in (64, 100, 128, 256)[:len(fields)])})")
-        sizes.append(values)
+        sizes.append(values + layering)
     if not sizes:
         raise RnnbenchError(f"no size given; use {layout}")
     return list(dict.fromkeys(sizes))
+
+
+def _layering(part: str, options: list[str]) -> tuple:
+    """``(layers, 1 or 0)`` from ``["L2", "bi"]``; ``()`` when it is one forward layer (the plain size)."""
+    layers, bidirectional = 1, 0
+    for option in (o.strip().lower() for o in options):
+        if option == "bi":
+            bidirectional = 1
+        elif option.startswith("l") and option[1:].isdigit() and int(option[1:]) >= 1:
+            layers = int(option[1:])
+        else:
+            raise RnnbenchError(f"size {part}:{':'.join(options)}: unknown option {option!r}; "
+                                "use :L<layers> and :bi (e.g. 64x100x512x512:L2:bi)")
+    return (layers, bidirectional) if layers > 1 or bidirectional else ()
+
+
+def layering(size) -> dict:
+    """The row fields of a layered size (``layers``, ``bidirectional``); none for a plain one."""
+    if len(size) > 4:
+        return {"layers": int(size[4]), "bidirectional": bool(size[5])}
+    return {}
 
 
 def parse_tree_sizes(text: str) -> list[tuple]:
@@ -116,4 +150,7 @@ def size_label(row: dict) -> str:
     """How a row's size is written in tables: ``64x100x128x256`` or ``64 trees 300x150``."""
     if row.get("kind") == "tree":
         return f"{row['batch']} trees {row['input']}x{row['hidden']}"
-    return f"{row['batch']}x{row['steps']}x{row['input']}x{row['hidden']}"
+    label = f"{row['batch']}x{row['steps']}x{row['input']}x{row['hidden']}"
+    if (row.get("layers") or 1) > 1:
+        label += f":L{row['layers']}"
+    return label + (":bi" if row.get("bidirectional") else "")
