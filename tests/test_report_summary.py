@@ -191,3 +191,12 @@ def test_each_bench_session_is_its_own_speed_table(tmp_path):
     assert second.title.startswith("speed, custom 2026-11-30") and second.rows[0][-1] == "4.00/1.00"
     assert second.header[3:5] == ["torch ms (% peak)", "jax ms (% peak)"]  # the frameworks' order, everywhere
     assert second.notes[0] == "Records: `rnnbench bench (a custom grid)`"
+
+
+def test_a_stacked_bidirectional_size_is_its_own_row(tmp_path):
+    layered = bench_row(backend="numpy", median_s=0.090)
+    layered.update(layers=2, bidirectional=True)
+    write_records(tmp_path, [bench_record([bench_row(backend="numpy", median_s=0.030), layered])])
+    block = _block(summary_section(load_results(tmp_path)), "speed")
+    assert [row[1] for row in block.rows] == ["64x100x128x256", "64x100x128x256:L2:bi"]
+    assert [row[3] for row in block.rows] == ["30", "90"]

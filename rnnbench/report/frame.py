@@ -137,6 +137,8 @@ def _bench_rows(path, record: dict) -> list[dict]:
             "error": entry.get("error"), "warnings": "; ".join(entry.get("warnings") or []) or None,
             "warning_list": tuple(entry.get("warnings") or ()), "items_unit": entry.get("items_unit"),
             "peak_gflops": peak.get("gflops"),
+            # stacked and bidirectional sizes (64x100x512x512:L2:bi); a record from before them is one layer, one way
+            "layers": entry.get("layers") or 1, "bidirectional": bool(entry.get("bidirectional")),
         })
         if row["peak_fraction"] is None and row["gflops_per_s"] and peak.get("gflops"):
             row["peak_fraction"] = row["gflops_per_s"] / peak["gflops"]

@@ -85,6 +85,7 @@ BENCH = {
         "kind": TEXT, "cell": Required(TEXT), "backend": Required(TEXT), "impl": TEXT, "device": TEXT,
         "dtype": TEXT, "pass": TEXT, "status": TEXT, "error": TEXT, "items_unit": TEXT, "warnings": [TEXT],
         "threads": INTEGER, "batch": INTEGER, "steps": INTEGER, "input": INTEGER, "hidden": INTEGER,
+        "layers": INTEGER, "bidirectional": SCALAR,
         "trees": INTEGER, "nodes": INTEGER, "count": INTEGER,
         "median_s": NUMBER, "iqr_s": NUMBER, "min_s": NUMBER, "flops": NUMBER, "gflops_per_s": NUMBER,
         "peak_fraction": NUMBER, "items_per_s": NUMBER}]),

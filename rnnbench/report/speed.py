@@ -14,8 +14,8 @@ import pandas as pd
 
 from rnnbench.report.section import Block, Section, missing, row_keys, sig
 
-CONFIG = ["host", "structure", "cell", "pass", "dtype", "batch", "config_steps", "input", "hidden", "trees",
-          "nodes", "threads"]
+CONFIG = ["host", "structure", "cell", "pass", "dtype", "batch", "config_steps", "input", "hidden", "layers",
+          "bidirectional", "trees", "nodes", "threads"]
 IDENTITY = CONFIG + ["backend", "impl", "device"]
 
 
@@ -76,7 +76,11 @@ def shape_label(row) -> str:
     if row.get("structure") == "tree":
         nodes = "" if missing(row.get("nodes")) else f" ({_int(row.get('nodes'))} nodes)"
         return f"{_int(row.get('trees'))} trees{nodes} {_int(row.get('input'))}x{_int(row.get('hidden'))}"
-    return "x".join(_int(row.get(k)) for k in ("batch", "steps", "input", "hidden"))
+    label = "x".join(_int(row.get(k)) for k in ("batch", "steps", "input", "hidden"))
+    layers = row.get("layers")
+    label += f":L{_int(layers)}" if not missing(layers) and layers and int(layers) > 1 else ""
+    both = row.get("bidirectional")
+    return label + (":bi" if not missing(both) and both is not None and bool(both) else "")
 
 
 def compact(value) -> str:
