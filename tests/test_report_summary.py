@@ -200,3 +200,11 @@ def test_a_stacked_bidirectional_size_is_its_own_row(tmp_path):
     block = _block(summary_section(load_results(tmp_path)), "speed")
     assert [row[1] for row in block.rows] == ["64x100x128x256", "64x100x128x256:L2:bi"]
     assert [row[3] for row in block.rows] == ["30", "90"]
+
+
+def test_a_stacked_bidirectional_run_is_a_variant_named_in_words(tmp_path):
+    write_records(tmp_path, [run_record(seed=0), run_record(seed=0, config={"layers": 2, "bidirectional": True}),
+                             run_record(seed=1, config={"layers": 1, "bidirectional": False})])  # the defaults
+    rows = _rows(_block(summary_section(load_results(tmp_path)), "textclf trec"))
+    assert set(rows) == {("lstm", "defaults"), ("lstm", "2 layers, bidirectional")}
+    assert rows[("lstm", "defaults")]["torch"].endswith("(2)")
