@@ -277,3 +277,25 @@ def test_train_bench_end_to_end_on_numpy_and_torch(tmp_path, monkeypatch, capsys
                                                       / np.array(rows["torch"]["plain"]["samples_s"])))
     assert "torch.optim.Adam" in rows["torch"]["plain"]["method"]
     assert rows["torch"]["kernel"]["torch"]["version"]
+
+
+# ------------------------------------------------------------------------------------------ slow calls
+
+def test_a_slow_call_gets_few_one_call_samples_and_a_warning():
+    from rnnbench.bench.timing import TimingPolicy, measure
+
+    now = [0.0]
+
+    def clock():
+        return now[0]
+
+    def call():
+        now[0] += 3.0  # three seconds a call
+
+    policy = TimingPolicy(warmup_calls=2, warmup_s=0.0, min_samples=5, slow_call_s=2.0, slow_samples=3)
+    result = measure(call, policy, clock=clock, load=lambda: 0.0, cpus=1)
+    assert (result.count, result.loops, result.warmup_calls, result.median_s) == (3, 1, 2, 3.0)
+    assert any(w.startswith("slow calls (3.0 s") for w in result.warnings)
+    fast = measure(call, TimingPolicy(warmup_calls=2, warmup_s=0.0, min_samples=5, max_samples=5, budget_s=0.0,
+                                      slow_call_s=5.0), clock=clock, load=lambda: 0.0, cpus=1)
+    assert fast.count == 5 and not any(w.startswith("slow calls") for w in fast.warnings)

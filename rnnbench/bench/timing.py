@@ -45,13 +45,18 @@ class TimingPolicy:
     min_samples: int = 5
     max_samples: int = 50
     budget_s: float = 1.5
+    #: A call slower than this (its fastest warm-up call) gets ``slow_samples`` one-call samples instead of
+    #: ``min_samples``, with a warning: seconds-long calls (torch.compile's backward on a busy CPU, say) would
+    #: otherwise take minutes a configuration. None: no such limit.
+    slow_call_s: float | None = None
+    slow_samples: int = 3
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 QUICK = TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.005, min_samples=3, max_samples=5, budget_s=0.05)
-CAREFUL = TimingPolicy()
+CAREFUL = TimingPolicy(slow_call_s=2.0)
 
 
 @dataclass
@@ -126,7 +131,13 @@ def measure(fn, policy: TimingPolicy = CAREFUL, clock=time.perf_counter, load=cu
             cpus: int | None = None) -> Measurement:
     """Time ``fn()`` under ``policy``; ``clock``, ``load`` and ``cpus`` are injectable for tests."""
     call_s, warmup_calls = _warm_up(fn, policy, clock)
-    loops, calibration_calls = _calibrate(fn, policy, clock, call_s, trusted=warmup_calls > 1)
+    slow = policy.slow_call_s is not None and call_s > policy.slow_call_s
+    if slow:
+        loops, calibration_calls = 1, 0
+        policy = TimingPolicy(**{**policy.as_dict(), "min_samples": max(1, policy.slow_samples),
+                                 "max_samples": max(1, policy.slow_samples), "budget_s": 0.0})
+    else:
+        loops, calibration_calls = _calibrate(fn, policy, clock, call_s, trusted=warmup_calls > 1)
     warmup_calls += calibration_calls
     samples = []
     was_enabled = gc.isenabled()
@@ -145,6 +156,9 @@ def measure(fn, policy: TimingPolicy = CAREFUL, clock=time.perf_counter, load=cu
             gc.enable()
     stats = summarize(samples)
     warnings = spread_warnings(samples, stats["median_s"] * loops)
+    if slow:
+        warnings.append(f"slow calls ({call_s:.1f} s, over {policy.slow_call_s:g} s): {len(samples)} one-call "
+                        "samples only")
     warnings += load_warning(load(), cpus or usable_cpus())
     return Measurement(samples_s=samples, loops=loops, warmup_calls=warmup_calls, warnings=warnings, **stats)
 
