@@ -177,18 +177,26 @@ def test_rnnbench_run_trains_on_jax(tmp_path):
     assert record["gradient_flow"] and all(np.isfinite(entry["norms"]).all() for entry in record["gradient_flow"])
 
 
-def test_stacked_and_bidirectional_encoders_are_refused_plainly(backend):
-    """Not implemented here (``layered`` is False): a one-line error, never a single layer in disguise."""
-    from dataclasses import replace
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_stacked_and_bidirectional_encoders_agree_with_numpy(backend, dtype):
+    """2-layer bidirectional cases (rnnbench.layers): every unit's gradients and initial states, ragged lengths."""
+    from rnnbench.plugins import get_backend
 
-    from rnnbench.model import ModelSpec, init_model_params
+    for label in parity.LAYERED_CASE_LABELS:
+        reference = parity.evaluate(get_backend("numpy"), parity.make_case(label), "float64")
+        result = parity.evaluate(backend, parity.make_case(label), dtype)
+        worst = max(parity.compare(reference, result), key=lambda d: d.max_rel)
+        assert worst.max_rel <= parity.TOLERANCE[dtype], (label, worst)
 
-    assert not backend.layered
-    case = parity.sequence_case("gru")
-    with pytest.raises(RnnbenchError, match="single-layer, one-direction encoders; got num_layers=2"):
-        backend.sequence_forward("gru", case.params, case.inputs["x"], num_layers=2)
-    with pytest.raises(RnnbenchError, match="bidirectional"):
-        backend.sequence_backward("gru", case.params, case.inputs["x"], None, None, None, bidirectional=True)
-    spec = replace(ModelSpec(cell="gru", hidden_size=3, num_outputs=2, vocab_size=7, embed_size=2), num_layers=2)
-    with pytest.raises(RnnbenchError, match="single-layer"):
-        backend.build_model(spec, init_model_params(spec))
+
+def test_planted_bug_reversing_the_padded_width_is_caught(backend, monkeypatch):
+    """The backward direction fed ``x[:, ::-1]`` (padding first) instead of each row reversed within its length."""
+    from rnnbench.plugins import get_backend
+    from rnnbench_jax import stacked
+
+    reference = parity.evaluate(get_backend("numpy"), parity.make_case("lstm-L2-bi"), "float64")
+    monkeypatch.setattr(stacked, "reverse_within", lambda a, lengths: a[:, ::-1])
+    jax.clear_caches()
+    result = parity.evaluate(backend, parity.make_case("lstm-L2-bi"), "float64")
+    assert max(d.max_rel for d in parity.compare(reference, result)) > 1e-2
+    jax.clear_caches()

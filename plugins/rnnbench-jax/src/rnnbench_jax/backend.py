@@ -93,18 +93,12 @@ def to_numpy(array) -> np.ndarray:
     return np.array(array, copy=True)
 
 
-def _single_layer(num_layers, bidirectional) -> None:
-    """Stacked and bidirectional encoders (``Backend.layered``) are not implemented here: say so."""
-    if num_layers != 1 or bidirectional:
-        raise RnnbenchError(f"the jax backend runs single-layer, one-direction encoders; got num_layers={num_layers}"
-                            f"{', bidirectional' if bidirectional else ''}")
-
-
 class JaxBackend(Backend):
     """JAX with one implementation, ``native``: ``lax.scan`` under ``jit``, gradients by ``jax.vjp``."""
 
     name = "jax"
     impls = ("native",)
+    layered = True  # stacked and bidirectional encoders: .stacked
 
     def __init__(self, impl: str | None = None, device: str | None = None, threads: int | None = None):
         impl = "native" if impl is None else impl
@@ -146,6 +140,40 @@ class JaxBackend(Backend):
     def put_all(self, arrays: dict, dtype) -> dict:
         return {k: self.put(v, dtype) for k, v in arrays.items()}
 
+    def _layered_state(self, cell, state, B, H, dtype, num_layers, bidirectional):
+        from rnnbench.layers import units
+
+        keys = [p + k for _, _, p in units(num_layers, bidirectional) for k in state_keys(cell)]
+        if state is None:
+            return {k: self.put(np.zeros((B, H), dtype)) for k in keys}
+        return {k: self.put(state[k], dtype) for k in keys}
+
+    def _layered(self, cell, params, x, lengths, state, activation, num_layers, bidirectional, backward=None):
+        """A stacked/bidirectional call (:mod:`.stacked`): forward, or with ``backward=(dy, dfinal)`` the VJP."""
+        from rnnbench.layers import check_layered_cotangents, check_layered_inputs, output_size
+
+        from . import stacked
+
+        x, lengths, dtype, H = check_layered_inputs(cell, params, x, lengths, state, activation, num_layers,
+                                                    bidirectional)
+        B, T, _ = x.shape
+        static = dict(cell=cell, activation=activation, num_layers=num_layers, bidirectional=bidirectional)
+        with self.precision(dtype):
+            args = (self.put_all(params, dtype), self.put(x), self.put(lengths),
+                    self._layered_state(cell, state, B, H, dtype, num_layers, bidirectional))
+            if backward is None:
+                y, final = stacked.forward(*args, **static)
+                return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
+            dy, dfinal = check_layered_cotangents(cell, *backward, B, T, H, dtype, num_layers, bidirectional)
+            dy = np.zeros((B, T, output_size(H, bidirectional)), dtype) if dy is None else dy
+            dfinal = {k: dfinal.get(k, np.zeros((B, H), dtype)) for k in args[3]}
+            dparams, dx, dstate = stacked.backward(*args, self.put(dy), self.put_all(dfinal, dtype), **static)
+            grads = {k: to_numpy(v) for k, v in dparams.items()}
+            grads["x"] = to_numpy(dx)
+            if state is not None:
+                grads.update({f"{k}0": to_numpy(v) for k, v in dstate.items()})
+            return grads
+
     def _state(self, cell, state, B, H, dtype):
         if state is None:
             return {k: self.put(np.zeros((B, H), dtype)) for k in state_keys(cell)}
@@ -157,7 +185,8 @@ class JaxBackend(Backend):
                          bidirectional=False):
         from . import sequence
 
-        _single_layer(num_layers, bidirectional)
+        if num_layers != 1 or bidirectional:
+            return self._layered(cell, params, x, lengths, state, activation, num_layers, bidirectional)
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, H = x.shape[0], np.shape(params["W_h"])[0]
         with self.precision(dtype):
@@ -169,7 +198,9 @@ class JaxBackend(Backend):
                           bidirectional=False):
         from . import sequence
 
-        _single_layer(num_layers, bidirectional)
+        if num_layers != 1 or bidirectional:
+            return self._layered(cell, params, x, lengths, state, activation, num_layers, bidirectional,
+                                 backward=(dy, dfinal))
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, T, _ = x.shape
         H = np.shape(params["W_h"])[0]
@@ -227,13 +258,13 @@ class JaxBackend(Backend):
             return JaxTreeModel(spec, params, self)
         from .model import JaxModel
 
-        _single_layer(getattr(spec, "num_layers", 1), getattr(spec, "bidirectional", False))
         return JaxModel(spec, params, self)
 
-    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh"):
+    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
+                       bidirectional=False):
         from .bench import sequence_timer
 
-        return sequence_timer(self, cell, params, x, lengths, backward, activation)
+        return sequence_timer(self, cell, params, x, lengths, backward, activation, num_layers, bidirectional)
 
     def tree_timer(self, cell, params, x_leaves, trees, backward=False):
         from .bench import tree_timer

@@ -17,7 +17,10 @@ from . import sequence
 from .tree import TreePlan, tree_states
 
 
-def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh"):
+def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
+                   bidirectional=False):
+    if num_layers != 1 or bidirectional:
+        return _layered_timer(backend, cell, params, x, lengths, backward, activation, num_layers, bidirectional)
     x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, None, activation)
     B, T, _ = x.shape
     H = np.shape(params["W_h"])[0]
@@ -36,6 +39,34 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
     def run_forward_backward():
         with scope(dtype):
             jax.block_until_ready(sequence.grads_for_dy(p, xt, lt, state, dy, cell=cell, activation=activation))
+    return run_forward_backward
+
+
+def _layered_timer(backend, cell, params, x, lengths, backward, activation, num_layers, bidirectional):
+    """As :func:`sequence_timer` for a stacked/bidirectional encoder (:mod:`.stacked`)."""
+    from rnnbench.layers import check_layered_inputs, output_size
+
+    from . import stacked
+
+    x, lengths, dtype, H = check_layered_inputs(cell, params, x, lengths, None, activation, num_layers,
+                                                bidirectional)
+    B, T, _ = x.shape
+    static = dict(cell=cell, activation=activation, num_layers=num_layers, bidirectional=bidirectional)
+    scope = backend.precision
+    with scope(dtype):
+        p, xt, lt = backend.put_all(params, dtype), backend.put(x), backend.put(lengths)
+        state = backend._layered_state(cell, None, B, H, dtype, num_layers, bidirectional)
+        dy = backend.put(sequence_cotangent(B, T, output_size(H, bidirectional), dtype))
+
+    if not backward:
+        def run_forward():
+            with scope(dtype):
+                jax.block_until_ready(stacked.forward(p, xt, lt, state, **static))
+        return run_forward
+
+    def run_forward_backward():
+        with scope(dtype):
+            jax.block_until_ready(stacked.grads_for_dy(p, xt, lt, state, dy, **static))
     return run_forward_backward
 
 

@@ -138,10 +138,12 @@ def _embedded(spec, params, inputs):
     return inputs if spec.vocab_size is None else params["embedding"][inputs]
 
 
-def _pool(kind, y, lengths):
+def _pool(kind, y, lengths, backward_half=None):
     B, T, _ = y.shape
     if kind == "steps":
         return y
+    if kind == "last" and backward_half is not None:  # bidirectional: the backward units' last is step 0
+        return jnp.concatenate([y[jnp.arange(B), lengths - 1, :backward_half], y[:, 0, backward_half:]], axis=1)
     if kind == "last":
         return y[jnp.arange(B), lengths - 1]
     real = (jnp.arange(T)[None, :] < lengths[:, None])[:, :, None]
@@ -153,7 +155,18 @@ def _pool(kind, y, lengths):
 def _encode(spec, params, inputs, lengths, probe=None):
     x = _embedded(spec, params, inputs)
     B, H = x.shape[0], spec.hidden_size
-    state = {k: jnp.zeros((B, H), x.dtype) for k in (("h", "c") if spec.cell == "lstm" else ("h",))}
+    keys = ("h", "c") if spec.cell == "lstm" else ("h",)
+    if getattr(spec, "layered", False):  # stacked/bidirectional (.stacked); the probe is the top forward unit's
+        from rnnbench.layers import units
+
+        from . import stacked
+
+        state = {p + k: jnp.zeros((B, H), x.dtype) for _, _, p in units(spec.num_layers, spec.bidirectional)
+                 for k in keys}
+        y, _ = stacked.run(spec.cell, spec.activation, encoder_params(params), x, lengths, state, spec.num_layers,
+                           spec.bidirectional, probe)
+        return _pool(spec.pooling, y, lengths, H if spec.bidirectional else None) @ params["head.W"] + params["head.b"]
+    state = {k: jnp.zeros((B, H), x.dtype) for k in keys}
     y, _ = sequence.run(spec.cell, spec.activation, encoder_params(params), x, lengths, state, probe)
     return _pool(spec.pooling, y, lengths) @ params["head.W"] + params["head.b"]
 
