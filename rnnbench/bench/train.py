@@ -256,6 +256,9 @@ def run_train_bench(args, grid_backends, unavailable, impls, threads, device, po
     spec, arrays, source = prepare_batches(count, args.data_dir)
     print(f"bench --train: {len(arrays)} batches from {source['source']}", file=sys.stderr)
     configs = train_configs([b for b in grid_backends], impls, device, threads, spec)
+    for config in configs:  # batch: texts a step; steps: the mean padded length of the batches
+        config.update(batch=int(arrays[0][0].shape[0]),
+                      steps=int(round(float(np.mean([b[0].shape[1] for b in arrays])))))
     rows = []
     with tempfile.TemporaryDirectory(prefix="rnnbench-train-") as folder:
         path = os.path.join(folder, "batches.npz")
