@@ -39,8 +39,9 @@ def add_parser(commands, argv=None) -> None:
     bench.add_argument("--threads", type=int, metavar="N",
                        help="threads of every framework and of the peak measurement (default: usable CPUs)")
     bench.add_argument("--device", metavar="DEVICE", help="cpu (default), cuda, cuda:N, gpu")
-    bench.add_argument("--isolation", choices=("config", "backend"),
-                       help="a fresh process per configuration (default) or per backend (smoke's default)")
+    bench.add_argument("--isolation", choices=("config", "impl", "backend"),
+                       help="a fresh process per configuration (default), per backend and impl (one framework "
+                            "a process; compile caches shared), or per backend (smoke's default)")
     bench.add_argument("--min-samples", type=int, metavar="N", help="samples per configuration at least")
     bench.add_argument("--budget", type=float, metavar="S", help="seconds of sampling per configuration")
     bench.add_argument("--timeout", type=float, default=900.0, metavar="S",

@@ -299,3 +299,17 @@ def test_a_slow_call_gets_few_one_call_samples_and_a_warning():
     fast = measure(call, TimingPolicy(warmup_calls=2, warmup_s=0.0, min_samples=5, max_samples=5, budget_s=0.0,
                                       slow_call_s=5.0), clock=clock, load=lambda: 0.0, cpus=1)
     assert fast.count == 5 and not any(w.startswith("slow calls") for w in fast.warnings)
+
+
+def test_impl_isolation_shares_one_process_per_backend_and_impl():
+    from rnnbench.bench.sweep import run_configs
+    from rnnbench.bench.timing import TimingPolicy
+
+    echo = (sys.executable, "-c", "import json, os, sys; r = json.load(sys.stdin); "
+            "print(json.dumps({'rows': [dict(c, status='ok', pid=os.getpid()) for c in r['configs']]}))")
+    configs = [dict(_row(b, i, None), status=None) for b, i in
+               (("torch", "native"), ("torch", "loop"), ("numpy", "native"), ("torch", "native"))]
+    rows = run_configs(configs, threads=1, policy=TimingPolicy(), isolation="impl", command=echo)
+    pids = [row["pid"] for row in rows]
+    assert [(r["backend"], r["impl"]) for r in rows] == [(c["backend"], c["impl"]) for c in configs]
+    assert pids[0] == pids[3] and len({pids[0], pids[1], pids[2]}) == 3

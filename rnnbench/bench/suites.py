@@ -23,7 +23,7 @@ from rnnbench.params import SEQUENCE_CELLS, TREE_CELLS
 CELLS = SEQUENCE_CELLS + TREE_CELLS
 TREE_IMPLS = ("level-batched", "node-by-node")
 DTYPES = ("float32", "float64")
-ISOLATION = ("config", "backend")
+ISOLATION = ("config", "impl", "backend")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class Suite:
     passes: tuple[str, ...] = PASSES
     dtypes: tuple[str, ...] = ("float32",)
     policy: TimingPolicy = CAREFUL
-    #: "config": a fresh process per configuration; "backend": one per backend (fast, for CI).
+    #: "config": a fresh process per configuration; "impl": one per backend and impl (compile caches and
+    #: start-up shared by that impl's configurations); "backend": one per backend (fast, for CI).
     isolation: str = "config"
     #: Square sizes of the matrix-multiply peak measurement.
     peak_sizes: tuple[int, ...] = (1024, 2048)

@@ -46,7 +46,8 @@ def _last_line(text: str) -> str:
 
 def run_configs(configs, *, threads: int, policy, isolation: str = "config", mode: str = "time",
                 timeout: float = 600.0, unavailable: dict | None = None, progress=None, command=WORKER) -> list[dict]:
-    """Rows for ``configs`` in order; one worker per config (``isolation="config"``) or per backend."""
+    """Rows for ``configs`` in order; one worker per config (``isolation="config"``), per backend and impl
+    (``"impl"``: tree rows, whose impl is the schedule, group by schedule) or per backend (``"backend"``)."""
     unavailable = unavailable or {}
     rows = [None] * len(configs)
     pending = []
@@ -55,10 +56,13 @@ def run_configs(configs, *, threads: int, policy, isolation: str = "config", mod
             rows[index] = empty_row(config, "unavailable", unavailable[config["backend"]])
         else:
             pending.append(index)
-    if isolation == "backend":
-        # One process per backend, backends in the order they first appear in the grid.
-        order = sorted(pending, key=lambda i: _backend_rank(configs, configs[i]["backend"]))
-        groups = [list(g) for _, g in groupby(order, key=lambda i: configs[i]["backend"])]
+    if isolation in ("backend", "impl"):
+        # One process per backend (or backend and impl), in the order they first appear in the grid.
+        def group_of(i):
+            return configs[i]["backend"] if isolation == "backend" else (configs[i]["backend"], configs[i]["impl"])
+        seen = list(dict.fromkeys(group_of(i) for i in pending))
+        order = sorted(pending, key=lambda i: seen.index(group_of(i)))
+        groups = [list(g) for _, g in groupby(order, key=group_of)]
     else:
         groups = [[i] for i in pending]
     done = len(configs) - len(pending)
@@ -78,11 +82,6 @@ def run_configs(configs, *, threads: int, policy, isolation: str = "config", mod
             if progress is not None:
                 progress(done, len(configs), row)
     return rows
-
-
-def _backend_rank(configs, backend) -> int:
-    seen = list(dict.fromkeys(c["backend"] for c in configs))
-    return seen.index(backend)
 
 
 def measure_peak(*, device: str, threads: int, sizes, dtype: str, policy, timeout: float = 600.0,
