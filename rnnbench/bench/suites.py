@@ -59,7 +59,7 @@ SUITES = {
         "cpu", "laptop-scale: rnn/lstm/gru at three sizes plus SST-shaped trees, float32, every impl",
         cells=CELLS, sizes=((64, 100, 128, 256), (64, 100, 512, 512), (16, 100, 128, 128)),
         tree_sizes=((64, 300, 150),), all_impls=True, node_by_node=("numpy", "torch", "tensorflow"),
-        extra=(("lstm", (64, 100, 256, 256, 2, 1)),)),
+        extra=(("lstm", (64, 100, 256, 256, 2, 1)),), peak_sizes=(1024, 2048, 3072)),
     "deepbench": Suite(
         "deepbench", "DeepBench-style large recurrent layers for a GPU (hidden 1024-2048, batch 16-64)",
         cells=SEQUENCE_CELLS,

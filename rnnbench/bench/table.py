@@ -50,7 +50,7 @@ def format_kernels(record_warnings: list[str], kernels: dict) -> str:
 
     lines = [f"kernels: " + "; ".join(f"{b}: {summarize(info)}" for b, info in kernels.items())] if kernels else []
     if record_warnings:
-        lines.append("kernel warnings:")
+        lines.append("warnings (kernels, pinning variables, peak):")
         lines += [f"  ! {w}" for w in record_warnings]
     return "\n".join(lines)
 
