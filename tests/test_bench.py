@@ -224,8 +224,10 @@ def test_every_backend_has_timers(backend_name):
 def test_base_backend_without_timers_says_so():
     from rnnbench.backend import Backend
 
+    # a backend that implements the contract (whatever the base class requires) but no timers
+    bare = type("Bare", (Backend,), {name: lambda *a, **k: None for name in getattr(Backend, "__abstractmethods__", ())})
     with pytest.raises(RnnbenchError, match="cannot be timed"):
-        Backend().sequence_timer("lstm", {}, np.zeros((1, 1, 1)))
+        bare().sequence_timer("lstm", {}, np.zeros((1, 1, 1)))
 
 
 # ------------------------------------------------------------------------------------------ worker
