@@ -6,6 +6,8 @@ lets a framework type out. The checks shared by all backends live here, once.
 """
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from rnnbench.errors import RnnbenchError
@@ -14,8 +16,12 @@ from rnnbench.params import SEQUENCE_CELLS, TREE_CELLS, param_shapes, resolve_dt
 ACTIVATIONS = ("tanh", "relu")
 
 
-class Backend:
+class Backend(abc.ABC):
     """Base class of a backend. Subclasses set ``name`` and implement the four functions.
+
+    An abstract base class: a backend plugin that leaves out one of the four
+    functions, ``info`` or ``build_model`` is refused by name when it is loaded
+    (:func:`rnnbench.plugins.load_backend`), not in the middle of a run.
 
     ``sequence_forward(cell, params, x, lengths=None, state=None, activation="tanh")``
         x ``[B,T,D]``, lengths ``[B]`` (None: all T), state ``{"h": [B,H], "c": [B,H]}``
@@ -50,10 +56,12 @@ class Backend:
         self.device = device
         self.threads = threads
 
+    @abc.abstractmethod
     def info(self) -> dict:
         """What a result record needs to know: framework, version, impl, device, threads used."""
         raise NotImplementedError
 
+    @abc.abstractmethod
     def build_model(self, spec, params):
         """A trainable model for :class:`rnnbench.model.ModelSpec` ``spec`` from canonical ``params``."""
         raise NotImplementedError
@@ -63,17 +71,21 @@ class Backend:
     #: checked on single layers only.
     layered = False
 
+    @abc.abstractmethod
     def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
                          bidirectional=False):
         raise NotImplementedError
 
+    @abc.abstractmethod
     def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
                           bidirectional=False):
         raise NotImplementedError
 
+    @abc.abstractmethod
     def tree_forward(self, cell, params, x_leaves, trees):
         raise NotImplementedError
 
+    @abc.abstractmethod
     def tree_backward(self, cell, params, x_leaves, trees, dstates):
         raise NotImplementedError
 

@@ -191,7 +191,7 @@ def trajectory_rows(targets, cells=("rnn", "lstm", "gru"), dtypes=DTYPES, option
 def available_targets(backends=None) -> list[tuple[str, str]]:
     """(backend, impl) pairs to check: every impl of every available backend by default."""
     from rnnbench.errors import RnnbenchError
-    from rnnbench.plugins import get_registry
+    from rnnbench.plugins import get_registry, load_backend
 
     registry = get_registry()
     names = backends or [name for name, entry in registry.backends.items() if entry.available]
@@ -200,6 +200,6 @@ def available_targets(backends=None) -> list[tuple[str, str]]:
         entry = registry.backend(name)
         if not entry.available:
             raise RnnbenchError(f"backend {name} is unavailable: {entry.unavailable_reason()}")
-        impls = getattr(entry.load(), "impls", ("native",))
+        impls = getattr(load_backend(entry), "impls", ("native",))
         targets.extend((name, impl) for impl in impls)
     return targets

@@ -124,5 +124,18 @@ def get_registry() -> Registry:
 
 def get_backend(name: str, **options):
     """A ready backend object: ``get_backend("torch", impl="loop", threads=2)``."""
-    backend_class = get_registry().backend(name).load()
-    return backend_class(**options)
+    return load_backend(get_registry().backend(name))(**options)
+
+
+def load_backend(entry: Entry):
+    """The backend class ``entry`` names, refused in one line unless it implements the whole contract."""
+    from rnnbench.backend import Backend
+
+    backend_class = entry.load()
+    if not (isinstance(backend_class, type) and issubclass(backend_class, Backend)):
+        raise RnnbenchError(f"backend {entry.name}: {entry.target} is not an rnnbench.backend.Backend subclass")
+    missing = sorted(getattr(backend_class, "__abstractmethods__", ()))
+    if missing:
+        raise RnnbenchError(f"backend {entry.name}: {backend_class.__name__} does not implement "
+                            f"{', '.join(missing)}")
+    return backend_class

@@ -191,7 +191,9 @@ def _make_backend(entry, config):
     for key in ("device", "impl"):
         if config.get(key) is not None:
             options[key] = config[key]
-    return entry.load()(**options)
+    from rnnbench.plugins import load_backend
+
+    return load_backend(entry)(**options)
 
 
 def _run_seeds(prepared, backend, config, seeds, results_dir, progress) -> int:

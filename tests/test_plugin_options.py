@@ -134,3 +134,43 @@ def test_every_builtin_command_comes_through_the_hook():
     registry = plugins.build_registry()
     assert list(registry.commands) == ["plugins", "check", "run", "bench", "report", "data", "sweep"]
     assert {e.distribution for e in registry.commands.values()} == {plugins.BUILTIN_DISTRIBUTION}
+
+
+BACKEND_PLUGIN = """
+    from rnnbench.hookspecs import hookimpl
+    from rnnbench.registry import Entry
+    from rnnbench.backend import Backend
+
+
+    @hookimpl
+    def rnnbench_register_backends(register):
+        register(Entry("halfnp", "half_backend:HalfBackend", requires=("numpy",)))
+
+
+    class HalfBackend(Backend):
+        name = "halfnp"
+
+        def info(self):
+            return {}
+
+        def build_model(self, spec, params):
+            raise AssertionError("never reached")
+
+        def sequence_forward(self, *args, **kwargs):
+            raise AssertionError("never reached")
+"""
+
+
+def test_a_backend_missing_part_of_the_contract_is_refused_when_loaded(monkeypatch, tmp_path, capsys):
+    (tmp_path / "half_backend.py").write_text(textwrap.dedent(BACKEND_PLUGIN))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = registry_with(monkeypatch, FakeEntryPoint("halfnp", "half_backend"))
+    monkeypatch.setattr(plugins, "get_registry", lambda: registry)
+    message = ("backend halfnp: HalfBackend does not implement sequence_backward, tree_backward, tree_forward")
+    with pytest.raises(plugins.RnnbenchError, match=message):
+        plugins.get_backend("halfnp")
+    assert cli.main(["run", "--backend", "halfnp", "--task", "longrange", "--max-steps", "1",
+                     "--results-dir", str(tmp_path / "results")]) == 2
+    assert capsys.readouterr().err == f"rnnbench: error: {message}\n"
+    assert cli.main(["check", "--backend", "halfnp", "--no-record"]) == 2
+    assert capsys.readouterr().err == f"rnnbench: error: {message}\n"
