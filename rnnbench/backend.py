@@ -130,7 +130,7 @@ def check_sequence_inputs(cell, params, x, lengths=None, state=None, activation=
     if x.ndim != 3:
         raise RnnbenchError(f"x must be [batch, steps, features], got shape {x.shape}")
     B, T, D = x.shape
-    dtype = _param_dtype(params)
+    dtype = param_dtype(params)
     H = _hidden_size(cell, params)
     _check_param_shapes(cell, params, D, H)
     if lengths is None:
@@ -158,13 +158,13 @@ def check_tree_inputs(cell, params, x_leaves, trees):
     if x_leaves.ndim != 2 or x_leaves.shape[0] != trees.num_leaves:
         raise RnnbenchError(
             f"x_leaves must be [{trees.num_leaves}, features] for this TreeBatch, got {x_leaves.shape}")
-    dtype = _param_dtype(params)
+    dtype = param_dtype(params)
     H = _hidden_size(cell, params)
     _check_param_shapes(cell, params, x_leaves.shape[1], H)
     return np.ascontiguousarray(x_leaves, dtype=dtype), dtype
 
 
-def _param_dtype(params) -> np.dtype:
+def param_dtype(params) -> np.dtype:
     dtypes = {np.asarray(v).dtype for v in params.values()}
     if len(dtypes) != 1:
         raise RnnbenchError(f"parameters mix dtypes {sorted(d.name for d in dtypes)}; use one")
@@ -194,17 +194,17 @@ def check_sequence_cotangents(cell, dy, dfinal, batch, steps, hidden, dtype):
     a wrong shape is an error, cast to ``dtype`` otherwise. One rule for all
     backends, so none silently drops a gradient it does not recognise.
     """
-    checked = _cotangents(cell, {"dy": dy}, {"dy": (batch, steps, hidden)}, dtype, "upstream")
-    final = _cotangents(cell, dfinal, {k: (batch, hidden) for k in state_keys(cell)}, dtype, "dfinal")
+    checked = cotangents(cell, {"dy": dy}, {"dy": (batch, steps, hidden)}, dtype, "upstream")
+    final = cotangents(cell, dfinal, {k: (batch, hidden) for k in state_keys(cell)}, dtype, "dfinal")
     return checked.get("dy"), final
 
 
 def check_tree_cotangents(cell, dstates, num_nodes, hidden, dtype) -> dict:
     """Upstream gradients of a tree call, by state key (absent = zero), as for sequences."""
-    return _cotangents(cell, dstates, {k: (num_nodes, hidden) for k in state_keys(cell)}, dtype, "dstates")
+    return cotangents(cell, dstates, {k: (num_nodes, hidden) for k in state_keys(cell)}, dtype, "dstates")
 
 
-def _cotangents(cell, upstream, shapes, dtype, what) -> dict:
+def cotangents(cell, upstream, shapes, dtype, what) -> dict:
     upstream = {k: v for k, v in (upstream or {}).items() if v is not None}
     unknown = sorted(set(upstream) - set(shapes))
     if unknown:

@@ -123,7 +123,7 @@ def reverse_within(a: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 def check_layered_inputs(cell, params, x, lengths, state, activation, num_layers, bidirectional):
     """Validate a layered call; return ``(x, lengths, dtype, hidden_size)`` as check_sequence_inputs does."""
-    from rnnbench.backend import _param_dtype, check_sequence_inputs, state_keys
+    from rnnbench.backend import param_dtype, check_sequence_inputs, state_keys
 
     num_layers, bidirectional = check_layering(num_layers, bidirectional)
     if cell not in SEQUENCE_CELLS:
@@ -144,7 +144,7 @@ def check_layered_inputs(cell, params, x, lengths, state, activation, num_layers
     for name, shape in expected.items():
         if np.shape(params[name]) != shape:
             raise RnnbenchError(f"{cell} parameter {name} must have shape {shape}, got {np.shape(params[name])}")
-    _param_dtype(params)
+    param_dtype(params)
     if state is not None:
         keys = [prefix + k for _, _, prefix in units(num_layers, bidirectional) for k in state_keys(cell)]
         unknown = sorted(set(state) - set(keys))
@@ -165,13 +165,13 @@ def check_layered_inputs(cell, params, x, lengths, state, activation, num_layers
 
 def check_layered_cotangents(cell, dy, dfinal, batch, steps, hidden, dtype, num_layers, bidirectional):
     """Upstream gradients of a layered call: ``(dy or None, {prefixed key: array})`` (absent = zero)."""
-    from rnnbench.backend import _cotangents, state_keys
+    from rnnbench.backend import cotangents, state_keys
 
     width = output_size(hidden, bidirectional)
-    checked = _cotangents(cell, {"dy": dy}, {"dy": (batch, steps, width)}, dtype, "upstream")
+    checked = cotangents(cell, {"dy": dy}, {"dy": (batch, steps, width)}, dtype, "upstream")
     shapes = {prefix + k: (batch, hidden) for _, _, prefix in units(num_layers, bidirectional)
               for k in state_keys(cell)}
-    return checked.get("dy"), _cotangents(cell, dfinal, shapes, dtype, "dfinal")
+    return checked.get("dy"), cotangents(cell, dfinal, shapes, dtype, "dfinal")
 
 
 # -- composition over NumPy single-layer passes -----------------------------------------------------

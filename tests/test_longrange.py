@@ -19,7 +19,7 @@ import pytest
 
 from rnnbench import cli, get_backend
 from rnnbench.backends.numpy import sequence as numpy_sequence
-from rnnbench.backends.numpy.model import NumpyModel, _loss_and_doutputs, _steps_xent_and_doutputs
+from rnnbench.backends.numpy.model import NumpyModel, loss_and_doutputs, _steps_xent_and_doutputs
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import numeric_grads, relative_error
 from rnnbench.model import ModelSpec, encoder_params, init_model_params, is_decayed
@@ -240,7 +240,7 @@ def test_steps_loss_is_the_mean_over_scored_positions_only():
     targets = np.array([[1, -1, 3], [-1, -1, 0]])
     loss, _ = _steps_xent_and_doutputs(outputs, targets)
     picked = [outputs[0, 0], outputs[0, 2], outputs[1, 2]]
-    expected = np.mean([_loss_and_doutputs("xent", row[None], np.array([t]))[0]
+    expected = np.mean([loss_and_doutputs("xent", row[None], np.array([t]))[0]
                         for row, t in zip(picked, (1, 3, 0))])
     assert loss == pytest.approx(expected, rel=1e-12)
     assert gen.step_xent(outputs, targets) == pytest.approx(expected, rel=1e-12)
@@ -262,7 +262,7 @@ def _loss_from_state(spec, params, x, targets, t, h, c):
     y = np.concatenate(pieces, axis=1)
     if spec.pooling == "steps":
         return _steps_xent_and_doutputs(y @ params["head.W"] + params["head.b"], targets)[0]
-    return _loss_and_doutputs("mse", y[:, -1] @ params["head.W"] + params["head.b"], targets)[0]
+    return loss_and_doutputs("mse", y[:, -1] @ params["head.W"] + params["head.b"], targets)[0]
 
 
 def _numeric_state_norm(spec, params, x, targets, t):
@@ -344,7 +344,7 @@ def test_torch_state_gradient_must_include_the_head_path(monkeypatch):
     expected = NumpyModel(spec, params).state_gradient_norms(x, lengths, targets)
     from rnnbench.backends.torch.sequence import STEPS
 
-    real_run = torch_model._run_steps
+    real_run = torch_model.run_steps
 
     def buggy_run_steps(cell, recorded, xw, h, c, W_h, b_h, live):
         def step(xw_t, h, c, W_h, b_h, live_t):
@@ -353,7 +353,7 @@ def test_torch_state_gradient_must_include_the_head_path(monkeypatch):
             return h_new, c_new, y
         return real_run(cell, step, xw, h, c, W_h, b_h, live)
 
-    monkeypatch.setattr(torch_model, "_run_steps", buggy_run_steps)
+    monkeypatch.setattr(torch_model, "run_steps", buggy_run_steps)
     buggy = backends[0].build_model(spec, params).state_gradient_norms(x, lengths, targets)
     assert np.abs(buggy - expected).max() > 1e-3
 

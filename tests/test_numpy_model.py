@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from rnnbench.backends.numpy.model import (
-    NumpyModel, _loss_and_doutputs, _pool_backward, _pool_forward,
+    NumpyModel, loss_and_doutputs, _pool_backward, _pool_forward,
 )
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import contract, numeric_grads, relative_error
@@ -165,19 +165,19 @@ def test_loss_gradient_matches_finite_differences(kind):
     rng = np.random.default_rng(3)
     outputs = rng.normal(size=(4, 3))
     targets = rng.integers(0, 3, size=4) if kind == "xent" else rng.normal(size=(4, 3))
-    _, doutputs = _loss_and_doutputs(kind, outputs, targets)
-    numeric = numeric_grads(lambda a: float(_loss_and_doutputs(kind, a["o"], targets)[0]), {"o": outputs.copy()})
+    _, doutputs = loss_and_doutputs(kind, outputs, targets)
+    numeric = numeric_grads(lambda a: float(loss_and_doutputs(kind, a["o"], targets)[0]), {"o": outputs.copy()})
     assert relative_error(doutputs, numeric["o"]) < GRAD_TOL
 
 
 def test_xent_is_stable_for_huge_logits():
-    loss, doutputs = _loss_and_doutputs("xent", np.array([[1000.0, 0.0, -1000.0]]), np.array([1]))
+    loss, doutputs = loss_and_doutputs("xent", np.array([[1000.0, 0.0, -1000.0]]), np.array([1]))
     assert abs(loss - 1000.0) < 1e-9
     np.testing.assert_allclose(doutputs, [[1.0, -1.0, 0.0]], atol=1e-12)
 
 
 def test_mse_is_batch_mean_of_summed_squares():
-    loss, _ = _loss_and_doutputs("mse", np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [3.0, 0.0]]))
+    loss, _ = loss_and_doutputs("mse", np.array([[1.0, 2.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [3.0, 0.0]]))
     assert loss == pytest.approx((1 + 4 + 9) / 2, abs=1e-15)
 
 

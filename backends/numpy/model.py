@@ -89,7 +89,7 @@ class NumpyModel(Trainable):
         if self.spec.pooling == "steps":
             loss, doutputs = _steps_xent_and_doutputs(outputs, targets)
         else:
-            loss, doutputs = _loss_and_doutputs(self.spec.loss, outputs, targets)
+            loss, doutputs = loss_and_doutputs(self.spec.loss, outputs, targets)
         # pooled is [B,H], or [B,T,H] for steps: the head is the same map at every position
         H, C = self.params["head.W"].shape
         grads = {"head.W": pooled.reshape(-1, H).T @ doutputs.reshape(-1, C),
@@ -103,7 +103,7 @@ class NumpyModel(Trainable):
         dx = encoder_grads.pop("x")
         grads.update({f"encoder.{k}": g for k, g in encoder_grads.items() if k not in ("h0", "c0")})
         if self.spec.vocab_size is not None:
-            grads["embedding"] = _embedding_backward(ids, dx, self.params["embedding"].shape)
+            grads["embedding"] = embedding_backward(ids, dx, self.params["embedding"].shape)
         return float(loss), {k: np.asarray(grads[k], dtype=self.dtype) for k in self.params}
 
     def _forward(self, x, lengths):
@@ -193,7 +193,7 @@ def _pool_backward(kind: str, dpooled: np.ndarray, lengths: np.ndarray, steps: i
     return dy
 
 
-def _loss_and_doutputs(kind: str, outputs: np.ndarray, targets: np.ndarray):
+def loss_and_doutputs(kind: str, outputs: np.ndarray, targets: np.ndarray):
     """Batch-mean loss (without L2) and its gradient w.r.t. ``outputs [B,C]``."""
     B = outputs.shape[0]
     if kind == "xent":
@@ -232,7 +232,7 @@ def _steps_xent_and_doutputs(outputs: np.ndarray, targets: np.ndarray):
     return loss, doutputs.reshape(B, T, C)
 
 
-def _embedding_backward(ids: np.ndarray, dx: np.ndarray, shape) -> np.ndarray:
+def embedding_backward(ids: np.ndarray, dx: np.ndarray, shape) -> np.ndarray:
     """Scatter-add ``dx [B,T,E]`` into the rows of the tokens that appear (the rest stay zero)."""
     grad = np.zeros(shape, dtype=dx.dtype)
     np.add.at(grad, np.asarray(ids).reshape(-1), dx.reshape(-1, shape[1]))

@@ -13,7 +13,7 @@ from rnnbench.model import encoder_params
 from rnnbench.tree_model import check_tree_model_batch, check_tree_model_labels
 
 from . import tree
-from .model import Trainable, _embedding_backward, _loss_and_doutputs
+from .model import Trainable, embedding_backward, loss_and_doutputs
 
 
 class NumpyTreeModel(Trainable):
@@ -36,11 +36,11 @@ class NumpyTreeModel(Trainable):
         labels = check_tree_model_labels(self.spec, labels, trees)
         logits, h, cache = self._forward(ids, trees)
         scored = labels >= 0
-        loss, dscored = _loss_and_doutputs("xent", logits[scored], labels[scored])  # mean over scored nodes
+        loss, dscored = loss_and_doutputs("xent", logits[scored], labels[scored])  # mean over scored nodes
         dlogits = np.zeros_like(logits)
         dlogits[scored] = dscored
         grads = {"head.W": h.T @ dlogits, "head.b": dlogits.sum(axis=0)}
         encoder_grads = tree.backward(cache, {"h": dlogits @ self.params["head.W"].T})
-        grads["embedding"] = _embedding_backward(ids, encoder_grads.pop("x"), self.params["embedding"].shape)
+        grads["embedding"] = embedding_backward(ids, encoder_grads.pop("x"), self.params["embedding"].shape)
         grads.update({f"encoder.{k}": g for k, g in encoder_grads.items()})
         return float(loss), {k: np.asarray(grads[k], dtype=self.dtype) for k in self.params}

@@ -13,7 +13,6 @@ Tree cells run level by level (:mod:`.tree`) in every impl.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import re
@@ -27,32 +26,8 @@ from rnnbench.errors import RnnbenchError
 
 IMPLS = ("native", "loop", "xla")
 
-# Quiet TensorFlow's C++ logging (start-up lines, "no CUDA driver" on CPU machines) unless the
-# user chose a level; real failures still surface as Python exceptions.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr():
-    """Silence fd 2 while TensorFlow loads: some of its start-up lines are written
-    before its log level is read. Skipped when the user set a verbose level."""
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") < "2":
-        yield
-        return
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-with _quiet_native_stderr():
-    import tensorflow as tf
-
-from . import sequence, tree  # noqa: E402  (after TensorFlow is loaded quietly)
+from .tensors import check_xla, hidden_size, quiet_native_stderr, tensors, tf  # first: TensorFlow loads quietly there
+from . import sequence, tree  # noqa: E402, I001
 
 
 class TensorflowBackend(Backend):
@@ -67,7 +42,7 @@ class TensorflowBackend(Backend):
         self._tf_device = _resolve_device(device)
         super().__init__(impl, device or "cpu", threads)
         if impl == "xla":
-            _check_xla(self._tf_device, self.device)
+            check_xla(self._tf_device, self.device)
         self._functions = {}
 
     def info(self) -> dict:
@@ -114,7 +89,7 @@ class TensorflowBackend(Backend):
             return self._layered(cell, params, x, lengths, state, activation, num_layers, bidirectional)
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, T, _ = x.shape
-        H = _hidden(params)
+        H = hidden_size(params)
         if B == 0 or T == 0:
             return np.zeros((B, T, H), dtype), _initial_state(cell, state, B, H, dtype)
         forward, _ = self._sequence_functions(cell, activation, x.shape[2], H, dtype)
@@ -132,7 +107,7 @@ class TensorflowBackend(Backend):
                                  backward=(dy, dfinal))
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, T, _ = x.shape
-        H = _hidden(params)
+        H = hidden_size(params)
         keys = state_keys(cell)
         dy, dfinal = check_sequence_cotangents(cell, dy, dfinal, B, T, H, dtype)
         dy = np.zeros((B, T, H), dtype) if dy is None else dy
@@ -176,7 +151,7 @@ class TensorflowBackend(Backend):
             return grads
         forward, vjp = self._layered_functions(cell, activation, D, H, dtype, num_layers, bidirectional)
         with tf.device(self._tf_device):
-            args = (_tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)),
+            args = (tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)),
                     {k: tf.constant(v) for k, v in initial.items()})
             if backward is None:
                 y, final = forward(*args)
@@ -202,10 +177,10 @@ class TensorflowBackend(Backend):
         return self._functions[key]
 
     def _sequence_args(self, cell, params, x, lengths, state, dtype):
-        B, H = x.shape[0], _hidden(params)
+        B, H = x.shape[0], hidden_size(params)
         initial = _initial_state(cell, state, B, H, dtype)
         c0 = tf.constant(initial["c"]) if cell == "lstm" else None
-        return (_tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)),
+        return (tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)),
                 tf.constant(initial["h"]), c0)
 
     def _sequence_functions(self, cell, activation, input_size, hidden_size, dtype):
@@ -222,16 +197,16 @@ class TensorflowBackend(Backend):
     def tree_forward(self, cell, params, x_leaves, trees):
         x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
         with tf.device(self._tf_device):
-            states = tree.forward(cell, _tensors(params, dtype), tf.constant(x_leaves), trees)
+            states = tree.forward(cell, tensors(params, dtype), tf.constant(x_leaves), trees)
             return {k: v.numpy() for k, v in states.items()}
 
     def tree_backward(self, cell, params, x_leaves, trees, dstates):
         x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
-        shape = (trees.num_nodes, _hidden(params) // 2)  # tree cells' W is [2H, ...]
+        shape = (trees.num_nodes, hidden_size(params) // 2)  # tree cells' W is [2H, ...]
         dstates = check_tree_cotangents(cell, dstates, *shape, dtype)
         upstream = {k: dstates.get(k, np.zeros(shape, dtype)) for k in state_keys(cell)}
         with tf.device(self._tf_device):
-            sources = {"params": _tensors(params, dtype), "x": tf.constant(x_leaves)}
+            sources = {"params": tensors(params, dtype), "x": tf.constant(x_leaves)}
             with tf.GradientTape() as tape:
                 tape.watch(sources)
                 states = tree.forward(cell, sources["params"], sources["x"], trees)
@@ -297,15 +272,6 @@ def _layered_vjp(encode, params, x, lengths, h0, dy, dfinal):
 
 # -- helpers ---------------------------------------------------------------------------------------------
 
-def _hidden(params) -> int:
-    """Rows of the recurrent matrix: H for sequence cells, 2H for tree cells."""
-    return int(np.shape(params["W_h"] if "W_h" in params else params["W"])[0])
-
-
-def _tensors(params, dtype) -> dict:
-    return {k: tf.constant(np.asarray(v, dtype)) for k, v in params.items()}
-
-
 def _initial_state(cell, state, B, H, dtype) -> dict:
     return {k: (np.zeros((B, H), dtype) if state is None else np.array(state[k], dtype))
             for k in state_keys(cell)}
@@ -347,21 +313,10 @@ def _resolve_device(device) -> str:
     if not match:
         raise RnnbenchError(f"unknown device {device!r} for tensorflow; use cpu, gpu or gpu:N")
     index = int(match.group(2) or 0)
-    with _quiet_native_stderr():
+    with quiet_native_stderr():
         gpus = tf.config.list_physical_devices("GPU")
     if index >= len(gpus):
         why = "this TensorFlow build has no CUDA support" if not tf.test.is_built_with_cuda() \
             else f"TensorFlow sees {len(gpus)} GPU(s)"
         raise RnnbenchError(f"device {device!r} is not available to tensorflow: {why}")
     return f"/GPU:{index}"
-
-
-@functools.lru_cache(maxsize=None)
-def _check_xla(tf_device, device) -> None:
-    """Compile a trivial function so that an XLA-less build fails here, with a reason (once per device)."""
-    try:
-        with tf.device(tf_device):
-            tf.function(lambda a: a * 2.0, jit_compile=True)(tf.ones(2)).numpy()
-    except Exception as exc:  # noqa: BLE001  (any failure means XLA is unusable here)
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RnnbenchError(f"impl 'xla' is unavailable on {device}: XLA could not compile ({first_line})") from exc

@@ -18,7 +18,7 @@ import tensorflow as tf
 from rnnbench.backend import check_sequence_inputs, check_tree_inputs, state_keys
 from rnnbench.bench.inputs import sequence_cotangent, tree_cotangents
 
-from .backend import _hidden, _tensors
+from .tensors import hidden_size, tensors
 
 
 def _finish(smallest) -> None:
@@ -35,7 +35,7 @@ def _smallest(tensors):
 def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh"):
     x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, None, activation)
     B, T, D = x.shape
-    H = _hidden(params)
+    H = hidden_size(params)
     forward, vjp = backend._sequence_functions(cell, activation, D, H, dtype)
     device = backend._tf_device
     with tf.device(device):
@@ -66,11 +66,11 @@ def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
     device = backend._tf_device
     forward, vjp = _tree_functions(backend, cell, params, x_leaves.shape[1], dtype)
     with tf.device(device):
-        p = _tensors(params, dtype)
+        p = tensors(params, dtype)
         xt = tf.constant(x_leaves)
         schedule = schedule_tensors(trees)
         if backward:
-            hidden = _hidden(params) // 2  # tree cells' W is [2H, ...]
+            hidden = hidden_size(params) // 2  # tree cells' W is [2H, ...]
             upstream = tree_cotangents(cell, trees.num_nodes, hidden, dtype)
             dh = tf.constant(upstream["h"])
             dc = tf.constant(upstream["c"]) if cell == "treelstm" else tf.zeros([0, hidden], dtype)
@@ -95,7 +95,7 @@ def _tree_functions(backend, cell, params, input_size, dtype):
     if key not in backend._functions:
         tf_dtype = tf.as_dtype(np.dtype(dtype))
         p_spec = {k: tf.TensorSpec(np.shape(v), tf_dtype) for k, v in params.items()}
-        hidden = _hidden(params) // 2
+        hidden = hidden_size(params) // 2
         index = tf.TensorSpec([None], tf.int32)
         common = (p_spec, tf.TensorSpec([None, input_size], tf_dtype), index, index, index)
         state = tf.TensorSpec([None, hidden], tf_dtype)
@@ -131,7 +131,7 @@ def bare_sequence_timer(backend, cell, params, x, backward=False):
     from .sequence import keras_layer
 
     B, T, D = x.shape
-    H = _hidden(params)
+    H = hidden_size(params)
     device = backend._tf_device
     with tf.device(device):
         layer = keras_layer(cell, D, H, "tanh", x.dtype)

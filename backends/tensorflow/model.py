@@ -301,10 +301,10 @@ def _xla_usable(device) -> bool:
     """Whether XLA compiles on ``device`` (a build without it runs the update op by op instead)."""
     from rnnbench.errors import RnnbenchError
 
-    from .backend import _check_xla
+    from .tensors import check_xla
 
     try:
-        _check_xla(device, device)
+        check_xla(device, device)
     except RnnbenchError:
         return False
     return True

@@ -115,7 +115,7 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
     from rnnbench import layers
     from rnnbench.bench.inputs import sequence_cotangent
 
-    from .backend import _tensors
+    from .tensors import tensors
 
     x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, None, activation, num_layers,
                                                        bidirectional)
@@ -124,7 +124,7 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
     device = backend._tf_device
     with tf.device(device):
         states = zero_states(cell, num_layers, bidirectional, B, H, dtype)
-        args = (_tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)), states)
+        args = (tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)), states)
         if backward:
             dy = tf.constant(sequence_cotangent(B, T, layers.output_size(H, bidirectional), dtype))
             dfinal = {k: tf.zeros_like(v) for k, v in states.items()}

@@ -17,7 +17,7 @@ from rnnbench.errors import RnnbenchError
 
 def forward(cell, params, x_leaves, trees):
     """Node states ``{"h": [N,H]}`` (plus ``"c"`` for treelstm) as tensors."""
-    _check_schedule(trees)
+    check_schedule(trees)
     h, c = leaf_states(cell, params, x_leaves)
     for level in trees.levels:
         h_new, c_new = compose(cell, params, h, c, level.left, level.right)
@@ -50,7 +50,7 @@ def compose(cell, params, h, c, left, right):
     return tf.sigmoid(o) * tf.tanh(c_new), c_new
 
 
-def _check_schedule(trees):
+def check_schedule(trees):
     """The buffer is appended level by level, so levels must tile ids leaves..N in order."""
     expected = trees.num_leaves
     for level in trees.levels:

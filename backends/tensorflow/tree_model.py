@@ -27,7 +27,7 @@ from rnnbench.model import encoder_params
 from rnnbench.tree_model import TreeModelSpec, check_tree_model_batch, check_tree_model_labels
 
 from .model import init_variables, update, with_l2
-from .tree import _check_schedule, compose, leaf_states
+from .tree import check_schedule, compose, leaf_states
 
 _SCHEDULE = (tf.TensorSpec([None], tf.int64, name="leaf_ids"),
              tf.TensorSpec([None], tf.int32, name="left"),
@@ -83,7 +83,7 @@ class TensorflowTreeModel:
 
 def schedule_tensors(trees):
     """``(left, right, level stops)`` int32 tensors of a TreeBatch (checked): the schedule as data."""
-    _check_schedule(trees)
+    check_schedule(trees)
     empty = np.zeros(0, np.int64)
     left = np.concatenate([empty, *(level.left for level in trees.levels)])
     right = np.concatenate([empty, *(level.right for level in trees.levels)])

@@ -15,6 +15,7 @@ import torch
 from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
                               check_tree_inputs, state_keys)
 from rnnbench.backends.torch.sequence import IMPLS, compile_errors, run_sequence
+from rnnbench.backends.torch.tensors import to_numpy
 from rnnbench.backends.torch.tree import tree_states
 from rnnbench import layers
 from rnnbench.errors import RnnbenchError
@@ -36,11 +37,6 @@ def resolve_device(device: str | None) -> torch.device:
     if index >= torch.cuda.device_count():
         raise RnnbenchError(f"device {device} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
     return torch.device("cuda", index)
-
-
-def to_numpy(tensor) -> np.ndarray:
-    """A NumPy copy owned by the caller (a gradient may alias an upstream array otherwise)."""
-    return np.array(tensor.detach().cpu().numpy(), copy=True)
 
 
 class TorchBackend(Backend):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnbench.backends.torch.backend import to_numpy
-from rnnbench.backends.torch.sequence import STEPS, _run_steps
+from rnnbench.backends.torch.tensors import to_numpy
+from rnnbench.backends.torch.sequence import STEPS, run_steps
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import (ModelSpec, check_model_batch, check_model_params, check_model_targets, encoder_params,
                             is_decayed)
@@ -293,5 +293,5 @@ def _stepwise_states(spec: ModelSpec, params, x, lengths):
 
     h0 = x.new_zeros((B, spec.hidden_size))
     c0 = x.new_zeros((B, spec.hidden_size)) if spec.cell == "lstm" else None
-    y, _ = _run_steps(spec.cell, recorded, xw, h0, c0, params["W_h"], params.get("b_h"), live)
+    y, _ = run_steps(spec.cell, recorded, xw, h0, c0, params["W_h"], params.get("b_h"), live)
     return states, y

@@ -185,14 +185,14 @@ def _loop(cell, params, x, lengths, h0, activation, compiled):
     W_h, b_h = params["W_h"], params.get("b_h")
     h, c = h0["h"], h0.get("c")
     if not compiled:
-        return _run_steps(cell, STEPS[cell, activation], xw, h, c, W_h, b_h, live)
+        return run_steps(cell, STEPS[cell, activation], xw, h, c, W_h, b_h, live)
     if torch.is_grad_enabled():  # the same requires_grad at every step: one graph, not two
         h, c = _grad_leaf(h), _grad_leaf(c)
     with torch._dynamo.config.patch(**_DYNAMO_LIMITS):
-        return _run_steps(cell, compiled_step((cell, activation)), xw, h, c, W_h, b_h, live)
+        return run_steps(cell, compiled_step((cell, activation)), xw, h, c, W_h, b_h, live)
 
 
-def _run_steps(cell, step, xw, h, c, W_h, b_h, live):
+def run_steps(cell, step, xw, h, c, W_h, b_h, live):
     ys = []
     for t in range(xw.shape[1]):
         h, c, y = step(xw[:, t], h, c, W_h, b_h, live[:, t, None])

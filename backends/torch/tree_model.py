@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnbench.backends.torch.backend import to_numpy
+from rnnbench.backends.torch.tensors import to_numpy
 from rnnbench.backends.torch.model import Trainable
 from rnnbench.backends.torch.tree import tree_states
 from rnnbench.model import encoder_params
