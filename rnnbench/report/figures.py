@@ -14,7 +14,7 @@ from rnnbench.report.plots import (colour, figure, line_alpha, line_style, model
 from rnnbench.report.render import Figure
 from rnnbench.report.section import missing, model_label
 from rnnbench.report.speed import shape_label
-from rnnbench.report.summary import backend_sort_key
+from rnnbench.report.summary import backend_sort_key, when
 from rnnbench.report.variants import DEFAULT_LABEL
 
 MODEL_ORDER = ("rnn", "rnn (relu)", "gru", "lstm", "recursive", "treelstm")
@@ -118,10 +118,10 @@ def speed_figures(frame) -> list[Figure]:
             ax.set_ylabel("median ms per call (log)")
             ax.set_title(f"{pass_}: each backend's fastest impl")
             ax.legend(loc="upper left", frameon=False)
-        suite, day = str(first.get("suite") or "bench"), str(first["started_at"])[:10]
+        suite, day = str(first.get("suite") or "bench"), when(first["started_at"])
         where = f", {first['host']}" if rows["host"].nunique() > 1 else ""
         figures.append(Figure(f"speed, {suite} {day}{where}", unique_ids(to_svg(fig), f"speed{len(figures)}"),
-                              f"speed-{_slug(suite)}-{day}{'-' + _slug(first['host']) if where else ''}.svg"))
+                              f"speed-{_slug(suite)}-{_slug(day)}{'-' + _slug(first['host']) if where else ''}.svg"))
     return figures
 
 

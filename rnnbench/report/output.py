@@ -69,11 +69,15 @@ def write_figures(report_path, figures, force: bool = False):
         folder.mkdir(exist_ok=True)
     except OSError as exc:
         raise RnnbenchError(f"cannot create {folder}: {exc.strerror or exc}") from None
-    written = []
+    written, names = [], set()
     for heading, charts in figures:
         placed = []
         for chart in charts:
             write_output(folder / chart.name, chart.svg + "\n", force=True)
+            names.add(chart.name)
             placed.append(replace(chart, name=f"{folder.name}/{chart.name}"))
         written.append((heading, placed))
+    for stale in folder.glob("*.svg"):  # a chart the records no longer make must not linger beside the report
+        if stale.name not in names:
+            stale.unlink()
     return written

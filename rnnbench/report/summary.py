@@ -205,15 +205,20 @@ def _speed_block(parts, several_hosts: bool) -> Block:
     dtypes = ", ".join(sorted(at["dtype"].dropna().astype(str).unique()))
     threads = ", ".join(sorted({_int(t) for t in at["threads"]}))
     where = f" on {first['host']}" if several_hosts else ""
-    title = f"speed{where}, {suite} {str(first['started_at'])[:10]}: median ms per call, each backend's fastest impl" \
+    title = f"speed{where}, {suite} {when(first['started_at'])}: median ms per call, each backend's fastest impl" \
         + ("" if show_dtype else f" ({dtypes}, {threads} threads{peak})")
     return Block(title, header, printed, keys=3, notes=[f"Records: `{command}`"] + _kernel_notes(at))
 
 
 def _session(row) -> str:
     """``cpu 2026-11-27``: a bench record by its suite and day."""
-    started = str(row.get("started_at") or "")[:10]
+    started = when(row.get("started_at"))
     return f"{row.get('suite') or 'bench'} {started}".strip()
+
+
+def when(started_at) -> str:
+    """``2026-11-30 11:14``: a bench session by its start (two sessions a day are told apart)."""
+    return str(started_at or "")[:16].replace("T", " ")
 
 
 def _speed_cells(at, columns) -> list[str]:
@@ -257,7 +262,7 @@ def kernel_warning_lines(frame) -> list[str]:
     lines = []
     for record in frame[frame["kind"] == "bench"].drop_duplicates("path")["record"]:
         listed = record.get("warnings") if isinstance(record.get("warnings"), list) else []
-        lines += [f"kernel warning ({record.get('dataset')} {str(record.get('started_at'))[:10]}): {w}"
+        lines += [f"kernel warning ({record.get('dataset')} {when(record.get('started_at'))}): {w}"
                   for w in listed if f"{w}" not in " ".join(lines)]
     return lines
 
