@@ -185,12 +185,13 @@ def test_each_bench_session_is_its_own_speed_table(tmp_path):
         bench_record([bench_row(backend="torch", median_s=0.400), bench_row(backend="jax", median_s=0.100)],
                      started_at="2026-11-30T10:00:00Z", suite="custom", peak_gflops=50.0)])
     section = summary_section(load_results(tmp_path))
-    first, second = [b for b in section.blocks if b.title.startswith("speed")]
+    first, second = [b for b in section.blocks if b.title.startswith("speed")]  # the largest record, then the rest
     assert first.title.startswith("speed, cpu 2026-11-27 10:00") and "peak 200 GFLOP/s" in first.title
     assert first.rows[0][-1] == "1.50/1.00"  # a busy later session replaces nothing
-    assert second.title.startswith("speed, custom 2026-11-30 10:00") and second.rows[0][-1] == "4.00/1.00"
-    assert second.header[3:5] == ["torch ms (% peak)", "jax ms (% peak)"]  # the frameworks' order, everywhere
-    assert second.notes[0] == "Records: `rnnbench bench (a custom grid)`"
+    assert second.title.startswith("speed, other bench records") and second.rows[0][-1] == "4.00/1.00"
+    assert second.rows[0][0] == "custom 2026-11-30 10:00, peak 50"  # each row names its record and that peak
+    assert second.header[5:7] == ["torch ms (% peak)", "jax ms (% peak)"]  # the frameworks' order, everywhere
+    assert second.notes[0] == "Records: `rnnbench bench` (custom grids)"
 
 
 def test_a_stacked_bidirectional_size_is_its_own_row(tmp_path):

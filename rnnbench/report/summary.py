@@ -178,13 +178,34 @@ def _speed(frame):
             for path, at in part.groupby("path", sort=False):
                 shown.setdefault(path, []).append(at)
     several_hosts = rows["host"].nunique() > 1
-    blocks = []
-    for path in sorted(shown, key=lambda p: (-len(shown[p]), str(shown[p][0]["started_at"].iloc[0]))):
-        blocks.append(_speed_block(shown[path], several_hosts))
+    order = sorted(shown, key=lambda p: (-len(shown[p]), str(shown[p][0]["started_at"].iloc[0])))
+    blocks = [_speed_block(shown[order[0]], several_hosts)]
+    if len(order) > 1:  # the largest record gets its table; the rest share one, a row still one record's
+        blocks.append(_other_sessions_block([shown[p] for p in order[1:]]))
     notes = ["speed: median ms per call of each backend's fastest impl (named unless the default), % of the "
              "matrix-multiply peak measured in the same session; × fastest: each median over the fastest, in column "
-             "order; one table per bench record"]
+             "order, within one bench record (a row never mixes two)"]
     return blocks, notes, []
+
+
+def _other_sessions_block(sessions) -> Block:
+    """Every bench record but the largest in one table: a row per configuration and record, the record named."""
+    at = pd.concat([part for parts in sessions for part in parts])
+    columns = sorted(at["column"].unique(), key=backend_sort_key)
+    header = ["record", "cell", "size", "pass", "threads"] + [f"{c} ms (% peak)" for c in columns] + ["× fastest"]
+    printed = []
+    for parts in sessions:
+        first = parts[0].iloc[0]
+        peak = "" if missing(first.get("peak_gflops")) else f", peak {sig(first['peak_gflops'])}"
+        for part in parts:
+            r = part.iloc[0]
+            printed.append([f"{first['session']}{peak}", r["cell"], r["size"], r["pass"], _int(r["threads"])]
+                           + _speed_cells(part, columns))
+    suites = sorted({str(s or "custom") for s in at["suite"]})
+    made = "Records: " + ", ".join(f"`rnnbench bench --suite {s}`" if s != "custom" else "`rnnbench bench` (custom "
+                                   "grids)" for s in suites)
+    return Block("speed, other bench records: median ms per call, each backend's fastest impl (peak in GFLOP/s)",
+                 header, printed, keys=4, notes=[made] + _kernel_notes(at))
 
 
 def _speed_block(parts, several_hosts: bool) -> Block:
