@@ -23,7 +23,9 @@ What it checks, against the float64 NumPy reference with the tolerances of
 1e-10 in float64, 1e-4 in float32; :data:`MODEL_TOLERANCE` and
 :data:`rnnbench.check.TRAJECTORY_TOLERANCE` for models): outputs, final states
 and every gradient of every sequence and tree cell on ragged lengths (a full, a
-short and an empty sequence, an initial state) and trees of mixed shapes; plain
+short and an empty sequence, an initial state) and trees of mixed shapes, and for a
+backend that declares ``layered`` the 2-layer bidirectional cases (every unit's gradients,
+a 2-layer bidirectional model and trajectory; docs/design.md §2.6); plain
 NumPy arrays of the requested dtype out; the masking rules; batches of zero
 steps; which gradients come back; missing upstream gradients meaning zero;
 one-line :class:`~rnnbench.errors.RnnbenchError` messages for bad inputs and
