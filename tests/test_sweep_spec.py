@@ -215,7 +215,7 @@ def test_readme_table_sweeps_match_every_committed_record(name, capsys):
 
 
 def test_a_stand_in_record_takes_the_metric_name_of_its_task_and_dataset(tmp_path):
-    from rnnbench.sweep.records import stand_in_record
+    from rnnbench.sweep.stand_in import stand_in_record
 
     config = load_sweep(_write(tmp_path, '[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n')).configurations[0]
     results = tmp_path / "results"

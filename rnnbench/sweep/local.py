@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnbench.records import write_record
-from rnnbench.sweep.records import stand_in_record
+from rnnbench.sweep.stand_in import stand_in_record
 from rnnbench.sweep.stopping import StopSignals
 
 RECORD_LINE = re.compile(r"^record: (.+?\.json)(?:  \(.*\))?$", re.MULTILINE)

@@ -20,7 +20,7 @@ import time
 from rnnbench.errors import RnnbenchError
 from rnnbench.records import read_records, write_record
 from rnnbench.sweep.local import Finished, describe_exit
-from rnnbench.sweep.records import stand_in_record
+from rnnbench.sweep.stand_in import stand_in_record
 from rnnbench.sweep.stopping import StopSignals
 
 INSTALL_HINT = "pip install 'rnnbench[ray]'"
