@@ -109,15 +109,9 @@ class _OptionRecorder:
 
 
 def parse_seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise RnnbenchError(f"--seeds takes comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise RnnbenchError("--seeds needs at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise RnnbenchError(f"--seeds repeats a seed: {text}")
-    return seeds
+    from rnnbench.task import parse_int_list
+
+    return parse_int_list(text, "--seeds", "seed")
 
 
 def handle(args) -> int:

@@ -112,6 +112,19 @@ class Task(abc.ABC):
         return config
 
 
+def parse_int_list(text, option: str, what: str) -> list[int]:
+    """A comma list of distinct integers (``--seeds 0,1,2``, ``--seq-len 10,50``); one line when it is not."""
+    try:
+        values = [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise RnnbenchError(f"{option} takes comma-separated integers, got {text!r}") from None
+    if not values:
+        raise RnnbenchError(f"{option} needs at least one {what}")
+    if len(set(values)) != len(values):
+        raise RnnbenchError(f"{option} repeats a {what}: {text}")
+    return values
+
+
 def accuracy(outputs: np.ndarray, targets: np.ndarray) -> float:
     """Fraction of rows whose largest output is the target class."""
     if len(targets) == 0:

@@ -85,7 +85,7 @@ def test_backend_whose_framework_is_missing_names_the_extra(workspace, capsys, m
     registry = plugins.Registry(
         backends={"jaxish": Entry("jaxish", "nowhere:Backend", requires=("rnnbench_no_such_framework",),
                                   extra="jaxish")},
-        tasks=plugins.get_registry().tasks)
+        tasks=plugins.get_registry().tasks, commands=plugins.get_registry().commands)
     monkeypatch.setattr(plugins, "get_registry", lambda: registry)
     assert _main(workspace, "--backend", "jaxish", "--task", "textclf", *TINY) == 2
     err = capsys.readouterr().err

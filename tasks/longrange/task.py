@@ -36,7 +36,7 @@ import numpy as np
 from rnnbench import memory
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
-from rnnbench.task import RUN_DEFAULTS, Batch, Prepared, Task
+from rnnbench.task import RUN_DEFAULTS, Batch, Prepared, Task, parse_int_list
 
 from . import generators as gen
 from .inits import apply_init, check_init
@@ -329,12 +329,4 @@ def parse_seq_lens(text) -> list:
         return [None]
     if isinstance(text, int):
         return [text]
-    try:
-        lengths = [int(part) for part in str(text).split(",") if part.strip()]
-    except ValueError:
-        raise RnnbenchError(f"--seq-len takes comma-separated integers, got {text!r}") from None
-    if not lengths:
-        raise RnnbenchError("--seq-len needs at least one length")
-    if len(set(lengths)) != len(lengths):
-        raise RnnbenchError(f"--seq-len repeats a length: {text}")
-    return lengths
+    return parse_int_list(text, "--seq-len", "length")
