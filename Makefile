@@ -7,7 +7,8 @@ EXTRAS ?= all,test,ray
 # Separately distributed plugins installed beside rnnbench (own pyproject.toml, found by entry point).
 PLUGINS ?= -e plugins/rnnbench-jax
 BIN := $(VENV)/bin
-export RNNBENCH_DISABLE_PLUGIN_AUTOLOAD ?= 1
+# Tests and benchmarks see only the plugins they name (tests/conftest.py); a user's commands load every one.
+HERMETIC := RNNBENCH_DISABLE_PLUGIN_AUTOLOAD=1
 
 .PHONY: install demo test test-numpy-only bench bench-save bench-compare readme clean
 
@@ -28,7 +29,7 @@ demo: install
 
 # The HTML report's browser test needs Chromium (apt-get install chromium chromium-driver): required here.
 test: install
-	RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests plugins/rnnbench-jax/tests
+	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests plugins/rnnbench-jax/tests
 
 # The README's results section, regenerated from the records in results/ (tests/test_readme.py checks it).
 readme: install
@@ -37,11 +38,11 @@ readme: install
 # The core and the NumPy backend alone: torch and TensorFlow must show as unavailable.
 test-numpy-only:
 	$(MAKE) install VENV=.venv-numpy EXTRAS=test PLUGINS=
-	RNNBENCH_REQUIRE_BACKENDS=numpy .venv-numpy/bin/python -m pytest -q tests
+	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy .venv-numpy/bin/python -m pytest -q tests
 	.venv-numpy/bin/rnnbench plugins
 
 bench: install
-	$(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only \
+	$(HERMETIC) $(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only \
 		--benchmark-columns=min,median,iqr,rounds --benchmark-group-by=group
 
 BENCH_BASELINE ?= benchmarks/baseline
@@ -50,12 +51,12 @@ BENCH_FAIL ?= median:10%
 
 # Store this machine's baseline (pytest-benchmark keeps one folder per machine and Python under it).
 bench-save: install
-	$(BIN)/python -m pytest $(BENCH_FILES) --benchmark-enable --benchmark-only \
+	$(HERMETIC) $(BIN)/python -m pytest $(BENCH_FILES) --benchmark-enable --benchmark-only \
 		--benchmark-storage=file://$(abspath $(BENCH_BASELINE)) --benchmark-save=baseline
 
 # Compare with the latest stored baseline; fail when a median is more than 10% slower.
 bench-compare: install
-	$(BIN)/python -m pytest $(BENCH_FILES) --benchmark-enable --benchmark-only \
+	$(HERMETIC) $(BIN)/python -m pytest $(BENCH_FILES) --benchmark-enable --benchmark-only \
 		--benchmark-storage=file://$(abspath $(BENCH_BASELINE)) --benchmark-compare \
 		--benchmark-compare-fail=$(BENCH_FAIL) --benchmark-columns=min,median,iqr,rounds --benchmark-group-by=group
 
