@@ -12,12 +12,12 @@ from rnnbench.registry import Entry
 
 BUILTIN_COMMANDS = (
     ("plugins", "rnnbench.commands.plugins:add_parser", "list backends, tasks and commands, and why"),
-    ("check", "rnnbench.check_command:add_parser", "cross-framework correctness against the NumPy reference"),
-    ("run", "rnnbench.run_command:add_parser", "train a task on a backend; one record per seed"),
-    ("bench", "rnnbench.bench_command:add_parser", "speed suites, one process per configuration"),
-    ("report", "rnnbench.report_command:add_parser", "tables and plots from the records"),
-    ("data", "rnnbench.data.command:add_parser", "list or fetch datasets"),
-    ("sweep", "rnnbench.sweep.command:add_parser", "a whole matrix of runs, locally or on Ray"),
+    ("check", "rnnbench.commands.check:add_parser", "cross-framework correctness against the NumPy reference"),
+    ("run", "rnnbench.commands.run:add_parser", "train a task on a backend; one record per seed"),
+    ("bench", "rnnbench.commands.bench:add_parser", "speed suites, one process per configuration"),
+    ("report", "rnnbench.commands.report:add_parser", "tables and plots from the records"),
+    ("data", "rnnbench.commands.data:add_parser", "list or fetch datasets"),
+    ("sweep", "rnnbench.commands.sweep:add_parser", "a whole matrix of runs, locally or on Ray"),
 )
 
 

@@ -25,7 +25,7 @@ IDENTITY = ("task", "backend", "seed")
 @functools.lru_cache(maxsize=None)
 def task_actions(task: str | None) -> tuple[dict[str, argparse.Action], tuple[str, ...]]:
     """``rnnbench run --task TASK``'s long options (``dest -> action``) and the task's own option names."""
-    from rnnbench import run_command
+    from rnnbench.commands import run as run_command
 
     parser = argparse.ArgumentParser(add_help=False)
     commands = parser.add_subparsers()

@@ -203,7 +203,7 @@ class _Checker:
     def task(self, name: str, where: str):
         if name not in self.tasks:
             try:
-                from rnnbench.run_command import load_task
+                from rnnbench.commands.run import load_task
 
                 self.tasks[name] = load_task(self.registry, name)
             except RnnbenchError as exc:
@@ -239,7 +239,7 @@ class _Checker:
 
 def resolve(task, config: Configuration) -> dict:
     """The task's full configuration for ``config``, defaults filled in, as ``rnnbench run`` resolves it."""
-    from rnnbench.run_command import COMMON_TASK_OPTIONS
+    from rnnbench.commands.run import COMMON_TASK_OPTIONS
     from rnnbench.runner import check_run_options
 
     names = (*COMMON_TASK_OPTIONS, *task_actions(task.name)[1])
