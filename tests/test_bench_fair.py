@@ -163,7 +163,7 @@ def test_tensorflow_tree_timer_path_equals_the_contract():
     pytest.importorskip("tensorflow")
     import tensorflow as tf
 
-    from rnnbench.backends.tensorflow.backend import _tensors
+    from rnnbench.backends.tensorflow.tensors import tensors as _tensors
     from rnnbench.backends.tensorflow.bench import _tree_functions
     from rnnbench.backends.tensorflow.tree_model import schedule_tensors
     from rnnbench.bench.inputs import tree_cotangents, tree_inputs
