@@ -433,6 +433,8 @@ def test_the_report_parser_imports_no_pandas():
 
 @pytest.mark.skipif(not REPO_RESULTS.is_dir(), reason="no committed results/ directory")
 def test_the_committed_results_directory_loads_and_averages_its_seeds():
+    from rnnbench.report.variants import DEFAULT_LABEL, label, run_diff
+
     frame = load_results(REPO_RESULTS, kind="run")
     files = [p for p in REPO_RESULTS.glob("*.json")
              if json.loads(p.read_text(encoding="utf-8")).get("schema") == "rnnbench.run/1"]
@@ -441,11 +443,13 @@ def test_the_committed_results_directory_loads_and_averages_its_seeds():
     groups = {}
     for path in files:
         record = json.loads(path.read_text(encoding="utf-8"))
-        if record["status"] == "ok" and record["task"] == "textclf":
-            key = (record["dataset"], record["model"], record["backend"])
+        if record["status"] == "ok" and record["task"] == "textclf":  # a variant (2 layers, say) pools apart
+            diff = run_diff(record["config"])
+            key = (record["dataset"], record["model"], record["backend"], label(diff) if diff else DEFAULT_LABEL)
             groups.setdefault(key, []).append(record["best"]["test"])
     assert len(groups) >= 12
-    for (dataset, model, backend), tests in groups.items():
-        row = _only_row(section.frame, task="textclf", dataset=dataset, model=model, backend=backend)
+    for (dataset, model, backend, variant), tests in groups.items():
+        row = _only_row(section.frame, task="textclf", dataset=dataset, model=model, backend=backend,
+                        variant=variant)
         assert row["n"] == len(tests)
         assert row["test_mean"] == pytest.approx(statistics.mean(tests), abs=1e-12)
