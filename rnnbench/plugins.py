@@ -122,6 +122,17 @@ def get_registry() -> Registry:
     return build_registry()
 
 
+@functools.lru_cache(maxsize=None)
+def known_task(name):
+    """The task object for a record's task name (no framework is imported), or None when it is not registered."""
+    if not isinstance(name, str):
+        return None
+    try:
+        return get_registry().task(name).load()()
+    except Exception:  # noqa: BLE001 - an unknown or broken task: its records are still read as written
+        return None
+
+
 def get_backend(name: str, **options):
     """A ready backend object: ``get_backend("torch", impl="loop", threads=2)``."""
     return load_backend(get_registry().backend(name))(**options)

@@ -24,6 +24,7 @@ RUN_DEFAULTS = {
     "batch_size": 32,
     "eval_batch_size": 256,
     "dtype": "float32",
+    "dropout": 0.0,
 }
 
 
@@ -95,6 +96,11 @@ class Task(abc.ABC):
     def expand(self, given: dict) -> list[dict]:
         """The runs one command line asks for: ``[given]``; a task may sweep a list-valued option of its own."""
         return [given]
+
+    def omitted_options(self, config: dict) -> dict:
+        """What a record's ``config`` that lacks an option ran with, for options added since (the report
+        reads old records with it); ``{}`` when every missing option meant its present default."""
+        return {}
 
     def defaults(self, dataset: str) -> dict:
         """The task's own defaults for ``dataset`` (they override :data:`RUN_DEFAULTS`)."""

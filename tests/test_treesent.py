@@ -124,13 +124,14 @@ def test_tree_batches_carry_leaf_ids_node_labels_and_root_flags(sst_dir):
 
 def test_sequence_models_read_the_same_sentences_with_root_labels(sst_dir):
     trees = _prepare(sst_dir, "recursive")
-    words = _prepare(sst_dir, "gru", batch_size=8)
+    words = _prepare(sst_dir, "gru", batch_size=8, supervision="roots")
     assert isinstance(words.spec, ModelSpec) and words.spec.cell == "gru"
     tree_roots = sorted(int(b.targets[r]) for b in trees.test for r in b.inputs[1].roots)
     word_roots = sorted(int(label) for b in words.test for label in b.targets)
     assert tree_roots == word_roots
     assert all((b.scored[:, 1] == 1).all() for b in words.dev)
-    assert "root labels only" in words.notes[0]
+    assert "root) labels only" in words.notes[0]
+    assert sum(b.size for b in words.train_batches(0, 1)) == 40
 
 
 def test_a_dataset_other_than_sst_is_refused(sst_dir):
@@ -219,9 +220,13 @@ def test_binary_training_targets_and_word_models_without_neutral_sentences(sst_d
         gold = batch.scored[:, 0]
         assert (batch.targets[gold == 2] == -1).all() and (batch.targets[gold > 2] == 1).all()
         assert (batch.targets[gold < 2] == 0).all()
-    words = _prepare(sst_dir, "lstm", labels="binary")
+    words = _prepare(sst_dir, "lstm", labels="binary", supervision="roots")
     trained = np.concatenate([b.scored[:, 0] for b in words.train_batches(0, 1)])
     assert 2 not in trained and words.info["trained_sentences"] == len(trained)
+    phrases = _prepare(sst_dir, "lstm", labels="binary")
+    trained = np.concatenate([b.scored[:, 0] for b in phrases.train_batches(0, 1)])
+    assert 2 not in trained and phrases.info["trained_examples"] == len(trained)
+    assert len(trained) == phrases.info["phrases"]["distinct_phrases"] - phrases.info["phrases"]["neutral_dropped"]
     assert all(row["metric"] == "root_binary" for row in words.info["published"])
     with pytest.raises(RnnbenchError, match="labels must be one of fine, binary"):
         _prepare(sst_dir, "recursive", labels="ternary")
@@ -235,3 +240,58 @@ def test_recursive_composition_starts_at_the_mean_of_the_children(sst_dir):
     assert _prepare(sst_dir, "recursive", init="default").init_params is None
     with pytest.raises(RnnbenchError, match="average for the recursive model"):
         _prepare(sst_dir, "treelstm", init="average")
+
+
+def test_phrase_examples_are_every_labelled_span_once():
+    from rnnbench.tasks.treesent.task import phrase_examples
+    from rnnbench.text import Vocabulary
+
+    first = Tree.node(Tree.node(Tree.leaf("Not", 1), Tree.leaf("good", 3), label=1), Tree.leaf("fun", 3), label=0)
+    second = Tree.node(Tree.leaf("not", 2), Tree.leaf("GOOD", 3), label=4)  # "not good" again, another label
+    vocab = Vocabulary.build([["not", "good", "fun"]], 100, 1)
+    sequences, labels, stats = phrase_examples([first, second], True, vocab)
+    words = [" ".join(vocab.tokens[i] for i in s) for s in sequences]
+    assert list(zip(words, labels.tolist())) == [("not", 1), ("good", 3), ("not good", 1), ("fun", 3),
+                                                 ("not good fun", 0)]
+    assert stats == {"labelled_phrases": 8, "distinct_phrases": 5, "label_clashes_kept_first": 2, "words": 8}
+    cased, _, stats = phrase_examples([first, second], False, vocab)
+    assert stats["distinct_phrases"] == 8 and stats["label_clashes_kept_first"] == 0
+
+
+def test_word_models_learn_from_every_phrase_by_default_and_are_scored_on_sentences(sst_dir):
+    words = _prepare(sst_dir, "lstm", batch_size=8)
+    roots = _prepare(sst_dir, "lstm", batch_size=8, supervision="roots")
+    stats = words.info["phrases"]
+    trained = [b for b in words.train_batches(0, 1)]
+    assert sum(b.size for b in trained) == stats["distinct_phrases"] == words.info["trained_examples"] > 40
+    assert sum(b.tokens for b in trained) == stats["words"]
+    assert "every labelled phrase" in words.notes[0]
+    for split in ("dev", "test"):  # scored on the same whole sentences as before
+        for a, b in zip(getattr(words, split), getattr(roots, split)):
+            np.testing.assert_array_equal(a.inputs[0], b.inputs[0])
+            np.testing.assert_array_equal(a.scored, b.scored)
+
+
+def test_tree_models_with_root_supervision_train_on_the_root_labels_alone(sst_dir):
+    trees = _prepare(sst_dir, "treelstm", supervision="roots")
+    for batch in trees.train_batches(0, 1):
+        root = batch.scored[:, 1] == 1
+        assert (batch.targets[~root] == -1).all() and (batch.targets[root] == batch.scored[root, 0]).all()
+    binary = _prepare(sst_dir, "treelstm", supervision="roots", labels="binary")
+    for batch in binary.train_batches(0, 1):
+        root = batch.scored[:, 1] == 1
+        assert (batch.targets[~root] == -1).all()
+        assert set(batch.targets[root].tolist()) <= {-1, 0, 1}
+    with pytest.raises(RnnbenchError, match="supervision must be one of phrases, roots"):
+        _prepare(sst_dir, "lstm", supervision="sentences")
+
+
+def test_records_from_before_supervision_existed_read_as_root_supervision():
+    from rnnbench.report.variants import run_diff
+
+    old_words = {"task": "treesent", "dataset": "sst", "model": "lstm"}
+    assert run_diff(old_words) == {"supervision": "roots"}
+    assert run_diff({**old_words, "supervision": "phrases"}) == {}
+    assert run_diff({"task": "treesent", "dataset": "sst", "model": "treelstm"}) == {}
+    assert run_diff({"task": "treesent", "dataset": "sst", "model": "treelstm", "supervision": "roots"}) == \
+        {"supervision": "roots"}

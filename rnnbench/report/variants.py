@@ -10,14 +10,13 @@ to the report's details, never a table column.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
 #: Options that change where or how fast a run ran, not what it computes.
 RUN_ONLY_KEYS = frozenset({"seed", "seeds", "threads", "data_dir", "impl", "device", "backend"})
 #: Options every table shows in its own columns (or the dataset name already says).
 IDENTITY_KEYS = frozenset({"task", "dataset", "model", "problem", "seq_len"})
 #: The order in which differences are named in a label; the rest follow alphabetically.
-PRIORITY = ("seq_len", "labels", "layers", "bidirectional", "activation", "init", "max_steps", "epochs", "hidden_size", "embed_size",
+PRIORITY = ("seq_len", "labels", "supervision", "dropout", "layers", "bidirectional", "activation", "init", "max_steps", "epochs", "hidden_size", "embed_size",
             "batch_size", "optimizer", "lr", "l2", "clip_norm")
 #: Differences that rarely explain a result (evaluation sizes, bookkeeping): named last.
 LOW = ("steps_per_epoch", "dev_size", "test_size", "eval_batch_size", "split_seed", "probe_steps")
@@ -31,6 +30,7 @@ def run_diff(config: dict | None) -> dict:
     task = _task(config.get("task"))
     if task is None:
         return {k: v for k, v in config.items() if k not in IDENTITY_KEYS}
+    config = {**{k: _normal(v) for k, v in task.omitted_options(config).items()}, **config}
     given = {k: v for k, v in config.items() if k != "dataset" or "problem" not in config}
     base_given = {k: config[k] for k in ("model", "problem", "labels") if config.get(k) is not None}
     if "problem" not in config and config.get("dataset") is not None:
@@ -91,8 +91,10 @@ def short(key: str, value) -> str:
         "embed_size": "embed {}", "batch_size": "batch {}", "lr": "lr {}", "l2": "L2 {}", "clip_norm": "clip {}",
         "labels": "{} labels", "init": "{} init", "activation": "{}", "optimizer": "{}",
         "steps_per_epoch": "{} steps/epoch", "dev_size": "dev {}", "test_size": "test {}",
-        "vocab_size": "vocab {}", "max_length": "max length {}", "dtype": "{}",
+        "vocab_size": "vocab {}", "max_length": "max length {}", "dtype": "{}", "dropout": "dropout {}",
     }
+    if key == "supervision":
+        return {"roots": "root labels only", "phrases": "phrase labels"}.get(value, f"{text} supervision")
     if key == "bidirectional":
         return "bidirectional" if value else "one direction"
     if key in ("max_steps", "vocab_size") and isinstance(value, int) and value >= 1000:
@@ -129,11 +131,10 @@ def _resolve(task, given: dict) -> dict:
     return {k: _normal(v) for k, v in task.resolve_config(dict(given)).items() if k not in RUN_ONLY_KEYS}
 
 
-@lru_cache(maxsize=None)
 def _task(name):
-    """The task object (its module is cheap to import: no framework), or None when it is not registered."""
-    if not isinstance(name, str):
-        return None
+    from rnnbench.plugins import known_task
+
+    return known_task(name)
     try:
         from rnnbench.plugins import get_registry
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rnnbench.plugins import known_task
 from rnnbench.records import read_records
 
 DONE_STATUSES = ("ok", "diverged")
@@ -49,6 +50,9 @@ def same_run(config, record: dict) -> bool:
     if record.get("dataset") != resolved.get("dataset") or record.get("model") != resolved.get("model"):
         return False
     recorded = record.get("config") or {}
+    task = known_task(config.task)
+    if task is not None:  # what an option added since this record meant when the record omits it
+        recorded = {**task.omitted_options(recorded), **recorded}
     given = {key for key, _, _ in config.options}
     for key, value in resolved.items():
         if key in NOT_COMPARED or key in EXECUTION or key in ("task", "backend", "seeds"):

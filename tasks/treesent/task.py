@@ -3,8 +3,14 @@
 ``recursive`` (Socher et al. 2011/2013) and ``treelstm`` (Tai et al. 2015)
 compose each sentence along its parse, level-batched through the backend's
 tree contract, and put a softmax on every node, trained on all phrase labels.
-``rnn``, ``lstm`` and ``gru`` read the same sentences as word sequences and
-learn from the sentence (root) label, pooled over the words. Words are mapped
+``rnn``, ``lstm`` and ``gru`` read word sequences, pooled over the words.
+Supervision is the same for both kinds by default (``supervision=phrases``):
+every labelled phrase of the training trees is a training example, a node for
+the tree models and the node's word span for the word models (deduplicated:
+SST labels each distinct phrase once); ``supervision=roots`` trains on the
+sentence labels alone (tree models then score only the root node). Dev and
+test are always scored on whole sentences, so every model's figure is the
+same root accuracy. Words are mapped
 to ids here with a train-only vocabulary (lower-cased by default: without
 pretrained vectors, case only splits rare words); the backend sees NumPy ids
 and a :class:`~rnnbench.trees.TreeBatch`, never a word.
@@ -44,7 +50,7 @@ COMMON_DEFAULTS = {
     "model": "recursive", "lowercase": True, "vocab_size": 30000, "min_count": 1,
     "optimizer": "adagrad", "lr": 0.05, "clip_norm": 5.0, "l2": 1e-4, "activation": "tanh", "pooling": "mean",
     "batch_size": 25, "eval_batch_size": 512, "epochs": 10, "labels": "fine", "init": "default",
-    "layers": 1, "bidirectional": False,
+    "layers": 1, "bidirectional": False, "supervision": "phrases",
 }
 #: Per-model sizes; recursive nets compose word vectors directly (embed = hidden).
 MODEL_DEFAULTS = {
@@ -58,6 +64,7 @@ MODEL_DEFAULTS = {
 BINARY_DEFAULTS = {"recursive": {"l2": 1e-3}}
 SPLITS = ("train", "dev", "test")
 LABELS = ("fine", "binary")
+SUPERVISIONS = ("phrases", "roots")
 INITS = ("default", "average")
 
 
@@ -71,6 +78,9 @@ class TreeSentiment(Task):
         group.add_argument("--labels", choices=("fine", "binary"),
                            help="fine: 5 classes (default); binary: the separate positive/negative model, "
                                 "neutral phrases left out of training")
+        group.add_argument("--supervision", choices=SUPERVISIONS,
+                           help="phrases: every labelled phrase of the training trees is an example (default, "
+                                "for word and tree models alike); roots: the sentence labels only")
         group.add_argument("--init", metavar="KIND",
                            help="initial weights: average (the recursive net's default: the composition starts "
                                 "as the mean of its children) or default")
@@ -86,6 +96,13 @@ class TreeSentiment(Task):
         config.update({key: value for key, value in given.items() if value is not None})
         return config
 
+    def omitted_options(self, config: dict) -> dict:
+        """Records written before ``--supervision`` existed: word models learnt from root labels, tree
+        models from every phrase."""
+        if config.get("model") not in MODEL_DEFAULTS:
+            return {}
+        return {"supervision": "phrases" if config["model"] in TREE_CELLS else "roots"}
+
     def prepare(self, config: dict) -> Prepared:
         if config["dataset"] != "sst":
             raise RnnbenchError(f"treesent reads the sst trees only, got dataset {config['dataset']!r}")
@@ -94,6 +111,9 @@ class TreeSentiment(Task):
         if config["init"] not in INITS or (config["init"] == "average" and config["model"] != "recursive"):
             raise RnnbenchError(f"treesent init is default, or average for the recursive model; "
                                 f"got {config['init']!r} for {config['model']}")
+        supervision = config["supervision"]
+        if supervision not in SUPERVISIONS:
+            raise RnnbenchError(f"supervision must be one of {', '.join(SUPERVISIONS)}, got {supervision!r}")
         batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
         if batch_size < 1 or eval_size < 1:
             raise RnnbenchError("batch sizes must be positive integers")
@@ -109,12 +129,26 @@ class TreeSentiment(Task):
         spec = _spec(config, len(vocab), 2 if binary else len(CLASSES))
         memory.check_model(spec)
         train_trees, train_ids = trees["train"], ids["train"]
-        if binary and not is_tree:  # a word model learns from the sentence label alone: drop neutral ones
-            kept = [i for i, tree in enumerate(train_trees) if tree.label != NEUTRAL]
-            train_trees, train_ids = [train_trees[i] for i in kept], [train_ids[i] for i in kept]
+        phrase_stats = None
+        if not is_tree and supervision == "phrases":
+            train_ids, phrase_labels, phrase_stats = phrase_examples(train_trees, lowercase, vocab)
+        else:
+            phrase_labels = np.array([tree.label for tree in train_trees], dtype=np.int64)
+        if binary and not is_tree:  # a word model learns from its examples' labels alone: drop neutral ones
+            kept = np.flatnonzero(phrase_labels != NEUTRAL)
+            if phrase_stats:
+                phrase_stats["neutral_dropped"] = len(phrase_labels) - len(kept)
+            train_ids, phrase_labels = [train_ids[i] for i in kept], phrase_labels[kept]
+            if supervision == "roots":
+                train_trees = [train_trees[i] for i in kept]
+        roots_only = is_tree and supervision == "roots"
 
-        def make(split_trees, split_ids, chosen):
-            batches = (_tree_batches if is_tree else _sequence_batches)(split_trees, split_ids, chosen)
+        def make(split_trees, split_ids, chosen, labels=None, training=False):
+            if is_tree:
+                batches = _tree_batches(split_trees, split_ids, chosen)
+                batches = [_binary(b) for b in batches] if binary else batches
+                return [_roots_only(b) for b in batches] if training and roots_only else batches
+            batches = _sequence_batches(split_trees, split_ids, chosen, labels)
             return [_binary(b) for b in batches] if binary else batches
 
         def train_batches(seed: int, epoch: int) -> list[Batch]:
@@ -125,7 +159,7 @@ class TreeSentiment(Task):
             else:
                 lengths = np.array([len(s) for s in train_ids])
                 chosen = training_order(lengths, batch_size, seed, epoch)
-            return make(train_trees, train_ids, chosen)
+            return make(train_trees, train_ids, chosen, phrase_labels, training=True)
 
         def fixed(split):
             lengths = np.array([len(s) for s in ids[split]])
@@ -138,12 +172,15 @@ class TreeSentiment(Task):
                                "words": int(sum(len(s) for s in ids[split])),
                                "unknown_word_rate": round(unknown[split], 4)} for split in SPLITS},
             "vocab_size": len(vocab), "vocab_built_on": "train", "lowercase": lowercase,
-            "supervision": "every node (phrase labels)" if is_tree else "the sentence (root) label",
+            "supervision": _supervision_text(is_tree, supervision),
             "labels": config["labels"], "trained_sentences": len(train_trees),
+            "trained_examples": len(train_trees) if is_tree else len(train_ids),
             "published": [row for row in PUBLISHED if row["model"] == config["model"]
                           and (not binary or row["metric"] == "root_binary")],
         }
-        notes = [] if is_tree else [f"{config['model']} reads the words in order and learns from root labels only"]
+        if phrase_stats:
+            info["phrases"] = phrase_stats
+        notes = [f"{config['model']} learns from {_supervision_text(is_tree, supervision)}"]
         return Prepared(spec=spec, train_batches=train_batches, dev=fixed("dev"), test=fixed("test"),
                         metric="root_binary" if binary else "root_fine", score=root_binary if binary else root_fine,
                         metrics=sentiment_metrics, info=info, notes=notes,
@@ -205,11 +242,72 @@ def _tree_batches(trees, ids, chosen) -> list[Batch]:
     return batches
 
 
-def _sequence_batches(trees, ids, chosen) -> list[Batch]:
+def _sequence_batches(trees, ids, chosen, labels=None) -> list[Batch]:
+    """Word-model batches; ``labels`` (one per sequence) when the sequences are phrases, not the trees' sentences."""
+    if labels is None:
+        labels = np.array([tree.label for tree in trees], dtype=np.int64)
     batches = []
     for indices in chosen:
         inputs, lengths = pad(ids, indices)
-        labels = np.array([trees[i].label for i in indices], dtype=np.int64)
-        batches.append(Batch(inputs=(inputs, lengths), targets=labels, size=len(indices), tokens=int(lengths.sum()),
-                             score_targets=np.stack([labels, np.ones_like(labels)], axis=1)))
+        targets = labels[indices].astype(np.int64)
+        batches.append(Batch(inputs=(inputs, lengths), targets=targets, size=len(indices), tokens=int(lengths.sum()),
+                             score_targets=np.stack([targets, np.ones_like(targets)], axis=1)))
     return batches
+
+
+def _roots_only(batch: Batch) -> Batch:
+    """A tree batch that trains on its root labels alone (``supervision=roots``); scores are unchanged."""
+    roots = batch.score_targets[:, 1].astype(bool)
+    return replace(batch, targets=np.where(roots, batch.targets, -1))
+
+
+def _supervision_text(is_tree: bool, supervision: str) -> str:
+    if supervision == "roots":
+        return "the sentence (root) labels only"
+    return "every node (phrase labels)" if is_tree else "every labelled phrase as a word sequence"
+
+
+def phrase_examples(trees, lowercase: bool, vocab) -> tuple[list[np.ndarray], np.ndarray, dict]:
+    """Every labelled phrase of ``trees`` as ``(word ids, label)``, each distinct phrase once.
+
+    A phrase is a node's word span (a leaf's is its word), read in sentence order;
+    SST labels each distinct phrase once, so a repeat (the same words in another
+    sentence) carries the same label and is dropped. When a repeat's label
+    differs (which happens only after lower-casing), the first occurrence wins and
+    the count of such clashes is returned with the totals.
+    """
+    seen: dict[tuple, int] = {}
+    sequences, labels = [], []
+    total = clashes = 0
+    for tree in trees:
+        for span, label in _spans(tree, lowercase):
+            if label is None:
+                continue
+            total += 1
+            known = seen.get(span)
+            if known is not None:
+                clashes += int(labels[known] != label)
+                continue
+            seen[span] = len(labels)
+            sequences.append(np.array([vocab.ids.get(w, UNK_ID) for w in span], dtype=np.int64))
+            labels.append(label)
+    stats = {"labelled_phrases": total, "distinct_phrases": len(labels), "label_clashes_kept_first": clashes,
+             "words": int(sum(len(s) for s in sequences))}
+    return sequences, np.array(labels, dtype=np.int64), stats
+
+
+def _spans(tree: Tree, lowercase: bool):
+    """``(words tuple, label)`` for every node, children before parents (no recursion limit)."""
+    words: dict[int, tuple] = {}
+    stack = [(tree, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if node.is_leaf:
+            words[id(node)] = (node.word.lower() if lowercase else node.word,)
+        elif not expanded:
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.children))
+            continue
+        else:
+            words[id(node)] = tuple(w for child in node.children for w in words[id(child)])
+        yield words[id(node)], node.label
