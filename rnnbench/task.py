@@ -81,6 +81,9 @@ class Task(abc.ABC):
     description = ""
     #: Registered dataset names; the first is the default.
     datasets: tuple[str, ...] = ()
+    #: ``(option, {value: table title}, default value)``: the report's summary puts runs that differ in
+    #: this option in separate tables, titled by its value (None: one table per task, dataset and metric).
+    summary_split: tuple[str, dict, object] | None = None
 
     @classmethod
     def add_options(cls, group) -> None:

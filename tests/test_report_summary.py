@@ -209,3 +209,21 @@ def test_a_stacked_bidirectional_run_is_a_variant_named_in_words(tmp_path):
     rows = _rows(_block(summary_section(load_results(tmp_path)), "textclf trec"))
     assert set(rows) == {("lstm", "defaults"), ("lstm", "2 layers, bidirectional")}
     assert rows[("lstm", "defaults")]["torch"].endswith("(2)")
+
+
+def test_a_task_split_option_gives_each_value_its_own_table(tmp_path):
+    """treesent declares ``summary_split`` on supervision: phrase-trained and root-trained runs never share a
+    table, and a record from before the option existed (word model, no key) reads as root-trained."""
+    common = dict(task="treesent", dataset="sst", metric="root_fine")
+    write_records(tmp_path, [
+        run_record(model="lstm", backend="numpy", test=0.41, **common),  # old record: no supervision key
+        run_record(model="lstm", backend="torch", test=0.45, config={"supervision": "phrases"}, **common),
+        run_record(model="treelstm", backend="numpy", test=0.47, config={"dropout": 0.5}, **common),
+        run_record(model="treelstm", backend="numpy", seed=1, test=0.30, config={"supervision": "roots"},
+                   **common)])
+    section = summary_section(load_results(tmp_path))
+    same = _rows(_block(section, "treesent sst, recurrent vs recursive on the same data (every phrase label)"))
+    roots = _rows(_block(section, "treesent sst, root labels only"))
+    assert same[("lstm", "defaults")]["torch"] == "45.0 (1)" and same[("lstm", "defaults")]["numpy"] == "-"
+    assert same[("treelstm", "dropout 0.5")]["numpy"] == "47.0 (1)"
+    assert roots[("lstm",)]["numpy"] == "41.0 (1)" and roots[("treelstm",)]["numpy"] == "30.0 (1)"

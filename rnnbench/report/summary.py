@@ -74,7 +74,10 @@ def _accuracy(frame):
     table = summarise_runs(runs)
     table["column"] = [_column(b, i, d) for b, i, d in zip(table["backend"], table["impl"], table["device"])]
     blocks, lines = [], []
-    for (task, dataset, metric), part in table.groupby(["task", "dataset", "metric"], sort=True):
+    split = [_table_split(t, diff) for t, diff in zip(table["task"], table["variant_diff"])]
+    table = table.assign(split_title=[title for title, _ in split], variant_diff=[diff for _, diff in split])
+    for (task, dataset, metric, heading), part in table.groupby(["task", "dataset", "metric", "split_title"],
+                                                                 sort=True):
         labels = variant_labels(dict(zip(part["config_key"], part["variant_diff"])))
         part = part.assign(variant=part["config_key"].map(labels))
         columns = sorted(part["column"].unique(), key=backend_sort_key)
@@ -102,11 +105,24 @@ def _accuracy(frame):
                 lines.append((f"\"{variant}\": {details(group['variant_diff'].iloc[0])}", f"{task} {dataset} {model}"))
         header, rows = _without_empty(header, rows, ("spread", "published"))
         better = "" if part["higher_is_better"].all() else " (lower is better)"
-        title = f"{task} {dataset}: test {metric}{' %' if percent else ''}{better}"
+        title = f"{task} {dataset}{', ' + heading if heading else ''}: test {metric}{' %' if percent else ''}{better}"
         blocks.append(Block(title, header, rows, keys=2 if show_variant else 1, source=(task, dataset)))
     notes = ["accuracy: test mean ± sample sd over seeds (n), read at the best dev point; spread: largest minus "
              "smallest backend mean"]
     return blocks, notes, lines
+
+
+def _table_split(task: str, diff: dict) -> tuple[str, dict]:
+    """``(title, the diff without the split option)`` for a task that declares ``Task.summary_split``:
+    runs that differ in that option go to separate tables (treesent: phrase labels vs root labels)."""
+    from rnnbench.plugins import known_task
+
+    declared = getattr(known_task(task), "summary_split", None)
+    if not declared:
+        return "", diff
+    key, titles, default = declared
+    value = diff.get(key, default)
+    return titles.get(value, f"{key} {value}"), {k: v for k, v in diff.items() if k != key}
 
 
 def _without_empty(header, rows, names):

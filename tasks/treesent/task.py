@@ -72,6 +72,8 @@ class TreeSentiment(Task):
     name = "treesent"
     description = "Stanford Sentiment Treebank: recursive and recurrent models on the same sentences"
     datasets = ("sst",)
+    summary_split = ("supervision", {"phrases": "recurrent vs recursive on the same data (every phrase label)",
+                                     "roots": "root labels only"}, "phrases")
 
     @classmethod
     def add_options(cls, group) -> None:
