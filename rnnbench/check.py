@@ -4,7 +4,8 @@ For every available backend, implementation, case (:mod:`rnnbench.parity`)
 and dtype, it evaluates outputs and all gradients and compares them with the
 float64 NumPy reference; the reference itself is first checked against
 central finite differences. ``--trajectory`` compares 50 optimizer steps of a
-small classifier instead. Backends run in registry order (numpy, torch,
+small classifier instead (and, with dropout masks drawn as the runner draws them, of a classifier
+and a Tree-LSTM). Backends run in registry order (numpy, torch,
 tensorflow), which keeps torch imported before TensorFlow.
 """
 from __future__ import annotations
@@ -23,8 +24,12 @@ FINITE_DIFFERENCE_TOLERANCE = 1e-6
 #: Loss curves over 50 steps; float32 rounding compounds through the optimizer.
 TRAJECTORY_TOLERANCE = {"float64": 1e-8, "float32": 1e-3}
 TRAJECTORY_STEPS = 50
-#: Trajectory cases: each sequence cell, and a 2-layer bidirectional LSTM classifier.
-TRAJECTORY_CASES = ("rnn", "lstm", "gru", "lstm-L2-bi")
+#: Trajectory cases: each sequence cell, a 2-layer bidirectional LSTM classifier, and with dropout
+#: (``-drop``: masks drawn each step by :func:`rnnbench.dropout.draw_masks`, as the runner does) an LSTM
+#: classifier and a Tree-LSTM with a softmax at every node.
+TRAJECTORY_CASES = ("rnn", "lstm", "gru", "lstm-L2-bi", "lstm-drop", "treelstm-drop")
+#: The dropout trajectory cases' rate.
+TRAJECTORY_DROPOUT = 0.3
 
 
 @dataclass
@@ -133,11 +138,27 @@ def parity_rows(targets, cases, dtypes=DTYPES, options=None) -> list[Row]:
     return rows
 
 
-def trajectory_spec(cell: str, dtype: str) -> ModelSpec:
+def trajectory_dropout(cell: str) -> tuple[str, float]:
+    """``(case without -drop, dropout rate)`` of a trajectory case: ``lstm-drop`` is ``("lstm", 0.3)``."""
+    if cell.endswith("-drop"):
+        return cell[:-len("-drop")], TRAJECTORY_DROPOUT
+    return cell, 0.0
+
+
+def trajectory_spec(cell: str, dtype: str):
     """A small token classifier that exercises every optimizer stage (Adam, clipping, L2).
 
-    ``cell`` is a trajectory case: ``lstm-L2-bi`` is a 2-layer bidirectional LSTM encoder.
+    ``cell`` is a trajectory case: ``lstm-L2-bi`` is a 2-layer bidirectional LSTM encoder; a tree
+    cell (``treelstm-drop``) gives a :class:`~rnnbench.tree_model.TreeModelSpec` with the same optimizer.
     """
+    from rnnbench.params import TREE_CELLS
+    from rnnbench.tree_model import TreeModelSpec
+
+    cell, _ = trajectory_dropout(cell)
+    if cell in TREE_CELLS:
+        return TreeModelSpec(cell=cell, hidden_size=6, num_outputs=5, vocab_size=20,
+                             embed_size=6 if cell == "recursive" else 5, optimizer=OptimizerSpec("adam", lr=0.02),
+                             clip_norm=0.5, l2=1e-3, dtype=dtype)
     case = parity.make_case(cell)
     return ModelSpec(cell=case.cell, hidden_size=6, num_outputs=3, vocab_size=20, embed_size=5,
                      pooling="mean", loss="xent", optimizer=OptimizerSpec("adam", lr=0.02),
@@ -155,10 +176,34 @@ def trajectory_batches(steps: int = TRAJECTORY_STEPS, seed: int = 0, batch: int 
         yield tokens, lengths, targets
 
 
+def tree_trajectory_batches(steps: int = TRAJECTORY_STEPS, seed: int = 0):
+    """Seeded (leaf ids, TreeBatch, node labels) batches: three of :data:`rnnbench.parity.TREE_TEXTS` a step."""
+    from rnnbench.trees import TreeBatch, parse_tree
+
+    trees = [parse_tree(text) for text in parity.TREE_TEXTS]
+    rng = np.random.default_rng([seed, 14])
+    for _ in range(steps):
+        batch = TreeBatch.from_trees([trees[i] for i in sorted(rng.choice(len(trees), 3, replace=False))])
+        yield rng.integers(1, 20, size=batch.num_leaves), batch, batch.labels
+
+
 def loss_curve(backend, cell: str, dtype: str, seed: int = 0) -> np.ndarray:
+    """The loss of every step of a trajectory case; a ``-drop`` case draws each step's dropout masks
+    from ``default_rng([seed, 0xD7])`` as the runner does, so every backend gets the same ones."""
+    from rnnbench.dropout import draw_masks
+    from rnnbench.tree_model import TreeModelSpec
+
     spec = trajectory_spec(cell, dtype)
+    _, rate = trajectory_dropout(cell)
     model = backend.build_model(spec, init_model_params(spec, seed=seed))
-    return np.array([model.train_step(*batch) for batch in trajectory_batches(seed=seed)])
+    batches = tree_trajectory_batches(seed=seed) if isinstance(spec, TreeModelSpec) else trajectory_batches(seed=seed)
+    if not rate:
+        return np.array([model.train_step(*batch) for batch in batches])
+    rng = np.random.default_rng([seed, 0xD7])
+    losses = []
+    for *inputs, targets in batches:
+        losses.append(model.train_step(*inputs, targets, masks=draw_masks(spec, inputs, rate, rng)))
+    return np.array(losses)
 
 
 def trajectory_rows(targets, cells=("rnn", "lstm", "gru"), dtypes=DTYPES, options=None) -> list[Row]:

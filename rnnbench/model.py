@@ -16,6 +16,15 @@ all in NumPy. ``inputs`` is int token ids ``[B,T]`` when the spec has a
 vocabulary and float features ``[B,T,D]`` otherwise; ``targets`` is int class
 ids ``[B]`` for ``xent`` and floats ``[B,C]`` for ``mse``.
 
+Dropout: ``train_step`` and ``loss_and_grads`` take the keyword ``masks``, the
+step's masks drawn by the runner (:mod:`rnnbench.dropout`): ``{"input":
+[B,T,D], "head": [B, encoder_output_size]}`` (``head`` ``[B,T,...]`` for pooling
+``steps``), 0 or ``1/(1-P)``. The model multiplies the encoder's input (the
+embedded tokens, or the features) by ``input`` and the pooled output by
+``head`` before the head; gradients flow through both. ``masks=None``, the
+default, is no dropout, the very computation without the keyword; ``predict``
+and ``state_gradient_norms`` take no masks.
+
 A stacked or bidirectional encoder (``num_layers``, ``bidirectional``) names its
 arrays per layer and direction (``encoder.l0.fw.W_x``, :mod:`rnnbench.layers`);
 pooling then reads the top layer's outputs, both directions concatenated

@@ -7,9 +7,15 @@ point. Whatever happens, the run ends as a record with a status: ``ok``,
 ``diverged`` (a NaN/inf loss, with the step), ``interrupted`` (Ctrl-C, SIGTERM
 or SIGHUP, with the signal and what was reached) or ``failed`` (an exception,
 with the error).
+
+With ``dropout`` > 0 in the config, the runner draws each step's dropout masks
+itself (:func:`rnnbench.dropout.draw_masks`, one seeded NumPy stream a run)
+and hands them to ``train_step(..., masks=...)``: every backend applies the
+same masks. Evaluation and the gradient-flow probe run without them.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import time
@@ -20,6 +26,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from rnnbench import signals
+from rnnbench.dropout import check_rate, draw_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.machine import load_average
 from rnnbench.model import init_model_params
@@ -37,6 +44,22 @@ def check_run_options(config: dict) -> None:
         raise RnnbenchError(f"epochs must be at least 1, got {config['epochs']}")
     if config.get("max_steps") is not None and int(config["max_steps"]) < 1:
         raise RnnbenchError(f"max-steps must be at least 1, got {config['max_steps']}")
+    check_rate(config.get("dropout") or 0.0)
+
+
+def _dropout(config: dict, model, seed: int, backend_name: str):
+    """``(rate, rng)`` of a run with dropout, after checking the model takes masks; None without dropout."""
+    rate = check_rate(config.get("dropout") or 0.0)
+    if rate == 0:
+        return None
+    try:
+        parameters = inspect.signature(model.train_step).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if "masks" not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        raise RnnbenchError(f"backend {backend_name} does not support --dropout "
+                            "(its model's train_step takes no masks)")
+    return rate, np.random.default_rng([seed, 0xD7])
 
 
 def run(prepared: Prepared, backend, config: dict, seed: int, *, progress: bool | None = None,
@@ -87,12 +110,13 @@ class _State:
 def _train(prepared, backend, config, seed, record, state, progress, log):
     spec = prepared.spec
     model = backend.build_model(spec, (prepared.init_params or init_model_params)(spec, seed))
+    dropout = _dropout(config, model, seed, backend.name)
     max_steps = config.get("max_steps")
     epochs = int(config["epochs"])
     best = record["best"]
     for epoch in range(1, epochs + 1):
         state.epoch = epoch
-        entry = _train_epoch(model, prepared, epoch, epochs, state, max_steps, progress, record)
+        entry = _train_epoch(model, prepared, epoch, epochs, state, max_steps, progress, record, dropout)
         record["epochs"].append(entry)
         if record["status"] == "interrupted":
             return
@@ -127,7 +151,9 @@ def _train(prepared, backend, config, seed, record, state, progress, log):
         record["status"] = "ok"
 
 
-def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, progress, record) -> dict:
+def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, progress, record,
+                 dropout=None) -> dict:
+    """One epoch of training steps; ``dropout``: ``(rate, rng)`` to draw each step's masks from, or None."""
     batches = prepared.train_batches(record["seed"], epoch)
     step_seconds, losses, sizes, tokens = [], [], [], []
     bar = EpochBar(len(batches), f"epoch {epoch}/{epochs}", progress)
@@ -138,8 +164,13 @@ def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, pro
                 break
             if state.step in prepared.probe_steps:
                 record["gradient_flow"].append(_probe(model, prepared.probe_batch, state.step))
-            tick = time.perf_counter()
-            loss = float(model.train_step(*batch.inputs, batch.targets))
+            if dropout is None:
+                tick = time.perf_counter()
+                loss = float(model.train_step(*batch.inputs, batch.targets))
+            else:
+                masks = draw_masks(prepared.spec, batch.inputs, dropout[0], dropout[1])
+                tick = time.perf_counter()
+                loss = float(model.train_step(*batch.inputs, batch.targets, masks=masks))
             step_seconds.append(time.perf_counter() - tick)
             state.step += 1
             losses.append(loss)

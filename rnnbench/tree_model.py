@@ -19,6 +19,9 @@ float``, ``loss_and_grads(leaf_ids, trees, labels) -> (float, dict)``,
 ``i`` of the :class:`~rnnbench.trees.TreeBatch` ``trees``; ``labels`` int ``[N]``,
 ``-1`` on a node that is not scored (binary training leaves neutral phrases
 out); the loss is the mean over the scored nodes.
+``train_step`` and ``loss_and_grads`` take the keyword ``masks`` (dropout,
+:mod:`rnnbench.dropout`; None: none): ``input [L,E]`` multiplies the leaf
+embeddings, ``head [N,H]`` the node states before the head.
 Loss, L2 and the update are those of :mod:`rnnbench.model` and
 :mod:`rnnbench.optim`.
 """

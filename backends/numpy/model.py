@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnbench.dropout import check_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import check_model_batch, check_model_params, check_model_targets, encoder_params, is_decayed
 from rnnbench.optim import NumpyOps, apply_update, init_state, l2_penalty
@@ -25,7 +26,7 @@ class Trainable:
     A subclass implements ``_data_loss_and_grads(*batch) -> (float, grads)``:
     the data loss and its gradient by hand; ``*batch`` is what its
     ``train_step`` takes (sequences: inputs, lengths, targets; trees: leaf ids,
-    TreeBatch, labels).
+    TreeBatch, labels), and the keyword ``masks`` (:mod:`rnnbench.dropout`; None: no dropout).
     """
 
     def __init__(self, spec, params: dict):
@@ -35,21 +36,22 @@ class Trainable:
         self.params = {k: np.array(v, dtype=self.dtype) for k, v in params.items()}
         self.opt_state = init_state(spec, self.params, np.zeros_like)
 
-    def loss_and_grads(self, *batch) -> tuple[float, dict]:
+    def loss_and_grads(self, *batch, masks=None) -> tuple[float, dict]:
         """The full loss (L2 penalty included) and its gradient for every parameter."""
-        data_loss, grads = self._data_loss_and_grads(*batch)
+        data_loss, grads = self._data_loss_and_grads(*batch, masks=masks)
         l2 = self.spec.l2
         if l2:
             grads = {k: g + l2 * self.params[k] if is_decayed(k) else g for k, g in grads.items()}
         return data_loss + self._penalty(), grads
 
-    def train_step(self, *batch) -> float:
+    def train_step(self, *batch, masks=None) -> float:
         """One optimizer step; returns the loss before it (L2 penalty included).
 
         The data-only gradient goes to :func:`rnnbench.optim.apply_update`,
         which adds the L2 term itself, exactly as the other backends do.
+        ``masks``: the step's dropout masks (:mod:`rnnbench.dropout`), None for none.
         """
-        data_loss, grads = self._data_loss_and_grads(*batch)
+        data_loss, grads = self._data_loss_and_grads(*batch, masks=masks)
         loss = data_loss + self._penalty()
         self.params = apply_update(self.spec, self.params, grads, self.opt_state, NumpyOps)
         return loss
@@ -81,11 +83,18 @@ class NumpyModel(Trainable):
 
     # -- composition ---------------------------------------------------------------------------
 
-    def _data_loss_and_grads(self, inputs, lengths, targets, state_grads=None):
-        """Data loss and gradients; ``state_grads [B,T,H]``, if given, receives every ``dL/dh_t``."""
+    def _data_loss_and_grads(self, inputs, lengths, targets, state_grads=None, masks=None):
+        """Data loss and gradients; ``state_grads [B,T,H]``, if given, receives every ``dL/dh_t``.
+
+        ``masks`` (dropout, :mod:`rnnbench.dropout`): ``input`` multiplies the encoder's input,
+        ``head`` the pooled output the head reads; the gradients flow back through both.
+        """
         ids, x, lengths = self._check_inputs(inputs, lengths)
         targets = self._check_targets(targets, len(lengths))
-        outputs, pooled, pool_index, cache = self._forward(x, lengths)
+        masks = check_masks(self.spec, (inputs, lengths), masks)
+        if masks is not None:
+            x = x * masks["input"]
+        outputs, pooled, pool_index, cache = self._forward(x, lengths, None if masks is None else masks["head"])
         if self.spec.pooling == "steps":
             loss, doutputs = _steps_xent_and_doutputs(outputs, targets)
         else:
@@ -95,19 +104,26 @@ class NumpyModel(Trainable):
         grads = {"head.W": pooled.reshape(-1, H).T @ doutputs.reshape(-1, C),
                  "head.b": doutputs.reshape(-1, C).sum(axis=0)}
         dpooled = doutputs @ self.params["head.W"].T
+        if masks is not None:
+            dpooled = dpooled * masks["head"]
         dy = _pool_backward(self.spec.pooling, dpooled, lengths, x.shape[1], pool_index, self._backward_half)
         if self.spec.layered:
             encoder_grads = layers.backward(sequence.backward, cache, dy, {}, self.spec.hidden_size, state_grads)
         else:
             encoder_grads = sequence.backward(cache, dy, None, state_grads)
         dx = encoder_grads.pop("x")
+        if masks is not None:
+            dx = dx * masks["input"]
         grads.update({f"encoder.{k}": g for k, g in encoder_grads.items() if k not in ("h0", "c0")})
         if self.spec.vocab_size is not None:
             grads["embedding"] = embedding_backward(ids, dx, self.params["embedding"].shape)
         return float(loss), {k: np.asarray(grads[k], dtype=self.dtype) for k in self.params}
 
-    def _forward(self, x, lengths):
-        """Returns (outputs [B,C], pooled [B,H], pooling index, encoder cache); [B,T,...] for steps."""
+    def _forward(self, x, lengths, head_mask=None):
+        """Returns (outputs [B,C], what the head read [B,H], pooling index, encoder cache); [B,T,...] for steps.
+
+        ``head_mask`` (dropout) multiplies the pooled output before the head.
+        """
         spec = self.spec
         if spec.layered:
             y, _, cache = layers.forward(sequence.forward, spec.cell, encoder_params(self.params), x, lengths, None,
@@ -116,6 +132,8 @@ class NumpyModel(Trainable):
             y, _, cache = sequence.forward(spec.cell, encoder_params(self.params), x, lengths, None,
                                            spec.activation)
         pooled, pool_index = _pool_forward(spec.pooling, y, lengths, self._backward_half)
+        if head_mask is not None:
+            pooled = pooled * head_mask
         outputs = pooled @ self.params["head.W"] + self.params["head.b"]
         return outputs, pooled, pool_index, cache
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnbench.dropout import check_masks
 from rnnbench.model import encoder_params
 from rnnbench.tree_model import check_tree_model_batch, check_tree_model_labels
 
@@ -24,23 +25,36 @@ class NumpyTreeModel(Trainable):
         ids = check_tree_model_batch(self.spec, leaf_ids, trees)
         return self._forward(ids, trees)[0]
 
-    def _forward(self, ids, trees):
-        """``(logits [N,C], node states h [N,H], encoder cache)``."""
-        x = self.params["embedding"][ids]
-        states, cache = tree.forward(self.spec.cell, encoder_params(self.params), x, trees)
-        logits = states["h"] @ self.params["head.W"] + self.params["head.b"]
-        return logits, states["h"], cache
+    def _forward(self, ids, trees, masks=None):
+        """``(logits [N,C], what the head read [N,H], encoder cache)``.
 
-    def _data_loss_and_grads(self, leaf_ids, trees, labels):
+        ``masks`` (dropout): ``input`` multiplies the leaf embeddings, ``head`` the node states.
+        """
+        x = self.params["embedding"][ids]
+        if masks is not None:
+            x = x * masks["input"]
+        states, cache = tree.forward(self.spec.cell, encoder_params(self.params), x, trees)
+        h = states["h"] if masks is None else states["h"] * masks["head"]
+        logits = h @ self.params["head.W"] + self.params["head.b"]
+        return logits, h, cache
+
+    def _data_loss_and_grads(self, leaf_ids, trees, labels, masks=None):
         ids = check_tree_model_batch(self.spec, leaf_ids, trees)
         labels = check_tree_model_labels(self.spec, labels, trees)
-        logits, h, cache = self._forward(ids, trees)
+        masks = check_masks(self.spec, (leaf_ids, trees), masks)
+        logits, h, cache = self._forward(ids, trees, masks)
         scored = labels >= 0
         loss, dscored = loss_and_doutputs("xent", logits[scored], labels[scored])  # mean over scored nodes
         dlogits = np.zeros_like(logits)
         dlogits[scored] = dscored
         grads = {"head.W": h.T @ dlogits, "head.b": dlogits.sum(axis=0)}
-        encoder_grads = tree.backward(cache, {"h": dlogits @ self.params["head.W"].T})
-        grads["embedding"] = embedding_backward(ids, encoder_grads.pop("x"), self.params["embedding"].shape)
+        dh = dlogits @ self.params["head.W"].T
+        if masks is not None:
+            dh = dh * masks["head"]
+        encoder_grads = tree.backward(cache, {"h": dh})
+        dx = encoder_grads.pop("x")
+        if masks is not None:
+            dx = dx * masks["input"]
+        grads["embedding"] = embedding_backward(ids, dx, self.params["embedding"].shape)
         grads.update({f"encoder.{k}": g for k, g in encoder_grads.items()})
         return float(loss), {k: np.asarray(grads[k], dtype=self.dtype) for k in self.params}

@@ -15,6 +15,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from rnnbench.dropout import MASK_NAMES, check_masks
 from rnnbench.model import (ModelSpec, check_model_batch, check_model_params, check_model_targets,
                             encoder_params, is_decayed)
 from rnnbench.optim import apply_update, init_state, l2_penalty
@@ -77,18 +78,24 @@ class TensorflowModel:
         with tf.device(self._device):
             return self._predict_fn(self._vars, *self._check_inputs(inputs, lengths)).numpy()
 
-    def loss_and_grads(self, inputs, lengths, targets) -> tuple[float, dict]:
+    def loss_and_grads(self, inputs, lengths, targets, masks=None) -> tuple[float, dict]:
         """The full loss (L2 penalty included) and its gradient for every parameter."""
+        masks = _mask_tensors(check_masks(self.spec, (inputs, lengths), masks))
         inputs, lengths = self._check_inputs(inputs, lengths)
         with tf.device(self._device):
-            loss, grads = self._grads_fn(inputs, lengths, self._check_targets(targets, lengths.shape[0]))
+            loss, grads = self._grads_fn(inputs, lengths, self._check_targets(targets, lengths.shape[0]), masks)
             return float(loss), {k: g.numpy() for k, g in grads.items()}
 
-    def train_step(self, inputs, lengths, targets) -> float:
-        """One optimizer step; returns the loss before it (L2 penalty included)."""
+    def train_step(self, inputs, lengths, targets, masks=None) -> float:
+        """One optimizer step; returns the loss before it (L2 penalty included).
+
+        ``masks``: the step's dropout masks (:mod:`rnnbench.dropout`), tensors fed to the traced
+        step (never captured constants, so a new mask each step does not retrace); None: no dropout.
+        """
+        masks = _mask_tensors(check_masks(self.spec, (inputs, lengths), masks))
         inputs, lengths = self._check_inputs(inputs, lengths)
         with tf.device(self._device):
-            return float(self._train_fn(inputs, lengths, self._check_targets(targets, lengths.shape[0])))
+            return float(self._train_fn(inputs, lengths, self._check_targets(targets, lengths.shape[0]), masks))
 
     def get_params(self) -> dict:
         return {k: v.numpy().copy() for k, v in self._vars.items()}
@@ -124,15 +131,28 @@ class TensorflowModel:
         return tf.constant(check_model_targets(self.spec, targets, batch))
 
 
+def _mask_tensors(masks):
+    """Checked dropout masks as constants to feed a traced step (a tuple in MASK_NAMES order), or None."""
+    return None if masks is None else tuple(tf.constant(masks[name]) for name in MASK_NAMES)
+
+
 # -- the computation (traced by tf.function; ``model`` is bound by functools.partial) ---------------
 
-def _outputs(model, params, inputs, lengths):
-    """Logits ``[B, C]``: embed, encode from a zero state, pool over real steps, project."""
+def _outputs(model, params, inputs, lengths, masks=None):
+    """Logits ``[B, C]``: embed, encode from a zero state, pool over real steps, project.
+
+    ``masks`` (dropout): ``(input, head)``, multiplying the encoder's input and the pooled output.
+    """
     spec = model.spec
     x = tf.gather(params["embedding"], inputs) if spec.vocab_size is not None else inputs
+    if masks is not None:
+        x = x * masks[0]
     h0 = tf.zeros([tf.shape(x)[0], spec.hidden_size], x.dtype)
     y, _, _ = model._encode(encoder_params(params), x, lengths, h0, h0 if spec.cell == "lstm" else None)
-    return _head(params, _pool(spec.pooling, y, lengths, _half(spec)))
+    pooled = _pool(spec.pooling, y, lengths, _half(spec))
+    if masks is not None:
+        pooled = pooled * masks[1]
+    return _head(params, pooled)
 
 
 def _half(spec):
@@ -206,9 +226,9 @@ def _pool(kind, y, lengths, backward_half=None):
     return tf.gather(tf.transpose(y, [0, 2, 1]), steps, axis=2, batch_dims=2)
 
 
-def _data_loss(model, params, inputs, lengths, targets):
+def _data_loss(model, params, inputs, lengths, targets, masks=None):
     """Batch-mean loss without the L2 penalty."""
-    return _loss_of_outputs(model.spec, _outputs(model, params, inputs, lengths), targets)
+    return _loss_of_outputs(model.spec, _outputs(model, params, inputs, lengths, masks), targets)
 
 
 def _loss_of_outputs(spec, outputs, targets):
@@ -224,20 +244,20 @@ def _loss_of_outputs(spec, outputs, targets):
     return tf.reduce_mean(tf.reduce_sum(diff * diff, axis=1))
 
 
-def _data_loss_and_grads(model, inputs, lengths, targets):
+def _data_loss_and_grads(model, inputs, lengths, targets, masks=None):
     with tf.GradientTape() as tape:
-        loss = _data_loss(model, model._vars, inputs, lengths, targets)
+        loss = _data_loss(model, model._vars, inputs, lengths, targets, masks)
     grads = tape.gradient(loss, model._vars)
     # the embedding's gradient arrives as IndexedSlices: densify (duplicates summed)
     return loss, {k: tf.convert_to_tensor(g) for k, g in grads.items()}
 
 
-def _loss_and_grads(model, inputs, lengths, targets):
-    return with_l2(model, *_data_loss_and_grads(model, inputs, lengths, targets))
+def _loss_and_grads(model, inputs, lengths, targets, masks=None):
+    return with_l2(model, *_data_loss_and_grads(model, inputs, lengths, targets, masks))
 
 
-def _train_step(model, inputs, lengths, targets):
-    return update(model, *_data_loss_and_grads(model, inputs, lengths, targets))
+def _train_step(model, inputs, lengths, targets, masks=None):
+    return update(model, *_data_loss_and_grads(model, inputs, lengths, targets, masks))
 
 
 def with_l2(model, loss, grads):

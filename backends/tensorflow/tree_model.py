@@ -23,6 +23,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from rnnbench.dropout import MASK_NAMES, check_masks
 from rnnbench.model import encoder_params
 from rnnbench.tree_model import TreeModelSpec, check_tree_model_batch, check_tree_model_labels
 
@@ -45,6 +46,13 @@ class TensorflowTreeModel:
         self._train_fn = tf.function(functools.partial(_train_step, self), input_signature=(*_SCHEDULE, _LABELS))
         self._grads_fn = tf.function(functools.partial(_loss_and_grads, self),
                                      input_signature=(*_SCHEDULE, _LABELS))
+        # with dropout: the masks are inputs of the traced step (one trace serves every step's masks)
+        masks = tuple(tf.TensorSpec([None, None], tf.as_dtype(self.dtype), name=f"{name}_mask")
+                      for name in MASK_NAMES)
+        self._masked_train_fn = tf.function(functools.partial(_train_step, self),
+                                            input_signature=(*_SCHEDULE, _LABELS, *masks))
+        self._masked_grads_fn = tf.function(functools.partial(_loss_and_grads, self),
+                                            input_signature=(*_SCHEDULE, _LABELS, *masks))
         self._predict_fn = tf.function(functools.partial(_predict, self), input_signature=_SCHEDULE)
 
     # -- public interface (rnnbench.tree_model) ------------------------------------------------
@@ -55,20 +63,30 @@ class TensorflowTreeModel:
         with tf.device(self._device):
             return self._predict_fn(*schedule).numpy()
 
-    def loss_and_grads(self, leaf_ids, trees, labels) -> tuple[float, dict]:
+    def loss_and_grads(self, leaf_ids, trees, labels, masks=None) -> tuple[float, dict]:
         """The full loss (L2 penalty included) and its gradient for every parameter."""
+        masks = check_masks(self.spec, (leaf_ids, trees), masks)
         schedule = self._schedule(leaf_ids, trees)
         labels = tf.constant(check_tree_model_labels(self.spec, labels, trees))
         with tf.device(self._device):
-            loss, grads = self._grads_fn(*schedule, labels)
+            if masks is None:
+                loss, grads = self._grads_fn(*schedule, labels)
+            else:
+                loss, grads = self._masked_grads_fn(*schedule, labels, *(masks[k] for k in MASK_NAMES))
             return float(loss), {k: g.numpy() for k, g in grads.items()}
 
-    def train_step(self, leaf_ids, trees, labels) -> float:
-        """One optimizer step on the data gradient (the update adds L2); returns the loss before it."""
+    def train_step(self, leaf_ids, trees, labels, masks=None) -> float:
+        """One optimizer step on the data gradient (the update adds L2); returns the loss before it.
+
+        ``masks``: the step's dropout masks (:mod:`rnnbench.dropout`), or None for no dropout.
+        """
+        masks = check_masks(self.spec, (leaf_ids, trees), masks)
         schedule = self._schedule(leaf_ids, trees)
         labels = tf.constant(check_tree_model_labels(self.spec, labels, trees))
         with tf.device(self._device):
-            return float(self._train_fn(*schedule, labels))
+            if masks is None:
+                return float(self._train_fn(*schedule, labels))
+            return float(self._masked_train_fn(*schedule, labels, *(masks[k] for k in MASK_NAMES)))
 
     def get_params(self) -> dict:
         return {k: v.numpy().copy() for k, v in self._vars.items()}
@@ -115,9 +133,14 @@ def node_states(cell, params, x_leaves, left, right, level_stops, with_cells=Fal
 
 # -- the computation (traced once by tf.function; ``model`` is bound by functools.partial) --------
 
-def _logits(model, params, leaf_ids, left, right, level_stops):
+def _logits(model, params, leaf_ids, left, right, level_stops, input_mask=None, head_mask=None):
+    """Logits of every node; dropout masks, if given, multiply the leaf embeddings and the node states."""
     x = tf.gather(params["embedding"], leaf_ids)
+    if input_mask is not None:
+        x = x * input_mask
     h = node_states(model.spec.cell, encoder_params(params), x, left, right, level_stops)
+    if head_mask is not None:
+        h = h * head_mask
     return h @ params["head.W"] + params["head.b"]
 
 
@@ -125,11 +148,12 @@ def _predict(model, leaf_ids, left, right, level_stops):
     return _logits(model, model._vars, leaf_ids, left, right, level_stops)
 
 
-def _data_loss_and_grads(model, leaf_ids, left, right, level_stops, labels):
+def _data_loss_and_grads(model, leaf_ids, left, right, level_stops, labels, input_mask=None, head_mask=None):
     """Mean cross-entropy over the scored nodes (label >= 0; no L2) and its gradient, densified."""
     scored = tf.where(labels >= 0)[:, 0]
     with tf.GradientTape() as tape:
-        logits = tf.gather(_logits(model, model._vars, leaf_ids, left, right, level_stops), scored)
+        logits = tf.gather(_logits(model, model._vars, leaf_ids, left, right, level_stops, input_mask, head_mask),
+                           scored)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tf.gather(labels, scored), logits))
     grads = tape.gradient(loss, model._vars, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     # the embedding's gradient arrives as IndexedSlices: densify (duplicate ids summed)

@@ -14,6 +14,7 @@ import torch
 
 from rnnbench.backends.torch.tensors import to_numpy
 from rnnbench.backends.torch.sequence import STEPS, run_steps
+from rnnbench.dropout import check_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import (ModelSpec, check_model_batch, check_model_params, check_model_targets, encoder_params,
                             is_decayed)
@@ -103,7 +104,8 @@ class Trainable:
     A subclass implements ``_data_loss(params, *batch)``, the batch's data loss
     as a tensor differentiable in ``params``; ``*batch`` is whatever its
     ``train_step`` takes (sequences: inputs, lengths, targets; trees: leaf
-    ids, TreeBatch, labels).
+    ids, TreeBatch, labels), and the keyword ``masks``: the step's dropout masks
+    (:mod:`rnnbench.dropout`, drawn by the runner; None: no dropout).
     """
 
     def __init__(self, spec, params: dict, backend):
@@ -114,21 +116,21 @@ class Trainable:
         self.params = {k: backend.tensor(np.asarray(v, dtype=self.dtype)) for k, v in params.items()}
         self.opt_state = init_state(spec, self.params, torch.zeros_like)
 
-    def loss_and_grads(self, *batch) -> tuple[float, dict]:
+    def loss_and_grads(self, *batch, masks=None) -> tuple[float, dict]:
         """The full loss (L2 penalty included) and its gradient for every parameter."""
         params = self._leaves()
-        loss = self._data_loss(params, *batch) + l2_penalty(self.spec, params, TorchOps)
+        loss = self._data_loss(params, *batch, masks=masks) + l2_penalty(self.spec, params, TorchOps)
         grads = self.backend.grad([loss], list(params.values()), None)
         return float(loss.detach()), {k: to_numpy(g) for k, g in zip(params, grads)}
 
-    def train_step(self, *batch) -> float:
+    def train_step(self, *batch, masks=None) -> float:
         """One optimizer step; returns the loss before it (L2 penalty included).
 
         Only the data loss is differentiated: :func:`rnnbench.optim.apply_update`
         adds the L2 gradient itself, as in every backend.
         """
         params = self._leaves()
-        data_loss = self._data_loss(params, *batch)
+        data_loss = self._data_loss(params, *batch, masks=masks)
         grads = dict(zip(params, self.backend.grad([data_loss], list(params.values()), None)))
         with torch.no_grad():
             loss = float(data_loss.detach()) + float(l2_penalty(self.spec, self.params, TorchOps))
@@ -200,11 +202,14 @@ class TorchModel(Trainable):
 
     # -- composition ---------------------------------------------------------------------------
 
-    def _data_loss(self, params, inputs, lengths, targets):
+    def _data_loss(self, params, inputs, lengths, targets, masks=None):
+        masks = check_masks(self.spec, (inputs, lengths), masks)
         inputs, lengths = self._check_inputs(inputs, lengths)
         targets = self._check_targets(targets, len(lengths))
+        if masks is not None:
+            masks = {k: self.backend.tensor(v) for k, v in masks.items()}
         with torch.enable_grad():
-            return self._loss(self._outputs(params, inputs, lengths), targets)
+            return self._loss(self._outputs(params, inputs, lengths, masks), targets)
 
     def _loss(self, outputs, targets):
         """Batch-mean data loss; for ``steps``, the mean over the scored (``>= 0``) positions."""
@@ -222,16 +227,22 @@ class TorchModel(Trainable):
             return inputs
         return params["embedding"].index_select(0, inputs.reshape(-1)).reshape(*inputs.shape, -1)
 
-    def _outputs(self, params, inputs, lengths):
+    def _outputs(self, params, inputs, lengths, masks=None):
+        """``masks`` (dropout): ``input`` multiplies the encoder's input, ``head`` the pooled output."""
         spec = self.spec
         x = self._embedded(params, inputs)
+        if masks is not None:
+            x = x * masks["input"]
         if spec.layered:
             y, _ = self.backend.encode_layered(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
                                                spec.num_layers, spec.bidirectional, outputs_only=True)
         else:
             y, _ = self.backend.encode(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
                                        outputs_only=True)
-        return self._pool(y, lengths) @ params["head.W"] + params["head.b"]
+        pooled = self._pool(y, lengths)
+        if masks is not None:
+            pooled = pooled * masks["head"]
+        return pooled @ params["head.W"] + params["head.b"]
 
     def _pool(self, y, lengths):
         half = self.spec.hidden_size if self.spec.bidirectional else None

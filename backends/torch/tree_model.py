@@ -14,6 +14,7 @@ import torch
 from rnnbench.backends.torch.tensors import to_numpy
 from rnnbench.backends.torch.model import Trainable
 from rnnbench.backends.torch.tree import tree_states
+from rnnbench.dropout import check_masks
 from rnnbench.model import encoder_params
 from rnnbench.tree_model import check_tree_model_batch, check_tree_model_labels
 
@@ -27,16 +28,25 @@ class TorchTreeModel(Trainable):
         with torch.no_grad():
             return to_numpy(self._logits(self.params, ids, trees))
 
-    def _data_loss(self, params, leaf_ids, trees, labels):
-        """Mean cross-entropy over the scored nodes of the batch (no L2)."""
+    def _data_loss(self, params, leaf_ids, trees, labels, masks=None):
+        """Mean cross-entropy over the scored nodes of the batch (no L2); ``masks``: dropout, or None."""
+        masks = check_masks(self.spec, (leaf_ids, trees), masks)
         ids = self._check_batch(leaf_ids, trees)
         labels = self.backend.tensor(check_tree_model_labels(self.spec, labels, trees))
+        if masks is not None:
+            masks = {k: self.backend.tensor(v) for k, v in masks.items()}
         with torch.enable_grad():
-            return torch.nn.functional.cross_entropy(self._logits(params, ids, trees), labels, ignore_index=-1)
+            return torch.nn.functional.cross_entropy(self._logits(params, ids, trees, masks), labels,
+                                                     ignore_index=-1)
 
-    def _logits(self, params, ids, trees):
+    def _logits(self, params, ids, trees, masks=None):
+        """``masks`` (dropout): ``input`` multiplies the leaf embeddings, ``head`` the node states."""
         x = params["embedding"].index_select(0, ids)
+        if masks is not None:
+            x = x * masks["input"]
         h = tree_states(self.spec.cell, encoder_params(params), x, trees)["h"]
+        if masks is not None:
+            h = h * masks["head"]
         return h @ params["head.W"] + params["head.b"]
 
     def _check_batch(self, leaf_ids, trees):

@@ -20,7 +20,8 @@ def add_parser(commands, argv=None) -> None:
     check.add_argument("--impl", metavar="IMPL", help="only this implementation (e.g. native, loop)")
     check.add_argument("--cells", metavar="LIST",
                        help="comma-separated cases: rnn, rnn-relu, lstm, gru, recursive, treelstm, and the "
-                            "2-layer bidirectional rnn-L2-bi, lstm-L2-bi, gru-L2-bi (default: all)")
+                            "2-layer bidirectional rnn-L2-bi, lstm-L2-bi, gru-L2-bi (default: all); with "
+                            "--trajectory also lstm-drop, treelstm-drop (dropout masks drawn as the runner does)")
     check.add_argument("--dtype", choices=("float32", "float64"), action="append",
                        help="dtype to check (repeatable; default: both)")
     check.add_argument("--device", metavar="DEVICE", help="device of the checked backends: cpu, cuda, cuda:N, gpu")
@@ -42,6 +43,8 @@ def handle(args) -> int:
     from rnnbench.records import ensure_writable
 
     valid = CASE_LABELS + LAYERED_CASE_LABELS
+    if args.trajectory:  # the dropout trajectories (lstm-drop, treelstm-drop) exist only there
+        valid += tuple(c for c in check.TRAJECTORY_CASES if c not in valid)
     cases = [c.strip() for c in args.cells.split(",") if c.strip()] if args.cells else list(valid)
     unknown = sorted(set(cases) - set(valid))
     if unknown:

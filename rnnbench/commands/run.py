@@ -17,7 +17,7 @@ from rnnbench.errors import RnnbenchError
 #: A task's own options are declared by the task (:meth:`rnnbench.task.Task.add_options`).
 COMMON_TASK_OPTIONS = ("dataset", "model", "epochs", "max_steps", "batch_size", "eval_batch_size", "dtype",
                        "embed_size", "hidden_size", "layers", "bidirectional", "pooling", "activation",
-                       "optimizer", "lr", "clip_norm", "l2", "data_dir")
+                       "optimizer", "lr", "clip_norm", "l2", "dropout", "data_dir")
 
 
 def add_parser(commands, argv=None) -> None:
@@ -61,6 +61,9 @@ def add_parser(commands, argv=None) -> None:
     model.add_argument("--lr", type=float, metavar="X")
     model.add_argument("--clip-norm", type=float, metavar="X", help="global gradient-norm clip (0: none)")
     model.add_argument("--l2", type=float, metavar="X")
+    model.add_argument("--dropout", type=float, metavar="P",
+                       help="dropout rate on the embedding output and before the softmax; masks drawn by the "
+                            "runner, identical on every backend (default 0)")
     model.add_argument("--eval-batch-size", type=int, metavar="N")
     task_options = add_task_options(run, task_named(argv))
     run.set_defaults(handler=handle, task_options=task_options)
