@@ -104,6 +104,9 @@ class ModelSpec:
     #: Stacked layers and both directions (rnnbench.layers); pooling reads the top layer's [fw, bw] outputs.
     num_layers: int = 1
     bidirectional: bool = False
+    #: Parameters the optimizer leaves as they are (``("embedding",)``: ``--freeze-embeddings``), see
+    #: :mod:`rnnbench.optim`: no update, no L2, outside the clipping norm.
+    frozen: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.cell not in SEQUENCE_CELLS:
@@ -127,6 +130,7 @@ class ModelSpec:
         if self.clip_norm is not None and not self.clip_norm > 0:
             raise RnnbenchError(f"clip_norm must be positive, got {self.clip_norm}")
         resolve_dtype(self.dtype)
+        check_frozen(self)
 
     @property
     def encoder_input_size(self) -> int:
@@ -146,6 +150,18 @@ class ModelSpec:
     def layering(self) -> dict:
         """Keywords for a backend's sequence functions (none for a single layer)."""
         return {"num_layers": self.num_layers, "bidirectional": self.bidirectional} if self.layered else {}
+
+
+def check_frozen(spec) -> None:
+    """``spec.frozen`` as a tuple of the spec's own parameter names; one line naming a stranger."""
+    frozen = (spec.frozen,) if isinstance(spec.frozen, str) else tuple(spec.frozen)
+    object.__setattr__(spec, "frozen", frozen)
+    if frozen:
+        names = model_param_shapes(spec)
+        unknown = [name for name in frozen if name not in names]
+        if unknown:
+            raise RnnbenchError(f"cannot freeze {', '.join(map(str, unknown))}: not a parameter of this model "
+                                f"(its parameters: {', '.join(names)})")
 
 
 def is_decayed(name: str) -> bool:

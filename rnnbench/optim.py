@@ -18,6 +18,12 @@ One step, in order:
 
 ``eps`` sits outside the square root in both (as in Kingma & Ba 2015 and
 Duchi et al. 2011).
+
+Frozen parameters (``spec.frozen``, e.g. ``("embedding",)`` from
+``--freeze-embeddings``) take no part: they keep their value exactly (the very
+array comes back), their gradient stays out of the clipping norm, and they
+carry no L2 penalty (a constant would only shift the reported loss). A backend
+may still compute their gradient; it is dropped here.
 """
 from __future__ import annotations
 
@@ -48,8 +54,19 @@ def init_state(spec: ModelSpec, params: dict, zeros_like) -> dict:
     return state
 
 
+def is_trained(spec, name: str) -> bool:
+    """Whether the optimizer updates ``name`` (every parameter but those in ``spec.frozen``)."""
+    return name not in getattr(spec, "frozen", ())
+
+
+def is_regularised(spec, name: str) -> bool:
+    """Whether L2 applies to ``name``: a decayed kind (:func:`rnnbench.model.is_decayed`) that trains."""
+    return is_decayed(name) and is_trained(spec, name)
+
+
 def regularise_and_clip(spec: ModelSpec, params: dict, grads: dict, ops) -> dict:
-    """Steps 1 and 2: add the L2 gradient, then clip the global norm."""
+    """Steps 1 and 2: add the L2 gradient, then clip the global norm; the trained parameters' gradients only."""
+    grads = {k: g for k, g in grads.items() if is_trained(spec, k)}
     if spec.l2:
         grads = {k: g + spec.l2 * params[k] if is_decayed(k) else g for k, g in grads.items()}
     if spec.clip_norm is not None:
@@ -60,10 +77,10 @@ def regularise_and_clip(spec: ModelSpec, params: dict, grads: dict, ops) -> dict
 
 
 def l2_penalty(spec: ModelSpec, params: dict, ops):
-    """``0.5 * l2 * sum(w**2)`` over decayed parameters (0 when l2 is 0)."""
+    """``0.5 * l2 * sum(w**2)`` over decayed, trained parameters (0 when l2 is 0)."""
     if not spec.l2:
         return 0.0
-    return 0.5 * spec.l2 * sum(ops.sum_squares(w) for k, w in params.items() if is_decayed(k))
+    return 0.5 * spec.l2 * sum(ops.sum_squares(w) for k, w in params.items() if is_regularised(spec, k))
 
 
 def apply_update(spec: ModelSpec, params: dict, grads: dict, state: dict, ops) -> dict:
@@ -74,6 +91,9 @@ def apply_update(spec: ModelSpec, params: dict, grads: dict, state: dict, ops) -
     t = state["t"]
     new = {}
     for k, w in params.items():
+        if not is_trained(spec, k):  # frozen: the very array, untouched
+            new[k] = w
+            continue
         g = grads[k]
         if opt.name == "sgd":
             new[k] = w - opt.lr * g

@@ -50,6 +50,8 @@ class TreeModelSpec:
     clip_norm: float | None = None
     l2: float = 0.0
     dtype: str = "float32"
+    #: Parameters the optimizer leaves as they are (:attr:`rnnbench.model.ModelSpec.frozen`).
+    frozen: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.cell not in TREE_CELLS:
@@ -63,6 +65,9 @@ class TreeModelSpec:
         if self.clip_norm is not None and not self.clip_norm > 0:
             raise RnnbenchError(f"clip_norm must be positive, got {self.clip_norm}")
         resolve_dtype(self.dtype)
+        from rnnbench.model import check_frozen
+
+        check_frozen(self)
 
     #: A tree encoder is one layer, one direction: what :func:`rnnbench.model.init_model_params` and
     #: :func:`rnnbench.model.model_param_shapes` read (class attributes, not fields).
