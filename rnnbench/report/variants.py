@@ -16,7 +16,7 @@ RUN_ONLY_KEYS = frozenset({"seed", "seeds", "threads", "data_dir", "impl", "devi
 #: Options every table shows in its own columns (or the dataset name already says).
 IDENTITY_KEYS = frozenset({"task", "dataset", "model", "problem", "seq_len"})
 #: The order in which differences are named in a label; the rest follow alphabetically.
-PRIORITY = ("seq_len", "labels", "supervision", "dropout", "layers", "bidirectional", "activation", "init", "max_steps", "epochs", "hidden_size", "embed_size",
+PRIORITY = ("seq_len", "labels", "supervision", "dropout", "vectors", "freeze_embeddings", "layers", "bidirectional", "activation", "init", "max_steps", "epochs", "hidden_size", "embed_size",
             "batch_size", "optimizer", "lr", "l2", "clip_norm")
 #: Differences that rarely explain a result (evaluation sizes, bookkeeping): named last.
 LOW = ("steps_per_epoch", "dev_size", "test_size", "eval_batch_size", "split_seed", "probe_steps")
@@ -97,6 +97,10 @@ def short(key: str, value) -> str:
         return {"roots": "root labels only", "phrases": "phrase labels"}.get(value, f"{text} supervision")
     if key == "bidirectional":
         return "bidirectional" if value else "one direction"
+    if key == "vectors":  # the file's name says which vectors; the record's data.vectors has the rest
+        return "no vectors" if value is None else f"vectors {str(value).replace(chr(92), '/').rsplit('/', 1)[-1]}"
+    if key == "freeze_embeddings":
+        return "frozen embedding" if value and str(value).lower() not in ("false", "0", "no") else "trained embedding"
     if key in ("max_steps", "vocab_size") and isinstance(value, int) and value >= 1000:
         text = f"{value / 1000:g}k"
     return formats.get(key, f"{key}={{}}").format(text)

@@ -8,15 +8,19 @@ arrays and never learns which dataset it serves.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from rnnbench import memory
 from rnnbench.batching import evaluation_order, pad, training_order
 from rnnbench.data.readers import check_encoding
 from rnnbench.errors import RnnbenchError
-from rnnbench.model import ModelSpec, OptimizerSpec
+from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
 from rnnbench.task import Batch, Prepared, Task, accuracy
 from rnnbench.text import Vocabulary, tokenize
+from rnnbench.vectors import (FROZEN_RANDOM_NOTE, add_vector_options, describe, is_set, peek_dim, read_vectors,
+                              sizes_from_vectors, sizes_left_to_vectors, vectors_option)
 
 from .splits import BUILTIN, make_splits
 
@@ -30,6 +34,7 @@ COMMON_DEFAULTS = {
     "text_column": "text", "label_column": "label", "label_names": None, "dev_file": None, "test_file": None,
     "encoding": "utf-8",
     "epochs": 3, "batch_size": 32,
+    "vectors": None, "freeze_embeddings": False,
 }
 #: Per-dataset overrides. IMDB (measured, see the README): reviews end with their verdict, so the last
 #: 400 tokens are kept; words seen fewer than 5 times are left out; two epochs (the third overfits).
@@ -68,11 +73,19 @@ class TextClassification(Task):
         group.add_argument("--encoding", metavar="NAME",
                            help="user files: their text encoding (default utf-8, a byte-order mark skipped; "
                                 "e.g. latin-1, cp1252, utf-16)")
+        add_vector_options(group)
 
     def defaults(self, dataset: str) -> dict:
         return {**COMMON_DEFAULTS, **DATASET_DEFAULTS.get(dataset, {})}
 
+    def resolve_config(self, given: dict) -> dict:
+        """The defaults, except that with ``--vectors`` the embedding size is the file's (None until read)."""
+        return sizes_left_to_vectors(super().resolve_config(given), given)
+
     def prepare(self, config: dict) -> Prepared:
+        vectors = vectors_option(config)
+        if vectors:  # the size is the file's first line's, checked before any data is read
+            config = sizes_from_vectors(config, peek_dim(vectors))
         for key in POSITIVE_INTEGERS:
             if int(config[key]) < 1:
                 raise RnnbenchError(f"{key.replace('_', '-')} must be a positive integer, got {config[key]}")
@@ -88,6 +101,12 @@ class TextClassification(Task):
         cap, truncate = int(config["max_length"]), config["truncate"]
         ids = {name: [vocab.encode(doc, cap, truncate) for doc in docs] for name, docs in tokens.items()}
         labels = {name: np.asarray(getattr(splits, name).labels, dtype=np.int64) for name in ids}
+        frozen = is_set(config.get("freeze_embeddings"))
+        pretrained = None
+        if vectors:  # the tokenizer lower-cases every text: a cased file's words match lower-cased
+            pretrained = read_vectors(vectors, vocab.tokens, lowercase=True, frozen=frozen,
+                                      token_counts=Counter(token for doc in tokens["train"] for token in doc))
+            config = sizes_from_vectors(config, pretrained.dim)
         spec = _spec(config, len(vocab), len(splits.label_names))
         train_lengths = np.array([len(seq) for seq in ids["train"]])
         batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
@@ -113,8 +132,15 @@ class TextClassification(Task):
         }
         if "test" not in ids:
             info["splits"]["test"] = {"examples": 0, "source": splits.described["test"]}
+        notes, init_params = list(splits.notes), None
+        if pretrained is not None:
+            info["vectors"] = pretrained.info
+            notes.append(describe(pretrained.info))
+            init_params = pretrained.init_params(init_model_params)
+        elif frozen:
+            notes.append(FROZEN_RANDOM_NOTE)
         return Prepared(spec=spec, train_batches=train_batches, dev=fixed("dev"), test=fixed("test"),
-                        metric="accuracy", score=accuracy, info=info, notes=splits.notes)
+                        metric="accuracy", score=accuracy, info=info, notes=notes, init_params=init_params)
 
 
 def _spec(config: dict, vocab_size: int, num_outputs: int) -> ModelSpec:
@@ -123,7 +149,8 @@ def _spec(config: dict, vocab_size: int, num_outputs: int) -> ModelSpec:
         vocab_size=vocab_size, embed_size=int(config["embed_size"]), activation=config["activation"],
         pooling=config["pooling"], optimizer=OptimizerSpec(config["optimizer"], float(config["lr"])),
         clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"],
-        num_layers=_layers(config), bidirectional=bool(config["bidirectional"]))
+        num_layers=_layers(config), bidirectional=bool(config["bidirectional"]),
+        frozen=("embedding",) if is_set(config.get("freeze_embeddings")) else ())
 
 
 def _layers(config: dict) -> int:

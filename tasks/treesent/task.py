@@ -28,6 +28,7 @@ about 2 points over the generic draw on this data.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 import numpy as np
@@ -42,6 +43,8 @@ from rnnbench.task import RUN_DEFAULTS, Batch, Prepared, Task
 from rnnbench.text import UNK_ID, Vocabulary
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import Tree, TreeBatch, read_trees
+from rnnbench.vectors import (FROZEN_RANDOM_NOTE, add_vector_options, describe, is_set, peek_dim, read_vectors,
+                              sizes_from_vectors, sizes_left_to_vectors, vectors_option)
 
 from .metrics import NEUTRAL, PUBLISHED, root_binary, root_fine, sentiment_metrics, to_binary
 
@@ -51,6 +54,7 @@ COMMON_DEFAULTS = {
     "optimizer": "adagrad", "lr": 0.05, "clip_norm": 5.0, "l2": 1e-4, "activation": "tanh", "pooling": "mean",
     "batch_size": 25, "eval_batch_size": 512, "epochs": 10, "labels": "fine", "init": "default",
     "layers": 1, "bidirectional": False, "supervision": "phrases",
+    "vectors": None, "freeze_embeddings": False,
 }
 #: Per-model sizes; recursive nets compose word vectors directly (embed = hidden).
 MODEL_DEFAULTS = {
@@ -86,6 +90,7 @@ class TreeSentiment(Task):
         group.add_argument("--init", metavar="KIND",
                            help="initial weights: average (the recursive net's default: the composition starts "
                                 "as the mean of its children) or default")
+        add_vector_options(group)
 
     def resolve_config(self, given: dict) -> dict:
         """Defaults in layers: the runner's, this task's, the chosen model's, then what the user gave."""
@@ -96,7 +101,7 @@ class TreeSentiment(Task):
         config = {**RUN_DEFAULTS, **COMMON_DEFAULTS, **MODEL_DEFAULTS[model], **binary, "task": self.name,
                   "dataset": given.get("dataset") or self.datasets[0]}
         config.update({key: value for key, value in given.items() if value is not None})
-        return config
+        return sizes_left_to_vectors(config, given, hidden_follows=model == "recursive")
 
     def omitted_options(self, config: dict) -> dict:
         """Records written before ``--supervision`` existed: word models learnt from root labels, tree
@@ -120,6 +125,9 @@ class TreeSentiment(Task):
         if batch_size < 1 or eval_size < 1:
             raise RnnbenchError("batch sizes must be positive integers")
         binary = config["labels"] == "binary"
+        vectors = vectors_option(config)
+        if vectors:  # sizes checked on the file's first line, before any data is read
+            config = sizes_from_vectors(config, peek_dim(vectors), hidden_follows=config["model"] == "recursive")
         folder = dataset_folder("sst", config.get("data_dir"))
         trees = {split: read_sst_trees(folder / f"{split}.txt") for split in SPLITS}
         lowercase = bool(config["lowercase"])
@@ -128,6 +136,12 @@ class TreeSentiment(Task):
         ids = {split: [np.array([vocab.ids.get(w, UNK_ID) for w in sentence], dtype=np.int64)
                        for sentence in words[split]] for split in SPLITS}
         is_tree = config["model"] in TREE_CELLS
+        frozen = is_set(config.get("freeze_embeddings"))
+        pretrained = None
+        if vectors:
+            pretrained = read_vectors(vectors, vocab.tokens, lowercase=lowercase, frozen=frozen,
+                                      token_counts=Counter(w for sentence in words["train"] for w in sentence))
+            config = sizes_from_vectors(config, pretrained.dim, hidden_follows=config["model"] == "recursive")
         spec = _spec(config, len(vocab), 2 if binary else len(CLASSES))
         memory.check_model(spec)
         train_trees, train_ids = trees["train"], ids["train"]
@@ -183,10 +197,16 @@ class TreeSentiment(Task):
         if phrase_stats:
             info["phrases"] = phrase_stats
         notes = [f"{config['model']} learns from {_supervision_text(is_tree, supervision)}"]
+        init_params = _average_composition if config["init"] == "average" else None
+        if pretrained is not None:
+            info["vectors"] = pretrained.info
+            notes.append(describe(pretrained.info))
+            init_params = pretrained.init_params(init_params or init_model_params)
+        elif frozen:
+            notes.append(FROZEN_RANDOM_NOTE)
         return Prepared(spec=spec, train_batches=train_batches, dev=fixed("dev"), test=fixed("test"),
                         metric="root_binary" if binary else "root_fine", score=root_binary if binary else root_fine,
-                        metrics=sentiment_metrics, info=info, notes=notes,
-                        init_params=_average_composition if config["init"] == "average" else None)
+                        metrics=sentiment_metrics, info=info, notes=notes, init_params=init_params)
 
 
 def read_sst_trees(path) -> list[Tree]:
@@ -220,7 +240,8 @@ def _spec(config: dict, vocab_size: int, num_outputs: int):
     optimizer = OptimizerSpec(config["optimizer"], float(config["lr"]))
     common = dict(hidden_size=int(config["hidden_size"]), num_outputs=num_outputs, vocab_size=vocab_size,
                   embed_size=int(config["embed_size"]), optimizer=optimizer,
-                  clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"])
+                  clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"],
+                  frozen=("embedding",) if is_set(config.get("freeze_embeddings")) else ())
     layers, bidirectional = int(config["layers"]), bool(config["bidirectional"])
     if config["model"] in TREE_CELLS:
         if layers != 1 or bidirectional:
