@@ -40,6 +40,17 @@ def check_rate(rate) -> float:
     return value
 
 
+def takes_masks(model) -> bool:
+    """Whether ``model.train_step`` accepts the ``masks`` keyword (read off its signature, nothing is run)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(model.train_step).parameters
+    except (TypeError, ValueError):
+        return False
+    return "masks" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
 def mask_shapes(spec, inputs) -> dict[str, tuple[int, ...]]:
     """The shape of each mask for a batch's positional ``inputs`` (without the targets)."""
     from rnnbench.tree_model import TreeModelSpec

@@ -15,7 +15,6 @@ same masks. Evaluation and the gradient-flow probe run without them.
 """
 from __future__ import annotations
 
-import inspect
 import math
 import sys
 import time
@@ -26,7 +25,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from rnnbench import signals
-from rnnbench.dropout import check_rate, draw_masks
+from rnnbench.dropout import check_rate, draw_masks, takes_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.machine import load_average
 from rnnbench.model import init_model_params
@@ -52,11 +51,7 @@ def _dropout(config: dict, model, seed: int, backend_name: str):
     rate = check_rate(config.get("dropout") or 0.0)
     if rate == 0:
         return None
-    try:
-        parameters = inspect.signature(model.train_step).parameters
-    except (TypeError, ValueError):
-        parameters = {}
-    if "masks" not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+    if not takes_masks(model):
         raise RnnbenchError(f"backend {backend_name} does not support --dropout "
                             "(its model's train_step takes no masks)")
     return rate, np.random.default_rng([seed, 0xD7])

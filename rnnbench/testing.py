@@ -30,7 +30,11 @@ NumPy arrays of the requested dtype out; the masking rules; batches of zero
 steps; which gradients come back; missing upstream gradients meaning zero;
 one-line :class:`~rnnbench.errors.RnnbenchError` messages for bad inputs and
 cotangents; sequence and tree models (loss and every gradient, logits, the
-gradient-flow diagnostic, 50-step loss curves); timers when the backend has them.
+gradient-flow diagnostic, 50-step loss curves); models with the runner's dropout
+masks (``masks=``, :mod:`rnnbench.dropout`: loss and every gradient, three
+steps, the ``-drop`` trajectories, ``masks=None`` the same numbers as no
+keyword; optional: a model whose ``train_step`` takes no masks is skipped);
+timers when the backend has them.
 
 The plugin is loaded from ``plugin`` (a module or its import path) by calling its
 ``rnnbench_register_backends`` hook directly, so the tests need no entry-point
@@ -53,6 +57,7 @@ import pytest
 from rnnbench import parity
 from rnnbench.backend import state_keys
 from rnnbench.check import TRAJECTORY_TOLERANCE, loss_curve
+from rnnbench.dropout import draw_masks, takes_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import relative_error
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
@@ -383,11 +388,14 @@ class BackendContract:
         _assert_close(ref.get_params(), model.get_params(), MODEL_TOLERANCE["float64"], optimizer)
 
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
-    @pytest.mark.parametrize("cell", SEQUENCE_CELLS + ("lstm-L2-bi",))
+    @pytest.mark.parametrize("cell", SEQUENCE_CELLS + ("lstm-L2-bi", "lstm-drop", "treelstm-drop"))
     def test_trajectory_matches_reference(self, backend, cell, dtype):
-        """50 Adam steps with clipping and L2 (``rnnbench check --trajectory``), step by step."""
+        """50 Adam steps with clipping and L2 (``rnnbench check --trajectory``), step by step; the ``-drop``
+        cases with fresh dropout masks every step, drawn as the runner draws them."""
         if cell == "lstm-L2-bi" and not getattr(backend, "layered", False):
             skip_optional(f"{backend.name} declares single layers only (Backend.layered)")
+        if cell.endswith("-drop"):
+            self._skip_without_masks(backend)
         reference = loss_curve(self.reference_backend(), cell, "float64")
         curve = loss_curve(backend, cell, dtype)
         step_rel = np.abs(curve - reference) / np.abs(reference)
@@ -434,6 +442,81 @@ class BackendContract:
         logits = model.predict(leaf_ids, trees)
         assert type(logits) is np.ndarray and logits.shape == (trees.num_nodes, 5)
         _assert_close({"logits": ref.predict(leaf_ids, trees)}, {"logits": logits}, tolerance * 10, "tree logits")
+
+    # -- dropout masks (optional: a model without them runs no --dropout, and the runner says so) ---
+
+    @staticmethod
+    def _skip_without_masks(backend):
+        spec = _model_spec("lstm", "tanh", "mean", "xent", "float64")
+        if not takes_masks(backend.build_model(spec, init_model_params(spec))):
+            skip_optional(f"{backend.name}'s model takes no dropout masks (train_step has no masks keyword)")
+
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    @pytest.mark.parametrize("cell,pooling,layered", [("lstm", "mean", False), ("gru", "steps", False),
+                                                      ("rnn", "last", True)])
+    def test_model_with_masks_matches_reference(self, backend, cell, pooling, layered, dtype):
+        """With the same dropout masks (rate 0.4, :func:`rnnbench.dropout.draw_masks`): the loss and every
+        gradient to :data:`MODEL_TOLERANCE`, the parameters after three masked steps to ten times it; and
+        ``masks=None`` gives exactly the numbers of a call without the keyword."""
+        self._skip_without_masks(backend)
+        spec = _model_spec(cell, "tanh", pooling, "xent", dtype)
+        if layered:
+            if not getattr(backend, "layered", False):
+                skip_optional(f"{backend.name} declares single layers only (Backend.layered)")
+            spec = replace(spec, num_layers=2, bidirectional=True)
+        params = init_model_params(spec, seed=6)
+        ref = self.reference_backend().build_model(replace(spec, dtype="float64"),
+                                                   {k: v.astype(np.float64) for k, v in params.items()})
+        model = backend.build_model(spec, params)
+        batch = _model_batch(spec)
+        tolerance = MODEL_TOLERANCE[dtype]
+        rng = np.random.default_rng(7)
+        masks = [draw_masks(replace(spec, dtype="float64"), batch[:2], 0.4, rng) for _ in range(3)]
+        ref_loss, ref_grads = ref.loss_and_grads(*batch, masks=masks[0])
+        got_loss, got_grads = model.loss_and_grads(*batch, masks=masks[0])
+        assert abs(got_loss - ref_loss) <= tolerance * abs(ref_loss), f"masked loss {got_loss} != {ref_loss}"
+        _assert_close(ref_grads, got_grads, tolerance, f"{spec.cell} {pooling} {dtype} gradients with masks")
+        plain_loss, plain_grads = model.loss_and_grads(*batch)
+        none_loss, none_grads = model.loss_and_grads(*batch, masks=None)
+        assert none_loss == plain_loss and all(np.array_equal(none_grads[k], plain_grads[k]) for k in plain_grads)
+        assert plain_loss != got_loss, "the masks changed nothing"
+        for step_masks in masks:
+            ref.train_step(*batch, masks=step_masks)
+            model.train_step(*batch, masks=step_masks)
+        _assert_close(ref.get_params(), model.get_params(), tolerance * 10, "parameters after 3 masked steps")
+
+    @pytest.mark.parametrize("dtype", ["float64", "float32"])
+    @pytest.mark.parametrize("cell", ["recursive", "treelstm"])
+    def test_tree_model_with_masks_matches_reference(self, backend, cell, dtype):
+        """A tree model with dropout masks on the leaf embeddings and the node states: loss and every
+        gradient, three masked steps; ``masks=None`` is a call without the keyword."""
+        self._skip_without_masks(backend)
+        H = 6
+        spec = TreeModelSpec(cell=cell, hidden_size=H, num_outputs=5, vocab_size=9,
+                             embed_size=H if cell == "recursive" else 4, optimizer=OptimizerSpec("adam", lr=0.05),
+                             clip_norm=1.0, l2=1e-3, dtype=dtype)
+        ref_spec = replace(spec, dtype="float64")
+        params = init_model_params(spec, seed=8)
+        ref = self.reference_backend().build_model(ref_spec, {k: v.astype(np.float64) for k, v in params.items()})
+        model = backend.build_model(spec, params)
+        trees = _trees()
+        rng = np.random.default_rng(9)
+        leaf_ids = rng.integers(0, 9, size=trees.num_leaves)
+        labels = np.where(rng.random(trees.num_nodes) < 0.3, -1, rng.integers(0, 5, size=trees.num_nodes))
+        labels[trees.roots[0]] = 2
+        masks = [draw_masks(ref_spec, (leaf_ids, trees), 0.4, rng) for _ in range(3)]
+        tolerance = MODEL_TOLERANCE[dtype]
+        ref_loss, ref_grads = ref.loss_and_grads(leaf_ids, trees, labels, masks=masks[0])
+        got_loss, got_grads = model.loss_and_grads(leaf_ids, trees, labels, masks=masks[0])
+        assert abs(got_loss - ref_loss) <= tolerance * abs(ref_loss), f"masked loss {got_loss} != {ref_loss}"
+        _assert_close(ref_grads, got_grads, tolerance, f"{cell} tree model {dtype} with masks")
+        plain_loss, plain_grads = model.loss_and_grads(leaf_ids, trees, labels)
+        none_loss, none_grads = model.loss_and_grads(leaf_ids, trees, labels, masks=None)
+        assert none_loss == plain_loss and all(np.array_equal(none_grads[k], plain_grads[k]) for k in plain_grads)
+        for step_masks in masks:
+            ref.train_step(leaf_ids, trees, labels, masks=step_masks)
+            model.train_step(leaf_ids, trees, labels, masks=step_masks)
+        _assert_close(ref.get_params(), model.get_params(), tolerance * 10, "tree parameters after 3 masked steps")
 
     # -- timers (optional: a backend without them cannot be benchmarked, and says so) -----------
 

@@ -9,6 +9,11 @@ padded to a few lengths (:func:`padded_steps`), which masking makes exact, so
 a bucketed epoch compiles a handful of times rather than once per length. A
 tree model's step is one jitted call too, over its levels stacked and padded.
 Batches are checked on the NumPy side first, with rnnbench's own messages.
+
+Dropout: ``train_step`` and ``loss_and_grads`` take the runner's masks
+(``masks=``, :mod:`rnnbench.dropout`), padded like the batch and passed to the
+jitted step as arguments (a new mask each step compiles nothing); ``masks=None``
+traces the step without them, exactly as before.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnnbench.dropout import MASK_NAMES, check_masks
 from rnnbench.model import check_model_batch, check_model_params, check_model_targets, encoder_params
 from rnnbench.optim import apply_update, init_state, l2_penalty
 from rnnbench.params import resolve_dtype
@@ -90,18 +96,23 @@ class JaxModel(_Trainable):
             out = to_numpy(_outputs(self.spec, self.params, self._put(inputs), self._put(lengths)))
         return out[:, :T] if self.spec.pooling == "steps" else out
 
-    def loss_and_grads(self, inputs, lengths, targets) -> tuple[float, dict]:
+    def loss_and_grads(self, inputs, lengths, targets, masks=None) -> tuple[float, dict]:
         """The full loss (L2 penalty included) and its gradient for every parameter."""
+        masks = self._masks(inputs, lengths, masks)
         batch = self._device_batch(inputs, lengths, targets)
         with self._scope():
-            loss, grads = _loss_and_grads(self.spec, self.params, *batch)
+            loss, grads = _loss_and_grads(self.spec, self.params, *batch, masks)
             return float(loss), {k: to_numpy(v) for k, v in grads.items()}
 
-    def train_step(self, inputs, lengths, targets) -> float:
-        """One optimizer step; returns the loss before it (L2 penalty included)."""
+    def train_step(self, inputs, lengths, targets, masks=None) -> float:
+        """One optimizer step; returns the loss before it (L2 penalty included).
+
+        ``masks``: the step's dropout masks (:mod:`rnnbench.dropout`), or None for no dropout.
+        """
+        masks = self._masks(inputs, lengths, masks)
         batch = self._device_batch(inputs, lengths, targets)
         with self._scope():
-            loss, self.params, self.opt_state = _train_step(self.spec, self.params, self.opt_state, *batch)
+            loss, self.params, self.opt_state = _train_step(self.spec, self.params, self.opt_state, *batch, masks)
             return float(loss)
 
     def state_gradient_norms(self, inputs, lengths, targets) -> np.ndarray:
@@ -131,6 +142,19 @@ class JaxModel(_Trainable):
     def _put(self, array):
         return self.backend.put(array)
 
+    def _masks(self, inputs, lengths, masks):
+        """Checked masks ``(input, head)`` padded to the batch's padded steps (zeros: padding), on the device."""
+        masks = check_masks(self.spec, (inputs, lengths), masks)
+        if masks is None:
+            return None
+        T = np.shape(inputs)[1]
+        extra = padded_steps(T) - T
+        padded = [np.pad(masks["input"], [(0, 0), (0, extra), (0, 0)])]
+        head = masks["head"]
+        padded.append(np.pad(head, [(0, 0), (0, extra), (0, 0)]) if head.ndim == 3 else head)
+        with self._scope():
+            return tuple(self._put(m) for m in padded)
+
 
 # -- the sequence model's functions (spec static: a frozen dataclass, hashable) ---------------------
 
@@ -152,8 +176,11 @@ def _pool(kind, y, lengths, backward_half=None):
     return jnp.max(jnp.where(real, y, -jnp.inf), axis=1)
 
 
-def _encode(spec, params, inputs, lengths, probe=None):
+def _encode(spec, params, inputs, lengths, probe=None, masks=None):
+    """Outputs of the head; ``masks`` (dropout): ``(input, head)`` multiply the encoder's input and the pooled output."""
     x = _embedded(spec, params, inputs)
+    if masks is not None:
+        x = x * masks[0]
     B, H = x.shape[0], spec.hidden_size
     keys = ("h", "c") if spec.cell == "lstm" else ("h",)
     if getattr(spec, "layered", False):  # stacked/bidirectional (.stacked); the probe is the top forward unit's
@@ -165,10 +192,14 @@ def _encode(spec, params, inputs, lengths, probe=None):
                  for k in keys}
         y, _ = stacked.run(spec.cell, spec.activation, encoder_params(params), x, lengths, state, spec.num_layers,
                            spec.bidirectional, probe)
-        return _pool(spec.pooling, y, lengths, H if spec.bidirectional else None) @ params["head.W"] + params["head.b"]
-    state = {k: jnp.zeros((B, H), x.dtype) for k in keys}
-    y, _ = sequence.run(spec.cell, spec.activation, encoder_params(params), x, lengths, state, probe)
-    return _pool(spec.pooling, y, lengths) @ params["head.W"] + params["head.b"]
+        pooled = _pool(spec.pooling, y, lengths, H if spec.bidirectional else None)
+    else:
+        state = {k: jnp.zeros((B, H), x.dtype) for k in keys}
+        y, _ = sequence.run(spec.cell, spec.activation, encoder_params(params), x, lengths, state, probe)
+        pooled = _pool(spec.pooling, y, lengths)
+    if masks is not None:
+        pooled = pooled * masks[1]
+    return pooled @ params["head.W"] + params["head.b"]
 
 
 @partial(jax.jit, static_argnums=0)
@@ -183,19 +214,21 @@ def _loss(spec, outputs, targets):
     return jnp.mean(jnp.sum(diff * diff, axis=1))
 
 
-def _data_loss(spec, params, inputs, lengths, targets, probe=None):
-    return _loss(spec, _encode(spec, params, inputs, lengths, probe), targets)
+def _data_loss(spec, params, inputs, lengths, targets, probe=None, masks=None):
+    return _loss(spec, _encode(spec, params, inputs, lengths, probe, masks), targets)
 
 
 @partial(jax.jit, static_argnums=0)
-def _loss_and_grads(spec, params, inputs, lengths, targets):
-    full = lambda p: _data_loss(spec, p, inputs, lengths, targets) + l2_penalty(spec, p, JaxOps)  # noqa: E731
+def _loss_and_grads(spec, params, inputs, lengths, targets, masks=None):
+    full = lambda p: (_data_loss(spec, p, inputs, lengths, targets, masks=masks)  # noqa: E731
+                      + l2_penalty(spec, p, JaxOps))
     return jax.value_and_grad(full)(params)
 
 
 @partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
-def _train_step(spec, params, state, inputs, lengths, targets):
-    data_loss, grads = jax.value_and_grad(lambda p: _data_loss(spec, p, inputs, lengths, targets))(params)
+def _train_step(spec, params, state, inputs, lengths, targets, masks=None):
+    data_loss, grads = jax.value_and_grad(lambda p: _data_loss(spec, p, inputs, lengths, targets,
+                                                               masks=masks))(params)
     loss = data_loss + l2_penalty(spec, params, JaxOps)
     params, state = _update(spec, params, grads, state)
     return loss, params, state
@@ -227,17 +260,32 @@ class JaxTreeModel(_Trainable):
         with self._scope():
             return to_numpy(_tree_logits(self.spec, self.params, *batch))[:N]
 
-    def loss_and_grads(self, leaf_ids, trees, labels) -> tuple[float, dict]:
+    def loss_and_grads(self, leaf_ids, trees, labels, masks=None) -> tuple[float, dict]:
+        masks = self._masks(leaf_ids, trees, masks)
         batch = self._batch(leaf_ids, trees, labels)
         with self._scope():
-            loss, grads = _tree_loss_and_grads(self.spec, self.params, *batch)
+            loss, grads = _tree_loss_and_grads(self.spec, self.params, tuple(batch), masks)
             return float(loss), {k: to_numpy(v) for k, v in grads.items()}
 
-    def train_step(self, leaf_ids, trees, labels) -> float:
+    def train_step(self, leaf_ids, trees, labels, masks=None) -> float:
+        """One optimizer step; ``masks``: the step's dropout masks (:mod:`rnnbench.dropout`), or None."""
+        masks = self._masks(leaf_ids, trees, masks)
         batch = self._batch(leaf_ids, trees, labels)
         with self._scope():
-            loss, self.params, self.opt_state = _tree_train_step(self.spec, self.params, self.opt_state, *batch)
+            loss, self.params, self.opt_state = _tree_train_step(self.spec, self.params, self.opt_state,
+                                                                 tuple(batch), masks)
             return float(loss)
+
+    def _masks(self, leaf_ids, trees, masks):
+        """Checked masks ``(input [padded leaves, E], head [padded nodes, H])``, zero rows for padding."""
+        masks = check_masks(self.spec, (leaf_ids, trees), masks)
+        if masks is None:
+            return None
+        plan = TreePlan.of(trees)
+        head = np.zeros((plan.padded_nodes, self.spec.hidden_size), masks["head"].dtype)
+        head[:plan.num_nodes] = masks["head"]
+        with self._scope():
+            return self.backend.put(plan.pad_leaves(masks["input"])), self.backend.put(head)
 
     def _batch(self, leaf_ids, trees, labels=None):
         """Device arrays: padded word ids, leaf node ids, stacked levels (and padded labels, -1 unscored)."""
@@ -254,10 +302,15 @@ class JaxTreeModel(_Trainable):
             return [self.backend.put(a) for a in arrays]
 
 
-def _tree_logits_of(spec, params, word_ids, leaf_ids, ids, left, right, nodes_like):
+def _tree_logits_of(spec, params, word_ids, leaf_ids, ids, left, right, nodes_like, masks=None):
+    """Logits of every (padded) node; ``masks`` (dropout): ``(input, head)``, on leaf embeddings and node states."""
     x = params["embedding"][word_ids]
+    if masks is not None:
+        x = x * masks[0]
     h = scanned_tree_states(spec.cell, encoder_params(params), x, leaf_ids, ids, left, right,
                             nodes_like.shape[0])["h"]
+    if masks is not None:
+        h = h * masks[1]
     return h @ params["head.W"] + params["head.b"]
 
 
@@ -267,14 +320,16 @@ def _tree_logits(spec, params, *batch):
 
 
 @partial(jax.jit, static_argnums=0)
-def _tree_loss_and_grads(spec, params, *batch):
-    full = lambda p: xent(_tree_logits_of(spec, p, *batch), batch[-1]) + l2_penalty(spec, p, JaxOps)  # noqa: E731
+def _tree_loss_and_grads(spec, params, batch, masks=None):
+    full = lambda p: (xent(_tree_logits_of(spec, p, *batch, masks=masks), batch[-1])  # noqa: E731
+                      + l2_penalty(spec, p, JaxOps))
     return jax.value_and_grad(full)(params)
 
 
 @partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
-def _tree_train_step(spec, params, state, *batch):
-    data_loss, grads = jax.value_and_grad(lambda p: xent(_tree_logits_of(spec, p, *batch), batch[-1]))(params)
+def _tree_train_step(spec, params, state, batch, masks=None):
+    data_loss, grads = jax.value_and_grad(
+        lambda p: xent(_tree_logits_of(spec, p, *batch, masks=masks), batch[-1]))(params)
     loss = data_loss + l2_penalty(spec, params, JaxOps)
     params, state = _update(spec, params, grads, state)
     return loss, params, state
