@@ -245,17 +245,6 @@ def frozen_run(backend: str, model: str, folder: str, steps: int = 3) -> dict:
 
 
 FROZEN_MODELS = ("recursive", "treelstm", "lstm")
-#: Why torch's case is an expected failure until its update skips frozen parameters (it then runs for real).
-TORCH_NOT_YET = ("backends/torch/model.py update_in_place runs its own fused copy of the formulas and does not skip "
-                 "spec.frozen yet (a two-line change: names = [k for k in params if rnnbench.optim.is_trained(spec, k)])")
-
-
-def _torch_honours_frozen() -> bool:
-    from rnnbench.backends.torch import model as torch_model
-
-    return "is_trained" in vars(torch_model)
-
-
 @pytest.mark.parametrize("model", FROZEN_MODELS)
 def test_frozen_embedding_on_numpy(tmp_path, model):
     numpy = frozen_run("numpy", model, tmp_path)
@@ -265,8 +254,6 @@ def test_frozen_embedding_on_numpy(tmp_path, model):
 @pytest.mark.parametrize("model", FROZEN_MODELS)
 def test_frozen_embedding_on_torch_matches_numpy(tmp_path, model):
     pytest.importorskip("torch")
-    if not _torch_honours_frozen():
-        pytest.xfail(TORCH_NOT_YET)
     torch_run = frozen_run("torch", model, tmp_path)
     assert torch_run["embedding_kept"] and torch_run["others_moved"]
     np.testing.assert_allclose(torch_run["losses"], frozen_run("numpy", model, tmp_path)["losses"], rtol=1e-8)
@@ -428,3 +415,22 @@ def test_variant_labels_name_the_vectors_file_and_old_records_have_none():
     assert run_diff(old) == {}
     textclf = TextClassification().resolve_config({"dataset": "sst2", "vectors": "v.txt"})
     assert label(run_diff(textclf)) == "vectors v.txt" and textclf["embed_size"] is None
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_frozen_parameter_has_no_l2_in_its_reported_gradient(backend):
+    """loss_and_grads and the L2 term agree: a frozen embedding's gradient is the data gradient alone."""
+    pytest.importorskip(backend)
+    from rnnbench import get_backend
+    from rnnbench.model import ModelSpec, init_model_params
+
+    spec = ModelSpec(cell="lstm", hidden_size=4, num_outputs=3, vocab_size=12, embed_size=5, l2=0.1, dtype="float64")
+    frozen = ModelSpec(**{**spec.__dict__, "frozen": ("embedding",)})
+    plain = ModelSpec(**{**spec.__dict__, "l2": 0.0})
+    params = init_model_params(spec, 0)
+    batch = (np.array([[1, 2, 3], [4, 5, 0]]), np.array([3, 2]), np.array([0, 2]))
+    engine = get_backend(backend)
+    loss, grads = engine.build_model(frozen, params).loss_and_grads(*batch)
+    _, data_grads = engine.build_model(plain, params).loss_and_grads(*batch)
+    np.testing.assert_allclose(grads["embedding"], data_grads["embedding"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(grads["head.W"], data_grads["head.W"] + 0.1 * params["head.W"], rtol=1e-10)

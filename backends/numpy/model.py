@@ -11,8 +11,8 @@ import numpy as np
 
 from rnnbench.dropout import check_masks
 from rnnbench.errors import RnnbenchError
-from rnnbench.model import check_model_batch, check_model_params, check_model_targets, encoder_params, is_decayed
-from rnnbench.optim import NumpyOps, apply_update, init_state, l2_penalty
+from rnnbench.model import check_model_batch, check_model_params, check_model_targets, encoder_params
+from rnnbench.optim import NumpyOps, apply_update, init_state, is_regularised, l2_penalty
 from rnnbench.params import resolve_dtype
 
 from rnnbench import layers
@@ -41,7 +41,7 @@ class Trainable:
         data_loss, grads = self._data_loss_and_grads(*batch, masks=masks)
         l2 = self.spec.l2
         if l2:
-            grads = {k: g + l2 * self.params[k] if is_decayed(k) else g for k, g in grads.items()}
+            grads = {k: g + l2 * self.params[k] if is_regularised(self.spec, k) else g for k, g in grads.items()}
         return data_loss + self._penalty(), grads
 
     def train_step(self, *batch, masks=None) -> float:

@@ -17,8 +17,8 @@ import tensorflow as tf
 
 from rnnbench.dropout import MASK_NAMES, check_masks
 from rnnbench.model import (ModelSpec, check_model_batch, check_model_params, check_model_targets,
-                            encoder_params, is_decayed)
-from rnnbench.optim import apply_update, init_state, l2_penalty
+                            encoder_params)
+from rnnbench.optim import apply_update, init_state, is_regularised, l2_penalty
 from rnnbench.params import resolve_dtype
 
 from . import sequence
@@ -268,7 +268,7 @@ def with_l2(model, loss, grads):
     params = {k: v.read_value() for k, v in model._vars.items()}
     l2 = model.spec.l2
     if l2:
-        grads = {k: g + l2 * params[k] if is_decayed(k) else g for k, g in grads.items()}
+        grads = {k: g + l2 * params[k] if is_regularised(model.spec, k) else g for k, g in grads.items()}
     return loss + l2_penalty(model.spec, params, TfOps), grads
 
 

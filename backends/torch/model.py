@@ -18,7 +18,7 @@ from rnnbench.dropout import check_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import (ModelSpec, check_model_batch, check_model_params, check_model_targets, encoder_params,
                             is_decayed)
-from rnnbench.optim import init_state, l2_penalty
+from rnnbench.optim import init_state, is_trained, l2_penalty
 from rnnbench.params import resolve_dtype
 
 
@@ -51,7 +51,7 @@ def update_in_place(spec, params: dict, grads: dict, state: dict) -> None:
     differ from the unfused formulas in the last bit of a multiply-add (about 1e-16 in float64),
     far inside the 1e-8 to which every backend's trajectory must match the NumPy reference.
     """
-    names = list(params)
+    names = [k for k in params if is_trained(spec, k)]  # a frozen parameter: untouched, outside the clip norm
     ws = [params[k] for k in names]
     gs = _owned([grads[k] for k in names])
     if spec.l2:
