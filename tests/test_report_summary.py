@@ -227,3 +227,29 @@ def test_a_task_split_option_gives_each_value_its_own_table(tmp_path):
     assert same[("lstm", "defaults")]["torch"] == "45.0 (1)" and same[("lstm", "defaults")]["numpy"] == "-"
     assert same[("treelstm", "dropout 0.5")]["numpy"] == "47.0 (1)"
     assert roots[("lstm",)]["numpy"] == "41.0 (1)" and roots[("treelstm",)]["numpy"] == "30.0 (1)"
+
+
+def test_a_sweep_is_named_under_the_tables_its_runs_land_in(tmp_path):
+    """By task, dataset, the table's models and, for a split table, the split option (or its default)."""
+    from rnnbench.report.sweeps import add_sweep_notes
+
+    common = dict(task="treesent", dataset="sst", metric="root_fine")
+    write_records(tmp_path / "results", [
+        run_record(model="lstm", backend="numpy", **common),  # an old record: root labels
+        run_record(model="lstm", backend="torch", config={"supervision": "phrases"}, **common),
+        run_record(model="recursive", backend="numpy", **common)])
+    sweeps = tmp_path / "sweeps"
+    sweeps.mkdir()
+    (sweeps / "roots.toml").write_text('description = "README roots"\n[matrix]\ntask = ["treesent"]\n'
+                                       'model = ["recursive"]\n[[include]]\ntask = "treesent"\nmodel = "lstm"\n'
+                                       'supervision = "roots"\n')
+    (sweeps / "phrases.toml").write_text('description = "README phrases"\n[matrix]\ntask = ["treesent"]\n'
+                                         'model = ["lstm"]\n')
+    (sweeps / "other.toml").write_text('description = "README other"\n[matrix]\ntask = ["treesent"]\n'
+                                       'model = ["gru"]\n')
+    section = summary_section(load_results(tmp_path / "results"))
+    add_sweep_notes(section, sweeps, shown_as="sweeps")
+    same = _block(section, "treesent sst, recurrent vs recursive")
+    roots = _block(section, "treesent sst, root labels only")
+    assert same.notes == ["Sweep: `rnnbench sweep sweeps/phrases.toml`", "Sweep: `rnnbench sweep sweeps/roots.toml`"]
+    assert roots.notes == ["Sweep: `rnnbench sweep sweeps/roots.toml`"]

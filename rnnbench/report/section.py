@@ -23,6 +23,10 @@ class Block:
     notes: list[str] = field(default_factory=list)
     #: ``(task, dataset or problem)`` the table shows, for finding the sweep file that made it.
     source: tuple = ()
+    #: The models of its rows and, for a task that splits its tables (``Task.summary_split``), ``(option,
+    #: value)``: a sweep is named under the table only when it runs one of those models with that value.
+    models: tuple = ()
+    split: tuple | None = None
 
 
 @dataclass

@@ -75,7 +75,8 @@ def _accuracy(frame):
     table["column"] = [_column(b, i, d) for b, i, d in zip(table["backend"], table["impl"], table["device"])]
     blocks, lines = [], []
     split = [_table_split(t, diff) for t, diff in zip(table["task"], table["variant_diff"])]
-    table = table.assign(split_title=[title for title, _ in split], variant_diff=[diff for _, diff in split])
+    table = table.assign(split_title=[title for title, _, _ in split], split_value=[value for _, _, value in split],
+                         variant_diff=[diff for _, diff, _ in split])
     for (task, dataset, metric, heading), part in table.groupby(["task", "dataset", "metric", "split_title"],
                                                                  sort=True):
         labels = variant_labels(dict(zip(part["config_key"], part["variant_diff"])))
@@ -106,23 +107,30 @@ def _accuracy(frame):
         header, rows = _without_empty(header, rows, ("spread", "published"))
         better = "" if part["higher_is_better"].all() else " (lower is better)"
         title = f"{task} {dataset}{', ' + heading if heading else ''}: test {metric}{' %' if percent else ''}{better}"
-        blocks.append(Block(title, header, rows, keys=2 if show_variant else 1, source=(task, dataset)))
+        blocks.append(Block(title, header, rows, keys=2 if show_variant else 1, source=(task, dataset),
+                            models=tuple(part["model"].unique()), split=_split_value(task, part)))
     notes = ["accuracy: test mean ± sample sd over seeds (n), read at the best dev point; spread: largest minus "
              "smallest backend mean"]
     return blocks, notes, lines
 
 
-def _table_split(task: str, diff: dict) -> tuple[str, dict]:
-    """``(title, the diff without the split option)`` for a task that declares ``Task.summary_split``:
+def _table_split(task: str, diff: dict) -> tuple[str, dict, tuple | None]:
+    """``(title, the diff without the split option, (option, value))`` for a task that declares ``Task.summary_split``:
     runs that differ in that option go to separate tables (treesent: phrase labels vs root labels)."""
     from rnnbench.plugins import known_task
 
     declared = getattr(known_task(task), "summary_split", None)
     if not declared:
-        return "", diff
+        return "", diff, None
     key, titles, default = declared
     value = diff.get(key, default)
-    return titles.get(value, f"{key} {value}"), {k: v for k, v in diff.items() if k != key}
+    return titles.get(value, f"{key} {value}"), {k: v for k, v in diff.items() if k != key}, (key, value)
+
+
+def _split_value(task: str, part):
+    """``(option, value)`` the rows of one split table share, or None when the task does not split."""
+    values = {v for v in part["split_value"] if v is not None}
+    return values.pop() if len(values) == 1 else None
 
 
 def _without_empty(header, rows, names):

@@ -9,8 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def sweep_files(folder) -> list[tuple[Path, set, set, str]]:
-    """``(path, tasks, datasets, description)`` of every README sweep in ``folder``; datasets empty: any."""
+def sweep_files(folder) -> list[tuple[Path, list[dict], str]]:
+    """``(path, entries, description)`` of every README sweep in ``folder``.
+
+    One entry per ``[matrix]`` and ``[[include]]`` table, with ``[options]`` under it:
+    ``{"tasks", "datasets" (empty: any), "models" (empty: any), "options"}``.
+    """
     try:
         import tomllib
     except ImportError:  # Python 3.10: no notes rather than a dependency
@@ -24,23 +28,51 @@ def sweep_files(folder) -> list[tuple[Path, set, set, str]]:
         description = str(spec.get("description") or "")
         if not description.startswith("README"):
             continue
-        tables = [spec.get("options") or {}, spec.get("matrix") or {}] + list(spec.get("include") or [])
-        found.append((path, _values(tables, "task"), _values(tables, "dataset") | _values(tables, "problem"),
-                      description))
+        options = spec.get("options") or {}
+        tables = [spec.get("matrix") or {}] + [t for t in spec.get("include") or [] if isinstance(t, dict)]
+        entries = []
+        for table in tables:
+            merged = {**options, **table}
+            if not _values([merged], "task"):
+                continue
+            entries.append({"tasks": _values([merged], "task"),
+                            "datasets": _values([merged], "dataset") | _values([merged], "problem"),
+                            "models": _values([merged], "model"), "options": merged})
+        found.append((path, entries, description))
     return found
 
 
 def add_sweep_notes(section, folder, shown_as: str | None = None) -> None:
-    """Put under each summary table the README sweeps that name its task and dataset."""
+    """Put under each summary table the README sweeps that run its task, dataset and models (and, for a
+    split table, the split option's value: ``supervision = "roots"`` given, or the default)."""
     files = sweep_files(folder)
     for block in section.blocks:
         if not block.source:
             continue
         task, dataset = block.source
-        for path, tasks, datasets, description in files:
-            if task in tasks and (not datasets or dataset in datasets):
+        for path, entries, description in files:
+            if any(_makes(entry, task, dataset, block) for entry in entries):
                 name = f"{shown_as.rstrip('/')}/{path.name}" if shown_as else str(path)
                 block.notes.append(f"Sweep: `rnnbench sweep {name}`")
+
+
+def _makes(entry: dict, task, dataset, block) -> bool:
+    if task not in entry["tasks"] or (entry["datasets"] and dataset not in entry["datasets"]):
+        return False
+    if block.models and entry["models"] and not entry["models"] & {str(m) for m in block.models}:
+        return False
+    if block.split is not None:
+        key, value = block.split
+        if str(value) not in (_values([entry["options"]], key) or {str(_split_default(task))}):
+            return False
+    return True
+
+
+def _split_default(task):
+    from rnnbench.plugins import known_task
+
+    declared = getattr(known_task(task), "summary_split", None)
+    return declared[2] if declared else None
 
 
 def _values(tables, key) -> set:
