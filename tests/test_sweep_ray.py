@@ -168,3 +168,15 @@ def _find_process(markers: list[str], timeout: float) -> int:
 def _parent(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+
+
+def test_a_task_that_died_before_reporting_its_node_is_placed_on_the_only_node():
+    """The task's report to the tracker is not awaited, so a worker killed early can take it with it; on a
+    one-node cluster the record still names the node (on several, it says it does not know)."""
+    from types import SimpleNamespace
+
+    from rnnbench.sweep.ray_executor import _only_node
+
+    node = {"Alive": True, "NodeManagerHostname": "host-a", "NodeManagerAddress": "10.0.0.5"}
+    assert _only_node(SimpleNamespace(nodes=lambda: [node, {**node, "Alive": False}])) == "host-a (10.0.0.5)"
+    assert _only_node(SimpleNamespace(nodes=lambda: [node, {**node, "NodeManagerHostname": "host-b"}])) is None

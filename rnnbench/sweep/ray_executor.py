@@ -115,6 +115,18 @@ def run_ray(configurations, results_dir, address: str | None, on_finished) -> in
     return stop.received
 
 
+def _only_node(ray):
+    """``host (ip)`` of a one-node cluster's node: where a task that died before its node reached the
+    tracker ran (the report is not awaited, so a worker killed early can take it with it)."""
+    try:
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+    except Exception:  # noqa: BLE001 - the node name is a courtesy; the record is written either way
+        return None
+    if len(alive) != 1:
+        return None
+    return f"{alive[0].get('NodeManagerHostname')} ({alive[0].get('NodeManagerAddress')})"
+
+
 def _finish(ray, ref, key, config, tracker, results_dir, started, stopping) -> Finished | None:
     """The task's record written into ``results_dir``; None for a task cancelled before it started."""
     try:
@@ -123,7 +135,7 @@ def _finish(ray, ref, key, config, tracker, results_dir, started, stopping) -> F
         node = ray.get(tracker.node.remote(key))
         if isinstance(exc, ray.exceptions.TaskCancelledError) and node is None:
             return None  # cancelled before it started
-        node = node or "an unknown node"
+        node = node or _only_node(ray) or "an unknown node"
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
         result = {"node": node, "records": [], "error": f"the Ray task on {node} died ({type(exc).__name__}: "
                                                         f"{reason})"}
