@@ -414,23 +414,29 @@ class BackendContract:
         with pytest.raises(RnnbenchError, match="model parameters must be"):
             backend.build_model(spec, {"embedding": np.zeros((12, 4))})
 
+    def _tree_case(self, backend, cell, dtype, optimizer, seed):
+        """A small tree model on this backend and on the float64 reference from the same weights, with
+        seeded leaf ids and node labels (about 30% unscored, one root scored); the rng goes on from there."""
+        H = 6
+        spec = TreeModelSpec(cell=cell, hidden_size=H, num_outputs=5, vocab_size=9,
+                             embed_size=H if cell == "recursive" else 4, optimizer=optimizer,
+                             clip_norm=1.0, l2=1e-3, dtype=dtype)
+        params = init_model_params(spec, seed=seed)
+        ref = self.reference_backend().build_model(replace(spec, dtype="float64"),
+                                                   {k: v.astype(np.float64) for k, v in params.items()})
+        trees = _trees()
+        rng = np.random.default_rng(seed + 1)
+        leaf_ids = rng.integers(0, 9, size=trees.num_leaves)
+        labels = np.where(rng.random(trees.num_nodes) < 0.3, -1, rng.integers(0, 5, size=trees.num_nodes))
+        labels[trees.roots[0]] = 2
+        return spec, ref, backend.build_model(spec, params), trees, leaf_ids, labels, rng
+
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
     @pytest.mark.parametrize("cell", ["recursive", "treelstm"])
     def test_tree_model_matches_reference(self, backend, cell, dtype):
         """Loss and every gradient of a tree model (some nodes unscored), then five steps' losses."""
-        H = 6
-        spec = TreeModelSpec(cell=cell, hidden_size=H, num_outputs=5, vocab_size=9,
-                             embed_size=H if cell == "recursive" else 4, optimizer=OptimizerSpec("adagrad", lr=0.1),
-                             clip_norm=1.0, l2=1e-3, dtype=dtype)
-        ref_spec = replace(spec, dtype="float64")
-        params = init_model_params(spec, seed=4)
-        ref = self.reference_backend().build_model(ref_spec, {k: v.astype(np.float64) for k, v in params.items()})
-        model = backend.build_model(spec, params)
-        trees = _trees()
-        rng = np.random.default_rng(5)
-        leaf_ids = rng.integers(0, 9, size=trees.num_leaves)
-        labels = np.where(rng.random(trees.num_nodes) < 0.3, -1, rng.integers(0, 5, size=trees.num_nodes))
-        labels[trees.roots[0]] = 2
+        spec, ref, model, trees, leaf_ids, labels, _ = self._tree_case(
+            backend, cell, dtype, OptimizerSpec("adagrad", lr=0.1), seed=4)
         tolerance = MODEL_TOLERANCE[dtype]
         ref_loss, ref_grads = ref.loss_and_grads(leaf_ids, trees, labels)
         got_loss, got_grads = model.loss_and_grads(leaf_ids, trees, labels)
@@ -491,20 +497,9 @@ class BackendContract:
         """A tree model with dropout masks on the leaf embeddings and the node states: loss and every
         gradient, three masked steps; ``masks=None`` is a call without the keyword."""
         self._skip_without_masks(backend)
-        H = 6
-        spec = TreeModelSpec(cell=cell, hidden_size=H, num_outputs=5, vocab_size=9,
-                             embed_size=H if cell == "recursive" else 4, optimizer=OptimizerSpec("adam", lr=0.05),
-                             clip_norm=1.0, l2=1e-3, dtype=dtype)
-        ref_spec = replace(spec, dtype="float64")
-        params = init_model_params(spec, seed=8)
-        ref = self.reference_backend().build_model(ref_spec, {k: v.astype(np.float64) for k, v in params.items()})
-        model = backend.build_model(spec, params)
-        trees = _trees()
-        rng = np.random.default_rng(9)
-        leaf_ids = rng.integers(0, 9, size=trees.num_leaves)
-        labels = np.where(rng.random(trees.num_nodes) < 0.3, -1, rng.integers(0, 5, size=trees.num_nodes))
-        labels[trees.roots[0]] = 2
-        masks = [draw_masks(ref_spec, (leaf_ids, trees), 0.4, rng) for _ in range(3)]
+        spec, ref, model, trees, leaf_ids, labels, rng = self._tree_case(
+            backend, cell, dtype, OptimizerSpec("adam", lr=0.05), seed=8)
+        masks = [draw_masks(replace(spec, dtype="float64"), (leaf_ids, trees), 0.4, rng) for _ in range(3)]
         tolerance = MODEL_TOLERANCE[dtype]
         ref_loss, ref_grads = ref.loss_and_grads(leaf_ids, trees, labels, masks=masks[0])
         got_loss, got_grads = model.loss_and_grads(leaf_ids, trees, labels, masks=masks[0])
