@@ -227,3 +227,15 @@ def test_a_stand_in_record_takes_the_metric_name_of_its_task_and_dataset(tmp_pat
     assert (beside["metric"], beside["metric_higher_is_better"]) == ("mse", False)
     assert beside["machine"]["hostname"] == "n" and beside["machine"]["ip"] == "1.2.3.4"
     assert beside["config"]["dataset"] == "adding-T200" and beside["command"].startswith("rnnbench run --backend numpy")
+
+
+def test_an_external_backend_is_accepted_by_name_while_its_plugin_is_not_loaded(tmp_path):
+    """A sweep file may name a backend of another distribution (jax) and still load in a hermetic test run;
+    a name it does not declare stays an error, and so does a malformed declaration."""
+    body = '[matrix]\ntask = ["longrange"]\nbackend = ["numpy", "jax"]\n'
+    sweep = load_sweep(_write(tmp_path, 'external_backends = ["jax"]\n' + body))
+    assert {c.backend for c in sweep.configurations} == {"numpy", "jax"}
+    with pytest.raises(Exception, match="unknown backend 'jax'"):
+        load_sweep(_write(tmp_path, 'external_backends = ["mxnet"]\n' + body, name="other.toml"))
+    with pytest.raises(Exception, match="external_backends: expected a list of backend names"):
+        load_sweep(_write(tmp_path, 'external_backends = "jax"\n' + body, name="bad.toml"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from rnnbench.errors import RnnbenchError
 from rnnbench.sweep.options import IDENTITY, check_key, check_task_key, convert, task_actions
 
-TOP_LEVEL = ("description", "matrix", "options", "exclude", "include")
+TOP_LEVEL = ("description", "external_backends", "matrix", "options", "exclude", "include")
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,9 @@ def _expand(path: Path, data: dict) -> Sweep:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise RnnbenchError("description: expected a text")
+    external = data.get("external_backends", [])
+    if not isinstance(external, list) or not all(isinstance(name, str) and name for name in external):
+        raise RnnbenchError("external_backends: expected a list of backend names")
     matrix = _table(data, "matrix")
     options = _table(data, "options")
     excludes = _tables(data, "exclude")
@@ -147,7 +150,7 @@ def _expand(path: Path, data: dict) -> Sweep:
             combos.append(({**fixed, **combo}, {**{k: "[options]" for k in fixed}, **{k: where for k in combo}},
                            where))
     warnings = [f"[[exclude]] #{i + 1} matches no configuration" for i, n in enumerate(used) if not n]
-    checker = _Checker()
+    checker = _Checker(external)
     configurations, seen = [], set()
     for values, origin, source in combos:
         config = checker.configuration(values, origin, source)
@@ -194,10 +197,11 @@ def _matches(combo: dict, drop: dict) -> bool:
 class _Checker:
     """Names and values of each configuration checked against the registry and the task (cached)."""
 
-    def __init__(self):
+    def __init__(self, external=()):
         from rnnbench.plugins import get_registry
 
         self.registry = get_registry()
+        self.external = set(external)  # backends of other distributions: checked only when loaded
         self.tasks = {}
 
     def task(self, name: str, where: str):
@@ -219,7 +223,7 @@ class _Checker:
         for key in converted:
             check_task_key(key, task.name, origin[key])
         backend = converted["backend"][1]
-        if backend not in self.registry.backends:
+        if backend not in self.registry.backends and backend not in self.external:
             try:
                 self.registry.backend(backend)
             except RnnbenchError as exc:
