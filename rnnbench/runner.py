@@ -44,6 +44,9 @@ def check_run_options(config: dict) -> None:
     if config.get("max_steps") is not None and int(config["max_steps"]) < 1:
         raise RnnbenchError(f"max-steps must be at least 1, got {config['max_steps']}")
     check_rate(config.get("dropout") or 0.0)
+    every = config.get("eval_every")
+    if every is not None and (isinstance(every, bool) or int(every) < 1):
+        raise RnnbenchError(f"--eval-every must be at least 1 step, got {every}")
 
 
 def _dropout(config: dict, model, seed: int, backend_name: str):
@@ -111,7 +114,8 @@ def _train(prepared, backend, config, seed, record, state, progress, log):
     best = record["best"]
     for epoch in range(1, epochs + 1):
         state.epoch = epoch
-        entry = _train_epoch(model, prepared, epoch, epochs, state, max_steps, progress, record, dropout)
+        entry = _train_epoch(model, prepared, epoch, epochs, state, max_steps, progress, record, dropout,
+                             _step_evaluator(config, prepared, record))
         record["epochs"].append(entry)
         if record["status"] == "interrupted":
             return
@@ -146,13 +150,39 @@ def _train(prepared, backend, config, seed, record, state, progress, log):
         record["status"] = "ok"
 
 
+def _step_evaluator(config: dict, prepared: Prepared, record: dict):
+    """With ``--eval-every N``: a function the epoch calls after each step that scores dev every N steps into
+    ``record["evals"]`` (with the training seconds so far) and returns the seconds it took, which the epoch
+    leaves out of its training time. Model selection stays at epoch ends, so the run's result is the same
+    with or without it; the finer history is for time to target. None without the option."""
+    every = config.get("eval_every")
+    if not every:
+        return None
+    record.setdefault("evals", [])
+
+    def evaluate_at(model, step: int, epoch: int, epoch_train_seconds: float) -> float:
+        if step % int(every):
+            return 0.0
+        trained_before = sum(e["train_seconds"] for e in record["epochs"])  # the epochs already finished
+        began = time.perf_counter()
+        dev, seconds, _ = evaluate(model, prepared.dev, prepared.score)
+        record["evals"].append({"step": step, "epoch": epoch, "dev": dev,
+                                "train_seconds": round(trained_before + epoch_train_seconds, 4),
+                                "eval_seconds": round(seconds, 4)})
+        return time.perf_counter() - began  # all of it, scoring included, is left out of training time
+
+    return evaluate_at
+
+
 def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, progress, record,
-                 dropout=None) -> dict:
-    """One epoch of training steps; ``dropout``: ``(rate, rng)`` to draw each step's masks from, or None."""
+                 dropout=None, evaluate_at=None) -> dict:
+    """One epoch of training steps; ``dropout``: ``(rate, rng)`` to draw each step's masks from, or None;
+    ``evaluate_at``: :func:`_step_evaluator`'s function, or None (its time is not training time)."""
     batches = prepared.train_batches(record["seed"], epoch)
     step_seconds, losses, sizes, tokens = [], [], [], []
     bar = EpochBar(len(batches), f"epoch {epoch}/{epochs}", progress)
     started = time.perf_counter()
+    evaluating = 0.0  # seconds spent in --eval-every evaluations inside this epoch
     try:
         for batch in batches:
             if max_steps is not None and state.step >= int(max_steps):
@@ -175,6 +205,8 @@ def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, pro
                 record["status"] = "diverged"
                 record["diverged_at"] = {"epoch": epoch, "step": state.step, "loss": repr(loss)}
                 break
+            if evaluate_at is not None:
+                evaluating += evaluate_at(model, state.step, epoch, time.perf_counter() - started - evaluating)
             recent = slice(-50, None)
             bar.update(float(np.mean(losses[recent])), sum(sizes[recent]) / max(sum(step_seconds[recent]), 1e-9))
     except KeyboardInterrupt as exc:  # keep what this epoch reached; the caller stops
@@ -182,7 +214,7 @@ def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, pro
         state.interrupt = exc
     finally:
         bar.close()
-    train_seconds = time.perf_counter() - started
+    train_seconds = time.perf_counter() - started - evaluating
     warmup = max(0, WARMUP_STEPS - (state.step - len(step_seconds)))  # warm-up steps inside this epoch
     timed = slice(min(warmup, len(step_seconds)), None)
     timed_seconds = sum(step_seconds[timed])

@@ -253,3 +253,45 @@ def test_a_task_can_choose_the_initial_weights():
                         seed=7, progress=False, log=lambda m: None)
     assert record["status"] == "ok" and seen == [7]
     assert backend.built[0].params["w"][0] == 104.0  # started at 100, then four updates
+
+
+def _numpy_run(monkeypatch=None, **config):
+    from rnnbench import get_backend
+
+    cfg = {"task": "toy", "dataset": "toy", "epochs": 2, "max_steps": None, **config}
+    return runner.run(_prepared(), get_backend("numpy"), cfg, seed=0, progress=False, log=lambda m: None)
+
+
+def test_eval_every_records_dev_history_without_changing_the_run_or_its_training_time(monkeypatch):
+    plain = _numpy_run()
+    real_evaluate = runner.evaluate
+    calls = []
+
+    def slow_evaluate(model, batches, score, warm_up=False, metrics=None):  # a mid-epoch evaluation costs 0.3 s
+        calls.append(warm_up)
+        if not warm_up and metrics is None:
+            import time
+
+            time.sleep(0.3)
+        return real_evaluate(model, batches, score, warm_up, metrics)
+
+    monkeypatch.setattr(runner, "evaluate", slow_evaluate)
+    record = _numpy_run(eval_every=3)
+    assert [e["step"] for e in record["evals"]] == [3, 6]
+    assert [e["epoch"] for e in record["evals"]] == [1, 2]
+    assert calls.count(False) == 3, "two --eval-every evaluations (0.3 s each) and the epoch-2 end"
+    for epoch in record["epochs"]:
+        assert epoch["train_seconds"] < 0.3, "an --eval-every evaluation is not training time"
+    first, second = record["evals"]
+    assert first["train_seconds"] <= record["epochs"][0]["train_seconds"] < second["train_seconds"]
+    assert second["train_seconds"] <= record["epochs"][0]["train_seconds"] + record["epochs"][1]["train_seconds"]
+    # the same losses, the same model chosen at the same epoch end, the same test result
+    assert [e["mean_loss"] for e in record["epochs"]] == [e["mean_loss"] for e in plain["epochs"]]
+    assert {k: record["best"][k] for k in ("epoch", "dev", "test")} == {k: plain["best"][k] for k in ("epoch", "dev", "test")}
+    assert "evals" not in plain
+
+
+@pytest.mark.parametrize("every", [0, -2])
+def test_eval_every_below_one_is_refused(every):
+    with pytest.raises(RnnbenchError, match="--eval-every must be at least 1 step"):
+        runner.check_run_options({"epochs": 1, "eval_every": every})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 #: Options that change where or how fast a run ran, not what it computes.
-RUN_ONLY_KEYS = frozenset({"seed", "seeds", "threads", "data_dir", "impl", "device", "backend"})
+RUN_ONLY_KEYS = frozenset({"seed", "seeds", "threads", "data_dir", "impl", "device", "backend", "eval_every"})
 #: Options every table shows in its own columns (or the dataset name already says).
 IDENTITY_KEYS = frozenset({"task", "dataset", "model", "problem", "seq_len"})
 #: The order in which differences are named in a label; the rest follow alphabetically.
