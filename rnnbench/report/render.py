@@ -5,11 +5,12 @@ style and its SVG charts, so it is one file that opens anywhere offline.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from html import escape
 
 from rnnbench.errors import RnnbenchError
-from rnnbench.table import format_table
+from rnnbench.table import format_table, one_line
 
 FORMATS = ("text", "markdown", "csv", "html")
 
@@ -49,18 +50,19 @@ def render(fmt: str, sections, meta: Meta, figures=()) -> str:
 
 def render_text(sections, meta: Meta) -> str:
     width = meta.width
-    lines = [_wrap(f"{meta.source}: {meta.summary}".rstrip(": "), width)]
+    lines = [_wrap(one_line(f"{meta.source}: {meta.summary}".rstrip(": ")), width)]
     for section in sections:
-        lines += ["", section.title, "=" * len(section.title)]
+        title = one_line(section.title)
+        lines += ["", title, "=" * len(title)]
         for block in section.blocks:
-            lines += ["", _wrap(block.title, width), fit_table(block.header, block.rows, width, block.keys)]
-            lines += [_wrap(f"note: {note}", width) for note in block.notes]
-        lines += [""] + [_wrap(f"note: {note}", width) for note in section.notes]
+            lines += ["", _wrap(one_line(block.title), width), fit_table(block.header, block.rows, width, block.keys)]
+            lines += [_wrap(one_line(f"note: {note}"), width) for note in block.notes]
+        lines += [""] + [_wrap(one_line(f"note: {note}"), width) for note in section.notes]
         if section.details:
-            lines += ["", "variants:"] + [_wrap(f"  {line}", width) for line in section.details]
+            lines += ["", "variants:"] + [_wrap(one_line(f"  {line}"), width) for line in section.details]
         if meta.verbose and section.verbose:
-            lines += [""] + [_wrap(f"  {line}", width) for line in section.verbose]
-    lines += [_wrap(f"note: {note}", width) for note in meta.notes]
+            lines += [""] + [_wrap(one_line(f"  {line}"), width) for line in section.verbose]
+    lines += [_wrap(one_line(f"note: {note}"), width) for note in meta.notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -70,8 +72,8 @@ def fit_table(header, rows, width: int | None, keys: int = 1) -> str:
     if width is None:
         return format_table(header, rows)
     cut = max(24, width // 3)
-    header = [_cut(str(h), cut) for h in header]
-    rows = [[_cut(str(c), cut) for c in row] for row in rows]
+    header = [_cut(one_line(h), cut) for h in header]
+    rows = [[_cut(one_line(c), cut) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     if sum(widths) + 2 * (len(widths) - 1) <= width:
         return format_table(header, rows)
@@ -107,23 +109,24 @@ def _wrap(text: str, width: int | None) -> str:
 
 
 def render_markdown(sections, meta: Meta, figures=()) -> str:
-    lines = [f"Source: `{meta.source}`, {meta.summary}." if meta.summary else f"Source: `{meta.source}`."]
+    source = _md_code(meta.source)
+    lines = [f"Source: {source}, {_md(meta.summary)}." if meta.summary else f"Source: {source}."]
     for section in sections:
-        lines += ["", f"{'#' * meta.heading} {section.title}"]
+        lines += ["", f"{'#' * meta.heading} {_md(section.title)}"]
         for block in section.blocks:
             lines += ["", f"**{_md(block.title)}**", "", markdown_table(block.header, block.rows)]
-            lines += [""] + [_md(note) for note in block.notes] if block.notes else []
-        lines += [""] + [f"- {_md(note)}" for note in section.notes]
+            lines += [""] + [_md_note(note) for note in block.notes] if block.notes else []
+        lines += [""] + [f"- {_md_note(note)}" for note in section.notes]
         if section.details:
             lines += ["", "<details><summary>Variants: every option a label abbreviates</summary>", ""]
             lines += [f"- {_md(line)}" for line in section.details] + ["", "</details>"]
         if meta.verbose and section.verbose:
-            lines += [""] + [f"- {_md(line)}" for line in section.verbose]
+            lines += [""] + [f"- {_md_note(line)}" for line in section.verbose]
     for heading, charts in figures:
-        lines += ["", f"{'#' * meta.heading} {heading}", ""]
+        lines += ["", f"{'#' * meta.heading} {_md(heading)}", ""]
         lines += [f"![{_md(f.title)}]({f.name})" for f in charts]
     if meta.notes:
-        lines += [""] + [f"- {_md(note)}" for note in meta.notes]
+        lines += [""] + [f"- {_md_note(note)}" for note in meta.notes]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -208,8 +211,33 @@ def _cell_class(index: int, value, keys: int, text: bool = False) -> str:
 WRAP_AFTER = 22  # characters; numbers and short labels never wrap
 
 
+#: What Markdown (CommonMark with GitHub's tables and strikethrough) could read as markup in a name: a
+#: backslash, code, emphasis, a link or image, strikethrough, a cell separator, raw HTML and entities
+#: (``&`` only where it starts one: "Shah & Bengio" stays). An underscore inside a word (``root_fine``,
+#: ``max_steps``) is never emphasis and stays as it is.
+_MD_MARKUP = re.compile(r"[\\`*\[\]~|<>]|&(?=#?\w+;)|(?<![^\W_])_|_(?![^\W_])")
+_MD_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
 def _md(text) -> str:
-    return str(text).replace("|", "\\|")
+    """Text from a record or a user (a dataset, a host, a variant) as one line of Markdown that shows it as
+    typed: in a table cell, a title or a list item, never a tag, a link, emphasis, an extra cell or row."""
+    return _MD_MARKUP.sub(lambda m: _MD_ENTITIES.get(m.group(), "\\" + m.group()), one_line(text))
+
+
+def _md_note(text) -> str:
+    """A note the report wrote, whose `code spans` (a command to run) stay code; all else as :func:`_md`.
+    Inside a code span nothing is markup, so a name there is shown as typed too."""
+    parts = re.split(r"(`[^`]*`)", one_line(text))
+    return "".join(part if i % 2 else _md(part) for i, part in enumerate(parts))
+
+
+def _md_code(text) -> str:
+    """``text`` as one inline code span, fenced by more backticks than any run inside it."""
+    text = one_line(text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 HTML_PAGE = """<!DOCTYPE html>
