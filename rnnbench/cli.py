@@ -15,7 +15,7 @@ from rnnbench.errors import RnnbenchError
 
 def build_parser(argv=None) -> argparse.ArgumentParser:
     """The parser of every registered command (builtin or a plugin's), in registration order."""
-    from rnnbench.plugins import get_registry
+    from rnnbench.plugins import failure, get_registry
 
     parser = argparse.ArgumentParser(
         prog="rnnbench",
@@ -27,14 +27,46 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
     for entry in registry.commands.values():
         try:
             entry.load()(commands, argv)
-        except Exception as exc:  # a broken plugin command must not break the others
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin command must not break the others, not even by sys.exit()
             registry.errors.append(f"command {entry.name!r} ({entry.distribution}) could not be added: "
-                                   f"{type(exc).__name__}: {exc}")
+                                   f"{failure(exc)}")
     return parser
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = _main(argv)
+    except KeyboardInterrupt as exc:  # Ctrl-C before the handlers are in place: while plugins are imported
+        from rnnbench import signals
+
+        print(f"rnnbench: interrupted by {signals.describe(exc)}", file=sys.stderr)
+        return signals.exit_status(exc)
+    try:
+        sys.stdout.flush()  # a full disk or device behind stdout is one line here, not a traceback at exit
+    except BrokenPipeError:
+        silence_stdout()
+        return 141
+    except OSError as exc:
+        silence_stdout()
+        print(f"rnnbench: error: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+def silence_stdout() -> None:
+    """Send what is still buffered for stdout nowhere, so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor behind stdout
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing more may reach the failed stdout)
+
+
+def _main(argv) -> int:
     parser = build_parser(argv)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # one line naming where the options are, rather than argparse's usage dump
@@ -62,6 +94,25 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as exc:
         print(f"rnnbench: interrupted by {signals.describe(exc)}", file=sys.stderr)
         return signals.exit_status(exc)
+    except OSError as exc:
+        if not _stdout_refuses_writes():
+            raise
+        silence_stdout()
+        print(f"rnnbench: error: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+def _stdout_refuses_writes() -> bool:
+    """True when standard output is a device that refuses every write (``> /dev/full``): the error came from it."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): not this case
+        return False
+    try:
+        os.write(fd, b"")
+    except OSError:
+        return True
+    return False
 
 
 if __name__ == "__main__":

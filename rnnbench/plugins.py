@@ -65,9 +65,10 @@ def _third_party_plugins(errors: list[str]):
         dist_name = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
         try:
             plugin = entry_point.load()
-        except Exception as exc:  # a broken plugin must not break rnnbench
-            errors.append(f"plugin {entry_point.name!r} ({dist_name}) failed to load: "
-                          f"{type(exc).__name__}: {exc}")
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken plugin must not break rnnbench, not even by sys.exit()
+            errors.append(f"plugin {entry_point.name!r} ({dist_name}) failed to load: {failure(exc)}")
             continue
         yield entry_point.name, plugin, dist_name
 
@@ -84,7 +85,9 @@ def build_registry() -> Registry:
     for name, plugin, dist_name in _third_party_plugins(registry.errors):
         try:
             manager.register(plugin, name=name)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             registry.errors.append(f"plugin {name!r} ({dist_name}) was rejected: {exc}")
             continue
         distributions[name] = dist_name
@@ -98,10 +101,18 @@ def build_registry() -> Registry:
                                          impl.plugin_name, distributions.get(impl.plugin_name, ""))
             try:
                 impl.function(register=register)
-            except Exception as exc:
-                registry.errors.append(f"plugin {impl.plugin_name!r} failed to register {kind}s: "
-                                       f"{type(exc).__name__}: {exc}")
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                registry.errors.append(f"plugin {impl.plugin_name!r} failed to register {kind}s: {failure(exc)}")
     return registry
+
+
+def failure(exc: BaseException) -> str:
+    """How a plugin's failure is named: ``ValueError: ...``, or the ``sys.exit`` it called."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _register(kind, entries, errors, plugin_name, distribution, entry: Entry) -> None:

@@ -91,12 +91,32 @@ def _writable(path: Path) -> Path:
     return path
 
 
+#: The longest part of a record's name taken as it is; a longer one is cut and ends in a hash of the whole.
+#: File names stop at 255 bytes, and the name must leave room for ``-N.json`` and the fallback's prefix.
+NAME_PART_LIMIT = 60
+
+
 def record_stem(record: dict) -> str:
-    """``<UTC start>_<task>_<dataset>_<backend>_<model>_seed<N>``, with unsafe characters replaced."""
+    """``<UTC start>_<task>_<dataset>_<backend>_<model>_seed<N>``, with unsafe characters replaced.
+
+    A part longer than :data:`NAME_PART_LIMIT` (a long dataset file stem) is cut
+    and ends in a hash of the whole part, so the name stays short enough for any
+    file system and two long names that differ only at the end still differ.
+    """
     stamp = re.sub(r"[^0-9T]", "", record["started_at"])[:15]  # 2026-01-02T03:04:05.6Z -> 20260102T030405
     dataset = Path(str(record.get("dataset") or "data")).stem
     parts = [stamp, record["task"], dataset, record["backend"], record.get("model") or "", f"seed{record['seed']}"]
-    return re.sub(r"[^A-Za-z0-9_.+-]", "-", "_".join(p for p in parts if p))
+    return "_".join(_name_part(str(p)) for p in parts if p)
+
+
+def _name_part(text: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "-", text)
+    if len(safe) <= NAME_PART_LIMIT:
+        return safe
+    import hashlib
+
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{safe[:NAME_PART_LIMIT - 13]}-{digest}"
 
 
 def write_record(results_dir, record: dict) -> Path:
@@ -224,7 +244,7 @@ def read_records(results_dir, schemas=(RUN_SCHEMA,), *, warn: bool = False,
 def _read(path: Path, wanted: set, warn: bool) -> dict | None:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON, bad UTF-8, a 5000-digit number
         if warn:
             warnings.warn(RecordWarning(f"skipped {path.name}: not readable JSON ({_reason(exc)})"), stacklevel=4)
         return None
@@ -240,4 +260,6 @@ def _read(path: Path, wanted: set, warn: bool) -> dict | None:
 def _reason(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"{exc.msg} at line {exc.lineno}"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     return getattr(exc, "strerror", None) or str(exc)

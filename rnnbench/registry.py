@@ -51,3 +51,6 @@ class Entry:
             return getattr(module, attribute) if attribute else module
         except (ImportError, AttributeError) as exc:
             raise RnnbenchError(f"{self.name}: cannot load {self.target} ({exc})") from exc
+        except SystemExit as exc:  # a plugin module that exits on import must not end rnnbench silently
+            raise RnnbenchError(f"{self.name}: cannot load {self.target} (its import called "
+                                f"sys.exit({exc.code!r}))") from None

@@ -108,12 +108,30 @@ def _handle(args) -> int:
                 add_sweep_notes(section, args.sweeps, shown_as=_relative(args.sweeps, args.into))
     meta = Meta(_relative(args.results_dir, args.into), _summary(frame), notes, verbose=args.verbose,
                 width=_width(args), heading=3 if args.into else 2)
+    fresh = _fresh_figures_folder(args)
     figures = _figures(args, frame)
-    text = render(args.format, sections, meta, figures)
-    if args.into:
-        return _into(args, text)
-    _emit(args, text)
+    try:
+        text = render(args.format, sections, meta, figures)
+        if args.into:
+            return _into(args, text)
+        _emit(args, text)
+    except RnnbenchError:
+        if fresh is not None:  # charts made for a report that was not written must not stay behind
+            from rnnbench.report.output import remove_figures_folder
+
+            remove_figures_folder(fresh)
+        raise
     return 0
+
+
+def _fresh_figures_folder(args):
+    """The charts folder a Markdown ``--output`` is about to create (None when there is none or it exists)."""
+    if not (args.format == "markdown" and args.output) or args.summary:
+        return None
+    from rnnbench.report.output import figures_folder
+
+    folder = figures_folder(args.output)
+    return None if folder.exists() else folder
 
 
 def _relative(path, into) -> str:
@@ -249,7 +267,9 @@ def _emit(args, text: str) -> None:
         path = write_output(args.output, text, force=args.force)
         print(f"report: {path}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        from rnnbench.report.output import write_stdout
+
+        write_stdout(text)
 
 
 def _summary(frame) -> str:

@@ -1,0 +1,247 @@
+"""Issue 22, items 1-4 and 10: records and reports that a hostile user could lose, misplace or turn into a traceback.
+
+A report never replaces a device or FIFO; a sweep names every record that went to the fallback and exits non-zero;
+a sweep's runs die with it (SIGKILL) or stop with a record (SIGHUP); a long dataset name still gives a record file
+name the file system takes; a deeply nested file, a full stdout or disk, and Ctrl-C at start-up are one line each.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from report_fixtures import run_record, write_records
+from rnnbench import cli
+from rnnbench import records as record_files
+from text_fixtures import sentiment_texts, write_user_file
+
+TINY = ["--embed-size", "4", "--hidden-size", "4", "--no-progress"]
+
+
+def _records(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """The system temporary directory, here and in every child process: fallback records land in it."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
+
+
+# -- 1. report --output --force replaces only a regular file ----------------------------------------------------
+
+
+def test_output_force_refuses_a_fifo_and_leaves_it_a_fifo(tmp_path, capsys):
+    results = write_records(tmp_path / "r", [run_record(seed=s, test=0.8) for s in range(2)])
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code = cli.main(["report", "--results-dir", str(results), "--summary", "--output", str(fifo), "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert err == (f"rnnbench: error: --output {fifo} is a FIFO (named pipe), not a regular file; rnnbench report "
+                   f"replaces only a regular file (to write to it, leave out --output and redirect)\n")
+    assert fifo.exists() and not fifo.is_file() and os.path.stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "r"]  # no temporary file left behind
+
+
+def test_output_refuses_a_device_and_a_markdown_report_makes_no_charts_folder_for_it(tmp_path, capsys):
+    from rnnbench.report.output import check_target
+    from rnnbench.errors import RnnbenchError
+
+    with pytest.raises(RnnbenchError, match="is a character device, not a regular file"):
+        check_target(Path(os.devnull), force=True)
+    results = write_records(tmp_path / "r", [run_record(seed=s, test=0.8) for s in range(2)])
+    fifo = tmp_path / "report.md"
+    os.mkfifo(fifo)
+    code = cli.main(["report", "--results-dir", str(results), "--format", "markdown", "--output", str(fifo),
+                     "--force"])
+    assert code == 2 and "not a regular file" in capsys.readouterr().err
+    assert not (tmp_path / "report_files").exists()
+
+
+def test_output_force_still_replaces_a_regular_file(tmp_path, capsys):
+    results = write_records(tmp_path / "r", [run_record(seed=s, test=0.8) for s in range(2)])
+    out = tmp_path / "report.txt"
+    out.write_text("old")
+    assert cli.main(["report", "--results-dir", str(results), "--summary", "--output", str(out), "--force"]) == 0
+    assert out.read_text().startswith(str(results))
+
+
+# -- 4. a long dataset name still makes a record file name ------------------------------------------------------
+
+
+def test_short_record_names_are_unchanged():
+    record = {"started_at": "2026-01-02T03:04:05.678Z", "task": "textclf", "dataset": "/data/my reviews.tsv",
+              "backend": "numpy", "model": "lstm", "seed": 3}
+    assert record_files.record_stem(record) == "20260102T030405_textclf_my-reviews_numpy_lstm_seed3"
+
+
+def test_long_dataset_names_are_cut_and_hashed_to_a_name_that_fits():
+    base = {"started_at": "2026-01-02T03:04:05.678Z", "task": "textclf", "backend": "numpy", "model": "lstm",
+            "seed": 0}
+    one = record_files.record_stem({**base, "dataset": "/d/" + "a" * 240 + ".tsv"})
+    two = record_files.record_stem({**base, "dataset": "/d/" + "a" * 239 + "b.tsv"})
+    assert one != two, "two long names that differ only at the end still differ"
+    assert len(one) < 120 and len(f"rnnbench-record-{one}-12345678.json") < 255
+    assert one.startswith("20260102T030405_textclf_aaaa") and one.endswith("_numpy_lstm_seed0")
+
+
+def test_run_on_a_dataset_with_a_240_character_name_writes_its_record_in_the_results_dir(tmp_path, capsys,
+                                                                                          private_tmp):
+    data = write_user_file(tmp_path / ("r" * 240 + ".tsv"), sentiment_texts(40))
+    results = tmp_path / "results"
+    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(data), "--results-dir",
+                     str(results), "--max-steps", "2", "--epochs", "1", *TINY])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    [record] = _records(results)
+    assert record["status"] == "ok" and record["dataset"] == str(data)
+    assert not list(private_tmp.iterdir()), "nothing went to the fallback"
+
+
+def test_sweep_on_a_dataset_with_a_240_character_name_does_not_crash(tmp_path, private_tmp):
+    data = write_user_file(tmp_path / ("s" * 240 + ".tsv"), sentiment_texts(40))
+    sweep = tmp_path / "long-name.toml"
+    sweep.write_text(textwrap.dedent(f"""
+        [matrix]
+        task = ["textclf"]
+        backend = ["numpy"]
+        seed = [0]
+
+        [options]
+        dataset = "{data}"
+        model = "rnn"
+        embed_size = 4
+        hidden_size = 4
+        max_steps = 2
+        epochs = 1
+        threads = 1
+    """))
+    results = tmp_path / "results"
+    process = subprocess.run([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir",
+                              str(results), "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    assert "Traceback" not in process.stderr
+    assert [r["status"] for r in _records(results)] == ["ok"]
+    assert "sweep: 1 ok, 0 failed" in process.stdout
+
+
+# -- 10. tracebacks: deep JSON, a full stdout or disk, Ctrl-C at start-up -----------------------------------------
+
+
+def _deeply_nested(folder: Path) -> Path:
+    (folder / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    (folder / "huge-number.json").write_text('{"schema": "rnnbench.run/1", "seed": ' + "9" * 5000 + "}")
+    return folder
+
+
+def test_a_deeply_nested_json_file_is_skipped_with_one_warning_by_report(tmp_path, capsys):
+    results = _deeply_nested(write_records(tmp_path / "r", [run_record(seed=s, test=0.8) for s in range(2)]))
+    assert cli.main(["report", "--results-dir", str(results), "--summary"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "RecursionError" not in err
+    assert "warning: skipped deep.json: not readable JSON (nested too deeply)" in err
+    assert "warning: skipped huge-number.json: not readable JSON" in err
+
+
+def test_a_deeply_nested_json_file_does_not_stop_a_sweep_dry_run(tmp_path, capsys):
+    (tmp_path / "results").mkdir()
+    results = _deeply_nested(tmp_path / "results")
+    smoke = Path(__file__).resolve().parent.parent / "sweeps" / "smoke.toml"
+    code = cli.main(["sweep", str(smoke), "--dry-run", "--results-dir", str(results)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "4 configurations: 0 done, 4 to run" in captured.out
+
+
+def _report_command(results: Path) -> list[str]:
+    return [sys.executable, "-m", "rnnbench.cli", "report", "--results-dir", str(results)]
+
+
+def test_report_to_a_full_stdout_is_one_line(tmp_path):
+    results = write_records(tmp_path / "r", [run_record(seed=s, test=0.8) for s in range(2)])
+    with open("/dev/full", "w") as full:
+        process = subprocess.run(_report_command(results), stdout=full, stderr=subprocess.PIPE, text=True,
+                                 timeout=120)
+    assert process.returncode == 2
+    assert process.stderr == "rnnbench: error: cannot write the report to standard output: No space left on device\n"
+
+
+def test_any_command_to_a_full_stdout_is_one_line(tmp_path):
+    with open("/dev/full", "w") as full:
+        process = subprocess.run([sys.executable, "-m", "rnnbench.cli", "plugins"], stdout=full,
+                                 stderr=subprocess.PIPE, text=True, timeout=120)
+    assert process.returncode == 2
+    assert process.stderr == "rnnbench: error: cannot write to standard output: No space left on device\n"
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_output_on_a_full_disk_is_one_line_and_leaves_no_files(tmp_path, capsys, monkeypatch, fmt):
+    from rnnbench.report import output
+
+    results = write_records(tmp_path / "r", [run_record(seed=s, test=0.8) for s in range(2)])
+    monkeypatch.setattr(output.os, "fsync", _disk_full)  # every write of the report and its charts fails
+    report = tmp_path / "out" / "report.md"
+    report.parent.mkdir()
+    code = cli.main(["report", "--results-dir", str(results), "--format", fmt, "--output", str(report)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("rnnbench: error: cannot write ") and err.endswith(": No space left on device\n")
+    assert list(report.parent.iterdir()) == [], "no report, no temporary file, no empty report_files/ folder"
+
+
+def test_a_failed_markdown_report_removes_the_charts_it_wrote(tmp_path, capsys, monkeypatch):
+    from rnnbench.report import output
+
+    results = write_records(tmp_path / "r", [run_record(seed=s, test=0.8) for s in range(2)])
+    real_write = output.write_output
+
+    def charts_then_full(path, text, force=False):
+        if Path(path).suffix == ".svg":
+            return real_write(path, text, force)
+        raise output.RnnbenchError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(output, "write_output", charts_then_full)
+    report = tmp_path / "out" / "report.md"
+    report.parent.mkdir()
+    assert cli.main(["report", "--results-dir", str(results), "--format", "markdown", "--output", str(report)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(report.parent.iterdir()) == []
+
+
+def test_ctrl_c_while_plugins_are_imported_is_one_line_and_130():
+    code = textwrap.dedent("""
+        import os, signal, sys
+        import rnnbench.plugins as plugins
+
+        real = plugins.build_registry
+
+        def interrupted():
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the plugins are imported, before any handler
+            return real()
+
+        plugins.build_registry = interrupted
+        from rnnbench.cli import main
+
+        sys.exit(main(["plugins"]))
+    """)
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert process.returncode == 130
+    assert process.stderr == "rnnbench: interrupted by the user (SIGINT)\n"
