@@ -84,6 +84,166 @@ def test_output_force_still_replaces_a_regular_file(tmp_path, capsys):
     assert out.read_text().startswith(str(results))
 
 
+# -- 2. a sweep on a full disk names every record that went to the fallback, and exits non-zero ----------------
+
+
+def _tiny_sweep(folder: Path, seeds=(0, 1), **options) -> Path:
+    """A numpy longrange sweep of ``seeds``, a second or two a run (``options`` override its [options])."""
+    values = {"task": '"longrange"', "backend": '"numpy"', "model": '"gru"', "seq_len": 10, "hidden_size": 8,
+              "max_steps": 10, "steps_per_epoch": 10, "dev_size": 32, "test_size": 32, "threads": 1, **options}
+    path = folder / "tiny.toml"
+    path.write_text("[options]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+                    + f"\n[matrix]\nseed = {list(seeds)}\n")
+    return path
+
+
+FULL_DISK_IN_RUNS = """
+import errno, os
+import rnnbench.records as records
+
+def _full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+records.write_record = _full  # every run's results directory is full at the end: its record goes to the fallback
+"""
+
+
+def test_a_sweep_whose_runs_fall_back_names_every_record_and_exits_2(tmp_path, capsys, monkeypatch, private_tmp):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(FULL_DISK_IN_RUNS)  # in the runs only, not in this sweep
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
+    results = tmp_path / "results"
+    code = cli.main(["sweep", str(_tiny_sweep(tmp_path)), "--results-dir", str(results), "--no-progress"])
+    captured = capsys.readouterr()
+    saved = sorted(private_tmp.glob("rnnbench-record-*.json"))
+    assert len(saved) == 2 and {json.loads(p.read_text())["status"] for p in saved} == {"ok"}
+    assert code == 2, captured.err
+    assert not list(results.glob("*.json"))
+    last = captured.err.splitlines()[-1]
+    assert last.startswith(f"rnnbench: error: 2 record(s) could not be written to {results} and were kept "
+                           f"elsewhere: ")
+    for path in saved:
+        assert str(path) in last
+    assert "Traceback" not in captured.err
+
+
+def test_a_stand_in_record_on_a_full_disk_is_kept_and_named_not_a_crash(tmp_path, capsys, monkeypatch,
+                                                                        private_tmp):
+    broken = tmp_path / "broken.tsv"
+    broken.write_text("words\tcategory\nsome text\tpos\nmore text\tneg\n")  # fails when the run reads it
+    sweep = tmp_path / "broken.toml"
+    sweep.write_text(f'[[include]]\ntask = "textclf"\nbackend = "numpy"\nmodel = "gru"\ndataset = "{broken}"\n'
+                     f'threads = 1\n')
+    monkeypatch.setattr(record_files, "write_record", _disk_full)  # the sweep's own write of the stand-in
+    results = tmp_path / "results"
+    code = cli.main(["sweep", str(sweep), "--results-dir", str(results), "--no-progress"])
+    captured = capsys.readouterr()
+    [saved] = private_tmp.glob("rnnbench-record-*.json")
+    assert code == 2 and "Traceback" not in captured.err
+    assert json.loads(saved.read_text())["status"] == "failed"
+    assert str(saved) in captured.err.splitlines()[-1]
+
+
+# -- 3. a sweep's runs die with it, and SIGHUP leaves interrupted records ------------------------------------------
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            ppid = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), None)
+            if ppid == str(parent):
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                     if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return False
+    return " Z " not in state and "zombie" not in state
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _long_sweep(tmp_path):
+    sweep = _tiny_sweep(tmp_path, seeds=(0, 1, 2, 3), max_steps=1_000_000, steps_per_epoch=100_000)
+    results = tmp_path / "results"
+    process = subprocess.Popen([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--jobs", "2",
+                                "--results-dir", str(results), "--no-progress"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(lambda: len(_children(process.pid)) == 2, 60, "the sweep's two runs to start")
+        runs = _children(process.pid)
+        _wait(lambda: all(_catches_sigterm(pid) for pid in runs), 60, "the runs to install their signal handlers")
+        time.sleep(1.0)
+    except BaseException:
+        process.kill()
+        process.wait(timeout=30)
+        raise
+    return process, runs, results
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """The run has entered its command (``signals.handled``): SIGTERM now ends it with a record."""
+    try:
+        caught = next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def test_a_killed_sweep_takes_its_runs_with_it_and_they_leave_interrupted_records(tmp_path):
+    process, runs, results = _long_sweep(tmp_path)
+    try:
+        process.kill()  # SIGKILL: no handler runs in the sweep
+        process.communicate(timeout=30)
+        _wait(lambda: not any(_alive(pid) for pid in runs), 60, f"the runs {runs} to end with their sweep")
+    finally:
+        for pid in runs:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    records = _records(results)
+    assert sorted(r["seed"] for r in records) == [0, 1]  # the two runs under way, none of the two queued
+    assert {(r["status"], r["signal"]) for r in records} == {("interrupted", "SIGTERM")}
+
+
+def test_sighup_stops_a_sweep_like_sigterm_with_interrupted_records(tmp_path):
+    process, runs, results = _long_sweep(tmp_path)
+    try:
+        process.send_signal(signal.SIGHUP)  # the terminal or ssh session closed
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        for pid in runs:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert process.returncode == 129, err
+    assert "Traceback" not in err
+    assert not any(_alive(pid) for pid in runs)
+    records = _records(results)
+    assert sorted(r["seed"] for r in records) == [0, 1]
+    assert {(r["status"], r["signal"]) for r in records} == {("interrupted", "SIGHUP")}
+    assert "sweep: 0 ok, 0 failed, 0 diverged, 2 interrupted, 0 skipped, 2 not started (4 configurations)" in out
+
+
 # -- 4. a long dataset name still makes a record file name ------------------------------------------------------
 
 

@@ -157,10 +157,16 @@ def _summarise(results_dir, finished, skipped, not_started: int, signum) -> int:
     from rnnbench.sweep.summary import counts_line, records_table
 
     statuses = [f.record["status"] for f in finished] + ["skipped"] * len(skipped)
-    table = records_table(results_dir, [f.path for f in finished] + list(skipped))
+    table = records_table(results_dir, [f.path for f in finished if not f.elsewhere] + list(skipped))
     if table:
         print(table, end="")
     print(counts_line(statuses, not_started))
+    elsewhere = [f for f in finished if f.elsewhere]
+    if elsewhere:  # as `rnnbench run` does: the records are safe, but not where the report and a resume look
+        kept = ", ".join(str(f.path) if f.path else "standard output (above)" for f in elsewhere)
+        raise RnnbenchError(f"{len(elsewhere)} record(s) could not be written to {results_dir} and were kept "
+                            f"elsewhere: {kept}; move them into {results_dir}, which the report and a re-run "
+                            f"sweep read")
     if signum is not None:
         return EXIT_CODES[signum]
     return 1 if any(f.record["status"] == "failed" for f in finished) else 0

@@ -4,6 +4,9 @@ A fresh process per run is what ``rnnbench run`` itself guarantees: the thread
 count is fixed before any framework loads, and one run's imports, caches and
 crashes never touch another's. Children get their own session, so a Ctrl-C
 at the terminal reaches the sweep only, which passes it on exactly once.
+Each child runs under :mod:`rnnbench.sweep.guarded` with SIGTERM as its
+parent-death signal: a sweep killed outright (SIGKILL, an OOM kill) leaves no
+orphan training on, and each of its runs still ends with an ``interrupted`` record.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnbench.records import write_record
+from rnnbench.records import RecordNotWritten, save_record
 from rnnbench.sweep.stand_in import stand_in_record
 from rnnbench.sweep.stopping import StopSignals
 
@@ -33,8 +36,19 @@ class Finished:
 
     config: object
     record: dict
-    path: Path
+    path: Path | None
     seconds: float
+    #: The record is not in the results directory: it went to the fallback (``path``; None: standard output).
+    elsewhere: bool = False
+
+
+def keep_record(results_dir, record: dict) -> tuple[Path | None, bool]:
+    """The driver writes a record (a stand-in, or one Ray brought back) with the one writer: its path, and
+    True when the results directory failed and the record went to the fallback instead (None: stdout)."""
+    try:
+        return save_record(results_dir, record), False
+    except RecordNotWritten as exc:
+        return exc.saved, True
 
 
 def usable_cpus() -> int:
@@ -42,8 +56,9 @@ def usable_cpus() -> int:
 
 
 def child_command(config, results_dir) -> list[str]:
-    return [sys.executable, "-m", "rnnbench.cli", *config.argv(), "--results-dir", str(results_dir),
-            "--no-progress"]
+    """``rnnbench run`` for ``config``, ended by SIGTERM (so it writes its record) if the sweep dies first."""
+    return [sys.executable, "-m", "rnnbench.sweep.guarded", "--parent-death=SIGTERM", *config.argv(),
+            "--results-dir", str(results_dir), "--no-progress"]
 
 
 def run_local(configurations, results_dir, jobs: int, on_finished) -> int | None:
@@ -82,13 +97,36 @@ def _collect(config, returncode: int, log, started: float, results_dir, stopping
     paths = [Path(p) for p in RECORD_LINE.findall(output)]
     for path in paths:
         try:
-            return Finished(config, json.loads(path.read_text(encoding="utf-8")), path, finished - started)
-        except (OSError, json.JSONDecodeError):
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
             continue
-    reason = describe_exit(returncode, output)
-    status = "interrupted" if stopping or returncode in (130, 143, -signal.SIGINT, -signal.SIGTERM) else "failed"
-    record = stand_in_record(config, status, reason, started=started, finished=finished, results_dir=results_dir)
-    return Finished(config, record, write_record(results_dir, record), finished - started)
+        elsewhere = path.parent.resolve() != Path(results_dir).resolve()  # the run's fallback: /tmp
+        return Finished(config, record, path, finished - started, elsewhere)
+    record = _printed_record(output)  # neither folder took it: the run printed it, and the driver keeps it
+    if record is None:
+        reason = describe_exit(returncode, output)
+        status = "interrupted" if stopping or returncode in STOPPED else "failed"
+        record = stand_in_record(config, status, reason, started=started, finished=finished,
+                                 results_dir=results_dir)
+    path, elsewhere = keep_record(results_dir, record)
+    return Finished(config, record, path, finished - started, elsewhere)
+
+
+#: Exit statuses of a run stopped by Ctrl-C, SIGTERM or SIGHUP (its own 128 + N, or killed by the signal).
+STOPPED = {128 + s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} | \
+    {-s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+
+
+def _printed_record(output: str) -> dict | None:
+    """A whole run record that ``rnnbench run`` printed because no folder would take it, else None."""
+    start = output.find('{\n "schema": "rnnbench.run/1"')
+    if start < 0:
+        return None
+    try:
+        record, _ = json.JSONDecoder().raw_decode(output[start:])
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def describe_exit(returncode: int, output: str) -> str:

@@ -18,8 +18,8 @@ import tempfile
 import time
 
 from rnnbench.errors import RnnbenchError
-from rnnbench.records import read_records, write_record
-from rnnbench.sweep.local import Finished, describe_exit
+from rnnbench.records import read_records
+from rnnbench.sweep.local import Finished, describe_exit, keep_record
 from rnnbench.sweep.stand_in import stand_in_record
 from rnnbench.sweep.stopping import StopSignals
 
@@ -149,7 +149,8 @@ def _finish(ray, ref, key, config, tracker, results_dir, started, stopping) -> F
         error = result.get("error") or f"{describe_exit(result['returncode'], result['output'])} on {result['node']}"
         record = stand_in_record(config, status, error, started=result.get("started", started),
                                  finished=time.time(), node=result["node"], results_dir=results_dir)
-    return Finished(config, record, write_record(results_dir, record), float(result.get("seconds", 0.0)))
+    path, elsewhere = keep_record(results_dir, record)  # a full disk: the fallback, named at the end
+    return Finished(config, record, path, float(result.get("seconds", 0.0)), elsewhere)
 
 
 def run_on_worker(argv: list[str], key: int, tracker) -> dict:

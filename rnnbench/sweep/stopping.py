@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM during a sweep: remember the signal, pass it on to the runs, start nothing new.
+"""Ctrl-C, SIGTERM and SIGHUP during a sweep: remember the signal, pass it on to the runs, start nothing new.
 
 The executors poll :attr:`StopSignals.received`; the handler itself only
 records the signal and calls ``forward`` (which signals the running children),
@@ -10,10 +10,12 @@ import signal
 import threading
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+if hasattr(signal, "SIGHUP"):  # a closed terminal or ssh session: the runs end interrupted, as on SIGTERM
+    EXIT_CODES[signal.SIGHUP] = 129
 
 
 class StopSignals:
-    """Context manager: while inside, SIGINT and SIGTERM set ``received`` and call ``forward(signum)``."""
+    """Context manager: while inside, SIGINT, SIGTERM and SIGHUP set ``received`` and call ``forward(signum)``."""
 
     def __init__(self, forward=lambda signum: None):
         self.forward = forward
