@@ -84,6 +84,10 @@ class Task(abc.ABC):
     #: ``(option, {value: table title}, default value)``: the report's summary puts runs that differ in
     #: this option in separate tables, titled by its value (None: one table per task, dataset and metric).
     summary_split: tuple[str, dict, object] | None = None
+    #: The dev metric a run must reach for the report's time to target: ``{dataset: {metric: value}}``
+    #: (docs/tasks.md gives each value's reason); a task whose target depends on more overrides
+    #: :meth:`dev_target`.
+    targets: dict[str, dict[str, float]] = {}
 
     @classmethod
     def add_options(cls, group) -> None:
@@ -99,6 +103,10 @@ class Task(abc.ABC):
     def expand(self, given: dict) -> list[dict]:
         """The runs one command line asks for: ``[given]``; a task may sweep a list-valued option of its own."""
         return [given]
+
+    def dev_target(self, dataset: str, metric: str) -> float | None:
+        """The dev ``metric`` value that counts as trained on ``dataset`` (None: no target declared)."""
+        return (self.targets.get(dataset) or {}).get(metric)
 
     def omitted_options(self, config: dict) -> dict:
         """What a record's ``config`` that lacks an option ran with, for options added since (the report

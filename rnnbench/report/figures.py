@@ -27,7 +27,7 @@ def all_figures(frame) -> list[tuple[str, list[Figure]]]:
                   ("Charts: speed", speed_figures(frame)),
                   ("Charts: gradient flow", gradient_flow_figures(frame)),
                   ("Charts: success vs sequence length", success_figures(frame)),
-                  ("Charts: learning curves", learning_curve_figures(frame))]
+                  ("Charts: learning curves", learning_curve_figures(frame) + wall_time_curve_figures(frame))]
     return [(heading, figures) for heading, figures in groups if figures]
 
 
@@ -245,6 +245,51 @@ def learning_curve_figures(frame) -> list[Figure]:
         ax.legend(fontsize=6, frameon=False, ncol=2)
     return [Figure("dev metric per epoch (mean over seeds; model as colour, backend as line style)",
                    unique_ids(to_svg(fig), "curves"), "learning-curves.svg")]
+
+
+def wall_time_curve_figures(frame) -> list[Figure]:
+    """Dev metric against training seconds (mean over the seeds timed on a quiet machine, epoch by epoch): a
+    panel per dataset, model as colour, backend as line style, the task's dev target as a dashed line."""
+    from rnnbench.report.cost import busy, declared_target, history
+
+    runs = _ok_runs(frame)
+    if runs is None:
+        return []
+    quiet = [not busy(record) for record in runs["record"]]
+    runs = runs[(runs["seq_len_key"] == "-").to_numpy() & quiet]
+    if runs.empty:
+        return []
+    runs = _main_variant(runs)
+    panels = list(runs.groupby(["task", "dataset"], sort=True))
+    fig, axes = figure(len(panels))
+    for ax, ((task, dataset), part) in zip(axes, panels):
+        metric = part["metric"].iloc[0]
+        scale = 100.0 if all(0 <= v <= 1 for v in part["dev"] if not missing(v)) \
+            and part["higher_is_better"].all() else 1.0
+        for (model, backend), group in sorted(part.groupby(["model_label", "backend"]),
+                                              key=lambda g: (_model_rank(g[0][0]), backend_sort_key(g[0][1]))):
+            points = _mean_by_epoch_end([history({"epochs": r.get("epochs")}) for r in group["record"]])
+            if not points:
+                continue
+            style, width = line_style(backend)
+            ax.plot([x for x, _ in points], [scale * y for _, y in points], style, marker="o", markersize=2.5,
+                    linewidth=width, color=model_colour(model), label=f"{model}, {backend}", alpha=line_alpha(backend))
+        target = declared_target(task, dataset, metric)
+        if target is not None:
+            ax.axhline(scale * target, color="0.5", linestyle=":", linewidth=1, label="target")
+        ax.set_title(f"{task} {dataset}")
+        ax.set_xlabel("training seconds")
+        ax.set_ylabel(f"dev {metric}")
+        ax.legend(fontsize=6, frameon=False, ncol=2)
+    return [Figure("dev metric against training seconds (runs on a quiet machine, mean over seeds; the dotted "
+                   "line is the task's dev target)", unique_ids(to_svg(fig), "wallcurves"), "learning-curves-time.svg")]
+
+
+def _mean_by_epoch_end(histories) -> list[tuple[float, float]]:
+    """``(mean training seconds, mean dev)`` at each epoch end the seeds share."""
+    length = min((len(h) for h in histories), default=0)
+    return [(statistics.mean(h[i][0] for h in histories), statistics.mean(h[i][1] for h in histories))
+            for i in range(length)]
 
 
 def _ok_runs(frame, status="ok"):

@@ -27,6 +27,9 @@ class Block:
     #: value)``: a sweep is named under the table only when it runs one of those models with that value.
     models: tuple = ()
     split: tuple | None = None
+    #: The unformatted numbers of a table that is not its section's own frame (a cost table under an
+    #: accuracy table), one dict a backend and row, for ``--table cost --format csv``.
+    numbers: list | None = None
 
 
 @dataclass

@@ -13,7 +13,8 @@ import re
 
 import pandas as pd
 
-from rnnbench.report.accuracy import summarise_runs
+from rnnbench.report.accuracy import GROUP, summarise_runs
+from rnnbench.report.cost import check_target, cost_block, declared_target
 from rnnbench.report.longrange import largest_solved
 from rnnbench.report.section import Block, Section, mean_sd, missing, row_keys, sig
 from rnnbench.report.speed import shape_label
@@ -65,6 +66,29 @@ def backend_sort_key(name: str):
 # --- accuracy ------------------------------------------------------------------------------------------------
 
 
+def cost_section(frame) -> Section | None:
+    """``rnnbench report --table cost``: the training-cost tables of the summary alone, numbers for CSV."""
+    blocks, _, _ = _accuracy(frame)
+    cost = [b for b in blocks if b.numbers is not None]
+    if not cost:
+        return None
+    numbers = pd.DataFrame([{"table": b.title, **row} for b in cost for row in b.numbers])
+    return Section("cost", "Training cost", numbers, cost)
+
+
+def _runs_by_cell(runs) -> dict:
+    """``GROUP values -> [record, ...]``: the runs each summary row averages (the latest of a repeated seed)."""
+    runs = runs.assign(model=runs["model"].fillna("-"), impl=runs["impl"].fillna("-"),
+                       device=runs["device"].fillna("cpu"))
+    latest = runs.sort_values("started_at", kind="stable").drop_duplicates(GROUP + ["seed"], keep="last")
+    return {key: list(rows["record"]) for key, rows in latest.groupby(GROUP, sort=False)}
+
+
+def _target(frame, task: str, dataset: str, metric: str, percent: bool):
+    given = frame.attrs.get("target")  # rnnbench report --target VALUE, in the table's unit
+    return check_target(given, metric, percent) if given is not None else declared_target(task, dataset, metric)
+
+
 def _accuracy(frame):
     runs = frame[(frame["kind"] == "run") & (frame["status"] == "ok")]
     if "seq_len" in runs.columns:  # long-range runs: their summary is the largest T solved, below
@@ -72,6 +96,7 @@ def _accuracy(frame):
     if runs.empty:
         return [], [], []
     table = summarise_runs(runs)
+    records = _runs_by_cell(runs)
     table["column"] = [_column(b, i, d) for b, i, d in zip(table["backend"], table["impl"], table["device"])]
     blocks, lines = [], []
     split = [_table_split(t, diff) for t, diff in zip(table["task"], table["variant_diff"])]
@@ -85,9 +110,11 @@ def _accuracy(frame):
         percent = bool(part["percent"].all())
         show_variant = bool((part["variant"] != DEFAULT_LABEL).any())
         header = ["model"] + (["variant"] if show_variant else []) + columns + ["spread", "published"]
-        rows = []
+        rows, cost_rows = [], []
         for (model, variant), group in _ordered(part.groupby(["model", "variant"], sort=False)):
             cells = {r["column"]: r for _, r in group.iterrows()}
+            cost_rows.append(([model] + ([variant] if show_variant else []),
+                              {c: records.get(tuple(r[g] for g in GROUP), []) for c, r in cells.items()}))
             means = [_test(r)[0] for r in cells.values() if not missing(_test(r)[0])]
             scale = 100.0 if percent else 1.0
             row = [model] + ([variant] if show_variant else [])
@@ -109,6 +136,13 @@ def _accuracy(frame):
         title = f"{task} {dataset}{', ' + heading if heading else ''}: test {metric}{' %' if percent else ''}{better}"
         blocks.append(Block(title, header, rows, keys=2 if show_variant else 1, source=(task, dataset),
                             models=tuple(part["model"].unique()), split=_split_value(task, part)))
+        higher = bool(part["higher_is_better"].all())
+        cost, numbers = cost_block(f"training cost, {task} {dataset}{', ' + heading if heading else ''}",
+                                   cost_rows, columns, keys=2 if show_variant else 1, percent=percent,
+                                   target=_target(frame, task, dataset, metric, percent), higher=higher,
+                                   metric=metric)
+        cost.numbers = numbers
+        blocks.append(cost)
     notes = ["accuracy: test mean ± sample sd over seeds (n), read at the best dev point; spread: largest minus "
              "smallest backend mean"]
     return blocks, notes, lines
@@ -197,7 +231,7 @@ def _speed(frame):
     key_columns = ["structure", "cell", "size", "pass", "dtype", "threads"]
     rows = rows.assign(_key=row_keys(rows, key_columns))
     shown = {}  # path -> its configurations' row groups, in report order
-    for _, by_host in rows.groupby("host", sort=True):
+    for _, by_host in rows.groupby("host", sort=True, dropna=False):  # a record without a host still shows
         for _, part in _speed_order(by_host.groupby("_key", sort=False)):
             for path, at in part.groupby("path", sort=False):
                 shown.setdefault(path, []).append(at)

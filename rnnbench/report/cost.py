@@ -1,0 +1,156 @@
+"""What each accuracy cost to train: seconds per epoch, examples/s, ratio to the fastest, time to target.
+
+Read from the run records the accuracy tables already use, so a cost row is
+the same runs as the accuracy row above it. A run whose record shows the
+machine busy (its one-minute load average, at start or end, above the CPUs it
+could use) is left out of every timing figure and counted in a note; its
+accuracy still counts, since results do not depend on load. Time to target is
+the training wall time (evaluation excluded, the first epoch's warm-up and
+compilation included) until the dev metric first reached the task's declared
+target (:meth:`rnnbench.task.Task.dev_target`), read from the epoch ends and,
+where the run was made with ``--eval-every``, from its finer history.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+from rnnbench.errors import RnnbenchError
+from rnnbench.report.section import Block, missing, sig
+
+
+def busy(record: dict) -> bool:
+    """True when the record's load average (start or end, one minute) exceeds the CPUs the run could use."""
+    load = record.get("load_average") or {}
+    machine = record.get("machine") or {}
+    cpus = machine.get("usable_cpus") or machine.get("logical_cpus")
+    if not cpus:
+        return False
+    ones = [point[0] for point in (load.get("start"), load.get("end"))
+            if isinstance(point, (list, tuple)) and point and isinstance(point[0], (int, float))]
+    return bool(ones) and max(ones) > float(cpus)
+
+
+def epoch_seconds(record: dict) -> float | None:
+    """Median training seconds of the run's full epochs (evaluation excluded); None when it has none."""
+    epochs = [e for e in record.get("epochs") or [] if isinstance(e, dict) and isinstance(e.get("train_seconds"),
+                                                                                         (int, float))]
+    if not epochs:
+        return None
+    full = max(e.get("steps") or 0 for e in epochs)
+    return statistics.median(e["train_seconds"] for e in epochs if (e.get("steps") or 0) == full)
+
+
+def history(record: dict) -> list[tuple[float, float]]:
+    """``(training seconds so far, dev metric)`` at every point dev was scored, in time order."""
+    points, trained = [], 0.0
+    for entry in record.get("epochs") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("train_seconds"), (int, float)):
+            return points  # an older or damaged record: what came before still counts
+        trained += entry["train_seconds"]
+        if isinstance(entry.get("dev"), (int, float)):
+            points.append((trained, float(entry["dev"])))
+    for entry in record.get("evals") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("train_seconds"), (int, float)) \
+                and isinstance(entry.get("dev"), (int, float)):
+            points.append((float(entry["train_seconds"]), float(entry["dev"])))
+    return sorted(points)
+
+
+def time_to_target(record: dict, target: float, higher_is_better: bool = True) -> float | None:
+    """Training seconds until dev first reached ``target``; None when it never did."""
+    for seconds, dev in history(record):
+        if (dev >= target) if higher_is_better else (dev <= target):
+            return seconds
+    return None
+
+
+def check_target(value: float, metric: str, percent: bool) -> float:
+    """A ``--target`` in the table's unit (percent for accuracies), as the metric's own scale; one line if not."""
+    if not math.isfinite(value):
+        raise RnnbenchError(f"--target {value}: not a finite number")
+    if percent:
+        if not 0 < value <= 100:
+            raise RnnbenchError(f"--target {value:g}: a {metric} target is a percentage in (0, 100]")
+        return value / 100.0
+    if value <= 0:
+        raise RnnbenchError(f"--target {value:g}: a {metric} target must be above 0")
+    return value
+
+
+def declared_target(task: str, dataset: str, metric: str):
+    """The task's declared dev target for ``dataset`` and ``metric``, or None (unknown task, none declared)."""
+    from rnnbench.plugins import known_task
+
+    declared = getattr(known_task(task), "dev_target", None)
+    return declared(dataset, metric) if declared is not None else None
+
+
+def cost_block(title: str, rows_by_label, columns, *, keys: int, target, percent: bool, higher: bool,
+               metric: str) -> tuple[Block, list[dict]]:
+    """The cost table under one accuracy table, and its numbers for CSV.
+
+    ``rows_by_label``: ``[(label cells, {column: [run records]})]`` in the accuracy table's row order.
+    """
+    scale, unit = (100.0, "%") if percent else (1.0, "")
+    goal = "-" if target is None else f"{sig(target * scale, 3)}{unit}"
+    header = ["model"] + (["variant"] if keys == 2 else []) + ["measure"] + list(columns)
+    printed, numbers, left_out = [], [], 0
+    for label, cells in rows_by_label:
+        figures = {}
+        for column in columns:
+            records = cells.get(column, [])
+            quiet = [r for r in records if not busy(r)]
+            left_out += len(records) - len(quiet)
+            seconds = [s for s in (epoch_seconds(r) for r in quiet) if s is not None]
+            speeds = [(r.get("timing") or {}).get("train_examples_per_s") for r in quiet]
+            speeds = [s for s in speeds if isinstance(s, (int, float))]
+            reached = [t for t in (time_to_target(r, target, higher) for r in quiet) if t is not None] \
+                if target is not None else []
+            bests = [max(d for _, d in h) if higher else min(d for _, d in h) for h in map(history, quiet) if h]
+            figures[column] = {
+                "runs": len(records), "busy": len(records) - len(quiet),
+                "epoch_seconds": statistics.median(seconds) if seconds else None,
+                "examples_per_s": statistics.median(speeds) if speeds else None,
+                "time_to_target_s": statistics.median(reached) if reached else None,
+                "reached": len(reached), "timed": len(quiet),
+                "best_dev": (max(bests) if higher else min(bests)) if bests else None,
+            }
+        fastest = min((f["epoch_seconds"] for f in figures.values() if f["epoch_seconds"]), default=None)
+        for column, f in figures.items():
+            f["ratio_to_fastest"] = f["epoch_seconds"] / fastest if fastest and f["epoch_seconds"] else None
+            numbers.append({"model": label[0], "variant": label[1] if keys == 2 else None, "backend": column,
+                            "target": target, **f})
+        printed.append(list(label) + ["epoch"] + [_epoch_cell(figures[c]) for c in columns])
+        printed.append(list(label) + [f"to {goal}"] + [_target_cell(figures[c], target, scale, unit)
+                                                         for c in columns])
+    notes = ["epoch: median over seeds of each run's median training seconds per epoch (evaluation excluded), "
+             "(its ratio to the row's fastest backend), training examples per second; to target: median training "
+             "seconds until dev first reached the target (seeds that reached it / seeds timed)"]
+    if target is None:
+        notes.append("no dev target declared for this table: `rnnbench report --target VALUE` sets one")
+    if left_out:
+        notes.append(f"{left_out} run(s) on a busy machine (load average above the usable CPUs) are left out of "
+                     "the cost figures; their accuracy counts above")
+    return Block(title, header, printed, keys=keys + 1, notes=notes), numbers
+
+
+def _epoch_cell(f: dict) -> str:
+    """``3.18 s (1.00×), 2,722/s``: seconds per epoch, its ratio to the row's fastest, examples per second."""
+    if f["epoch_seconds"] is None:
+        return _empty(f)
+    speed = "" if f["examples_per_s"] is None else f", {f['examples_per_s']:,.0f}/s"
+    return f"{sig(f['epoch_seconds'])} s ({f['ratio_to_fastest']:.2f}×){speed}"
+
+
+def _target_cell(f: dict, target, scale: float, unit: str) -> str:
+    if target is None or not f["timed"] or missing(f["best_dev"]):  # no dev history: an older record
+        return _empty(f)
+    if f["time_to_target_s"] is None:
+        best = "-" if missing(f["best_dev"]) else f"{sig(f['best_dev'] * scale, 3)}{unit}"
+        return f"not reached (best {best})"
+    return f"{sig(f['time_to_target_s'])} s ({f['reached']}/{f['timed']})"
+
+
+def _empty(f: dict) -> str:
+    return f"- ({f['busy']} busy)" if f["busy"] else "-"
