@@ -26,10 +26,35 @@ SMOKE = REPO / "sweeps" / "smoke.toml"
 
 @pytest.fixture(scope="module")
 def local_ray():
-    """A two-CPU Ray instance in this process (about 5-10 s to start); the executor uses it as it is."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield
-    ray.shutdown()
+    """A two-CPU Ray instance in this process (about 5-10 s to start), on loopback only; the executor uses it
+    as it is."""
+    from rnnbench.sweep.ray_executor import local_instance
+
+    with local_instance(num_cpus=2, log_to_driver=False, logging_level="ERROR"):
+        yield
+
+
+def test_the_local_instance_listens_on_loopback_only(local_ray):
+    """Anyone who reaches a Ray port can run code: no port of this instance (GCS, raylet, object manager,
+    workers, agents, this driver) may listen beyond loopback (psutil comes with Ray)."""
+    import psutil
+
+    from rnnbench.sweep.ray_executor import is_loopback
+
+    @ray.remote
+    def worker_pid():
+        return os.getpid()
+
+    ray.get(worker_pid.remote())  # a worker is up and listening too
+    me = psutil.Process()
+    ours = {me.pid} | {p.pid for p in me.children(recursive=True)}
+    listening = [(c.laddr.ip, c.laddr.port, c.pid) for c in psutil.net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.pid in ours]
+    names = {pid: psutil.Process(pid).name() for _, _, pid in listening}
+    assert {"gcs_server", "raylet"} <= set(names.values()), names
+    exposed = [f"{names[pid]} on {ip}:{port}" for ip, port, pid in listening if not is_loopback(ip)]
+    assert not exposed, f"listening beyond loopback: {', '.join(exposed)}"
+    assert is_loopback(ray.util.get_node_ip_address())
 
 
 def _records(folder: Path) -> dict:

@@ -7,9 +7,16 @@ with :func:`rnnbench.records.write_record`, so no node needs a shared file
 system. A task whose worker dies becomes a ``failed`` record naming the node,
 written by the driver; the sweep goes on. Ray is imported only here, and only
 when this executor is chosen.
+
+Anyone who reaches a Ray port can run code, so a Ray on one machine stays on
+loopback: :func:`local_instance` starts one whose every port listens on
+127.0.0.1 only, and :func:`connect` joins a cluster on a loopback address
+without Ray rewriting it to the machine's external one (docs/sweeps.md).
 """
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import signal
 import subprocess
@@ -26,6 +33,11 @@ from rnnbench.sweep.stopping import StopSignals
 INSTALL_HINT = "pip install 'rnnbench[ray]'"
 WAIT_SECONDS = 0.5
 PROBE_SECONDS = 5.0
+#: Ray's switch for a one-machine Ray (its default on Windows and macOS): "0" makes the node's address the
+#: loopback one, so the GCS, the raylet, the object manager, workers and the Ray Client server listen on
+#: 127.0.0.1 only, and a loopback address (``127.0.0.1:PORT``, ``localhost``) is no longer rewritten to the
+#: machine's external address. Ray reads it when imported (``ray._private.ray_constants.ENABLE_RAY_CLUSTER``).
+LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def import_ray():
@@ -36,11 +48,96 @@ def import_ray():
     return ray
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8, ``::1`` or an IPv4-mapped loopback address (``::ffff:127.0.0.1``)."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
+
+
+def keep_on_loopback() -> dict:
+    """Make this process's Ray a one-machine Ray (:data:`LOOPBACK_SWITCH`); returns what it changed, for
+    :func:`_restore`. Processes started from here (a local instance's GCS and raylet) inherit it."""
+    import ray._private.ray_constants as constants
+
+    changed = {"env": os.environ.get(LOOPBACK_SWITCH), "constant": getattr(constants, "ENABLE_RAY_CLUSTER", None)}
+    os.environ[LOOPBACK_SWITCH] = "0"
+    constants.ENABLE_RAY_CLUSTER = False
+    return changed
+
+
+def _restore(changed: dict) -> None:
+    import ray._private.ray_constants as constants
+
+    for name, value in (("env", LOOPBACK_SWITCH), ("auth", "RAY_AUTH_MODE")):
+        if name in changed:
+            os.environ.pop(value, None) if changed[name] is None else os.environ.__setitem__(value, changed[name])
+    if changed.get("constant") is not None:
+        constants.ENABLE_RAY_CLUSTER = changed["constant"]
+
+
+@contextlib.contextmanager
+def local_instance(**options):
+    """A one-machine Ray instance started by this process, reachable from this machine only: every port it
+    opens listens on loopback (and Ray 2.60 turns token authentication on for it too). Where a Ray version
+    cannot keep it on loopback, it must have token authentication on, or it is stopped with an error."""
+    ray = import_ray()
+    changed = keep_on_loopback()
+    changed["auth"] = os.environ.get("RAY_AUTH_MODE")  # Ray sets it to token for a new local instance
+    options.setdefault("include_dashboard", False)
+    try:
+        ray.init(**options)
+        if not is_loopback(ray.util.get_node_ip_address()) and os.environ.get("RAY_AUTH_MODE") != "token":
+            ray.shutdown()
+            raise RnnbenchError("this Ray cannot keep a local instance on loopback; set RAY_AUTH_MODE=token so that "
+                                "its ports at least need a token (see docs/sweeps.md)")
+        yield ray
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        _restore(changed)
+
+
+def _address_on_loopback(address: str | None) -> bool:
+    """Whether the cluster to join is at a loopback address: given so, or ("auto") recorded so by the
+    ``ray start`` on this machine."""
+    if address in (None, "auto"):
+        try:
+            from ray._private.services import get_ray_address_from_environment
+
+            address = get_ray_address_from_environment("auto", None)
+        except Exception:  # noqa: BLE001 - no local cluster: ray.init says so below
+            return False
+    if not address or "://" in address:
+        return False
+    return is_loopback(address.rpartition(":")[0])
+
+
 def connect(ray, address: str | None) -> None:
-    """Join the cluster at ``address`` ("auto": the one ``ray start`` left on this machine)."""
+    """Join the cluster at ``address`` ("auto": the one ``ray start`` left on this machine).
+
+    A cluster on a loopback address is joined as a one-machine Ray (Ray would otherwise rewrite the address
+    to this machine's external one, where a loopback-only cluster does not listen), with token
+    authentication when a token is at hand, as Ray does for ``auto``.
+    """
     if ray.is_initialized():  # a caller (a test, a notebook) already chose the cluster
         return
     _probe(address)
+    if _address_on_loopback(address):
+        keep_on_loopback()
+        try:
+            from ray._private.authentication.authentication_token_setup import (
+                maybe_enable_token_auth_if_token_available,
+            )
+
+            maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+        except (ImportError, AttributeError):  # a Ray without token authentication
+            pass
     try:
         ray.init(address=address or "auto", log_to_driver=False, logging_level="ERROR")
     except (ConnectionError, RuntimeError, ValueError) as exc:
