@@ -123,3 +123,14 @@ def test_every_textclf_dataset_and_sst_declare_a_target():
     assert treesent.dev_target("sst", "root_fine") == 0.42
     assert longrange.dev_target("adding-T200", "mse") == pytest.approx(0.1 / 6)
     assert textclf.dev_target("my_reviews.tsv", "accuracy") is None
+
+
+def test_a_table_whose_runs_were_all_busy_is_one_line_in_the_summary_and_rows_in_the_csv(tmp_path, capsys):
+    records = [_run("torch", s, load=6.0) for s in range(2)] + [_run("numpy", 0, load=6.0)]
+    folder = write_records(tmp_path / "results", records)
+    assert main(["report", "--results-dir", str(folder), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "training cost: no run of this table was timed on a quiet machine (3 busy)" in out
+    assert "training cost, textclf trec" not in out, "no table of dashes"
+    rows = _cost_csv(tmp_path, records)
+    assert {(r["backend"], r["busy"], r["epoch_seconds"]) for r in rows} == {("torch", "2", ""), ("numpy", "1", "")}

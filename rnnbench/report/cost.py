@@ -87,52 +87,65 @@ def declared_target(task: str, dataset: str, metric: str):
 
 
 def cost_block(title: str, rows_by_label, columns, *, keys: int, target, percent: bool, higher: bool,
-               metric: str) -> tuple[Block, list[dict]]:
-    """The cost table under one accuracy table, and its numbers for CSV.
+               metric: str) -> tuple[Block | None, list[dict], str | None]:
+    """The cost table under one accuracy table, its numbers for CSV, and, when no row had a run timed on a
+    quiet machine, no table but one line for under the accuracy table.
 
     ``rows_by_label``: ``[(label cells, {column: [run records]})]`` in the accuracy table's row order.
     """
     scale, unit = (100.0, "%") if percent else (1.0, "")
     goal = "-" if target is None else f"{sig(target * scale, 3)}{unit}"
     header = ["model"] + (["variant"] if keys == 2 else []) + ["measure"] + list(columns)
-    printed, numbers, left_out = [], [], 0
+    printed, numbers, left_out, untimed = [], [], 0, 0
     for label, cells in rows_by_label:
-        figures = {}
-        for column in columns:
-            records = cells.get(column, [])
-            quiet = [r for r in records if not busy(r)]
-            left_out += len(records) - len(quiet)
-            seconds = [s for s in (epoch_seconds(r) for r in quiet) if s is not None]
-            speeds = [(r.get("timing") or {}).get("train_examples_per_s") for r in quiet]
-            speeds = [s for s in speeds if isinstance(s, (int, float))]
-            reached = [t for t in (time_to_target(r, target, higher) for r in quiet) if t is not None] \
-                if target is not None else []
-            bests = [max(d for _, d in h) if higher else min(d for _, d in h) for h in map(history, quiet) if h]
-            figures[column] = {
-                "runs": len(records), "busy": len(records) - len(quiet),
-                "epoch_seconds": statistics.median(seconds) if seconds else None,
-                "examples_per_s": statistics.median(speeds) if speeds else None,
-                "time_to_target_s": statistics.median(reached) if reached else None,
-                "reached": len(reached), "timed": len(quiet),
-                "best_dev": (max(bests) if higher else min(bests)) if bests else None,
-            }
+        figures = {column: _figures(cells.get(column, []), target, higher) for column in columns}
+        left_out += sum(f["busy"] for f in figures.values())
         fastest = min((f["epoch_seconds"] for f in figures.values() if f["epoch_seconds"]), default=None)
         for column, f in figures.items():
             f["ratio_to_fastest"] = f["epoch_seconds"] / fastest if fastest and f["epoch_seconds"] else None
             numbers.append({"model": label[0], "variant": label[1] if keys == 2 else None, "backend": column,
                             "target": target, **f})
+        if fastest is None:  # nothing timed on a quiet machine in this row: counted, not printed
+            untimed += 1
+            continue
         printed.append(list(label) + ["epoch"] + [_epoch_cell(figures[c]) for c in columns])
         printed.append(list(label) + [f"to {goal}"] + [_target_cell(figures[c], target, scale, unit)
                                                          for c in columns])
-    notes = ["epoch: median over seeds of each run's median training seconds per epoch (evaluation excluded), "
-             "(its ratio to the row's fastest backend), training examples per second; to target: median training "
-             "seconds until dev first reached the target (seeds that reached it / seeds timed)"]
+    notes = []
+    if untimed:
+        notes.append(f"{untimed} row(s) with no run timed on a quiet machine left out")
     if target is None:
         notes.append("no dev target declared for this table: `rnnbench report --target VALUE` sets one")
     if left_out:
         notes.append(f"{left_out} run(s) on a busy machine (load average above the usable CPUs) are left out of "
                      "the cost figures; their accuracy counts above")
-    return Block(title, header, printed, keys=keys + 1, notes=notes), numbers
+    if not printed:
+        return None, numbers, f"training cost: no run of this table was timed on a quiet machine ({left_out} busy)"
+    return Block(title, header, printed, keys=keys + 1, notes=notes), numbers, None
+
+
+def _figures(records: list[dict], target, higher: bool) -> dict:
+    """One backend's cost figures over the seeds of one row: medians of the runs not on a busy machine."""
+    quiet = [r for r in records if not busy(r)]
+    seconds = [s for s in (epoch_seconds(r) for r in quiet) if s is not None]
+    speeds = [s for s in ((r.get("timing") or {}).get("train_examples_per_s") for r in quiet)
+              if isinstance(s, (int, float))]
+    reached = [t for t in (time_to_target(r, target, higher) for r in quiet) if t is not None] \
+        if target is not None else []
+    bests = [max(d for _, d in h) if higher else min(d for _, d in h) for h in map(history, quiet) if h]
+    return {"runs": len(records), "busy": len(records) - len(quiet),
+            "epoch_seconds": statistics.median(seconds) if seconds else None,
+            "examples_per_s": statistics.median(speeds) if speeds else None,
+            "time_to_target_s": statistics.median(reached) if reached else None,
+            "reached": len(reached), "timed": len(quiet),
+            "best_dev": (max(bests) if higher else min(bests)) if bests else None}
+
+
+#: Said once under the summary, for every cost table.
+COST_NOTE = ("training cost: epoch is the median over seeds of each run's median training seconds per epoch "
+             "(evaluation excluded), its ratio to the row's fastest backend, and training examples per second; to "
+             "target is the median training time until dev first reached the task's target (seeds that reached it / "
+             "seeds timed); runs on a busy machine are left out of both")
 
 
 def _epoch_cell(f: dict) -> str:

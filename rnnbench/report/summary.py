@@ -14,7 +14,7 @@ import re
 import pandas as pd
 
 from rnnbench.report.accuracy import GROUP, summarise_runs
-from rnnbench.report.cost import check_target, cost_block, declared_target
+from rnnbench.report.cost import COST_NOTE, check_target, cost_block, declared_target
 from rnnbench.report.longrange import largest_solved
 from rnnbench.report.section import Block, Section, mean_sd, missing, row_keys, sig
 from rnnbench.report.speed import shape_label
@@ -68,12 +68,14 @@ def backend_sort_key(name: str):
 
 def cost_section(frame) -> Section | None:
     """``rnnbench report --table cost``: the training-cost tables of the summary alone, numbers for CSV."""
-    blocks, _, _ = _accuracy(frame)
-    cost = [b for b in blocks if b.numbers is not None]
-    if not cost:
+    costs = []
+    _accuracy(frame, costs)
+    if not costs:
         return None
-    numbers = pd.DataFrame([{"table": b.title, **row} for b in cost for row in b.numbers])
-    return Section("cost", "Training cost", numbers, cost)
+    numbers = pd.DataFrame([{"table": (block.title if block else note.split(": training cost")[0]), **row}
+                            for block, rows, note in costs for row in rows])
+    return Section("cost", "Training cost", numbers, [block for block, _, _ in costs if block is not None],
+                   notes=[COST_NOTE] + [note for _, _, note in costs if note])
 
 
 def _runs_by_cell(runs) -> dict:
@@ -89,7 +91,10 @@ def _target(frame, task: str, dataset: str, metric: str, percent: bool):
     return check_target(given, metric, percent) if given is not None else declared_target(task, dataset, metric)
 
 
-def _accuracy(frame):
+def _accuracy(frame, costs=None):
+    """The accuracy tables, each followed by its training-cost table; ``costs`` (a list) receives every cost
+    table as ``(block or None, numbers, one line when there is no block)``."""
+    costs = [] if costs is None else costs
     runs = frame[(frame["kind"] == "run") & (frame["status"] == "ok")]
     if "seq_len" in runs.columns:  # long-range runs: their summary is the largest T solved, below
         runs = runs[runs["seq_len"].isna()]
@@ -137,14 +142,18 @@ def _accuracy(frame):
         blocks.append(Block(title, header, rows, keys=2 if show_variant else 1, source=(task, dataset),
                             models=tuple(part["model"].unique()), split=_split_value(task, part)))
         higher = bool(part["higher_is_better"].all())
-        cost, numbers = cost_block(f"training cost, {task} {dataset}{', ' + heading if heading else ''}",
-                                   cost_rows, columns, keys=2 if show_variant else 1, percent=percent,
-                                   target=_target(frame, task, dataset, metric, percent), higher=higher,
-                                   metric=metric)
-        cost.numbers = numbers
-        blocks.append(cost)
+        cost, numbers, instead = cost_block(f"training cost, {task} {dataset}{', ' + heading if heading else ''}",
+                                            cost_rows, columns, keys=2 if show_variant else 1, percent=percent,
+                                            target=_target(frame, task, dataset, metric, percent), higher=higher,
+                                            metric=metric)
+        costs.append((cost, numbers, f"{title}: {instead}" if instead else None))
+        if cost is None:
+            blocks[-1].notes.append(instead)
+        else:
+            cost.numbers = numbers
+            blocks.append(cost)
     notes = ["accuracy: test mean ± sample sd over seeds (n), read at the best dev point; spread: largest minus "
-             "smallest backend mean"]
+             "smallest backend mean", COST_NOTE]
     return blocks, notes, lines
 
 
@@ -238,8 +247,12 @@ def _speed(frame):
     several_hosts = rows["host"].nunique() > 1
     order = sorted(shown, key=lambda p: (-len(shown[p]), str(shown[p][0]["started_at"].iloc[0])))
     blocks = [_speed_block(shown[order[0]], several_hosts)]
-    if len(order) > 1:  # the largest record gets its table; the rest share one, a row still one record's
+    brief = frame.attrs.get("brief")  # the README: the other records are in results/report.md
+    if len(order) > 1 and not brief:  # the largest record gets its table; the rest share one, a row still one record's
         blocks.append(_other_sessions_block([shown[p] for p in order[1:]]))
+    elif len(order) > 1:
+        blocks[0].notes.append(f"{len(order) - 1} other bench record(s): `rnnbench report --table summary` "
+                               "(results/report.md) sets each in its own rows")
     notes = ["speed: median ms per call of each backend's fastest impl (named unless the default), % of the "
              "matrix-multiply peak measured in the same session; × fastest: each median over the fastest, in column "
              "order, within one bench record (a row never mixes two)"]
