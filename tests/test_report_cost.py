@@ -134,3 +134,16 @@ def test_a_table_whose_runs_were_all_busy_is_one_line_in_the_summary_and_rows_in
     assert "training cost, textclf trec" not in out, "no table of dashes"
     rows = _cost_csv(tmp_path, records)
     assert {(r["backend"], r["busy"], r["epoch_seconds"]) for r in rows} == {("torch", "2", ""), ("numpy", "1", "")}
+
+
+def test_html_has_dev_against_training_seconds_curves_with_the_target_from_quiet_runs_only(tmp_path):
+    pytest.importorskip("matplotlib")
+    from rnnbench.report.figures import wall_time_curve_figures
+    from rnnbench.report.frame import load_results
+
+    quiet = [_run("torch", s) for s in range(2)] + [_run("numpy", 0, seconds=(20.0, 16.0, 18.0))]
+    (chart,) = wall_time_curve_figures(load_results(write_records(tmp_path / "quiet", quiet)))
+    assert "training seconds" in chart.title and chart.svg.lstrip().startswith("<svg")
+    assert "training seconds" in chart.svg and "target" in chart.svg  # axis label, the dotted target in the legend
+    busy_only = [_run("torch", 0, load=9.0)]
+    assert wall_time_curve_figures(load_results(write_records(tmp_path / "busy", busy_only))) == []
