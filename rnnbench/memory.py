@@ -97,9 +97,29 @@ def check_model(spec, available: int | None = None, vocabulary_known: bool = Tru
                f"best-point copy and {optimizer} state", advice, available)
 
 
-def out_of_memory_message(doing: str, exc: MemoryError, options: dict) -> str:
-    """One line for a MemoryError: what NumPy could not allocate, and the size options the user gave."""
+#: The sizes a run's memory grows with first, named (with their values) when the user gave none.
+LOWER_FIRST = ("batch_size", "max_length", "seq_len", "hidden_size")
+
+
+def out_of_memory_message(doing: str, exc: MemoryError, options: dict, resolved: dict | None = None) -> str:
+    """One line for a MemoryError: what NumPy could not allocate, and the size options to lower.
+
+    The options the user gave, when any; else the main sizes of the ``resolved``
+    configuration with their values (the task's defaults), so the line always
+    names what to lower.
+    """
     detail = str(exc).strip() or "out of memory"
-    given = [f"--{name.replace('_', '-')} {options[name]}" for name in SIZE_OPTIONS if options.get(name) is not None]
-    sizes = f"; sizes given: {', '.join(given)}" if given else ""
-    return f"not enough memory {doing}: {detail}{sizes}; lower them and run again"
+    given = [f"--{_flag(name)} {options[name]}" for name in SIZE_OPTIONS if options.get(name) is not None]
+    if given:
+        return f"not enough memory {doing}: {detail}; sizes given: {', '.join(given)}; lower them and run again"
+    current = [f"--{_flag(name)} (now {resolved[name]})" for name in LOWER_FIRST
+               if resolved and resolved.get(name) is not None]
+    if not current:
+        return f"not enough memory {doing}: {detail}; lower --batch-size, the sequence length or --hidden-size " \
+               f"and run again"
+    listed = current[0] if len(current) == 1 else f"{', '.join(current[:-1])} or {current[-1]}"
+    return f"not enough memory {doing}: {detail}; lower {listed} and run again"
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")

@@ -79,6 +79,11 @@ def run(prepared: Prepared, backend, config: dict, seed: int, *, progress: bool 
     except KeyboardInterrupt as exc:
         record["status"] = "interrupted"
         state.interrupt = exc
+    except MemoryError as exc:  # numpy's _ArrayMemoryError too: a size too large for this machine, not a bug
+        from rnnbench.memory import out_of_memory_message
+
+        record["status"] = "failed"
+        record["error"] = f"MemoryError: {out_of_memory_message('training', exc, {}, config)}"
     except Exception as exc:  # a run that breaks is a record, never a missing row
         record["status"] = "failed"
         record["error"] = f"{type(exc).__name__}: {exc}"

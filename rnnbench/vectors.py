@@ -101,7 +101,11 @@ class _HashingReader(io.RawIOBase):
 def _open(path: Path):
     """Check ``path`` names a readable file; return it opened in binary, and whether it is gzip."""
     if not path.exists():
-        raise RnnbenchError(f"--vectors {path}: no such file")
+        from rnnbench.data.readers import why_missing
+
+        reason = why_missing(path)
+        raise RnnbenchError(f"--vectors {path}: no such file" if reason == "does not exist" else
+                            f"--vectors {path} {reason}")
     if path.is_dir():
         raise RnnbenchError(f"--vectors {path} is a directory; give the vectors file itself")
     if not path.is_file():

@@ -81,3 +81,78 @@ def test_every_command_survives_an_installed_plugin_that_exits_on_import(tmp_pat
         assert ("warning: plugin 'exiter' (rnnbench-exiter 1.0) failed to load: it called sys.exit(3)"
                 in process.stderr)
         assert "backend  numpy" in process.stdout
+
+
+# -- 14. messages that say what the user did -------------------------------------------------------------------
+
+
+def _run(*argv):
+    return cli.main(["run", "--backend", "numpy", *argv])
+
+
+def test_out_of_memory_while_training_names_the_options_to_lower(tmp_path, capsys, monkeypatch):
+    import json
+
+    from rnnbench.backends.numpy import model as numpy_model
+    from text_fixtures import sentiment_texts, write_user_file
+
+    def no_memory(self, *args):
+        raise MemoryError("Unable to allocate 3.00 GiB for an array with shape (64, 100000, 128) and data type "
+                          "float32")
+
+    monkeypatch.setattr(numpy_model.NumpyModel, "train_step", no_memory)
+    data = write_user_file(tmp_path / "toy.tsv", sentiment_texts(40))
+    code = _run("--task", "textclf", "--dataset", str(data), "--results-dir", str(tmp_path / "r"), "--max-steps",
+                "2", "--embed-size", "4", "--hidden-size", "4", "--no-progress")
+    captured = capsys.readouterr()
+    assert code == 1
+    [record] = [json.loads(p.read_text()) for p in (tmp_path / "r").glob("*.json")]
+    assert record["status"] == "failed"
+    assert record["error"].startswith("MemoryError: not enough memory training: Unable to allocate 3.00 GiB")
+    assert "lower --batch-size (now 32), --max-length (now 400) or --hidden-size (now 4) and run again" \
+        in record["error"]
+    assert "traceback" not in record, "a size too large for the machine is not a bug"
+    assert "lower --batch-size (now 32)" in captured.out  # the record line says it too
+
+
+def _loop(folder: Path, name: str) -> Path:
+    first, second = folder / name, folder / f"other-{name}"
+    first.symlink_to(second.name)
+    second.symlink_to(first.name)
+    return first
+
+
+def test_a_symlink_loop_as_a_data_file_is_called_a_loop(tmp_path, capsys):
+    loop = _loop(tmp_path, "loop.tsv")
+    assert _run("--task", "textclf", "--dataset", str(loop), "--results-dir", str(tmp_path / "r")) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rnnbench: error: dataset file {loop} is a symbolic link loop (its links lead back to "
+                   f"themselves); give the file itself\n")
+
+
+def test_a_dangling_symlink_names_what_it_points_to(tmp_path, capsys):
+    link = tmp_path / "gone.tsv"
+    link.symlink_to(tmp_path / "moved-away.tsv")
+    assert _run("--task", "textclf", "--dataset", str(link), "--results-dir", str(tmp_path / "r")) == 2
+    assert capsys.readouterr().err == (f"rnnbench: error: dataset file {link} is a symbolic link to "
+                                       f"{tmp_path / 'moved-away.tsv'}, which does not exist\n")
+
+
+def test_a_symlink_loop_as_a_vectors_file_is_called_a_loop(tmp_path):
+    from rnnbench import vectors
+
+    loop = _loop(tmp_path, "vectors.txt")
+    with pytest.raises(RnnbenchError, match=r"vectors\.txt is a symbolic link loop"):
+        vectors._open(loop)
+
+
+def test_an_include_without_task_says_includes_do_not_take_matrix_values(tmp_path, capsys):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n\n[[include]]\nbackend = "numpy"\n'
+                     'seq_len = 20\n')
+    assert cli.main(["sweep", str(sweep), "--dry-run", "--results-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"rnnbench: error: {sweep}: [[include]] #1: no task; an [[include]] is a run of its own: it "
+                   f"takes the values of [options] but not those of [matrix], so set task in the include (or in "
+                   f"[options])\n")
+    assert "set task in [matrix]" not in err

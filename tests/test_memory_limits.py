@@ -85,14 +85,16 @@ def test_a_memory_error_while_preparing_is_one_line_with_the_sizes_given(tmp_pat
                    "(1000000000, 400)", "sizes given: --batch-size 1000000000")
 
 
-def test_a_bare_memory_error_still_says_what_happened(tmp_path, capsys, monkeypatch):
+def test_a_bare_memory_error_still_says_what_happened_and_what_to_lower(tmp_path, capsys, monkeypatch):
     def prepare(self, config):
         raise MemoryError()
 
     monkeypatch.setattr(TextClassification, "prepare", prepare)
     path = write_user_file(tmp_path / "toy.tsv", sentiment_texts(20))
-    one_line_error(*run(tmp_path, capsys, "--task", "textclf", "--dataset", str(path)),
-                   "not enough memory preparing the run: out of memory; lower them")
+    line = one_line_error(*run(tmp_path, capsys, "--task", "textclf", "--dataset", str(path)),
+                          "not enough memory preparing the run: out of memory; lower --batch-size (now ")
+    # no size was given: the line names the ones to lower with the values the run would use (issue 22, item 14)
+    assert "--max-length (now 400) or --hidden-size (now " in line and line.endswith(" and run again")
 
 
 # -- the estimates themselves ----------------------------------------------------------------------

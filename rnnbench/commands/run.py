@@ -154,7 +154,7 @@ def handle(args) -> int:
     except MemoryError as exc:  # numpy's _ArrayMemoryError too: a size the tasks' own estimates let through
         from rnnbench.memory import out_of_memory_message
 
-        raise RnnbenchError(out_of_memory_message("preparing the run", exc, given)) from None
+        raise RnnbenchError(out_of_memory_message("preparing the run", exc, given, configs[0])) from None
     codes = []
     for config, job in zip(configs, prepared):
         for note in job.notes:

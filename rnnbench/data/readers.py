@@ -256,13 +256,28 @@ def _check_regular_file(path: Path) -> None:
     """Refuse what is not a readable regular file before opening it (a FIFO would block forever)."""
     try:
         if not path.exists():
-            raise RnnbenchError(f"dataset file {path} does not exist")
+            raise RnnbenchError(f"dataset file {path} {why_missing(path)}")
         if path.is_dir():
             raise RnnbenchError(f"dataset file {path} is a directory; give a {'/'.join(USER_FORMATS)} file")
         if not path.is_file():
             raise RnnbenchError(f"dataset file {path} is not a regular file")
     except OSError as exc:
         raise RnnbenchError(f"cannot read dataset file {path}: {exc.strerror or exc}") from None
+
+
+def why_missing(path: Path) -> str:
+    """Why ``path.exists()`` is False, said as the end of a sentence: a symbolic link loop is not a missing file."""
+    import errno
+    import os
+
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link loop (its links lead back to themselves); give the file itself"
+        if path.is_symlink():
+            return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+    return "does not exist"
 
 
 def _decode_error(path: Path, codec: str, given: str, streaming: UnicodeError) -> str:

@@ -160,6 +160,14 @@ def _expand(path: Path, data: dict) -> Sweep:
     return Sweep(path, description, configurations, warnings)
 
 
+def _missing(key: str, source: str) -> str:
+    """A configuration without ``key``; an include is told why [matrix] did not give it one."""
+    if source.startswith("[[include]]"):
+        return (f"{source}: no {key}; an [[include]] is a run of its own: it takes the values of [options] but "
+                f"not those of [matrix], so set {key} in the include (or in [options])")
+    return f"{source}: no {key}; set {key} in [matrix] or [options]"
+
+
 def _table(data: dict, key: str) -> dict:
     value = data.get(key, {})
     if not isinstance(value, dict):
@@ -217,7 +225,7 @@ class _Checker:
     def configuration(self, values: dict, origin: dict, source: str) -> Configuration:
         for key in ("task", "backend"):
             if key not in values:
-                raise RnnbenchError(f"{source}: no {key}; set {key} in [matrix], [options] or the include")
+                raise RnnbenchError(_missing(key, source))
         converted = {key: convert(key, value, origin[key]) for key, value in values.items()}
         task = self.task(converted["task"][1], origin["task"])
         for key in converted:
