@@ -27,8 +27,10 @@ demo: install
 	$(BIN)/rnnbench plugins
 	$(BIN)/rnnbench run --backend torch --task textclf
 
-# The HTML report's browser test needs Chromium (apt-get install chromium chromium-driver): required here.
+# The HTML report's browser test needs Chromium and chromedriver, required here: .ci/browser installs them
+# with apt-get where it can run without asking (root, passwordless sudo), else stops at once with the command.
 test: install
+	.ci/browser
 	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests plugins/rnnbench-jax/tests
 
 # The README's results section, regenerated from the records in results/ (tests/test_readme.py checks it).
