@@ -22,10 +22,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt plugins/rnnbench-jax/pyprojec
 	touch $@
 
 # The main job: an LSTM text classifier on IMDB with PyTorch (about 5 minutes on 2 CPU cores;
-# the first time, IMDB is downloaded into the user cache, about 80 MiB).
+# the first time, IMDB is downloaded into the user cache, about 80 MiB). Its record goes to runs/ (ignored by
+# git): results/ holds the committed reference records that the README and the tests are checked against.
 demo: install
 	$(BIN)/rnnbench plugins
-	$(BIN)/rnnbench run --backend torch --task textclf
+	$(BIN)/rnnbench run --backend torch --task textclf --results-dir runs
 
 # The HTML report's browser test needs Chromium and chromedriver, required here: .ci/browser installs them
 # with apt-get where it can run without asking (root, passwordless sudo), else stops at once with the command.

@@ -6,7 +6,12 @@ report as text: no tag, no link, no extra table cell, no extra row.
 """
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +80,75 @@ def test_terminal_tables_keep_one_line_per_row(tmp_path, capsys, monkeypatch):
     text = _report(capsys, _hostile_records(tmp_path), "--table", "accuracy")
     assert not [line for line in text.splitlines() if line.startswith(("next", "row"))]
     assert [line for line in text.splitlines() if "onerror=alert(1)> | *b*" in line and "next <!-- x" in line]
+
+
+# --- a user's own runs never break the reference checks (the README's order: make demo, then make test) -------
+
+REPO = Path(__file__).resolve().parents[1]
+CHECK = ["report", "--summary", "--format", "markdown", "--sweeps", "sweeps", "--into", "README.md", "--check"]
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+def test_make_demo_writes_its_record_outside_the_reference():
+    recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", (REPO / "Makefile").read_text(), re.M).group(1)
+    run = next(line for line in recipe.splitlines() if "rnnbench run" in line)
+    assert "--results-dir runs" in run, run
+    if shutil.which("git") and (REPO / ".git").exists():
+        _git(REPO, "check-ignore", "-q", "runs/20991231T000000_textclf_imdb_torch_lstm_seed0.json")  # ignored
+
+
+def test_a_stray_run_in_results_leaves_the_readme_check_passing_and_says_how_to_include_it(tmp_path, monkeypatch,
+                                                                                              capsys):
+    if not shutil.which("git"):
+        pytest.skip("git is not installed")
+    from committed_results import UntrackedRecordsWarning, committed_results
+
+    from rnnbench.report import readme
+
+    # a clone: the committed records, tracked; a README generated from them
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    _git(clone, "init", "-q")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntrackedRecordsWarning)  # this checkout's own strays are not the point
+        committed_results(clone, repo=REPO)
+    _git(clone, "add", "results")
+    (clone / "sweeps").symlink_to(REPO / "sweeps")
+    (clone / "README.md").write_text(f"# rnnbench\n\n{readme.BEGIN}\n{readme.END}\n", encoding="utf-8")
+    monkeypatch.chdir(clone)
+    assert main(CHECK[:-1]) == 0 and main(CHECK) == 0
+
+    # the user's own run lands in results/ (as `rnnbench run` without --results-dir, or the old make demo, did)
+    reference = next(p for p in sorted((clone / "results").glob("*.json"))
+                     if '"dataset": "imdb"' in p.read_text() and '"schema": "rnnbench.run/1"' in p.read_text())
+    record = json.loads(reference.read_text())
+    record["best"]["test"], record["started_at"] = 0.5, "2099-12-31T00:00:00.000Z"
+    stray = clone / "results" / "20991231T000000_textclf_imdb_torch_lstm_seed0.json"
+    stray.write_text(json.dumps(record))
+    capsys.readouterr()
+    assert main(CHECK) == 1  # read as it lies, results/ is no longer the reference: the failure this prevents
+
+    # the tests read the tracked records only: the check passes, and the warning names the run and what to do
+    checked = tmp_path / "checked"
+    with pytest.warns(UntrackedRecordsWarning) as caught:
+        committed_results(checked, repo=clone)
+    message = str(caught[0].message)
+    assert stray.name in message and "git add" in message and "make readme" in message
+    (checked / "sweeps").symlink_to(REPO / "sweeps")
+    shutil.copy(clone / "README.md", checked / "README.md")
+    monkeypatch.chdir(checked)
+    assert main(CHECK) == 0, capsys.readouterr().err
+    assert not (checked / "results" / stray.name).exists()
+
+    # once added, it is part of the reference: the check asks for make readme, which takes it in
+    _git(clone, "add", str(stray))
+    again = tmp_path / "again"
+    committed_results(again, repo=clone)
+    (again / "sweeps").symlink_to(REPO / "sweeps")
+    shutil.copy(clone / "README.md", again / "README.md")
+    monkeypatch.chdir(again)
+    assert main(CHECK) == 1
+    assert main(CHECK[:-1]) == 0 and main(CHECK) == 0

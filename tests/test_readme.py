@@ -4,6 +4,8 @@
 find nothing to change. The text must not depend on the terminal, the
 machine or where the checkout lives, so the check also runs from a copy
 elsewhere with a narrow terminal, and an edited number must be caught.
+The records are the committed ones (``committed_results``): a run a user
+made into results/ is left out, with a warning that says how to add it.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import pytest
 
 pytest.importorskip("pandas", reason="rnnbench report needs pandas")
 
+from committed_results import committed_results
+
 from rnnbench.cli import main
 from rnnbench.report import readme
 
@@ -21,16 +25,23 @@ REPO = Path(__file__).resolve().parents[1]
 CHECK = ["report", "--summary", "--format", "markdown", "--sweeps", "sweeps", "--into", "README.md", "--check"]
 
 
-def test_the_readme_results_are_what_the_committed_records_give(monkeypatch, capsys):
-    monkeypatch.chdir(REPO)
+def _checkout(tmp_path: Path) -> Path:
+    """The README, the sweep files and the committed records, as the check reads them, in ``tmp_path``."""
+    committed_results(tmp_path)
+    (tmp_path / "sweeps").symlink_to(REPO / "sweeps")
+    shutil.copy(REPO / "README.md", tmp_path / "README.md")
+    return tmp_path
+
+
+def test_the_readme_results_are_what_the_committed_records_give(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(_checkout(tmp_path))
     code = main(CHECK)
-    assert code == 0, capsys.readouterr().err + " (run make readme and commit README.md)"
+    assert code == 0, capsys.readouterr().err + (" (run make readme and commit README.md; records git does not "
+                                                 "track are left out: git add them first)")
 
 
 def test_a_changed_number_is_caught_wherever_the_checkout_lives(tmp_path, monkeypatch, capsys):
-    for name in ("results", "sweeps"):
-        (tmp_path / name).symlink_to(REPO / name)
-    shutil.copy(REPO / "README.md", tmp_path / "README.md")
+    _checkout(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "40")  # a narrow terminal changes nothing in Markdown
     assert main(CHECK) == 0, capsys.readouterr().err
