@@ -39,8 +39,13 @@ def write_user_file(path: Path, rows, text_column="text", label_column="label", 
     if path.suffix == ".jsonl":
         path.write_text("".join(json.dumps({text_column: t, label_column: names[y]}) + "\n" for t, y in rows))
         return path
+    if path.suffix == ".tsv":  # TSV has no quoting (docs/data.md): a field is everything between two tabs
+        table = [[label_column, text_column], *([names[y], t] for t, y in rows)]
+        assert not any(set("\t\r\n") & set(cell) for row in table for cell in row), "TSV cannot hold that"
+        path.write_text("".join("\t".join(row) + "\n" for row in table), encoding="utf-8")
+        return path
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, delimiter="\t" if path.suffix == ".tsv" else ",")
+        writer = csv.writer(handle)
         writer.writerow([label_column, text_column])
         writer.writerows([names[y], t] for t, y in rows)
     return path

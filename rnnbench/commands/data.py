@@ -7,7 +7,8 @@ def add_parser(commands, argv=None) -> None:
                                description="Datasets live in --data-dir, else $RNNBENCH_DATA_DIR, "
                                            "else ~/.cache/rnnbench/data ($XDG_CACHE_HOME/rnnbench/data).")
     verbs = data.add_subparsers(dest="data_command", metavar="VERB")
-    listing = verbs.add_parser("list", help="each registered dataset: present, partial or missing, and where")
+    listing = verbs.add_parser("list", help="each registered dataset: present, unusable (a file empty or truncated), "
+                                            "partial or missing, and where")
     listing.add_argument("--data-dir", metavar="DIR")
     listing.set_defaults(handler=_list)
     fetch = verbs.add_parser("fetch", help="download the original files, verify, extract safely, convert")
@@ -32,9 +33,12 @@ def _list(args) -> int:
     data_dir = resolve_data_dir(args.data_dir)
     print(f"data directory: {data_dir.describe()}")
     rows = []
-    for status in all_statuses(data_dir):
+    for status in all_statuses(data_dir, check_sizes=True):  # an empty or truncated file: not usable
         source = status.source
         note = f"missing {', '.join(status.missing)}" if status.missing and status.state == "partial" else ""
+        if status.damaged:
+            note = "; ".join(n for n in (note, *status.damaged) if n) + \
+                f"; not usable: `rnnbench data fetch {source.name} --force` fetches it again"
         note = "; ".join(n for n in (note, source.notes) if n)
         rows.append([source.name, status.state, f"{status.size_bytes / 1e6:.1f} MB" if status.size_bytes else "-",
                      source.classes, source.title, note])

@@ -26,6 +26,9 @@ class LocalStatus:
     missing: tuple[str, ...]  # required files absent
     present_optional: tuple[str, ...]
     size_bytes: int
+    #: Files there that cannot be the converted original: ``"rt-polarity.pos is empty"``, ``"... truncated"``
+    #: (only when the sizes were checked, :func:`local_status`).
+    damaged: tuple[str, ...] = ()
 
     @property
     def present(self) -> bool:
@@ -34,21 +37,44 @@ class LocalStatus:
     @property
     def state(self) -> str:
         if self.present:
-            return "present"
+            return "unusable" if self.damaged else "present"
         return "partial" if self.folder.is_dir() and any(self.folder.iterdir()) else "missing"
 
 
-def local_status(name: str, data_dir: DataDir) -> LocalStatus:
+def local_status(name: str, data_dir: DataDir, check_sizes: bool = False) -> LocalStatus:
+    """What of dataset ``name`` is in ``data_dir``; ``check_sizes``: also each file's size against the registry."""
     source = get_source(name)
     folder = data_dir.path / name
     missing = tuple(f for f in source.required if not (folder / f).is_file())
     optional = tuple(f for f in source.optional if (folder / f).is_file())
     size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) if folder.is_dir() else 0
-    return LocalStatus(source, folder, missing, optional, size)
+    damaged = tuple(size_problems(source, folder)) if check_sizes else ()
+    return LocalStatus(source, folder, missing, optional, size, damaged)
 
 
-def all_statuses(data_dir: DataDir) -> list[LocalStatus]:
-    return [local_status(name, data_dir) for name in DATASETS]
+#: A gzipped file is compressed again by the converter: another zlib may write a few bytes fewer.
+COMPRESSED_SLACK = 0.02
+
+
+def size_problems(source: DatasetSource, folder: Path):
+    """Each file of the dataset that is there but empty, or shorter than the converter writes it."""
+    for name in (*source.required, *source.optional):
+        path = folder / name
+        try:
+            actual = path.stat().st_size if path.is_file() else None
+        except OSError:
+            actual = None
+        if actual is None:
+            continue
+        expected = source.sizes.get(name)
+        if actual == 0:
+            yield f"{name} is empty" + (f" (the registry says {expected:,} bytes)" if expected else "")
+        elif expected and actual < expected * (1 - COMPRESSED_SLACK if name.endswith(".gz") else 1):
+            yield f"{name} is truncated ({actual:,} of {expected:,} bytes)"
+
+
+def all_statuses(data_dir: DataDir, check_sizes: bool = False) -> list[LocalStatus]:
+    return [local_status(name, data_dir, check_sizes) for name in DATASETS]
 
 
 def dataset_folder(name: str, data_dir: str | DataDir | None = None, *, progress: bool | None = None) -> Path:

@@ -214,11 +214,15 @@ def read_table(path, text_column: str, label_column: str, delimiter: str | None 
                encoding: str = DEFAULT_ENCODING):
     """``(texts, label strings)`` from a TSV/CSV with a header row, or JSON Lines objects.
 
-    A user's .tsv and .csv are read as Python's csv module (and pandas) write them:
-    a field may be quoted, with quotes doubled inside. An explicit ``delimiter``
-    reads raw, unquoted fields instead (GLUE's TSV files have bare quotes).
-    Labels come back normalised (:func:`normalise_label`). Every problem with
-    the file, its bytes or its rows is a one-line :class:`RnnbenchError`.
+    A user's .csv is read as Python's csv module (and pandas) write it: a field
+    may be quoted, with quotes doubled inside. A .tsv is read as TSV is defined
+    (IANA text/tab-separated-values, and GLUE's files): a field is everything
+    between two tabs, a quote is a character of the text, never quoting. (Read
+    with CSV's quoting, a row starting with a lone ``"`` swallowed every line
+    up to the next quote: a label ended up in a text.) An explicit ``delimiter``
+    reads raw, unquoted fields too. Labels come back normalised
+    (:func:`normalise_label`). Every problem with the file, its bytes or its
+    rows is a one-line :class:`RnnbenchError`.
     """
     path = Path(path)
     _check_regular_file(path)
@@ -230,7 +234,7 @@ def read_table(path, text_column: str, label_column: str, delimiter: str | None 
         if suffix == ".jsonl" and delimiter is None:
             texts, labels = _read_jsonl_columns(path, text_column, label_column, codec)
         else:
-            raw = delimiter is not None
+            raw = delimiter is not None or suffix == ".tsv"  # TSV has no quoting: see above
             texts, labels = _read_delimited(path, text_column, label_column, delimiter or
                                             ("\t" if suffix == ".tsv" else ","), raw, codec)
     except UnicodeError as exc:  # a decoder's offset is within its chunk: find where, from the start
@@ -329,7 +333,7 @@ def _read_delimited(path, text_column, label_column, delimiter, raw, encoding=DE
             raise RnnbenchError(f"dataset file {path} is empty (a header row naming the columns is expected)")
         # a byte-order mark the codec kept (utf-16-le, say) is never part of a name
         header = [restore(name).strip() for name in [header[0].lstrip("\ufeff"), *header[1:]]] if header else []
-        text_index, label_index = (_column_index(path, header, name, option)
+        text_index, label_index = (_column_index(path, header, name, option, raw)
                                    for name, option in ((text_column, "--text-column"),
                                                         (label_column, "--label-column")))
         texts, labels = [], []
@@ -375,10 +379,12 @@ def _same(cell: str) -> str:
     return cell
 
 
-def _column_index(path, header, name, option) -> int:
+def _column_index(path, header, name, option, raw=False) -> int:
     if name not in header:
-        raise RnnbenchError(f"{path} has no column {name!r} (set {option}); columns: {names_list(header)}"
-                            + _bom_hint(header[0] if header else ""))
+        quoted = raw and f'"{name}"' in header  # a TSV written with CSV quoting: the quotes are in the names
+        hint = (f"; its names are quoted, but a {path.suffix} is read without quoting: write it without quotes "
+                "or as a .csv") if quoted else _bom_hint(header[0] if header else "")
+        raise RnnbenchError(f"{path} has no column {name!r} (set {option}); columns: {names_list(header)}{hint}")
     return header.index(name)
 
 

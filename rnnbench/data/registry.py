@@ -50,6 +50,9 @@ class DatasetSource:
     needs: tuple[str, ...] = ()  # datasets the converter derives files from (fetched first when missing)
     max_unpacked_bytes: int = 2 << 30  # extraction stops past this total: a decompression bomb is refused
     extra: dict = field(default_factory=dict)
+    #: Bytes of each local file as the converter writes it from the original (``rnnbench data list`` calls a
+    #: smaller one truncated); a file not listed is only checked not to be empty.
+    sizes: dict = field(default_factory=dict)
 
     @property
     def download_bytes(self) -> int | None:
@@ -68,6 +71,7 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
                             "torchtext IMDB loader", size=84_125_825),),
         converter="convert_imdb",
         required=("train.jsonl.gz", "test.jsonl.gz"),
+        sizes={"train.jsonl.gz": 12_984_923, "test.jsonl.gz": 12_681_572},
         notes="the 50k unlabelled reviews are not converted",
         citation="Maas et al. 2011, ACL-HLT"),
     DatasetSource(
@@ -80,6 +84,7 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
                             "JuliaText and other public download pins", size=789_539),),
         converter="convert_sst",
         required=("train.txt", "dev.txt", "test.txt"),
+        sizes={"train.txt": 2_160_058, "dev.txt": 280_825, "test.txt": 559_614},
         citation="Socher et al. 2013, EMNLP"),
     DatasetSource(
         name="sst2",
@@ -91,6 +96,7 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
         converter="convert_sst2",
         required=("train.tsv", "dev.tsv"),
         optional=("test.tsv", "test_labeled.tsv"),  # a GLUE copy without labels still trains (dev reported)
+        sizes={"train.tsv": 3_806_081, "dev.tsv": 94_931, "test.tsv": 197_335, "test_labeled.tsv": 200_983},
         needs=("sst",),
         notes="GLUE hides the test labels: test_labeled.tsv is derived from the SST test trees (root label "
               "0-1 negative, 3-4 positive, neutral dropped; 1,821 sentences, GLUE's order and spelling)",
@@ -106,6 +112,7 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
                             size=487_770),),
         converter="convert_mr",
         required=("rt-polarity.pos", "rt-polarity.neg"),
+        sizes={"rt-polarity.pos": 626_395, "rt-polarity.neg": 612_506},
         notes="original is Windows-1252; converted to UTF-8",
         citation="Pang and Lee 2005, ACL"),
     DatasetSource(
@@ -122,6 +129,7 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
         ),
         converter="convert_trec",
         required=("train_5500.label", "TREC_10.label"),
+        sizes={"train_5500.label": 335_858, "TREC_10.label": 23_354},
         notes="latin-1 text",
         citation="Li and Roth 2002, COLING"),
     DatasetSource(
@@ -138,6 +146,7 @@ DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
         converter="convert_ag_news",
         required=("test.csv",),
         optional=("train.csv", "classes.txt"),
+        sizes={"test.csv": 1_857_427, "classes.txt": 31},
         notes="a copy with test.csv alone (7,600 rows) is usable but not comparable with published figures; "
               "`rnnbench data fetch ag_news` gets train.csv too",
         citation="Zhang, Zhao and LeCun 2015, NIPS"),

@@ -55,7 +55,29 @@ def make_splits(config: dict) -> Splits:
         examples = getattr(splits, name)
         if examples is not None and len(examples) == 0:
             raise RnnbenchError(f"dataset {dataset!r}: the {name} split is empty ({splits.described[name]})")
+    check_classes(dataset, splits, registered=dataset in BUILTIN)
     return splits
+
+
+def check_classes(dataset: str, splits: Splits, registered: bool) -> None:
+    """What a classifier can learn from: at least two classes among the training labels, for every dataset
+    (a user's file, or a registered one whose local copy lost a class); a registered dataset's every class.
+
+    MR with an empty ``rt-polarity.pos`` used to train on one class and report 100%.
+    """
+    names = splits.label_names
+    counts = np.bincount(np.asarray(splits.train.labels, dtype=np.int64), minlength=len(names))
+    present = [names[i] for i in np.flatnonzero(counts)]
+    absent = [names[i] for i in np.flatnonzero(counts == 0)]
+    hint = (f"; the local copy may be damaged: `rnnbench data list` checks it, `rnnbench data fetch {dataset} "
+            "--force` fetches it again") if registered else ""
+    if len(present) < 2:
+        raise RnnbenchError(f"dataset {dataset!r}: a classifier needs at least two classes, but every training "
+                            f"example is {names_list(present)} ({len(splits.train)} examples; "
+                            f"{splits.described['train']}){hint}")
+    if registered and absent:
+        raise RnnbenchError(f"dataset {dataset!r}: class {names_list(absent)} has no training examples "
+                            f"(classes: {names_list(names)}){hint}")
 
 
 def _check_split_options(config):
