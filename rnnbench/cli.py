@@ -13,11 +13,24 @@ from rnnbench import __version__
 from rnnbench.errors import RnnbenchError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a number option's value outside its rule (:mod:`rnnbench.number_types`) is one
+    line naming the option (``--lr must be positive, got 0``) rather than a usage dump; every subcommand's
+    parser is one of these (argparse gives subparsers their parent's class)."""
+
+    def _get_value(self, action, arg_string):
+        from rnnbench.number_types import NumberType
+
+        if isinstance(action.type, NumberType):
+            return action.type.check(arg_string, "/".join(action.option_strings) or action.dest)
+        return super()._get_value(action, arg_string)
+
+
 def build_parser(argv=None) -> argparse.ArgumentParser:
     """The parser of every registered command (builtin or a plugin's), in registration order."""
     from rnnbench.plugins import failure, get_registry
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rnnbench",
         description="Recurrent and recursive networks in NumPy, PyTorch, TensorFlow and plugins: "
                     "the same function, checked, timed and trained.")
@@ -68,7 +81,11 @@ def silence_stdout() -> None:
 
 def _main(argv) -> int:
     parser = build_parser(argv)
-    args, unknown = parser.parse_known_args(argv)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+    except RnnbenchError as exc:  # a number option out of its range (Parser): one line, as argparse's exit 2
+        print(f"rnnbench: error: {exc}", file=sys.stderr)
+        return 2
     if unknown:  # one line naming where the options are, rather than argparse's usage dump
         where = f"the {args.task} task" if getattr(args, "task", None) and args.command == "run" else \
             f"rnnbench {args.command}" if getattr(args, "command", None) else "rnnbench"

@@ -151,12 +151,15 @@ def _header(fields: list[str]) -> tuple[int, int] | None:
 
 
 def read_vectors(path, vocabulary_tokens, lowercase: bool = False, token_counts=None,
-                 frozen: bool = False) -> Pretrained:
+                 frozen: bool = False, dtype: str = "float64") -> Pretrained:
     """The vectors of ``vocabulary_tokens`` (ids 0 and 1 the specials, never matched) found in ``path``.
 
     ``token_counts`` (word -> count over the training tokens, every token counted,
-    unknown ones included) adds ``coverage_train_tokens`` to the info.
+    unknown ones included) adds ``coverage_train_tokens`` to the info. A value the
+    run's ``dtype`` cannot hold (past float32's 3.4e38) is refused with its line,
+    rather than becoming an infinite weight.
     """
+    largest = float(np.finfo(dtype).max)
     path = Path(path)
     tokens = list(vocabulary_tokens)
     ids = {token: i for i, token in enumerate(tokens) if i >= len(SPECIALS)}
@@ -213,6 +216,11 @@ def read_vectors(path, vocabulary_tokens, lowercase: bool = False, token_counts=
                                         "is not a number") from None
                 if not np.all(np.isfinite(vector)):
                     raise RnnbenchError(f"{path}:{number}: word {word[:40]!r} has a value that is not finite")
+                if np.any(np.abs(vector) > largest):
+                    value = fields[1 + int(np.argmax(np.abs(vector) > largest))]
+                    raise RnnbenchError(f"{path}:{number}: value {value[:40]} of word {word[:40]!r} is beyond the "
+                                        f"largest {dtype} ({largest:.4g}), the run's --dtype; rescale the vectors "
+                                        "or use --dtype float64")
                 rows[index] = vector
                 if by_case:
                     lowered[index] = True

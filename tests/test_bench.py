@@ -338,7 +338,7 @@ def test_smoke_suite_end_to_end(tmp_path, monkeypatch, capsys):
     (["--impls", "turbo"], "no selected backend has impl 'turbo'"),
     (["--suite", "deepbench"], "sized for a GPU"),
     (["--threads", "0"], "--threads must be at least 1"),
-    (["--budget", "-1"], "--budget must be >= 0"),
+    (["--budget", "-1"], "--budget must not be negative, got -1"),
 ])
 def test_bad_input_is_one_line_and_nonzero(argv, message, tmp_path, capsys):
     code = cli.main(["bench", "--backends", "numpy", *argv, "--results-dir", str(tmp_path)] if "--backends" not in argv

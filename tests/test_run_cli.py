@@ -70,7 +70,7 @@ BAD_INPUTS = [
     (["--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--seeds", "0,x"],
      "--seeds takes comma-separated integers, got '0,x'"),
     (["--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--epochs", "0"],
-     "epochs must be at least 1, got 0"),
+     "--epochs must be at least 1, got 0"),
 ]
 
 

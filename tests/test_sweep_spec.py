@@ -101,7 +101,7 @@ BAD_FILES = [
     ('[matrix]\ntask = "longrange"\nbackend = ["numpy"]', "[matrix] task: expected a list of values"),
     ('[matrix]\ntask = ["longrange"]\nbackend = []', "[matrix] backend: empty list"),
     ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[options]\nepochs = "two"',
-     "[options] epochs: expected an int, got 'two'"),
+     "[options] epochs must be an integer, got 'two'"),
     ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[options]\ndtype = "float16"',
      "[options] dtype: 'float16' is not one of float32, float64"),
     ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[options]\nseeds = "0,1"', "seeds: not a sweep key"),

@@ -14,6 +14,7 @@ import sys
 from dataclasses import replace
 
 from rnnbench.errors import RnnbenchError
+from rnnbench.number_types import nonnegative_float, positive_float, positive_int
 
 
 def add_parser(commands, argv=None) -> None:
@@ -36,15 +37,15 @@ def add_parser(commands, argv=None) -> None:
     bench.add_argument("--trees", action="store_true", help="add the tree cells to a custom grid")
     bench.add_argument("--dtype", metavar="LIST", help="float32 (default) and/or float64")
     bench.add_argument("--pass", dest="passes", metavar="LIST", help="forward, forward+backward (default: both)")
-    bench.add_argument("--threads", type=int, metavar="N",
+    bench.add_argument("--threads", type=positive_int, metavar="N",
                        help="threads of every framework and of the peak measurement (default: usable CPUs)")
     bench.add_argument("--device", metavar="DEVICE", help="cpu (default), cuda, cuda:N, gpu")
     bench.add_argument("--isolation", choices=("config", "impl", "backend"),
                        help="a fresh process per configuration (default), per backend and impl (one framework "
                             "a process; compile caches shared), or per backend (smoke's default)")
-    bench.add_argument("--min-samples", type=int, metavar="N", help="samples per configuration at least")
-    bench.add_argument("--budget", type=float, metavar="S", help="seconds of sampling per configuration")
-    bench.add_argument("--timeout", type=float, default=900.0, metavar="S",
+    bench.add_argument("--min-samples", type=positive_int, metavar="N", help="samples per configuration at least")
+    bench.add_argument("--budget", type=nonnegative_float, metavar="S", help="seconds of sampling per configuration")
+    bench.add_argument("--timeout", type=positive_float, default=900.0, metavar="S",
                        help="give up on a configuration after S seconds (default 900)")
     bench.add_argument("--overhead", action="store_true",
                        help="measure the harness against bare loops (same callable; plain framework layer)")
@@ -56,9 +57,9 @@ def add_parser(commands, argv=None) -> None:
     bench.add_argument("--train", action="store_true",
                        help="time one training step of the textclf model (IMDB default batches) on each backend "
                             "against the plain loop a user of that framework writes, in alternating rounds")
-    bench.add_argument("--train-batches", type=int, default=8, metavar="N",
+    bench.add_argument("--train-batches", type=positive_int, default=8, metavar="N",
                        help="batches a round of --train passes over (default 8)")
-    bench.add_argument("--train-rounds", type=int, default=10, metavar="N",
+    bench.add_argument("--train-rounds", type=positive_int, default=10, metavar="N",
                        help="alternating rounds of --train (default 10)")
     bench.add_argument("--peak-frameworks", metavar="LIST",
                        help="frameworks whose GEMM may set the peak (default: numpy, torch, tensorflow, "
@@ -90,6 +91,9 @@ def handle(args) -> int:
     if not args.no_record:
         ensure_writable(args.results_dir)
     threads, device = grid.config["threads"], grid.config["device"]
+    from rnnbench.devices import warn_threads
+
+    warn_threads(args.threads)
     started, load_start = record.now(), load_average()
     print(f"bench: {len(grid.configs)} configurations, {threads} thread(s), {device}, "
           f"one process per {grid.config['isolation']}", file=sys.stderr)
@@ -153,6 +157,9 @@ def _handle_train(args) -> int:
     threads = args.threads if args.threads is not None else usable_cpus()
     if threads < 1:
         raise RnnbenchError(f"--threads must be at least 1, got {threads}")
+    from rnnbench.devices import warn_threads
+
+    warn_threads(args.threads)
     device = (args.device or "cpu").strip().lower()
     registry = get_registry()
     named = parse_names(args.backends, None, "backends") if args.backends else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from rnnbench.errors import RnnbenchError
+from rnnbench.number_types import positive_int
 
 
 
@@ -25,7 +26,7 @@ def add_parser(commands, argv=None) -> None:
     check.add_argument("--dtype", choices=("float32", "float64"), action="append",
                        help="dtype to check (repeatable; default: both)")
     check.add_argument("--device", metavar="DEVICE", help="device of the checked backends: cpu, cuda, cuda:N, gpu")
-    check.add_argument("--threads", type=int, metavar="N", help="framework threads of the checked backends")
+    check.add_argument("--threads", type=positive_int, metavar="N", help="framework threads of the checked backends")
     check.add_argument("--trajectory", action="store_true",
                        help="compare 50 optimizer steps of a small classifier instead")
     check.add_argument("--format", choices=("table", "json"), default="table")
@@ -52,6 +53,9 @@ def handle(args) -> int:
     dtypes = tuple(args.dtype or check.DTYPES)
     if args.threads is not None and args.threads < 1:
         raise RnnbenchError(f"--threads must be at least 1, got {args.threads}")
+    from rnnbench.devices import warn_threads
+
+    warn_threads(args.threads)
     options = {k: v for k, v in (("device", args.device), ("threads", args.threads)) if v is not None}
     started = datetime.now(timezone.utc).isoformat()
     targets = check.available_targets(args.backend)

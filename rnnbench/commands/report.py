@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from rnnbench.errors import RnnbenchError
+from rnnbench.number_types import nonnegative_float
 
 FILTERS = ("task", "dataset", "model", "backend", "host")
 
@@ -50,9 +51,9 @@ def add_parser(commands, argv=None) -> None:
     which.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare results directory B against A")
     which.add_argument("--compare-machines", nargs=2, metavar=("HOST_A", "HOST_B"),
                        help="compare two machines' records within --results-dir")
-    compare.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
+    compare.add_argument("--threshold", type=nonnegative_float, default=5.0, metavar="PCT",
                          help="flag a speed median (or a loss-like metric) more than PCT%% worse (default 5)")
-    compare.add_argument("--accuracy-threshold", type=float, default=1.0, metavar="POINTS",
+    compare.add_argument("--accuracy-threshold", type=nonnegative_float, default=1.0, metavar="POINTS",
                          help="flag an accuracy more than POINTS percentage points lower (default 1)")
     report.set_defaults(handler=handle)
 

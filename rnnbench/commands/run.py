@@ -12,6 +12,7 @@ import shlex
 import sys
 
 from rnnbench.errors import RnnbenchError
+from rnnbench.number_types import nonnegative_float, positive_float, positive_int, rate
 
 #: Options every task shares, handed to its configuration as they are (None = the task's default).
 #: A task's own options are declared by the task (:meth:`rnnbench.task.Task.add_options`).
@@ -32,14 +33,14 @@ def add_parser(commands, argv=None) -> None:
     run.add_argument("--model", metavar="CELL", help="rnn, lstm, gru; treesent also recursive, treelstm")
     run.add_argument("--dataset", metavar="NAME|PATH",
                      help="a registered dataset (textclf: imdb, sst2, mr, trec, ag_news) or a .tsv/.csv/.jsonl file")
-    run.add_argument("--epochs", type=int, metavar="N")
-    run.add_argument("--max-steps", type=int, metavar="N", help="stop after N training steps in all")
-    run.add_argument("--batch-size", type=int, metavar="N")
+    run.add_argument("--epochs", type=positive_int, metavar="N")
+    run.add_argument("--max-steps", type=positive_int, metavar="N", help="stop after N training steps in all")
+    run.add_argument("--batch-size", type=positive_int, metavar="N")
     run.add_argument("--seeds", default="0", metavar="LIST", help="comma-separated seeds, one run each (default 0)")
     run.add_argument("--device", metavar="DEVICE", help="cpu (default), cuda, cuda:N, gpu")
     run.add_argument("--impl", metavar="IMPL", help="backend implementation, e.g. torch native/loop/compiled")
     run.add_argument("--dtype", choices=("float32", "float64"))
-    run.add_argument("--threads", type=int, metavar="N",
+    run.add_argument("--threads", type=positive_int, metavar="N",
                      help="framework threads (default: the CPUs this process may use); recorded")
     run.add_argument("--results-dir", default="results", metavar="DIR", help="where records go (default results/)")
     run.add_argument("--data-dir", metavar="DIR", help="datasets folder (default $RNNBENCH_DATA_DIR, then the "
@@ -49,22 +50,22 @@ def add_parser(commands, argv=None) -> None:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
     model = run.add_argument_group("model and optimizer")
-    model.add_argument("--embed-size", type=int, metavar="N")
-    model.add_argument("--hidden-size", type=int, metavar="N")
-    model.add_argument("--layers", type=int, metavar="N",
+    model.add_argument("--embed-size", type=positive_int, metavar="N")
+    model.add_argument("--hidden-size", type=positive_int, metavar="N")
+    model.add_argument("--layers", type=positive_int, metavar="N",
                        help="stacked recurrent layers, each reading the one below (default 1; rnn, lstm, gru)")
     model.add_argument("--bidirectional", action="store_const", const=True,
                        help="a forward and a backward direction in every layer, outputs concatenated (2H)")
     model.add_argument("--pooling", choices=("mean", "last", "max"))
     model.add_argument("--activation", choices=("tanh", "relu"), help="rnn cell only")
     model.add_argument("--optimizer", choices=("adam", "sgd", "adagrad"))
-    model.add_argument("--lr", type=float, metavar="X")
-    model.add_argument("--clip-norm", type=float, metavar="X", help="global gradient-norm clip (0: none)")
-    model.add_argument("--l2", type=float, metavar="X")
-    model.add_argument("--dropout", type=float, metavar="P",
+    model.add_argument("--lr", type=positive_float, metavar="X")
+    model.add_argument("--clip-norm", type=nonnegative_float, metavar="X", help="global gradient-norm clip (0: none)")
+    model.add_argument("--l2", type=nonnegative_float, metavar="X")
+    model.add_argument("--dropout", type=rate, metavar="P",
                        help="dropout rate on the embedding output and before the softmax; masks drawn by the "
                             "runner, identical on every backend (default 0)")
-    model.add_argument("--eval-batch-size", type=int, metavar="N")
+    model.add_argument("--eval-batch-size", type=positive_int, metavar="N")
     task_options = add_task_options(run, task_named(argv))
     run.set_defaults(handler=handle, task_options=task_options)
 
@@ -112,9 +113,11 @@ class _OptionRecorder:
 
 
 def parse_seeds(text: str) -> list[int]:
+    """``--seeds 0,1,2``: distinct non-negative integers (NumPy seeds no generator with a negative one)."""
+    from rnnbench.number_types import seed
     from rnnbench.task import parse_int_list
 
-    return parse_int_list(text, "--seeds", "seed")
+    return [seed.check(value, "--seeds") for value in parse_int_list(text, "--seeds", "seed")]
 
 
 def handle(args) -> int:
@@ -129,6 +132,10 @@ def handle(args) -> int:
     seeds = parse_seeds(args.seeds)
     if args.threads is not None and args.threads < 1:
         raise RnnbenchError(f"--threads must be at least 1, got {args.threads}")
+    from rnnbench.devices import check_device, warn_threads
+
+    check_device(args.backend, args.device)  # the check a sweep makes of each configuration, too
+    warn_threads(args.threads)
     registry = get_registry()
     backend_entry = registry.backend(args.backend)
     if not backend_entry.available:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from rnnbench.errors import RnnbenchError
+from rnnbench.number_types import positive_int
 
 
 def add_parser(commands, argv=None) -> None:
@@ -18,7 +19,7 @@ def add_parser(commands, argv=None) -> None:
                     "[options], each configuration one `rnnbench run`, skipping those whose record already "
                     "exists. See docs/sweeps.md.")
     sweep.add_argument("file", metavar="FILE.toml", help="the sweep file (sweeps/smoke.toml runs in seconds)")
-    sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="local runs at once (default 1)")
+    sweep.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="local runs at once (default 1)")
     sweep.add_argument("--executor", choices=("local", "ray"), default="local",
                        help="local processes (default) or tasks on a Ray cluster")
     sweep.add_argument("--address", metavar="auto|HOST:PORT",

@@ -91,13 +91,20 @@ def convert(key: str, value, where: str):
     text = str(value)
     if key in ("seed", "seq_len"):  # run takes comma lists here; a sweep takes one value a configuration
         try:
-            return text, int(text)
+            typed = int(text)
         except ValueError:
             raise RnnbenchError(f"{where} {key}: expected one integer (a list belongs in [matrix]), "
                                 f"got {value!r}") from None
+        if key == "seed":  # what run's --seeds accepts (rnnbench.commands.run.parse_seeds)
+            from rnnbench.number_types import seed
+
+            seed.check(typed, f"{where} seed")
+        return text, typed
     action = run_actions()[key]
     try:
         typed = action.type(text) if action.type else text
+    except argparse.ArgumentTypeError as exc:  # a number type's rule (rnnbench.number_types), as run says it
+        raise RnnbenchError(f"{where} {key} {exc}") from None
     except (TypeError, ValueError):
         kind = getattr(action.type, "__name__", "value")
         raise RnnbenchError(f"{where} {key}: expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, "

@@ -132,6 +132,10 @@ def _expand(path: Path, data: dict) -> Sweep:
         raise RnnbenchError(f"[options] {both[0]}: also in [matrix]; set it in one place")
     drops = [{k: _values(k, v, f"[[exclude]] #{i}", scalar=False) for k, v in entry.items()}
              for i, entry in enumerate(excludes, 1)]
+    empty = [i for i, drop in enumerate(drops, 1) if not drop]
+    if empty:
+        raise RnnbenchError(f"[[exclude]] #{empty[0]} is empty: it would remove every configuration of [matrix]; "
+                            "give it the keys and values of the configurations to leave out")
     combos, used = [], [0] * len(drops)
     if lists:
         for values in itertools.product(*lists.values()):
@@ -149,6 +153,12 @@ def _expand(path: Path, data: dict) -> Sweep:
             combo = dict(zip(extra, values))
             combos.append(({**fixed, **combo}, {**{k: "[options]" for k in fixed}, **{k: where for k in combo}},
                            where))
+    if not combos:  # every combination of the matrix excluded, and no include: a sweep of nothing is a mistake
+        total = 1
+        for values in lists.values():
+            total *= len(values)
+        raise RnnbenchError(f"[[exclude]] removes all {total} configurations of [matrix] and there is no "
+                            "[[include]]: nothing would run")
     warnings = [f"[[exclude]] #{i + 1} matches no configuration" for i, n in enumerate(used) if not n]
     checker = _Checker(external)
     configurations, seen = [], set()
@@ -236,6 +246,13 @@ class _Checker:
                 self.registry.backend(backend)
             except RnnbenchError as exc:
                 raise RnnbenchError(f"{origin['backend']} backend: {exc}") from None
+        if "device" in converted:  # a device run refuses by name (cuda on numpy), refused here, as run does
+            from rnnbench.devices import check_device
+
+            try:
+                check_device(backend, converted["device"][1])
+            except RnnbenchError as exc:
+                raise RnnbenchError(f"{origin['device']} device: {exc}") from None
         if "model" in converted:
             _check_model(task, converted["model"][1], origin["model"])
         if "dataset" in converted:

@@ -36,6 +36,7 @@ import numpy as np
 from rnnbench import memory
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
+from rnnbench.number_types import fraction, positive_int
 from rnnbench.task import RUN_DEFAULTS, Batch, Prepared, Task, parse_int_list
 
 from . import generators as gen
@@ -67,11 +68,11 @@ class LongRange(Task):
         group.add_argument("--init", metavar="KIND",
                            help="initial weights: default, identity (rnn; with --activation relu: IRNN), "
                                 "orthogonal")
-        group.add_argument("--steps-per-epoch", type=int, metavar="N",
+        group.add_argument("--steps-per-epoch", type=positive_int, metavar="N",
                            help="training steps between dev evaluations (default 200); --max-steps is the budget")
-        group.add_argument("--dev-size", type=int, metavar="N", help="dev sequences (default 1000)")
-        group.add_argument("--test-size", type=int, metavar="N", help="test sequences (default 4000)")
-        group.add_argument("--success-fraction", type=float, metavar="X",
+        group.add_argument("--dev-size", type=positive_int, metavar="N", help="dev sequences (default 1000)")
+        group.add_argument("--test-size", type=positive_int, metavar="N", help="test sequences (default 4000)")
+        group.add_argument("--success-fraction", type=fraction, metavar="X",
                            help="success: test metric below X times the baseline (default 0.1)")
         group.add_argument("--probe-steps", metavar="LIST",
                            help="training steps at which to record ||dLoss/dh_t|| for every t "
@@ -102,9 +103,10 @@ class LongRange(Task):
         config.update({key: value for key, value in given.items() if value is not None})
         seq_len = gen.check_seq_len(problem, config["seq_len"])
         config.update(problem=problem, seq_len=seq_len, dataset=f"{problem}-T{seq_len}")
-        if given.get("epochs") is None:
+        if given.get("epochs") is None:  # a config that did not come through the parser is checked here too
             budget = config.get("max_steps")
-            config["epochs"] = math.ceil(int(budget) / int(config["steps_per_epoch"])) if budget else 1
+            steps = positive_int.check(config["steps_per_epoch"], "--steps-per-epoch")
+            config["epochs"] = math.ceil(positive_int.check(budget, "--max-steps") / steps) if budget else 1
         return config
 
     def prepare(self, config: dict) -> Prepared:

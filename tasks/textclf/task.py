@@ -17,6 +17,7 @@ from rnnbench.batching import evaluation_order, pad, training_order
 from rnnbench.data.readers import check_encoding
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
+from rnnbench.number_types import at_least, nonnegative_int, open_fraction, positive_int, seed
 from rnnbench.task import Batch, Prepared, Task, accuracy
 from rnnbench.text import Vocabulary, tokenize
 from rnnbench.vectors import (FROZEN_RANDOM_NOTE, add_vector_options, describe, is_set, peek_dim, read_vectors,
@@ -56,15 +57,17 @@ class TextClassification(Task):
 
     @classmethod
     def add_options(cls, group) -> None:
-        group.add_argument("--vocab-size", type=int, metavar="N", help="ids in all, padding and unknown included")
-        group.add_argument("--min-count", type=int, metavar="N", help="training count a word needs to get an id")
-        group.add_argument("--max-length", type=int, metavar="N", help="tokens kept per text")
+        group.add_argument("--vocab-size", type=positive_int, metavar="N",
+                           help="ids in all, padding and unknown included")
+        group.add_argument("--min-count", type=positive_int, metavar="N",
+                           help="training count a word needs to get an id")
+        group.add_argument("--max-length", type=positive_int, metavar="N", help="tokens kept per text")
         group.add_argument("--truncate", choices=("head", "tail"), help="keep the first (head) or last tokens")
         group.add_argument("--tokenizer", choices=("words", "words+punct"))
-        group.add_argument("--split-seed", type=int, metavar="N", help="seed of the fixed dev/test splits (default 0)")
-        group.add_argument("--dev-fraction", type=float, metavar="X")
-        group.add_argument("--folds", type=int, metavar="K", help="folds for datasets without a test split")
-        group.add_argument("--fold", type=int, metavar="I", help="which fold is test (0..K-1)")
+        group.add_argument("--split-seed", type=seed, metavar="N", help="seed of the fixed dev/test splits (default 0)")
+        group.add_argument("--dev-fraction", type=open_fraction, metavar="X")
+        group.add_argument("--folds", type=at_least(2), metavar="K", help="folds for datasets without a test split")
+        group.add_argument("--fold", type=nonnegative_int, metavar="I", help="which fold is test (0..K-1)")
         group.add_argument("--text-column", metavar="NAME", help="user file: text column or field (default text)")
         group.add_argument("--label-column", metavar="NAME", help="user file: label column or field (default label)")
         group.add_argument("--label-names", metavar="LIST", help="user file: the allowed labels, comma-separated")
@@ -79,8 +82,15 @@ class TextClassification(Task):
         return {**COMMON_DEFAULTS, **DATASET_DEFAULTS.get(dataset, {})}
 
     def resolve_config(self, given: dict) -> dict:
-        """The defaults, except that with ``--vectors`` the embedding size is the file's (None until read)."""
-        return sizes_left_to_vectors(super().resolve_config(given), given)
+        """The defaults, except that with ``--vectors`` the embedding size is the file's (None until read).
+
+        Options that contradict each other fail here, before any data is read (and in ``sweep --dry-run``).
+        """
+        config = sizes_left_to_vectors(super().resolve_config(given), given)
+        if config.get("text_column") is not None and config["text_column"] == config.get("label_column"):
+            raise RnnbenchError(f"--text-column and --label-column are both {config['text_column']!r}: the "
+                                "labels would be the texts; name the text column and the label column")
+        return config
 
     def prepare(self, config: dict) -> Prepared:
         vectors = vectors_option(config)
@@ -97,6 +107,10 @@ class TextClassification(Task):
         tokens = {name: [tokenize(text, kind) for text in examples.texts]
                   for name, examples in (("train", splits.train), ("dev", splits.dev), ("test", splits.test))
                   if examples is not None}
+        if not any(tokens["train"]):  # texts that are all empty teach nothing: the model could only guess
+            raise RnnbenchError(f"dataset {config['dataset']!r}: every text of the train split is empty (no words "
+                                f"after tokenizing, --tokenizer {kind}); is --text-column "
+                                f"{config['text_column']!r} the text?")
         vocab = Vocabulary.build(tokens["train"], int(config["vocab_size"]), int(config["min_count"]))
         cap, truncate = int(config["max_length"]), config["truncate"]
         ids = {name: [vocab.encode(doc, cap, truncate) for doc in docs] for name, docs in tokens.items()}
@@ -104,7 +118,7 @@ class TextClassification(Task):
         frozen = is_set(config.get("freeze_embeddings"))
         pretrained = None
         if vectors:  # the tokenizer lower-cases every text: a cased file's words match lower-cased
-            pretrained = read_vectors(vectors, vocab.tokens, lowercase=True, frozen=frozen,
+            pretrained = read_vectors(vectors, vocab.tokens, lowercase=True, frozen=frozen, dtype=config["dtype"],
                                       token_counts=Counter(token for doc in tokens["train"] for token in doc))
             config = sizes_from_vectors(config, pretrained.dim)
         spec = _spec(config, len(vocab), len(splits.label_names))

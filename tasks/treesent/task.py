@@ -144,7 +144,7 @@ class TreeSentiment(Task):
         frozen = is_set(config.get("freeze_embeddings"))
         pretrained = None
         if vectors:
-            pretrained = read_vectors(vectors, vocab.tokens, lowercase=lowercase, frozen=frozen,
+            pretrained = read_vectors(vectors, vocab.tokens, lowercase=lowercase, frozen=frozen, dtype=config["dtype"],
                                       token_counts=Counter(w for sentence in words["train"] for w in sentence))
             config = sizes_from_vectors(config, pretrained.dim, hidden_follows=config["model"] == "recursive")
         spec = _spec(config, len(vocab), 2 if binary else len(CLASSES))
