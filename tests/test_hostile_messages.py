@@ -90,6 +90,21 @@ def _run(*argv):
     return cli.main(["run", "--backend", "numpy", *argv])
 
 
+def test_steps_per_epoch_below_one_names_that_option_not_epochs(tmp_path, capsys):
+    code = _run("--task", "longrange", "--steps-per-epoch", "-2", "--results-dir", str(tmp_path / "r"))
+    err = capsys.readouterr().err
+    assert code == 2 and err == "rnnbench: error: --steps-per-epoch must be at least 1, got -2\n"
+    assert "epochs must" not in err.replace("--steps-per-epoch must", "")
+
+
+def test_steps_per_epoch_below_one_in_a_sweep_names_that_key(tmp_path, capsys):
+    sweep = tmp_path / "s.toml"
+    sweep.write_text('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n\n[options]\nsteps_per_epoch = -2\n')
+    assert cli.main(["sweep", str(sweep), "--dry-run", "--results-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "steps_per_epoch must be at least 1, got -2" in err, err
+
+
 def test_out_of_memory_while_training_names_the_options_to_lower(tmp_path, capsys, monkeypatch):
     import json
 
