@@ -23,7 +23,11 @@ def add_parser(commands, argv=None) -> None:
                     "long-range success vs T. HTML and Markdown written to a file add charts.")
     report.add_argument("--results-dir", default="results", metavar="DIR", help="the records (default results/)")
     report.add_argument("--table", default="all", metavar="NAME[,NAME]",
-                        help="summary, accuracy, speed, parity, longrange or all (default: all that have data)")
+                        help="summary, accuracy, cost, speed, parity, longrange or all (default: all that have data; the "
+                             "summary holds the cost tables)")
+    report.add_argument("--target", type=nonnegative_float, metavar="VALUE",
+                        help="the dev metric the cost tables' time to target reads (percent for accuracies; "
+                             "default: each task's declared target)")
     report.add_argument("--summary", action="store_true",
                         help="only the side-by-side summary tables, no charts (what the README shows)")
     report.add_argument("--verbose", action="store_true",
@@ -34,7 +38,8 @@ def add_parser(commands, argv=None) -> None:
     report.add_argument("--output", metavar="PATH", help="write to PATH instead of standard output")
     report.add_argument("--into", metavar="FILE",
                         help="write into the generated block of a Markdown FILE (between its BEGIN/END markers), "
-                             "as make readme does for README.md")
+                             "as make readme does for README.md; the speed summary there shows the largest bench "
+                             "record alone (the others are named, and in the full report)")
     report.add_argument("--check", action="store_true",
                         help="with --into: write nothing, exit 1 when FILE's block differs from what the records give")
     report.add_argument("--sweeps", metavar="DIR",
@@ -95,6 +100,8 @@ def _handle(args) -> int:
                             "(and --check only with --into)")
     names = parse_table_names("summary" if args.summary else args.table)
     frame, notes = _selected(args, args.results_dir)
+    frame.attrs["target"] = args.target  # read by the cost tables, checked against each table's metric
+    frame.attrs["brief"] = bool(args.into)  # the README's summary: the largest bench record's speed table alone
     sections, empty = build_sections(frame, names)
     if not sections:
         wanted = "; ".join(f"the {n} table reads {SOURCES[n]}" for n in names)

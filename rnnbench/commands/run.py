@@ -47,6 +47,9 @@ def add_parser(commands, argv=None) -> None:
                                                        "user cache)")
     run.add_argument("--offline", action="store_true",
                      help="never download: a missing dataset is an error (also RNNBENCH_OFFLINE=1)")
+    run.add_argument("--eval-every", type=positive_int, metavar="STEPS",
+                     help="also score dev every STEPS training steps into the record's history (for time to "
+                          "target; not counted as training time; the model is still chosen at epoch ends)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
     model = run.add_argument_group("model and optimizer")
@@ -147,6 +150,8 @@ def handle(args) -> int:
         config = task.resolve_config(variant)
         config.update(backend=args.backend, seeds=seeds, device=args.device, impl=args.impl,
                       threads=args.threads or _usable_cpus())
+        if args.eval_every is not None:
+            config["eval_every"] = args.eval_every
         check_run_options(config)
         configs.append(config)
     if args.show_config:

@@ -59,6 +59,13 @@ class LongRange(Task):
     description = "adding problem and copy memory at sequence length T: where gradients vanish"
     datasets = gen.PROBLEMS
 
+    def dev_target(self, dataset: str, metric: str) -> float | None:
+        """The success threshold: 0.1 × the memoryless baseline of the problem at that T (``adding-T200``)."""
+        problem, _, length = str(dataset).partition("-T")
+        if problem not in gen.PROBLEMS or not length.isdigit():
+            return None
+        return success_threshold(problem, int(length))
+
     @classmethod
     def add_options(cls, group) -> None:
         group.add_argument("--problem", metavar="NAME", help="adding (default) or copy")
