@@ -32,7 +32,7 @@ demo: install
 # with apt-get where it can run without asking (root, passwordless sudo), else stops at once with the command.
 test: install
 	.ci/browser
-	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests plugins/rnnbench-jax/tests
+	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q --durations=15 tests plugins/rnnbench-jax/tests
 
 # The README's results section, regenerated from the records in results/ (tests/test_readme.py checks it).
 readme: install
