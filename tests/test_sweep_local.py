@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import signal
 import subprocess
@@ -194,3 +195,52 @@ def _wait_for_child(parent: int, marker: str, timeout: float) -> int:
                 return int(entry.name)
         time.sleep(0.1)
     raise AssertionError(f"no child of {parent} with {marker!r} within {timeout} s")
+
+
+#: On PYTHONPATH: a run (``rnnbench.sweep.guarded``, never the sweep itself) that ignores SIGINT, and with
+#: DEAF_TO_SIGTERM=1 SIGTERM too (it keeps ``rnnbench run`` from installing its own handlers for them).
+DEAF_RUN = """
+import os, signal, sys
+
+if "rnnbench.sweep.guarded" in getattr(sys, "orig_argv", []):
+    deaf = [signal.SIGINT] + ([signal.SIGTERM] if os.environ.get("DEAF_TO_SIGTERM") == "1" else [])
+    for signum in deaf:
+        signal.signal(signum, signal.SIG_IGN)
+    _install = signal.signal
+    signal.signal = lambda signum, handler: signal.SIG_IGN if signum in deaf else _install(signum, handler)
+"""
+
+
+@pytest.mark.parametrize("deaf_to_sigterm, ended_by", [(False, "SIGTERM"), (True, "SIGKILL")])
+def test_a_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupted(tmp_path, deaf_to_sigterm,
+                                                                              ended_by):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(DEAF_RUN)
+    sweep = tmp_path / "long.toml"
+    sweep.write_text(LONG)
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+           "RNNBENCH_SWEEP_STOP_GRACE": "2", "DEAF_TO_SIGTERM": "1" if deaf_to_sigterm else "0"}
+    process = subprocess.Popen([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir",
+                                str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    run = None
+    try:
+        run = _wait_for_child(process.pid, "--seeds", timeout=60)
+        time.sleep(1.5)  # into the training loop
+        process.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        out, err = process.communicate(timeout=60)  # SIGTERM after 2 s, SIGKILL 2 s later
+        took = time.monotonic() - stopped
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+        if run is not None and Path(f"/proc/{run}").exists():  # no deaf run left behind by a failure here
+            os.kill(run, signal.SIGKILL)
+    assert process.returncode == 130, err
+    assert 2 <= took < 30
+    records = _records(results)
+    assert [(r["seed"], r["status"]) for r in records] == [(0, "interrupted")]  # seed 1 never started
+    assert ended_by in json.dumps(records[0])
+    assert "sweep: 0 ok, 0 failed, 0 diverged, 1 interrupted, 0 skipped, 1 not started (2 configurations)" in out

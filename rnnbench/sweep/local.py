@@ -3,7 +3,8 @@
 A fresh process per run is what ``rnnbench run`` itself guarantees: the thread
 count is fixed before any framework loads, and one run's imports, caches and
 crashes never touch another's. Children get their own session, so a Ctrl-C
-at the terminal reaches the sweep only, which passes it on exactly once.
+at the terminal reaches the sweep only, which passes it on exactly once; a run
+that ignores it gets SIGTERM, then SIGKILL (:class:`~rnnbench.sweep.stopping.Escalation`).
 Each child runs under :mod:`rnnbench.sweep.guarded` with SIGTERM as its
 parent-death signal: a sweep killed outright (SIGKILL, an OOM kill) leaves no
 orphan training on, and each of its runs still ends with an ``interrupted`` record.
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from rnnbench.records import RecordNotWritten, save_record
 from rnnbench.sweep.stand_in import stand_in_record
-from rnnbench.sweep.stopping import StopSignals
+from rnnbench.sweep.stopping import Escalation, StopSignals
 
 RECORD_LINE = re.compile(r"^record: (.+?\.json)(?:  \(.*\))?$", re.MULTILINE)
 POLL_SECONDS = 0.05
@@ -70,8 +71,13 @@ def run_local(configurations, results_dir, jobs: int, on_finished) -> int | None
             if process.poll() is None:
                 process.send_signal(signum)
 
+    escalation = Escalation()  # a run that ignores the stop: SIGTERM after a grace period, then SIGKILL
     with StopSignals(forward) as stop:
         while running or (pending and not stop.received):
+            if stop.received:
+                escalation.start()
+                for process in list(running):
+                    escalation.push(process)
             while pending and len(running) < jobs and not stop.received:
                 config = pending.popleft()
                 log = tempfile.TemporaryFile()

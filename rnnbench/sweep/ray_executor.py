@@ -28,7 +28,7 @@ from rnnbench.errors import RnnbenchError
 from rnnbench.records import read_records
 from rnnbench.sweep.local import Finished, describe_exit, keep_record
 from rnnbench.sweep.stand_in import stand_in_record
-from rnnbench.sweep.stopping import StopSignals
+from rnnbench.sweep.stopping import Escalation, StopSignals, stop_grace
 
 INSTALL_HINT = "pip install 'rnnbench[ray]'"
 WAIT_SECONDS = 0.5
@@ -190,12 +190,13 @@ def run_ray(configurations, results_dir, address: str | None, on_finished) -> in
     tracker = ray.remote(num_cpus=0)(Tracker).remote()
     task = ray.remote(run_on_worker)
     submitted, started = {}, time.time()
+    grace = stop_grace()  # the driver's: a worker on another node has its own environment
     for key, config in enumerate(configurations):
         options = {"num_cpus": config.threads or 1, "max_retries": 0}
         if config.wants_gpu:
             options["num_gpus"] = 1
         argv = config.argv(threads=config.threads or 1)  # the reservation is the thread count it runs with
-        submitted[task.options(**options).remote(argv, key, tracker)] = (key, config)
+        submitted[task.options(**options).remote(argv, key, tracker, grace)] = (key, config)
     cancels = 0
     with StopSignals() as stop:
         while submitted:
@@ -250,13 +251,14 @@ def _finish(ray, ref, key, config, tracker, results_dir, started, stopping) -> F
     return Finished(config, record, path, float(result.get("seconds", 0.0)), elsewhere)
 
 
-def run_on_worker(argv: list[str], key: int, tracker) -> dict:
+def run_on_worker(argv: list[str], key: int, tracker, grace: float | None = None) -> dict:
     """On a Ray worker: run one configuration into a private folder and return its records.
 
     The child is started with a parent-death signal (``rnnbench.sweep.guarded``),
     so a worker that dies takes its run with it. ``ray.cancel`` from the driver
     arrives here as KeyboardInterrupt and goes on to the child as SIGINT: the run
-    ends ``interrupted``, and that record comes back like any other.
+    ends ``interrupted``, and that record comes back like any other. A run that
+    ignores it gets SIGTERM ``grace`` seconds later, then SIGKILL (:class:`Escalation`).
     """
     import socket
 
@@ -271,16 +273,17 @@ def run_on_worker(argv: list[str], key: int, tracker) -> dict:
     with tempfile.TemporaryDirectory(prefix="rnnbench-sweep-") as folder, tempfile.TemporaryFile() as log:
         command = [sys.executable, "-m", "rnnbench.sweep.guarded", *argv, "--results-dir", folder, "--no-progress"]
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        interrupted = False
+        escalation = Escalation(grace)
         while process.returncode is None:
             try:  # in slices: Ray's cancel sets Python's interrupt flag, which a blocked waitpid never reads
+                escalation.push(process)  # a run that ignores SIGINT: SIGTERM, then SIGKILL
                 process.wait(timeout=WAIT_SECONDS)
             except subprocess.TimeoutExpired:
                 continue
             except KeyboardInterrupt:  # once: the run is already writing its interrupted record
-                if not interrupted:
+                if escalation.since is None:
                     process.send_signal(signal.SIGINT)
-                    interrupted = True
+                    escalation.start()
         records = None
         while records is None:  # a late cancel must not lose the record the run just wrote
             try:
