@@ -41,8 +41,9 @@ The plugin is loaded from ``plugin`` (a module or its import path) by calling it
 autoloading and stay hermetic (rnnbench's own tests run with
 ``RNNBENCH_DISABLE_PLUGIN_AUTOLOAD=1``); without ``plugin`` the backend is looked up
 in :func:`rnnbench.plugins.get_registry`. A backend whose framework is not
-installed is skipped with the reason (rnnbench's test set-up turns that skip into
-a failure for the backends named in ``RNNBENCH_REQUIRE_BACKENDS``).
+installed is skipped with the reason (rnnbench's pytest plugin,
+:mod:`rnnbench.pytest_plugin`, turns that skip into a failure for the backends named in
+``RNNBENCH_REQUIRE_BACKENDS``).
 
 pytest is needed only here: this module is imported by tests alone.
 """
@@ -61,6 +62,7 @@ from rnnbench.dropout import draw_masks, takes_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import relative_error
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
+from rnnbench.pytest_plugin import OPTIONAL, fail_required_skips, required_backends
 from rnnbench.registry import Entry
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import TreeBatch, parse_tree
@@ -99,10 +101,6 @@ def contract_tests(name: str, plugin=None, options: dict | None = None) -> dict:
                {"backend_name": name, "plugin": plugin, "backend_options": dict(options or {}),
                 "__module__": BackendContract.__module__})
     return {cls.__name__: cls}
-
-
-#: Marks a skip for a feature the contract leaves optional, which RNNBENCH_REQUIRE_BACKENDS does not turn into a failure.
-OPTIONAL = "optional feature"
 
 
 def skip_optional(reason: str):
@@ -531,29 +529,3 @@ class BackendContract:
         tree_params, leaves = tree_inputs("treelstm", trees.num_leaves, 4, 6)
         tree_timer = backend.tree_timer("treelstm", tree_params, leaves, trees, backward)
         assert tree_timer() is None
-
-
-# -- required backends: a skip that names one of them is a failure ---------------------------------
-
-def required_backends() -> list[str]:
-    """The names in ``RNNBENCH_REQUIRE_BACKENDS`` (comma-separated)."""
-    import os
-
-    raw = os.environ.get("RNNBENCH_REQUIRE_BACKENDS", "")
-    return [name.strip() for name in raw.split(",") if name.strip()]
-
-
-def fail_required_skips(report) -> None:
-    """Turn a skip whose reason names a required backend into a failure (a conftest's report hooks call it),
-    so that a full environment can never pass by silently skipping a backend. A skip of an optional
-    feature (:func:`skip_optional`) stays a skip."""
-    if not report.skipped or hasattr(report, "wasxfail"):
-        return
-    longrepr = report.longrepr
-    reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
-    if f"{OPTIONAL}: " in reason:
-        return
-    hit = [name for name in required_backends() if name in reason]
-    if hit:
-        report.outcome = "failed"
-        report.longrepr = f"skipped although RNNBENCH_REQUIRE_BACKENDS requires {', '.join(hit)}: {reason}"

@@ -1,8 +1,9 @@
-"""Shared test set-up: framework import order, hermetic plugins, required backends.
+"""Shared test set-up: framework import order, hermetic plugins, offline.
 
 ``RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow`` turns any skip that names
 one of those frameworks into a failure, so a full environment can never pass
-by silently skipping a backend.
+by silently skipping a backend: rnnbench's pytest plugin does it
+(rnnbench/pytest_plugin.py, a ``pytest11`` entry point), here and in rnnbench-jax's tests.
 """
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import importlib.util
 import os
 
 import pytest
-
-from rnnbench.testing import fail_required_skips  # the rule lives in the kit, for plugins' tests too
 
 # torch must be imported before TensorFlow when both live in one process.
 if importlib.util.find_spec("torch") is not None:
@@ -21,18 +20,6 @@ os.environ.setdefault("RNNBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
 # No test may reach for the network by accident: the tests that download serve
 # their own archives on 127.0.0.1 and turn this off themselves.
 os.environ.setdefault("RNNBENCH_OFFLINE", "1")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    fail_required_skips(outcome.get_result())
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_make_collect_report(collector):
-    outcome = yield
-    fail_required_skips(outcome.get_result())
 
 
 @pytest.fixture

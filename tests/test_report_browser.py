@@ -3,15 +3,16 @@
 Asserted: no console errors, the summary table inside the first viewport, no
 element wider than the viewport (nothing scrolls sideways), every chart drawn
 with a non-zero size. Without Chromium, its driver or selenium the test skips;
-``RNNBENCH_REQUIRE_BROWSER=1`` (``make test``, CI) turns that skip into a failure.
+``RNNBENCH_REQUIRE_BROWSER=1`` (``make test``, CI) turns that skip into a failure (rnnbench/pytest_plugin.py).
 """
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+from rnnbench.pytest_plugin import BROWSER
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 1280, 900
@@ -20,10 +21,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 
 def _unavailable(reason: str):
-    if os.environ.get("RNNBENCH_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"RNNBENCH_REQUIRE_BROWSER=1 but {reason} (apt-get install chromium chromium-driver; "
-                    f"pip install selenium)")
-    pytest.skip(reason)
+    """Skip; ``RNNBENCH_REQUIRE_BROWSER=1`` makes it a failure (rnnbench's pytest plugin, by the reason's prefix)."""
+    pytest.skip(f"{BROWSER}: {reason} (apt-get install chromium chromium-driver; pip install selenium)")
 
 
 def _paths():
