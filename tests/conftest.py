@@ -12,6 +12,8 @@ import os
 
 import pytest
 
+from fetch_fixtures import mirror, server  # noqa: F401  (fixtures: datasets served on 127.0.0.1)
+
 # torch must be imported before TensorFlow when both live in one process.
 if importlib.util.find_spec("torch") is not None:
     import torch  # noqa: F401
@@ -20,6 +22,15 @@ os.environ.setdefault("RNNBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
 # No test may reach for the network by accident: the tests that download serve
 # their own archives on 127.0.0.1 and turn this off themselves.
 os.environ.setdefault("RNNBENCH_OFFLINE", "1")
+
+
+@pytest.fixture
+def rnnbench_cli(capsys):
+    """``rnnbench_cli(*argv)``: ``rnnbench ARGV`` run in-process, its ``CliResult(code, out, err)``
+    (tests/cli_helpers.py; pair it with ``one_line_error`` for a user's mistake)."""
+    from cli_helpers import invoke
+
+    return lambda *argv: invoke(capsys, *argv)
 
 
 @pytest.fixture

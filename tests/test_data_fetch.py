@@ -4,12 +4,8 @@ These machines have no internet; the real addresses are only named in the regist
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import http.server
 import io
 import tarfile
-import threading
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -19,61 +15,10 @@ import pytest
 from rnnbench import cli
 from rnnbench.data import readers, registry
 from rnnbench.data.fetch import fetch
-from rnnbench.data.paths import MIRROR_VARIABLE, OFFLINE_VARIABLE, mirror_url, resolve_data_dir
+from rnnbench.data.paths import MIRROR_VARIABLE, mirror_url, resolve_data_dir
 from rnnbench.errors import RnnbenchError
+from fetch_fixtures import md5_checksum
 from text_fixtures import evil_tar, evil_zip, original_files
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server(tmp_path):
-    """``(base url, served folder)``; the server thread stops with the test."""
-    served = tmp_path / "served"
-    served.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(served))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", served
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
-
-
-def _md5(path: Path) -> str:
-    return "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def mirror(server, monkeypatch):
-    """A mirror on 127.0.0.1 holding every dataset's original files (``<base>/<dataset>/<file>``).
-
-    The registry keeps the original addresses; only the checksums become those
-    of the small archives served here, as a real mirror keeps the originals'.
-    Returns ``(base url, {dataset: {file name: served path}})``.
-    """
-    base, served = server
-    files = original_files(served / "originals")
-    layout = {}
-    for name, source in registry.DATASETS.items():
-        (served / name).mkdir()
-        layout[name] = {}
-        downloads = []
-        for d in source.downloads:
-            target = served / name / d.filename
-            target.write_bytes(files[d.filename].read_bytes())
-            layout[name][d.filename] = target
-            downloads.append(replace(d, checksum=_md5(target), size=target.stat().st_size))
-        monkeypatch.setitem(registry.DATASETS, name, replace(source, downloads=tuple(downloads)))
-    monkeypatch.setenv(MIRROR_VARIABLE, base)
-    monkeypatch.delenv(OFFLINE_VARIABLE, raising=False)
-    return base, layout
 
 
 def local_source(name: str, base: str, served: Path, checksums: dict | None = None):
@@ -81,7 +26,7 @@ def local_source(name: str, base: str, served: Path, checksums: dict | None = No
     files = original_files(served)
     source = registry.DATASETS[name]
     downloads = tuple(replace(d, url=f"{base}/{d.filename}",
-                              checksum=(checksums or {}).get(d.filename, _md5(files[d.filename])
+                              checksum=(checksums or {}).get(d.filename, md5_checksum(files[d.filename])
                                                              if d.checksum else None))
                       for d in source.downloads)
     return replace(source, downloads=downloads, sizes={})  # the served stand-ins are not the real sizes
@@ -158,7 +103,7 @@ def test_decompression_bomb_is_refused_and_nothing_is_left(mirror, tmp_path, mon
         tar.addfile(info, io.BytesIO(bytes(info.size)))
     source = registry.DATASETS["imdb"]
     source = replace(source, max_unpacked_bytes=1 << 20,
-                     downloads=(replace(source.downloads[0], checksum=_md5(bomb)),))
+                     downloads=(replace(source.downloads[0], checksum=md5_checksum(bomb)),))
     data_dir = resolve_data_dir(tmp_path / "data")
     with pytest.raises(RnnbenchError, match=r"refusing aclImdb_v1.tar.gz: it unpacks to more than 1.0 MiB, the "
                                             r"limit for imdb \(a damaged archive or a decompression bomb\)"):
@@ -207,7 +152,7 @@ def test_unsafe_tar_member_is_refused(server, tmp_path, kind):
     base, served = server
     source = local_source("imdb", base, served)
     evil_tar(served / "aclImdb_v1.tar.gz", kind)
-    source = replace(source, downloads=(replace(source.downloads[0], checksum=_md5(served / "aclImdb_v1.tar.gz")),))
+    source = replace(source, downloads=(replace(source.downloads[0], checksum=md5_checksum(served / "aclImdb_v1.tar.gz")),))
     data_dir = resolve_data_dir(tmp_path / "data")
     with pytest.raises(RnnbenchError, match="refusing aclImdb_v1.tar.gz: member"):
         fetch(source, data_dir, progress=False, log=lambda m: None)
@@ -220,7 +165,7 @@ def test_unsafe_zip_member_is_refused(mirror, tmp_path):
     _, layout = mirror
     evil = evil_zip(layout["sst2"]["SST-2.zip"])
     source = registry.DATASETS["sst2"]
-    source = replace(source, downloads=(replace(source.downloads[0], checksum=_md5(evil)),))
+    source = replace(source, downloads=(replace(source.downloads[0], checksum=md5_checksum(evil)),))
     with pytest.raises(RnnbenchError, match="points outside the archive folder"):
         fetch(source, resolve_data_dir(tmp_path / "data"), progress=False, log=lambda m: None)
     assert not (tmp_path / "escaped.txt").exists()

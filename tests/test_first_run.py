@@ -23,7 +23,7 @@ from rnnbench.data import registry
 from rnnbench.data.fetch import fetch
 from rnnbench.data.paths import DATA_DIR_VARIABLE, MIRROR_VARIABLE, OFFLINE_VARIABLE, resolve_data_dir
 from rnnbench.errors import RnnbenchError
-from test_data_fetch import _md5, mirror, server  # noqa: F401  (fixtures)
+from fetch_fixtures import md5_checksum
 
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "3", "--epochs", "1", "--no-progress"]
 
@@ -145,7 +145,7 @@ def test_a_failed_forced_fetch_changes_nothing(mirror, tmp_path):
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     broken = layout["mr"]["rt-polaritydata.tar.gz"]
     broken.write_bytes(b"not a tar archive")
-    source = replace(source, downloads=(replace(source.downloads[0], checksum=_md5(broken)),))
+    source = replace(source, downloads=(replace(source.downloads[0], checksum=md5_checksum(broken)),))
     with pytest.raises(RnnbenchError, match="cannot read archive rt-polaritydata.tar.gz"):
         fetch(source, data_dir, force=True, progress=False, log=lambda m: None)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

@@ -8,7 +8,7 @@ import pytest
 
 from rnnbench import cli
 from text_fixtures import write_local_layout
-from test_treesent import write_sst
+from sst_fixtures import write_sst
 
 LAYERED = ["--layers", "2", "--bidirectional"]
 

@@ -9,28 +9,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnbench import cli, memory
+from rnnbench import memory
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
 from rnnbench.tasks.longrange.task import LongRange, check_memory
 from rnnbench.tasks.textclf.task import TextClassification
 from rnnbench.tree_model import TreeModelSpec
+from cli_helpers import invoke, one_line_error
 from text_fixtures import sentiment_texts, write_user_file
 
 
 def run(tmp_path, capsys, *argv):
-    code = cli.main(["run", "--backend", "numpy", "--results-dir", str(tmp_path / "results"), "--no-progress",
-                     *argv])
-    return code, capsys.readouterr().err
-
-
-def one_line_error(code, err, *words) -> str:
-    assert code == 2, err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnbench: error: "), err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
+    code, _, err = invoke(capsys, "run", "--backend", "numpy", "--results-dir", tmp_path / "results",
+                          "--no-progress", *argv)
+    return code, err
 
 
 def test_a_longrange_batch_of_a_billion_says_how_much_it_would_take(tmp_path, capsys):

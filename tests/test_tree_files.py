@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from rnnbench import cli
 from rnnbench.errors import RnnbenchError
 from rnnbench.tasks.treesent.task import read_sst_trees
 from rnnbench.trees import parse_tree, read_trees
+
+from cli_helpers import invoke, one_line_error
 
 GOOD = ["(3 (2 a) (3 good))", "(1 (2 the) (1 (1 bad) (2 film)))", "(4 (4 great) (2 .))", "(0 (0 awful) (2 plot))"]
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs", "1", "--batch-size", "2",
@@ -28,19 +29,9 @@ def sst_dir(tmp_path, **splits):
 
 
 def run(tmp_path, capsys, folder, model="recursive"):
-    code = cli.main(["run", "--backend", "numpy", "--task", "treesent", "--model", model,
-                     "--data-dir", str(folder.parent), "--results-dir", str(tmp_path / "results"), *TINY])
-    out, err = capsys.readouterr()
+    code, _, err = invoke(capsys, "run", "--backend", "numpy", "--task", "treesent", "--model", model,
+                          "--data-dir", folder.parent, "--results-dir", tmp_path / "results", *TINY)
     return code, err
-
-
-def one_line_error(code, err, *words) -> str:
-    assert code == 2, err
-    lines = err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnbench: error: "), err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
 
 
 def test_the_good_trees_train(tmp_path, capsys):

@@ -16,28 +16,7 @@ from rnnbench.tasks.treesent.task import TreeSentiment
 from rnnbench.text import UNK_ID
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import Tree
-
-WORDS = ("good", "bad", "film", "The", "plot", "is", "not", "fun", "dull", "a")
-
-
-def _random_tree(rng, words) -> Tree:
-    if len(words) == 1:
-        return Tree.leaf(words[0], label=int(rng.integers(0, 5)))
-    cut = int(rng.integers(1, len(words)))
-    return Tree.node(_random_tree(rng, words[:cut]), _random_tree(rng, words[cut:]), label=int(rng.integers(0, 5)))
-
-
-def write_sst(folder, sizes=(40, 12, 15), seed=0):
-    """An SST-shaped folder (train/dev/test.txt of labelled binary PTB trees); dev/test hold an unseen word."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True)
-    for split, size in zip(("train", "dev", "test"), sizes):
-        vocabulary = WORDS if split == "train" else WORDS + ("unseen",)
-        lines = [_random_tree(rng, list(rng.choice(vocabulary, size=int(rng.integers(1, 9))))).to_ptb()
-                 for _ in range(size)]
-        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n")
-    return folder.parent
-
+from sst_fixtures import write_sst
 
 def _targets(labels, roots):
     return np.stack([np.asarray(labels), np.asarray(roots)], axis=1)

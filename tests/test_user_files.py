@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from rnnbench import cli
 from rnnbench.data import readers
 from rnnbench.errors import RnnbenchError
+from cli_helpers import invoke, one_line_error
 from text_fixtures import sentiment_texts, write_user_file
 
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs", "1", "--no-progress"]
@@ -24,21 +24,8 @@ TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs
 
 def run(tmp_path, capsys, dataset, *extra):
     """``(exit code, stdout, stderr)`` of a tiny numpy textclf run on ``dataset``."""
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(dataset),
-                     "--results-dir", str(tmp_path / "results"), *TINY, *extra])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err, *words) -> str:
-    """The single error line, after checking exit 2, one line, the prefix and every expected word."""
-    assert code == 2, err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("rnnbench: error: "), err
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    return lines[0]
+    return invoke(capsys, "run", "--backend", "numpy", "--task", "textclf", "--dataset", dataset,
+                  "--results-dir", tmp_path / "results", *TINY, *extra)
 
 
 def trained(code, out, err) -> dict:
