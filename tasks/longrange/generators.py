@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from rnnbench.errors import RnnbenchError
+from rnnbench import RnnbenchError
 
 PROBLEMS = ("adding", "copy")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbench.errors import RnnbenchError
+from rnnbench import RnnbenchError
 
 INITS = ("default", "identity", "orthogonal")
 

@@ -33,11 +33,9 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from rnnbench import memory
-from rnnbench.errors import RnnbenchError
-from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
-from rnnbench.number_types import fraction, positive_int
-from rnnbench.task import RUN_DEFAULTS, Batch, Prepared, Task, parse_int_list
+from rnnbench import (RUN_DEFAULTS, Batch, ModelSpec, OptimizerSpec, Prepared, RnnbenchError, Task,
+                      check_memory_fits, check_model_memory, dtype_itemsize, fraction, init_model_params,
+                      parse_int_list, positive_int)
 
 from . import generators as gen
 from .inits import apply_init, check_init
@@ -202,23 +200,23 @@ def check_memory(config: dict, spec: ModelSpec, problem: str, T: int, available:
     scoring a split stacks every sequence's outputs. Each bound counts only
     arrays the run cannot do without, so a refused size could never fit.
     """
-    steps, width = gen.steps(problem, T), memory.itemsize(spec.dtype)
+    steps, width = gen.steps(problem, T), dtype_itemsize(spec.dtype)
     per_step = 32 if problem == "adding" else 16 + gen.COPY_TOKENS * width
     on_cpu = config.get("device") in (None, "cpu")
     state = spec.hidden_size * spec.num_layers * (2 if spec.bidirectional else 1) * width if on_cpu else 0
-    memory.check_model(spec, available)
+    check_model_memory(spec, available)
     batch = int(config["batch_size"])
-    memory.check_fits(batch * steps * (per_step + state),
+    check_memory_fits(batch * steps * (per_step + state),
                       f"one training batch of --batch-size {batch} × T={T} ({steps} steps: the inputs"
                       f"{' and the hidden states backpropagation keeps' if state else ''})",
                       "lower --batch-size, --seq-len" + (" or --hidden-size" if state else ""), available)
     split = max(int(config["dev_size"]), int(config["test_size"]))
     outputs = 1 if problem == "adding" else steps * gen.COPY_CLASSES
-    memory.check_fits(2 * split * outputs * width,
+    check_memory_fits(2 * split * outputs * width,
                       f"scoring {split} sequences (--dev-size/--test-size) of {steps} steps (their outputs, "
                       f"stacked)", "lower --dev-size, --test-size or --seq-len", available)
     eval_batch = min(int(config["eval_batch_size"]), split)
-    memory.check_fits(eval_batch * steps * (per_step + state),
+    check_memory_fits(eval_batch * steps * (per_step + state),
                       f"one evaluation batch of --eval-batch-size {eval_batch} × T={T} ({steps} steps)",
                       "lower --eval-batch-size or --seq-len", available)
 

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnbench.data.readers import (DEFAULT_ENCODING, USER_FORMATS, Examples, LabelledData, encode_labels,
-                                   label_names_from, names_list, normalise_label, read_builtin,
-                                   read_table)
-from rnnbench.errors import RnnbenchError
+from rnnbench import (DEFAULT_ENCODING, USER_FORMATS, Examples, LabelledData, RnnbenchError, encode_labels,
+                      label_names_from, names_list, normalise_label, read_builtin_dataset, read_table)
 
 BUILTIN = ("imdb", "sst2", "mr", "trec", "ag_news")
 
@@ -44,7 +42,7 @@ def make_splits(config: dict) -> Splits:
     dataset = config["dataset"]
     _check_split_options(config)
     if dataset in BUILTIN:
-        data = read_builtin(dataset, config.get("data_dir"))
+        data = read_builtin_dataset(dataset, config.get("data_dir"))
     elif is_user_file(dataset):
         data = _read_user_files(config)
     else:

@@ -12,16 +12,11 @@ from collections import Counter
 
 import numpy as np
 
-from rnnbench import memory
-from rnnbench.batching import evaluation_order, pad, training_order
-from rnnbench.data.readers import check_encoding
-from rnnbench.errors import RnnbenchError
-from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
-from rnnbench.number_types import at_least, nonnegative_int, open_fraction, positive_int, seed
-from rnnbench.task import Batch, Prepared, Task, accuracy
-from rnnbench.text import Vocabulary, tokenize
-from rnnbench.vectors import (FROZEN_RANDOM_NOTE, add_vector_options, describe, is_set, peek_dim, read_vectors,
-                              sizes_from_vectors, sizes_left_to_vectors, vectors_option)
+from rnnbench import (FROZEN_RANDOM_NOTE, Batch, ModelSpec, OptimizerSpec, Prepared, RnnbenchError, Task, Vocabulary,
+                      accuracy, add_vector_options, at_least, check_encoding, check_memory_fits, check_model_memory,
+                      describe_vectors, dtype_itemsize, evaluation_order, flag_is_set, init_model_params,
+                      nonnegative_int, open_fraction, pad_sequences, peek_vectors_dim, positive_int, read_vectors,
+                      seed_int, sizes_from_vectors, sizes_left_to_vectors, tokenize, training_order, vectors_option)
 
 from .splits import BUILTIN, make_splits
 
@@ -68,7 +63,7 @@ class TextClassification(Task):
         group.add_argument("--max-length", type=positive_int, metavar="N", help="tokens kept per text")
         group.add_argument("--truncate", choices=("head", "tail"), help="keep the first (head) or last tokens")
         group.add_argument("--tokenizer", choices=("words", "words+punct"))
-        group.add_argument("--split-seed", type=seed, metavar="N", help="seed of the fixed dev/test splits (default 0)")
+        group.add_argument("--split-seed", type=seed_int, metavar="N", help="seed of the fixed dev/test splits (default 0)")
         group.add_argument("--dev-fraction", type=open_fraction, metavar="X")
         group.add_argument("--folds", type=at_least(2), metavar="K", help="folds for datasets without a test split")
         group.add_argument("--fold", type=nonnegative_int, metavar="I", help="which fold is test (0..K-1)")
@@ -99,12 +94,12 @@ class TextClassification(Task):
     def prepare(self, config: dict) -> Prepared:
         vectors = vectors_option(config)
         if vectors:  # the size is the file's first line's, checked before any data is read
-            config = sizes_from_vectors(config, peek_dim(vectors))
+            config = sizes_from_vectors(config, peek_vectors_dim(vectors))
         for key in POSITIVE_INTEGERS:
             if int(config[key]) < 1:
                 raise RnnbenchError(f"{key.replace('_', '-')} must be a positive integer, got {config[key]}")
         # bad model options, sizes that cannot fit and unknown encodings fail before any data is read
-        memory.check_model(_spec(config, vocab_size=2, num_outputs=2), vocabulary_known=False)
+        check_model_memory(_spec(config, vocab_size=2, num_outputs=2), vocabulary_known=False)
         check_encoding(config["encoding"])
         splits = make_splits(config)
         kind = config["tokenizer"]
@@ -119,7 +114,7 @@ class TextClassification(Task):
         cap, truncate = int(config["max_length"]), config["truncate"]
         ids = {name: [vocab.encode(doc, cap, truncate) for doc in docs] for name, docs in tokens.items()}
         labels = {name: np.asarray(getattr(splits, name).labels, dtype=np.int64) for name in ids}
-        frozen = is_set(config.get("freeze_embeddings"))
+        frozen = flag_is_set(config.get("freeze_embeddings"))
         pretrained = None
         if vectors:  # the tokenizer lower-cases every text: a cased file's words match lower-cased
             pretrained = read_vectors(vectors, vocab.tokens, lowercase=True, frozen=frozen, dtype=config["dtype"],
@@ -153,7 +148,7 @@ class TextClassification(Task):
         notes, init_params = list(splits.notes), None
         if pretrained is not None:
             info["vectors"] = pretrained.info
-            notes.append(describe(pretrained.info))
+            notes.append(describe_vectors(pretrained.info))
             init_params = pretrained.init_params(init_model_params)
         elif frozen:
             notes.append(FROZEN_RANDOM_NOTE)
@@ -168,7 +163,7 @@ def _spec(config: dict, vocab_size: int, num_outputs: int) -> ModelSpec:
         pooling=config["pooling"], optimizer=OptimizerSpec(config["optimizer"], float(config["lr"])),
         clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"],
         num_layers=_layers(config), bidirectional=bool(config["bidirectional"]),
-        frozen=("embedding",) if is_set(config.get("freeze_embeddings")) else ())
+        frozen=("embedding",) if flag_is_set(config.get("freeze_embeddings")) else ())
 
 
 def _layers(config: dict) -> int:
@@ -189,17 +184,17 @@ def _check_memory(config: dict, spec: ModelSpec, train_lengths: np.ndarray, batc
     texts, ``--max-length`` past the longest, cost nothing); on the CPU it holds
     the padded ids and the hidden state of every step backpropagation keeps.
     """
-    memory.check_model(spec)
+    check_model_memory(spec)
     if config.get("device") not in (None, "cpu"):
         return
     rows, steps = min(batch_size, len(train_lengths)), int(train_lengths.max(initial=1))
     kept = spec.hidden_size * spec.num_layers * (2 if spec.bidirectional else 1)  # every unit's states
-    memory.check_fits(rows * steps * (8 + kept * memory.itemsize(spec.dtype)),
+    check_memory_fits(rows * steps * (8 + kept * dtype_itemsize(spec.dtype)),
                       f"one training batch of {rows} texts × {steps} tokens with --hidden-size {spec.hidden_size} "
                       "(the ids and the hidden states backpropagation keeps)",
                       "lower --batch-size, --max-length or --hidden-size")
 
 
 def _batch(sequences, labels, chosen) -> Batch:
-    inputs, lengths = pad(sequences, chosen)
+    inputs, lengths = pad_sequences(sequences, chosen)
     return Batch(inputs=(inputs, lengths), targets=labels[chosen], size=len(chosen), tokens=int(lengths.sum()))

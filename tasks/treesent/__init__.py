@@ -1,6 +1,5 @@
 """Tree-sentiment task plugin (registration only: the task itself lives in .task)."""
-from rnnbench.hookspecs import hookimpl
-from rnnbench.registry import Entry
+from rnnbench import Entry, hookimpl
 
 
 @hookimpl

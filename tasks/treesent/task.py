@@ -33,18 +33,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from rnnbench import memory
-from rnnbench.batching import evaluation_order, pad, training_order
-from rnnbench.data.local import dataset_folder
-from rnnbench.errors import RnnbenchError
-from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
-from rnnbench.params import SEQUENCE_CELLS, TREE_CELLS
-from rnnbench.task import RUN_DEFAULTS, Batch, Prepared, Task
-from rnnbench.text import UNK_ID, Vocabulary
-from rnnbench.tree_model import TreeModelSpec
-from rnnbench.trees import Tree, TreeBatch, read_trees
-from rnnbench.vectors import (FROZEN_RANDOM_NOTE, add_vector_options, describe, is_set, peek_dim, read_vectors,
-                              sizes_from_vectors, sizes_left_to_vectors, vectors_option)
+from rnnbench import (FROZEN_RANDOM_NOTE, RUN_DEFAULTS, SEQUENCE_CELLS, TREE_CELLS, UNK_ID, Batch, ModelSpec,
+                      OptimizerSpec, Prepared, RnnbenchError, Task, Tree, TreeBatch, TreeModelSpec, Vocabulary,
+                      add_vector_options, check_model_memory, dataset_folder, describe_vectors, evaluation_order,
+                      flag_is_set, init_model_params, pad_sequences, peek_vectors_dim, read_trees, read_vectors,
+                      sizes_from_vectors, sizes_left_to_vectors, training_order, vectors_option)
 
 from .metrics import NEUTRAL, PUBLISHED, root_binary, root_fine, sentiment_metrics, to_binary
 
@@ -135,7 +128,7 @@ class TreeSentiment(Task):
         binary = config["labels"] == "binary"
         vectors = vectors_option(config)
         if vectors:  # sizes checked on the file's first line, before any data is read
-            config = sizes_from_vectors(config, peek_dim(vectors), hidden_follows=config["model"] == "recursive")
+            config = sizes_from_vectors(config, peek_vectors_dim(vectors), hidden_follows=config["model"] == "recursive")
         folder = dataset_folder("sst", config.get("data_dir"))
         trees = {split: read_sst_trees(folder / f"{split}.txt") for split in SPLITS}
         lowercase = bool(config["lowercase"])
@@ -144,14 +137,14 @@ class TreeSentiment(Task):
         ids = {split: [np.array([vocab.ids.get(w, UNK_ID) for w in sentence], dtype=np.int64)
                        for sentence in words[split]] for split in SPLITS}
         is_tree = config["model"] in TREE_CELLS
-        frozen = is_set(config.get("freeze_embeddings"))
+        frozen = flag_is_set(config.get("freeze_embeddings"))
         pretrained = None
         if vectors:
             pretrained = read_vectors(vectors, vocab.tokens, lowercase=lowercase, frozen=frozen, dtype=config["dtype"],
                                       token_counts=Counter(w for sentence in words["train"] for w in sentence))
             config = sizes_from_vectors(config, pretrained.dim, hidden_follows=config["model"] == "recursive")
         spec = _spec(config, len(vocab), 2 if binary else len(CLASSES))
-        memory.check_model(spec)
+        check_model_memory(spec)
         train_trees, train_ids = trees["train"], ids["train"]
         phrase_stats = None
         if not is_tree and supervision == "phrases":
@@ -208,7 +201,7 @@ class TreeSentiment(Task):
         init_params = _average_composition if config["init"] == "average" else None
         if pretrained is not None:
             info["vectors"] = pretrained.info
-            notes.append(describe(pretrained.info))
+            notes.append(describe_vectors(pretrained.info))
             init_params = pretrained.init_params(init_params or init_model_params)
         elif frozen:
             notes.append(FROZEN_RANDOM_NOTE)
@@ -249,7 +242,7 @@ def _spec(config: dict, vocab_size: int, num_outputs: int):
     common = dict(hidden_size=int(config["hidden_size"]), num_outputs=num_outputs, vocab_size=vocab_size,
                   embed_size=int(config["embed_size"]), optimizer=optimizer,
                   clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"],
-                  frozen=("embedding",) if is_set(config.get("freeze_embeddings")) else ())
+                  frozen=("embedding",) if flag_is_set(config.get("freeze_embeddings")) else ())
     layers, bidirectional = int(config["layers"]), bool(config["bidirectional"])
     if config["model"] in TREE_CELLS:
         if layers != 1 or bidirectional:
@@ -279,7 +272,7 @@ def _sequence_batches(trees, ids, chosen, labels=None) -> list[Batch]:
         labels = np.array([tree.label for tree in trees], dtype=np.int64)
     batches = []
     for indices in chosen:
-        inputs, lengths = pad(ids, indices)
+        inputs, lengths = pad_sequences(ids, indices)
         targets = labels[indices].astype(np.int64)
         batches.append(Batch(inputs=(inputs, lengths), targets=targets, size=len(indices), tokens=int(lengths.sum()),
                              score_targets=np.stack([targets, np.ones_like(targets)], axis=1)))

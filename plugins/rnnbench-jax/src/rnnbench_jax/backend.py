@@ -18,9 +18,11 @@ import sys
 
 import numpy as np
 
-from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
-                              check_tree_inputs, state_keys)
-from rnnbench.errors import RnnbenchError
+from rnnbench import (Backend, RnnbenchError, TreeModelSpec, check_layered_cotangents, check_layered_inputs,
+                      check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents, check_tree_inputs,
+                      layer_units, layered_output_size, state_keys)
+
+from .arrays import to_numpy
 
 #: XLA:CPU runs either one thread or one per usable core; the first backend in a process decides.
 _SINGLE_THREAD_FLAG = "--xla_cpu_multi_thread_eigen=false"
@@ -88,11 +90,6 @@ def resolve_device(device):
     return devices[index]
 
 
-def to_numpy(array) -> np.ndarray:
-    """A NumPy copy owned by the caller (never a view of device memory)."""
-    return np.array(array, copy=True)
-
-
 class JaxBackend(Backend):
     """JAX with one implementation, ``native``: ``lax.scan`` under ``jit``, gradients by ``jax.vjp``."""
 
@@ -141,17 +138,13 @@ class JaxBackend(Backend):
         return {k: self.put(v, dtype) for k, v in arrays.items()}
 
     def _layered_state(self, cell, state, B, H, dtype, num_layers, bidirectional):
-        from rnnbench.layers import units
-
-        keys = [p + k for _, _, p in units(num_layers, bidirectional) for k in state_keys(cell)]
+        keys = [p + k for _, _, p in layer_units(num_layers, bidirectional) for k in state_keys(cell)]
         if state is None:
             return {k: self.put(np.zeros((B, H), dtype)) for k in keys}
         return {k: self.put(state[k], dtype) for k in keys}
 
     def _layered(self, cell, params, x, lengths, state, activation, num_layers, bidirectional, backward=None):
         """A stacked/bidirectional call (:mod:`.stacked`): forward, or with ``backward=(dy, dfinal)`` the VJP."""
-        from rnnbench.layers import check_layered_cotangents, check_layered_inputs, output_size
-
         from . import stacked
 
         x, lengths, dtype, H = check_layered_inputs(cell, params, x, lengths, state, activation, num_layers,
@@ -165,7 +158,7 @@ class JaxBackend(Backend):
                 y, final = stacked.forward(*args, **static)
                 return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
             dy, dfinal = check_layered_cotangents(cell, *backward, B, T, H, dtype, num_layers, bidirectional)
-            dy = np.zeros((B, T, output_size(H, bidirectional)), dtype) if dy is None else dy
+            dy = np.zeros((B, T, layered_output_size(H, bidirectional)), dtype) if dy is None else dy
             dfinal = {k: dfinal.get(k, np.zeros((B, H), dtype)) for k in args[3]}
             dparams, dx, dstate = stacked.backward(*args, self.put(dy), self.put_all(dfinal, dtype), **static)
             grads = {k: to_numpy(v) for k, v in dparams.items()}
@@ -250,8 +243,6 @@ class JaxBackend(Backend):
     # -------------------------------------------------------------- models and timers
 
     def build_model(self, spec, params):
-        from rnnbench.tree_model import TreeModelSpec
-
         if isinstance(spec, TreeModelSpec):
             from .model import JaxTreeModel
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from rnnbench.backend import check_sequence_inputs, check_tree_inputs, state_keys
-from rnnbench.bench.inputs import sequence_cotangent, tree_cotangents
+from rnnbench import (check_layered_inputs, check_sequence_inputs, check_tree_inputs, layered_output_size,
+                      sequence_cotangent, state_keys, tree_cotangents)
 
 from . import sequence
 from .tree import TreePlan, tree_states
@@ -44,8 +44,6 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
 
 def _layered_timer(backend, cell, params, x, lengths, backward, activation, num_layers, bidirectional):
     """As :func:`sequence_timer` for a stacked/bidirectional encoder (:mod:`.stacked`)."""
-    from rnnbench.layers import check_layered_inputs, output_size
-
     from . import stacked
 
     x, lengths, dtype, H = check_layered_inputs(cell, params, x, lengths, None, activation, num_layers,
@@ -56,7 +54,7 @@ def _layered_timer(backend, cell, params, x, lengths, backward, activation, num_
     with scope(dtype):
         p, xt, lt = backend.put_all(params, dtype), backend.put(x), backend.put(lengths)
         state = backend._layered_state(cell, None, B, H, dtype, num_layers, bidirectional)
-        dy = backend.put(sequence_cotangent(B, T, output_size(H, bidirectional), dtype))
+        dy = backend.put(sequence_cotangent(B, T, layered_output_size(H, bidirectional), dtype))
 
     if not backward:
         def run_forward():

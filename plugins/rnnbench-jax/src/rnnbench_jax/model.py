@@ -23,14 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnbench.dropout import MASK_NAMES, check_masks
-from rnnbench.model import check_model_batch, check_model_params, check_model_targets, encoder_params
-from rnnbench.optim import apply_update, init_state, l2_penalty
-from rnnbench.params import resolve_dtype
-from rnnbench.tree_model import check_tree_model_batch, check_tree_model_labels
+from rnnbench import (apply_update, check_dropout_masks, check_model_batch, check_model_params, check_model_targets,
+                      check_tree_model_batch, check_tree_model_labels, encoder_params, init_optimizer_state,
+                      l2_penalty, layer_units, resolve_dtype)
 
 from . import sequence
-from .backend import to_numpy
+from .arrays import to_numpy
 from .tree import TreePlan, scanned_tree_states
 
 
@@ -75,7 +73,7 @@ class _Trainable:
         check_model_params(spec, params)
         with self._scope():
             self.params = backend.put_all(params, self.dtype)
-            self.opt_state = init_state(spec, self.params, jnp.zeros_like)
+            self.opt_state = init_optimizer_state(spec, self.params, jnp.zeros_like)
             self.opt_state["t"] = backend.put(np.int32(0))
 
     def _scope(self):
@@ -144,7 +142,7 @@ class JaxModel(_Trainable):
 
     def _masks(self, inputs, lengths, masks):
         """Checked masks ``(input, head)`` padded to the batch's padded steps (zeros: padding), on the device."""
-        masks = check_masks(self.spec, (inputs, lengths), masks)
+        masks = check_dropout_masks(self.spec, (inputs, lengths), masks)
         if masks is None:
             return None
         T = np.shape(inputs)[1]
@@ -184,11 +182,9 @@ def _encode(spec, params, inputs, lengths, probe=None, masks=None):
     B, H = x.shape[0], spec.hidden_size
     keys = ("h", "c") if spec.cell == "lstm" else ("h",)
     if getattr(spec, "layered", False):  # stacked/bidirectional (.stacked); the probe is the top forward unit's
-        from rnnbench.layers import units
-
         from . import stacked
 
-        state = {p + k: jnp.zeros((B, H), x.dtype) for _, _, p in units(spec.num_layers, spec.bidirectional)
+        state = {p + k: jnp.zeros((B, H), x.dtype) for _, _, p in layer_units(spec.num_layers, spec.bidirectional)
                  for k in keys}
         y, _ = stacked.run(spec.cell, spec.activation, encoder_params(params), x, lengths, state, spec.num_layers,
                            spec.bidirectional, probe)
@@ -278,7 +274,7 @@ class JaxTreeModel(_Trainable):
 
     def _masks(self, leaf_ids, trees, masks):
         """Checked masks ``(input [padded leaves, E], head [padded nodes, H])``, zero rows for padding."""
-        masks = check_masks(self.spec, (leaf_ids, trees), masks)
+        masks = check_dropout_masks(self.spec, (leaf_ids, trees), masks)
         if masks is None:
             return None
         plan = TreePlan.of(trees)

@@ -3,8 +3,7 @@
 Registration only: it names the backend class by import path and never imports
 jax, so ``rnnbench --help`` and ``rnnbench plugins`` stay fast.
 """
-from rnnbench.hookspecs import hookimpl
-from rnnbench.registry import Entry
+from rnnbench import Entry, hookimpl
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from rnnbench.layers import directions, unit_params
+from rnnbench import layer_directions, unit_params
 
 from . import sequence
 
@@ -33,7 +33,7 @@ def run(cell, activation, params, x, lengths, state, num_layers, bidirectional, 
     final, inputs = {}, x
     for layer in range(num_layers):
         outputs = []
-        for direction in directions(bidirectional):
+        for direction in layer_directions(bidirectional):
             prefix = f"l{layer}.{direction}."
             unit_x = inputs if direction == "fw" else reverse_within(inputs, lengths)
             top_fw = layer == num_layers - 1 and direction == "fw"
