@@ -24,6 +24,16 @@ DEVICE_NAMES = {
 }
 
 
+#: What a process's thread pools read their size from: a ``bench`` worker's environment sets them all.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+
+
+def thread_environment(threads: int) -> dict:
+    """Environment variables that fix every known thread pool's size (set before import)."""
+    return {name: str(threads) for name in THREAD_VARIABLES}
+
+
 def check_device(backend: str, device) -> None:
     """A one-line error when builtin ``backend`` cannot run on ``device`` at all (None: its default)."""
     if device is None or backend not in DEVICE_NAMES:

@@ -14,7 +14,7 @@ import sys
 from itertools import groupby
 
 from rnnbench.bench.run_config import empty_row
-from rnnbench.bench.worker import thread_environment
+from rnnbench.devices import thread_environment
 
 WORKER = (sys.executable, "-m", "rnnbench.bench.worker")
 

@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from rnnbench.bench.sweep import WorkerError, call_worker
 from rnnbench.errors import RnnbenchError
 
 ROUNDS = 10
@@ -249,8 +250,6 @@ def format_train(rows: list[dict], source: dict) -> str:
 def run_train_bench(args, grid_backends, unavailable, impls, threads, device, policy_timeout) -> tuple[list, dict]:
     """Prepare the batches, run every backend's worker, return ``(rows, info for the record)``."""
     import tempfile
-
-    from rnnbench.bench.sweep import WorkerError, call_worker
 
     count = args.train_batches
     spec, arrays, source = prepare_batches(count, args.data_dir)

@@ -21,13 +21,7 @@ import json
 import os
 import sys
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
-
-
-def thread_environment(threads: int) -> dict:
-    """Environment variables that fix every known thread pool's size (set before import)."""
-    return {name: str(threads) for name in THREAD_VARIABLES}
+from rnnbench.devices import thread_environment
 
 
 def main() -> int:

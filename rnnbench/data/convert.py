@@ -13,7 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
-from rnnbench.data.readers import AG_NEWS_CLASSES
+from rnnbench.data.registry import AG_NEWS_CLASSES
 from rnnbench.errors import RnnbenchError
 
 _IMDB_NAME = re.compile(r"(\d+)_(\d+)\.txt")

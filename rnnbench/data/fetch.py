@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from rnnbench.data import convert
 from rnnbench.data.paths import DATA_DIR_VARIABLE, MIRROR_VARIABLE, DataDir, mirror_url
-from rnnbench.data.registry import DatasetSource, Download
+from rnnbench.data.registry import DatasetSource, Download, get_source
 from rnnbench.errors import RnnbenchError
 
 CHUNK = 1 << 20
@@ -103,8 +103,6 @@ def _human(size: int) -> str:
 
 def _needed_folder(name: str, data_dir: DataDir, progress, log) -> Path:
     """A dataset another one is derived from: the local copy, fetched first when missing."""
-    from rnnbench.data.registry import get_source
-
     return fetch(get_source(name), data_dir, progress=progress, log=log)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnbench.data.fetch import fetch
 from rnnbench.data.paths import DATA_DIR_VARIABLE, OFFLINE_VARIABLE, DataDir, offline, resolve_data_dir
 from rnnbench.data.registry import DATASETS, DatasetSource, get_source
 from rnnbench.errors import RnnbenchError
@@ -88,6 +89,4 @@ def dataset_folder(name: str, data_dir: str | DataDir | None = None, *, progress
             f"dataset {name!r} not found in {resolved.describe()}: missing {', '.join(status.missing)}; "
             f"downloading is off (--offline or {OFFLINE_VARIABLE}): run `rnnbench data fetch {name}` where "
             f"there is a network, or point --data-dir or {DATA_DIR_VARIABLE} at a folder that holds {name}/")
-    from rnnbench.data.fetch import fetch
-
     return fetch(status.source, resolved, progress=progress)

@@ -20,10 +20,10 @@ from decimal import Context, Decimal
 from pathlib import Path
 
 from rnnbench.data.local import dataset_folder
+from rnnbench.data.registry import AG_NEWS_CLASSES
 from rnnbench.errors import RnnbenchError
 
 TREC_COARSE = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
-AG_NEWS_CLASSES = ("World", "Sports", "Business", "Sci/Tech")
 USER_FORMATS = (".tsv", ".csv", ".jsonl")
 DEFAULT_ENCODING = "utf-8"
 #: A field may be as long as a whole review or article: Python's default limit (128 KiB) is no data limit.

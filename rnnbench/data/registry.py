@@ -61,6 +61,9 @@ class DatasetSource:
         return None if None in sizes else sum(sizes)
 
 
+#: AG News's class names in label order (labels 1-4 of its CSV); its converter writes them to classes.txt.
+AG_NEWS_CLASSES = ("World", "Sports", "Business", "Sci/Tech")
+
 DATASETS: dict[str, DatasetSource] = {d.name: d for d in (
     DatasetSource(
         name="imdb",
