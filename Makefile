@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # Tests and benchmarks see only the plugins they name (tests/conftest.py); a user's commands load every one.
 HERMETIC := RNNBENCH_DISABLE_PLUGIN_AUTOLOAD=1
 
-.PHONY: install demo test test-numpy-only bench bench-save bench-compare readme clean
+.PHONY: install demo test lint test-numpy-only bench bench-save bench-compare readme clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ demo: install
 test: install
 	.ci/browser
 	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q --durations=15 tests plugins/rnnbench-jax/tests
+
+# ruff over the whole repository (rules and exclusions: [tool.ruff] in pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
 
 # The README's results section, regenerated from the records in results/ (tests/test_readme.py checks it).
 readme: install

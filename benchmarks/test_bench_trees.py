@@ -16,11 +16,11 @@ import os
 import numpy as np
 import pytest
 
-import tree_reference  # tests/ is on pythonpath (pyproject.toml)
-
 from rnnbench.backends.numpy import tree as numpy_tree
 from rnnbench.params import init_params
 from rnnbench.trees import TreeBatch, read_trees
+
+import tree_reference  # tests/ is on pythonpath (pyproject.toml)
 
 NUM_TREES = 64
 DTYPE = "float32"

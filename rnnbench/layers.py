@@ -123,7 +123,7 @@ def reverse_within(a: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 def check_layered_inputs(cell, params, x, lengths, state, activation, num_layers, bidirectional):
     """Validate a layered call; return ``(x, lengths, dtype, hidden_size)`` as check_sequence_inputs does."""
-    from rnnbench.backend import param_dtype, check_sequence_inputs, state_keys
+    from rnnbench.backend import check_sequence_inputs, param_dtype, state_keys
 
     num_layers, bidirectional = check_layering(num_layers, bidirectional)
     if cell not in SEQUENCE_CELLS:

@@ -20,7 +20,8 @@ import os
 
 import pytest
 
-#: Marks a skip for a feature the contract leaves optional, which RNNBENCH_REQUIRE_BACKENDS does not turn into a failure.
+#: Marks a skip for a feature the contract leaves optional, which RNNBENCH_REQUIRE_BACKENDS does not turn into a
+#: failure.
 OPTIONAL = "optional feature"
 #: Marks a skip for want of a browser, which RNNBENCH_REQUIRE_BROWSER=1 turns into a failure.
 BROWSER = "browser unavailable"

@@ -89,7 +89,7 @@ class Task(abc.ABC):
     #: :meth:`dev_target`.
     targets: dict[str, dict[str, float]] = {}
 
-    @classmethod
+    @classmethod  # noqa: B027 - not abstract: a task may declare no options of its own
     def add_options(cls, group) -> None:
         """Declare this task's own ``rnnbench run`` options on ``group`` (argparse's ``add_argument``).
 

@@ -17,6 +17,7 @@ import pytest
 
 from rnnbench.data import registry
 from rnnbench.data.paths import MIRROR_VARIABLE, OFFLINE_VARIABLE
+
 from text_fixtures import original_files
 
 

@@ -185,8 +185,8 @@ def test_synthetic_trees_are_seeded_and_sst_shaped():
 
 
 def test_node_by_node_schedule_computes_the_same_states():
-    from rnnbench.plugins import get_backend
     from rnnbench.params import init_params
+    from rnnbench.plugins import get_backend
 
     batch = TreeBatch.from_trees(synthetic_trees(5, seed=1))
     single = one_node_per_level(batch)
@@ -225,7 +225,8 @@ def test_base_backend_without_timers_says_so():
     from rnnbench.backend import Backend
 
     # a backend that implements the contract (whatever the base class requires) but no timers
-    bare = type("Bare", (Backend,), {name: lambda *a, **k: None for name in getattr(Backend, "__abstractmethods__", ())})
+    required = getattr(Backend, "__abstractmethods__", ())
+    bare = type("Bare", (Backend,), {name: lambda *a, **k: None for name in required})
     with pytest.raises(RnnbenchError, match="cannot be timed"):
         bare().sequence_timer("lstm", {}, np.zeros((1, 1, 1)))
 

@@ -149,9 +149,10 @@ def test_the_cpu_suite_times_every_impl_of_every_backend(monkeypatch, tmp_path):
         [("numpy", "native"), ("torch", "native"), ("torch", "loop"), ("torch", "compiled"),
          ("tensorflow", "native"), ("tensorflow", "loop"), ("tensorflow", "xla")])
     # The parent lists every impl without importing a framework (this process has torch already: ask a fresh one).
+    options = vars(_grid_options(cells="lstm", sizes="4x5x6x7", passes="forward"))
     code = ("import argparse, sys\n"
             "from rnnbench.bench.grid import build_grid\n"
-            f"build_grid(argparse.Namespace(**{vars(_grid_options(cells='lstm', sizes='4x5x6x7', passes='forward'))!r}))\n"
+            f"build_grid(argparse.Namespace(**{options!r}))\n"
             "print(sorted(m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules))\n")
     env = {**os.environ, "RNNBENCH_DISABLE_PLUGIN_AUTOLOAD": "1", "RNNBENCH_DATA_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
@@ -176,8 +177,8 @@ def test_tensorflow_tree_timer_path_equals_the_contract():
     pytest.importorskip("tensorflow")
     import tensorflow as tf
 
-    from rnnbench.backends.tensorflow.tensors import tensors as _tensors
     from rnnbench.backends.tensorflow.bench import _tree_functions
+    from rnnbench.backends.tensorflow.tensors import tensors as _tensors
     from rnnbench.backends.tensorflow.tree_model import schedule_tensors
     from rnnbench.bench.inputs import tree_cotangents, tree_inputs
     from rnnbench.bench.treedata import one_node_per_level, synthetic_trees
@@ -221,7 +222,7 @@ def test_torch_in_place_update_is_the_shared_formula_to_rounding(optimizer, l2, 
     in_place = {k: torch.tensor(v) for k, v in params.items()}
     ref_state = init_state(spec, reference, torch.zeros_like)
     state = init_state(spec, in_place, torch.zeros_like)
-    for step in range(3):
+    for _ in range(3):
         grads = {k: torch.tensor(rng.normal(size=v.shape)) for k, v in params.items()}
         reference = apply_update(spec, reference, {k: g.clone() for k, g in grads.items()}, ref_state, TorchOps)
         update_in_place(spec, in_place, grads, state)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from plugin_fixtures import FakeEntryPoint, registry_with
 from rnnbench.testing import BackendContract, contract_tests
+
+from plugin_fixtures import FakeEntryPoint, registry_with
 
 globals().update(contract_tests("numpy"))
 globals().update(contract_tests("torch"))

@@ -17,6 +17,7 @@ from rnnbench.data import readers, registry
 from rnnbench.data.fetch import fetch
 from rnnbench.data.paths import MIRROR_VARIABLE, mirror_url, resolve_data_dir
 from rnnbench.errors import RnnbenchError
+
 from fetch_fixtures import md5_checksum
 from text_fixtures import evil_tar, evil_zip, original_files
 
@@ -152,7 +153,8 @@ def test_unsafe_tar_member_is_refused(server, tmp_path, kind):
     base, served = server
     source = local_source("imdb", base, served)
     evil_tar(served / "aclImdb_v1.tar.gz", kind)
-    source = replace(source, downloads=(replace(source.downloads[0], checksum=md5_checksum(served / "aclImdb_v1.tar.gz")),))
+    checksum = md5_checksum(served / "aclImdb_v1.tar.gz")
+    source = replace(source, downloads=(replace(source.downloads[0], checksum=checksum),))
     data_dir = resolve_data_dir(tmp_path / "data")
     with pytest.raises(RnnbenchError, match="refusing aclImdb_v1.tar.gz: member"):
         fetch(source, data_dir, progress=False, log=lambda m: None)

@@ -10,7 +10,8 @@ from rnnbench.data import readers
 from rnnbench.data.local import all_statuses, dataset_folder
 from rnnbench.data.paths import DATA_DIR_VARIABLE, resolve_data_dir
 from rnnbench.errors import RnnbenchError
-from text_fixtures import write_local_layout, write_user_file, sentiment_texts
+
+from text_fixtures import sentiment_texts, write_local_layout, write_user_file
 
 
 def test_data_dir_order_flag_then_variable_then_cache(monkeypatch, tmp_path):

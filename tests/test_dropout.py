@@ -16,6 +16,7 @@ from rnnbench.model import ModelSpec, init_model_params
 from rnnbench.parity import TREE_TEXTS
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import TreeBatch, parse_tree
+
 from text_fixtures import sentiment_texts, write_user_file
 
 FRAMEWORKS = [name for name in ("torch", "tensorflow") if importlib.util.find_spec(name)]

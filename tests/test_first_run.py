@@ -23,6 +23,7 @@ from rnnbench.data import registry
 from rnnbench.data.fetch import fetch
 from rnnbench.data.paths import DATA_DIR_VARIABLE, MIRROR_VARIABLE, OFFLINE_VARIABLE, resolve_data_dir
 from rnnbench.errors import RnnbenchError
+
 from fetch_fixtures import md5_checksum
 
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "3", "--epochs", "1", "--no-progress"]
@@ -63,8 +64,8 @@ def test_first_run_downloads_converts_trains_and_records(mirror, fresh_home, tmp
 
 def test_treesent_fetches_the_treebank_on_first_use(mirror, fresh_home, tmp_path, capsys):
     code = cli.main(["run", "--backend", "numpy", "--task", "treesent", "--model", "recursive",
-                     "--results-dir", str(tmp_path / "results"), "--embed-size", "4", "--hidden-size", "4", "--epochs", "1",
-                     "--max-steps", "1", "--batch-size", "2", "--no-progress"])
+                     "--results-dir", str(tmp_path / "results"), "--embed-size", "4", "--hidden-size", "4",
+                     "--epochs", "1", "--max-steps", "1", "--batch-size", "2", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 0, err
     assert (fresh_home / ".cache" / "rnnbench" / "data" / "sst" / "train.txt").is_file()

@@ -27,6 +27,7 @@ from rnnbench.data import readers
 from rnnbench.errors import RnnbenchError
 from rnnbench.records import KNOWN_SCHEMAS, RecordWarning, read_records
 from rnnbench.trees import Tree, TreeBatch, read_trees
+
 from text_fixtures import write_local_layout
 
 EXAMPLES = int(os.environ.get("RNNBENCH_FUZZ_EXAMPLES", "150"))

@@ -17,11 +17,11 @@ import pytest
 
 from rnnbench import cli, devices
 from rnnbench.data import readers
-from rnnbench.data.paths import resolve_data_dir
 from rnnbench.data.local import local_status
+from rnnbench.data.paths import resolve_data_dir
 from rnnbench.errors import RnnbenchError
 from rnnbench.number_types import NumberType
-from rnnbench.tasks.textclf.task import TextClassification
+
 from text_fixtures import sentiment_texts, write_local_layout, write_user_file
 
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs", "1", "--no-progress"]

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from plugin_fixtures import FakeEntryPoint, registry_with
 from rnnbench import cli
 from rnnbench.errors import RnnbenchError
 from rnnbench.registry import Entry
+
+from plugin_fixtures import FakeEntryPoint, registry_with
 
 # -- 12. a plugin that calls sys.exit() on import --------------------------------------------------------------
 
@@ -109,6 +110,7 @@ def test_out_of_memory_while_training_names_the_options_to_lower(tmp_path, capsy
     import json
 
     from rnnbench.backends.numpy import model as numpy_model
+
     from text_fixtures import sentiment_texts, write_user_file
 
     def no_memory(self, *args):

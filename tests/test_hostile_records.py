@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from report_fixtures import run_record, write_records
 from rnnbench import cli
 from rnnbench import records as record_files
+
+from report_fixtures import run_record, write_records
 from text_fixtures import sentiment_texts, write_user_file
 
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--no-progress"]
@@ -62,8 +63,8 @@ def test_output_force_refuses_a_fifo_and_leaves_it_a_fifo(tmp_path, capsys):
 
 
 def test_output_refuses_a_device_and_a_markdown_report_makes_no_charts_folder_for_it(tmp_path, capsys):
-    from rnnbench.report.output import check_target
     from rnnbench.errors import RnnbenchError
+    from rnnbench.report.output import check_target
 
     with pytest.raises(RnnbenchError, match="is a character device, not a regular file"):
         check_target(Path(os.devnull), force=True)

@@ -17,9 +17,9 @@ import pytest
 
 pytest.importorskip("pandas", reason="rnnbench report needs pandas")
 
-from report_fixtures import run_record, write_records
-
 from rnnbench.cli import main
+
+from report_fixtures import run_record, write_records
 
 HOSTILE = "<img src=x onerror=alert(1)> | *b* _i_ [l](javascript:alert(2)) `c` \\ &amp;\nnext <!-- x"
 
@@ -104,9 +104,9 @@ def test_a_stray_run_in_results_leaves_the_readme_check_passing_and_says_how_to_
                                                                                               capsys):
     if not shutil.which("git"):
         pytest.skip("git is not installed")
-    from committed_results import UntrackedRecordsWarning, committed_results
-
     from rnnbench.report import readme
+
+    from committed_results import UntrackedRecordsWarning, committed_results
 
     # a clone: the committed records, tracked; a README generated from them
     clone = tmp_path / "clone"

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from rnnbench import cli
-from text_fixtures import write_local_layout
+
 from sst_fixtures import write_sst
+from text_fixtures import write_local_layout
 
 LAYERED = ["--layers", "2", "--bidirectional"]
 

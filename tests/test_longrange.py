@@ -19,7 +19,7 @@ import pytest
 
 from rnnbench import cli, get_backend
 from rnnbench.backends.numpy import sequence as numpy_sequence
-from rnnbench.backends.numpy.model import NumpyModel, loss_and_doutputs, _steps_xent_and_doutputs
+from rnnbench.backends.numpy.model import NumpyModel, _steps_xent_and_doutputs, loss_and_doutputs
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import numeric_grads, relative_error
 from rnnbench.model import ModelSpec, encoder_params, init_model_params, is_decayed

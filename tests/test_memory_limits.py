@@ -15,6 +15,7 @@ from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
 from rnnbench.tasks.longrange.task import LongRange, check_memory
 from rnnbench.tasks.textclf.task import TextClassification
 from rnnbench.tree_model import TreeModelSpec
+
 from cli_helpers import invoke, one_line_error
 from text_fixtures import sentiment_texts, write_user_file
 
@@ -121,7 +122,8 @@ def test_default_sizes_are_never_refused_on_a_small_machine():
         check_memory(config, spec, problem, config["seq_len"], available=512 << 20)
     imdb = ModelSpec(cell="lstm", hidden_size=128, num_outputs=2, vocab_size=20000, embed_size=128)
     memory.check_model(imdb, available=512 << 20)
-    with pytest.raises(RnnbenchError, match=r"2,691,842 parameters .* would need at least 51.3 MiB; this machine has 50 MiB"):
+    with pytest.raises(RnnbenchError,
+                       match=r"2,691,842 parameters .* would need at least 51.3 MiB; this machine has 50 MiB"):
         memory.check_model(imdb, available=50 << 20)
 
 

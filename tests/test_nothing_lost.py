@@ -16,6 +16,7 @@ import pytest
 
 from rnnbench import check, cli, signals
 from rnnbench import records as record_files
+
 from text_fixtures import sentiment_texts, write_user_file
 
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--no-progress"]

@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 
 from rnnbench.backends.numpy.model import (
-    NumpyModel, loss_and_doutputs, _pool_backward, _pool_forward,
+    NumpyModel,
+    _pool_backward,
+    _pool_forward,
+    loss_and_doutputs,
 )
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import contract, numeric_grads, relative_error

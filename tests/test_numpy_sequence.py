@@ -12,6 +12,7 @@ from rnnbench.backends.numpy import sequence
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import relative_error
 from rnnbench.params import init_params
+
 from seqcheck import assert_gradients_match, gradient_errors, make_problem, relu_margin, run_forward
 
 # (cell, activation, steps): every cell, sequences of 6..9 steps.
@@ -111,6 +112,8 @@ def test_recycled_buffers_do_not_leak_between_calls(cell, activation, batch, ste
                                        (second, (y3, final3, grads3))):
         y_ref, final_ref, grads_ref = alone[id(problem)]
         np.testing.assert_array_equal(y, y_ref)
+        for key in final_ref:  # the final states, unpacked for this and once never compared
+            np.testing.assert_array_equal(final[key], final_ref[key], err_msg=key)
         for name in grads_ref:
             np.testing.assert_array_equal(grads[name], grads_ref[name], err_msg=name)
     np.testing.assert_array_equal(y1, alone[id(first)][0])  # outputs are not pool buffers

@@ -11,15 +11,16 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
-
-import tree_reference
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnnbench.backends.numpy import tree as numpy_tree
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import contract, numeric_grads, relative_error
 from rnnbench.params import init_params
 from rnnbench.trees import Tree, TreeBatch, parse_tree, read_trees
+
+import tree_reference
 
 CELLS = ("recursive", "treelstm")
 SIZES = {"recursive": (3, 3), "treelstm": (2, 3)}  # (input size D, hidden size H); recursive needs D == H

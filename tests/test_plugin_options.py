@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from rnnbench import cli, plugins
+
 from plugin_fixtures import FakeEntryPoint, registry_with
 
 TASK_PLUGIN = """

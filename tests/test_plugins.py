@@ -7,10 +7,11 @@ import textwrap
 
 import pytest
 
-from plugin_fixtures import FakeEntryPoint, registry_with
 from rnnbench import plugins
 from rnnbench.errors import RnnbenchError
 from rnnbench.registry import Entry
+
+from plugin_fixtures import FakeEntryPoint, registry_with
 
 
 def test_builtin_backends_registered_from_rnnbench():

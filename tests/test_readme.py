@@ -16,10 +16,10 @@ import pytest
 
 pytest.importorskip("pandas", reason="rnnbench report needs pandas")
 
-from committed_results import committed_results
-
 from rnnbench.cli import main
 from rnnbench.report import readme
+
+from committed_results import committed_results
 
 REPO = Path(__file__).resolve().parents[1]
 CHECK = ["report", "--summary", "--format", "markdown", "--sweeps", "sweeps", "--into", "README.md", "--check"]

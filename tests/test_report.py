@@ -19,18 +19,25 @@ import pytest
 
 pytest.importorskip("pandas", reason="rnnbench report needs pandas")
 
-from report_fixtures import (bench_record, bench_row, check_record, check_row, longrange_record, run_record,
-                             write_records)
-
 from rnnbench.cli import main
 from rnnbench.errors import RnnbenchError
+from rnnbench.records import RecordWarning
 from rnnbench.report.accuracy import accuracy_section
 from rnnbench.report.compare import compare
 from rnnbench.report.frame import load_results
 from rnnbench.report.longrange import longrange_section
 from rnnbench.report.parity import parity_section
-from rnnbench.records import RecordWarning
 from rnnbench.report.speed import speed_section
+
+from report_fixtures import (
+    bench_record,
+    bench_row,
+    check_record,
+    check_row,
+    longrange_record,
+    run_record,
+    write_records,
+)
 
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
 
@@ -223,7 +230,8 @@ def test_speed_keeps_the_latest_measurement_of_a_configuration(tmp_path):
 
 
 def test_parity_reports_the_worst_error_and_pass_counts(tmp_path):
-    rows = [check_row(case="rnn", max_rel=2e-7), check_row(case="lstm", max_rel=4e-7), check_row(case="gru", max_rel=3e-4),
+    rows = [check_row(case="rnn", max_rel=2e-7), check_row(case="lstm", max_rel=4e-7),
+            check_row(case="gru", max_rel=3e-4),
             check_row(backend="tensorflow", case="lstm", max_rel=float("nan"), passed=False, error="ValueError: boom")]
     write_records(tmp_path, [check_record(rows)])
     section = parity_section(load_results(tmp_path))
@@ -433,9 +441,9 @@ def test_the_report_parser_imports_no_pandas():
 
 @pytest.mark.skipif(not REPO_RESULTS.is_dir(), reason="no committed results/ directory")
 def test_the_committed_results_directory_loads_and_averages_its_seeds(tmp_path):
-    from committed_results import committed_results
-
     from rnnbench.report.variants import DEFAULT_LABEL, label, run_diff
+
+    from committed_results import committed_results
 
     committed = committed_results(tmp_path)  # a user's own runs in results/ are not the reference
     frame = load_results(committed, kind="run")

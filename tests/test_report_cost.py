@@ -8,8 +8,8 @@ import pytest
 
 from rnnbench.cli import main
 from rnnbench.report.cost import busy, epoch_seconds, time_to_target
-from report_fixtures import run_record, write_records
 
+from report_fixtures import run_record, write_records
 
 
 def _epochs(devs, seconds):

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnbench.cli import main
+
 from report_fixtures import bench_record, bench_row, check_record, check_row, longrange_record, run_record
 
 BASE = json.loads(json.dumps(  # through JSON: no two records share a nested object, as no two files do
@@ -160,8 +161,10 @@ CHARTED = ["test a list", "epochs a dict", "an epoch a number", "a probe without
            "batch an object", "device a list", "median a list"]
 
 
-@pytest.mark.parametrize("name,argv", [pytest.param(name, argv, id=f"{name}-{argv[1]}") for name, argv in
-                                       [(n, a) for n in FOUND for a in FORMATS[:2]] + [(n, FORMATS[2]) for n in CHARTED]])
+_SHAPE_CASES = [(n, a) for n in FOUND for a in FORMATS[:2]] + [(n, FORMATS[2]) for n in CHARTED]
+
+
+@pytest.mark.parametrize("name,argv", [pytest.param(name, argv, id=f"{name}-{argv[1]}") for name, argv in _SHAPE_CASES])
 def test_a_record_of_the_wrong_shape_is_one_warning_and_the_rest_are_reported(name, argv):
     index, changes = FOUND[name]
     code, out, err = _report(_damaged(index, *changes), argv)

@@ -12,11 +12,19 @@ import pytest
 
 pytest.importorskip("pandas", reason="rnnbench report needs pandas")
 
-from report_fixtures import (bench_record, bench_row, check_record, check_row, longrange_record, run_record,
-                             write_records)
 from rnnbench.cli import main
 from rnnbench.report.frame import load_results
 from rnnbench.report.summary import summary_section
+
+from report_fixtures import (
+    bench_record,
+    bench_row,
+    check_record,
+    check_row,
+    longrange_record,
+    run_record,
+    write_records,
+)
 
 
 def _block(section, start: str):

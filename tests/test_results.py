@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from rnnbench.errors import RnnbenchError
-from rnnbench.records import RUN_SCHEMA as SCHEMA, TMP_PREFIX, ensure_writable, read_records, record_stem, write_record
+from rnnbench.records import RUN_SCHEMA as SCHEMA
+from rnnbench.records import TMP_PREFIX, ensure_writable, read_records, record_stem, write_record
 
 
 def _record(seed=0, **extra):

@@ -10,6 +10,7 @@ import pytest
 
 from rnnbench import cli, plugins
 from rnnbench.registry import Entry
+
 from text_fixtures import sentiment_texts, write_local_layout, write_user_file
 
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "3", "--epochs", "1", "--no-progress"]

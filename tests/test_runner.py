@@ -9,6 +9,7 @@ from rnnbench.errors import RnnbenchError
 from rnnbench.model import ModelSpec
 from rnnbench.task import Batch, Prepared, accuracy
 from rnnbench.tasks.textclf.task import TextClassification
+
 from text_fixtures import sentiment_texts, write_user_file
 
 
@@ -287,7 +288,8 @@ def test_eval_every_records_dev_history_without_changing_the_run_or_its_training
     assert second["train_seconds"] <= record["epochs"][0]["train_seconds"] + record["epochs"][1]["train_seconds"]
     # the same losses, the same model chosen at the same epoch end, the same test result
     assert [e["mean_loss"] for e in record["epochs"]] == [e["mean_loss"] for e in plain["epochs"]]
-    assert {k: record["best"][k] for k in ("epoch", "dev", "test")} == {k: plain["best"][k] for k in ("epoch", "dev", "test")}
+    best = ("epoch", "dev", "test")
+    assert {k: record["best"][k] for k in best} == {k: plain["best"][k] for k in best}
     assert "evals" not in plain
 
 

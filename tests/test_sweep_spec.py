@@ -108,7 +108,8 @@ BAD_FILES = [
     ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[options]\nepochs = 0', "epochs must be at least 1"),
     ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[options]\nproblem = "adding"\ndataset = "copy"',
      "disagree"),
-    ('[matrix]\ntask = ["textclf"]\nbackend = ["numpy"]\n[options]\nseq_len = 20', "[options] seq_len: not an option of the textclf task (its own options: vocab_size"),
+    ('[matrix]\ntask = ["textclf"]\nbackend = ["numpy"]\n[options]\nseq_len = 20',
+     "[options] seq_len: not an option of the textclf task (its own options: vocab_size"),
     ('[matrix]\nbackend = ["numpy"]', "no task"),
     ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[[include]]\nmodel = "gru"\nwidth = 3',
      "[[include]] #1 width: unknown key"),
@@ -223,7 +224,8 @@ def test_a_stand_in_record_takes_the_metric_name_of_its_task_and_dataset(tmp_pat
     alone = stand_in_record(config, "failed", "why", started=0.0, finished=1.0, results_dir=results)
     assert alone["metric"] == "unknown" and alone["status"] == "failed" and alone["error"] == "why"
     (results / "r.json").write_text(json.dumps(_record(config) | {"metric": "mse", "metric_higher_is_better": False}))
-    beside = stand_in_record(config, "failed", "why", started=0.0, finished=1.0, results_dir=results, node="n (1.2.3.4)")
+    beside = stand_in_record(config, "failed", "why", started=0.0, finished=1.0, results_dir=results,
+                             node="n (1.2.3.4)")
     assert (beside["metric"], beside["metric_higher_is_better"]) == ("mse", False)
     assert beside["machine"]["hostname"] == "n" and beside["machine"]["ip"] == "1.2.3.4"
     assert beside["config"]["dataset"] == "adding-T200" and beside["command"].startswith("rnnbench run --backend numpy")

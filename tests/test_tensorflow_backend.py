@@ -28,6 +28,7 @@ from rnnbench.errors import RnnbenchError  # noqa: E402
 from rnnbench.gradcheck import contract, numeric_grads, relative_error  # noqa: E402
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params  # noqa: E402
 from rnnbench.params import init_params  # noqa: E402
+
 from seqcheck import make_problem, relu_margin  # noqa: E402
 
 SEQUENCE_LABELS = ("rnn", "rnn-relu", "lstm", "gru")

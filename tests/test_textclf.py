@@ -10,6 +10,7 @@ from rnnbench.errors import RnnbenchError
 from rnnbench.tasks.textclf.splits import fold_split, holdout
 from rnnbench.tasks.textclf.task import TextClassification
 from rnnbench.text import UNK_ID, Vocabulary, tokenize
+
 from text_fixtures import sentiment_texts, write_local_layout, write_user_file
 
 

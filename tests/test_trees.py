@@ -5,7 +5,8 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnnbench.errors import RnnbenchError
 from rnnbench.trees import Tree, TreeBatch, batch_trees, parse_tree, read_trees
@@ -252,7 +253,7 @@ def test_batching_is_repeatable_and_does_not_depend_on_cached_state():
 labels = st.one_of(st.none(), st.integers(0, 4))
 binary_trees = st.recursive(
     st.builds(Tree.leaf, st.sampled_from(["a", "b", "8 1/2", "(", "x*y"]), labels),
-    lambda kids: st.builds(lambda l, r, lab: Tree.node(l, r, label=lab), kids, kids, labels),
+    lambda kids: st.builds(lambda left, right, lab: Tree.node(left, right, label=lab), kids, kids, labels),
     max_leaves=16)
 
 
@@ -265,7 +266,7 @@ def test_random_binary_trees_batch_validly(trees):
 labelled_trees = st.recursive(
     st.builds(Tree.leaf, st.sampled_from(["a", "8 1/2", "(", ")", "x*y", "a/b", "crème", "-", "{"]),
               st.integers(0, 4)),
-    lambda kids: st.builds(lambda l, r, lab: Tree.node(l, r, label=lab), kids, kids, st.integers(0, 9)),
+    lambda kids: st.builds(lambda left, right, lab: Tree.node(left, right, label=lab), kids, kids, st.integers(0, 9)),
     max_leaves=16)
 
 

@@ -16,7 +16,9 @@ from rnnbench.tasks.treesent.task import TreeSentiment
 from rnnbench.text import UNK_ID
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import Tree
+
 from sst_fixtures import write_sst
+
 
 def _targets(labels, roots):
     return np.stack([np.asarray(labels), np.asarray(roots)], axis=1)

@@ -16,6 +16,7 @@ import pytest
 
 from rnnbench.data import readers
 from rnnbench.errors import RnnbenchError
+
 from cli_helpers import invoke, one_line_error
 from text_fixtures import sentiment_texts, write_user_file
 
@@ -280,7 +281,8 @@ def test_declared_label_names_are_read_with_the_same_spelling(tmp_path, capsys):
     path.write_bytes(tsv_bytes(rows))
     record = trained(*run(tmp_path, capsys, path, "--label-names", "1,0"))
     assert record["data"]["label_names"] == ["1", "0"]
-    one_line_error(*run(tmp_path, capsys, path, "--label-names", "1,1.0,0")[::2], "--label-names names a label twice: 1")
+    one_line_error(*run(tmp_path, capsys, path, "--label-names", "1,1.0,0")[::2],
+                   "--label-names names a label twice: 1")
     one_line_error(*run(tmp_path, capsys, path, "--label-names", "1,,0")[::2], "--label-names has an empty label")
 
 
@@ -297,7 +299,8 @@ def test_read_table_refuses_an_unknown_encoding_before_reading():
     ("mr", lambda root: (root / "mr" / "rt-polarity.pos").write_bytes(b"good \xff film\n"),
      ["cannot read", "rt-polarity.pos: 'utf-8' codec can't decode byte 0xff"]),
     ("imdb", lambda root: (root / "imdb" / "train.jsonl.gz").write_bytes(
-        (root / "imdb" / "train.jsonl.gz").read_bytes()[:40]), ["cannot read", "train.jsonl.gz: Compressed file ended before"]),
+        (root / "imdb" / "train.jsonl.gz").read_bytes()[:40]),
+     ["cannot read", "train.jsonl.gz: Compressed file ended before"]),
     ("imdb", lambda root: (root / "imdb" / "test.jsonl.gz").write_bytes(b"not gzip at all"),
      ["cannot read", "test.jsonl.gz: Not a gzipped file"]),
 ], ids=["mr-not-utf8", "imdb-truncated-gzip", "imdb-not-gzip"])

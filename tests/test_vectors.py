@@ -27,6 +27,7 @@ from rnnbench.tasks.treesent.task import TreeSentiment, _average_composition
 from rnnbench.text import PAD_ID, UNK_ID
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.vectors import peek_dim, read_vectors
+
 from sst_fixtures import write_sst
 from text_fixtures import sentiment_texts, write_user_file
 

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
-                              check_tree_inputs)
 from rnnbench import layers
+from rnnbench.backend import (
+    Backend,
+    check_sequence_cotangents,
+    check_sequence_inputs,
+    check_tree_cotangents,
+    check_tree_inputs,
+)
 from rnnbench.errors import RnnbenchError
 
 from . import sequence, tree

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnbench import layers
 from rnnbench.dropout import check_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import check_model_batch, check_model_params, check_model_targets, encoder_params
 from rnnbench.optim import NumpyOps, apply_update, init_state, is_regularised, l2_penalty
 from rnnbench.params import resolve_dtype
-
-from rnnbench import layers
 
 from . import sequence
 

@@ -19,15 +19,22 @@ import re
 
 import numpy as np
 
-from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
-                              check_tree_inputs, state_keys)
 from rnnbench import layers
+from rnnbench.backend import (
+    Backend,
+    check_sequence_cotangents,
+    check_sequence_inputs,
+    check_tree_cotangents,
+    check_tree_inputs,
+    state_keys,
+)
 from rnnbench.errors import RnnbenchError
 
 IMPLS = ("native", "loop", "xla")
 
-from .tensors import check_xla, hidden_size, quiet_native_stderr, tensors, tf  # first: TensorFlow loads quietly there
-from . import sequence, tree  # noqa: E402, I001
+# .tensors first: TensorFlow loads quietly there.
+from .tensors import check_xla, hidden_size, quiet_native_stderr, tensors, tf  # noqa: E402, I001
+from . import sequence, tree  # noqa: E402
 
 
 class TensorflowBackend(Backend):

@@ -15,7 +15,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from rnnbench.backend import check_sequence_inputs, check_tree_inputs, state_keys
+from rnnbench.backend import check_sequence_inputs, check_tree_inputs
 from rnnbench.bench.inputs import sequence_cotangent, tree_cotangents
 
 from .tensors import hidden_size, tensors

@@ -16,8 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from rnnbench.dropout import MASK_NAMES, check_masks
-from rnnbench.model import (ModelSpec, check_model_batch, check_model_params, check_model_targets,
-                            encoder_params)
+from rnnbench.model import ModelSpec, check_model_batch, check_model_params, check_model_targets, encoder_params
 from rnnbench.optim import apply_update, init_state, is_regularised, l2_penalty
 from rnnbench.params import resolve_dtype
 

@@ -12,12 +12,18 @@ import re
 import numpy as np
 import torch
 
-from rnnbench.backend import (Backend, check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents,
-                              check_tree_inputs, state_keys)
+from rnnbench import layers
+from rnnbench.backend import (
+    Backend,
+    check_sequence_cotangents,
+    check_sequence_inputs,
+    check_tree_cotangents,
+    check_tree_inputs,
+    state_keys,
+)
 from rnnbench.backends.torch.sequence import IMPLS, compile_errors, run_sequence
 from rnnbench.backends.torch.tensors import to_numpy
 from rnnbench.backends.torch.tree import tree_states
-from rnnbench import layers
 from rnnbench.errors import RnnbenchError
 
 

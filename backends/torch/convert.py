@@ -95,7 +95,8 @@ def to_torch_layered_weights(cell: str, params: dict, num_layers: int, bidirecti
 
     weights = {}
     for layer, direction, prefix in units(num_layers, bidirectional):
-        weights.update(_rename(to_torch_rnn_weights(cell, unit_params(params, prefix)), _torch_suffix(layer, direction)))
+        unit = to_torch_rnn_weights(cell, unit_params(params, prefix))
+        weights.update(_rename(unit, _torch_suffix(layer, direction)))
     return weights
 
 

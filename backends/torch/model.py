@@ -12,12 +12,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnbench.backends.torch.tensors import to_numpy
 from rnnbench.backends.torch.sequence import STEPS, run_steps
+from rnnbench.backends.torch.tensors import to_numpy
 from rnnbench.dropout import check_masks
 from rnnbench.errors import RnnbenchError
-from rnnbench.model import (ModelSpec, check_model_batch, check_model_params, check_model_targets, encoder_params,
-                            is_decayed)
+from rnnbench.model import (
+    ModelSpec,
+    check_model_batch,
+    check_model_params,
+    check_model_targets,
+    encoder_params,
+    is_decayed,
+)
 from rnnbench.optim import init_state, is_trained, l2_penalty
 from rnnbench.params import resolve_dtype
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rnnbench.backends.torch.tensors import to_numpy
 from rnnbench.backends.torch.model import Trainable
+from rnnbench.backends.torch.tensors import to_numpy
 from rnnbench.backends.torch.tree import tree_states
 from rnnbench.dropout import check_masks
 from rnnbench.model import encoder_params

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from rnnbench.records import BENCH_SCHEMA as SCHEMA, record_header  # every schema lives in rnnbench.records
+from rnnbench.records import BENCH_SCHEMA as SCHEMA  # every schema lives in rnnbench.records
+from rnnbench.records import record_header
 
 #: What identifies "the same configuration" across backends and impls (for the ratio to the fastest).
 COMPARABLE = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "pass", "trees")

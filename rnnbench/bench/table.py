@@ -48,7 +48,7 @@ def format_kernels(record_warnings: list[str], kernels: dict) -> str:
     """Which kernel each backend ran, and what held one back."""
     from rnnbench.bench.kernels import summarize
 
-    lines = [f"kernels: " + "; ".join(f"{b}: {summarize(info)}" for b, info in kernels.items())] if kernels else []
+    lines = ["kernels: " + "; ".join(f"{b}: {summarize(info)}" for b, info in kernels.items())] if kernels else []
     if record_warnings:
         lines.append("warnings (kernels, pinning variables, peak):")
         lines += [f"  ! {w}" for w in record_warnings]

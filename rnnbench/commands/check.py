@@ -12,7 +12,6 @@ from rnnbench.errors import RnnbenchError
 from rnnbench.number_types import positive_int
 
 
-
 def add_parser(commands, argv=None) -> None:
     check = commands.add_parser(
         "check", help="compare every backend with the float64 NumPy reference (outputs and gradients)")

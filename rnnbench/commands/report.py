@@ -23,8 +23,8 @@ def add_parser(commands, argv=None) -> None:
                     "long-range success vs T. HTML and Markdown written to a file add charts.")
     report.add_argument("--results-dir", default="results", metavar="DIR", help="the records (default results/)")
     report.add_argument("--table", default="all", metavar="NAME[,NAME]",
-                        help="summary, accuracy, cost, speed, parity, longrange or all (default: all that have data; the "
-                             "summary holds the cost tables)")
+                        help="summary, accuracy, cost, speed, parity, longrange or all (default: all that have "
+                             "data; the summary holds the cost tables)")
     report.add_argument("--target", type=nonnegative_float, metavar="VALUE",
                         help="the dev metric the cost tables' time to target reads (percent for accuracies; "
                              "default: each task's declared target)")
@@ -199,8 +199,8 @@ def _load(results_dir):
     """Every record in ``results_dir``; files it skipped are reported on stderr, one line each."""
     import warnings
 
-    from rnnbench.report.frame import load_results
     from rnnbench.records import RecordWarning
+    from rnnbench.report.frame import load_results
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RecordWarning)

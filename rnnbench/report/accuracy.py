@@ -2,8 +2,8 @@
 
 Seeds are averaged only within one variant (:mod:`variants`); where a
 dataset's rows include runs that changed the task's defaults, a short
-``variant`` label says how, and the section's details list every option. Dev is the split the model was chosen on; test is read
-once, at the best dev point. Published figures from the record print beside ours.
+``variant`` label says how, and the section's details list every option. Dev is the split the model was
+chosen on; test is read once, at the best dev point. Published figures from the record print beside ours.
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def summarise_runs(runs) -> pd.DataFrame:
     superseded, runs = len(runs) - len(latest), latest
     diffs = {key: rows["variant"].iloc[0] for key, rows in runs.groupby(GROUP, sort=False)}
     labels = {}
-    for (task, dataset), keys in _by_dataset(diffs).items():
+    for keys in _by_dataset(diffs).values():
         labels.update(variant_labels({k: diffs[k] for k in keys}))
     out = []
     for key, rows in runs.groupby(GROUP, sort=True):
@@ -79,8 +79,8 @@ def summarise_runs(runs) -> pd.DataFrame:
         out.append(entry)
     summary = pd.DataFrame(out)
     summary["percent"] = summary.apply(_is_fraction, axis=1)
-    order = sorted(range(len(summary)), key=lambda i: [natural_key(summary.at[i, c]) for c in
-                                                        ("task", "dataset", "model", "variant", "backend", "impl", "device")])
+    columns = ("task", "dataset", "model", "variant", "backend", "impl", "device")
+    order = sorted(range(len(summary)), key=lambda i: [natural_key(summary.at[i, c]) for c in columns])
     summary = summary.iloc[order].reset_index(drop=True)
     summary.attrs["superseded"] = superseded
     return summary

@@ -40,8 +40,8 @@ def compare(frame_a, frame_b, label_a: str, label_b: str, threshold: float = 0.0
                          f"(not compared)")
     notes += _machine_notes(frame_a, frame_b, label_a, label_b)
     notes.insert(0, f"regression: speed median more than {100 * threshold:g}% slower; accuracy more than "
-                    f"{accuracy_points:g} percentage point(s) worse (other metrics: {100 * threshold:g}% worse); a check that "
-                    f"passed and now fails")
+                    f"{accuracy_points:g} percentage point(s) worse (other metrics: {100 * threshold:g}% worse); "
+                    f"a check that passed and now fails")
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     regressions = int((table["verdict"] == "REGRESSION").sum()) if len(table) else 0
     return Section("compare", f"Comparison: {label_b} against {label_a}", table, blocks, notes), regressions
@@ -105,7 +105,8 @@ def _parity(frame_a, frame_b, threshold, points):
         failed_now, fixed = bool(r["passed_a"] and not r["passed_b"]), bool(r["passed_b"] and not r["passed_a"])
         out.append({**{k: r[k] for k in PARITY_KEY}, "a": r["max_rel_a"], "b": r["max_rel_b"], "change": None,
                     "configuration": " ".join(str(r[k]) for k in PARITY_KEY),
-                    "a_text": _check_text(r["passed_a"], r["max_rel_a"]), "b_text": _check_text(r["passed_b"], r["max_rel_b"]),
+                    "a_text": _check_text(r["passed_a"], r["max_rel_a"]),
+                    "b_text": _check_text(r["passed_b"], r["max_rel_b"]),
                     "change_text": "", "verdict": _verdict(failed_now, fixed, better="fixed")})
     return pd.DataFrame(out), only_a, only_b
 

@@ -9,8 +9,16 @@ from __future__ import annotations
 import statistics
 
 from rnnbench.report.accuracy import summarise_runs
-from rnnbench.report.plots import (colour, figure, line_alpha, line_style, model_colour, style_context, to_svg,
-                                   unique_ids)
+from rnnbench.report.plots import (
+    colour,
+    figure,
+    line_alpha,
+    line_style,
+    model_colour,
+    style_context,
+    to_svg,
+    unique_ids,
+)
 from rnnbench.report.render import Figure
 from rnnbench.report.section import missing, model_label
 from rnnbench.report.speed import shape_label
@@ -163,7 +171,8 @@ def gradient_flow_figures(frame) -> list[Figure]:
         _legend_t_and_backends(fig, lengths, cmap, sorted(part["backend"].unique(), key=backend_sort_key))
         at = f"step {steps.pop()}" if len(steps) == 1 else "the first probed step"
         title = f"gradient norm against time step at {at}: longrange {problem} (T as colour, backend as line style)"
-        figures.append(Figure(title, unique_ids(to_svg(fig), f"grad{len(figures)}"), f"gradient-flow-{_slug(problem)}.svg"))
+        figures.append(Figure(title, unique_ids(to_svg(fig), f"grad{len(figures)}"),
+                              f"gradient-flow-{_slug(problem)}.svg"))
     return figures
 
 

@@ -152,7 +152,7 @@ def render_html(sections, meta: Meta, figures=()) -> str:
     body = ["<h1>rnnbench report</h1>", f"<p class=meta>{escape(meta.source)}: {escape(meta.summary)}</p>"]
     if meta.notes:
         body.append("<ul class=notes>" + "".join(f"<li>{escape(n)}</li>" for n in meta.notes) + "</ul>")
-    for index, section in enumerate(sections):
+    for section in sections:
         body.append(f"<section id={escape(section.name)}><h2>{escape(section.title)}</h2>")
         summary = section.name == "summary"
         if summary:

@@ -456,7 +456,8 @@ def _longrange(frame):
     runs = runs.assign(
         problem=runs["problem"].where(runs["problem"].notna(), runs["dataset"]),
         impl=runs["impl"].fillna("-"), device=runs["device"].fillna("cpu"), seq_len=runs["seq_len"].astype(int),
-        succeeded=[(r.get("status") == "ok" and ((r.get("best") or {}).get("test_metrics") or {}).get("success") is True)
+        succeeded=[r.get("status") == "ok"
+                   and ((r.get("best") or {}).get("test_metrics") or {}).get("success") is True
                    for r in runs["record"]])
     runs = runs.assign(column=[_column(b, i, d) for b, i, d in zip(runs["backend"], runs["impl"], runs["device"])])
     blocks, lines = [], []

@@ -50,7 +50,7 @@ def add_sweep_notes(section, folder, shown_as: str | None = None) -> None:
         if not block.source:
             continue
         task, dataset = block.source
-        for path, entries, description in files:
+        for path, entries, _description in files:
             if any(_makes(entry, task, dataset, block) for entry in entries):
                 name = f"{shown_as.rstrip('/')}/{path.name}" if shown_as else str(path)
                 block.notes.append(f"Sweep: `rnnbench sweep {name}`")

@@ -13,7 +13,8 @@ BUILDERS = {"summary": summary_section, "accuracy": accuracy_section, "cost": co
             "parity": parity_section, "longrange": longrange_section}
 #: What each table reads, for the message when it has nothing to show.
 SOURCES = {"summary": "any record", "accuracy": "run records from rnnbench run",
-           "cost": "run records from rnnbench run (their epoch timings and dev history)", "speed": "bench records from rnnbench bench",
+           "cost": "run records from rnnbench run (their epoch timings and dev history)",
+           "speed": "bench records from rnnbench bench",
            "parity": "check records from rnnbench check",
            "longrange": "run records with a seq_len from rnnbench run --task longrange"}
 

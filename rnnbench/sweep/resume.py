@@ -4,8 +4,8 @@ A record counts for a configuration when it is the same run: task, backend
 and seed, the resolved dataset and model, and every option of the task's
 resolved configuration (so ``epochs = 10`` given for trec equals trec's
 default of 10 left out, and an option the sweep leaves out must still have
-its default), made by the same commit unless any version will do. ``ok`` counts, and so does ``diverged``: a NaN loss is a
-deterministic result of that configuration (the long-range table reports
+its default), made by the same commit unless any version will do. ``ok`` counts, and so does ``diverged``:
+a NaN loss is a deterministic result of that configuration (the long-range table reports
 it), not a broken run; ``failed`` and ``interrupted`` records never count.
 """
 from __future__ import annotations

@@ -27,12 +27,11 @@ def counts_line(statuses: list[str], not_started: int = 0) -> str:
 def records_table(results_dir, paths) -> str:
     """The report's accuracy table over exactly these record files (mean ± sd over seeds of a configuration)."""
     import warnings
+    from pathlib import Path
 
     from rnnbench.report.accuracy import accuracy_section
     from rnnbench.report.frame import load_results
     from rnnbench.report.render import Meta, render_text
-
-    from pathlib import Path
 
     wanted = {Path(p).name for p in paths}  # all in results_dir; names are unique there
     with warnings.catch_warnings():

@@ -154,7 +154,8 @@ def test_a_model_does_not_recompile_for_every_length(backend):
 
 def test_rnnbench_check_passes_for_jax(tmp_path):
     """The command a user runs: registered by entry point, every row within tolerance, a record written."""
-    result = subprocess.run([sys.executable, "-m", "rnnbench.cli", "check", "--backend", "jax", "--cells", "lstm,treelstm",
+    result = subprocess.run([sys.executable, "-m", "rnnbench.cli", "check", "--backend", "jax",
+                             "--cells", "lstm,treelstm",
                              "--format", "json", "--results-dir", str(tmp_path)],
                             env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -168,7 +169,8 @@ def test_rnnbench_check_passes_for_jax(tmp_path):
 def test_rnnbench_run_trains_on_jax(tmp_path):
     """A short long-range run (synthetic data): per-step pooling, the gradient-flow probe, a record."""
     result = subprocess.run([sys.executable, "-m", "rnnbench.cli", "run", "--backend", "jax", "--task", "longrange",
-                             "--problem", "copy", "--seq-len", "10", "--max-steps", "4", "--results-dir", str(tmp_path)],
+                             "--problem", "copy", "--seq-len", "10", "--max-steps", "4",
+                             "--results-dir", str(tmp_path)],
                             env=_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     (path,) = tmp_path.glob("*longrange*jax*.json")

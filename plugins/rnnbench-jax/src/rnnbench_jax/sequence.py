@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+
 def _cell(cell, activation, xw_t, h, c, W_h, b_h):
     """One step's new ``(h, c)`` from the hoisted input projection ``xw_t``."""
     if cell == "rnn":
