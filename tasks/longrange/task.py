@@ -31,11 +31,25 @@ margin", and both are read from the same formula.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 
-from rnnbench import (RUN_DEFAULTS, Batch, ModelSpec, OptimizerSpec, Prepared, RnnbenchError, Task,
-                      check_memory_fits, check_model_memory, dtype_itemsize, fraction, init_model_params,
-                      parse_int_list, positive_int)
+from rnnbench import (
+    RUN_DEFAULTS,
+    Batch,
+    ModelSpec,
+    OptimizerSpec,
+    Prepared,
+    RnnbenchError,
+    Task,
+    check_memory_fits,
+    check_model_memory,
+    dtype_itemsize,
+    fraction,
+    init_model_params,
+    parse_int_list,
+    positive_int,
+)
 
 from . import generators as gen
 from .inits import apply_init, check_init

@@ -16,8 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnbench import (DEFAULT_ENCODING, USER_FORMATS, Examples, LabelledData, RnnbenchError, encode_labels,
-                      label_names_from, names_list, normalise_label, read_builtin_dataset, read_table)
+from rnnbench import (
+    DEFAULT_ENCODING,
+    USER_FORMATS,
+    Examples,
+    LabelledData,
+    RnnbenchError,
+    encode_labels,
+    label_names_from,
+    names_list,
+    normalise_label,
+    read_builtin_dataset,
+    read_table,
+)
 
 BUILTIN = ("imdb", "sst2", "mr", "trec", "ag_news")
 

@@ -12,11 +12,39 @@ from collections import Counter
 
 import numpy as np
 
-from rnnbench import (FROZEN_RANDOM_NOTE, Batch, ModelSpec, OptimizerSpec, Prepared, RnnbenchError, Task, Vocabulary,
-                      accuracy, add_vector_options, at_least, check_encoding, check_memory_fits, check_model_memory,
-                      describe_vectors, dtype_itemsize, evaluation_order, flag_is_set, init_model_params,
-                      nonnegative_int, open_fraction, pad_sequences, peek_vectors_dim, positive_int, read_vectors,
-                      seed_int, sizes_from_vectors, sizes_left_to_vectors, tokenize, training_order, vectors_option)
+from rnnbench import (
+    FROZEN_RANDOM_NOTE,
+    Batch,
+    ModelSpec,
+    OptimizerSpec,
+    Prepared,
+    RnnbenchError,
+    Task,
+    Vocabulary,
+    accuracy,
+    add_vector_options,
+    at_least,
+    check_encoding,
+    check_memory_fits,
+    check_model_memory,
+    describe_vectors,
+    dtype_itemsize,
+    evaluation_order,
+    flag_is_set,
+    init_model_params,
+    nonnegative_int,
+    open_fraction,
+    pad_sequences,
+    peek_vectors_dim,
+    positive_int,
+    read_vectors,
+    seed_int,
+    sizes_from_vectors,
+    sizes_left_to_vectors,
+    tokenize,
+    training_order,
+    vectors_option,
+)
 
 from .splits import BUILTIN, make_splits
 
@@ -63,7 +91,8 @@ class TextClassification(Task):
         group.add_argument("--max-length", type=positive_int, metavar="N", help="tokens kept per text")
         group.add_argument("--truncate", choices=("head", "tail"), help="keep the first (head) or last tokens")
         group.add_argument("--tokenizer", choices=("words", "words+punct"))
-        group.add_argument("--split-seed", type=seed_int, metavar="N", help="seed of the fixed dev/test splits (default 0)")
+        group.add_argument("--split-seed", type=seed_int, metavar="N",
+                           help="seed of the fixed dev/test splits (default 0)")
         group.add_argument("--dev-fraction", type=open_fraction, metavar="X")
         group.add_argument("--folds", type=at_least(2), metavar="K", help="folds for datasets without a test split")
         group.add_argument("--fold", type=nonnegative_int, metavar="I", help="which fold is test (0..K-1)")

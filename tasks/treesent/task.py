@@ -33,11 +33,38 @@ from dataclasses import replace
 
 import numpy as np
 
-from rnnbench import (FROZEN_RANDOM_NOTE, RUN_DEFAULTS, SEQUENCE_CELLS, TREE_CELLS, UNK_ID, Batch, ModelSpec,
-                      OptimizerSpec, Prepared, RnnbenchError, Task, Tree, TreeBatch, TreeModelSpec, Vocabulary,
-                      add_vector_options, check_model_memory, dataset_folder, describe_vectors, evaluation_order,
-                      flag_is_set, init_model_params, pad_sequences, peek_vectors_dim, read_trees, read_vectors,
-                      sizes_from_vectors, sizes_left_to_vectors, training_order, vectors_option)
+from rnnbench import (
+    FROZEN_RANDOM_NOTE,
+    RUN_DEFAULTS,
+    SEQUENCE_CELLS,
+    TREE_CELLS,
+    UNK_ID,
+    Batch,
+    ModelSpec,
+    OptimizerSpec,
+    Prepared,
+    RnnbenchError,
+    Task,
+    Tree,
+    TreeBatch,
+    TreeModelSpec,
+    Vocabulary,
+    add_vector_options,
+    check_model_memory,
+    dataset_folder,
+    describe_vectors,
+    evaluation_order,
+    flag_is_set,
+    init_model_params,
+    pad_sequences,
+    peek_vectors_dim,
+    read_trees,
+    read_vectors,
+    sizes_from_vectors,
+    sizes_left_to_vectors,
+    training_order,
+    vectors_option,
+)
 
 from .metrics import NEUTRAL, PUBLISHED, root_binary, root_fine, sentiment_metrics, to_binary
 
@@ -128,7 +155,8 @@ class TreeSentiment(Task):
         binary = config["labels"] == "binary"
         vectors = vectors_option(config)
         if vectors:  # sizes checked on the file's first line, before any data is read
-            config = sizes_from_vectors(config, peek_vectors_dim(vectors), hidden_follows=config["model"] == "recursive")
+            config = sizes_from_vectors(config, peek_vectors_dim(vectors),
+                                        hidden_follows=config["model"] == "recursive")
         folder = dataset_folder("sst", config.get("data_dir"))
         trees = {split: read_sst_trees(folder / f"{split}.txt") for split in SPLITS}
         lowercase = bool(config["lowercase"])

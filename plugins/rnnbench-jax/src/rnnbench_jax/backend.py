@@ -18,9 +18,20 @@ import sys
 
 import numpy as np
 
-from rnnbench import (Backend, RnnbenchError, TreeModelSpec, check_layered_cotangents, check_layered_inputs,
-                      check_sequence_cotangents, check_sequence_inputs, check_tree_cotangents, check_tree_inputs,
-                      layer_units, layered_output_size, state_keys)
+from rnnbench import (
+    Backend,
+    RnnbenchError,
+    TreeModelSpec,
+    check_layered_cotangents,
+    check_layered_inputs,
+    check_sequence_cotangents,
+    check_sequence_inputs,
+    check_tree_cotangents,
+    check_tree_inputs,
+    layer_units,
+    layered_output_size,
+    state_keys,
+)
 
 from .arrays import to_numpy
 

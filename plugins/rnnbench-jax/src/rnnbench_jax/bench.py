@@ -10,8 +10,15 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from rnnbench import (check_layered_inputs, check_sequence_inputs, check_tree_inputs, layered_output_size,
-                      sequence_cotangent, state_keys, tree_cotangents)
+from rnnbench import (
+    check_layered_inputs,
+    check_sequence_inputs,
+    check_tree_inputs,
+    layered_output_size,
+    sequence_cotangent,
+    state_keys,
+    tree_cotangents,
+)
 
 from . import sequence
 from .tree import TreePlan, tree_states

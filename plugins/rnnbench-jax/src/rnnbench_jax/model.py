@@ -23,9 +23,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnbench import (apply_update, check_dropout_masks, check_model_batch, check_model_params, check_model_targets,
-                      check_tree_model_batch, check_tree_model_labels, encoder_params, init_optimizer_state,
-                      l2_penalty, layer_units, resolve_dtype)
+from rnnbench import (
+    apply_update,
+    check_dropout_masks,
+    check_model_batch,
+    check_model_params,
+    check_model_targets,
+    check_tree_model_batch,
+    check_tree_model_labels,
+    encoder_params,
+    init_optimizer_state,
+    l2_penalty,
+    layer_units,
+    resolve_dtype,
+)
 
 from . import sequence
 from .arrays import to_numpy
