@@ -231,9 +231,12 @@ def format_train(rows: list[dict], source: dict) -> str:
     header = ["backend", "impl", "rnnbench ms/step", "IQR", "plain ms/step", "IQR", "rnnbench / plain",
               "IQR of ratio", "rounds", "plain loop", "status"]
     lines = []
+
+    def ms(v):
+        return "-" if v is None else f"{v * 1e3:.1f}"
+
     for row in rows:
         plain, ratio = row.get("plain") or {}, row.get("ratio") or {}
-        ms = (lambda v: "-" if v is None else f"{v * 1e3:.1f}")
         lines.append([row["backend"], row.get("impl") or "-", ms(row.get("median_s")), ms(row.get("iqr_s")),
                       ms(plain.get("median_s")), ms(plain.get("iqr_s")),
                       f"{ratio['median']:.3f}x" if ratio else "-",

@@ -186,7 +186,8 @@ def _pool(kind, y, lengths, backward_half=None):
 
 
 def _encode(spec, params, inputs, lengths, probe=None, masks=None):
-    """Outputs of the head; ``masks`` (dropout): ``(input, head)`` multiply the encoder's input and the pooled output."""
+    """Outputs of the head; ``masks`` (dropout): ``(input, head)`` multiply the encoder's input and the pooled
+    output."""
     x = _embedded(spec, params, inputs)
     if masks is not None:
         x = x * masks[0]
