@@ -50,10 +50,10 @@ def add_sweep_notes(section, folder, shown_as: str | None = None) -> None:
         if not block.source:
             continue
         task, dataset = block.source
-        for path, entries, _description in files:
-            if any(_makes(entry, task, dataset, block) for entry in entries):
-                name = f"{shown_as.rstrip('/')}/{path.name}" if shown_as else str(path)
-                block.notes.append(f"Sweep: `rnnbench sweep {name}`")
+        made = [path for path, entries, _description in files
+                if any(_makes(entry, task, dataset, block) for entry in entries)]
+        names = [f"{shown_as.rstrip('/')}/{path.name}" if shown_as else str(path) for path in made]
+        block.notes[:0] = [f"Sweep: `rnnbench sweep {name}`" for name in names]  # first, above the table's own notes
 
 
 def _makes(entry: dict, task, dataset, block) -> bool:
