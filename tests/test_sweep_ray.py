@@ -146,7 +146,8 @@ def test_ctrl_c_interrupts_running_tasks_and_cancels_queued_ones(local_ray, tmp_
 
     def interrupt_when_both_train():
         for seed in (0, 1):  # two CPUs: two runs, the third waits in Ray's queue
-            _find_process(["rnnbench.sweep.guarded", f"--seeds {seed}"], timeout=120)
+            pid = _find_process(["rnnbench.sweep.guarded", f"--seeds {seed}"], timeout=120)
+            _wait_until_in_command(pid, timeout=120)  # on a loaded machine, imports take seconds
         time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGINT)  # caught by the sweep's handler: it is inside its loop now
 
@@ -188,6 +189,21 @@ def _find_process(markers: list[str], timeout: float) -> int:
                     return int(entry.name)
         time.sleep(0.1)
     raise AssertionError(f"no process with {markers} within {timeout} s")
+
+
+def _wait_until_in_command(pid: int, timeout: float) -> None:
+    """Until the run has entered its command (``signals.handled`` catches SIGTERM): a Ctrl-C now leaves a record."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            caught = next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if line.startswith("SigCgt:"))
+        except (OSError, StopIteration):
+            return  # gone: the sweep's own accounting says what happened
+        if int(caught, 16) & (1 << (signal.SIGTERM - 1)):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"run {pid} did not enter its command within {timeout} s")
 
 
 def _parent(pid: int) -> int:
