@@ -228,14 +228,9 @@ def success_figures(frame) -> list[Figure]:
 
 def learning_curve_figures(frame) -> list[Figure]:
     """Dev metric per epoch, mean over seeds: a panel per dataset, model as colour, backend as line style."""
-    runs = _ok_runs(frame)
-    if runs is None:
+    panels = _curve_panels(frame)
+    if not panels:
         return []
-    runs = runs[runs["seq_len_key"] == "-"]
-    if runs.empty:
-        return []
-    runs = _main_variant(runs)
-    panels = list(runs.groupby(["task", "dataset"], sort=True))
     fig, axes = figure(len(panels))
     for ax, ((task, dataset), part) in zip(axes, panels):
         for (model, backend), group in sorted(part.groupby(["model_label", "backend"]),
@@ -261,15 +256,9 @@ def wall_time_curve_figures(frame) -> list[Figure]:
     panel per dataset, model as colour, backend as line style, the task's dev target as a dashed line."""
     from rnnbench.report.cost import busy, declared_target, history
 
-    runs = _ok_runs(frame)
-    if runs is None:
+    panels = _curve_panels(frame, keep=lambda record: not busy(record))
+    if not panels:
         return []
-    quiet = [not busy(record) for record in runs["record"]]
-    runs = runs[(runs["seq_len_key"] == "-").to_numpy() & quiet]
-    if runs.empty:
-        return []
-    runs = _main_variant(runs)
-    panels = list(runs.groupby(["task", "dataset"], sort=True))
     fig, axes = figure(len(panels))
     for ax, ((task, dataset), part) in zip(axes, panels):
         metric = part["metric"].iloc[0]
@@ -292,6 +281,19 @@ def wall_time_curve_figures(frame) -> list[Figure]:
         ax.legend(fontsize=6, frameon=False, ncol=2)
     return [Figure("dev metric against training seconds (runs on a quiet machine, mean over seeds; the dotted "
                    "line is the task's dev target)", unique_ids(to_svg(fig), "wallcurves"), "learning-curves-time.svg")]
+
+
+def _curve_panels(frame, keep=None) -> list:
+    """``[((task, dataset), runs), ...]`` for the learning-curve charts: finished runs that are not long-range,
+    of each model's main variant, those whose record ``keep`` accepts (all when None)."""
+    runs = _ok_runs(frame)
+    if runs is None:
+        return []
+    wanted = (runs["seq_len_key"] == "-").to_numpy().copy()
+    if keep is not None:
+        wanted &= [bool(keep(record)) for record in runs["record"]]
+    runs = runs[wanted]
+    return [] if runs.empty else list(_main_variant(runs).groupby(["task", "dataset"], sort=True))
 
 
 def _mean_by_epoch_end(histories) -> list[tuple[float, float]]:
