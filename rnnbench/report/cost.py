@@ -71,10 +71,10 @@ def check_target(value: float, metric: str, percent: bool) -> float:
         raise RnnbenchError(f"--target {value}: not a finite number")
     if percent:
         if not 0 < value <= 100:
-            raise RnnbenchError(f"--target {value:g}: a {metric} target is a percentage in (0, 100]")
+            raise RnnbenchError(f"--target {value:g}: a target for {metric} is a percentage in (0, 100]")
         return value / 100.0
     if value <= 0:
-        raise RnnbenchError(f"--target {value:g}: a {metric} target must be above 0")
+        raise RnnbenchError(f"--target {value:g}: a target for {metric} must be above 0")
     return value
 
 
