@@ -457,7 +457,10 @@ def test_the_committed_results_directory_loads_and_averages_its_seeds(tmp_path):
         if record["status"] == "ok" and record["task"] == "textclf":  # a variant (2 layers, say) pools apart
             diff = run_diff(record["config"])
             key = (record["dataset"], record["model"], record["backend"], label(diff) if diff else DEFAULT_LABEL)
-            groups.setdefault(key, []).append(record["best"]["test"])
+            seeds = groups.setdefault(key, {})  # a seed run again (a timing run) counts once: the latest
+            if record["seed"] not in seeds or seeds[record["seed"]][0] < record["started_at"]:
+                seeds[record["seed"]] = (record["started_at"], record["best"]["test"])
+    groups = {key: [test for _, test in seeds.values()] for key, seeds in groups.items()}
     assert len(groups) >= 12
     for (dataset, model, backend, variant), tests in groups.items():
         row = _only_row(section.frame, task="textclf", dataset=dataset, model=model, backend=backend,
