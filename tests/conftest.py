@@ -40,3 +40,15 @@ def data_dir():
     if not path or not os.path.isdir(path):
         pytest.skip("RNNBENCH_DATA_DIR is not set to the datasets folder")
     return path
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """The system temporary directory, here and in every child process: fallback records land in it."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder

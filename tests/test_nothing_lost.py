@@ -155,12 +155,6 @@ def _disk_full(*args):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def test_disk_full_at_the_end_keeps_the_record_in_the_temp_directory(toy, tmp_path, capsys, monkeypatch,
