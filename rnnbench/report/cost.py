@@ -112,13 +112,12 @@ def cost_block(title: str, rows_by_label, columns, *, keys: int, target, percent
         printed.append(list(label) + [f"to {goal}"] + [_target_cell(figures[c], target, scale, unit)
                                                          for c in columns])
     notes = []
-    if untimed:
-        notes.append(f"{untimed} row(s) with no run timed on a quiet machine left out")
+    left = [f"{untimed} row(s) with no quiet run"] if untimed else []
+    left += [f"{left_out} run(s) on a busy machine (their accuracy counts above)"] if left_out else []
+    if left:
+        notes.append("left out of the cost figures: " + "; ".join(left))
     if target is None:
         notes.append("no dev target declared for this table: `rnnbench report --target VALUE` sets one")
-    if left_out:
-        notes.append(f"{left_out} run(s) on a busy machine (load average above the usable CPUs) are left out of "
-                     "the cost figures; their accuracy counts above")
     if not printed:
         return None, numbers, f"training cost: no run of this table was timed on a quiet machine ({left_out} busy)"
     return Block(title, header, printed, keys=keys + 1, notes=notes), numbers, None
@@ -145,7 +144,7 @@ def _figures(records: list[dict], target, higher: bool) -> dict:
 COST_NOTE = ("training cost: epoch is the median over seeds of each run's median training seconds per epoch "
              "(evaluation excluded), its ratio to the row's fastest backend, and training examples per second; to "
              "target is the median training time until dev first reached the task's target (seeds that reached it / "
-             "seeds timed); runs on a busy machine are left out of both")
+             "seeds timed); a run on a busy machine (load average above its usable CPUs) is left out of both")
 
 
 def _epoch_cell(f: dict) -> str:
