@@ -15,10 +15,7 @@ def sweep_files(folder) -> list[tuple[Path, list[dict], str]]:
     One entry per ``[matrix]`` and ``[[include]]`` table, with ``[options]`` under it:
     ``{"tasks", "datasets" (empty: any), "models" (empty: any), "options"}``.
     """
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10: no notes rather than a dependency
-        return []
+    import tomllib
     found = []
     for path in sorted(Path(folder).glob("*.toml")):
         try:
