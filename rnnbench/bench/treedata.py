@@ -6,7 +6,9 @@ Synthetic: sentence lengths drawn from SST train's length histogram (below), eac
 sentence bracketed by recursive random binary splits whose split point is drawn from
 Beta(0.25, 0.25); that bias toward lopsided splits gives a mean tree height within a few
 percent of SST's (9.8 for 19.1 words on average), where uniform splits give 7.0. The
-record says which source was used, so the two are never mistaken for each other.
+record says which source was used, so the two are never mistaken for each other, and
+names the file relative to the data folder (``sst/train.txt``): a record never holds a
+path of the machine that made it.
 
 ``one_node_per_level`` turns a batch into the node-by-node schedule: the same
 backend code, one composition per call, so the level-batched speed-up measures
@@ -42,14 +44,42 @@ def tree_source(data_dir=None) -> dict:
 
     SST is fetched on first use like any dataset; when it cannot be (offline, no
     network) the suite says so and times the seeded stand-in, which the record names.
+    The path is relative to the data folder (``"root": "data_dir"``); an explicit
+    ``data_dir`` is put in ``$RNNBENCH_DATA_DIR`` for this process and the workers it
+    starts, as ``--offline`` is, so :func:`load_tree_batch` finds the same file there.
     """
     path = sst_train_path(data_dir)
     if path is None:
         path = _fetch_sst(data_dir)
     if path is not None:
-        return {"source": "sst", "path": str(path), "selection": "first N trees of train.txt"}
+        return {"source": "sst", "path": _relative(path, data_dir), "root": "data_dir",
+                "selection": "first N trees of train.txt"}
     return {"source": "synthetic", "seed": SYNTHETIC_SEED,
             "selection": f"SST train length histogram, Beta({SPLIT_BETA}, {SPLIT_BETA}) split points"}
+
+
+def _relative(path: Path, data_dir) -> str:
+    """``sst/train.txt``: ``path`` inside the data folder, the folder shared with the workers when explicit."""
+    import os
+
+    from rnnbench.data.paths import DATA_DIR_VARIABLE, resolve_data_dir
+
+    root = resolve_data_dir(data_dir)
+    if data_dir is not None and str(data_dir).strip():
+        os.environ[DATA_DIR_VARIABLE] = str(root.path.resolve())  # for this process and the workers it starts
+    try:
+        return Path(path).resolve().relative_to(root.path.resolve()).as_posix()
+    except ValueError:  # a dataset folder outside the data folder: its place in it is still sst/train.txt
+        return "sst/train.txt"
+
+
+def source_path(source: dict, data_dir=None) -> Path:
+    """The file a recorded ``sst`` source names, found in this process's data folder (an older record's
+    absolute path is used as it is)."""
+    from rnnbench.data.paths import resolve_data_dir
+
+    path = Path(str(source["path"]))
+    return path if path.is_absolute() else resolve_data_dir(data_dir).path / path
 
 
 def _fetch_sst(data_dir) -> Path | None:
@@ -67,10 +97,11 @@ def _fetch_sst(data_dir) -> Path | None:
         return None
 
 
-def load_tree_batch(source: dict, num_trees: int) -> TreeBatch:
-    """A TreeBatch of ``num_trees`` trees from ``source`` (see :func:`tree_source`)."""
+def load_tree_batch(source: dict, num_trees: int, data_dir=None) -> TreeBatch:
+    """A TreeBatch of ``num_trees`` trees from ``source`` (see :func:`tree_source`), in a worker too: a relative
+    path is resolved against the data folder again there."""
     if source["source"] == "sst":
-        trees = first_trees(source["path"], num_trees)
+        trees = first_trees(source_path(source, data_dir), num_trees)
     else:
         trees = synthetic_trees(num_trees, source.get("seed", SYNTHETIC_SEED))
     return TreeBatch.from_trees(trees)
