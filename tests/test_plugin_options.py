@@ -133,7 +133,7 @@ def test_a_plugin_adds_a_command(third_party, capsys):
 
 def test_every_builtin_command_comes_through_the_hook():
     registry = plugins.build_registry()
-    assert list(registry.commands) == ["plugins", "check", "run", "bench", "report", "data", "sweep"]
+    assert list(registry.commands) == ["plugins", "check", "run", "bench", "report", "compare", "data", "sweep"]
     assert {e.distribution for e in registry.commands.values()} == {plugins.BUILTIN_DISTRIBUTION}
 
 

@@ -197,7 +197,7 @@ def test_speed_ratio_to_the_fastest_backend_of_the_same_configuration(tmp_path):
     assert _only_row(frame, backend="torch", threads=2)["peak_fraction"] == pytest.approx(0.5, abs=1e-12)
     assert _only_row(frame, backend="tensorflow")["peak_fraction"] == 0.25  # the record's own figure wins
     printed = {(r[5], r[4]): r for r in section.blocks[0].rows}
-    assert printed[("numpy", "2")][7:13] == ["15", "0.300", "4.27k tokens/s", "40", "40", "1.50x"]
+    assert printed[("numpy", "2")][7:13] == ["15 ±0.5%", "4.27k tokens/s", "40", "40", "1.50×", "ok"]
     assert printed[("torch", "1")][-1] == "unavailable: planted"  # a failed row stays, with its status
 
 
@@ -215,7 +215,7 @@ def test_level_batched_and_node_by_node_trees_are_one_configuration(tmp_path):
     assert ratios == pytest.approx({"level-batched": 1.0, "node-by-node": 37.5}, abs=1e-12)
     printed = {row[6]: row for row in section.blocks[0].rows}
     assert printed["level-batched"][3] == "25 trees (900 nodes) 128x256"
-    assert printed["level-batched"][9] == "16k nodes/s" and printed["native"][9] == "6.4k tokens/s"
+    assert printed["level-batched"][8] == "16k nodes/s" and printed["native"][8] == "6.4k tokens/s"
 
 
 def test_speed_keeps_the_latest_measurement_of_a_configuration(tmp_path):
@@ -283,9 +283,11 @@ def test_longrange_runs_with_another_budget_are_not_pooled(tmp_path):
 # --- comparison ------------------------------------------------------------------------------------------------
 
 
-def _speed_dir(folder, torch_median, host="hostA"):
-    return write_records(folder, [bench_record([bench_row(backend="torch", median_s=torch_median),
-                                                bench_row(backend="numpy", median_s=0.020)], host=host)])
+def _speed_dir(folder, torch_median, host="hostA", spread=(0.99, 0.995, 0.998, 1.0, 1.0, 1.0, 1.002, 1.005, 1.01)):
+    rows = [bench_row(backend="torch", median_s=torch_median), bench_row(backend="numpy", median_s=0.020)]
+    for row in rows:  # nine quiet samples a row: enough for the change test's p < 0.01
+        row.update(samples_s=[row["median_s"] * f for f in spread], count=len(spread))
+    return write_records(folder, [bench_record(rows, host=host)])
 
 
 def test_compare_flags_a_20_percent_slowdown_and_not_a_1_percent_one(tmp_path):
@@ -293,7 +295,13 @@ def test_compare_flags_a_20_percent_slowdown_and_not_a_1_percent_one(tmp_path):
     section, regressions = compare(base, load_results(_speed_dir(tmp_path / "b", 0.0120)), "a", "b")
     verdicts = {r["backend"]: (r["verdict"], round(r["change"], 12)) for _, r in section.frame.iterrows()}
     assert regressions == 1
-    assert verdicts == {"torch": ("REGRESSION", 0.2), "numpy": ("", 0.0)}
+    assert verdicts == {"torch": ("slower", 0.2), "numpy": ("same", 0.0)}
+    # the same 20% from three samples a side cannot reach p < 0.01: never flagged, and a note says why
+    short = (0.99, 1.0, 1.01)
+    section, regressions = compare(load_results(_speed_dir(tmp_path / "a3", 0.0100, spread=short)),
+                                   load_results(_speed_dir(tmp_path / "e", 0.0120, spread=short)), "a3", "e")
+    assert regressions == 0 and set(section.frame["verdict"]) == {"same"}
+    assert any("too few samples" in note for block in section.blocks for note in block.notes)
     _, regressions = compare(base, load_results(_speed_dir(tmp_path / "c", 0.0101)), "a", "c")
     assert regressions == 0
     section, regressions = compare(base, load_results(_speed_dir(tmp_path / "d", 0.0080)), "a", "d")
@@ -319,7 +327,7 @@ def test_compare_command_exit_status_and_machine_warning(tmp_path, capsys):
     _speed_dir(tmp_path / "b", 0.0120, host="server")
     assert main(["report", "--compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 1
     out, err = capsys.readouterr()
-    assert "REGRESSION" in out and "+20.0%" in out and "speed changes include the machine" in out
+    assert "slower" in out and "+20.0%" in out and "speed changes include the machine" in out
     assert "1 regression(s)" in err
     assert main(["report", "--compare", str(tmp_path / "a"), str(tmp_path / "b"), "--threshold", "25"]) == 0
 

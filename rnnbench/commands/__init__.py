@@ -16,6 +16,7 @@ BUILTIN_COMMANDS = (
     ("run", "rnnbench.commands.run:add_parser", "train a task on a backend; one record per seed"),
     ("bench", "rnnbench.commands.bench:add_parser", "speed suites, one process per configuration"),
     ("report", "rnnbench.commands.report:add_parser", "tables and plots from the records"),
+    ("compare", "rnnbench.commands.compare:add_parser", "B against A row by row, beyond noise: a regression gate"),
     ("data", "rnnbench.commands.data:add_parser", "list or fetch datasets"),
     ("sweep", "rnnbench.commands.sweep:add_parser", "a whole matrix of runs, locally or on Ray"),
 )
