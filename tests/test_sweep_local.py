@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from deaf_run import deaf_site
 
 from rnnbench.cli import main
 
@@ -197,26 +198,10 @@ def _wait_for_child(parent: int, marker: str, timeout: float) -> int:
     raise AssertionError(f"no child of {parent} with {marker!r} within {timeout} s")
 
 
-#: On PYTHONPATH: a run (``rnnbench.sweep.guarded``, never the sweep itself) that ignores SIGINT, and with
-#: DEAF_TO_SIGTERM=1 SIGTERM too (it keeps ``rnnbench run`` from installing its own handlers for them).
-DEAF_RUN = """
-import os, signal, sys
-
-if "rnnbench.sweep.guarded" in getattr(sys, "orig_argv", []):
-    deaf = [signal.SIGINT] + ([signal.SIGTERM] if os.environ.get("DEAF_TO_SIGTERM") == "1" else [])
-    for signum in deaf:
-        signal.signal(signum, signal.SIG_IGN)
-    _install = signal.signal
-    signal.signal = lambda signum, handler: signal.SIG_IGN if signum in deaf else _install(signum, handler)
-"""
-
-
 @pytest.mark.parametrize("deaf_to_sigterm, ended_by", [(False, "SIGTERM"), (True, "SIGKILL")])
 def test_a_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupted(tmp_path, deaf_to_sigterm,
                                                                               ended_by):
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(DEAF_RUN)
+    site = deaf_site(tmp_path / "site")
     sweep = tmp_path / "long.toml"
     sweep.write_text(LONG)
     results = tmp_path / "results"

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from deaf_run import deaf_site
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'rnnbench[ray]' (make install does)")
 
@@ -158,6 +159,49 @@ def test_ctrl_c_interrupts_running_tasks_and_cancels_queued_ones(local_ray, tmp_
     assert sorted((r["seed"], r["status"]) for r in records.values()) == [(0, "interrupted"), (1, "interrupted")]
     assert all("SIGINT" in r["error"] for r in records.values())  # the run's own record, from the worker
     assert "0 ok, 0 failed, 0 diverged, 2 interrupted, 0 skipped, 1 not started (3 configurations)" in out
+
+
+@pytest.mark.parametrize("deaf_to_sigterm, ended_by", [(False, "SIGTERM"), (True, "SIGKILL")])
+def test_a_ray_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupted(tmp_path, deaf_to_sigterm,
+                                                                                  ended_by):
+    """ray.cancel reaches the run as SIGINT; a run deaf to it gets SIGTERM after the grace, then SIGKILL, and its
+    record still comes back ``interrupted``. The sweep runs in a subprocess that starts its own local Ray instance,
+    so that Ray's workers (and the runs they start) inherit the deaf ``sitecustomize`` on PYTHONPATH."""
+    site = deaf_site(tmp_path / "site")
+    sweep = tmp_path / "long.toml"
+    sweep.write_text(KILLED.split("[[include]]")[0].replace("steps_per_epoch = 10\n", "")
+                     + "max_steps = 200000\nsteps_per_epoch = 100000\n[matrix]\nseed = [0]\n")
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+           "RNNBENCH_SWEEP_STOP_GRACE": "2", "DEAF_TO_SIGTERM": "1" if deaf_to_sigterm else "0"}
+    driver = ("import sys\nfrom rnnbench.cli import main\nfrom rnnbench.sweep.ray_executor import local_instance\n"
+              "with local_instance(num_cpus=1, log_to_driver=False, logging_level='ERROR'):\n"
+              "    code = main(sys.argv[1:])\nsys.exit(code)\n")
+    process = subprocess.Popen([sys.executable, "-c", driver, "sweep", str(sweep), "--executor", "ray",
+                                "--results-dir", str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    run = None
+    try:
+        run = _find_process(["rnnbench.sweep.guarded", "--seeds 0"], timeout=120)
+        if not deaf_to_sigterm:
+            _wait_until_in_command(run, timeout=120)  # its SIGTERM handler is in: the run is training
+        time.sleep(3.0)  # into the training loop (imports take seconds on a loaded machine)
+        process.send_signal(signal.SIGINT)
+        stopped = time.monotonic()
+        out, err = process.communicate(timeout=120)  # SIGTERM after 2 s, SIGKILL 2 s later
+        took = time.monotonic() - stopped
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+        if run is not None and Path(f"/proc/{run}").exists():  # no deaf run left behind by a failure here
+            os.kill(run, signal.SIGKILL)
+    assert process.returncode == 130, err[-2000:]
+    assert took >= 2  # it did not stop at SIGINT: the grace passed first
+    records = _records(results)
+    assert [(seed, r["status"]) for (_, _, _, seed), r in records.items()] == [(0, "interrupted")]
+    assert ended_by in json.dumps(next(iter(records.values())))
+    assert "0 ok, 0 failed, 0 diverged, 1 interrupted" in out
 
 
 def test_unreachable_cluster_is_one_line(tmp_path):
