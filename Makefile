@@ -10,7 +10,8 @@ BIN := $(VENV)/bin
 # Tests and benchmarks see only the plugins they name (tests/conftest.py); a user's commands load every one.
 HERMETIC := RNNBENCH_DISABLE_PLUGIN_AUTOLOAD=1
 
-.PHONY: install demo test lint test-numpy-only bench bench-save bench-compare readme clean
+.PHONY: install demo test lint test-numpy-only bench bench-baseline bench-compare pytest-bench-save \
+	pytest-bench-compare readme clean
 
 install: $(VENV)/.installed
 
@@ -52,20 +53,44 @@ bench: install
 	$(HERMETIC) $(BIN)/python -m pytest benchmarks --benchmark-enable --benchmark-only \
 		--benchmark-columns=min,median,iqr,rounds --benchmark-group-by=group
 
-BENCH_BASELINE ?= benchmarks/baseline
-BENCH_FILES ?= benchmarks/test_bench_timers.py
-BENCH_FAIL ?= median:10%
+# The regression gate (docs/speed.md): time a small fixed grid into a scratch folder under runs/ and compare it
+# with a baseline through `rnnbench compare --fail-on-regression` (ratio of medians with its 95% interval and the
+# Mann-Whitney p-value; a row is slower only when p < 0.01 and more than BENCH_THRESHOLD % slower). The baseline
+# is BENCH_BASELINE_DIR, made on this machine by `make bench-baseline` (records accumulate there; the latest of
+# each row counts), or any `rnnbench compare` A side, e.g. BENCH_AGAINST="--rev HEAD results" for the committed
+# records of the same grid.
+BENCH_GRID ?= --suite smoke
+BENCH_BASELINE_DIR ?= runs/bench-baseline
+BENCH_NEW_DIR ?= runs/bench-new
+BENCH_AGAINST ?= $(BENCH_BASELINE_DIR)
+BENCH_THRESHOLD ?= 5
 
-# Store this machine's baseline (pytest-benchmark keeps one folder per machine and Python under it).
-bench-save: install
-	$(HERMETIC) $(BIN)/python -m pytest $(BENCH_FILES) --benchmark-enable --benchmark-only \
-		--benchmark-storage=file://$(abspath $(BENCH_BASELINE)) --benchmark-save=baseline
+bench-baseline: install
+	$(BIN)/rnnbench bench $(BENCH_GRID) --results-dir $(BENCH_BASELINE_DIR)
 
-# Compare with the latest stored baseline; fail when a median is more than 10% slower.
 bench-compare: install
-	$(HERMETIC) $(BIN)/python -m pytest $(BENCH_FILES) --benchmark-enable --benchmark-only \
-		--benchmark-storage=file://$(abspath $(BENCH_BASELINE)) --benchmark-compare \
-		--benchmark-compare-fail=$(BENCH_FAIL) --benchmark-columns=min,median,iqr,rounds --benchmark-group-by=group
+	@test -n "$(filter --rev%,$(BENCH_AGAINST))" || test -d "$(BENCH_AGAINST)" || \
+		{ echo "make bench-compare: no baseline $(BENCH_AGAINST); run make bench-baseline first" >&2; exit 2; }
+	rm -rf $(BENCH_NEW_DIR)
+	$(BIN)/rnnbench bench $(BENCH_GRID) --results-dir $(BENCH_NEW_DIR)
+	$(BIN)/rnnbench compare $(BENCH_AGAINST) $(BENCH_NEW_DIR) --threshold $(BENCH_THRESHOLD) --fail-on-regression
+
+# pytest-benchmark's own gate over the timer microbenchmarks (benchmarks/test_bench_timers.py): store this
+# machine's baseline (one folder per machine and Python under PYTEST_BENCH_BASELINE), then compare with the
+# latest stored one and fail when a median is more than 10% slower.
+PYTEST_BENCH_BASELINE ?= benchmarks/baseline
+PYTEST_BENCH_FILES ?= benchmarks/test_bench_timers.py
+PYTEST_BENCH_FAIL ?= median:10%
+
+pytest-bench-save: install
+	$(HERMETIC) $(BIN)/python -m pytest $(PYTEST_BENCH_FILES) --benchmark-enable --benchmark-only \
+		--benchmark-storage=file://$(abspath $(PYTEST_BENCH_BASELINE)) --benchmark-save=baseline
+
+pytest-bench-compare: install
+	$(HERMETIC) $(BIN)/python -m pytest $(PYTEST_BENCH_FILES) --benchmark-enable --benchmark-only \
+		--benchmark-storage=file://$(abspath $(PYTEST_BENCH_BASELINE)) --benchmark-compare \
+		--benchmark-compare-fail=$(PYTEST_BENCH_FAIL) --benchmark-columns=min,median,iqr,rounds \
+		--benchmark-group-by=group
 
 clean:
 	rm -rf $(VENV) .venv-numpy .pytest_cache .benchmarks build *.egg-info

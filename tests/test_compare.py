@@ -145,7 +145,8 @@ def test_json_fields(tmp_path, rnnbench_cli):
     assert document["threshold"] == pytest.approx(0.03) and document["alpha"] == 0.01 and document["rev"] is None
     row = document["rows"][0]
     assert set(row) == {"kind", "configuration", "a", "b", "n_a", "n_b", "ratio", "lo", "hi", "change", "p_value",
-                        "verdict", "regression"}
+                        "verdict", "regression", "stable_a", "stable_b"}
+    assert row["stable_a"] is None and row["stable_b"] is None  # records from before the stability verdicts
     assert row["kind"] == "speed" and row["n_a"] == row["n_b"] == 20
     assert row["ratio"] == pytest.approx(row["b"] / row["a"]) == pytest.approx(1.1)
     assert row["verdict"] == "slower" and row["regression"] is True and document["regressions"] == 1
@@ -177,6 +178,23 @@ def test_too_few_samples_never_count_and_say_so(tmp_path, rnnbench_cli):
     document = json.loads(rnnbench_cli("compare", a, b, "--format", "json").out)
     assert document["rows"][0]["verdict"] == "same" and document["rows"][0]["ratio"] > 1.3
     assert any("too few samples" in note for note in document["notes"])
+
+
+def test_rows_measured_unstable_are_marked(tmp_path, rnnbench_cli):
+    a = _bench_dir(tmp_path / "a")
+    b = _bench_dir(tmp_path / "b", scale={("numpy", "lstm"): 1.25})
+    path = next(b.glob("*.json"))
+    record = json.loads(path.read_text())
+    record["rows"][1].update(stable=False, unstable_reasons=["other processes used 1.9 CPUs while it was sampled"])
+    record["rows"][0]["stable"] = True
+    path.write_text(json.dumps(record))
+    result = rnnbench_cli("compare", a, b, "--fail-on-regression")
+    assert result.code == 1  # still counted: a gate does not wave a slowdown through
+    marked = [line for line in result.out.splitlines() if line.startswith("lstm") and " !" in line]
+    assert len(marked) == 1 and "numpy native" in marked[0] and "slower" in marked[0]
+    assert "1 row(s) measured while their bench record judged them unstable" in result.out
+    rows = json.loads(rnnbench_cli("compare", a, b, "--format", "json").out)["rows"]
+    assert [(r["stable_a"], r["stable_b"]) for r in rows] == [(None, True), (None, False), (None, None)]
 
 
 def test_latest_measurement_of_a_configuration_counts(tmp_path, rnnbench_cli):

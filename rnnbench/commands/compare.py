@@ -88,7 +88,7 @@ def _emit(args, result, labels, notes) -> None:
 
 #: The numbers a JSON row carries (those a kind lacks are null).
 JSON_FIELDS = ("kind", "configuration", "a", "b", "n_a", "n_b", "ratio", "lo", "hi", "change", "p_value",
-               "verdict", "regression")
+               "verdict", "regression", "stable_a", "stable_b")
 
 
 def _json(args, result, labels, notes) -> str:

@@ -103,16 +103,26 @@ def _speed(frame_a, frame_b, threshold, points, alpha):
     if rows_a.empty or rows_b.empty:
         return None, _labels(rows_a, SPEED_KEY, _speed_label), _labels(rows_b, SPEED_KEY, _speed_label), []
     merged, only_a, only_b = _match(rows_a, rows_b, SPEED_KEY, _speed_label)
-    out, no_samples, too_few = [], 0, 0
+    out, no_samples, too_few, unstable = [], 0, 0, []
     for _, r in merged.iterrows():
-        a, b = _samples(r, "a"), _samples(r, "b")
+        entry_a, entry_b = _entry(r, "a"), _entry(r, "b")
+        a, b = _samples(entry_a), _samples(entry_b)
         row = {k: r[k] for k in SPEED_KEY}
         change = _change(a, b, r["median_s_a"], r["median_s_b"], threshold, alpha)
         no_samples += change["p_value"] is None
         too_few += change["p_value"] is not None and not _can_be_significant(len(a), len(b), alpha)
-        out.append({**row, "configuration": _speed_label(r), **change,
+        stable = {f"stable_{side}": _stable(entry, r.get(f"record_{side}"))
+                  for side, entry in (("a", entry_a), ("b", entry_b))}
+        label = _speed_label(r)
+        if False in stable.values():
+            unstable.append(label)
+        out.append({**row, "configuration": label + (" !" if False in stable.values() else ""), **change, **stable,
                     "a_text": _ms_pm(r["median_s_a"], a), "b_text": _ms_pm(r["median_s_b"], b)})
-    return pd.DataFrame(out), only_a, only_b, _sample_notes(no_samples, too_few, alpha, "row")
+    notes = _sample_notes(no_samples, too_few, alpha, "row")
+    if unstable:
+        notes.append(f"! {len(unstable)} row(s) measured while their bench record judged them unstable (on one side "
+                     f"or both; the record says why): a verdict there may be the machine, not the code")
+    return pd.DataFrame(out), only_a, only_b, notes
 
 
 def _latest_bench(frame):
@@ -138,19 +148,28 @@ _ENTRY_FIELDS = ("cell", "backend", "impl", "device", "dtype", "threads", "batch
                  "trees", "nodes", "pass", "median_s")
 
 
-def _samples(r, side: str) -> list[float]:
-    """The raw per-call seconds of one side's row: the frame's ``samples_s`` when it has them, else the
-    row of its record with the same identity and median."""
-    value = r.get(f"samples_s_{side}")
-    if isinstance(value, (list, tuple)):
-        return _finite(value)
+def _entry(r, side: str) -> dict | None:
+    """The row of one side's record that the frame row came from (same identity and median), or None."""
     record = r.get(f"record_{side}")
     entries = record.get("rows") if isinstance(record, dict) else None
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and _same_row(entry, r, side):
-            samples = entry.get("samples_s")
-            return _finite(samples) if isinstance(samples, list) else []
-    return []
+            return entry
+    return None
+
+
+def _samples(entry: dict | None) -> list[float]:
+    """The raw per-call seconds of a bench row (empty for an old record without them)."""
+    samples = entry.get("samples_s") if entry else None
+    return _finite(samples) if isinstance(samples, list) else []
+
+
+def _stable(entry: dict | None, record) -> bool | None:
+    """False when the row or its record was judged unstable when measured; None when it does not say."""
+    verdicts = [entry.get("stable") if entry else None, record.get("stable") if isinstance(record, dict) else None]
+    if False in verdicts:
+        return False
+    return True if True in verdicts else None
 
 
 def _same_row(entry: dict, r, side: str) -> bool:
