@@ -86,29 +86,46 @@ def check_record(rows, *, host="hostA", mode="parity", started_at=None) -> dict:
             "config": {"threads": 2}, "rows": rows}
 
 
+#: A quiet old-style row's spread around its median: 9 samples, so the order-statistic interval reaches 95%
+#: (±0.5%); a test that wants a noisy or short row passes its own ``samples``.
+QUIET = (0.99, 0.995, 0.998, 1.0, 1.0, 1.0, 1.002, 1.005, 1.01)
+
+
 def bench_row(*, cell="lstm", backend="torch", impl="native", median_s=0.01, threads=2, batch=64, steps=100,
               input=128, hidden=256, passes="forward+backward", dtype="float32", status="ok", gflops_per_s=None,
-              peak_fraction=None, warnings=None, structure="sequence", trees=None, nodes=None) -> dict:
+              peak_fraction=None, warnings=None, structure="sequence", trees=None, nodes=None, samples=None,
+              **new_fields) -> dict:
+    """A bench row; ``new_fields`` plants issue 20's fields (``stable``, ``unstable_reasons``, ``ci95_s``,
+    ``ratio_to_fastest``, ``ratio_ci95``, ``rounds``, ``peak_bytes``, ``first_call_s``...)."""
     timed = median_s is not None
+    samples = list(samples) if samples is not None else [median_s * f for f in QUIET] if timed else []
     row = {"kind": structure, "cell": cell, "backend": backend, "impl": impl, "device": "cpu", "dtype": dtype,
            "threads": threads, "batch": batch, "pass": passes,
-           "samples_s": [median_s * f for f in (0.98, 1.0, 1.02)] if timed else [], "median_s": median_s,
-           "iqr_s": median_s * 0.02 if timed else None, "min_s": median_s * 0.98 if timed else None,
-           "count": 3 if timed else 0, "flops": 1e9, "gflops_per_s": gflops_per_s,
+           "samples_s": samples, "median_s": median_s,
+           "iqr_s": median_s * 0.005 if timed else None, "min_s": min(samples) if samples else None,
+           "count": len(samples), "flops": 1e9, "gflops_per_s": gflops_per_s,
            "peak_fraction": peak_fraction, "items_per_s": batch / median_s if median_s else None,
            "warnings": warnings or [], "status": status, "error": None if status == "ok" else "planted"}
     if structure == "tree":  # steps: the schedule's length (levels, or nodes one by one)
         row.update(trees=trees, nodes=nodes, steps=steps, input=input, hidden=hidden, items_unit="nodes")
     else:
         row.update(steps=steps, input=input, hidden=hidden)
+    row.update(new_fields)
     return row
 
 
-def bench_record(rows, *, host="hostA", peak_gflops=100.0, suite="smoke", started_at=None) -> dict:
-    return {"schema": "rnnbench.bench/1", **_common(host, "ok", started_at), "task": "bench", "dataset": suite,
-            "backend": "+".join(sorted({r["backend"] for r in rows})), "seed": 0,
-            "peak": {"gflops": peak_gflops, "dtype": "float32", "threads": 2, "size": 2048, "method": "numpy sgemm"},
-            "rows": rows}
+def bench_record(rows, *, host="hostA", peak_gflops=100.0, suite="smoke", started_at=None, load=None,
+                 **new_fields) -> dict:
+    """A bench record; ``load`` is its 1-minute load average at ``(start, end)``; ``new_fields`` plants issue
+    20's record-level fields (``stable``, ``unstable_reasons``, ``settle``)."""
+    record = {"schema": "rnnbench.bench/1", **_common(host, "ok", started_at), "task": "bench", "dataset": suite,
+              "backend": "+".join(sorted({r["backend"] for r in rows})), "seed": 0,
+              "peak": {"gflops": peak_gflops, "dtype": "float32", "threads": 2, "size": 2048,
+                       "method": "numpy sgemm"},
+              "rows": rows, **new_fields}
+    if load is not None:
+        record["load_average"] = {"start": [load[0], load[0], load[0]], "end": [load[1], load[1], load[1]]}
+    return record
 
 
 def write_records(folder, records) -> Path:

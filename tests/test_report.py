@@ -223,7 +223,7 @@ def test_speed_keeps_the_latest_measurement_of_a_configuration(tmp_path):
                              bench_record([bench_row(median_s=0.012)], started_at="2026-11-27T09:00:00Z")])
     section = speed_section(load_results(tmp_path))
     assert section.frame["median_s"].tolist() == [0.012]
-    assert any("1 older measurement" in note for note in section.notes)
+    assert any("1 measurement(s) of a configuration measured again" in note for note in section.notes)
 
 
 # --- parity and long range ------------------------------------------------------------------------------------

@@ -72,9 +72,9 @@ def test_speed_shows_each_backends_fastest_impl_and_the_ratio_to_the_fastest(tmp
     block = _block(summary_section(load_results(tmp_path)), "speed")
     (row,) = block.rows
     cells = dict(zip(block.header, row))
-    assert cells["numpy ms (% peak)"] == "30 (25%)"
-    assert cells["torch ms (% peak)"] == "15 (60%) compiled"  # not the default impl: named
-    assert cells["× fastest"] == "2.00/1.00"
+    assert cells["numpy ms (% peak)"] == "30 ±0.5% (25%)"  # the median ± its interval's larger side
+    assert cells["torch ms (% peak)"] == "15 ±0.5% (60%) compiled"  # not the default impl: named
+    assert cells["× fastest"] == "2.00× / 1.00×"
 
 
 def test_parity_is_one_row_per_backend_and_dtype(tmp_path):
@@ -191,13 +191,13 @@ def test_each_bench_session_is_its_own_speed_table(tmp_path):
         bench_record([bench_row(backend="numpy", median_s=0.030), bench_row(backend="torch", median_s=0.020)],
                      suite="cpu", started_at="2026-11-27T10:00:00Z", peak_gflops=200.0),
         bench_record([bench_row(backend="torch", median_s=0.400), bench_row(backend="jax", median_s=0.100)],
-                     started_at="2026-11-30T10:00:00Z", suite="custom", peak_gflops=50.0)])
+                     started_at="2026-11-30T10:00:00Z", suite="custom", peak_gflops=190.0)])  # 95% of best
     section = summary_section(load_results(tmp_path))
     first, second = [b for b in section.blocks if b.title.startswith("speed")]  # the largest record, then the rest
     assert first.title.startswith("speed, cpu 2026-11-27 10:00") and "peak 200 GFLOP/s" in first.title
-    assert first.rows[0][-1] == "1.50/1.00"  # a busy later session replaces nothing
-    assert second.title.startswith("speed, other bench records") and second.rows[0][-1] == "4.00/1.00"
-    assert second.rows[0][0] == "custom 2026-11-30 10:00, peak 50"  # each row names its record and that peak
+    assert first.rows[0][-1] == "1.50× / 1.00×"  # a busy later session replaces nothing
+    assert second.title.startswith("speed, other bench records") and second.rows[0][-1] == "4.00× / 1.00×"
+    assert second.rows[0][0] == "custom 2026-11-30 10:00, peak 190"  # each row names its record and that peak
     assert second.header[5:7] == ["torch ms (% peak)", "jax ms (% peak)"]  # the frameworks' order, everywhere
     assert second.notes[0] == "Records: `rnnbench bench` (custom grids)"
 
@@ -208,7 +208,7 @@ def test_a_stacked_bidirectional_size_is_its_own_row(tmp_path):
     write_records(tmp_path, [bench_record([bench_row(backend="numpy", median_s=0.030), layered])])
     block = _block(summary_section(load_results(tmp_path)), "speed")
     assert [row[1] for row in block.rows] == ["64x100x128x256", "64x100x128x256:L2:bi"]
-    assert [row[3] for row in block.rows] == ["30", "90"]
+    assert [row[3] for row in block.rows] == ["30 ±0.5%", "90 ±0.5%"]
 
 
 def test_a_stacked_bidirectional_run_is_a_variant_named_in_words(tmp_path):

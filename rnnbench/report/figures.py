@@ -20,7 +20,7 @@ from rnnbench.report.plots import (
     unique_ids,
 )
 from rnnbench.report.render import Figure
-from rnnbench.report.section import missing, model_label
+from rnnbench.report.section import missing, model_label, row_keys
 from rnnbench.report.speed import shape_label
 from rnnbench.report.summary import backend_sort_key, when
 from rnnbench.report.variants import DEFAULT_LABEL
@@ -88,8 +88,12 @@ def accuracy_figures(frame) -> list[Figure]:
 
 
 def speed_figures(frame) -> list[Figure]:
-    """Median ms per call of each backend's fastest impl, grouped by cell and size: one chart per bench record
-    (a session, as in the summary: a busy later session replaces nothing), a panel per pass."""
+    """Dot plots of each backend's fastest impl against the fastest backend (ratio, linear axis, a line at 1.0),
+    with the ratio's 95% interval as whiskers where the record sampled in interleaved rounds: one chart per bench
+    record (a session, as in the summary), a panel per pass, a row per cell and size. Only trusted rows: a
+    ratio's length never starts at an arbitrary baseline, and a noisy median never looks like a measurement."""
+    from rnnbench.report.trust import shown_ratio
+
     rows = frame[(frame["kind"] == "bench") & (frame["status"] == "ok")]
     if rows.empty or "median_s" not in rows.columns:
         return []
@@ -97,38 +101,57 @@ def speed_figures(frame) -> list[Figure]:
     if rows.empty:
         return []
     rows = rows.assign(size=[shape_label(r) for _, r in rows.iterrows()])
+    group_by = ["cell", "size", "dtype", "threads"]
+    trusted = rows["trusted"].astype(bool) if "trusted" in rows else rows["status"].eq("ok")
+    incomplete = {(p, k) for p, k in zip(rows.loc[~trusted, "path"],
+                                         row_keys(rows[~trusted], group_by + ["pass"]))} if (~trusted).any() else set()
+    rows = rows[trusted]
+    if rows.empty:
+        return []
     all_backends = sorted(rows["backend"].unique(), key=backend_sort_key)
     figures = []
     sessions = sorted(rows.groupby("path", sort=False), key=lambda g: (-len(g[1]), str(g[1]["started_at"].iloc[0])))
-    for _, session in sessions:
+    for path, session in sessions:
         first = session.iloc[0]
         passes = sorted(session["pass"].dropna().astype(str).unique(), key=lambda p: (p != "forward+backward", p))
         backends = [b for b in all_backends if b in set(session["backend"])]
-        width_groups = session.drop_duplicates(["cell", "size", "dtype", "threads"]).shape[0]
-        fig, axes = figure(len(passes), columns=1, panel_size=(max(5.0, 0.9 * width_groups + 1.5), 3.2))
+        height = session.drop_duplicates(group_by).shape[0]
+        fig, axes = figure(len(passes), columns=min(2, len(passes)), panel_size=(5.0, max(2.2, 0.32 * height + 1.2)))
         for ax, pass_ in zip(axes, passes):
             part = session[session["pass"] == pass_]
-            best = part.sort_values("median_s").drop_duplicates(["cell", "size", "dtype", "threads", "backend"])
-            groups = sorted(best.groupby(["cell", "size", "dtype", "threads"], sort=False),
+            best = part.sort_values("median_s").drop_duplicates(group_by + ["backend"])
+            groups = sorted(best.groupby(group_by, sort=False),
                             key=lambda g: (_model_rank(g[0][0]), g[1]["median_s"].min()))
-            width = 0.8 / max(1, len(backends))
+            step = 0.6 / max(1, len(backends))
             for j, backend in enumerate(backends):
-                xs, ys = [], []
+                ys, xs, low, high = [], [], [], []
                 for i, (_, group) in enumerate(groups):
                     at = group[group["backend"] == backend]
-                    if not at.empty:
-                        xs.append(i - 0.4 + width * (j + 0.5))
-                        ys.append(1000.0 * at["median_s"].iloc[0])
-                if xs:
-                    ax.bar(xs, ys, width, color=colour(backend, all_backends), label=backend)
-            ax.set_yscale("log")
-            ax.set_xticks(range(len(groups)), [_tick(c, size) for (c, size, _, _), _ in groups], fontsize=7)
-            ax.set_ylabel("median ms per call (log)")
+                    if at.empty:
+                        continue
+                    complete = (path, row_keys(group.iloc[:1], group_by + ["pass"])[0]) not in incomplete
+                    ratio, ci = shown_ratio(at.iloc[0], group["median_s"].min(), complete)
+                    if ratio is None:
+                        continue
+                    ys.append(i - 0.3 + step * (j + 0.5))
+                    xs.append(ratio)
+                    low.append(max(0.0, ratio - ci[0]) if ci else 0.0)
+                    high.append(max(0.0, ci[1] - ratio) if ci else 0.0)
+                if xs:  # whiskers only where an interval exists (zero-length otherwise: nothing drawn)
+                    ax.errorbar(xs, ys, xerr=[low, high], fmt="o", markersize=5, capsize=3, elinewidth=1.2,
+                                color=colour(backend, all_backends), label=backend)
+            ax.axvline(1.0, color="black", linewidth=0.8)
+            ax.set_xlim(left=min(0.9, ax.get_xlim()[0]))
+            ax.set_yticks(range(len(groups)), [_tick(c, size).replace("\n", " ") for (c, size, _, _), _ in groups],
+                          fontsize=7)
+            ax.set_ylim(len(groups) - 0.5, -0.5)  # the first group on top
+            ax.set_xlabel("× the fastest backend (1.0 = fastest; whiskers: 95% interval)")
             ax.set_title(f"{pass_}: each backend's fastest impl")
-            ax.legend(loc="upper left", frameon=False)
+            ax.legend(loc="lower right", frameon=False)
         suite, day = str(first.get("suite") or "bench"), when(first["started_at"])
         where = f", {first['host']}" if rows["host"].nunique() > 1 else ""
-        figures.append(Figure(f"speed, {suite} {day}{where}", unique_ids(to_svg(fig), f"speed{len(figures)}"),
+        figures.append(Figure(f"speed, {suite} {day}{where}: ratio to the fastest backend",
+                              unique_ids(to_svg(fig), f"speed{len(figures)}"),
                               f"speed-{_slug(suite)}-{_slug(day)}{'-' + _slug(first['host']) if where else ''}.svg"))
     return figures
 

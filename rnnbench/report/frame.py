@@ -4,7 +4,8 @@ One row per run record, per row of a check record and per row of a bench
 record, with a ``kind`` column (run, check, bench) and the fields tables
 group by flattened into columns. The record itself stays in the ``record``
 column (and its file in ``path``), so plots can read per-epoch curves and
-gradient-flow arrays that do not fit in a cell.
+gradient-flow arrays that do not fit in a cell. Bench rows carry whether the report
+trusts them (``trusted``, ``trust_reasons``: :mod:`rnnbench.report.trust`).
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def load_results(results_dir, **filters) -> pd.DataFrame:
     for column in BASE_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.Series(dtype=object)
-    return apply_filters(frame, filters).reset_index(drop=True)
+    from rnnbench.report.trust import judge  # before the filters: a machine's best peak is over all its records
+
+    return apply_filters(judge(frame), filters).reset_index(drop=True)
 
 
 def _rows_or_warning(path, record: dict) -> list[dict]:
@@ -140,10 +143,25 @@ def _bench_rows(path, record: dict) -> list[dict]:
             # stacked and bidirectional sizes (64x100x512x512:L2:bi); a record from before them is one layer, one way
             "layers": entry.get("layers") or 1, "bidirectional": bool(entry.get("bidirectional")),
         })
+        row.update(_bench_trust(entry, record))
         if row["peak_fraction"] is None and row["gflops_per_s"] and peak.get("gflops"):
             row["peak_fraction"] = row["gflops_per_s"] / peak["gflops"]
         rows.append(row)
     return rows
+
+
+def _bench_trust(entry: dict, record: dict) -> dict:
+    """The row's interval (recorded, or from its samples), its ratio's interval, peak memory and first call, and
+    its own verdict (``row_stable``, ``row_reasons``; :mod:`rnnbench.report.trust` adds the record's)."""
+    from rnnbench.report.trust import interval, ratio_interval, row_trust
+
+    stable, reasons = row_trust(entry, record)
+    ci = interval(entry)
+    return {"ci95_s": tuple(ci) if ci else None, "rel_ci": entry.get("rel_ci"), "rounds": entry.get("rounds"),
+            "ratio_to_fastest": entry.get("ratio_to_fastest"),
+            "ratio_ci95": tuple(ratio_interval(entry) or ()) or None, "stop_reason": entry.get("stop_reason"),
+            "first_call_s": entry.get("first_call_s"), "peak_bytes": entry.get("peak_bytes"),
+            "peak_method": entry.get("peak_method"), "row_stable": bool(stable), "row_reasons": tuple(reasons)}
 
 
 _ROW_MAKERS = {"run": _run_rows, "check": _check_rows, "bench": _bench_rows}

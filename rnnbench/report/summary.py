@@ -18,6 +18,7 @@ from rnnbench.report.cost import COST_NOTE, check_target, cost_block, declared_t
 from rnnbench.report.longrange import largest_solved
 from rnnbench.report.section import Block, Section, mean_sd, missing, row_keys, sig
 from rnnbench.report.speed import shape_label
+from rnnbench.report.trust import median_text, mib, ratio_text, shown_ratio
 from rnnbench.report.variants import DEFAULT_LABEL, details, variant_labels
 
 #: The impl a backend runs unless told otherwise; any other is named in its cell.
@@ -239,6 +240,15 @@ def _speed(frame):
                        session=[_session(r) for _, r in rows.iterrows()])
     key_columns = ["structure", "cell", "size", "pass", "dtype", "threads"]
     rows = rows.assign(_key=row_keys(rows, key_columns))
+    trusted = rows["trusted"].astype(bool) if "trusted" in rows else pd.Series(True, index=rows.index)
+    doubted, rows = rows[~trusted], rows[trusted]  # never quoted here: the speed table lists them with reasons
+    left_out = [] if doubted.empty else [
+        f"{len(doubted)} bench row(s) not trusted (unstable, or from a busy or slow session) left out: "
+        "`rnnbench report --table speed` lists them with their reasons"]
+    if rows.empty:
+        return [], left_out, []
+    incomplete = set(zip(doubted["path"], doubted["_key"]))  # the record's fastest may be among those left out
+    rows = rows.assign(_complete=[(p, k) not in incomplete for p, k in zip(rows["path"], rows["_key"])])
     shown = {}  # path -> its configurations' row groups, in report order
     for _, by_host in rows.groupby("host", sort=True, dropna=False):  # a record without a host still shows
         for _, part in _speed_order(by_host.groupby("_key", sort=False)):
@@ -253,9 +263,11 @@ def _speed(frame):
     elif len(order) > 1:
         blocks[0].notes.append(f"{len(order) - 1} other bench record(s): `rnnbench report --table summary` "
                                "(results/report.md) sets each in its own rows")
-    notes = ["speed: median ms per call of each backend's fastest impl (named unless the default), % of the "
-             "matrix-multiply peak measured in the same session; × fastest: each median over the fastest, in column "
-             "order, within one bench record (a row never mixes two)"]
+    notes = ["speed: median ms per call of each backend's fastest impl (named unless the default) ± the larger "
+             "side of its 95% interval, % of the matrix-multiply peak measured in the same session; × fastest, in "
+             "column order, within one bench record (a row never mixes two): the median of per-round ratios with "
+             "its 95% interval where the record sampled in interleaved rounds, else each median over the fastest; "
+             "only rows the report trusts (docs/speed.md)"] + left_out
     return blocks, notes, []
 
 
@@ -263,7 +275,8 @@ def _other_sessions_block(sessions) -> Block:
     """Every bench record but the largest in one table: a row per configuration and record, the record named."""
     at = pd.concat([part for parts in sessions for part in parts])
     columns = sorted(at["column"].unique(), key=backend_sort_key)
-    header = ["record", "cell", "size", "pass", "threads"] + [f"{c} ms (% peak)" for c in columns] + ["× fastest"]
+    header = ["record", "cell", "size", "pass", "threads"] + [f"{c} ms (% peak)" for c in columns] + ["× fastest"] \
+        + _extra_header(at)
     printed = []
     for parts in sessions:
         first = parts[0].iloc[0]
@@ -271,7 +284,7 @@ def _other_sessions_block(sessions) -> Block:
         for part in parts:
             r = part.iloc[0]
             printed.append([f"{first['session']}{peak}", r["cell"], r["size"], r["pass"], _int(r["threads"])]
-                           + _speed_cells(part, columns))
+                           + _speed_cells(part, columns, _extra_header(at)))
     suites = sorted({str(s or "custom") for s in at["suite"]})
     made = "Records: " + ", ".join(f"`rnnbench bench --suite {s}`" if s != "custom" else "`rnnbench bench` (custom "
                                    "grids)" for s in suites)
@@ -285,12 +298,12 @@ def _speed_block(parts, several_hosts: bool) -> Block:
     columns = sorted(at["column"].unique(), key=backend_sort_key)
     show_dtype = len(at[["dtype", "threads"]].astype(str).drop_duplicates()) > 1
     header = ["cell", "size", "pass"] + (["dtype, threads"] if show_dtype else []) + \
-        [f"{c} ms (% peak)" for c in columns] + ["× fastest"]
+        [f"{c} ms (% peak)" for c in columns] + ["× fastest"] + _extra_header(at)
     printed = []
     for part in parts:
         r = part.iloc[0]
         printed.append([r["cell"], r["size"], r["pass"]] + ([f"{r['dtype']}, {_int(r['threads'])}"] if show_dtype
-                                                             else []) + _speed_cells(part, columns))
+                                                             else []) + _speed_cells(part, columns, _extra_header(at)))
     suite = str(first.get("suite") or "custom")
     command = f"rnnbench bench --suite {suite}" if suite != "custom" else "rnnbench bench (a custom grid)"
     peak = "" if missing(first.get("peak_gflops")) else f", peak {sig(first['peak_gflops'])} GFLOP/s"
@@ -313,21 +326,40 @@ def when(started_at) -> str:
     return str(started_at or "")[:16].replace("T", " ")
 
 
-def _speed_cells(at, columns) -> list[str]:
+def _extra_header(at) -> list[str]:
+    """``peak MiB`` and ``first call ms`` when any row of the table has them (records since issue 20)."""
+    return [name for name, column in (("peak MiB", "peak_bytes"), ("first call ms", "first_call_s"))
+            if column in at and at[column].notna().any()]
+
+
+def _speed_cells(at, columns, extra=()) -> list[str]:
+    """Each column's fastest impl ``ms ±x% (% peak) impl``, the ratios to the fastest, then ``extra``'s values
+    (``/`` between columns, in column order)."""
     best = {c: g.loc[g["median_s"].idxmin()] for c, g in at.groupby("column")}
     fastest = min(r["median_s"] for r in best.values())
-    cells, ratios = [], []
+    complete = bool(at["_complete"].all()) if "_complete" in at else True
+    cells, ratios, memory, first = [], [], [], []
     for column in columns:
         r = best.get(column)
         if r is None:
             cells.append("-")
             ratios.append("-")
+            memory.append("-")
+            first.append("-")
             continue
         peak = "" if missing(r["peak_fraction"]) else f" ({100 * r['peak_fraction']:.0f}%)"
         impl = "" if r["impl"] in DEFAULT_IMPLS or missing(r["impl"]) else f" {r['impl']}"
-        cells.append(f"{sig(1000 * r['median_s'])}{peak}{impl}")
-        ratios.append(f"{r['median_s'] / fastest:.2f}")
-    return cells + ["/".join(ratios)]
+        ci = r.get("ci95_s")
+        cells.append(f"{median_text(r['median_s'], None if _absent(ci) else list(ci))}{peak}{impl}")
+        ratios.append(ratio_text(*shown_ratio(r, fastest, complete)))
+        memory.append(mib(r.get("peak_bytes")))
+        first.append(sig(None if missing(r.get("first_call_s")) else 1000.0 * r["first_call_s"]))
+    joined = {"peak MiB": "/".join(memory), "first call ms": "/".join(first)}
+    return cells + [" / ".join(ratios)] + [joined[name] for name in extra]
+
+
+def _absent(value) -> bool:
+    return value is None or (isinstance(value, float) and missing(value))
 
 
 def _kernel_notes(rows) -> list[str]:
