@@ -1,8 +1,8 @@
 """Regression benchmarks: the callables ``rnnbench bench`` times, under pytest-benchmark.
 
 One group per configuration (cell, size, pass) with a row per backend, at a size
-small enough for the whole file to take about a minute, so that ``make bench-save``
-(store a baseline) and ``make bench-compare`` (fail on a median more than 10% slower
+small enough for the whole file to take about a minute, so that ``make pytest-bench-save``
+(store a baseline) and ``make pytest-bench-compare`` (fail on a median more than 10% slower
 than the baseline of this machine) are cheap enough to run before every merge.
 The timed callables are the backends' own timers
 (:meth:`rnnbench.backend.Backend.sequence_timer` / ``tree_timer``): data converted
