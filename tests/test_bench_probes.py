@@ -65,6 +65,21 @@ class _Fed:
         return self.values.pop(0)
 
 
+def test_read_stat_counts_busy_steal_and_total_jiffies(monkeypatch, tmp_path):
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice: guest is inside user already.
+    stat.write_text("cpu  100 20 30 400 50 6 7 8 9 10\ncpu0 50 10 15 200 25 3 3 4 4 5\nintr 1 2 3\n")
+    monkeypatch.setattr(probes, "PROC_STAT", stat)
+    tick = os.sysconf("SC_CLK_TCK")
+    assert probes.read_stat() == pytest.approx((171 / tick, 8 / tick, 621 / tick))
+    stat.write_text("cpu  100 20 30 400\n")  # an old kernel without the later columns
+    assert probes.read_stat() == pytest.approx((150 / tick, 0.0, 550 / tick))
+    stat.write_text("intr 1 2 3\n")
+    assert probes.read_stat() is None
+    monkeypatch.setattr(probes, "PROC_STAT", tmp_path / "missing")
+    assert probes.read_stat() is None
+
+
 def test_a_window_computes_other_cpus_and_steal_from_fed_counters():
     w = CpuWindow(clock=_Fed(100.0, 102.0), stat=_Fed((10.0, 0.0, 20.0), (13.0, 0.1, 24.0)),
                   own_cpu=_Fed(5.0, 6.0), load=_Fed(1.5, 2.5))
