@@ -83,7 +83,9 @@ class CpuWindow:
 
     ``other_cpus`` is the average number of CPUs other processes kept busy during the window:
     what the machine spent beyond this process, over the wall time (0 at least; a child process
-    of ours counts as other). The readers are parameters so that tests can feed known numbers.
+    of ours counts as other). ``/proc/stat`` counts in clock ticks (10 ms), so one short window is
+    rough: over 0.1 s on 2 CPUs ``other_cpus`` is only good to about ±0.2; :meth:`merge` the windows
+    of a row's rounds before judging it. The readers are parameters so that tests can feed numbers.
     """
 
     def __init__(self, *, clock=time.perf_counter, stat=read_stat, own_cpu=own_cpu_seconds, load=load_1min):

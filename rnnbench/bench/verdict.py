@@ -20,9 +20,11 @@ from rnnbench.bench.probes import load_1min
 #: ``compare`` looks for, and a quiet machine reaches it in well under a minute for every suite row.
 TARGET_CI = 0.03
 #: Average CPUs other processes may keep busy while a row is sampled. On the 2-CPU development VM the
-#: idle daemons (kernel threads, the VM agent) use about 0.01-0.03 CPUs; one busy loop elsewhere is
-#: 1.0. A quarter of a CPU is ten times the idle noise and a quarter of the smallest real competitor,
-#: which on 2 CPUs already takes an eighth of the machine from a 2-thread benchmark.
+#: idle daemons (kdamond, the VM agent, kworkers) used 0.019 CPUs over 10 s (per-process /proc/PID/stat,
+#: 2026-12-07); one busy loop elsewhere reads 1.0, and a 2-s CpuWindow next to a training sweep read
+#: 1.48-1.51. A quarter of a CPU is ten times the idle noise plus the tick rounding of a merged row
+#: (about 0.02 CPUs over 1 s on 2 CPUs), and a quarter of the smallest real competitor, which on
+#: 2 CPUs already takes an eighth of the machine from a 2-thread benchmark.
 OTHER_CPUS_LIMIT = 0.25
 #: Share of CPU time the hypervisor may steal: a few percent is a neighbour's burst, more means the
 #: host is overcommitted and every time is inflated by about that share (and unevenly).
