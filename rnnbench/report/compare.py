@@ -18,6 +18,7 @@ Rows found on one side only are listed by name under their table, never dropped 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -256,7 +257,7 @@ def _throughput(frame_a, frame_b, threshold, points, alpha):
     for key in sorted(set(groups[0]) & set(groups[1])):
         a, b = groups[0][key], groups[1][key]
         first = firsts.loc[key]
-        change = _change(a, b, _median(a), _median(b), threshold, alpha)
+        change = _change(a, b, statistics.median(a), statistics.median(b), threshold, alpha)
         too_few += not _can_be_significant(len(a), len(b), alpha)
         out.append({**{k: first[k] for k in ACCURACY_KEY}, "configuration": _run_label(first) + " examples/s",
                     **change, "a": 1.0 / change["a"], "b": 1.0 / change["b"],
@@ -268,12 +269,6 @@ def _throughput(frame_a, frame_b, threshold, points, alpha):
 
 def _positive(value) -> bool:
     return not missing(value) and isinstance(value, (int, float)) and math.isfinite(value) and value > 0
-
-
-def _median(values):
-    import statistics
-
-    return statistics.median(values)
 
 
 def _accuracy(frame_a, frame_b, threshold, points, alpha):
