@@ -23,10 +23,12 @@ from rnnbench.trees import TreeBatch
 
 ROW_KEYS = set(ROW_FIELDS) | {"samples_s", "median_s", "iqr_s", "min_s", "count", "flops", "gflops_per_s",
                               "peak_fraction", "items_per_s", "ratio_to_fastest", "warnings", "status", "error",
-                              "kernel", "kernel_warnings"}
+                              "kernel", "kernel_warnings", "ci95_s", "rel_ci", "ci_coverage", "rounds",
+                              "ratio_ci95", "stop_reason", "first_call_s", "peak_bytes", "peak_method", "cpu",
+                              "stable", "unstable_reasons"}
 RECORD_KEYS = {"schema", "task", "dataset", "backend", "seed", "status", "started_at", "finished_at", "config",
                "machine", "versions", "git", "load_average", "peak", "rows", "kernels", "warnings", "fastest",
-               "cpu_flags", "pinned"}
+               "cpu_flags", "pinned", "stable", "unstable_reasons", "settle"}
 QUICK = timing.TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.001, min_samples=3, max_samples=3,
                             budget_s=0.0)
 
@@ -301,7 +303,7 @@ def test_smoke_suite_end_to_end(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RNNBENCH_DATA_DIR", str(tmp_path / "no-data"))  # no SST here: synthetic trees
     results = tmp_path / "results"
     code = cli.main(["bench", "--suite", "smoke", "--backends", "numpy", "--threads", "1", "--peak-frameworks",
-                     "numpy", "--results-dir", str(results), "--format", "json"])
+                     "numpy", "--settle", "0", "--results-dir", str(results), "--format", "json"])
     printed = json.loads(capsys.readouterr().out)
     assert code == 0
     ((path, rec),) = read_records(results, schemas=(record.SCHEMA,))

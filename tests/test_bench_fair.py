@@ -319,11 +319,20 @@ def test_impl_isolation_shares_one_process_per_backend_and_impl():
     from rnnbench.bench.sweep import run_configs
     from rnnbench.bench.timing import TimingPolicy
 
-    echo = (sys.executable, "-c", "import json, os, sys; r = json.load(sys.stdin); "
-            "print(json.dumps({'rows': [dict(c, status='ok', pid=os.getpid()) for c in r['configs']]}))")
-    configs = [dict(_row(b, i, None), status=None) for b, i in
-               (("torch", "native"), ("torch", "loop"), ("numpy", "native"), ("torch", "native"))]
-    rows = run_configs(configs, threads=1, policy=TimingPolicy(), isolation="impl", command=echo)
+    # a serving worker (rnnbench.bench.serve's protocol) that names its process in every row it prepares
+    echo = (sys.executable, "-c", "import json, os, sys\n"
+            "for line in iter(sys.stdin.readline, ''):\n"
+            "    r = json.loads(line)\n"
+            "    if r['op'] == 'quit': break\n"
+            "    a = {'row': {'pid': os.getpid()}, 'loops': 1, 'first_call_s': 1.0} if r['op'] == 'prepare' else "
+            "{'samples_s': [1.0] * r['samples']} if r['op'] == 'sample' else {}\n"
+            "    print(json.dumps(a), flush=True)")
+    configs = [dict(_row(b, i, None, cell), status=None) for b, i, cell in
+               (("torch", "native", "lstm"), ("torch", "loop", "lstm"), ("numpy", "native", "lstm"),
+                ("torch", "native", "gru"))]
+    policy = TimingPolicy(min_rounds=1, max_rounds=1, visit_samples=1, min_samples=1)
+    rows = run_configs(configs, threads=1, policy=policy, isolation="impl", command=echo)
     pids = [row["pid"] for row in rows]
+    assert {r["status"] for r in rows} == {"ok"}
     assert [(r["backend"], r["impl"]) for r in rows] == [(c["backend"], c["impl"]) for c in configs]
     assert pids[0] == pids[3] and len({pids[0], pids[1], pids[2]}) == 3

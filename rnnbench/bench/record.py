@@ -7,8 +7,11 @@ Schema (every key always present; ``rows`` never drops a configuration)::
     load_average {"start", "end"}, peak {gflops, dtype, threads, size, method, framework, candidates,
     kernels, warnings}, peaks {dtype: peak} (one per dtype timed), rows [...],
     kernels {backend: kernel info}, cpu_flags, pinned {variable: value}, warnings [...] (kernel and peak
-    warnings, each once), fastest [{the configuration, backend, impl, median_s, ...}] (each backend's
-    fastest impl of each configuration, the comparison the summary table shows)
+    warnings, each once), fastest [{the configuration, backend, impl, median_s, ratio_to_best,
+    ratio_ci95, ...}] (each backend's fastest impl of each configuration, the comparison the summary
+    table shows), stable (every ok row stable and no record-level reason), unstable_reasons [...],
+    settle {waited_s, load_before, load_after, settled, limit_s}; config.timing holds the policy with
+    target_ci (a fraction) and interleaved (rows measured in interleaved rounds)
 
 Each row: kind, cell, backend, impl, device, dtype, threads, batch, steps, input, hidden, pass,
 samples_s, median_s, iqr_s, min_s, count, flops, gflops_per_s, peak_fraction, items_per_s,
@@ -18,6 +21,15 @@ that process ran, :mod:`rnnbench.bench.kernels`) and kernel_warnings. Tree rows 
 levels, tree_source; their ``batch`` is the number of trees and ``steps`` the number of sequential
 compositions of the schedule (its levels; one per internal node for ``node-by-node``).
 Throughput ``items_per_s`` counts tokens (batch x steps) for sequences, nodes for trees.
+
+Rows also carry the uncertainty and the conditions of their measurement (issue 20): ci95_s [lo, hi]
+(order-statistic interval of the median of samples_s), rel_ci (its half-width over the median),
+ci_coverage, rounds (interleaved rounds sampled; 1 for a row measured outside rounds), round_seed
+(the seed of its comparison's visiting order), ratio_ci95 (interval of the per-round ratios; null
+below 2 rounds), stop_reason ("target", "budget", "max_rounds"), first_call_s, peak_bytes and
+peak_method (one separate call after the timed ones), cpu {wall_s, own_cpu_s, other_cpus,
+steal_fraction, load [start, end]}, stable and unstable_reasons (:mod:`rnnbench.bench.verdict`).
+Older records lack these fields; readers must cope.
 """
 from __future__ import annotations
 
@@ -37,9 +49,12 @@ def now() -> str:
 def annotate(rows: list[dict], peaks: dict) -> None:
     """Add ``peak_fraction`` (against the peak of the row's dtype) and ``ratio_to_fastest`` in place.
 
-    ``ratio_to_fastest`` is the row's median over the fastest ok median among rows of the
-    same configuration (1.0 for the fastest); None when the row has no median. Node-by-node
-    rows share a configuration with level-batched ones, so their ratio is the batching speed-up.
+    A row measured in interleaved rounds (it has a ``round_seed``) keeps the ratio the rounds gave
+    it (:mod:`rnnbench.bench.rounds`: the median of per-round ratios). Any other row's
+    ``ratio_to_fastest`` is its median over the fastest ok median among rows of the same
+    configuration (1.0 for the fastest), with no interval; None when the row has no median.
+    Node-by-node rows share a configuration with level-batched ones, so their ratio is the
+    batching speed-up.
     """
     for row in rows:
         peak = (peaks.get(row.get("dtype")) or {}).get("gflops")
@@ -56,9 +71,12 @@ def annotate(rows: list[dict], peaks: dict) -> None:
             key = _key(row)
             fastest[key] = min(fastest.get(key, float("inf")), row["median_s"])
     for row in rows:
+        if row.get("round_seed") is not None:
+            continue
         best = fastest.get(_key(row))
         ok = row.get("status") == "ok" and row.get("median_s")
         row["ratio_to_fastest"] = row["median_s"] / best if ok and best else None
+        row["ratio_ci95"] = None
 
 
 def _key(row: dict) -> tuple:
@@ -68,7 +86,10 @@ def _key(row: dict) -> tuple:
 
 def fastest_impls(rows: list[dict]) -> list[dict]:
     """Each backend's fastest ok row of each configuration (sequence impls and tree schedules alike),
-    with ``impls_timed`` (how many rows competed) and ``ratio_to_best`` against the best backend."""
+    with ``impls_timed`` (how many rows competed), ``ratio_to_best`` against the best backend, and
+    ``ratio_ci95``: for rows from interleaved rounds the ratio and interval are the row's own
+    (its per-round ratios to the round's fastest row, which is the best backend's fastest path);
+    otherwise the ratio of medians, with no interval."""
     best = {}
     counts = {}
     for row in rows:
@@ -79,19 +100,38 @@ def fastest_impls(rows: list[dict]) -> list[dict]:
         if key not in best or row["median_s"] < best[key]["median_s"]:
             best[key] = row
     fields = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "pass", "trees", "backend",
-              "impl", "median_s", "iqr_s", "gflops_per_s", "peak_fraction")
+              "impl", "median_s", "iqr_s", "ci95_s", "rel_ci", "gflops_per_s", "peak_fraction", "stable")
     chosen = [dict({k: row.get(k) for k in fields}, impls_timed=counts[key]) for key, row in best.items()]
     overall = {}
     for item in chosen:
         config = _key(item)
         overall[config] = min(overall.get(config, float("inf")), item["median_s"])
-    for item in chosen:
-        item["ratio_to_best"] = item["median_s"] / overall[_key(item)]
+    for item, row in zip(chosen, best.values()):
+        if row.get("round_seed") is not None and row.get("ratio_to_fastest") is not None:
+            item["ratio_to_best"], item["ratio_ci95"] = row["ratio_to_fastest"], row.get("ratio_ci95")
+        else:
+            item["ratio_to_best"], item["ratio_ci95"] = item["median_s"] / overall[_key(item)], None
     return chosen
 
 
+def judge_rows(rows: list[dict], target_ci: float, cpus: int | None = None) -> None:
+    """Each row's ``stable`` and ``unstable_reasons`` (:func:`rnnbench.bench.verdict.row_verdict`), in place."""
+    from rnnbench.bench.verdict import row_verdict
+
+    for row in rows:
+        row["stable"], row["unstable_reasons"] = row_verdict(row, target_ci, cpus)
+
+
+def judge_record(record: dict, results_dir=None) -> None:
+    """The record's ``stable`` and ``unstable_reasons`` against this host's best recorded peak GEMM."""
+    from rnnbench.bench.verdict import best_recorded_peaks, record_verdict
+
+    best = best_recorded_peaks(results_dir, record.get("machine")) if results_dir is not None else {}
+    record["stable"], record["unstable_reasons"] = record_verdict(record, best)
+
+
 def build_record(*, dataset: str, config: dict, rows: list[dict], peaks: dict, started_at: str,
-                 load_start, load_end) -> dict:
+                 load_start, load_end, settle: dict | None = None) -> dict:
     from rnnbench.bench.kernels import cpu_flags, pinned_variables
     backends = sorted({row["backend"] for row in rows})
     kernels = {}
@@ -120,5 +160,8 @@ def build_record(*, dataset: str, config: dict, rows: list[dict], peaks: dict, s
         "kernels": kernels,
         "warnings": warnings,
         "fastest": fastest_impls(rows),
+        "settle": settle,
+        "stable": None,
+        "unstable_reasons": [],
         "rows": rows,
     }

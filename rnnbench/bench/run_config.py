@@ -26,8 +26,19 @@ def empty_row(config: dict, status: str = "failed", error: str | None = None) ->
     row.update(samples_s=[], loops=None, median_s=None, iqr_s=None, min_s=None, max_s=None, count=0,
                flops=None, gflops_per_s=None, peak_fraction=None, items_per_s=None,
                items_unit="nodes" if config.get("kind") == "tree" else "tokens",
-               warnings=[], kernel=None, kernel_warnings=[], status=status, error=error)
+               warnings=[], kernel=None, kernel_warnings=[], status=status, error=error,
+               ci95_s=None, rel_ci=None, ci_coverage=None, rounds=0, ratio_to_fastest=None, ratio_ci95=None,
+               stop_reason=None, first_call_s=None, peak_bytes=None, peak_method=None, cpu=None, stable=False,
+               unstable_reasons=[])
     return row
+
+
+def interval_fields(samples: list[float]) -> dict:
+    """``ci95_s``, ``rel_ci`` and ``ci_coverage`` of a row's samples (:mod:`rnnbench.bench.stats`)."""
+    from rnnbench.bench.stats import median_interval
+
+    interval = median_interval(samples)
+    return {"ci95_s": interval.as_list(), "rel_ci": interval.rel_halfwidth, "ci_coverage": interval.coverage}
 
 
 def one_line(exc: BaseException) -> str:
@@ -108,7 +119,7 @@ def run_config(config: dict, policy, backends: dict) -> dict:
         gc.collect()  # free this configuration's tensors before the next one in this process
     row.update(samples_s=timing.samples_s, loops=timing.loops, warmup_calls=timing.warmup_calls,
                median_s=timing.median_s, iqr_s=timing.iqr_s, min_s=timing.min_s, max_s=timing.max_s,
-               count=timing.count, warnings=timing.warnings, status="ok",
+               count=timing.count, warnings=timing.warnings, status="ok", rounds=1, **interval_fields(timing.samples_s),
                gflops_per_s=row["flops"] / timing.median_s / 1e9, items_per_s=items / timing.median_s)
     return row
 

@@ -1,8 +1,10 @@
 """Run a grid's configurations in worker processes and collect their rows (the parent side).
 
 The parent imports no framework: each worker (:mod:`rnnbench.bench.worker`) starts
-with the thread-count variables already in its environment. A worker that crashes,
-hangs past its timeout or answers garbage turns into ``failed`` rows for the
+with the thread-count variables already in its environment. Mode ``time`` runs in
+interleaved rounds over long-lived workers (:mod:`rnnbench.bench.rounds`); the other
+modes (overhead, train, peak) send a request to a fresh one-shot worker. A worker that
+crashes, hangs past its timeout or answers garbage turns into ``failed`` rows for the
 configurations it held, with the reason; the sweep goes on.
 """
 from __future__ import annotations
@@ -47,7 +49,10 @@ def _last_line(text: str) -> str:
 def run_configs(configs, *, threads: int, policy, isolation: str = "config", mode: str = "time",
                 timeout: float = 600.0, unavailable: dict | None = None, progress=None, command=WORKER) -> list[dict]:
     """Rows for ``configs`` in order; one worker per config (``isolation="config"``), per backend and impl
-    (``"impl"``: tree rows, whose impl is the schedule, group by schedule) or per backend (``"backend"``)."""
+    (``"impl"``: tree rows, whose impl is the schedule, group by schedule) or per backend (``"backend"``).
+
+    ``progress(done, total, row)`` is called as rows complete. Mode ``time`` runs the interleaved rounds.
+    """
     unavailable = unavailable or {}
     rows = [None] * len(configs)
     pending = []
@@ -56,6 +61,21 @@ def run_configs(configs, *, threads: int, policy, isolation: str = "config", mod
             rows[index] = empty_row(config, "unavailable", unavailable[config["backend"]])
         else:
             pending.append(index)
+    done = len(configs) - len(pending)
+    if mode == "time":
+        from rnnbench.bench.rounds import run_rounds
+
+        def advance(row):
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, len(configs), row)
+
+        measured = run_rounds(configs, pending, threads=threads, policy=policy, isolation=isolation,
+                              timeout=timeout, command=command, progress=advance)
+        for index, row in measured.items():
+            rows[index] = row
+        return rows
     if isolation in ("backend", "impl"):
         # One process per backend (or backend and impl), in the order they first appear in the grid.
         def group_of(i):
@@ -65,7 +85,6 @@ def run_configs(configs, *, threads: int, policy, isolation: str = "config", mod
         groups = [list(g) for _, g in groupby(order, key=group_of)]
     else:
         groups = [[i] for i in pending]
-    done = len(configs) - len(pending)
     for group in groups:
         request = {"mode": mode, "threads": threads, "policy": policy.as_dict(),
                    "configs": [configs[i] for i in group]}

@@ -3,16 +3,20 @@
 The summary has one line a configuration (cell, size, pass, dtype) and one column a
 backend: that backend's fastest impl (or tree schedule) of the configuration, its
 median, the impl's name and its fraction of the peak, and the ratio of each backend
-to the best one. The full table below it has one line a timed row. Kernel warnings
-(an old BLAS kernel, a pinning variable) and the peak follow.
+to the best one. The full table below it has one line a timed row: the median with
+its 95% interval as ``±x%``, the ratio to the fastest row with its interval
+(``1.32× [1.28–1.36]``), the memory one call adds (peak MiB) and the first call's
+seconds (compiling included). Rows that are not stable are listed under it with their
+reasons; kernel warnings (an old BLAS kernel, a pinning variable) and the peak follow.
 """
 from __future__ import annotations
 
+from rnnbench.bench.stats import format_pm
 from rnnbench.bench.suites import size_label
 from rnnbench.table import format_table
 
-HEADER = ["cell", "backend", "impl", "size", "pass", "median ms", "IQR ms", "n", "GFLOP/s", "% peak",
-          "items/s", "x fastest", "status"]
+HEADER = ["cell", "backend", "impl", "size", "pass", "median ms", "n", "GFLOP/s", "% peak", "items/s",
+          "× fastest [95%]", "peak MiB", "first call", "status"]
 
 
 def format_summary(rows: list[dict]) -> str:
@@ -27,7 +31,7 @@ def format_summary(rows: list[dict]) -> str:
     for item in chosen:
         label = (item["cell"], size_label(item), item["pass"], item["dtype"])
         configs.setdefault(label, {})[item["backend"]] = item
-    header = ["cell", "size", "pass", "dtype"] + [f"{b} ms (fastest impl, % peak)" for b in backends] + ["x best"]
+    header = ["cell", "size", "pass", "dtype"] + [f"{b} ms (fastest impl, % peak)" for b in backends] + ["× best"]
     lines = []
     for label, by_backend in configs.items():
         cells = []
@@ -37,11 +41,14 @@ def format_summary(rows: list[dict]) -> str:
                 cells.append("-")
                 continue
             peak = f", {_percent(item['peak_fraction'])}" if item.get("peak_fraction") is not None else ""
-            cells.append(f"{_num(item['median_s'], 1e3)} ({item['impl']}{peak})")
-        ratios = " ".join(f"{b}:{by_backend[b]['ratio_to_best']:.2f}" for b in backends if b in by_backend)
+            pm = format_pm(item["median_s"], item.get("ci95_s"))
+            cells.append(f"{_num(item['median_s'], 1e3)}{' ' + pm if pm else ''} ({item['impl']}{peak})")
+        ratios = " ".join(f"{b}:{_ratio(by_backend[b]['ratio_to_best'], by_backend[b].get('ratio_ci95'))}"
+                          for b in backends if b in by_backend)
         lines.append([*label, *cells, ratios])
     return ("each backend at its fastest (median ms; the impl or tree schedule that was fastest; "
-            "x best: median over the best backend's):\n" + format_table(header, lines))
+            "× best: ratio to the best backend, the median of per-round ratios [95% interval]):\n"
+            + format_table(header, lines))
 
 
 def format_kernels(record_warnings: list[str], kernels: dict) -> str:
@@ -62,14 +69,15 @@ def format_rows(rows: list[dict], peaks: dict) -> str:
         warnings = [w for w in row.get("warnings") or () if not w.startswith("busy machine")]
         busy += [w for w in row.get("warnings") or () if w.startswith("busy machine")]
         if warnings:
-            notes.append(f"[{len(notes) + 1}] {_name(row)}: {'; '.join(warnings)}")
+            notes.append(f"[{len(notes) + 1}] {row_name(row)}: {'; '.join(warnings)}")
             status = f"{status} [{len(notes)}]"
         if row.get("error"):
             status = f"{status}: {row['error']}"
         lines.append([row["cell"], row["backend"], row.get("impl") or "-", size_label(row), row["pass"],
-                      _num(row.get("median_s"), 1e3), _num(row.get("iqr_s"), 1e3), row.get("count") or "-",
-                      _num(row.get("gflops_per_s")), _percent(row.get("peak_fraction")),
-                      _items(row), _ratio(row.get("ratio_to_fastest")), status])
+                      _median(row), row.get("count") or "-", _num(row.get("gflops_per_s")),
+                      _percent(row.get("peak_fraction")), _items(row),
+                      _ratio(row.get("ratio_to_fastest"), row.get("ratio_ci95")), _mib(row.get("peak_bytes")),
+                      _seconds(row.get("first_call_s")), status])
     text = format_table(HEADER, lines)
     text += "\n\n" + _peak_line(peaks)
     if busy:
@@ -80,8 +88,20 @@ def format_rows(rows: list[dict], peaks: dict) -> str:
     return text
 
 
-def _name(row) -> str:
+def format_unstable(rows: list[dict], record_reasons=()) -> str:
+    """The "not stable" list: each ok row that is not stable, with its reasons, then the record's own."""
+    lines = [f"  {row_name(row)}: {'; '.join(row.get('unstable_reasons') or ()) or 'no reason given'}"
+             for row in rows if row.get("status") == "ok" and row.get("stable") is False]
+    lines += [f"  record: {reason}" for reason in record_reasons or ()]
+    if not lines:
+        return ""
+    return "not stable (do not quote these numbers without a rerun on a quiet machine):\n" + "\n".join(lines)
+
+
+def row_name(row) -> str:
+    """A row in one phrase: backend, impl, cell, size, pass."""
     return " ".join(str(p) for p in (row["backend"], row.get("impl"), row["cell"], size_label(row), row["pass"]) if p)
+
 
 
 def _peak_line(peaks: dict) -> str:
@@ -111,8 +131,31 @@ def _percent(value) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
-def _ratio(value) -> str:
-    return "-" if value is None else f"{value:.2f}x"
+def _ratio(value, interval=None) -> str:
+    """``1.32×`` or, with an interval, ``1.32× [1.28–1.36]``."""
+    if value is None:
+        return "-"
+    if interval and None not in interval[:2]:
+        return f"{value:.2f}× [{interval[0]:.2f}–{interval[1]:.2f}]"
+    return f"{value:.2f}×"
+
+
+def _median(row) -> str:
+    """Median ms with its interval: ``12.3 ±2.1%``."""
+    text = _num(row.get("median_s"), 1e3)
+    pm = format_pm(row["median_s"], row.get("ci95_s")) if row.get("median_s") else ""
+    return f"{text} {pm}" if pm else text
+
+
+def _mib(value) -> str:
+    return "-" if value is None else f"{value / 2 ** 20:.3g}"
+
+
+def _seconds(value) -> str:
+    """Seconds of a first call: ``0.41 s``, ``12 ms``."""
+    if value is None:
+        return "-"
+    return f"{value:.3g} s" if value >= 1 else f"{value * 1e3:.3g} ms"
 
 
 def _items(row) -> str:
@@ -133,7 +176,7 @@ def format_overhead(rows: list[dict]) -> str:
         result = row.get("overhead")
         if not result:
             continue
-        line = [_name(row), _num(result["harness_s"], 1e3)]
+        line = [row_name(row), _num(result["harness_s"], 1e3)]
         for name in ("bare_same_callable", "bare_framework"):
             if f"{name}_s" in result:
                 line += [_num(result[f"{name}_s"], 1e3),

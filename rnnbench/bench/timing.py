@@ -18,6 +18,11 @@ The method (pyperf's, scaled down to one process a configuration):
 5. **Warnings**, pyperf-style, stored with the numbers: a high spread (IQR over
    10% of the median, or max - min over 50%), samples shorter than 1 ms, and a
    busy machine (1-minute load average above the usable CPUs).
+
+``rnnbench bench`` runs steps 1 and 2 here too, then samples in interleaved rounds
+(:mod:`rnnbench.bench.rounds`) under the policy's round fields: at least ``min_rounds``,
+``visit_samples`` samples a visit, until every row's interval is within ``target_ci``,
+the budget (``budget_s`` a row) is spent, or ``max_rounds``.
 """
 from __future__ import annotations
 
@@ -50,12 +55,22 @@ class TimingPolicy:
     #: otherwise take minutes a configuration. None: no such limit.
     slow_call_s: float | None = None
     slow_samples: int = 3
+    #: Interleaved rounds (:mod:`rnnbench.bench.rounds`): at least this many, at most ``max_rounds``; each
+    #: visit of a row takes ``visit_samples`` samples (one for a slow call); sampling stops early once every
+    #: row's interval half-width is within ``target_ci`` of its median (a fraction).
+    min_rounds: int = 5
+    max_rounds: int = 25
+    visit_samples: int = 2
+    target_ci: float = 0.03
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-QUICK = TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.005, min_samples=3, max_samples=5, budget_s=0.05)
+QUICK = TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.005, min_samples=3, max_samples=5, budget_s=0.05,
+                     min_rounds=3, max_rounds=5, visit_samples=1)
+#: The cpu suite's policy. Per row: warm-up 0.2 s, samples of >= 50 ms, 2 a visit, 5 to 25 rounds, and
+#: 1.5 s of sampling (as the one-shot policy had) unless the 3% target is reached first.
 CAREFUL = TimingPolicy(slow_call_s=2.0)
 
 
@@ -130,14 +145,14 @@ def current_load() -> float | None:
 def measure(fn, policy: TimingPolicy = CAREFUL, clock=time.perf_counter, load=current_load,
             cpus: int | None = None) -> Measurement:
     """Time ``fn()`` under ``policy``; ``clock``, ``load`` and ``cpus`` are injectable for tests."""
-    call_s, warmup_calls = _warm_up(fn, policy, clock)
+    call_s, warmup_calls = warm_up(fn, policy, clock)
     slow = policy.slow_call_s is not None and call_s > policy.slow_call_s
     if slow:
         loops, calibration_calls = 1, 0
         policy = TimingPolicy(**{**policy.as_dict(), "min_samples": max(1, policy.slow_samples),
                                  "max_samples": max(1, policy.slow_samples), "budget_s": 0.0})
     else:
-        loops, calibration_calls = _calibrate(fn, policy, clock, call_s, trusted=warmup_calls > 1)
+        loops, calibration_calls = calibrate(fn, policy, clock, call_s, trusted=warmup_calls > 1)
     warmup_calls += calibration_calls
     samples = []
     was_enabled = gc.isenabled()
@@ -163,7 +178,7 @@ def measure(fn, policy: TimingPolicy = CAREFUL, clock=time.perf_counter, load=cu
     return Measurement(samples_s=samples, loops=loops, warmup_calls=warmup_calls, warnings=warnings, **stats)
 
 
-def _warm_up(fn, policy: TimingPolicy, clock) -> tuple[float, int]:
+def warm_up(fn, policy: TimingPolicy, clock) -> tuple[float, int]:
     """Run the warm-up; return the fastest call after the first (the first alone if it is the only
     one: it may include tracing) and how many calls it made."""
     durations = []
@@ -175,7 +190,7 @@ def _warm_up(fn, policy: TimingPolicy, clock) -> tuple[float, int]:
     return min(durations[1:] or durations), len(durations)
 
 
-def _calibrate(fn, policy: TimingPolicy, clock, call_s: float, trusted: bool,
+def calibrate(fn, policy: TimingPolicy, clock, call_s: float, trusted: bool,
                max_rounds: int = 8) -> tuple[int, int]:
     """Loops per sample from the warm-up's estimate, checked by trial samples (pyperf-style) and
     raised while a trial falls short of ``min_sample_s``; returns ``(loops, calls made)``.
@@ -197,3 +212,32 @@ def _calibrate(fn, policy: TimingPolicy, clock, call_s: float, trusted: bool,
             break
         loops = max(loops + 1, calibrate_loops(elapsed / loops, policy.min_sample_s))
     return loops, calls
+
+
+def warm_and_calibrate(fn, policy: TimingPolicy, clock=time.perf_counter) -> dict:
+    """Steps 1 and 2 for interleaved rounds: ``{"loops", "call_s", "warmup_calls", "slow"}``.
+
+    A call slower than ``policy.slow_call_s`` is sampled one call at a time (``loops`` 1), as
+    :func:`measure` does, so a seconds-long call does not cost minutes a visit.
+    """
+    call_s, calls = warm_up(fn, policy, clock)
+    slow = policy.slow_call_s is not None and call_s > policy.slow_call_s
+    loops, more = (1, 0) if slow else calibrate(fn, policy, clock, call_s, trusted=calls > 1)
+    return {"loops": loops, "call_s": call_s, "warmup_calls": calls + more, "slow": slow}
+
+
+def take_samples(fn, loops: int, count: int, clock=time.perf_counter) -> list[float]:
+    """``count`` samples of seconds per call, ``loops`` back-to-back calls each, garbage collector off."""
+    samples = []
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(count):
+            start = clock()
+            for _ in range(loops):
+                fn()
+            samples.append((clock() - start) / loops)
+    finally:
+        if was_enabled:
+            gc.enable()
+    return samples

@@ -1,6 +1,8 @@
 """``python -m rnnbench.bench.worker``: time configurations in this fresh process.
 
-Reads one JSON request on stdin, writes one JSON answer on stdout::
+With ``--serve`` it stays alive for interleaved rounds and answers one JSON line per request
+line (:mod:`rnnbench.bench.serve`; the thread variables come from the parent's environment, and
+it dies with its parent). Otherwise it reads one JSON request on stdin, writes one JSON answer on stdout::
 
     {"mode": "time" | "peak" | "overhead" | "train", "threads": N, "policy": {...TimingPolicy...},
      "configs": [{...row fields...}, ...],              # time, overhead, train
@@ -24,12 +26,24 @@ import sys
 from rnnbench.devices import thread_environment
 
 
-def main() -> int:
-    request = json.loads(sys.stdin.read())
-    os.environ.update(thread_environment(int(request["threads"])))
+def main(argv=None) -> int:
+    serving = "--serve" in (sys.argv[1:] if argv is None else argv)
+    request = None if serving else json.loads(sys.stdin.read())
+    if request is not None:
+        os.environ.update(thread_environment(int(request["threads"])))
     answer_fd = os.dup(1)
     os.dup2(2, 1)  # anything printed from here on lands on stderr
     sys.stdout = sys.stderr
+    if serving:
+        import signal
+
+        from rnnbench.bench.serve import serve
+        from rnnbench.sweep.guarded import _die_with_parent
+
+        _die_with_parent(signal.SIGTERM)  # a bench killed outright takes its workers with it
+        with os.fdopen(answer_fd, "w") as answer_file:
+            serve(sys.stdin, answer_file)
+        return 0
     answer = handle(request)
     with os.fdopen(answer_fd, "w") as answer_file:
         json.dump(answer, answer_file, default=_jsonable)

@@ -1,10 +1,13 @@
 """``rnnbench bench``: its options, its table, and the one record it leaves.
 
 The parser half imports nothing heavy; the handler builds the grid (every bad
-option fails here, in a second, before anything runs), measures this machine's
-matrix-multiply peak, times each configuration in its own worker process, prints
-the table (or JSON) and writes one ``rnnbench.bench/1`` record (never over another).
-Exit status 1 when any configuration failed, or when none could run at all.
+option fails here, in a second, before anything runs), waits for the machine to
+settle (``--settle``), measures this machine's matrix-multiply peak, times the
+configurations that compare in interleaved rounds in worker processes, judges each
+row and the record (stable or not, and why), prints the table (or JSON) and writes
+one ``rnnbench.bench/1`` record (never over another). Exit status 1 when any
+configuration failed, when none could run at all, or (``--require-stable``) when a
+row or the record is unstable.
 """
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ import sys
 from dataclasses import replace
 
 from rnnbench.errors import RnnbenchError
-from rnnbench.number_types import nonnegative_float, positive_float, positive_int
+from rnnbench.number_types import nonnegative_float, number, positive_float, positive_int
+
+#: ``--target-ci PCT``: a percentage above 0, at most 100.
+target_percent = number(float, 0, 100, low_open=True, name="percentage")
 
 
 def add_parser(commands, argv=None) -> None:
@@ -47,6 +53,15 @@ def add_parser(commands, argv=None) -> None:
     bench.add_argument("--budget", type=nonnegative_float, metavar="S", help="seconds of sampling per configuration")
     bench.add_argument("--timeout", type=positive_float, default=900.0, metavar="S",
                        help="give up on a configuration after S seconds (default 900)")
+    bench.add_argument("--target-ci", type=target_percent, default=3.0, metavar="PCT",
+                       help="sample until every row's 95%% interval is within PCT%% of its median, or the "
+                            "budget is spent (default 3)")
+    bench.add_argument("--settle", type=nonnegative_float, default=30.0, metavar="S",
+                       help="first wait up to S seconds for the 1-minute load to fall below half the CPUs "
+                            "(default 30; 0: do not wait)")
+    bench.add_argument("--require-stable", action="store_true",
+                       help="exit 1 when any row or the record is unstable (an interval too wide, a busy "
+                            "machine, a slow peak GEMM)")
     bench.add_argument("--overhead", action="store_true",
                        help="measure the harness against bare loops (same callable; plain framework layer)")
     bench.add_argument("--data-dir", metavar="DIR",
@@ -85,18 +100,23 @@ def handle(args) -> int:
         return _handle_train(args)
     grid = build_grid(args)
     policy = _policy(grid.suite.policy, args)
-    grid.config["timing"] = policy.as_dict()
+    grid.config["timing"] = {**policy.as_dict(), "interleaved": not args.overhead}
     if args.overhead:
         grid.config["mode"] = "overhead"
     if not args.no_record:
         ensure_writable(args.results_dir)
     threads, device = grid.config["threads"], grid.config["device"]
+    from rnnbench.bench.timing import usable_cpus
+    from rnnbench.bench.verdict import settle
     from rnnbench.devices import warn_threads
 
     warn_threads(args.threads)
+    settled = settle(args.settle, usable_cpus())
     started, load_start = record.now(), load_average()
     print(f"bench: {len(grid.configs)} configurations, {threads} thread(s), {device}, "
-          f"one process per {grid.config['isolation']}", file=sys.stderr)
+          f"one process per {grid.config['isolation']}"
+          + ("" if args.overhead else f", interleaved rounds to a {100 * policy.target_ci:g}% interval"),
+          file=sys.stderr)
     peaks = {}
     if len(grid.unavailable) < len(grid.backends):
         from rnnbench.bench.peak import FRAMEWORKS, available_frameworks
@@ -115,9 +135,11 @@ def handle(args) -> int:
                              mode="overhead" if args.overhead else "time", timeout=args.timeout,
                              unavailable=grid.unavailable, progress=_progress)
     record.annotate(rows, peaks)
+    record.judge_rows(rows, policy.target_ci, usable_cpus())
     result = record.build_record(dataset="overhead" if args.overhead else grid.dataset, config=grid.config,
                                  rows=rows, peaks=peaks, started_at=started, load_start=load_start,
-                                 load_end=load_average())
+                                 load_end=load_average(), settle=settled)
+    record.judge_record(result, args.results_dir)
     if args.format == "json":
         print(json.dumps(result, indent=1))
     else:
@@ -125,6 +147,9 @@ def handle(args) -> int:
         if summary:
             print(summary + "\n\nevery row:")
         print(table.format_rows(rows, peaks))
+        unstable = table.format_unstable(rows, result["unstable_reasons"])
+        if unstable:
+            print(unstable)
         kernels = table.format_kernels(result["warnings"], result["kernels"])
         if kernels:
             print(kernels)
@@ -136,7 +161,23 @@ def handle(args) -> int:
     if not any(row["status"] == "ok" for row in rows):
         print("rnnbench: nothing could be timed (every configuration is unavailable or failed)", file=sys.stderr)
         return 1
+    if args.require_stable and not result["stable"]:
+        print(f"rnnbench: not stable (--require-stable): {_instability(rows, result)}", file=sys.stderr)
+        return 1
     return 1 if result["status"] == "failed" else 0
+
+
+def _instability(rows: list[dict], result: dict) -> str:
+    """One line: which rows are unstable (the first few by name) and the record's own reasons."""
+    from rnnbench.bench.table import row_name
+
+    names = [row_name(r) for r in rows if r.get("status") == "ok" and not r.get("stable")]
+    parts = []
+    if names:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        parts.append(f"{len(names)} row(s) unstable ({shown})")
+    parts += [r for r in result.get("unstable_reasons") or () if not r.endswith("rows unstable")]
+    return "; ".join(parts) or "the record is unstable"
 
 
 def _handle_train(args) -> int:
@@ -197,6 +238,7 @@ def _handle_train(args) -> int:
 
 
 def _policy(policy, args):
+    policy = replace(policy, target_ci=args.target_ci / 100)
     if args.min_samples is not None:
         if args.min_samples < 1:
             raise RnnbenchError(f"--min-samples must be at least 1, got {args.min_samples}")
