@@ -147,7 +147,7 @@ def speed_figures(frame) -> list[Figure]:
             ax.set_ylim(len(groups) - 0.5, -0.5)  # the first group on top
             ax.set_xlabel("× the fastest backend (1.0 = fastest; whiskers: 95% interval)")
             ax.set_title(f"{pass_}: each backend's fastest impl")
-            ax.legend(loc="lower right", frameon=False)
+        axes[-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)  # outside: never over a dot
         suite, day = str(first.get("suite") or "bench"), when(first["started_at"])
         where = f", {first['host']}" if rows["host"].nunique() > 1 else ""
         figures.append(Figure(f"speed, {suite} {day}{where}: ratio to the fastest backend",
