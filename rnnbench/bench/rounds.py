@@ -7,8 +7,8 @@ Rows that compare (the same cell, size, pass, dtype, ...: :func:`rnnbench.bench.
    first call (``first_call_s``), warms up and calibrates the loops of a sample;
 2. runs **rounds**: each round visits every row once, in an order shuffled by
    ``random.Random(seed)`` (``seed`` the comparison's index, kept as the row's ``round_seed``); a visit
-   takes ``visit_samples`` samples (one for a slow call), and the round's median of each row feeds
-   :func:`rnnbench.bench.stats.round_ratios`;
+   takes ``visit_samples`` samples (one when a sample is a single call: such a call is long already),
+   and the round's median of each row feeds :func:`rnnbench.bench.stats.round_ratios`;
 3. **stops** after at least ``min_rounds`` once every row's ``rel_ci`` is within ``target_ci``
    (``"target"``), or when the comparison's budget (``budget_s`` seconds of sampling a row) is spent
    (``"budget"``), or at ``max_rounds``; every row of the comparison records that ``stop_reason``;
@@ -164,7 +164,7 @@ class Comparison:
                 if i not in self.live:
                     continue  # its worker died earlier in this round
                 state = self.live[i]
-                count = 1 if state["slow"] else max(1, policy.visit_samples)
+                count = 1 if state["slow"] or state["loops"] == 1 else max(1, policy.visit_samples)
                 answer = self._ask(i, {"op": "sample", "samples": count})
                 samples = _samples(answer, count)
                 if answer is not None and samples is None:

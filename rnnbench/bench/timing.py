@@ -55,10 +55,11 @@ class TimingPolicy:
     #: otherwise take minutes a configuration. None: no such limit.
     slow_call_s: float | None = None
     slow_samples: int = 3
-    #: Interleaved rounds (:mod:`rnnbench.bench.rounds`): at least this many, at most ``max_rounds``; each
-    #: visit of a row takes ``visit_samples`` samples (one for a slow call); sampling stops early once every
-    #: row's interval half-width is within ``target_ci`` of its median (a fraction).
-    min_rounds: int = 5
+    #: Interleaved rounds (:mod:`rnnbench.bench.rounds`): at least this many (6: the fewest samples whose
+    #: order-statistic interval reaches 95%), at most ``max_rounds``; each visit of a row takes
+    #: ``visit_samples`` samples (one when a sample is one call); sampling stops early once every row's
+    #: interval half-width is within ``target_ci`` of its median (a fraction).
+    min_rounds: int = 6
     max_rounds: int = 25
     visit_samples: int = 2
     target_ci: float = 0.03
@@ -69,8 +70,9 @@ class TimingPolicy:
 
 QUICK = TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.005, min_samples=3, max_samples=5, budget_s=0.05,
                      min_rounds=3, max_rounds=5, visit_samples=1)
-#: The cpu suite's policy. Per row: warm-up 0.2 s, samples of >= 50 ms, 2 a visit, 5 to 25 rounds, and
-#: 1.5 s of sampling (as the one-shot policy had) unless the 3% target is reached first.
+#: The cpu suite's policy. Per row: warm-up 0.2 s, samples of >= 50 ms, 2 a visit (1 for a call of 50 ms
+#: or more), 6 to 25 rounds, and 1.5 s of sampling a row (as the one-shot policy had) unless every row of
+#: the comparison reaches the 3% target first.
 CAREFUL = TimingPolicy(slow_call_s=2.0)
 
 
