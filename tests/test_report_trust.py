@@ -222,3 +222,12 @@ def test_the_speed_chart_is_a_dot_plot_of_ratios_with_interval_whiskers(tmp_path
     assert points["torch"] == ([1.0], [(1.0, 1.0)])
     assert points["tensorflow"][0] == [pytest.approx(1.5)] and points["tensorflow"][1] == [(1.5, 1.5)]
     assert chart.title.endswith("ratio to the fastest backend")
+
+
+def test_odd_trust_fields_of_a_hand_edited_record_neither_break_nor_hide_it(tmp_path):
+    rows = [bench_row(backend="numpy", stable=False, unstable_reasons="edited by hand"),
+            bench_row(backend="torch", stable="yes", ci95_s=["a", 2], ratio_ci95=[1.0], samples_s=[0.01, "x", None])]
+    write_records(tmp_path, [bench_record(rows, stable=True, unstable_reasons="none")])
+    reasons = {d["backend"]: d["reasons"] for d in _not_trusted(load_results(tmp_path))}
+    assert reasons["numpy"] == "edited by hand"  # one sentence, not one a character
+    assert "only 1 samples" in reasons["torch"]  # judged on the one number it has

@@ -47,12 +47,19 @@ def ratio_interval(entry: dict) -> list[float] | None:
     return _pair(entry.get("ratio_ci95"))
 
 
+def _sentences(value) -> list[str]:
+    """A recorded list of reasons as text (anything else a hand-edited record holds: one sentence, or none)."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)] if isinstance(value, str) and value else []
+
+
 def row_trust(entry: dict, record: dict) -> tuple[bool, list[str]]:
     """``(stable, reasons)`` of one row: its own verdict, else :func:`verdict.row_verdict` on what it has."""
     from rnnbench.bench import verdict
 
     if isinstance(entry.get("stable"), bool):
-        return entry["stable"], [str(r) for r in entry.get("unstable_reasons") or ()]
+        return entry["stable"], [] if entry["stable"] else _sentences(entry.get("unstable_reasons")) or ["unstable"]
     timing = ((record.get("config") or {}).get("timing") or {}) if isinstance(record.get("config"), dict) else {}
     target = _number(timing.get("target_ci") if isinstance(timing, dict) else None) or verdict.TARGET_CI
     return verdict.row_verdict(entry, target, verdict._usable_cpus(record))
@@ -64,7 +71,7 @@ def record_trust(record: dict, best_peaks: dict) -> tuple[bool, list[str]]:
     from rnnbench.bench import verdict
 
     if isinstance(record.get("stable"), bool):
-        reasons = [str(r) for r in record.get("unstable_reasons") or ()]
+        reasons = [] if record["stable"] else _sentences(record.get("unstable_reasons"))
     else:
         reasons = verdict.record_verdict(record, best_peaks)[1]
     own = [r for r in reasons if not ROW_COUNT.match(r)]
