@@ -389,3 +389,39 @@ def test_statistics_of_a_row_use_stats_module():
     samples = [0.010, 0.011, 0.012, 0.009, 0.010, 0.013, 0.010]
     interval = stats.median_interval(samples)
     assert interval.center == statistics.median(samples)
+
+
+def test_sigterm_of_the_bench_process_reaps_its_workers(fake, tmp_path):
+    """A real SIGTERM to a parent blocked on a hung worker: it exits 143 and no worker outlives it."""
+    import signal
+    import subprocess
+    import time
+
+    command, requests = fake
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(f'''
+        import sys
+        from rnnbench import signals
+        from rnnbench.bench.sweep import run_configs
+        from rnnbench.bench.timing import TimingPolicy
+        configs = {[_config("numpy"), _config("torch", fault=[1, "hang"])]!r}
+        try:
+            with signals.handled():
+                run_configs(configs, threads=1, policy=TimingPolicy(min_rounds=2, max_rounds=2, visit_samples=1),
+                            isolation="impl", timeout=60.0, command={list(command)!r})
+        except KeyboardInterrupt as exc:
+            sys.exit(signals.exit_status(exc))
+    '''))
+    parent = subprocess.Popen([sys.executable, str(script)], env=os.environ)
+    deadline = time.monotonic() + 60
+    while not any(op == "sample" and key == "1" for _, op, key in requests()):  # the torch worker now hangs
+        assert time.monotonic() < deadline and parent.poll() is None, "the hung visit never started"
+        time.sleep(0.05)
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=30) == 143
+    pids = {pid for pid, _, _ in requests()}
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10  # the workers were children of the parent: init reaps what it killed
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in pids)
