@@ -263,3 +263,23 @@ def test_a_sweep_is_named_under_the_tables_its_runs_land_in(tmp_path):
                               "Sweep: `rnnbench sweep sweeps/roots.toml`"]
     assert roots.notes[:1] == ["Sweep: `rnnbench sweep sweeps/roots.toml`"]
     assert not [n for n in same.notes[2:] + roots.notes[1:] if n.startswith("Sweep:")]  # the rest: the cost line
+
+
+def test_the_readme_summary_keeps_the_training_pass_and_points_to_the_long_range_tables(tmp_path):
+    """``--into`` (the README, ``frame.attrs["brief"]``): the speed table shows the forward+backward rows (the pass
+    training pays for) and says how many forward-only rows are elsewhere; the long-range tables are a pointer."""
+    write_records(tmp_path, [
+        bench_record([bench_row(backend=b, median_s=m, passes=p) for b, m in (("numpy", 0.03), ("torch", 0.02))
+                      for p in ("forward", "forward+backward")], suite="cpu"),
+        longrange_record(seq_len=50, success=True)])
+    frame = load_results(tmp_path)
+    full = summary_section(frame)
+    assert sorted(row[2] for row in _block(full, "speed").rows) == ["forward", "forward+backward"]
+    assert _block(full, "longrange adding").rows
+    frame.attrs["brief"] = True
+    brief = summary_section(frame)
+    speed = _block(brief, "speed")
+    assert [row[2] for row in speed.rows] == ["forward+backward"]
+    assert "1 forward-only row(s) of this record: results/report.md" in speed.notes
+    assert not [b for b in brief.blocks if b.title.startswith("longrange")]
+    assert any(n.startswith("long-range toy problems") and "results/report.md" in n for n in brief.notes)

@@ -29,13 +29,17 @@ BACKEND_ORDER = ("numpy", "torch", "tensorflow", "jax")
 def summary_section(frame) -> Section | None:
     """Every summary table that has data, as one section (None when none has)."""
     blocks, notes, lines = [], [], []
-    for build in (_accuracy, _speed, _parity, _longrange):
+    brief = frame.attrs.get("brief")  # the README: the accuracy, cost, speed and parity tables; the rest in report.md
+    for build in (_accuracy, _speed, _parity) + (() if brief else (_longrange,)):
         built, built_notes, built_lines = build(frame)
         blocks += built
         notes += built_notes
         lines += built_lines
     if not blocks:
         return None
+    if brief and _longrange(frame)[0]:
+        notes.append("long-range toy problems (adding, copy: the largest T each model solves): "
+                     "[results/report.md](results/report.md) and `rnnbench report --table summary`")
     return Section("summary", "Summary", pd.DataFrame(), blocks, notes, details=_grouped(lines),
                    verbose=kernel_warning_lines(frame))
 
@@ -256,8 +260,17 @@ def _speed(frame):
                 shown.setdefault(path, []).append(at)
     several_hosts = rows["host"].nunique() > 1
     order = sorted(shown, key=lambda p: (-len(shown[p]), str(shown[p][0]["started_at"].iloc[0])))
-    blocks = [_speed_block(shown[order[0]], several_hosts)]
     brief = frame.attrs.get("brief")  # the README: the other records are in results/report.md
+    main = shown[order[0]]
+    if brief and any(part["pass"].iloc[0] == "forward+backward" for part in main):
+        # the pass training pays for; the forward-only rows stay in results/report.md
+        forward = [part for part in main if part["pass"].iloc[0] != "forward+backward"]
+        main = [part for part in main if part["pass"].iloc[0] == "forward+backward"]
+    else:
+        forward = []
+    blocks = [_speed_block(main, several_hosts)]
+    if forward:
+        blocks[0].notes.append(f"{len(forward)} forward-only row(s) of this record: results/report.md")
     if len(order) > 1 and not brief:  # the largest record gets its table; the rest share one, a row still one record's
         blocks.append(_other_sessions_block([shown[p] for p in order[1:]]))
     elif len(order) > 1:
