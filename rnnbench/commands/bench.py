@@ -256,6 +256,10 @@ def _progress(done: int, total: int, row: dict) -> None:
     from rnnbench.bench.suites import size_label
 
     median = f"{row['median_s'] * 1e3:.3g} ms" if row.get("median_s") else row["status"]
+    if row.get("median_s") and row.get("stop_reason"):
+        from rnnbench.bench.stats import format_pm
+
+        median += f" {format_pm(row['median_s'], row.get('ci95_s'))} ({row['rounds']} rounds, {row['stop_reason']})"
     error = f": {row['error']}" if row.get("error") else ""
     name = " ".join(str(p) for p in (row["backend"], row.get("impl"), row["cell"], size_label(row), row["pass"]) if p)
     print(f"[{done}/{total}] {name}: {median}{error}", file=sys.stderr, flush=True)
