@@ -92,7 +92,8 @@ def _load_note(cpu: dict, cpus: int | None) -> str:
     return f" (1-min load {max(loads):.1f}{on})"
 
 
-def _usable_cpus(record: dict) -> int | None:
+def record_cpus(record: dict) -> int | None:
+    """The usable CPUs of the machine a record was made on (None when the record does not say)."""
     machine = record.get("machine") if isinstance(record.get("machine"), dict) else {}
     for key in ("usable_cpus", "logical_cpus"):
         value = _number(machine.get(key))
@@ -101,7 +102,7 @@ def _usable_cpus(record: dict) -> int | None:
     return None
 
 
-def _peaks(record: dict) -> dict:
+def record_peaks(record: dict) -> dict:
     """``{dtype: gflops}`` of a record's peak GEMMs (``peaks``; older records only have ``peak``)."""
     found = {}
     peaks = record.get("peaks")
@@ -126,14 +127,14 @@ def record_verdict(record: dict, best_peaks: dict | None = None) -> tuple[bool, 
     reasons = []
     rows = [r for r in record.get("rows") or () if isinstance(r, dict)]
     ok = [r for r in rows if r.get("status") == "ok"]
-    cpus = _usable_cpus(record)
+    cpus = record_cpus(record)
     timing = (record.get("config") or {}).get("timing") if isinstance(record.get("config"), dict) else None
     target = _number((timing or {}).get("target_ci") if isinstance(timing, dict) else None) or TARGET_CI
     unstable = sum(1 for r in ok if not (r["stable"] if isinstance(r.get("stable"), bool)
                                          else row_verdict(r, target, cpus)[0]))
     if unstable:
         reasons.append(f"{unstable} of {len(ok)} rows unstable")
-    for dtype, gflops in sorted(_peaks(record).items()):
+    for dtype, gflops in sorted(record_peaks(record).items()):
         best = _number((best_peaks or {}).get(dtype))
         if best and gflops < PEAK_FRACTION_LIMIT * best:
             what = "peak GEMM" if dtype == "float32" else f"{dtype} peak GEMM"
@@ -182,7 +183,7 @@ def best_recorded_peaks(results_dir, host) -> dict:
     for _, record in found:
         if not _host_matches(record.get("machine"), host):
             continue
-        for dtype, gflops in _peaks(record).items():
+        for dtype, gflops in record_peaks(record).items():
             best[dtype] = max(best.get(dtype, 0.0), gflops)
     return best
 

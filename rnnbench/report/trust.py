@@ -62,7 +62,7 @@ def row_trust(entry: dict, record: dict) -> tuple[bool, list[str]]:
         return entry["stable"], [] if entry["stable"] else _sentences(entry.get("unstable_reasons")) or ["unstable"]
     timing = ((record.get("config") or {}).get("timing") or {}) if isinstance(record.get("config"), dict) else {}
     target = _number(timing.get("target_ci") if isinstance(timing, dict) else None) or verdict.TARGET_CI
-    return verdict.row_verdict(entry, target, verdict._usable_cpus(record))
+    return verdict.row_verdict(entry, target, verdict.record_cpus(record))
 
 
 def record_trust(record: dict, best_peaks: dict) -> tuple[bool, list[str]]:
@@ -90,7 +90,7 @@ def best_peaks(records) -> dict:
     best: dict = {}
     for record in records:
         at = best.setdefault(_machine(record), {})
-        for dtype, gflops in verdict._peaks(record).items():
+        for dtype, gflops in verdict.record_peaks(record).items():
             at[dtype] = max(at.get(dtype, 0.0), gflops)
     return best
 
