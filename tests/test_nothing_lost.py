@@ -136,8 +136,8 @@ def test_bench_exits_143_on_sigterm_with_one_line_and_no_record(tmp_path, capsys
         raise AssertionError("SIGTERM did not stop bench")
 
     monkeypatch.setattr(sweep, "measure_peak", terminated)
-    code = cli.main(["bench", "--backends", "numpy", "--cells", "rnn", "--sizes", "2x3x4x5", "--results-dir",
-                     str(tmp_path / "r")])
+    code = cli.main(["bench", "--backends", "numpy", "--cells", "rnn", "--sizes", "2x3x4x5", "--settle", "0",
+                     "--results-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 143 and err.splitlines()[-1] == "rnnbench: interrupted by SIGTERM"
     assert "Traceback" not in err and not list((tmp_path / "r").glob("*.json"))

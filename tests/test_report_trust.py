@@ -32,7 +32,8 @@ def test_a_bench_record_names_tree_data_relative_to_the_data_folder(tmp_path, mo
     monkeypatch.setenv("RNNBENCH_DATA_DIR", str(tmp_path / "elsewhere"))  # --data-dir must win, in the workers too
     result = rnnbench_cli("bench", "--cells", "recursive", "--tree-sizes", "4x8x8", "--backends", "numpy",
                           "--pass", "forward", "--threads", "1", "--peak-frameworks", "numpy", "--budget", "0",
-                          "--min-samples", "3", "--offline", "--no-record", "--format", "json", "--data-dir", data)
+                          "--settle", "0", "--min-samples", "3", "--offline", "--no-record", "--format", "json",
+                          "--data-dir", data)
     assert result.code == 0, result.err
     record = json.loads(result.out)
     assert record["config"]["tree_source"] == {"source": "sst", "path": "sst/train.txt", "root": "data_dir",
