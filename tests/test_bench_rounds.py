@@ -189,8 +189,9 @@ def test_min_samples_raise_the_minimum_rounds(fake):
 
 
 def test_comparisons_group_what_compares():
-    configs = [_config("numpy"), _config("torch"), _config("numpy", cell="gru"), _config("torch", impl="loop")]
-    assert comparisons(range(4), configs) == [[0, 1, 3], [2]]
+    configs = [_config("numpy"), _config("torch"), _config("numpy", cell="gru"), _config("torch", impl="loop"),
+               _config("numpy", layers=2, bidirectional=True), _config("torch", layers=2, bidirectional=True)]
+    assert comparisons(range(6), configs) == [[0, 1, 3], [2], [4, 5]]  # a stacked BiLSTM is its own comparison
 
 
 # ------------------------------------------------------------------------------------------ faults

@@ -39,7 +39,9 @@ from rnnbench.records import BENCH_SCHEMA as SCHEMA  # every schema lives in rnn
 from rnnbench.records import record_header
 
 #: What identifies "the same configuration" across backends and impls (for the ratio to the fastest).
-COMPARABLE = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "pass", "trees")
+#: A plain size has no ``layers`` (None), so it never compares with a stacked or bidirectional one.
+COMPARABLE = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "layers", "bidirectional",
+              "pass", "trees")
 
 
 def now() -> str:
@@ -99,8 +101,9 @@ def fastest_impls(rows: list[dict]) -> list[dict]:
         counts[key] = counts.get(key, 0) + 1
         if key not in best or row["median_s"] < best[key]["median_s"]:
             best[key] = row
-    fields = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "pass", "trees", "backend",
-              "impl", "median_s", "iqr_s", "ci95_s", "rel_ci", "gflops_per_s", "peak_fraction", "stable")
+    fields = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "layers", "bidirectional",
+              "pass", "trees", "backend", "impl", "median_s", "iqr_s", "ci95_s", "rel_ci", "gflops_per_s",
+              "peak_fraction", "stable")
     chosen = [dict({k: row.get(k) for k in fields}, impls_timed=counts[key]) for key, row in best.items()]
     overall = {}
     for item in chosen:
