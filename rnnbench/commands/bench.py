@@ -26,9 +26,11 @@ target_percent = number(float, 0, 100, low_open=True, name="percentage")
 def add_parser(commands, argv=None) -> None:
     bench = commands.add_parser(
         "bench", help="time forward and forward+backward passes of every backend; GFLOP/s and %% of peak",
-        description="Time recurrent and recursive cells on every backend, each configuration in a fresh "
-                    "process, and compare them: median ms, IQR, GFLOP/s from counted FLOPs, the fraction of "
-                    "this machine's measured matrix-multiply peak, and the ratio to the fastest backend.")
+        description="Time recurrent and recursive cells on every backend, each in a worker process of its own, "
+                    "the rows that compare visited turn about in interleaved rounds, and compare them: median "
+                    "ms with its 95%% interval, GFLOP/s from counted FLOPs, the fraction of this machine's "
+                    "measured matrix-multiply peak, the ratio to the fastest backend with its interval, peak "
+                    "memory, the first call's cost, and whether each row is stable.")
     bench.add_argument("--suite", choices=("smoke", "cpu", "deepbench"),
                        help="a named grid (default: a custom grid from the options below)")
     bench.add_argument("--cells", metavar="LIST", help="rnn, lstm, gru, recursive, treelstm (comma-separated)")
