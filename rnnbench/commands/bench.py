@@ -28,7 +28,7 @@ def add_parser(commands, argv=None) -> None:
         "bench", help="time forward and forward+backward passes of every backend; GFLOP/s and %% of peak",
         description="Time recurrent and recursive cells on every backend, each in a worker process of its own, "
                     "the rows that compare visited turn about in interleaved rounds, and compare them: median "
-                    "ms with its 95%% interval, GFLOP/s from counted FLOPs, the fraction of this machine's "
+                    "ms with its 95% interval, GFLOP/s from counted FLOPs, the fraction of this machine's "
                     "measured matrix-multiply peak, the ratio to the fastest backend with its interval, peak "
                     "memory, the first call's cost, and whether each row is stable.")
     bench.add_argument("--suite", choices=("smoke", "cpu", "deepbench"),
