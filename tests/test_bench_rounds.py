@@ -269,7 +269,7 @@ def _row(backend, median, ci, ratio, ratio_ci, **extra):
 def test_the_table_shows_intervals_memory_first_call_and_what_is_not_stable():
     rows = [_row("numpy", 0.0100, [0.0098, 0.0102], 1.0, [1.0, 1.0], stable=True, unstable_reasons=[]),
             _row("torch", 0.0132, [0.0125, 0.0135], 1.32, [1.28, 1.36], stable=False,
-                 unstable_reasons=["interval ±5.3% wider than the 3% target"])]
+                 unstable_reasons=["interval ±5.3%, wider than the 3% target"])]
     text = table.format_rows(rows, {})
     assert "10 ±2.0%" in text and "13.2 ±5.3%" in text
     assert "1.32× [1.28–1.36]" in text and "1.00× [1.00–1.00]" in text
@@ -277,7 +277,7 @@ def test_the_table_shows_intervals_memory_first_call_and_what_is_not_stable():
     summary = table.format_summary(rows)
     assert "torch:1.32× [1.28–1.36]" in summary and "13.2 ±5.3%" in summary
     unstable = table.format_unstable(rows, ["peak GEMM 57 GFLOP/s is 26% of this machine's best"])
-    assert "torch native lstm 64x100x128x256 forward: interval ±5.3% wider than the 3% target" in unstable
+    assert "torch native lstm 64x100x128x256 forward: interval ±5.3%, wider than the 3% target" in unstable
     assert "numpy native" not in unstable and "record: peak GEMM 57" in unstable
     assert table.format_unstable(rows[:1], []) == ""
 

@@ -36,11 +36,11 @@ def test_a_wide_interval_is_named_with_its_width_and_the_target():
     wide = [0.010 * (1 + 0.1 * (i % 7)) for i in range(30)]
     stable, reasons = row_verdict(_row(samples_s=wide))
     assert not stable and len(reasons) == 1
-    assert reasons[0].startswith("interval ±") and reasons[0].endswith("wider than the 3% target")
+    assert reasons[0].startswith("interval ±") and reasons[0].endswith(", wider than the 3% target")
     assert row_verdict(_row(samples_s=wide), target_ci=0.5) == (True, [])
     # The row's own rel_ci wins over recomputing it from the samples.
-    assert row_verdict(_row(rel_ci=0.072)) == (False, ["interval ±7.2% wider than the 3% target"])
-    assert row_verdict(_row(rel_ci=0.072), target_ci=0.025)[1] == ["interval ±7.2% wider than the 2.5% target"]
+    assert row_verdict(_row(rel_ci=0.072)) == (False, ["interval ±7.2%, wider than the 3% target"])
+    assert row_verdict(_row(rel_ci=0.072), target_ci=0.025)[1] == ["interval ±7.2%, wider than the 2.5% target"]
     assert row_verdict(_row(rel_ci=verdict.TARGET_CI)) == (True, [])
 
 

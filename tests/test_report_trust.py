@@ -65,7 +65,7 @@ from rnnbench.report.trust import median_text, ratio_text  # noqa: E402
 
 from report_fixtures import bench_record, bench_row, write_records  # noqa: E402
 
-UNSTABLE = "interval ±7.2% wider than the 3% target"
+UNSTABLE = "interval ±7.2%, wider than the 3% target"
 
 
 def _speed_blocks(frame):

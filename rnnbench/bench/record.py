@@ -70,19 +70,20 @@ def annotate(rows: list[dict], peaks: dict) -> None:
     fastest = {}
     for row in rows:
         if row.get("status") == "ok" and row.get("median_s"):
-            key = _key(row)
+            key = comparison_key(row)
             fastest[key] = min(fastest.get(key, float("inf")), row["median_s"])
     for row in rows:
         if row.get("round_seed") is not None:
             continue
-        best = fastest.get(_key(row))
+        best = fastest.get(comparison_key(row))
         ok = row.get("status") == "ok" and row.get("median_s")
         row["ratio_to_fastest"] = row["median_s"] / best if ok and best else None
         row["ratio_ci95"] = None
 
 
-def _key(row: dict) -> tuple:
-    # Tree rows: "steps" is the schedule's length (it differs between impls), so leave it out.
+def comparison_key(row: dict) -> tuple:
+    """What rows must share to be compared (timed in one set of rounds, divided by one another). Tree rows:
+    "steps" is the schedule's length (it differs between impls), so it is left out."""
     return tuple(row.get(k) for k in COMPARABLE if not (k == "steps" and row.get("kind") == "tree"))
 
 
@@ -97,7 +98,7 @@ def fastest_impls(rows: list[dict]) -> list[dict]:
     for row in rows:
         if row.get("status") != "ok" or not row.get("median_s"):
             continue
-        key = (*_key(row), row["backend"])
+        key = (*comparison_key(row), row["backend"])
         counts[key] = counts.get(key, 0) + 1
         if key not in best or row["median_s"] < best[key]["median_s"]:
             best[key] = row
@@ -107,13 +108,13 @@ def fastest_impls(rows: list[dict]) -> list[dict]:
     chosen = [dict({k: row.get(k) for k in fields}, impls_timed=counts[key]) for key, row in best.items()]
     overall = {}
     for item in chosen:
-        config = _key(item)
+        config = comparison_key(item)
         overall[config] = min(overall.get(config, float("inf")), item["median_s"])
     for item, row in zip(chosen, best.values()):
         if row.get("round_seed") is not None and row.get("ratio_to_fastest") is not None:
             item["ratio_to_best"], item["ratio_ci95"] = row["ratio_to_fastest"], row.get("ratio_ci95")
         else:
-            item["ratio_to_best"], item["ratio_ci95"] = item["median_s"] / overall[_key(item)], None
+            item["ratio_to_best"], item["ratio_ci95"] = item["median_s"] / overall[comparison_key(item)], None
     return chosen
 
 

@@ -1,6 +1,7 @@
 """Interleaved rounds: the rows of one comparison timed turn about, so load drift hits every row alike.
 
-Rows that compare (the same cell, size, pass, dtype, ...: :func:`rnnbench.bench.record._key`) form a
+Rows that compare (the same cell, size, pass, dtype, ...:
+:func:`rnnbench.bench.record.comparison_key`) form a
 *comparison*. For each one the scheduler
 
 1. **prepares** each row in its worker (:mod:`rnnbench.bench.serve`): builds the timer, times the very
@@ -26,6 +27,7 @@ import random
 import statistics
 
 from rnnbench.bench import stats
+from rnnbench.bench.record import comparison_key
 from rnnbench.bench.run_config import empty_row, interval_fields
 from rnnbench.bench.timing import load_warning, spread_warnings, summarize, usable_cpus
 
@@ -36,11 +38,9 @@ ROUND_FIELDS = ("first_call_s", "rounds", "round_seed", "stop_reason", "ci95_s",
 
 def comparisons(indices, configs) -> list[list[int]]:
     """``indices`` of ``configs`` grouped by what compares, in order of first appearance."""
-    from rnnbench.bench.record import _key
-
     groups: dict = {}
     for i in indices:
-        groups.setdefault(_key(configs[i]), []).append(i)
+        groups.setdefault(comparison_key(configs[i]), []).append(i)
     return list(groups.values())
 
 

@@ -68,7 +68,7 @@ def row_verdict(row: dict, target_ci: float = TARGET_CI, cpus: int | None = None
     if rel is None:
         rel = stats.rel_ci(samples)
     if rel is not None and rel > target_ci:
-        reasons.append(f"interval ±{_pct(rel)} wider than the {100 * target_ci:g}% target")
+        reasons.append(f"interval ±{_pct(rel)}, wider than the {100 * target_ci:g}% target")
     _, coverage = stats.median_ranks(len(samples))
     if coverage < stats.LEVEL:
         reasons.append(f"only {len(samples)} samples: the interval covers the median with probability "
