@@ -30,6 +30,7 @@ from rnnbench.bench import stats
 from rnnbench.bench.record import comparison_key
 from rnnbench.bench.run_config import empty_row, interval_fields
 from rnnbench.bench.timing import load_warning, spread_warnings, summarize, usable_cpus
+from rnnbench.bench.workers import Pool, RequestError, WorkerError
 
 #: Row fields this module fills (besides the measurement fields of :func:`empty_row`).
 ROUND_FIELDS = ("first_call_s", "rounds", "round_seed", "stop_reason", "ci95_s", "rel_ci", "ci_coverage",
@@ -60,8 +61,6 @@ def run_rounds(configs, indices, *, threads: int, policy, isolation: str, timeou
     Workers of ``isolation`` "impl" and "backend" live for the whole grid; "config" workers are started
     for a comparison's rows and closed after it. Every worker is stopped and reaped on the way out.
     """
-    from rnnbench.bench.workers import Pool
-
     rows: dict[int, dict] = {}
     with Pool(command, threads) as pool:
         for seed, members in enumerate(comparisons(indices, configs)):
@@ -99,9 +98,6 @@ class Comparison:
     def _ask(self, i: int, request: dict) -> dict | None:
         """The worker's answer for row ``i``; None after failing the row (and, if the worker died, every
         other row that worker held)."""
-        from rnnbench.bench.sweep import WorkerError
-        from rnnbench.bench.workers import RequestError
-
         key = self.keys[i]
         try:
             return self.pool.get(key).ask({**request, "id": str(i)}, self.timeout)
@@ -115,9 +111,6 @@ class Comparison:
         return None
 
     def _free(self, i: int) -> None:
-        from rnnbench.bench.sweep import WorkerError
-        from rnnbench.bench.workers import RequestError
-
         worker = self.pool.workers.get(self.keys[i])
         if worker is not None and not worker.dead:
             try:

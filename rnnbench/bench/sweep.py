@@ -15,14 +15,14 @@ import subprocess
 import sys
 from itertools import groupby
 
+from rnnbench.bench.rounds import run_rounds
 from rnnbench.bench.run_config import empty_row
+from rnnbench.bench.workers import WorkerError
 from rnnbench.devices import thread_environment
 
 WORKER = (sys.executable, "-m", "rnnbench.bench.worker")
 
 
-class WorkerError(Exception):
-    """A worker process that did not produce an answer."""
 
 
 def call_worker(request: dict, timeout: float, command=WORKER) -> dict:
@@ -63,7 +63,6 @@ def run_configs(configs, *, threads: int, policy, isolation: str = "config", mod
             pending.append(index)
     done = len(configs) - len(pending)
     if mode == "time":
-        from rnnbench.bench.rounds import run_rounds
 
         def advance(row):
             nonlocal done

@@ -25,6 +25,10 @@ from rnnbench.devices import thread_environment
 STOP_GRACE_S = 3.0
 
 
+class WorkerError(Exception):
+    """A worker process that did not produce an answer (crashed, hung, answered garbage)."""
+
+
 class RequestError(Exception):
     """The worker answered ``{"error": ...}``: this request failed, the worker is fine."""
 
@@ -33,8 +37,6 @@ class Worker:
     """One serving worker process."""
 
     def __init__(self, command, threads: int):
-        from rnnbench.bench.sweep import WorkerError
-
         self._error = WorkerError
         env = {**os.environ, **thread_environment(int(threads)), "PYTHONUNBUFFERED": "1"}
         self.stderr = tempfile.TemporaryFile()

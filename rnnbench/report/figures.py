@@ -301,7 +301,8 @@ def wall_time_curve_figures(frame) -> list[Figure]:
         ax.set_title(f"{task} {dataset}")
         ax.set_xlabel("training seconds")
         ax.set_ylabel(f"dev {metric}")
-        ax.legend(fontsize=6, frameon=False, ncol=2)
+        if ax.get_legend_handles_labels()[0]:  # a panel whose runs have no history draws no lines
+            ax.legend(fontsize=6, frameon=False, ncol=2)
     return [Figure("dev metric against training seconds (runs on a quiet machine, mean over seeds; the dotted "
                    "line is the task's dev target)", unique_ids(to_svg(fig), "wallcurves"), "learning-curves-time.svg")]
 
