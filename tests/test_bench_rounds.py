@@ -426,3 +426,17 @@ def test_sigterm_of_the_bench_process_reaps_its_workers(fake, tmp_path):
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("slow, untimed", [(False, 1), (True, 0)])
+def test_each_visit_wakes_its_timer_with_one_untimed_call_unless_calls_are_slow(slow, untimed):
+    """Other workers ran since a row's last visit (cold caches, a sleeping thread pool): one call before the
+    samples pays for that, so the samples measure the call and not the interleaving. Seconds-long calls skip it."""
+    from rnnbench.bench.serve import Session
+
+    calls = []
+    session = Session()
+    session.rows["7"] = {"timer": lambda: calls.append(1), "loops": 3, "windows": [], "slow": slow}
+    answer = session.sample("7", 2)
+    assert len(answer["samples_s"]) == 2
+    assert len(calls) == untimed + 2 * 3  # the untimed call, then 2 samples of 3 loops

@@ -204,7 +204,8 @@ def test_commit_must_match_unless_any_version(tmp_path):
     assert find_done([config], results, commit="abc") == {}  # failed and interrupted runs are never done
 
 
-@pytest.mark.parametrize("name", ["textclf", "textclf-timing", "textclf-float64", "treesent", "longrange", "longrange-copy"])
+@pytest.mark.parametrize("name", ["textclf", "textclf-timing", "textclf-float64", "treesent", "longrange",
+                                  "longrange-copy"])
 def test_readme_table_sweeps_match_every_committed_record(name, capsys):
     """Each README table's sweep file names exactly the committed records that made it (--any-version)."""
     path = REPO / "sweeps" / f"{name}.toml"

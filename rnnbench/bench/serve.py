@@ -6,7 +6,7 @@
         -> {"row": {backend_info, threads, impl, flops, nodes, ..., kernel, kernel_warnings},
             "loops": N, "call_s": s, "warmup_calls": n, "slow": bool, "first_call_s": s, "items": n}
            or {"row": {"status": "unavailable" | "failed", "error": "..."}}
-    {"op": "sample", "id": "7", "samples": K}  -> {"samples_s": [K seconds per call]}
+    {"op": "sample", "id": "7", "samples": K}  -> {"samples_s": [K seconds per call]}  (after one untimed call)
     {"op": "finish", "id": "7"}  -> {"cpu": {...}, "peak_bytes": b, "peak_method": m}  (timer freed)
     {"op": "free", "id": "7"}    -> {}                                                  (timer freed)
 
@@ -31,7 +31,7 @@ class Session:
 
     def __init__(self):
         self.backends = {}  # run_config's cache: backends and kernel info, built once a process
-        self.rows = {}      # id -> {"timer", "loops", "windows"}
+        self.rows = {}      # id -> {"timer", "loops", "windows", "slow"}
 
     def handle(self, request: dict) -> dict:
         op = request.get("op")
@@ -68,7 +68,8 @@ class Session:
             del timer
             gc.collect()
             return {"row": {"status": "failed", "error": one_line(exc)}}
-        self.rows[key] = {"timer": timer, "loops": calibration["loops"], "windows": []}
+        self.rows[key] = {"timer": timer, "loops": calibration["loops"], "windows": [],
+                          "slow": bool(calibration.get("slow"))}
         return {"row": row, "first_call_s": first_s, "items": items, **calibration}
 
     def sample(self, key: str, count: int) -> dict:
@@ -76,6 +77,10 @@ class Session:
         from rnnbench.bench.timing import take_samples
 
         prepared = self.rows[key]
+        if not prepared.get("slow"):
+            # One untimed call first: the other rows' workers ran since this one's last visit, so its caches
+            # are cold and its thread pool asleep; a sample that pays for waking up measures the interleaving.
+            prepared["timer"]()
         with CpuWindow() as window:
             samples = take_samples(prepared["timer"], prepared["loops"], count)
         prepared["windows"].append(window)

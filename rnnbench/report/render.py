@@ -208,7 +208,7 @@ def _cell_class(index: int, value, keys: int, text: bool = False) -> str:
     return f" class='{' '.join(classes)}'" if classes else ""
 
 
-WRAP_AFTER = 22  # characters; numbers and short labels never wrap
+WRAP_AFTER = 15  # characters; numbers and short labels never wrap ("5.14 ±3.7% (33%)" may)
 
 
 #: What Markdown (CommonMark with GitHub's tables and strikethrough) could read as markup in a name: a
@@ -257,7 +257,7 @@ table {{ border-collapse: collapse; margin: 0.2em 0 0.8em; font-size: 0.8em; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: 0.2em 0.6em; text-align: right; }}
 th, td.k, td.w {{ text-align: left; }}
 td {{ white-space: nowrap; }}
-td.w {{ white-space: normal; min-width: 9em; max-width: 22em; }}
+td.w {{ white-space: normal; min-width: 6em; max-width: 22em; }}
 th {{ max-width: 12em; }}
 th {{ background: #f4f4f4; font-weight: 600; }}
 tbody tr:hover {{ background: #fafafa; }}

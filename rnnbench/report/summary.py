@@ -18,7 +18,7 @@ from rnnbench.report.cost import COST_NOTE, check_target, cost_block, declared_t
 from rnnbench.report.longrange import largest_solved
 from rnnbench.report.section import Block, Section, mean_sd, missing, row_keys, sig
 from rnnbench.report.speed import shape_label
-from rnnbench.report.trust import median_text, mib, ratio_text, shown_ratio
+from rnnbench.report.trust import median_text, ratio_text, shown_ratio
 from rnnbench.report.variants import DEFAULT_LABEL, details, variant_labels
 
 #: The impl a backend runs unless told otherwise; any other is named in its cell.
@@ -244,11 +244,14 @@ def _speed(frame):
                        session=[_session(r) for _, r in rows.iterrows()])
     key_columns = ["structure", "cell", "size", "pass", "dtype", "threads"]
     rows = rows.assign(_key=row_keys(rows, key_columns))
+    # Each backend's fastest impl of a configuration in a record, trusted or not: when that measurement is not
+    # trusted the backend's cell is empty; a slower impl that happened to be stable never stands in for it.
+    rows = rows[rows.index.isin(rows.groupby(["path", "_key", "column"], dropna=False)["median_s"].idxmin())]
     trusted = rows["trusted"].astype(bool) if "trusted" in rows else pd.Series(True, index=rows.index)
     doubted, rows = rows[~trusted], rows[trusted]  # never quoted here: the speed table lists them with reasons
     left_out = [] if doubted.empty else [
-        f"{len(doubted)} bench row(s) not trusted (unstable, or from a busy or slow session) left out: "
-        "`rnnbench report --table speed` lists them with their reasons"]
+        f"{len(doubted)} backend figure(s) not trusted (the backend's fastest impl unstable, or from a busy or "
+        "slow session) left out, their cells '-': `rnnbench report --table speed` lists them with their reasons"]
     if rows.empty:
         return [], left_out, []
     incomplete = set(zip(doubted["path"], doubted["_key"]))  # the record's fastest may be among those left out
@@ -288,8 +291,8 @@ def _other_sessions_block(sessions) -> Block:
     """Every bench record but the largest in one table: a row per configuration and record, the record named."""
     at = pd.concat([part for parts in sessions for part in parts])
     columns = sorted(at["column"].unique(), key=backend_sort_key)
-    header = ["record", "cell", "size", "pass", "threads"] + [f"{c} ms (% peak)" for c in columns] + ["× fastest"] \
-        + _extra_header(at)
+    # no peak-memory or first-call columns here (the speed section has them): the table stays within a page
+    header = ["record", "cell", "size", "pass", "threads"] + [f"{c} ms (% peak)" for c in columns] + ["× fastest"]
     printed = []
     for parts in sessions:
         first = parts[0].iloc[0]
@@ -297,7 +300,7 @@ def _other_sessions_block(sessions) -> Block:
         for part in parts:
             r = part.iloc[0]
             printed.append([f"{first['session']}{peak}", r["cell"], r["size"], r["pass"], _int(r["threads"])]
-                           + _speed_cells(part, columns, _extra_header(at)))
+                           + _speed_cells(part, columns))
     suites = sorted({str(s or "custom") for s in at["suite"]})
     made = "Records: " + ", ".join(f"`rnnbench bench --suite {s}`" if s != "custom" else "`rnnbench bench` (custom "
                                    "grids)" for s in suites)
@@ -311,12 +314,12 @@ def _speed_block(parts, several_hosts: bool) -> Block:
     columns = sorted(at["column"].unique(), key=backend_sort_key)
     show_dtype = len(at[["dtype", "threads"]].astype(str).drop_duplicates()) > 1
     header = ["cell", "size", "pass"] + (["dtype, threads"] if show_dtype else []) + \
-        [f"{c} ms (% peak)" for c in columns] + ["× fastest"] + _extra_header(at)
+        [f"{c} ms (% peak)" for c in columns] + ["× fastest"]
     printed = []
     for part in parts:
         r = part.iloc[0]
         printed.append([r["cell"], r["size"], r["pass"]] + ([f"{r['dtype']}, {_int(r['threads'])}"] if show_dtype
-                                                             else []) + _speed_cells(part, columns, _extra_header(at)))
+                                                             else []) + _speed_cells(part, columns))
     suite = str(first.get("suite") or "custom")
     command = f"rnnbench bench --suite {suite}" if suite != "custom" else "rnnbench bench (a custom grid)"
     peak = "" if missing(first.get("peak_gflops")) else f", peak {sig(first['peak_gflops'])} GFLOP/s"
@@ -339,36 +342,25 @@ def when(started_at) -> str:
     return str(started_at or "")[:16].replace("T", " ")
 
 
-def _extra_header(at) -> list[str]:
-    """``peak MiB`` and ``first call ms`` when any row of the table has them (records since issue 20)."""
-    return [name for name, column in (("peak MiB", "peak_bytes"), ("first call ms", "first_call_s"))
-            if column in at and at[column].notna().any()]
-
-
-def _speed_cells(at, columns, extra=()) -> list[str]:
-    """Each column's fastest impl ``ms ±x% (% peak) impl``, the ratios to the fastest, then ``extra``'s values
-    (``/`` between columns, in column order)."""
+def _speed_cells(at, columns) -> list[str]:
+    """Each column's fastest impl ``ms ±x% (% peak) impl``, then the ratios to the fastest (``/`` between
+    columns, in column order); peak memory and first call are the speed section's columns."""
     best = {c: g.loc[g["median_s"].idxmin()] for c, g in at.groupby("column")}
     fastest = min(r["median_s"] for r in best.values())
     complete = bool(at["_complete"].all()) if "_complete" in at else True
-    cells, ratios, memory, first = [], [], [], []
+    cells, ratios = [], []
     for column in columns:
         r = best.get(column)
         if r is None:
             cells.append("-")
             ratios.append("-")
-            memory.append("-")
-            first.append("-")
             continue
         peak = "" if missing(r["peak_fraction"]) else f" ({100 * r['peak_fraction']:.0f}%)"
         impl = "" if r["impl"] in DEFAULT_IMPLS or missing(r["impl"]) else f" {r['impl']}"
         ci = r.get("ci95_s")
         cells.append(f"{median_text(r['median_s'], None if _absent(ci) else list(ci))}{peak}{impl}")
         ratios.append(ratio_text(*shown_ratio(r, fastest, complete)))
-        memory.append(mib(r.get("peak_bytes")))
-        first.append(sig(None if missing(r.get("first_call_s")) else 1000.0 * r["first_call_s"]))
-    joined = {"peak MiB": "/".join(memory), "first call ms": "/".join(first)}
-    return cells + [" / ".join(ratios)] + [joined[name] for name in extra]
+    return cells + [" / ".join(ratios)]
 
 
 def _absent(value) -> bool:

@@ -9,10 +9,9 @@ the key and the valid names.
 from __future__ import annotations
 
 import itertools
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from rnnbench.errors import RnnbenchError
 from rnnbench.sweep.options import IDENTITY, check_key, check_task_key, convert, task_actions
