@@ -16,10 +16,9 @@ backend. ``cpu`` on numpy + torch + tensorflow is 164 rows in 24 comparisons (7 
 sequence configuration: numpy, three torch impls, three TensorFlow impls; 6 for a tree one), each
 row in its own process (``isolation`` "config"), sampled under CAREFUL: at most 1.5 s of sampling
 a row (what the one-shot policy spent), at least 6 rounds, plus one first call and one
-peak-memory call. On a 2-core machine that is estimated at 11 to 13 minutes, against about 10
-for the one-shot policy it replaced (the estimate is reasoned from that policy's cost, not timed
-here): the budget is the same, slow rows take 6 samples instead of 5, and a comparison that
-reaches the 3% target early stops early.
+peak-memory call, and one untimed call before each visit's samples. Measured on the 2-core VM of
+the committed records with jax as well (188 rows, ``--isolation impl``): 20.5 and 20 minutes for two
+runs on 2026-12-07, every row stopping on its budget (none reached the 3% target there).
 """
 from __future__ import annotations
 
