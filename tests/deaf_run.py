@@ -7,6 +7,7 @@ installing its own handlers for them): only the sweep's escalation ends it.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 DEAF_RUN = """
@@ -21,8 +22,10 @@ if "rnnbench.sweep.guarded" in getattr(sys, "orig_argv", []):
 """
 
 
-def deaf_site(folder: Path) -> Path:
-    """A folder holding the deaf ``sitecustomize.py``, to put first on PYTHONPATH."""
+def deaf_env(folder: Path, deaf_to_sigterm: bool, grace_s: float = 2) -> dict:
+    """The environment of a sweep whose runs are deaf: the ``sitecustomize.py`` written into ``folder`` and put
+    first on PYTHONPATH, and a stop grace of ``grace_s`` seconds before each harder signal."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sitecustomize.py").write_text(DEAF_RUN)
-    return folder
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")]),
+            "RNNBENCH_SWEEP_STOP_GRACE": f"{grace_s:g}", "DEAF_TO_SIGTERM": "1" if deaf_to_sigterm else "0"}

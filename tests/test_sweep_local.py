@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from deaf_run import deaf_site
+from deaf_run import deaf_env
 
 from rnnbench.cli import main
 
@@ -201,12 +201,10 @@ def _wait_for_child(parent: int, marker: str, timeout: float) -> int:
 @pytest.mark.parametrize("deaf_to_sigterm, ended_by", [(False, "SIGTERM"), (True, "SIGKILL")])
 def test_a_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupted(tmp_path, deaf_to_sigterm,
                                                                               ended_by):
-    site = deaf_site(tmp_path / "site")
     sweep = tmp_path / "long.toml"
     sweep.write_text(LONG)
     results = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-           "RNNBENCH_SWEEP_STOP_GRACE": "2", "DEAF_TO_SIGTERM": "1" if deaf_to_sigterm else "0"}
+    env = deaf_env(tmp_path / "site", deaf_to_sigterm)
     process = subprocess.Popen([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir",
                                 str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     run = None

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from deaf_run import deaf_site
+from deaf_run import deaf_env
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'rnnbench[ray]' (make install does)")
 
@@ -167,13 +167,11 @@ def test_a_ray_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupte
     """ray.cancel reaches the run as SIGINT; a run deaf to it gets SIGTERM after the grace, then SIGKILL, and its
     record still comes back ``interrupted``. The sweep runs in a subprocess that starts its own local Ray instance,
     so that Ray's workers (and the runs they start) inherit the deaf ``sitecustomize`` on PYTHONPATH."""
-    site = deaf_site(tmp_path / "site")
     sweep = tmp_path / "long.toml"
     sweep.write_text(KILLED.split("[[include]]")[0].replace("steps_per_epoch = 10\n", "")
                      + "max_steps = 200000\nsteps_per_epoch = 100000\n[matrix]\nseed = [0]\n")
     results = tmp_path / "results"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
-           "RNNBENCH_SWEEP_STOP_GRACE": "2", "DEAF_TO_SIGTERM": "1" if deaf_to_sigterm else "0"}
+    env = deaf_env(tmp_path / "site", deaf_to_sigterm)
     driver = ("import sys\nfrom rnnbench.cli import main\nfrom rnnbench.sweep.ray_executor import local_instance\n"
               "with local_instance(num_cpus=1, log_to_driver=False, logging_level='ERROR'):\n"
               "    code = main(sys.argv[1:])\nsys.exit(code)\n")
