@@ -21,6 +21,8 @@ from rnnbench.errors import RnnbenchError
 from rnnbench.records import read_records
 from rnnbench.trees import TreeBatch
 
+from cli_helpers import one_line_error
+
 ROW_KEYS = set(ROW_FIELDS) | {"samples_s", "median_s", "iqr_s", "min_s", "count", "flops", "gflops_per_s",
                               "peak_fraction", "items_per_s", "ratio_to_fastest", "warnings", "status", "error",
                               "kernel", "kernel_warnings", "ci95_s", "rel_ci", "ci_coverage", "rounds",
@@ -346,8 +348,5 @@ def test_smoke_suite_end_to_end(tmp_path, monkeypatch, capsys):
 def test_bad_input_is_one_line_and_nonzero(argv, message, tmp_path, capsys):
     code = cli.main(["bench", "--backends", "numpy", *argv, "--results-dir", str(tmp_path)] if "--backends" not in argv
                     else ["bench", *argv, "--results-dir", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.startswith("rnnbench: error: ") and message in err, err
-    assert len(err.strip().splitlines()) == 1, err
+    one_line_error(code, capsys.readouterr().err, message)
     assert not list(tmp_path.glob("*.json"))  # nothing ran, nothing was written

@@ -19,6 +19,8 @@ from rnnbench.bench.sweep import run_configs
 from rnnbench.bench.timing import TimingPolicy
 from rnnbench.records import read_records
 
+from cli_helpers import one_line_error
+
 #: A serving worker that plays back planted seconds per call: ``config["fake"]`` is a list (one value a
 #: visit, cycled) and ``config["fault"]`` = [visit, "crash" | "hang" | "garbage" | "error"] plants a fault.
 #: Every request is logged to $FAKE_LOG as [pid, op, id].
@@ -382,8 +384,7 @@ def test_new_options_refuse_bad_values_in_one_line(tmp_path, capsys):
                           (["--target-ci", "nan"], "--target-ci must be a finite number, got nan"),
                           (["--settle", "-1"], "--settle must not be negative, got -1")):
         code = cli.main(["bench", "--backends", "numpy", *argv, "--results-dir", str(tmp_path)])
-        err = capsys.readouterr().err
-        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+        one_line_error(code, capsys.readouterr().err, message)
 
 
 def test_statistics_of_a_row_use_stats_module():

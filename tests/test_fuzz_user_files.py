@@ -33,6 +33,8 @@ from rnnbench.data.readers import read_table
 from rnnbench.errors import RnnbenchError
 from rnnbench.tasks.textclf.task import TextClassification
 
+from cli_helpers import one_line_error
+
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "latin-1", "cp1252")
 #: More examples for a deeper local search: RNNBENCH_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz_user_files.py
 EXAMPLES = int(os.environ.get("RNNBENCH_FUZZ_EXAMPLES", "80"))
@@ -211,8 +213,7 @@ def check_cli(code: int, err: str) -> None:
     """Exit 0 (trained, record written) or 2 with exactly one error line; never 1, never a traceback."""
     assert code in (0, 2), (code, err)
     if code == 2:
-        lines = err.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("rnnbench: error: "), err
+        one_line_error(code, err)
 
 
 @settings(FUZZ, max_examples=max(10, EXAMPLES // 8))

@@ -22,6 +22,7 @@ from rnnbench.data.paths import resolve_data_dir
 from rnnbench.errors import RnnbenchError
 from rnnbench.number_types import NumberType
 
+from cli_helpers import one_line_error
 from text_fixtures import sentiment_texts, write_local_layout, write_user_file
 
 TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs", "1", "--no-progress"]
@@ -30,16 +31,6 @@ TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs
 def _run(tmp_path, *argv) -> int:
     return cli.main(["run", "--backend", "numpy", "--task", "textclf", "--results-dir", str(tmp_path / "results"),
                      *argv])
-
-
-def _one_line(capsys, *fragments) -> str:
-    """stderr is exactly one ``rnnbench: error:`` line holding every fragment; nothing on stdout."""
-    out, err = capsys.readouterr()
-    assert err.count("\n") == 1 and err.startswith("rnnbench: error: "), err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
-    return err
 
 
 def _no_records(tmp_path) -> None:
@@ -84,8 +75,9 @@ def data(tmp_path):
 
 def test_mr_with_an_empty_positive_file_is_refused_not_trained_to_100_percent(tmp_path, data, capsys):
     (data / "mr" / "rt-polarity.pos").write_bytes(b"")
-    assert _run(tmp_path, "--dataset", "mr", "--data-dir", str(data), *TINY) == 2
-    _one_line(capsys, "dataset 'mr'", "at least two classes", "negative", "rnnbench data fetch mr --force")
+    code = _run(tmp_path, "--dataset", "mr", "--data-dir", str(data), *TINY)
+    one_line_error(code, capsys.readouterr().err, "dataset 'mr'", "at least two classes", "negative",
+                   "rnnbench data fetch mr --force")
     _no_records(tmp_path)
 
 
@@ -93,15 +85,15 @@ def test_a_registered_dataset_missing_one_class_is_refused(tmp_path, data, capsy
     trec = data / "trec" / "train_5500.label"
     lines = trec.read_bytes().decode("latin-1").splitlines(keepends=True)
     trec.write_bytes("".join(line for line in lines if not line.startswith("LOC:")).encode("latin-1"))
-    assert _run(tmp_path, "--dataset", "trec", "--data-dir", str(data), *TINY) == 2
-    _one_line(capsys, "dataset 'trec'", "class LOC has no training examples")
+    code = _run(tmp_path, "--dataset", "trec", "--data-dir", str(data), *TINY)
+    one_line_error(code, capsys.readouterr().err, "dataset 'trec'", "class LOC has no training examples")
     _no_records(tmp_path)
 
 
 def test_a_user_file_with_one_class_present_is_refused_even_with_two_declared(tmp_path, capsys):
     path = write_user_file(tmp_path / "one.tsv", [(text, 1) for text, _ in sentiment_texts(30)])
-    assert _run(tmp_path, "--dataset", str(path), "--label-names", "neg,pos", *TINY) == 2
-    _one_line(capsys, "at least two classes", "every training example is pos")
+    code = _run(tmp_path, "--dataset", str(path), "--label-names", "neg,pos", *TINY)
+    one_line_error(code, capsys.readouterr().err, "at least two classes", "every training example is pos")
 
 
 def _listed(capsys, data) -> dict:
@@ -142,23 +134,23 @@ def test_the_registered_sizes_are_those_of_the_real_local_copies(data_dir):
 def test_texts_that_are_all_empty_are_refused(tmp_path, capsys):
     path = tmp_path / "empty.tsv"
     path.write_text("text\tlabel\n" + "".join(f" \t{i % 2}\n" for i in range(40)), encoding="utf-8")
-    assert _run(tmp_path, "--dataset", str(path), *TINY) == 2
-    _one_line(capsys, "every text of the train split is empty", "--text-column 'text'")
+    code = _run(tmp_path, "--dataset", str(path), *TINY)
+    one_line_error(code, capsys.readouterr().err, "every text of the train split is empty", "--text-column 'text'")
     _no_records(tmp_path)
 
 
 def test_punctuation_only_texts_are_as_empty(tmp_path, capsys):
     path = tmp_path / "punct.csv"
     path.write_text("text,label\n" + "".join(f"!!! ...,{i % 2}\n" for i in range(40)), encoding="utf-8")
-    assert _run(tmp_path, "--dataset", str(path), *TINY) == 2
-    _one_line(capsys, "every text of the train split is empty")
+    code = _run(tmp_path, "--dataset", str(path), *TINY)
+    one_line_error(code, capsys.readouterr().err, "every text of the train split is empty")
 
 
 def test_text_column_equal_to_label_column_is_refused_before_reading(tmp_path, capsys, monkeypatch):
     path = write_user_file(tmp_path / "toy.tsv", sentiment_texts(30))
     monkeypatch.setattr(readers, "read_table", lambda *a, **k: pytest.fail("the file must not be read"))
-    assert _run(tmp_path, "--dataset", str(path), "--text-column", "label", "--show-config") == 2
-    _one_line(capsys, "--text-column and --label-column are both 'label'")
+    code = _run(tmp_path, "--dataset", str(path), "--text-column", "label", "--show-config")
+    one_line_error(code, capsys.readouterr().err, "--text-column and --label-column are both 'label'")
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -168,8 +160,8 @@ def test_text_column_equal_to_label_column_is_refused_before_reading(tmp_path, c
 ])
 def test_bad_numbers_of_textclf_are_one_line_and_no_record(tmp_path, capsys, argv, message):
     path = write_user_file(tmp_path / "toy.tsv", sentiment_texts(30))
-    assert _run(tmp_path, "--dataset", str(path), *TINY, *argv) == 2
-    _one_line(capsys, message)
+    code = _run(tmp_path, "--dataset", str(path), *TINY, *argv)
+    one_line_error(code, capsys.readouterr().err, message)
     _no_records(tmp_path)
 
 
@@ -183,9 +175,9 @@ def test_vectors_past_float32_are_refused_with_their_line(tmp_path, capsys):
     toy = write_user_file(tmp_path / "toy.tsv", sentiment_texts(30))
     vectors = _vectors(tmp_path, "1e39")
     tiny = TINY[2:]  # the vectors set the embedding size
-    assert _run(tmp_path, "--dataset", str(toy), "--vectors", str(vectors), *tiny) == 2
-    _one_line(capsys, f"{vectors}:1: value 1e39 of word 'good' is beyond the largest float32",
-              "--dtype float64")
+    code = _run(tmp_path, "--dataset", str(toy), "--vectors", str(vectors), *tiny)
+    one_line_error(code, capsys.readouterr().err,
+                   f"{vectors}:1: value 1e39 of word 'good' is beyond the largest float32", "--dtype float64")
     _no_records(tmp_path)
     assert _run(tmp_path, "--dataset", str(toy), "--vectors", str(vectors), "--dtype", "float64", *tiny) == 0
 
@@ -311,8 +303,8 @@ BAD_SWEEPS = [
 
 @pytest.mark.parametrize("text, message", BAD_SWEEPS, ids=[m[:40] for _, m in BAD_SWEEPS])
 def test_sweep_dry_run_refuses_what_run_would_refuse(tmp_path, capsys, text, message):
-    assert _dry_run(tmp_path, text) == 2
-    _one_line(capsys, message)
+    code = _dry_run(tmp_path, text)
+    one_line_error(code, capsys.readouterr().err, message)
     assert not (tmp_path / "results").exists()
 
 

@@ -37,6 +37,15 @@ def test_one_line_error_is_defined_once_in_the_cli_helpers():
     assert defined == ["tests/cli_helpers.py"]
 
 
+def test_no_helper_checks_the_error_line_under_another_name():
+    """A copy renamed (``_one_line``, ``one_line``) is still a copy: outside the cli helpers, only a test itself
+    may spell out the error prefix (to pin one exact message)."""
+    copies = [f"{path.relative_to(REPO)}: {node.name}" for path, tree in _modules() for node in ast.walk(tree)
+              if isinstance(node, ast.FunctionDef) and not node.name.startswith("test")
+              and path.name != "cli_helpers.py" and "rnnbench: error: " in ast.unparse(node)]
+    assert copies == []
+
+
 def test_the_cli_fixture_runs_a_command(rnnbench_cli):
     from cli_helpers import one_line_error
 

@@ -28,6 +28,7 @@ from rnnbench.text import PAD_ID, UNK_ID
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.vectors import peek_dim, read_vectors
 
+from cli_helpers import one_line_error
 from sst_fixtures import write_sst
 from text_fixtures import sentiment_texts, write_user_file
 
@@ -362,22 +363,14 @@ def test_freezing_a_random_embedding_is_allowed_with_a_note(tmp_path, capsys):
     assert any("keeps its random draw" in note for note in record["notes"]) and "vectors" not in record["data"]
 
 
-def one_line(code, capsys, *words):
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnbench: error: "), err
-    assert all(word in lines[0] for word in words), lines[0]
-
-
 @pytest.mark.parametrize("model, option, words", [
     ("lstm", ["--embed-size", "50"], ["--embed-size 50", "dimension 6"]),
     ("recursive", ["--hidden-size", "50"], ["--hidden-size 50", "dimension 6", "recursive"]),
     ("recursive", ["--embed-size", "50"], ["--embed-size 50", "dimension 6"]),
 ])
 def test_a_size_that_disagrees_with_the_vectors_is_one_line(tmp_path, capsys, model, option, words):
-    one_line(_treesent(tmp_path, "--model", model, "--vectors", str(_vectors_file(tmp_path)), *option),
-             capsys, *words)
+    code = _treesent(tmp_path, "--model", model, "--vectors", str(_vectors_file(tmp_path)), *option)
+    one_line_error(code, capsys.readouterr().err, *words)
 
 
 def test_an_agreeing_size_is_fine(tmp_path, capsys):
@@ -394,14 +387,14 @@ def test_an_agreeing_size_is_fine(tmp_path, capsys):
 def test_bad_vectors_files_are_one_line_from_the_cli(tmp_path, capsys, content, words):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
-    one_line(_treesent(tmp_path, "--model", "lstm", "--vectors", str(path)), capsys, *words)
+    one_line_error(_treesent(tmp_path, "--model", "lstm", "--vectors", str(path)), capsys.readouterr().err, *words)
 
 
 def test_a_missing_vectors_file_is_one_line_for_textclf(tmp_path, capsys):
     data = write_user_file(tmp_path / "reviews.tsv", sentiment_texts(20))
     code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(data), "--results-dir",
                      str(tmp_path / "results"), "--no-progress", "--vectors", str(tmp_path / "glove.txt")])
-    one_line(code, capsys, "glove.txt", "no such file")
+    one_line_error(code, capsys.readouterr().err, "glove.txt", "no such file")
 
 
 def test_variant_labels_name_the_vectors_file_and_old_records_have_none():
