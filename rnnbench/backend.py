@@ -42,6 +42,10 @@ class Backend(abc.ABC):
         ``trees``). Returns node states ``{"h": [N,H], "c": [N,H] (treelstm)}``.
     ``tree_backward(cell, params, x_leaves, trees, dstates)``
         The vector-Jacobian product of ``tree_forward``; returns every parameter and ``"x"``.
+
+    Optional: the timers of ``rnnbench bench`` (``sequence_timer``, ``tree_timer``), and the extension
+    points announced by capability flags (:data:`CAPABILITIES`): ``bare_sequence_timer`` when
+    ``has_bare_timer``, ``plain_train_step`` when ``has_plain_train_step``.
     """
 
     name = "base"
@@ -107,6 +111,36 @@ class Backend(abc.ABC):
         """As :meth:`sequence_timer`, for ``tree_forward`` (``backward``: with fixed upstream
         gradients on every node state)."""
         raise RnnbenchError(f"backend {self.name} cannot be timed: it does not implement tree_timer")
+
+    # -- optional extension points, each announced by a capability flag ------------------------
+    # A caller reads the flag (on the class, nothing is called or imported) and calls the method only when
+    # it is set; :func:`rnnbench.plugins.load_backend` refuses a flag whose method is not implemented.
+
+    #: True when :meth:`bare_sequence_timer` is offered (``rnnbench bench --overhead`` then also times the
+    #: framework's own layer, called as a user would call it).
+    has_bare_timer = False
+    #: True when :meth:`plain_train_step` is offered (``rnnbench bench --train`` then times the loop a user of
+    #: the framework writes beside the backend's own ``train_step``).
+    has_plain_train_step = False
+
+    def bare_sequence_timer(self, cell, params, x, backward=False):
+        """As :meth:`sequence_timer` (one layer, full lengths, tanh), but through the framework's own layer
+        called directly (``torch.nn.LSTM``), the loop a user would time by hand: the baseline against which
+        ``rnnbench bench --overhead`` measures the harness. The callable carries ``method``, a phrase saying
+        what it runs (the row's ``bare_framework_method``). Offered when :attr:`has_bare_timer` is set."""
+        raise RnnbenchError(f"backend {self.name} offers no bare timer (has_bare_timer is False)")
+
+    def plain_train_step(self, spec, params):
+        """The training step a user of the framework writes for :class:`~rnnbench.model.ModelSpec` ``spec``,
+        holding the same initial ``params`` as ``build_model(spec, params)``: a callable
+        ``step((ids, lengths, targets))`` carrying a ``method`` phrase, or None for a spec it has no plain
+        loop for. ``rnnbench bench --train`` times it against the model's ``train_step`` on the same batches.
+        Offered when :attr:`has_plain_train_step` is set."""
+        raise RnnbenchError(f"backend {self.name} offers no plain train step (has_plain_train_step is False)")
+
+
+#: Capability flag -> the optional :class:`Backend` method it announces.
+CAPABILITIES = {"has_bare_timer": "bare_sequence_timer", "has_plain_train_step": "plain_train_step"}
 
 
 def state_keys(cell: str) -> tuple[str, ...]:

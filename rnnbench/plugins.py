@@ -124,6 +124,10 @@ def _register(kind, entries, errors, plugin_name, distribution, entry: Entry) ->
         errors.append(f"plugin {plugin_name!r} registered {kind} {entry.name!r} again; "
                       f"keeping the one from {first.plugin!r} ({first.distribution})")
         return
+    if not all(isinstance(impl, str) and impl for impl in entry.impls):
+        errors.append(f"plugin {plugin_name!r} registered {kind} {entry.name!r} with impls that are not names: "
+                      f"{entry.impls!r}")
+        return
     entries[entry.name] = replace(entry, plugin=plugin_name, distribution=distribution)
 
 
@@ -150,8 +154,9 @@ def get_backend(name: str, **options):
 
 
 def load_backend(entry: Entry):
-    """The backend class ``entry`` names, refused in one line unless it implements the whole contract."""
-    from rnnbench.backend import Backend
+    """The backend class ``entry`` names, refused in one line unless it implements the whole contract and
+    honours what it declares: the impls its registration lists, the optional methods its flags offer."""
+    from rnnbench.backend import CAPABILITIES, Backend
 
     backend_class = entry.load()
     if not (isinstance(backend_class, type) and issubclass(backend_class, Backend)):
@@ -160,4 +165,12 @@ def load_backend(entry: Entry):
     if missing:
         raise RnnbenchError(f"backend {entry.name}: {backend_class.__name__} does not implement "
                             f"{', '.join(missing)}")
+    impls = tuple(getattr(backend_class, "impls", ()))
+    if entry.impls and entry.impls != impls:
+        raise RnnbenchError(f"backend {entry.name}: its registration declares impls {', '.join(entry.impls)} "
+                            f"but {backend_class.__name__}.impls is {', '.join(impls) or 'empty'}")
+    for flag, method in CAPABILITIES.items():
+        if getattr(backend_class, flag) and getattr(backend_class, method) is getattr(Backend, method):
+            raise RnnbenchError(f"backend {entry.name}: {backend_class.__name__} sets {flag} "
+                                f"but does not implement {method}")
     return backend_class

@@ -15,7 +15,11 @@ class Entry:
     ``target`` is ``"package.module:attribute"``, imported on first use only.
     ``requires`` are top-level module names that must be importable (checked with
     ``importlib.util.find_spec``, which does not import them); ``extra`` is the
-    ``pip install 'rnnbench[extra]'`` that provides them.
+    ``pip install 'rnnbench[extra]'`` that provides them. ``impls`` (backends only) are
+    the class's ``Backend.impls``, declared here so that ``rnnbench bench`` learns them
+    without importing the framework; empty means "ask the class" (a worker process
+    imports it), and :func:`rnnbench.plugins.load_backend` refuses a declaration the
+    class does not match.
     """
 
     name: str
@@ -23,8 +27,14 @@ class Entry:
     requires: tuple[str, ...] = ()
     extra: str | None = None
     description: str = ""
+    impls: tuple[str, ...] = ()
     plugin: str = field(default="", compare=False)
     distribution: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        # One name is a tuple of one, not of its letters; a list is kept as the tuple a frozen entry needs.
+        impls = (self.impls,) if isinstance(self.impls, str) else tuple(self.impls or ())
+        object.__setattr__(self, "impls", impls)
 
     def missing(self) -> list[str]:
         """Required modules that are not installed (empty when available)."""

@@ -529,3 +529,49 @@ class BackendContract:
         tree_params, leaves = tree_inputs("treelstm", trees.num_leaves, 4, 6)
         tree_timer = backend.tree_timer("treelstm", tree_params, leaves, trees, backward)
         assert tree_timer() is None
+
+    # -- what the registration declares, and the optional extension points its flags announce --------
+
+    def test_registration_matches_the_class(self, backend, request):
+        """The impls the registration declares (``Entry.impls``, what ``rnnbench bench`` lists without importing
+        the framework) are the class's, and every capability flag set has its method: what
+        :func:`rnnbench.plugins.load_backend` would refuse when the backend is used."""
+        from rnnbench.plugins import load_backend
+
+        entry = self.entry(request)
+        backend_class = load_backend(entry)
+        if not entry.impls:
+            skip_optional(f"{backend.name} declares no impls in its registration (a worker process is asked)")
+        assert entry.impls == tuple(backend_class.impls) == tuple(backend.impls)
+
+    @pytest.mark.parametrize("backward", [False, True], ids=["forward", "forward+backward"])
+    def test_bare_timer_runs(self, backend, backward):
+        """``has_bare_timer``: the framework's own layer, called directly, runs and says what it is."""
+        from rnnbench.bench.inputs import sequence_inputs
+
+        if not backend.has_bare_timer:
+            skip_optional(f"{backend.name} offers no bare timer (has_bare_timer is False)")
+        params, x = sequence_inputs("lstm", 3, 5, 4, 6)
+        timer = backend.bare_sequence_timer("lstm", params, x, backward)
+        assert timer() is None
+        assert isinstance(timer.method, str) and timer.method
+
+    def test_plain_train_step_starts_from_the_same_weights(self, backend):
+        """``has_plain_train_step``: for the textclf model ``rnnbench bench --train`` times, the plain loop's
+        first loss is the model's on the same batch (the same weights), and it keeps training."""
+        if not backend.has_plain_train_step:
+            skip_optional(f"{backend.name} offers no plain train step (has_plain_train_step is False)")
+        spec = ModelSpec(cell="lstm", vocab_size=12, embed_size=4, hidden_size=5, num_outputs=3, pooling="mean",
+                         loss="xent", optimizer=OptimizerSpec("adam", lr=0.05), clip_norm=1.0, dtype="float64")
+        rng = np.random.default_rng(5)
+        lengths = np.array([6, 1, 4, 3])
+        ids = np.where(np.arange(6)[None, :] < lengths[:, None], rng.integers(2, 12, size=(4, 6)), 0)
+        batch = (ids, lengths, rng.integers(0, 3, size=4))
+        params = init_model_params(spec, seed=0)
+        step = backend.plain_train_step(spec, params)
+        assert step is not None, "a backend with has_plain_train_step has a plain loop for the textclf model"
+        assert isinstance(step.method, str) and step.method
+        expected, _ = backend.build_model(spec, params).loss_and_grads(*batch)
+        losses = [float(step(batch)) for _ in range(3)]
+        assert abs(losses[0] - expected) <= 1e-6 * max(1.0, abs(expected)), (losses[0], expected)
+        assert losses[-1] < losses[0]

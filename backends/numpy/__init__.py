@@ -6,4 +6,4 @@ from rnnbench.registry import Entry
 @hookimpl
 def rnnbench_register_backends(register):
     register(Entry("numpy", "rnnbench.backends.numpy.backend:NumpyBackend", requires=("numpy",),
-                   description="hand-written forward and backward passes; the reference"))
+                   impls=("native",), description="hand-written forward and backward passes; the reference"))

@@ -6,5 +6,5 @@ from rnnbench.registry import Entry
 @hookimpl
 def rnnbench_register_backends(register):
     register(Entry("tensorflow", "rnnbench.backends.tensorflow.backend:TensorflowBackend",
-                   requires=("tensorflow",), extra="tensorflow",
+                   requires=("tensorflow",), extra="tensorflow", impls=("native", "loop", "xla"),
                    description="Keras 3 LSTM/GRU/SimpleRNN layers, a tf.function step loop"))

@@ -75,6 +75,17 @@ class TensorflowBackend(Backend):
         from .bench import tree_timer
         return tree_timer(self, cell, params, x_leaves, trees, backward)
 
+    has_bare_timer = True
+    has_plain_train_step = True
+
+    def bare_sequence_timer(self, cell, params, x, backward=False):
+        from .bench import bare_sequence_timer
+        return bare_sequence_timer(self, cell, params, x, backward)
+
+    def plain_train_step(self, spec, params):
+        from .bench import plain_train_step
+        return plain_train_step(self, spec, params)
+
     def build_model(self, spec, params):
         from rnnbench.tree_model import TreeModelSpec
 

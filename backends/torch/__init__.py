@@ -6,4 +6,5 @@ from rnnbench.registry import Entry
 @hookimpl
 def rnnbench_register_backends(register):
     register(Entry("torch", "rnnbench.backends.torch.backend:TorchBackend", requires=("torch",),
-                   extra="torch", description="fused nn.RNN/LSTM/GRU, a step loop, torch.compile"))
+                   extra="torch", impls=("native", "loop", "compiled"),
+                   description="fused nn.RNN/LSTM/GRU, a step loop, torch.compile"))

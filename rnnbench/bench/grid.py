@@ -5,8 +5,9 @@ one-line :class:`RnnbenchError`. A backend the user *named* but that is not
 installed is an error too; one that is merely registered but not installed gets
 ``unavailable`` rows, so a record shows what was not measured and why.
 
-No framework is imported unless ``--impls`` names implementations, in which case
-each selected backend's class is loaded to learn which of them it has.
+No framework is imported: a backend's implementations are the ones its registration
+declares (``Entry.impls``). Only for a plugin that declares none is its class loaded to
+learn them (in a worker process, or here when ``--impls`` names implementations).
 """
 from __future__ import annotations
 
@@ -120,17 +121,15 @@ def _cells(options, base) -> list[str]:
     return cells
 
 
-#: The impls of the built-in backends, known without importing their frameworks (a test keeps them
-#: equal to the classes' ``impls``); a plugin's are asked of a worker process.
-BUILTIN_IMPLS = {"numpy": ("native",), "torch": ("native", "loop", "compiled"),
-                 "tensorflow": ("native", "loop", "xla")}
-
-
 def backend_impls(backend: str, registry) -> list[str]:
-    """Every impl ``backend`` offers, the default first; the parent process imports no framework."""
+    """Every impl ``backend`` offers, the default first; the parent process imports no framework.
+
+    The impls its registration declares (``Entry.impls``); a backend that declares none is asked in a
+    worker process, which imports it.
+    """
     entry = registry.backend(backend)
-    if backend in BUILTIN_IMPLS and entry.target.startswith("rnnbench.backends."):
-        return list(BUILTIN_IMPLS[backend])
+    if entry.impls:
+        return list(entry.impls)
     from rnnbench.bench.sweep import WorkerError, call_worker
 
     try:
@@ -156,7 +155,8 @@ def _impls(text, backends, unavailable, registry, all_impls=False):
         if backend in unavailable:
             sequence_impls[backend] = wanted[:1] or [None]
             continue
-        offered = getattr(registry.backend(backend).load(), "impls", ("native",))
+        entry = registry.backend(backend)
+        offered = entry.impls or getattr(entry.load(), "impls", ("native",))
         known.update(offered)
         sequence_impls[backend] = [n for n in wanted if n in offered] or ([] if wanted else [offered[0]])
     unknown = [n for n in wanted if n not in known]

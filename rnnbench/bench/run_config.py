@@ -129,9 +129,9 @@ def run_overhead(config: dict, policy, backends: dict) -> dict:
 
     Interleaved rounds of (1) :func:`~rnnbench.bench.timing.measure` on the backend's timer,
     (2) a bare ``for`` loop over that same timer between two clock reads, as many samples of
-    as many calls as (1) took, (3) the same over the framework's own layer
-    (``bare_sequence_timer`` in the backend's ``bench`` module: e.g. ``torch.nn.LSTM`` called
-    directly). Samples are pooled over rounds; the overhead is the harness's statistic over the
+    as many calls as (1) took, (3) the same over the framework's own layer, when the backend offers
+    one (``Backend.bare_sequence_timer``, announced by ``has_bare_timer``: e.g. ``torch.nn.LSTM``
+    called directly). Samples are pooled over rounds; the overhead is the harness's statistic over the
     bare one, minus 1, for the median and for the minimum (which other load on the machine
     can only raise, so it is the steadier of the two on a busy machine).
     """
@@ -168,18 +168,12 @@ def run_overhead(config: dict, policy, backends: dict) -> dict:
 
 
 def _bare_framework_timer(backend, config):
-    import importlib
-
-    try:
-        module = importlib.import_module(f"rnnbench.backends.{config['backend']}.bench")
-    except ImportError:
-        return None
-    make = getattr(module, "bare_sequence_timer", None)
-    if make is None or config.get("layers", 1) > 1 or config.get("bidirectional"):
+    """The backend's bare timer for ``config``, or None when it offers none (its capability flag says so)."""
+    if not backend.has_bare_timer or config.get("layers", 1) > 1 or config.get("bidirectional"):
         return None  # the bare layers are single-layer ones
     params, x = sequence_inputs(config["cell"], config["batch"], config["steps"], config["input"],
                                 config["hidden"], config["dtype"])
-    return make(backend, config["cell"], params, x, config["pass"] == "forward+backward")
+    return backend.bare_sequence_timer(config["cell"], params, x, config["pass"] == "forward+backward")
 
 
 def _bare_samples(fn, loops: int, count: int) -> list[float]:

@@ -5,9 +5,9 @@ For each backend, in a worker process of its own (one framework per process):
 * **rnnbench**: the backend's own ``build_model(spec, params)`` and ``train_step`` (the model
   ``rnnbench run --task textclf`` trains: embedding -> LSTM -> mean over the real steps -> softmax,
   the shared Adam formulas with global-norm clipping);
-* **plain**: what a user of that framework writes for the same model (``plain_train_step`` in the
-  backend's ``bench`` module: torch ``nn.Embedding``/``nn.LSTM``/masked mean/``nn.Linear``,
-  ``torch.optim.Adam`` and ``clip_grad_norm_``; TensorFlow a Keras ``Model`` with
+* **plain**: what a user of that framework writes for the same model (the backend's optional
+  ``plain_train_step``, announced by ``has_plain_train_step``: torch ``nn.Embedding``/``nn.LSTM``/
+  masked mean/``nn.Linear``, ``torch.optim.Adam`` and ``clip_grad_norm_``; TensorFlow a Keras ``Model`` with
   ``Embedding(mask_zero=True)``, ``LSTM``, masked mean, ``Dense``, ``Adam(global_clipnorm=...)`` and
   ``train_on_batch``). NumPy has no such loop: its row has the rnnbench figure alone.
 
@@ -145,7 +145,7 @@ def run_train(config: dict, request: dict) -> dict:
         batches = load_batches(request["batches"])
         params = init_model_params(spec, seed=0)
         model = backend.build_model(spec, params)
-        plain = _plain_step(backend, config["backend"], spec, params)
+        plain = _plain_step(backend, spec, params)
         steps = {"rnnbench": lambda b: model.train_step(*b)}
         if plain is not None:
             steps["plain"] = plain
@@ -168,22 +168,17 @@ def run_train(config: dict, request: dict) -> dict:
     row["items_per_s"] = row["tokens_per_step"] / row["median_s"]
     if plain is not None:
         ratios = [a / b for a, b in zip(per_round["rnnbench"], per_round["plain"])]
-        row["plain"] = dict(_stats(per_round["plain"]), samples_s=per_round["plain"], method=plain.method)
+        row["plain"] = dict(_stats(per_round["plain"]), samples_s=per_round["plain"],
+                            method=getattr(plain, "method", None))
         q1, q3 = _quartiles(ratios)
         row["ratio"] = {"median": statistics.median(ratios), "q1": q1, "q3": q3, "iqr": q3 - q1,
                         "samples": ratios}
     return row
 
 
-def _plain_step(backend, name, spec, params):
-    import importlib
-
-    try:
-        module = importlib.import_module(f"rnnbench.backends.{name}.bench")
-    except ImportError:
-        return None
-    make = getattr(module, "plain_train_step", None)
-    return None if make is None else make(backend, spec, params)
+def _plain_step(backend, spec, params):
+    """The backend's plain training loop for ``spec``, or None when it offers none (its capability flag)."""
+    return backend.plain_train_step(spec, params) if backend.has_plain_train_step else None
 
 
 def _one_pass(step, batches) -> float:
