@@ -29,11 +29,18 @@ demo: install
 	$(BIN)/rnnbench plugins
 	$(BIN)/rnnbench run --backend torch --task textclf --results-dir runs
 
+# Tests run on TEST_WORKERS pytest-xdist workers (2: the 2-core CI machine; `auto` for one a core, 0 for none).
+# --dist loadgroup keeps the tests of tests/xdist_serial.py (Ray, sweeps stopped by signals, Chromium) on one
+# worker, one at a time; the rest go to whichever worker is free. --durations=15 names the 15 slowest.
+TEST_WORKERS ?= 2
+PYTEST_WORKERS := -n $(TEST_WORKERS) --dist loadgroup
+
 # The HTML report's browser test needs Chromium and chromedriver, required here: .ci/browser installs them
 # with apt-get where it can run without asking (root, passwordless sudo), else stops at once with the command.
 test: install
 	.ci/browser
-	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q --durations=15 tests plugins/rnnbench-jax/tests
+	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q \
+		$(PYTEST_WORKERS) --durations=15 tests plugins/rnnbench-jax/tests
 
 # ruff over the whole repository (rules and exclusions: [tool.ruff] in pyproject.toml).
 lint: install
@@ -46,7 +53,7 @@ readme: install
 # The core and the NumPy backend alone: torch and TensorFlow must show as unavailable.
 test-numpy-only:
 	$(MAKE) install VENV=.venv-numpy EXTRAS=test PLUGINS=
-	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy .venv-numpy/bin/python -m pytest -q tests
+	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy .venv-numpy/bin/python -m pytest -q $(PYTEST_WORKERS) tests
 	.venv-numpy/bin/rnnbench plugins
 
 bench: install

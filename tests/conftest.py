@@ -24,6 +24,17 @@ os.environ.setdefault("RNNBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
 os.environ.setdefault("RNNBENCH_OFFLINE", "1")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With ``--dist loadgroup`` (``make test``), xdist's group scheduler that also keeps the serial tests together
+    (tests/xdist_serial.py)."""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist_serial import serial_group_scheduler
+
+    return serial_group_scheduler(config, log)
+
+
 @pytest.fixture
 def rnnbench_cli(capsys):
     """``rnnbench_cli(*argv)``: ``rnnbench ARGV`` run in-process, its ``CliResult(code, out, err)``

@@ -21,6 +21,7 @@ import pytest
 from rnnbench import cli
 from rnnbench import records as record_files
 
+from proc_helpers import catches_sigterm, children, wait_for
 from report_fixtures import run_record, write_records
 from text_fixtures import sentiment_texts, write_user_file
 
@@ -140,20 +141,6 @@ def test_a_stand_in_record_on_a_full_disk_is_kept_and_named_not_a_crash(tmp_path
 # -- 3. a sweep's runs die with it, and SIGHUP leaves interrupted records ------------------------------------------
 
 
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                status = (entry / "status").read_text()
-            except OSError:
-                continue
-            ppid = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), None)
-            if ppid == str(parent):
-                found.append(int(entry.name))
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
@@ -163,15 +150,6 @@ def _alive(pid: int) -> bool:
     return " Z " not in state and "zombie" not in state
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def _long_sweep(tmp_path):
     sweep = _tiny_sweep(tmp_path, seeds=(0, 1, 2, 3), max_steps=1_000_000, steps_per_epoch=100_000)
     results = tmp_path / "results"
@@ -179,9 +157,9 @@ def _long_sweep(tmp_path):
                                 "--results-dir", str(results), "--no-progress"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait(lambda: len(_children(process.pid)) == 2, 60, "the sweep's two runs to start")
-        runs = _children(process.pid)
-        _wait(lambda: all(_catches_sigterm(pid) for pid in runs), 60, "the runs to install their signal handlers")
+        wait_for(lambda: len(children(process.pid)) == 2, 60, "the sweep's two runs to start")
+        runs = children(process.pid)
+        wait_for(lambda: all(catches_sigterm(pid) for pid in runs), 60, "the runs to install their signal handlers")
         time.sleep(1.0)
     except BaseException:
         process.kill()
@@ -190,22 +168,12 @@ def _long_sweep(tmp_path):
     return process, runs, results
 
 
-def _catches_sigterm(pid: int) -> bool:
-    """The run has entered its command (``signals.handled``): SIGTERM now ends it with a record."""
-    try:
-        caught = next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                      if line.startswith("SigCgt:"))
-    except (OSError, StopIteration):
-        return False
-    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
-
-
 def test_a_killed_sweep_takes_its_runs_with_it_and_they_leave_interrupted_records(tmp_path):
     process, runs, results = _long_sweep(tmp_path)
     try:
         process.kill()  # SIGKILL: no handler runs in the sweep
         process.communicate(timeout=30)
-        _wait(lambda: not any(_alive(pid) for pid in runs), 60, f"the runs {runs} to end with their sweep")
+        wait_for(lambda: not any(_alive(pid) for pid in runs), 60, f"the runs {runs} to end with their sweep")
     finally:
         for pid in runs:
             if _alive(pid):

@@ -3,7 +3,9 @@ another imports, and each is defined once."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDERS = (REPO / "tests", REPO / "plugins" / "rnnbench-jax" / "tests")
@@ -26,8 +28,12 @@ def _imported(tree) -> set[str]:
 
 
 def test_no_test_module_imports_another():
+    """Nor does a script that a test runs in a fresh process (a string that imports a test_ module)."""
     offenders = [f"{path.relative_to(REPO)} imports {name}" for path, tree in _modules()
                  for name in sorted(_imported(tree)) if name.startswith("test_")]
+    offenders += [f"{path.relative_to(REPO)}:{node.lineno} runs {node.value[:60]!r}" for path, tree in _modules()
+                  for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and re.search(r"\b(from|import) test_", node.value)]
     assert offenders == []
 
 
@@ -53,3 +59,25 @@ def test_the_cli_fixture_runs_a_command(rnnbench_cli):
     assert result.code == 0 and "numpy" in result.out
     code, _, err = rnnbench_cli("run", "--backend", "numpy", "--task", "no-such-task")
     assert "no-such-task" in one_line_error(code, err)
+
+
+def test_the_serial_tests_exist_and_xdist_runs_them_as_one_unit():
+    """Each prefix of tests/xdist_serial.py names a test file (and, where it names one, a test in it), so a rename
+    cannot quietly let two Ray instances start at once; the scheduler puts them in one unit, every other test in its
+    own, and still honours a working ``xdist_group`` mark (``@name`` at the end of the node id)."""
+    from xdist_serial import SERIAL, serial_group_scheduler
+
+    for prefix in SERIAL:
+        path, _, test = prefix.partition("::")
+        assert (REPO / path).is_file(), prefix
+        if test:
+            tree = ast.parse((REPO / path).read_text(encoding="utf-8"))
+            assert test in {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}, prefix
+    two_workers = SimpleNamespace(getvalue={"tx": ["popen", "popen"]}.get)  # what -n 2 sets
+    split = serial_group_scheduler(two_workers, None)._split_scope
+    assert split("tests/test_sweep_ray.py::test_unreachable_cluster_is_one_line") == "serial"
+    assert split("tests/test_sweep_local.py::test_a_signal_interrupts_the_running_run_and_starts_nothing_new[2-130]") \
+        == "serial"
+    other = "tests/test_hostile_records.py::test_a_deeply_nested_json_file_does_not_stop_a_sweep_dry_run"
+    assert split(other) == other
+    assert split("tests/test_x.py::test_y@gpu") == "gpu"

@@ -16,6 +16,8 @@ from deaf_run import deaf_env
 
 from rnnbench.cli import main
 
+from proc_helpers import catches_sigterm, find_descendant, wait_for
+
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "sweeps" / "smoke.toml"
 #: The smoke sweep runs numpy and torch; a NumPy-only install runs the other tests here.
@@ -166,7 +168,8 @@ def test_a_signal_interrupts_the_running_run_and_starts_nothing_new(tmp_path, si
     process = subprocess.Popen([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir",
                                 str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_child(process.pid, "--seeds", timeout=60)
+        run = find_descendant(process.pid, ["--seeds"], timeout=60)
+        wait_for(lambda: catches_sigterm(run), 60, "the run to enter its command")  # imports are slow under load
         time.sleep(1.5)  # into the training loop
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)
@@ -177,25 +180,6 @@ def test_a_signal_interrupts_the_running_run_and_starts_nothing_new(tmp_path, si
     records = _records(results)
     assert [(r["seed"], r["status"]) for r in records] == [(0, "interrupted")]  # seed 1 never started
     assert "sweep: 0 ok, 0 failed, 0 diverged, 1 interrupted, 0 skipped, 1 not started (2 configurations)" in out
-
-
-def _wait_for_child(parent: int, marker: str, timeout: float) -> int:
-    """The pid of a process started by ``parent`` whose command line holds ``marker``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                status = (entry / "status").read_text()
-                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
-            if ppid == parent and marker in cmdline:
-                return int(entry.name)
-        time.sleep(0.1)
-    raise AssertionError(f"no child of {parent} with {marker!r} within {timeout} s")
 
 
 @pytest.mark.parametrize("deaf_to_sigterm, ended_by", [(False, "SIGTERM"), (True, "SIGKILL")])
@@ -209,7 +193,9 @@ def test_a_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupted(tm
                                 str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     run = None
     try:
-        run = _wait_for_child(process.pid, "--seeds", timeout=60)
+        run = find_descendant(process.pid, ["--seeds"], timeout=60)
+        if not deaf_to_sigterm:
+            wait_for(lambda: catches_sigterm(run), 60, "the run to enter its command")
         time.sleep(1.5)  # into the training loop
         process.send_signal(signal.SIGINT)
         stopped = time.monotonic()

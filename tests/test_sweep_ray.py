@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from deaf_run import deaf_env
 
+from proc_helpers import catches_sigterm, find_descendant, parent, wait_for
+
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'rnnbench[ray]' (make install does)")
 
 from rnnbench.cli import main  # noqa: E402
@@ -112,9 +114,9 @@ def test_a_task_whose_worker_is_killed_becomes_a_failed_record(local_ray, tmp_pa
     killed = {}
 
     def kill_the_worker():
-        run = _find_process(["rnnbench.sweep.guarded", "--seeds 7"], timeout=120)
+        run = find_descendant(os.getpid(), ["rnnbench.sweep.guarded", "--seeds 7"], timeout=120)
         time.sleep(1.0)  # training
-        killed["worker"], killed["run"] = _parent(run), run
+        killed["worker"], killed["run"] = parent(run), run
         os.kill(killed["worker"], signal.SIGKILL)
 
     killer = threading.Thread(target=kill_the_worker, daemon=True)
@@ -147,8 +149,8 @@ def test_ctrl_c_interrupts_running_tasks_and_cancels_queued_ones(local_ray, tmp_
 
     def interrupt_when_both_train():
         for seed in (0, 1):  # two CPUs: two runs, the third waits in Ray's queue
-            pid = _find_process(["rnnbench.sweep.guarded", f"--seeds {seed}"], timeout=120)
-            _wait_until_in_command(pid, timeout=120)  # on a loaded machine, imports take seconds
+            pid = find_descendant(os.getpid(), ["rnnbench.sweep.guarded", f"--seeds {seed}"], timeout=120)
+            _in_command(pid, timeout=120)  # on a loaded machine, imports take seconds
         time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGINT)  # caught by the sweep's handler: it is inside its loop now
 
@@ -180,9 +182,9 @@ def test_a_ray_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupte
                                text=True, env=env)
     run = None
     try:
-        run = _find_process(["rnnbench.sweep.guarded", "--seeds 0"], timeout=120)
+        run = find_descendant(process.pid, ["rnnbench.sweep.guarded", "--seeds 0"], timeout=120)
         if not deaf_to_sigterm:
-            _wait_until_in_command(run, timeout=120)  # its SIGTERM handler is in: the run is training
+            _in_command(run, timeout=120)  # its SIGTERM handler is in: the run is training
         time.sleep(3.0)  # into the training loop (imports take seconds on a loaded machine)
         process.send_signal(signal.SIGINT)
         stopped = time.monotonic()
@@ -218,39 +220,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _find_process(markers: list[str], timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                except OSError:
-                    continue
-                if all(m in cmdline for m in markers):
-                    return int(entry.name)
-        time.sleep(0.1)
-    raise AssertionError(f"no process with {markers} within {timeout} s")
-
-
-def _wait_until_in_command(pid: int, timeout: float) -> None:
-    """Until the run has entered its command (``signals.handled`` catches SIGTERM): a Ctrl-C now leaves a record."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            caught = next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                          if line.startswith("SigCgt:"))
-        except (OSError, StopIteration):
-            return  # gone: the sweep's own accounting says what happened
-        if int(caught, 16) & (1 << (signal.SIGTERM - 1)):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"run {pid} did not enter its command within {timeout} s")
-
-
-def _parent(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+def _in_command(pid: int, timeout: float) -> None:
+    """Until the run has entered its command (a Ctrl-C now leaves a record), or is gone (the sweep's own accounting
+    then says what happened)."""
+    wait_for(lambda: catches_sigterm(pid) or not Path(f"/proc/{pid}").exists(), timeout,
+             f"run {pid} to enter its command")
 
 
 def test_a_task_that_died_before_reporting_its_node_is_placed_on_the_only_node():

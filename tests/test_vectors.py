@@ -31,15 +31,10 @@ from rnnbench.vectors import peek_dim, read_vectors
 from cli_helpers import one_line_error
 from sst_fixtures import write_sst
 from text_fixtures import sentiment_texts, write_user_file
+from vector_fixtures import FROZEN_MODELS, frozen_run, vectors_file, write
 
 TESTS = Path(__file__).parent
 VOCAB = ["<pad>", "<unk>", "good", "bad", "film", "the", "plot"]
-
-
-def write(path: Path, lines, compress=False) -> Path:
-    data = ("\n".join(lines) + "\n").encode("utf-8")
-    path.write_bytes(gzip.compress(data) if compress else data)
-    return path
 
 
 def glove_lines():
@@ -218,35 +213,6 @@ def test_the_shared_update_skips_frozen_parameters_in_step_norm_and_penalty(opti
 # -- frozen training on every backend: the embedding bit-identical, the loss curves alike -----------------
 
 
-def _vectors_file(folder: Path) -> Path:
-    """Vectors for most of test_treesent's words, cased as SST is (the vocabulary is lower-cased)."""
-    rng = np.random.default_rng(5)
-    words = ("good", "bad", "film", "The", "plot", "is", "not", "fun", "elsewhere")
-    return write(folder / "vec.txt", [f"{w} " + " ".join(f"{v:.5f}" for v in rng.uniform(-1, 1, 6)) for w in words])
-
-
-def frozen_run(backend: str, model: str, folder: str, steps: int = 3) -> dict:
-    """Train ``steps`` batches of a tiny treesent model with frozen vectors (float64); what changed."""
-    folder = Path(folder)
-    sst = folder / "data" / "sst"
-    if not sst.exists():
-        write_sst(sst)
-    task = TreeSentiment()
-    given = {"model": model, "data_dir": str(sst.parent), "batch_size": 8, "dtype": "float64", "l2": 1e-3,
-             "vectors": str(_vectors_file(folder)), "freeze_embeddings": True}
-    if model != "recursive":
-        given["hidden_size"] = 5
-    prepared = task.prepare(task.resolve_config(given))
-    start = prepared.init_params(prepared.spec, 0)
-    net = get_backend(backend).build_model(prepared.spec, start)
-    losses = [float(net.train_step(*batch.inputs, batch.targets))
-              for batch in prepared.train_batches(0, 1)[:steps]]
-    end = net.get_params()
-    return {"losses": losses, "embedding_kept": bool(np.array_equal(end["embedding"], start["embedding"])),
-            "others_moved": all(not np.array_equal(end[k], start[k]) for k in start if k != "embedding")}
-
-
-FROZEN_MODELS = ("recursive", "treelstm", "lstm")
 @pytest.mark.parametrize("model", FROZEN_MODELS)
 def test_frozen_embedding_on_numpy(tmp_path, model):
     numpy = frozen_run("numpy", model, tmp_path)
@@ -267,7 +233,7 @@ def test_frozen_embedding_on_tensorflow_and_jax_matches_numpy(tmp_path, backend)
     pytest.importorskip(backend)
     if backend == "jax":
         pytest.importorskip("rnnbench_jax")
-    script = (f"import json, sys; sys.path.insert(0, {str(TESTS)!r}); from test_vectors import frozen_run, "
+    script = (f"import json, sys; sys.path.insert(0, {str(TESTS)!r}); from vector_fixtures import frozen_run, "
               f"FROZEN_MODELS; print(json.dumps({{m: frozen_run({backend!r}, m, {str(tmp_path)!r}) "
               f"for m in FROZEN_MODELS}}))")
     env = {k: v for k, v in os.environ.items() if k != "RNNBENCH_DISABLE_PLUGIN_AUTOLOAD"}  # jax: a plugin
@@ -300,7 +266,7 @@ def _treesent(tmp_path, *extra):
 
 
 def test_a_treesent_run_records_its_vectors_and_starts_from_them(tmp_path, capsys):
-    vectors = _vectors_file(tmp_path)
+    vectors = vectors_file(tmp_path)
     assert _treesent(tmp_path, "--model", "recursive", "--vectors", str(vectors)) == 0, capsys.readouterr().err
     record = _record(tmp_path / "results")
     info = record["data"]["vectors"]
@@ -328,7 +294,7 @@ def test_a_treesent_run_records_its_vectors_and_starts_from_them(tmp_path, capsy
 
 
 def test_treesent_word_and_tree_models_take_vectors_and_freeze(tmp_path, capsys):
-    vectors = _vectors_file(tmp_path)
+    vectors = vectors_file(tmp_path)
     for model in ("treelstm", "lstm"):
         results = tmp_path / model
         code = cli.main(["run", "--backend", "numpy", "--task", "treesent", "--model", model, "--data-dir",
@@ -369,13 +335,13 @@ def test_freezing_a_random_embedding_is_allowed_with_a_note(tmp_path, capsys):
     ("recursive", ["--embed-size", "50"], ["--embed-size 50", "dimension 6"]),
 ])
 def test_a_size_that_disagrees_with_the_vectors_is_one_line(tmp_path, capsys, model, option, words):
-    code = _treesent(tmp_path, "--model", model, "--vectors", str(_vectors_file(tmp_path)), *option)
+    code = _treesent(tmp_path, "--model", model, "--vectors", str(vectors_file(tmp_path)), *option)
     one_line_error(code, capsys.readouterr().err, *words)
 
 
 def test_an_agreeing_size_is_fine(tmp_path, capsys):
     assert _treesent(tmp_path, "--model", "lstm", "--embed-size", "6", "--vectors",
-                     str(_vectors_file(tmp_path))) == 0, capsys.readouterr().err
+                     str(vectors_file(tmp_path))) == 0, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("content, words", [
@@ -415,7 +381,6 @@ def test_variant_labels_name_the_vectors_file_and_old_records_have_none():
 def test_a_frozen_parameter_has_no_l2_in_its_reported_gradient(backend):
     """loss_and_grads and the L2 term agree: a frozen embedding's gradient is the data gradient alone."""
     pytest.importorskip(backend)
-    from rnnbench import get_backend
     from rnnbench.model import ModelSpec, init_model_params
 
     spec = ModelSpec(cell="lstm", hidden_size=4, num_outputs=3, vocab_size=12, embed_size=5, l2=0.1, dtype="float64")
