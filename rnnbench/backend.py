@@ -67,8 +67,17 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def build_model(self, spec, params):
-        """A trainable model for :class:`rnnbench.model.ModelSpec` ``spec`` from canonical ``params``."""
+        """A trainable model for :class:`rnnbench.model.ModelSpec` ``spec`` from canonical ``params``.
+
+        A backend that lists more than ``"mask"`` in :attr:`padding_paths` also takes the keyword
+        ``padding`` (one of them); it is only ever passed to such a backend."""
         raise NotImplementedError
+
+    #: How the models of this backend can treat the padded steps of a ragged batch: ``"mask"`` (every
+    #: step computed, the padded ones masked out: the default) and ``"pack"`` (the padded steps skipped,
+    #: e.g. torch's ``pack_padded_sequence``). Both give the same numbers; ``bench --suite lengths``
+    #: times each path the backend lists.
+    padding_paths: tuple[str, ...] = ("mask",)
 
     #: True when ``sequence_forward``/``sequence_backward`` take ``num_layers`` and ``bidirectional``
     #: (stacked and bidirectional encoders, :mod:`rnnbench.layers`); a backend without it is

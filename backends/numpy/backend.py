@@ -89,16 +89,25 @@ class NumpyBackend(Backend):
         from .bench import tree_timer
         return tree_timer(cell, params, x_leaves, trees, backward)
 
-    def build_model(self, spec, params):
+    #: ``pack``: the ragged loop (LSTM; :mod:`.sequence`): each step runs on the rows still running.
+    padding_paths = ("mask", "pack")
+
+    def build_model(self, spec, params, padding="mask"):
         from rnnbench.tree_model import TreeModelSpec
 
+        if padding not in self.padding_paths:
+            raise RnnbenchError(f"unknown padding path {padding!r}; valid: {', '.join(self.padding_paths)}")
         if isinstance(spec, TreeModelSpec):
             from .tree_model import NumpyTreeModel
 
             return NumpyTreeModel(spec, params)
+        if padding == "pack" and spec.cell != "lstm":
+            from rnnbench.errors import UnsupportedError
+
+            raise UnsupportedError(f"numpy's ragged loop (padding 'pack') is written for the LSTM, not {spec.cell}")
         from .model import NumpyModel
 
-        return NumpyModel(spec, params)
+        return NumpyModel(spec, params, padding=padding)
 
 
 def _threadpool_info() -> list:

@@ -63,7 +63,16 @@ class Trainable:
 
 
 class NumpyModel(Trainable):
-    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; all inputs and outputs are NumPy."""
+    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; all inputs and outputs are NumPy.
+
+    ``padding`` ``"pack"`` sorts each ragged training batch longest first, so that the encoder's
+    ragged loop runs every step on the rows still running (:mod:`.sequence`); the loss is the batch
+    mean either way and the gradients are sums over the batch, so only their rounding changes.
+    """
+
+    def __init__(self, spec, params: dict, padding: str = "mask"):
+        super().__init__(spec, params)
+        self.padding = padding
 
     # -- public interface (rnnbench.model) ---------------------------------------------------
 
@@ -91,6 +100,11 @@ class NumpyModel(Trainable):
         ids, x, lengths = self._check_inputs(inputs, lengths)
         targets = self._check_targets(targets, len(lengths))
         masks = check_masks(self.spec, (inputs, lengths), masks)
+        order = _longest_first(lengths) if self.padding == "pack" and state_grads is None else None
+        if order is not None:  # the ragged loop: rows sorted longest first (a permutation of a batch mean)
+            ids = ids[order] if ids is not None else None
+            x, lengths, targets = x[order], lengths[order], targets[order]
+            masks = None if masks is None else {k: v[order] for k, v in masks.items()}
         if masks is not None:
             x = x * masks["input"]
         outputs, pooled, pool_index, cache = self._forward(x, lengths, None if masks is None else masks["head"])
@@ -152,6 +166,13 @@ class NumpyModel(Trainable):
 
     def _check_targets(self, targets, batch):
         return check_model_targets(self.spec, targets, batch)
+
+
+def _longest_first(lengths: np.ndarray):
+    """The permutation that sorts a ragged batch longest first; None when it is sorted so or not ragged."""
+    if lengths.size < 2 or int(lengths.min()) == int(lengths.max()) or bool(np.all(lengths[:-1] >= lengths[1:])):
+        return None
+    return np.argsort(-lengths, kind="stable")
 
 
 def _step_mask(lengths, steps) -> np.ndarray:

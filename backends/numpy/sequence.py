@@ -31,6 +31,11 @@ Masking: a sequence of length ``L`` freezes its state after step ``L``
 while the gates of that step receive none. Outputs past ``L`` are zero, so an
 upstream ``dy`` there has no effect. Steps where every sequence is still
 running (all of them when lengths are equal) pay nothing for masking.
+
+The ragged loop (LSTM): a batch sorted longest first runs each step on the rows
+still running alone (a prefix of the batch), as torch's packed sequences do, and
+copies the finished rows' states; the numbers are the masked loop's. The NumPy
+model's ``padding="pack"`` sorts its batches so (``bench --suite lengths``).
 """
 from __future__ import annotations
 
@@ -131,6 +136,14 @@ def _idle_rows(lengths, min_length, t):
 
 def _min_length(lengths, T):
     return int(lengths.min()) if lengths.size else T
+
+
+def _running_rows(lengths, T):
+    """``[T]`` rows still running at each step when the batch is sorted longest first (the ragged loop:
+    step ``t`` then runs on rows ``[:running[t]]`` alone); None otherwise, or when none ever stops."""
+    if lengths.size < 2 or _min_length(lengths, T) >= T or not bool(np.all(lengths[:-1] >= lengths[1:])):
+        return None
+    return np.count_nonzero(lengths[None, :] > np.arange(T)[:, None], axis=1)
 
 
 def _outputs(hs, lengths, min_length):
@@ -278,25 +291,31 @@ def _lstm_forward(params, x, lengths, state, activation):
     recurrent = np.empty((B, 4 * H), dtype)
     ig = np.empty((B, H), dtype)
     min_length = _min_length(lengths, T)
+    running = _running_rows(lengths, T)
     for t in range(T):
-        a = acts[t]
-        np.matmul(hs[t], W_h_scaled, out=recurrent)
-        a += recurrent
+        n = B if running is None else int(running[t])  # a sorted batch: its first n rows still run
+        a = acts[t, :n]
+        np.matmul(hs[t, :n], W_h_scaled, out=recurrent[:n])
+        a += recurrent[:n]
         np.tanh(a, out=a)
         a *= scale
         a += offset
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        c = cs[t + 1]
-        np.multiply(f, cs[t], out=c)
-        np.multiply(i, g, out=ig)
-        c += ig
-        np.tanh(c, out=tanh_cs[t])
-        np.multiply(o, tanh_cs[t], out=hs[t + 1])
-        idle = _idle_rows(lengths, min_length, t)
+        c = cs[t + 1, :n]
+        np.multiply(f, cs[t, :n], out=c)
+        np.multiply(i, g, out=ig[:n])
+        c += ig[:n]
+        np.tanh(c, out=tanh_cs[t, :n])
+        np.multiply(o, tanh_cs[t, :n], out=hs[t + 1, :n])
+        if n < B:  # finished rows keep their state; their gates are never read (backward zeroes them)
+            cs[t + 1, n:] = cs[t, n:]
+            hs[t + 1, n:] = hs[t, n:]
+            tanh_cs[t, n:] = 0
+        idle = None if running is not None else _idle_rows(lengths, min_length, t)
         if idle is not None:
-            np.copyto(c, cs[t], where=idle)
+            np.copyto(cs[t + 1], cs[t], where=idle)
             np.copyto(hs[t + 1], hs[t], where=idle)
-    cache = dict(cell="lstm", params=params, xt=xt, lengths=lengths, min_length=min_length,
+    cache = dict(cell="lstm", params=params, xt=xt, lengths=lengths, min_length=min_length, running=running,
                  acts=acts, hs=hs, cs=cs, tanh_cs=tanh_cs, has_state=state is not None,
                  buffers=("xt", "acts", "hs", "cs", "tanh_cs"))
     final = {"h": hs[T].copy(), "c": cs[T].copy()}
@@ -350,25 +369,34 @@ def _lstm_backward(cache, dy, dfinal, state_grads=None):
     gates4 = dgates.reshape(T, B, 4, H)
     chunk = max(1, min(T, _SLOPE_CHUNK // max(1, B * 4 * H)))
     cell_slopes = np.empty((chunk, B, H), dtype)
+    running = cache.get("running")
     start = T
     for t in range(T - 1, -1, -1):
         if t < start:
             start = max(0, t + 1 - chunk)
             _lstm_slopes(acts, cs, tanh_cs, start, t + 1, dgates[start:t + 1], cell_slopes[:t + 1 - start])
-        idle = _idle_rows(lengths, min_length, t)
-        _add_upstream_output(dh, dy, t, idle)
+        n = B if running is None else int(running[t])  # the ragged loop: rows [:n] ran this step
+        idle = None if running is not None else _idle_rows(lengths, min_length, t)
+        if running is None:
+            _add_upstream_output(dh, dy, t, idle)
+        elif dy is not None:  # a finished row's output is a constant zero: its dy has no effect
+            dh[:n] += dy[:n, t]
         if state_grads is not None:
             state_grads[:, t] = dh
-        np.multiply(dh, cell_slopes[t - start], out=tmp)
-        np.add(dc, tmp, out=dc_total)
-        d4 = gates4[t]
-        np.multiply(d4[:, :3], dc_total[:, None, :], out=d4[:, :3])  # i, f, g
-        np.multiply(d4[:, 3], dh, out=d4[:, 3])                       # o
+        np.multiply(dh[:n], cell_slopes[t - start, :n], out=tmp[:n])
+        np.add(dc[:n], tmp[:n], out=dc_total[:n])
+        d4 = gates4[t, :n]
+        np.multiply(d4[:, :3], dc_total[:n, None, :], out=d4[:, :3])  # i, f, g
+        np.multiply(d4[:, 3], dh[:n], out=d4[:, 3])                       # o
         d = dgates[t]
+        if n < B:
+            d[n:] = 0
+            dh_prev[n:] = dh[n:]
+            dc_prev[n:] = dc[n:]
         if idle is not None:
             np.copyto(d, 0, where=idle)
-        np.matmul(d, W_h_t, out=dh_prev)
-        np.multiply(dc_total, acts[t, :, H:2 * H], out=dc_prev)
+        np.matmul(d[:n], W_h_t, out=dh_prev[:n])
+        np.multiply(dc_total[:n], acts[t, :n, H:2 * H], out=dc_prev[:n])
         if idle is not None:
             np.copyto(dh_prev, dh, where=idle)
             np.copyto(dc_prev, dc, where=idle)

@@ -94,16 +94,21 @@ class TorchBackend(Backend):
         from .bench import plain_train_step
         return plain_train_step(self, spec, params)
 
-    def build_model(self, spec, params):
+    #: ``pack``: the native impl's ``pack_padded_sequence`` path (the loop impls run it masked).
+    padding_paths = ("mask", "pack")
+
+    def build_model(self, spec, params, padding="mask"):
         from rnnbench.tree_model import TreeModelSpec
 
+        if padding not in self.padding_paths:
+            raise RnnbenchError(f"unknown padding path {padding!r}; valid: {', '.join(self.padding_paths)}")
         if isinstance(spec, TreeModelSpec):
             from rnnbench.backends.torch.tree_model import TorchTreeModel
 
             return TorchTreeModel(spec, params, self)
         from rnnbench.backends.torch.model import TorchModel
 
-        return TorchModel(spec, params, self)
+        return TorchModel(spec, params, self, padding=padding)
 
     # -------------------------------------------------------------- conversion
 

@@ -152,7 +152,16 @@ class Trainable:
 
 
 class TorchModel(Trainable):
-    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; NumPy in, NumPy out."""
+    """A trainable model for a :class:`~rnnbench.model.ModelSpec`; NumPy in, NumPy out.
+
+    ``padding`` ``"mask"`` runs the fused layer over the whole padded batch and zeroes the padded
+    outputs (fast on CPU: the packed backward is slow, :func:`~.sequence.run_sequence`);
+    ``"pack"`` skips the padded steps with ``pack_padded_sequence`` (native impl). Same numbers.
+    """
+
+    def __init__(self, spec, params: dict, backend, padding: str = "mask"):
+        super().__init__(spec, params, backend)
+        self.padding = padding
 
     # -- public interface (rnnbench.model) ---------------------------------------------------
 
@@ -239,12 +248,13 @@ class TorchModel(Trainable):
         x = self._embedded(params, inputs)
         if masks is not None:
             x = x * masks["input"]
+        masked = self.padding == "mask"  # pack: the native path that skips padded steps
         if spec.layered:
             y, _ = self.backend.encode_layered(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
-                                               spec.num_layers, spec.bidirectional, outputs_only=True)
+                                               spec.num_layers, spec.bidirectional, outputs_only=masked)
         else:
             y, _ = self.backend.encode(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
-                                       outputs_only=True)
+                                       outputs_only=masked)
         pooled = self._pool(y, lengths)
         if masks is not None:
             pooled = pooled * masks["head"]

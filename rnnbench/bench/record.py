@@ -83,8 +83,12 @@ def annotate(rows: list[dict], peaks: dict) -> None:
 
 def comparison_key(row: dict) -> tuple:
     """What rows must share to be compared (timed in one set of rounds, divided by one another). Tree rows:
-    "steps" is the schedule's length (it differs between impls), so it is left out."""
-    return tuple(row.get(k) for k in COMPARABLE if not (k == "steps" and row.get("kind") == "tree"))
+    "steps" is the schedule's length (it differs between impls), so it is left out. Ragged-text rows
+    (``bench --suite lengths``) compare the strategies of one backend on one dataset."""
+    key = tuple(row.get(k) for k in COMPARABLE if not (k == "steps" and row.get("kind") == "tree"))
+    if row.get("kind") == "lengths":
+        key += (row.get("lengths_of"), row.get("backend"), row.get("token_budget"))
+    return key
 
 
 def fastest_impls(rows: list[dict]) -> list[dict]:
@@ -96,8 +100,8 @@ def fastest_impls(rows: list[dict]) -> list[dict]:
     best = {}
     counts = {}
     for row in rows:
-        if row.get("status") != "ok" or not row.get("median_s"):
-            continue
+        if row.get("status") != "ok" or not row.get("median_s") or row.get("kind") == "lengths":
+            continue  # ragged-text rows compare strategies within a backend (rnnbench.bench.lengths)
         key = (*comparison_key(row), row["backend"])
         counts[key] = counts.get(key, 0) + 1
         if key not in best or row["median_s"] < best[key]["median_s"]:

@@ -14,7 +14,7 @@ import time
 from rnnbench.bench import flops as flop_counts
 from rnnbench.bench.inputs import sequence_inputs, tree_inputs
 from rnnbench.bench.timing import measure
-from rnnbench.errors import RnnbenchError
+from rnnbench.errors import RnnbenchError, UnsupportedError
 
 #: Rounds of the overhead comparison (harness, bare callable, bare framework loop, interleaved).
 OVERHEAD_ROUNDS = 5
@@ -74,6 +74,10 @@ def build_timer(backend, config: dict, row: dict):
 
     Items are what throughput counts: tokens (batch x steps) for sequences, nodes for trees.
     """
+    if config["kind"] == "lengths":  # the textclf model over ragged batches (bench --suite lengths)
+        from rnnbench.bench.lengths import lengths_timer
+
+        return lengths_timer(backend, config, row)
     backward = config["pass"] == "forward+backward"
     cell, dtype, D, H = config["cell"], config["dtype"], config["input"], config["hidden"]
     if config["kind"] == "sequence":
@@ -111,6 +115,9 @@ def run_config(config: dict, policy, backends: dict) -> dict:
         timer, items = build_timer(backend, config, row)
         timing = measure(timer, policy)
         row["kernel"], row["kernel_warnings"] = kernel_of(config["backend"], backends)
+    except UnsupportedError as exc:
+        row.update(status="unsupported", error=str(exc).splitlines()[0])
+        return row
     except Exception as exc:  # noqa: BLE001
         row["error"] = one_line(exc)
         return row

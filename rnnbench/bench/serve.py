@@ -23,7 +23,7 @@ import gc
 import json
 
 from rnnbench.bench.run_config import build_timer, get_backend, kernel_of, one_line
-from rnnbench.errors import RnnbenchError
+from rnnbench.errors import RnnbenchError, UnsupportedError
 
 
 class Session:
@@ -64,6 +64,9 @@ class Session:
             first_s = first_call(timer)
             calibration = warm_and_calibrate(timer, TimingPolicy(**policy))
             row["kernel"], row["kernel_warnings"] = kernel_of(config["backend"], self.backends)
+        except UnsupportedError as exc:
+            del timer
+            return {"row": {"status": "unsupported", "error": str(exc).splitlines()[0]}}
         except Exception as exc:  # noqa: BLE001
             del timer
             gc.collect()

@@ -158,6 +158,8 @@ def parse_tree_sizes(text: str) -> list[tuple]:
 
 def size_label(row: dict) -> str:
     """How a row's size is written in tables: ``64x100x128x256`` or ``64 trees 300x150``."""
+    if row.get("kind") == "lengths":
+        return f"{row.get('lengths_of')} {row.get('strategy')} ({row['batch']} texts)"
     if row.get("kind") == "tree":
         return f"{row['batch']} trees {row['input']}x{row['hidden']}"
     label = f"{row['batch']}x{row['steps']}x{row['input']}x{row['hidden']}"

@@ -31,8 +31,9 @@ def add_parser(commands, argv=None) -> None:
                     "ms with its 95% interval, GFLOP/s from counted FLOPs, the fraction of this machine's "
                     "measured matrix-multiply peak, the ratio to the fastest backend with its interval, peak "
                     "memory, the first call's cost, and whether each row is stable.")
-    bench.add_argument("--suite", choices=("smoke", "cpu", "deepbench"),
-                       help="a named grid (default: a custom grid from the options below)")
+    bench.add_argument("--suite", choices=("smoke", "cpu", "deepbench", "lengths"),
+                       help="a named grid (default: a custom grid from the options below); lengths: the textclf "
+                            "model on real ragged text, batched random, bucketed, sorted and packed")
     bench.add_argument("--cells", metavar="LIST", help="rnn, lstm, gru, recursive, treelstm (comma-separated)")
     bench.add_argument("--backends", metavar="LIST", help="numpy, torch, tensorflow (default: all registered)")
     bench.add_argument("--impls", metavar="LIST",
@@ -78,6 +79,12 @@ def add_parser(commands, argv=None) -> None:
                        help="batches a round of --train passes over (default 8)")
     bench.add_argument("--train-rounds", type=positive_int, default=10, metavar="N",
                        help="alternating rounds of --train (default 10)")
+    bench.add_argument("--datasets", metavar="LIST",
+                       help="--suite lengths: whose length distributions (imdb, sst2, trec; default all three)")
+    bench.add_argument("--strategies", metavar="LIST",
+                       help="--suite lengths: random, bucketed, sorted, packed (default all four)")
+    bench.add_argument("--token-budget", type=positive_int, metavar="N",
+                       help="--suite lengths: real tokens a batch holds on average (default 4096)")
     bench.add_argument("--peak-frameworks", metavar="LIST",
                        help="frameworks whose GEMM may set the peak (default: numpy, torch, tensorflow, "
                             "each installed one, each in its own process)")
@@ -100,6 +107,11 @@ def handle(args) -> int:
         os.environ[OFFLINE_VARIABLE] = "1"
     if args.train:
         return _handle_train(args)
+    if args.suite == "lengths":
+        return _handle_lengths(args)
+    for option in ("datasets", "strategies", "token_budget"):
+        if getattr(args, option) is not None:
+            raise RnnbenchError(f"--{option.replace('_', '-')} applies to --suite lengths only")
     grid = build_grid(args)
     policy = _policy(grid.suite.policy, args)
     grid.config["timing"] = {**policy.as_dict(), "interleaved": not args.overhead}
@@ -186,7 +198,6 @@ def _handle_train(args) -> int:
     """``--train``: rnnbench's training step against each framework's plain loop (:mod:`rnnbench.bench.train`)."""
     from rnnbench.bench import record, table
     from rnnbench.bench.grid import _impls
-    from rnnbench.bench.suites import parse_names
     from rnnbench.bench.timing import usable_cpus
     from rnnbench.bench.train import format_train, run_train_bench
     from rnnbench.machine import load_average
@@ -205,15 +216,7 @@ def _handle_train(args) -> int:
     warn_threads(args.threads)
     device = (args.device or "cpu").strip().lower()
     registry = get_registry()
-    named = parse_names(args.backends, None, "backends") if args.backends else None
-    backends = named or list(registry.backends)
-    unavailable = {}
-    for name in backends:
-        entry = registry.backend(name)
-        if not entry.available:
-            if named:
-                raise RnnbenchError(f"backend {name} is unavailable: {entry.unavailable_reason()}")
-            unavailable[name] = entry.unavailable_reason()
+    backends, unavailable = _backends(args)
     impls, _ = _impls(args.impls, backends, unavailable, registry)
     if not args.no_record:
         ensure_writable(args.results_dir)
@@ -237,6 +240,104 @@ def _handle_train(args) -> int:
         print("rnnbench: nothing could be timed (every configuration is unavailable or failed)", file=sys.stderr)
         return 1
     return 1 if result["status"] == "failed" else 0
+
+
+def _handle_lengths(args) -> int:
+    """``--suite lengths``: each backend's strategies for ragged text, in interleaved rounds
+    (:mod:`rnnbench.bench.lengths`)."""
+    from rnnbench.bench import lengths, record, sweep, table
+    from rnnbench.bench.suites import CAREFUL, DTYPES, parse_names
+    from rnnbench.bench.timing import usable_cpus
+    from rnnbench.bench.verdict import settle
+    from rnnbench.devices import warn_threads
+    from rnnbench.machine import load_average
+    from rnnbench.params import SEQUENCE_CELLS
+    from rnnbench.records import ensure_writable, save_record
+
+    for option in ("sizes", "tree_sizes", "impls", "passes"):
+        if getattr(args, option):
+            raise RnnbenchError(f"--{option.replace('_', '-').replace('passes', 'pass')} does not apply to "
+                                "--suite lengths (its sizes are the textclf task's; it times forward+backward)")
+    if args.trees or args.overhead:
+        raise RnnbenchError(f"--{'trees' if args.trees else 'overhead'} does not apply to --suite lengths")
+    datasets = parse_names(args.datasets, lengths.DATASETS, "datasets", "dataset") if args.datasets \
+        else list(lengths.DATASETS)
+    strategies = parse_names(args.strategies, lengths.STRATEGIES, "strategies", "strategy") if args.strategies \
+        else list(lengths.STRATEGIES)
+    cells = parse_names(args.cells, SEQUENCE_CELLS, "cells", "cell") if args.cells else [None]
+    dtypes = parse_names(args.dtype, DTYPES, "dtype") if args.dtype else ["float32"]
+    budget = args.token_budget or lengths.TOKEN_BUDGET
+    threads = args.threads if args.threads is not None else usable_cpus()
+    device = (args.device or "cpu").strip().lower()
+    backends, unavailable = _backends(args)
+    policy = _policy(CAREFUL, args)
+    if not args.no_record:
+        ensure_writable(args.results_dir)
+    warn_threads(args.threads)
+    configs, described = [], {}
+    for cell in cells:
+        for dtype in dtypes:
+            more, described = lengths.build_configs(backends=backends, datasets=datasets, strategies=strategies,
+                                                    dtype=dtype, threads=threads, device=device, budget=budget,
+                                                    data_dir=args.data_dir, cell=cell)
+            configs += more
+    settled = settle(args.settle, usable_cpus())
+    started, load_start = record.now(), load_average()
+    print(f"bench: {len(configs)} ragged-text configurations ({', '.join(datasets)} x {', '.join(strategies)}), "
+          f"{threads} thread(s), {device}, one process per backend, interleaved rounds to a "
+          f"{100 * policy.target_ci:g}% interval", file=sys.stderr)
+    rows = sweep.run_configs(configs, threads=threads, policy=policy, isolation="impl", timeout=args.timeout,
+                             unavailable=unavailable, progress=_progress)
+    lengths.finish_rows(rows)
+    record.annotate(rows, {})
+    record.judge_rows(rows, policy.target_ci, usable_cpus())
+    config = {"suite": "lengths", "description": "the textclf model on real ragged text, four batching strategies",
+              "backends": backends, "cells": sorted({c["cell"] for c in configs}), "datasets": described,
+              "strategies": strategies, "dtypes": dtypes, "passes": ["forward+backward"], "device": device,
+              "threads": threads, "isolation": "impl", "timing": {**policy.as_dict(), "interleaved": True},
+              "lengths": "ragged: each dataset's real lengths (config.datasets)", "unavailable": unavailable}
+    result = record.build_record(dataset="lengths", config=config, rows=rows, peaks={}, started_at=started,
+                                 load_start=load_start, load_end=load_average(), settle=settled)
+    record.judge_record(result, args.results_dir)
+    if args.format == "json":
+        print(json.dumps(result, indent=1))
+    else:
+        print(lengths.format_lengths(rows, described))
+        unstable = table.format_unstable(rows, result["unstable_reasons"])
+        if unstable:
+            print(unstable)
+        kernels = table.format_kernels(result["warnings"], result["kernels"])
+        if kernels:
+            print(kernels)
+    if not args.no_record:
+        path = save_record(args.results_dir, result)
+        print(f"record: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
+    if not any(row["status"] == "ok" for row in rows):
+        print("rnnbench: nothing could be timed (every configuration is unavailable or failed)", file=sys.stderr)
+        return 1
+    if args.require_stable and not result["stable"]:
+        print(f"rnnbench: not stable (--require-stable): {_instability(rows, result)}", file=sys.stderr)
+        return 1
+    return 1 if result["status"] == "failed" else 0
+
+
+def _backends(args) -> tuple[list[str], dict]:
+    """The backends to time (named, else every registered one) and why each unavailable one cannot run;
+    a backend the user named that is not installed is an error."""
+    from rnnbench.bench.suites import parse_names
+    from rnnbench.plugins import get_registry
+
+    registry = get_registry()
+    named = parse_names(args.backends, None, "backends") if args.backends else None
+    backends = named or list(registry.backends)
+    unavailable = {}
+    for name in backends:
+        entry = registry.backend(name)  # unknown name: one-line error listing the valid ones
+        if not entry.available:
+            if named:
+                raise RnnbenchError(f"backend {name} is unavailable: {entry.unavailable_reason()}")
+            unavailable[name] = entry.unavailable_reason()
+    return backends, unavailable
 
 
 def _policy(policy, args):

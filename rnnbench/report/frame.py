@@ -124,12 +124,22 @@ def _check_rows(path, record: dict) -> list[dict]:
     return rows
 
 
+#: The fields of a ragged-text row (``bench --suite lengths``) the report reads (rnnbench.report.lengths).
+LENGTHS_FIELDS = ("lengths_of", "strategy", "padding_fraction", "epoch_padding_fraction", "real_tokens",
+                  "padded_tokens", "useful_tokens_per_s", "ms_per_1k_tokens", "token_budget", "lengths_source",
+                  "padding_path", "vocab_size", "batches")
+
+
 def _bench_rows(path, record: dict) -> list[dict]:
     rows = []
     for entry in record.get("rows") or []:
         # the peak of the row's own dtype where the record measured one per dtype
         peak = (record.get("peaks") or {}).get(entry.get("dtype")) or record.get("peak") or {}
-        row = _common("bench", path, record)
+        # a ragged-text row is its own kind: it compares strategies, never a cell size with the speed table's rows
+        lengths = entry.get("kind") == "lengths"
+        row = _common("lengths" if lengths else "bench", path, record)
+        if lengths:
+            row.update({key: entry.get(key) for key in LENGTHS_FIELDS})
         row.update({key: entry.get(key) for key in (
             "backend", "impl", "device", "dtype", "threads", "batch", "steps", "input", "hidden", "trees", "nodes",
             "pass", "median_s", "iqr_s", "min_s", "count", "flops", "gflops_per_s", "peak_fraction",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rnnbench.errors import RnnbenchError
 from rnnbench.report.accuracy import accuracy_section
+from rnnbench.report.lengths import lengths_section
 from rnnbench.report.longrange import longrange_section
 from rnnbench.report.parity import parity_section
 from rnnbench.report.speed import speed_section
@@ -10,11 +11,12 @@ from rnnbench.report.summary import cost_section, summary_section
 
 #: In report order: the side-by-side summary first, then the detailed tables.
 BUILDERS = {"summary": summary_section, "accuracy": accuracy_section, "cost": cost_section, "speed": speed_section,
-            "parity": parity_section, "longrange": longrange_section}
+            "lengths": lengths_section, "parity": parity_section, "longrange": longrange_section}
 #: What each table reads, for the message when it has nothing to show.
 SOURCES = {"summary": "any record", "accuracy": "run records from rnnbench run",
            "cost": "run records from rnnbench run (their epoch timings and dev history)",
            "speed": "bench records from rnnbench bench",
+           "lengths": "bench records from rnnbench bench --suite lengths",
            "parity": "check records from rnnbench check",
            "longrange": "run records with a seq_len from rnnbench run --task longrange"}
 
