@@ -30,6 +30,14 @@ below 2 rounds), stop_reason ("target", "budget", "max_rounds"), first_call_s, p
 peak_method (one separate call after the timed ones), cpu {wall_s, own_cpu_s, other_cpus,
 steal_fraction, load [start, end]}, stable and unstable_reasons (:mod:`rnnbench.bench.verdict`).
 Older records lack these fields; readers must cope.
+
+Ragged-text rows (``bench --suite lengths``, record ``dataset`` "lengths", :mod:`rnnbench.bench.lengths`) have
+kind "lengths", ``batch`` the texts a batch, ``steps`` null, ``input``/``hidden`` the embedding and hidden
+sizes, and lengths_of (the dataset), strategy, padding_path ("mask" | "pack"), batch_lengths, batches,
+real_tokens, padded_tokens, padding_fraction, epoch_padding_fraction, token_budget, vocab_size,
+lengths_source, useful_tokens_per_s, ms_per_1k_tokens; ``flops`` null; status may be "unsupported" (a
+strategy the backend has no path for, with the reason). Their comparison is one backend's strategies on
+one dataset, and config.datasets describes each dataset's lengths.
 """
 from __future__ import annotations
 
