@@ -23,8 +23,8 @@ def add_parser(commands, argv=None) -> None:
                     "long-range success vs T. HTML and Markdown written to a file add charts.")
     report.add_argument("--results-dir", default="results", metavar="DIR", help="the records (default results/)")
     report.add_argument("--table", default="all", metavar="NAME[,NAME]",
-                        help="summary, accuracy, cost, speed, lengths, parity, longrange or all (default: all that have "
-                             "data; the summary holds the cost tables)")
+                        help="summary, accuracy, cost, speed, lengths, parity, longrange or all (default: all that "
+                             "have data; the summary holds the cost tables)")
     report.add_argument("--target", type=nonnegative_float, metavar="VALUE",
                         help="the dev metric the cost tables' time to target reads (percent for accuracies; "
                              "default: each task's declared target)")
