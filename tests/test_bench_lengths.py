@@ -211,6 +211,20 @@ def test_lengths_suite_end_to_end_offline(tmp_path, monkeypatch, capsys):
     assert "Ragged text: padding, bucketing and packing" in report.out
     assert "SYNTHETIC lengths drawn from the recorded histogram of trec" in report.out
     assert "no data for the speed table" in report.out  # the lengths rows are no rows of the speed table
+    # a later record: each backend shows its latest measurement (its strategies compared within one record)
+    slower = dict(rows["random"], median_s=rows["random"]["median_s"] * 1000,
+                  ms_per_1k_tokens=rows["random"]["ms_per_1k_tokens"] * 1000)
+    later = dict(rec, started_at="2999-01-01T00:00:00+00:00", rows=[dict(slower, backend="other")])
+    (results / "later.json").write_text(json.dumps(later))
+    assert cli.main(["report", "--results-dir", str(results), "--table", "lengths", "--format", "csv"]) == 0
+    import csv
+    import io
+
+    shown = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted((r["backend"], r["strategy"]) for r in shown) == sorted(
+        [("numpy", s) for s in lengths.STRATEGIES] + [("other", "random")])  # numpy's rows stay: none later
+    assert [float(r["ms_per_1k_tokens"]) for r in shown if r["backend"] == "other"] == [
+        pytest.approx(slower["ms_per_1k_tokens"])]
 
 
 @pytest.mark.parametrize("argv, message", [

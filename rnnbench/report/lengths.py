@@ -16,8 +16,10 @@ def lengths_section(frame) -> Section | None:
     rows = frame[frame["kind"] == "lengths"]
     if rows.empty:
         return None
-    latest = rows.sort_values("started_at", kind="stable").groupby("host", sort=False)["path"].last()
-    rows = rows[rows["path"].isin(set(latest))]
+    # each backend's latest measurement of a dataset on a machine (a backend timed alone later replaces only itself)
+    rows = rows.sort_values("started_at", kind="stable")
+    latest = rows.groupby(["host", "lengths_of", "backend"], sort=False)["path"].transform("last")
+    rows = rows[rows["path"] == latest]
     header = ["dataset", "backend", "strategy", "padding", "ms / 1k real tokens", "real tokens/s", "× best",
               "status"]
     blocks, notes, shown = [], [], []
@@ -31,13 +33,14 @@ def lengths_section(frame) -> Section | None:
                                 _per_1k(r), "-" if missing(r["useful_tokens_per_s"]) else
                                 f"{r['useful_tokens_per_s']:,.0f}", _ratio(r, best), _status(r)])
                 shown.append(r)
-        record = part["record"].iloc[0]
+        record = part["record"].iloc[-1]
         described = ((record.get("config") or {}).get("datasets") or {}).get(dataset) or {}
         machine = record.get("machine") or {}
         title = f"{dataset}: {_source(described)}" + (f" ({host})" if rows["host"].nunique() > 1 else "")
+        names = ", ".join(dict.fromkeys(str(p).rsplit("/", 1)[-1] for p in part["path"]))
         blocks.append(Block(title, header, printed, keys=3,
                             notes=[f"{machine.get('cpu_model') or 'unknown CPU'}, {record['config'].get('threads')} "
-                                   f"thread(s); record {part['path'].iloc[0].rsplit('/', 1)[-1]}"]))
+                                   f"thread(s); {names}"]))
     notes.append("forward+backward of the textclf model (its default sizes) over the same batches of each dataset's "
                   "real training lengths; random: shuffled batches padded to their longest; bucketed: the tasks' "
                   "batching; sorted: the whole split sorted by length; packed: the random batches through the "
