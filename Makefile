@@ -39,8 +39,8 @@ PYTEST_WORKERS := -n $(TEST_WORKERS) --dist loadgroup
 # with apt-get where it can run without asking (root, passwordless sudo), else stops at once with the command.
 test: install
 	.ci/browser
-	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q \
-		$(PYTEST_WORKERS) --durations=15 tests plugins/rnnbench-jax/tests
+	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 \
+		$(BIN)/python -m pytest -q $(PYTEST_WORKERS) --durations=15 tests plugins/rnnbench-jax/tests
 
 # ruff over the whole repository (rules and exclusions: [tool.ruff] in pyproject.toml).
 lint: install

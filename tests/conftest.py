@@ -22,6 +22,12 @@ os.environ.setdefault("RNNBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
 # No test may reach for the network by accident: the tests that download serve
 # their own archives on 127.0.0.1 and turn this off themselves.
 os.environ.setdefault("RNNBENCH_OFFLINE", "1")
+# readline, loaded in the pytest process, puts COLUMNS=80 and LINES=24 into the C environment (not os.environ), and the
+# pytest-xdist workers inherit them; the report's text wraps at COLUMNS, and the tests expect what a run without a
+# terminal gets (shutil's fallback), as in one process.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 
 
 @pytest.hookimpl(optionalhook=True)
