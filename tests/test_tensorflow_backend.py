@@ -139,6 +139,41 @@ def test_trees_agree_with_numpy(backends, references, label, dtype):
     _assert_agrees(references[label], result, dtype, f"{label} {dtype}")
 
 
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("no_levels", [False, True], ids=["levels", "leaves-only"])
+@pytest.mark.parametrize("cell", ["recursive", "treelstm"])
+def test_tree_training_path_gradient_equals_numpy(backends, cell, no_levels):
+    """The traced path the tree model trains and ``bench`` times (a while_loop over levels under a
+    hand-written gradient) against NumPy's backward, with upstream gradients on ``h`` and ``c``."""
+    from rnnbench.backends.numpy import tree as numpy_tree
+    from rnnbench.backends.tensorflow.bench import _tree_functions
+    from rnnbench.backends.tensorflow.tree_model import schedule_tensors
+    from rnnbench.trees import TreeBatch, parse_tree
+
+    case = parity.make_case(cell)
+    trees = TreeBatch.from_trees([parse_tree("(1 a)"), parse_tree("(2 b)")]) if no_levels else case.inputs["trees"]
+    rng = np.random.default_rng(3)
+    H = case.params["W"].shape[0] // 2
+    x = rng.normal(size=(trees.num_leaves, case.inputs["x_leaves"].shape[1]))
+    up = {k: rng.normal(size=(trees.num_nodes, H)) for k in state_keys(cell)}
+    backend = _backend(backends, "native")
+    forward, vjp = _tree_functions(backend, cell, case.params, x.shape[1], "float64")
+    params = {k: tf.constant(v) for k, v in case.params.items()}
+    schedule = schedule_tensors(trees)
+    h, c = forward(params, tf.constant(x), *schedule)
+    grads = vjp(params, tf.constant(x), *schedule, tf.constant(up["h"]),
+                tf.constant(up["c"]) if cell == "treelstm" else tf.zeros([0, H], tf.float64))
+    states, cache = numpy_tree.forward(cell, case.params, x, trees)
+    expected = numpy_tree.backward(cache, up)
+    np.testing.assert_allclose(h.numpy(), states["h"], rtol=1e-12, atol=1e-12)
+    if cell == "treelstm":
+        np.testing.assert_allclose(c.numpy(), states["c"], rtol=1e-12, atol=1e-12)
+    assert set(grads) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(grads[name].numpy(), value, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
 # -- Keras weight converters ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

@@ -38,8 +38,9 @@ def leaf_states(cell, params, x):
 def compose(cell, params, h, c, left, right):
     """``(h, c)`` of the parents of children ``left``/``right`` (ids into ``h``, ``c``) ``[n, H]``.
 
-    The one place the composition equations are written for TensorFlow: the
-    eager contract (:func:`forward`) and the traced tree model both call it.
+    The eager contract's (:func:`forward`) composition; the traced tree model
+    (:func:`.tree_model._levels`) writes the same equations over ``TensorArray``
+    rows, with its gradient by hand, and the parity tests hold the two together.
     """
     children = tf.concat([tf.gather(h, left), tf.gather(h, right)], axis=1)
     if cell == "recursive":
