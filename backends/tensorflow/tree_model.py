@@ -148,6 +148,9 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
     ``[n, 2H]``, the same values as ``[h[left], h[right]]`` in one op. A parent's
     two children differ and every node has one parent, so within a level the
     children ids are distinct and a read-add-write of their rows is exact.
+    With the states' copies gone, what remained was the executor's per-op cost
+    (one level is a handful of microsecond ops), so each level's children and
+    ids are split once before the loops and read with one op each.
     """
     treelstm = cell == "treelstm"
     H = W.shape[0] // 2
@@ -155,10 +158,6 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
     L = tf.shape(h0)[0]
     N = L + tf.size(left)
     num_levels = tf.size(level_stops)
-    starts = tf.concat([[0], level_stops], axis=0)[:-1]  # empty with no levels
-    pairs = tf.reshape(tf.stack([left, right], axis=1), [-1])  # level k's children: pairs[2 lo:2 hi]
-    internal = tf.range(L, N)  # level k's node ids: internal[lo:hi]
-    bounds = tf.stack([starts, level_stops, 2 * starts, 2 * level_stops], axis=1)  # one read per level
 
     def rows(values):
         """A TensorArray of ``N`` rows ``[H]``, the first ``len(values)`` written."""
@@ -168,14 +167,22 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
     def per_level(width):
         return tf.TensorArray(dtype, size=num_levels, element_shape=[None, width], infer_shape=False)
 
+    def per_level_ids():
+        return tf.TensorArray(tf.int32, size=num_levels, element_shape=[None], infer_shape=False)
+
+    sizes = level_stops - tf.concat([[0], level_stops], axis=0)[:-1]  # empty with no levels
+    pairs = tf.reshape(tf.stack([left, right], axis=1), [-1])  # children, interleaved, level after level
+    # each level's children and node ids, split once: one read per level in the loops (no slicing ops)
+    kids_ta = per_level_ids().split(pairs, 2 * sizes)
+    ids_ta = per_level_ids().split(tf.range(L, N), sizes)
+
     def level(k):
-        lo, hi, lo2, hi2 = tf.unstack(bounds[k])
-        return lo, hi, pairs[lo2:hi2], internal[lo:hi]
+        return kids_ta.read(k), ids_ta.read(k)
 
     @tf.custom_gradient
     def run(h0, c0, W, b):
         def body(k, hs, *lstm):
-            _, _, kids, ids = level(k)
+            kids, ids = level(k)
             children = tf.reshape(hs.gather(kids), [-1, 2 * H])
             z = children @ W + b
             if not treelstm:
@@ -194,23 +201,19 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
         _, hs, *lstm = tf.while_loop(lambda k, *_: k < num_levels, body, (tf.constant(0), rows(h0), *lstm))
         h = hs.stack()
         children = tf.reshape(tf.gather(h, pairs), [-1, 2 * H])  # the rows forward read, in one gather
-        if treelstm:
-            c, gates = lstm[0].stack(), _concat_levels(lstm[1], 5 * H, dtype)
-        else:
-            c = c0
+        c, gates_ta = (lstm[0].stack(), lstm[1]) if treelstm else (c0, None)
 
         def grad(dh, dc):
-            def back(j, dhs, dz_ta, *dcs):
-                k = num_levels - 1 - j
-                lo, hi, kids, ids = level(k)
+            def back(k, dhs, dz_ta, *dcs):  # k: the levels in reverse
+                kids, ids = level(k)
                 dh_level = dhs.gather(ids)
                 if not treelstm:
-                    p = h[L + lo:L + hi]
+                    p = tf.gather(h, ids)
                     dz = dh_level * (1.0 - p * p)
                 else:
                     dcs, = dcs
-                    i, f_left, f_right, o, u = tf.split(gates[lo:hi], 5, axis=-1)
-                    tanh_c = tf.tanh(c[L + lo:L + hi])
+                    i, f_left, f_right, o, u = tf.split(gates_ta.read(k), 5, axis=-1)
+                    tanh_c = tf.tanh(tf.gather(c, ids))
                     c_left, c_right = tf.split(tf.reshape(tf.gather(c, kids), [-1, 2 * H]), 2, axis=1)
                     dc_total = dcs.gather(ids) + dh_level * o * (1.0 - tanh_c * tanh_c)
                     dz = tf.concat([dc_total * u * (i * (1.0 - i)),
@@ -221,12 +224,12 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
                     dc_kids = tf.reshape(tf.concat([dc_total * f_left, dc_total * f_right], axis=1), [-1, H])
                     dcs = (dcs.scatter(kids, dcs.gather(kids) + dc_kids),)
                 dh_kids = tf.reshape(tf.matmul(dz, W, transpose_b=True), [-1, H])
-                return (j + 1, dhs.scatter(kids, dhs.gather(kids) + dh_kids), dz_ta.write(k, dz), *dcs)
+                return (k - 1, dhs.scatter(kids, dhs.gather(kids) + dh_kids), dz_ta.write(k, dz), *dcs)
 
             dh = tf.zeros_like(h) if dh is None else dh
             dcs = (rows(tf.zeros_like(c) if dc is None else dc),) if treelstm else ()
-            _, dhs, dz_ta, *dcs = tf.while_loop(lambda j, *_: j < num_levels, back,
-                                                (tf.constant(0), rows(dh), per_level(5 * H if treelstm else H), *dcs))
+            _, dhs, dz_ta, *dcs = tf.while_loop(lambda k, *_: k >= 0, back,
+                                                (num_levels - 1, rows(dh), per_level(5 * H if treelstm else H), *dcs))
             dz = _concat_levels(dz_ta, 5 * H if treelstm else H, dtype)
             leaves = tf.range(L)
             dc0 = dcs[0].gather(leaves) if treelstm else tf.zeros_like(c0)
