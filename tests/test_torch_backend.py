@@ -114,6 +114,38 @@ def test_tree_agrees_with_numpy(references, cell, dtype):
     assert_agrees(references[cell], result, dtype, f"{cell} {dtype}")
 
 
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("no_levels", [False, True], ids=["levels", "leaves-only"])
+@pytest.mark.parametrize("cell", ["recursive", "treelstm"])
+def test_tree_training_path_gradient_equals_numpy(cell, no_levels):
+    """The path the tree model trains and ``bench`` times (:func:`tree_states`, whose levels run under a
+    hand-written backward) against NumPy's backward, with upstream gradients on ``h`` and ``c``."""
+    from rnnbench.backends.numpy import tree as numpy_tree
+    from rnnbench.backends.torch.tree import tree_states
+    from rnnbench.trees import TreeBatch, parse_tree
+
+    case = parity.make_case(cell)
+    trees = TreeBatch.from_trees([parse_tree("(1 a)"), parse_tree("(2 b)")]) if no_levels else case.inputs["trees"]
+    rng = np.random.default_rng(3)
+    H = case.params["W"].shape[0] // 2
+    x = rng.normal(size=(trees.num_leaves, case.inputs["x_leaves"].shape[1]))
+    up = {k: rng.normal(size=(trees.num_nodes, H)) for k in state_keys(cell)}
+    params = {k: torch.tensor(v, requires_grad=True) for k, v in case.params.items()}
+    xt = torch.tensor(x, requires_grad=True)
+    states = tree_states(cell, params, xt, trees)
+    keys = list(up)
+    grads = torch.autograd.grad([states[k] for k in keys], [*params.values(), xt],
+                                [torch.tensor(up[k]) for k in keys])
+    grads = dict(zip([*params, "x"], grads))
+    expected_states, cache = numpy_tree.forward(cell, case.params, x, trees)
+    expected = numpy_tree.backward(cache, up)
+    for k in keys:
+        np.testing.assert_allclose(states[k].detach().numpy(), expected_states[k], rtol=1e-12, atol=1e-12)
+    assert set(grads) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(grads[name].numpy(), value, rtol=1e-10, atol=1e-10, err_msg=name)
+
 # ---------------------------------------------------------------- converters
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
