@@ -21,7 +21,7 @@ from rnnbench import (
 )
 
 from . import sequence
-from .tree import TreePlan, tree_states
+from .tree import TreePlan, unrolled_tree_states
 
 
 def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
@@ -76,26 +76,37 @@ def _layered_timer(backend, cell, params, x, lengths, backward, activation, num_
 
 
 def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
+    """One jitted call over the batch's levels, unrolled (compiled once, in the warm-up), forward or
+    forward+VJP under NumPy's backward (:func:`.tree.unrolled_tree_states`). Op-by-op level calls under
+    ``jax.vjp`` were 7x NumPy's recursive net: dispatch, and whole ``[N, H]`` buffers per level."""
     x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
     plan = TreePlan.of(trees)
     H = np.shape(params["W"])[0] // 2
     scope = backend.precision
     with scope(dtype):
         p, xt = backend.put_all(params, dtype), backend.put(plan.pad_leaves(x_leaves))
+        leaf_ids = backend.put(plan.leaf_ids)
+        levels = tuple(tuple(backend.put(a) for a in level) for level in plan.levels)
         upstream = {}
         for key, value in tree_cotangents(cell, trees.num_nodes, H, dtype).items():
             padded = np.zeros((plan.padded_nodes, H), dtype)
             padded[:plan.num_nodes] = value
             upstream[key] = backend.put(padded)
 
+    def states(q, x, ids, lv):
+        return unrolled_tree_states(cell, q, x, ids, lv, plan.padded_nodes)
+
     if not backward:
+        forward = jax.jit(states)
+
         def run_forward():
             with scope(dtype):
-                jax.block_until_ready(tree_states(cell, p, xt, plan, backend.put))
+                jax.block_until_ready(forward(p, xt, leaf_ids, levels))
         return run_forward
+
+    forward_backward = jax.jit(lambda q, x, ids, lv, up: jax.vjp(lambda a, b: states(a, b, ids, lv), q, x)[1](up))
 
     def run_forward_backward():
         with scope(dtype):
-            _, vjp = jax.vjp(lambda q, x: tree_states(cell, q, x, plan, backend.put), p, xt)
-            jax.block_until_ready(vjp(upstream))
+            jax.block_until_ready(forward_backward(p, xt, leaf_ids, levels, upstream))
     return run_forward_backward

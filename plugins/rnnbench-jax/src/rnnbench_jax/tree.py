@@ -116,3 +116,96 @@ def tree_states(cell, params, x_padded, plan: TreePlan, put):
     for ids, left, right in plan.levels:
         h, c = _level(params, h, c, put(ids), put(left), put(right), cell=cell)
     return {"h": h} if c is None else {"h": h, "c": c}
+
+
+def _gather(a, rows):
+    """Rows of ``a``; an out-of-range id (a padded slot) reads zeros."""
+    return a.at[rows].get(mode="fill", fill_value=0)
+
+
+def _unrolled_forward(cell, params, x, leaf_ids, levels, padded_nodes):
+    """Forward over every level (a Python loop, unrolled by jit): the states and what backward needs."""
+    h, c = _leaf_states(params, x, leaf_ids, cell=cell, padded_nodes=padded_nodes)
+    children, acts = [], []
+    for ids, left, right in levels:
+        ch = jnp.concatenate([h[left], h[right]], axis=1)
+        pre = ch @ params["W"] + params["b"]
+        children.append(ch)
+        if cell == "recursive":
+            p = jnp.tanh(pre)
+            h = h.at[ids].set(p, mode="drop")
+            acts.append(p)
+            continue
+        H = h.shape[1]
+        g = jnp.concatenate([jax.nn.sigmoid(pre[:, :4 * H]), jnp.tanh(pre[:, 4 * H:])], axis=1)
+        c_new = g[:, :H] * g[:, 4 * H:] + g[:, H:2 * H] * c[left] + g[:, 2 * H:3 * H] * c[right]
+        h = h.at[ids].set(g[:, 3 * H:4 * H] * jnp.tanh(c_new), mode="drop")
+        c = c.at[ids].set(c_new, mode="drop")
+        acts.append(g)
+    return (h, c), (children, acts)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0, 5))
+def _unrolled(cell, params, x, leaf_ids, levels, padded_nodes):
+    return _unrolled_forward(cell, params, x, leaf_ids, levels, padded_nodes)[0]
+
+
+def _unrolled_fwd(cell, params, x, leaf_ids, levels, padded_nodes):
+    states, (children, acts) = _unrolled_forward(cell, params, x, leaf_ids, levels, padded_nodes)
+    return states, (params, x, leaf_ids, levels, states, children, acts)
+
+
+def _unrolled_bwd(cell, padded_nodes, res, dstates):
+    """NumPy's backward (``backends/numpy/tree.py``): levels in reverse, the children's gradients
+    added into their rows, the weight gradients one matmul over every internal node."""
+    params, x, leaf_ids, levels, (h, c), children, acts = res
+    dh, dc = dstates
+    W = params["W"]
+    H = h.shape[1]
+    dzs = []
+    for (ids, left, right), g in zip(reversed(levels), reversed(acts)):
+        if cell == "recursive":
+            d = _gather(dh, ids) * (1 - g * g)
+        else:
+            i, fl, fr, o, u = (g[:, k * H:(k + 1) * H] for k in range(5))
+            tc = jnp.tanh(_gather(c, ids))
+            dh_s = _gather(dh, ids)
+            dc_total = _gather(dc, ids) + dh_s * o * (1 - tc * tc)
+            d = jnp.concatenate([dc_total * u * i * (1 - i), dc_total * c[left] * fl * (1 - fl),
+                                 dc_total * c[right] * fr * (1 - fr), dh_s * tc * o * (1 - o),
+                                 dc_total * i * (1 - u * u)], axis=1)
+            dc = dc.at[left].add(dc_total * fl).at[right].add(dc_total * fr)
+        dch = d @ W.T
+        dh = dh.at[left].add(dch[:, :H]).at[right].add(dch[:, H:])  # padded slots add zeros to row 0
+        dzs.append(d)
+    grads = {}
+    if levels:
+        dz, ch = jnp.concatenate(dzs[::-1], axis=0), jnp.concatenate(children, axis=0)
+        grads["W"], grads["b"] = ch.T @ dz, dz.sum(axis=0)
+    else:
+        grads["W"], grads["b"] = jnp.zeros_like(W), jnp.zeros_like(params["b"])
+    dh_leaf = _gather(dh, leaf_ids)
+    if cell == "recursive":
+        return grads, dh_leaf, None, None
+    gl = x @ params["W_leaf"] + params["b_leaf"]
+    i, o, u = jax.nn.sigmoid(gl[:, :H]), jax.nn.sigmoid(gl[:, H:2 * H]), jnp.tanh(gl[:, 2 * H:])
+    tc = jnp.tanh(i * u)
+    dc_total = _gather(dc, leaf_ids) + dh_leaf * o * (1 - tc * tc)
+    dz_leaf = jnp.concatenate([dc_total * u * i * (1 - i), dh_leaf * tc * o * (1 - o),
+                               dc_total * i * (1 - u * u)], axis=1)
+    grads.update({"W_leaf": x.T @ dz_leaf, "b_leaf": dz_leaf.sum(axis=0)})
+    return {k: grads[k] for k in params}, dz_leaf @ params["W_leaf"].T, None, None
+
+
+_unrolled.defvjp(_unrolled_fwd, _unrolled_bwd)
+
+
+def unrolled_tree_states(cell, params, x_padded, leaf_ids, levels, padded_nodes):
+    """:func:`tree_states` for use inside ``jit``: the levels unrolled (``levels`` a tuple of
+    :attr:`TreePlan.levels` arrays), under NumPy's backward written out.
+
+    Under autodiff each level's functional scatter and gathers otherwise cost whole
+    ``[padded_nodes, H]`` buffers (zeros, scatter-add, add) per level.
+    """
+    h, c = _unrolled(cell, params, x_padded, leaf_ids, tuple(levels), padded_nodes)
+    return {"h": h} if cell == "recursive" else {"h": h, "c": c}
