@@ -46,9 +46,11 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 
-# The README's results section, regenerated from the records in results/ (tests/test_readme.py checks it).
+# The README's results section and docs/speed.md's ragged-text table, regenerated from the records in results/
+# (tests/test_readme.py checks both).
 readme: install
 	$(BIN)/rnnbench report --summary --format markdown --sweeps sweeps --into README.md
+	$(BIN)/rnnbench report --table lengths --format markdown --into docs/speed.md
 
 # The core and the NumPy backend alone: torch and TensorFlow must show as unavailable.
 test-numpy-only:

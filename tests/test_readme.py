@@ -60,3 +60,20 @@ def test_a_file_without_the_markers_is_a_one_line_error(tmp_path, monkeypatch, c
     monkeypatch.chdir(REPO)
     assert main(CHECK[:-3] + ["--into", str(tmp_path / "README.md")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+SPEED_DOC_CHECK = ["report", "--table", "lengths", "--format", "markdown", "--into", "docs/speed.md", "--check"]
+
+
+def test_the_ragged_text_table_in_docs_speed_is_what_the_committed_records_give(tmp_path, monkeypatch, capsys):
+    """docs/speed.md's lengths table is generated too (``make readme`` writes it), and an edit is caught."""
+    committed_results(tmp_path)
+    (tmp_path / "docs").mkdir()
+    shutil.copy(REPO / "docs" / "speed.md", tmp_path / "docs" / "speed.md")
+    monkeypatch.chdir(tmp_path)
+    assert main(SPEED_DOC_CHECK) == 0, capsys.readouterr().err + " (run make readme and commit docs/speed.md)"
+    before, block, after = readme.split(tmp_path / "docs" / "speed.md")
+    assert "| imdb | numpy |" in block and "make readme (rnnbench report --table lengths" in before
+    (tmp_path / "docs" / "speed.md").write_text(before + block.replace("| imdb | numpy |", "| imdb | numpy | 1", 1)
+                                                + after, encoding="utf-8")
+    assert main(SPEED_DOC_CHECK) == 1

@@ -263,8 +263,10 @@ def format_lengths(rows: list[dict], described: dict | None = None) -> str:
     for dataset in dict.fromkeys(r["lengths_of"] for r in rows):
         for backend in dict.fromkeys(r["backend"] for r in rows if r["lengths_of"] == dataset):
             group = [r for r in rows if r["lengths_of"] == dataset and r["backend"] == backend]
-            group.sort(key=lambda r: (r.get("ms_per_1k_tokens") is None, r.get("ms_per_1k_tokens") or 0))
-            best = group[0].get("ms_per_1k_tokens")
+            # best first: by the ratio from the rounds (1.00x is the best), else by the median
+            group.sort(key=lambda r: (r.get("ms_per_1k_tokens") is None, r.get("ratio_to_fastest") or 0,
+                                      r.get("ms_per_1k_tokens") or 0))
+            best = min((r["ms_per_1k_tokens"] for r in group if r.get("ms_per_1k_tokens")), default=None)
             for r in group:
                 ms = r.get("ms_per_1k_tokens")
                 pm = format_pm(r["median_s"], r.get("ci95_s")) if ms else ""

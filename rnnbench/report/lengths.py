@@ -26,8 +26,11 @@ def lengths_section(frame) -> Section | None:
     for (host, dataset), part in rows.groupby(["host", "lengths_of"], sort=False):
         printed = []
         for _, group in part.groupby("backend", sort=False):
-            group = group.assign(_order=group["ms_per_1k_tokens"].fillna(float("inf"))).sort_values("_order")
-            best = group["ms_per_1k_tokens"].iloc[0]
+            # best first: by the ratio from the rounds where there is one (1.00x is the best), else by the median
+            order = group["ratio_to_fastest"].where(group["ratio_to_fastest"].notna(),
+                                                     group["ms_per_1k_tokens"] / group["ms_per_1k_tokens"].min())
+            group = group.assign(_order=order.fillna(float("inf"))).sort_values("_order", kind="stable")
+            best = group["ms_per_1k_tokens"].min()
             for _, r in group.iterrows():
                 printed.append([dataset, r["backend"], r["strategy"], f"{r['padding_fraction']:.2f}",
                                 _per_1k(r), "-" if missing(r["useful_tokens_per_s"]) else
