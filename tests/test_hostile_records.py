@@ -362,6 +362,10 @@ def test_ctrl_c_while_plugins_are_imported_is_one_line_and_130():
 
         sys.exit(main(["plugins"]))
     """)
-    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # A user's terminal delivers Ctrl-C to a command whose SIGINT is at its default; a test process may have
+    # inherited it ignored (a background shell's job, an xdist worker: CI saw exit 0), and an ignored signal stays
+    # ignored across exec, so the command starts as a terminal would start it.
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.returncode == 130
     assert process.stderr == "rnnbench: interrupted by the user (SIGINT)\n"
