@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from deaf_run import deaf_env
 
-from proc_helpers import catches_sigterm, find_descendant, parent, wait_for
+from proc_helpers import catches_sigterm, parent, wait_for
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'rnnbench[ray]' (make install does)")
 
@@ -114,7 +114,7 @@ def test_a_task_whose_worker_is_killed_becomes_a_failed_record(local_ray, tmp_pa
     killed = {}
 
     def kill_the_worker():
-        run = find_descendant(os.getpid(), ["rnnbench.sweep.guarded", "--seeds 7"], timeout=120)
+        run = _find_process(["rnnbench.sweep.guarded", "--seeds 7"], timeout=120)
         time.sleep(1.0)  # training
         killed["worker"], killed["run"] = parent(run), run
         os.kill(killed["worker"], signal.SIGKILL)
@@ -149,7 +149,7 @@ def test_ctrl_c_interrupts_running_tasks_and_cancels_queued_ones(local_ray, tmp_
 
     def interrupt_when_both_train():
         for seed in (0, 1):  # two CPUs: two runs, the third waits in Ray's queue
-            pid = find_descendant(os.getpid(), ["rnnbench.sweep.guarded", f"--seeds {seed}"], timeout=120)
+            pid = _find_process(["rnnbench.sweep.guarded", f"--seeds {seed}"], timeout=120)
             _in_command(pid, timeout=120)  # on a loaded machine, imports take seconds
         time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGINT)  # caught by the sweep's handler: it is inside its loop now
@@ -182,7 +182,7 @@ def test_a_ray_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupte
                                text=True, env=env)
     run = None
     try:
-        run = find_descendant(process.pid, ["rnnbench.sweep.guarded", "--seeds 0"], timeout=120)
+        run = _find_process(["rnnbench.sweep.guarded", "--seeds 0"], timeout=120)
         if not deaf_to_sigterm:
             _in_command(run, timeout=120)  # its SIGTERM handler is in: the run is training
         time.sleep(3.0)  # into the training loop (imports take seconds on a loaded machine)
@@ -237,3 +237,20 @@ def test_a_task_that_died_before_reporting_its_node_is_placed_on_the_only_node()
     node = {"Alive": True, "NodeManagerHostname": "host-a", "NodeManagerAddress": "10.0.0.5"}
     assert _only_node(SimpleNamespace(nodes=lambda: [node, {**node, "Alive": False}])) == "host-a (10.0.0.5)"
     assert _only_node(SimpleNamespace(nodes=lambda: [node, {**node, "NodeManagerHostname": "host-b"}])) is None
+
+
+def _find_process(markers: list[str], timeout: float) -> int:
+    """The run's process, searched machine-wide: Ray's raylet daemonizes, so its workers are not descendants of the
+    test (a descendants-only search never finds them: CI's Ray Ctrl-C tests failed so on 2026-12-07)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                if all(m in cmdline for m in markers):
+                    return int(entry.name)
+        time.sleep(0.1)
+    raise AssertionError(f"no process with {markers} within {timeout} s")
