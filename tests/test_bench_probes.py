@@ -145,7 +145,10 @@ def method(request, monkeypatch, tmp_path):
 def test_peak_bytes_of_a_200_mib_array_and_of_a_no_op(method):
     peak, used = peak_bytes(_allocate_200_mib)
     assert used == method
-    assert abs(peak - 200 * MIB) < 0.1 * 200 * MIB, peak / MIB
+    # VmHWM is exact; sampling RSS can only miss the top, and misses more on a loaded machine (178 MiB seen once
+    # under two concurrent CI runs): it may read low by a quarter, never high
+    low = 0.9 if method == "vmhwm" else 0.75
+    assert low * 200 * MIB < peak < 1.1 * 200 * MIB, peak / MIB
     peak, used = peak_bytes(lambda: None)
     assert used == method and 0 <= peak < 5 * MIB
     peak, _ = peak_bytes(_allocate_200_mib, calls=3)  # each call frees its array: three calls, one peak
