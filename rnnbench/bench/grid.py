@@ -57,15 +57,7 @@ def build_grid(options) -> Grid:
     isolation = options.isolation or base.isolation
 
     registry = get_registry()
-    named = suites.parse_names(options.backends, None, "backends") if options.backends else None
-    backends = named or list(registry.backends)
-    unavailable = {}
-    for name in backends:
-        entry = registry.backend(name)  # unknown name: one-line error listing the valid ones
-        if not entry.available:
-            if named:
-                raise RnnbenchError(f"backend {name} is unavailable: {entry.unavailable_reason()}")
-            unavailable[name] = entry.unavailable_reason()
+    backends, unavailable = select_backends(options.backends, registry)
     sequence_impls, tree_impls = _impls(options.impls, backends, unavailable, registry, base.all_impls)
 
     grid = Grid(base, base.name if options.suite else "custom", backends, unavailable)
@@ -110,6 +102,21 @@ def build_grid(options) -> Grid:
         "lengths": "all full length", "unavailable": unavailable,
     }
     return grid
+
+
+def select_backends(text: str | None, registry) -> tuple[list[str], dict]:
+    """The backends to time (``text``'s names, else every registered one) and why each unavailable one cannot
+    run; a backend the user named that is not installed is an error, an unknown name a one-line error."""
+    named = suites.parse_names(text, None, "backends") if text else None
+    backends = named or list(registry.backends)
+    unavailable = {}
+    for name in backends:
+        entry = registry.backend(name)
+        if not entry.available:
+            if named:
+                raise RnnbenchError(f"backend {name} is unavailable: {entry.unavailable_reason()}")
+            unavailable[name] = entry.unavailable_reason()
+    return backends, unavailable
 
 
 def _cells(options, base) -> list[str]:

@@ -322,22 +322,10 @@ def _handle_lengths(args) -> int:
 
 
 def _backends(args) -> tuple[list[str], dict]:
-    """The backends to time (named, else every registered one) and why each unavailable one cannot run;
-    a backend the user named that is not installed is an error."""
-    from rnnbench.bench.suites import parse_names
+    from rnnbench.bench.grid import select_backends
     from rnnbench.plugins import get_registry
 
-    registry = get_registry()
-    named = parse_names(args.backends, None, "backends") if args.backends else None
-    backends = named or list(registry.backends)
-    unavailable = {}
-    for name in backends:
-        entry = registry.backend(name)  # unknown name: one-line error listing the valid ones
-        if not entry.available:
-            if named:
-                raise RnnbenchError(f"backend {name} is unavailable: {entry.unavailable_reason()}")
-            unavailable[name] = entry.unavailable_reason()
-    return backends, unavailable
+    return select_backends(args.backends, get_registry())
 
 
 def _policy(policy, args):
