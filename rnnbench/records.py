@@ -5,13 +5,10 @@
   the kind of row the report makes of it.
 - **Header**: :func:`record_header`, the fields every record starts with
   (what, when, on which machine, with which versions, at which commit).
-- **Atomic writer**: a record is first written in full to a hidden temporary
-  file in the results directory, then *linked* under its final name;
-  ``os.link`` fails instead of replacing when the name exists, so two runs
-  finishing at once into one directory both land (the second takes the next
-  free suffix), and a reader never sees half a file. Where hard links are not
-  supported the final name is reserved with an exclusive create and the full
-  file moved over it with ``os.replace``.
+- **Writer**: :func:`write_record` puts a record under a new name through
+  :func:`rnnbench.atomic.write_new`, which never replaces: two runs finishing at
+  once into one directory both land (the second takes the next free suffix),
+  and a reader never sees half a file.
 - **Fallback**: when the results directory fails at the end (removed,
   read-only, disk full), :func:`save_record` puts the record in a new file in
   the system temporary directory, or on standard output, and says where with
@@ -22,16 +19,16 @@
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
+import secrets
 import sys
 import tempfile
 import warnings
 from itertools import count
 from pathlib import Path
 
+from rnnbench.atomic import TMP_PREFIX, write_new
 from rnnbench.errors import RnnbenchError
 
 RUN_SCHEMA = "rnnbench.run/1"
@@ -39,8 +36,6 @@ CHECK_SCHEMA = "rnnbench.check/1"
 BENCH_SCHEMA = "rnnbench.bench/1"
 #: Every schema this version reads, and the kind of row the report makes of it.
 KNOWN_SCHEMAS = {RUN_SCHEMA: "run", CHECK_SCHEMA: "check", BENCH_SCHEMA: "bench"}
-#: A record still being written (and the writability probe): readers skip these names.
-TMP_PREFIX = ".tmp-"
 
 
 class RecordWarning(UserWarning):
@@ -126,46 +121,14 @@ def write_record(results_dir, record: dict) -> Path:
     :func:`save_record` then keeps the record elsewhere.
     """
     folder = _writable(Path(results_dir).expanduser())
-    text = record_json(record)
-    handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=TMP_PREFIX, suffix=".json", delete=False,
-                                         encoding="utf-8")
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o644)  # a record is for reading; mkstemp would leave it private
-        stem = record_stem(record)
-        for n in count():
-            final = folder / (f"{stem}.json" if n == 0 else f"{stem}-{n}.json")
-            if _claim(Path(handle.name), final):
-                return final
-    finally:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
-    raise AssertionError("unreachable")
+    stem = record_stem(record)
+    names = (folder / (f"{stem}.json" if n == 0 else f"{stem}-{n}.json") for n in count())
+    return write_new(folder, record_json(record), names)
 
 
 def record_json(record: dict) -> str:
     """The text of a record file."""
     return json.dumps(record, indent=1, sort_keys=False, default=_jsonable) + "\n"
-
-
-def _claim(tmp: Path, final: Path) -> bool:
-    """Put ``tmp``'s content at ``final`` unless ``final`` exists; True on success."""
-    try:
-        os.link(tmp, final)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:
-        pass  # no hard links here: reserve the name, then move the full file over it
-    try:
-        os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-    except FileExistsError:
-        return False
-    os.replace(tmp, final)
-    return True
 
 
 def _jsonable(value):
@@ -199,19 +162,10 @@ def save_record(results_dir, record: dict) -> Path:
 
 
 def _write_fallback(text: str, stem: str) -> Path:
-    """A new file ``rnnbench-record-<stem>-XXXX.json`` in the temp directory (never an existing one)."""
-    fd, name = tempfile.mkstemp(prefix=f"rnnbench-record-{stem}-", suffix=".json", dir=tempfile.gettempdir())
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(name, 0o644)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(name)
-        raise
-    return Path(name)
+    """A new file ``rnnbench-record-<stem>-<random>.json`` in the temp directory (never an existing one)."""
+    folder = Path(tempfile.gettempdir())
+    names = (folder / f"rnnbench-record-{stem}-{secrets.token_hex(4)}.json" for _ in count())
+    return write_new(folder, text, names, prefix=TMP_PREFIX + "rnnbench-")
 
 
 # --- tolerant reader -----------------------------------------------------------------------------------------

@@ -155,13 +155,23 @@ def _disk_full(*args):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
+def _results_disk_full(monkeypatch):
+    """The results directory's disk is full when the record is put under its name; the temp directory's is not."""
+    from rnnbench import atomic
+
+    real = atomic._claim
+
+    def claim(staged, final):
+        return real(staged, final) if final.name.startswith("rnnbench-record-") else _disk_full()
+
+    monkeypatch.setattr(atomic, "_claim", claim)
+
+
 
 
 def test_disk_full_at_the_end_keeps_the_record_in_the_temp_directory(toy, tmp_path, capsys, monkeypatch,
                                                                     private_tmp):
-    from rnnbench import records as results_module
-
-    monkeypatch.setattr(results_module, "_claim", _disk_full)
+    _results_disk_full(monkeypatch)
     results = tmp_path / "results"
     code = _run_one(toy, results)
     captured = capsys.readouterr()
@@ -202,9 +212,7 @@ def test_results_directory_replaced_by_a_file_mid_run(toy, tmp_path, capsys, mon
 
 
 def test_when_even_the_temp_directory_fails_the_record_goes_to_stdout(toy, tmp_path, capsys, monkeypatch):
-    from rnnbench import records as results_module
-
-    monkeypatch.setattr(results_module, "_claim", _disk_full)
+    _results_disk_full(monkeypatch)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no" / "such" / "tmp"))
     assert _run_one(toy, tmp_path / "results") == 2
     captured = capsys.readouterr()
@@ -215,9 +223,7 @@ def test_when_even_the_temp_directory_fails_the_record_goes_to_stdout(toy, tmp_p
 
 
 def test_check_record_that_cannot_be_written_is_kept(tmp_path, capsys, monkeypatch, private_tmp):
-    from rnnbench import records as results_module
-
-    monkeypatch.setattr(results_module, "_claim", _disk_full)
+    _results_disk_full(monkeypatch)
     code = cli.main(["check", "--backend", "numpy", "--cells", "rnn", "--dtype", "float64",
                      "--results-dir", str(tmp_path / "r")])
     captured = capsys.readouterr()

@@ -76,12 +76,12 @@ def test_concurrent_writers_in_processes_all_land(tmp_path):
 
 
 def test_without_hard_links_the_name_is_reserved_exclusively(tmp_path, monkeypatch):
-    import rnnbench.records as results
+    import rnnbench.atomic as atomic
 
     def no_links(src, dst):
         raise OSError("hard links unsupported")
 
-    monkeypatch.setattr(results.os, "link", no_links)
+    monkeypatch.setattr(atomic.os, "link", no_links)
     first = write_record(tmp_path, _record(note="a"))
     second = write_record(tmp_path, _record(note="b"))
     assert first != second and json.loads(first.read_text())["note"] == "a"

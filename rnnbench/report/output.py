@@ -3,43 +3,31 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
+from rnnbench.atomic import write_new, write_replacing
 from rnnbench.errors import RnnbenchError
+
+#: A report still being written: a hidden file beside its final name.
+TMP_REPORT = ".tmp-report-"
 
 
 def write_output(path, text: str, force: bool = False) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder; a reader never sees half a report.
+    """Write ``text`` to ``path`` through :mod:`rnnbench.atomic`; a reader never sees half a report.
 
-    Without ``force`` the final name is claimed with a hard link, which fails
-    instead of replacing when a file appeared there meanwhile.
+    Without ``force`` a file that appeared at ``path`` meanwhile is never replaced.
     """
     target = Path(path).expanduser()
     check_target(target, force)
     if not target.parent.is_dir():
         raise RnnbenchError(f"cannot write {target}: folder {target.parent} does not exist")
     try:
-        handle = tempfile.NamedTemporaryFile("w", dir=target.parent, prefix=".tmp-report-", delete=False,
-                                             encoding="utf-8")
-    except OSError as exc:
-        raise RnnbenchError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        with handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o644)
-        if force:
-            check_target(target, force)  # nothing but a regular file is ever replaced
-            os.replace(handle.name, target)
-        else:
-            _link_or_fail(Path(handle.name), target)
+        if force:  # nothing but a regular file is ever replaced: checked again just before
+            write_replacing(target, text, prefix=TMP_REPORT, before=lambda: check_target(target, force))
+        elif write_new(target.parent, text, [target], prefix=TMP_REPORT) is None:
+            raise RnnbenchError(f"{target} exists; use --force to overwrite it")
     except OSError as exc:  # disk full, quota, read-only: one line, and no half file left behind
         raise RnnbenchError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
     return target
 
 
@@ -69,17 +57,6 @@ def _kind(mode: int) -> str:
         if test(mode):
             return name
     return "a special file"
-
-
-def _link_or_fail(tmp: Path, target: Path) -> None:
-    try:
-        os.link(tmp, target)
-    except FileExistsError:
-        raise RnnbenchError(f"{target} exists; use --force to overwrite it") from None
-    except OSError:  # no hard links on this file system: check once more, then move
-        if target.exists():
-            raise RnnbenchError(f"{target} exists; use --force to overwrite it") from None
-        os.replace(tmp, target)
 
 
 def write_figures(report_path, figures, force: bool = False):
