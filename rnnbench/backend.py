@@ -11,9 +11,8 @@ import abc
 import numpy as np
 
 from rnnbench.errors import RnnbenchError
+from rnnbench.names import ACTIVATIONS
 from rnnbench.params import SEQUENCE_CELLS, TREE_CELLS, param_shapes, resolve_dtype
-
-ACTIVATIONS = ("tanh", "relu")
 
 
 class Backend(abc.ABC):

@@ -60,11 +60,10 @@ import numpy as np
 
 from rnnbench.errors import RnnbenchError
 from rnnbench.layers import init_layered_params
+from rnnbench.names import ACTIVATIONS, OPTIMIZERS, POOLINGS
 from rnnbench.params import SEQUENCE_CELLS, resolve_dtype
 
-POOLINGS = ("mean", "last", "max", "steps")
 LOSSES = ("xent", "mse")
-OPTIMIZERS = ("sgd", "adam", "adagrad")
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ class ModelSpec:
         from rnnbench.layers import check_layering
 
         check_layering(self.num_layers, self.bidirectional)
-        if self.activation not in ("tanh", "relu") or (self.activation == "relu" and self.cell != "rnn"):
+        if self.activation not in ACTIVATIONS or (self.activation == "relu" and self.cell != "rnn"):
             raise RnnbenchError(f"activation {self.activation!r} is not available for {self.cell}; "
                                 "the rnn cell takes tanh or relu, lstm and gru their own gates")
         if self.pooling not in POOLINGS:

@@ -39,9 +39,9 @@ WARMUP_STEPS = 3
 
 def check_run_options(config: dict) -> None:
     """The loop's own options, checked before any data is read."""
-    if int(config["epochs"]) < 1:
+    if config["epochs"] < 1:
         raise RnnbenchError(f"epochs must be at least 1, got {config['epochs']}")
-    if config.get("max_steps") is not None and int(config["max_steps"]) < 1:
+    if config.get("max_steps") is not None and config["max_steps"] < 1:
         raise RnnbenchError(f"max-steps must be at least 1, got {config['max_steps']}")
     check_rate(config.get("dropout") or 0.0)
     every = config.get("eval_every")
@@ -115,7 +115,7 @@ def _train(prepared, backend, config, seed, record, state, progress, log):
     model = backend.build_model(spec, (prepared.init_params or init_model_params)(spec, seed))
     dropout = _dropout(config, model, seed, backend.name)
     max_steps = config.get("max_steps")
-    epochs = int(config["epochs"])
+    epochs = config["epochs"]
     best = record["best"]
     for epoch in range(1, epochs + 1):
         state.epoch = epoch

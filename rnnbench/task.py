@@ -10,12 +10,14 @@ arguments and the runner never learns the difference.
 from __future__ import annotations
 
 import abc
+import argparse
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from rnnbench.errors import RnnbenchError
+from rnnbench.run_options import RUN_OPTIONS, typed_config
 
 #: Options every task understands, with the value used when neither the task nor the user sets one.
 RUN_DEFAULTS = {
@@ -105,6 +107,23 @@ class Task(abc.ABC):
         return [given]
 
     def dev_target(self, dataset: str, metric: str) -> float | None:
+    @classmethod
+    def option_actions(cls) -> dict[str, argparse.Action]:
+        """Every option this task's configuration takes, the shared ones and its own, by name (``dest``)."""
+        if "_option_actions" not in cls.__dict__:  # once per class, not inherited by a subclass
+            parser = argparse.ArgumentParser(add_help=False)
+            for option in RUN_OPTIONS:
+                if option.task:
+                    option.add_to(parser)
+            cls.add_options(parser)
+            cls._option_actions = {action.dest: action for action in parser._actions if action.option_strings}
+        return cls._option_actions
+
+    def typed(self, given: dict) -> dict:
+        """``given`` with each number checked and typed by its option's declaration, as the command line does:
+        a configuration reaching :meth:`prepare` holds typed values, wherever it came from."""
+        return typed_config(given, self.option_actions())
+
         """The dev ``metric`` value that counts as trained on ``dataset`` (None: no target declared)."""
         return (self.targets.get(dataset) or {}).get(metric)
 
@@ -119,10 +138,13 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def prepare(self, config: dict) -> Prepared:
-        """Everything the runner needs for one configuration (data read, batches made, model spec set)."""
+        """Everything the runner needs for one configuration (data read, batches made, model spec set).
+
+        ``config`` comes from :meth:`resolve_config`: its numbers are typed and within their options' ranges."""
 
     def resolve_config(self, given: dict) -> dict:
-        """Fill every option the user left at None from the task's defaults, then :data:`RUN_DEFAULTS`."""
+        """Fill every option the user left at None from the task's defaults, then :data:`RUN_DEFAULTS`; the
+        given values typed (:meth:`typed`)."""
         dataset = given.get("dataset") or (self.datasets[0] if self.datasets else None)
         config = {**RUN_DEFAULTS, **self.defaults(dataset), "task": self.name, "dataset": dataset}
         config.update({key: value for key, value in given.items() if value is not None})

@@ -36,3 +36,11 @@ def one_line_error(code, err, *words) -> str:
     for word in words:
         assert word in lines[0], (word, lines[0])
     return lines[0]
+
+
+def bench_request(*argv, registry=None):
+    """The typed request ``rnnbench bench ARGV`` makes (:func:`rnnbench.bench.request.parse_request`)."""
+    from rnnbench.bench.request import parse_request
+
+    args = cli.build_parser(["bench", *argv]).parse_args(["bench", *(str(a) for a in argv)])
+    return parse_request(args, registry)

@@ -4,7 +4,6 @@ the training-step bench. Nothing here asserts a speed: structure, warnings and e
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -16,6 +15,8 @@ import pytest
 from rnnbench import cli
 from rnnbench.bench import kernels, record, table
 from rnnbench.bench.peak import combine
+
+from cli_helpers import bench_request
 
 AVX512_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw avx512_vnni\n"
 AVX2_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse4_2 avx avx2 fma\n"
@@ -130,13 +131,6 @@ def test_the_summary_compares_each_backends_fastest_impl():
     assert "92.5" not in text  # the slower TF impl is in the full table only
 
 
-def _grid_options(**changes):
-    options = dict(suite="cpu", cells=None, backends=None, impls=None, sizes=None, tree_sizes=None, dtype=None,
-                   passes=None, trees=False, threads=2, device=None, data_dir=None, isolation=None)
-    options.update(changes)
-    return argparse.Namespace(**options)
-
-
 def test_the_cpu_suite_times_every_impl_of_every_backend(monkeypatch, tmp_path):
     from rnnbench.bench.grid import build_grid
 
@@ -144,21 +138,23 @@ def test_the_cpu_suite_times_every_impl_of_every_backend(monkeypatch, tmp_path):
     pytest.importorskip("tensorflow", reason="tensorflow is not installed: its impls cannot be listed")
 
     monkeypatch.setenv("RNNBENCH_DATA_DIR", str(tmp_path))
-    grid = build_grid(_grid_options(cells="lstm", sizes="4x5x6x7", passes="forward"))
+    argv = ["--suite", "cpu", "--threads", "2", "--cells", "lstm", "--sizes", "4x5x6x7", "--pass", "forward"]
+    grid = build_grid(bench_request(*argv))
     assert sorted((c["backend"], c["impl"]) for c in grid.configs) == sorted(
         [("numpy", "native"), ("torch", "native"), ("torch", "loop"), ("torch", "compiled"),
          ("tensorflow", "native"), ("tensorflow", "loop"), ("tensorflow", "xla")])
     # The parent lists every impl without importing a framework (this process has torch already: ask a fresh one).
-    options = vars(_grid_options(cells="lstm", sizes="4x5x6x7", passes="forward"))
-    code = ("import argparse, sys\n"
+    code = ("import sys\n"
             "from rnnbench.bench.grid import build_grid\n"
-            f"build_grid(argparse.Namespace(**{options!r}))\n"
+            "from rnnbench.bench.request import parse_request\n"
+            "from rnnbench.cli import build_parser\n"
+            f"build_grid(parse_request(build_parser(['bench']).parse_args(['bench', *{argv!r}])))\n"
             "print(sorted(m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules))\n")
     env = {**os.environ, "RNNBENCH_DISABLE_PLUGIN_AUTOLOAD": "1", "RNNBENCH_DATA_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
-    custom = build_grid(_grid_options(suite=None, cells="lstm", sizes="4x5x6x7", passes="forward"))
+    custom = build_grid(bench_request("--threads", "2", "--cells", "lstm", "--sizes", "4x5x6x7", "--pass", "forward"))
     assert {c["impl"] for c in custom.configs} == {None}  # a custom grid keeps each default
 
 

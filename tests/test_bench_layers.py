@@ -2,12 +2,12 @@
 FLOPs counted per layer and direction, and a layered timer run on every builtin backend."""
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
 from rnnbench.bench import flops, suites
 from rnnbench.errors import RnnbenchError
+
+from cli_helpers import bench_request
 
 
 def test_sizes_take_layers_and_direction():
@@ -32,24 +32,19 @@ def test_flops_are_counted_per_layer_and_direction():
         flops.sequence_flops("gru", 8, 9, 10, 11, "forward+backward")
 
 
-def _options(**changes):
-    options = dict(suite="cpu", cells=None, backends=None, impls=None, sizes=None, tree_sizes=None, dtype=None,
-                   passes=None, trees=False, threads=2, device=None, data_dir=None, isolation=None)
-    options.update(changes)
-    return argparse.Namespace(**options)
-
-
 def test_cpu_suite_adds_a_two_layer_bidirectional_lstm(monkeypatch, tmp_path):
     from rnnbench.bench.grid import build_grid
 
     monkeypatch.setenv("RNNBENCH_DATA_DIR", str(tmp_path))
-    grid = build_grid(_options(cells="lstm,gru", passes="forward+backward"))
+    grid = build_grid(bench_request("--suite", "cpu", "--threads", 2, "--cells", "lstm,gru",
+                                    "--pass", "forward+backward"))
     layered = [c for c in grid.configs if c.get("layers")]
     assert layered and {c["cell"] for c in layered} == {"lstm"}
     assert {(c["batch"], c["steps"], c["input"], c["hidden"], c["layers"], c["bidirectional"])
             for c in layered} == {(64, 100, 256, 256, 2, True)}
     assert "layers" not in next(c for c in grid.configs if c["cell"] == "gru")
-    custom = build_grid(_options(suite=None, cells="lstm", sizes="4x5x6x7:L2:bi", passes="forward"))
+    custom = build_grid(bench_request("--threads", 2, "--cells", "lstm", "--sizes", "4x5x6x7:L2:bi",
+                                      "--pass", "forward"))
     assert all(c["layers"] == 2 and c["bidirectional"] for c in custom.configs)
 
 

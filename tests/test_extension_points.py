@@ -42,15 +42,15 @@ def twin_registry(monkeypatch):
 
 @pytest.mark.timeout(60)
 def test_declared_impls_reach_the_grid_without_importing_the_backend(monkeypatch, twin_registry):
-    from rnnbench.bench import grid, sweep
+    from rnnbench.bench import request, sweep
 
     def no_worker(*args, **kwargs):
         raise AssertionError("a declared backend's impls need no worker process")
 
     monkeypatch.setattr(sweep, "call_worker", no_worker)
     monkeypatch.delitem(sys.modules, "rnnbench_twin.backend", raising=False)
-    assert grid.backend_impls("twin", twin_registry) == ["native", "copy"]
-    sequence_impls, _ = grid._impls("copy", ["twin"], {}, twin_registry)
+    assert request.backend_impls("twin", twin_registry) == ["native", "copy"]
+    sequence_impls, _ = request.resolve_impls("copy", ["twin"], {}, twin_registry)
     assert sequence_impls == {"twin": ["copy"]}
     assert "rnnbench_twin.backend" not in sys.modules
 

@@ -165,8 +165,8 @@ def model_config(dataset: str) -> dict:
     from rnnbench.plugins import get_registry
 
     config = get_registry().task("textclf").load()().resolve_config({"dataset": dataset})
-    return {"model": config["model"], "embed_size": int(config["embed_size"]),
-            "hidden_size": int(config["hidden_size"]), "vocab_size": int(config["vocab_size"])}
+    return {"model": config["model"], "embed_size": config["embed_size"],
+            "hidden_size": config["hidden_size"], "vocab_size": config["vocab_size"]}
 
 
 def build_configs(*, backends: list[str], datasets: list[str], strategies: list[str], dtype: str, threads: int,

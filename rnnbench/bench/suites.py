@@ -31,7 +31,6 @@ from rnnbench.params import SEQUENCE_CELLS, TREE_CELLS
 
 CELLS = SEQUENCE_CELLS + TREE_CELLS
 TREE_IMPLS = ("level-batched", "node-by-node")
-DTYPES = ("float32", "float64")
 ISOLATION = ("config", "impl", "backend")
 
 

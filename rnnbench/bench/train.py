@@ -64,10 +64,8 @@ def prepare_batches(count: int, data_dir=None) -> tuple[dict, list[tuple], dict]
                   "vocab_size": spec.vocab_size}
         arrays = [(b.inputs[0], b.inputs[1], b.targets) for b in batches]
     except RnnbenchError as exc:
-        from rnnbench.tasks.textclf.task import _spec
-
-        spec = _spec(config, int(config["vocab_size"]), 2)
-        arrays = synthetic_batches(count, spec.vocab_size, int(config["batch_size"]), int(config["max_length"]))
+        spec = task.model_spec(config, config["vocab_size"], 2)
+        arrays = synthetic_batches(count, spec.vocab_size, config["batch_size"], config["max_length"])
         source = {"source": "synthetic", "seed": SYNTHETIC_SEED, "why": str(exc).splitlines()[0],
                   "selection": f"{count} seeded batches of {config['batch_size']} texts, lengths up to "
                                f"{config['max_length']} (IMDB's default shapes)", "vocab_size": spec.vocab_size}
@@ -245,14 +243,15 @@ def format_train(rows: list[dict], source: dict) -> str:
             "one framework per process; medians over rounds:\n" + format_table(header, lines))
 
 
-def run_train_bench(args, grid_backends, unavailable, impls, threads, device, policy_timeout) -> tuple[list, dict]:
-    """Prepare the batches, run every backend's worker, return ``(rows, info for the record)``."""
+def run_train_bench(request) -> tuple[list, dict]:
+    """Prepare the batches, run every backend's worker for ``request`` (a ``--train``
+    :class:`rnnbench.bench.request.BenchRequest`), return ``(rows, info for the record)``."""
     import tempfile
 
-    count = args.train_batches
-    spec, arrays, source = prepare_batches(count, args.data_dir)
+    threads, unavailable = request.threads, request.unavailable
+    spec, arrays, source = prepare_batches(request.train_batches, request.data_dir)
     print(f"bench --train: {len(arrays)} batches from {source['source']}", file=sys.stderr)
-    configs = train_configs([b for b in grid_backends], impls, device, threads, spec)
+    configs = train_configs(list(request.backends), request.sequence_impls, request.device, threads, spec)
     for config in configs:  # batch: texts a step; steps: the mean padded length of the batches
         config.update(batch=int(arrays[0][0].shape[0]),
                       steps=int(round(float(np.mean([b[0].shape[1] for b in arrays])))))
@@ -265,10 +264,10 @@ def run_train_bench(args, grid_backends, unavailable, impls, threads, device, po
                 rows.append(dict(config, status="unavailable", error=unavailable[config["backend"]],
                                  warnings=[], samples_s=[], median_s=None))
                 continue
-            request = {"mode": "train", "threads": threads, "configs": [config], "spec": spec, "batches": path,
-                       "rounds": args.train_rounds}
+            asked = {"mode": "train", "threads": threads, "configs": [config], "spec": spec, "batches": path,
+                     "rounds": request.train_rounds}
             try:
-                (row,) = call_worker(request, policy_timeout)["rows"]
+                (row,) = call_worker(asked, request.timeout)["rows"]
             except (WorkerError, KeyError, TypeError, ValueError) as exc:
                 row = dict(config, status="failed", error=str(exc), warnings=[], samples_s=[], median_s=None)
             rows.append(row)
@@ -277,5 +276,5 @@ def run_train_bench(args, grid_backends, unavailable, impls, threads, device, po
                   + (f"{row['median_s'] * 1e3:.1f} ms/step" if row.get("median_s") else row["status"])
                   + (f", {ratio:.3f}x the plain loop" if ratio else "")
                   + (f": {row['error']}" if row.get("error") else ""), file=sys.stderr, flush=True)
-    return rows, {"spec": spec, "data": source, "rounds": args.train_rounds, "batches": len(arrays),
+    return rows, {"spec": spec, "data": source, "rounds": request.train_rounds, "batches": len(arrays),
                   "warmup_passes": WARMUP_PASSES}

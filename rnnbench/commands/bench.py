@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import replace
 
-from rnnbench.errors import RnnbenchError
 from rnnbench.number_types import nonnegative_float, number, positive_float, positive_int
 
 #: ``--target-ci PCT``: a percentage above 0, at most 100.
@@ -75,9 +73,9 @@ def add_parser(commands, argv=None) -> None:
     bench.add_argument("--train", action="store_true",
                        help="time one training step of the textclf model (IMDB default batches) on each backend "
                             "against the plain loop a user of that framework writes, in alternating rounds")
-    bench.add_argument("--train-batches", type=positive_int, default=8, metavar="N",
+    bench.add_argument("--train-batches", type=positive_int, metavar="N",
                        help="batches a round of --train passes over (default 8)")
-    bench.add_argument("--train-rounds", type=positive_int, default=10, metavar="N",
+    bench.add_argument("--train-rounds", type=positive_int, metavar="N",
                        help="alternating rounds of --train (default 10)")
     bench.add_argument("--datasets", metavar="LIST",
                        help="--suite lengths: whose length distributions (imdb, sst2, trec; default all three)")
@@ -95,87 +93,147 @@ def add_parser(commands, argv=None) -> None:
 
 
 def handle(args) -> int:
-
-    from rnnbench.bench import record, sweep, table
-    from rnnbench.bench.grid import build_grid
-    from rnnbench.machine import load_average
-    from rnnbench.records import ensure_writable, save_record
+    from rnnbench.bench.request import parse_request
 
     if args.offline:
         from rnnbench.data.paths import OFFLINE_VARIABLE
 
         os.environ[OFFLINE_VARIABLE] = "1"
-    if args.train:
-        return _handle_train(args)
-    if args.suite == "lengths":
-        return _handle_lengths(args)
-    for option in ("datasets", "strategies", "token_budget"):
-        if getattr(args, option) is not None:
-            raise RnnbenchError(f"--{option.replace('_', '-')} applies to --suite lengths only")
-    grid = build_grid(args)
-    policy = _policy(grid.suite.policy, args)
-    grid.config["timing"] = {**policy.as_dict(), "interleaved": not args.overhead}
-    if args.overhead:
-        grid.config["mode"] = "overhead"
-    if not args.no_record:
-        ensure_writable(args.results_dir)
-    threads, device = grid.config["threads"], grid.config["device"]
-    from rnnbench.bench.timing import usable_cpus
-    from rnnbench.bench.verdict import settle
+    request = parse_request(args)  # every option read and checked, before anything runs
+    if request.write_record:
+        from rnnbench.records import ensure_writable
+
+        ensure_writable(request.results_dir)
     from rnnbench.devices import warn_threads
 
-    warn_threads(args.threads)
-    settled = settle(args.settle, usable_cpus())
+    warn_threads(request.threads_given)
+    run = {"train": _run_train, "lengths": _run_lengths}.get(request.mode, _run_grid)
+    rows, result, text = run(request)
+    return _finish(request, rows, result, text)
+
+
+def _run_grid(request):
+    """The grid (or ``--overhead``): peak GEMM, then every configuration in interleaved rounds."""
+    from rnnbench.bench import record, sweep, table
+    from rnnbench.bench.grid import build_grid
+    from rnnbench.bench.timing import usable_cpus
+    from rnnbench.bench.verdict import settle
+    from rnnbench.machine import load_average
+
+    grid = build_grid(request)
+    policy, threads, device = request.policy, request.threads, request.device
+    overhead = request.mode == "overhead"
+    settled = settle(request.settle, usable_cpus())
     started, load_start = record.now(), load_average()
     print(f"bench: {len(grid.configs)} configurations, {threads} thread(s), {device}, "
-          f"one process per {grid.config['isolation']}"
-          + ("" if args.overhead else f", interleaved rounds to a {100 * policy.target_ci:g}% interval"),
+          f"one process per {request.isolation}"
+          + ("" if overhead else f", interleaved rounds to a {100 * policy.target_ci:g}% interval"),
           file=sys.stderr)
     peaks = {}
     if len(grid.unavailable) < len(grid.backends):
         from rnnbench.bench.peak import FRAMEWORKS, available_frameworks
-        from rnnbench.bench.suites import parse_names
 
         # the fastest GEMM any installed framework offers, whichever backends are timed
-        wanted = parse_names(args.peak_frameworks, FRAMEWORKS, "peak-frameworks", "framework") \
-            if args.peak_frameworks else FRAMEWORKS
-        frameworks = available_frameworks(device, wanted)
+        frameworks = available_frameworks(device, request.peak_frameworks or FRAMEWORKS)
         print(f"bench: peak GEMM of {', '.join(frameworks)}, each in its own process", file=sys.stderr)
-        for dtype in grid.config["dtypes"]:
-            peaks[dtype] = sweep.measure_peak(device=device, threads=threads, sizes=grid.suite.peak_sizes,
-                                              dtype=dtype, policy=policy, timeout=args.timeout,
+        for dtype in request.dtypes:
+            peaks[dtype] = sweep.measure_peak(device=device, threads=threads, sizes=request.suite.peak_sizes,
+                                              dtype=dtype, policy=policy, timeout=request.timeout,
                                               frameworks=frameworks)
-    rows = sweep.run_configs(grid.configs, threads=threads, policy=policy, isolation=grid.config["isolation"],
-                             mode="overhead" if args.overhead else "time", timeout=args.timeout,
+    rows = sweep.run_configs(grid.configs, threads=threads, policy=policy, isolation=request.isolation,
+                             mode="overhead" if overhead else "time", timeout=request.timeout,
                              unavailable=grid.unavailable, progress=_progress)
     record.annotate(rows, peaks)
     record.judge_rows(rows, policy.target_ci, usable_cpus())
-    result = record.build_record(dataset="overhead" if args.overhead else grid.dataset, config=grid.config,
-                                 rows=rows, peaks=peaks, started_at=started, load_start=load_start,
-                                 load_end=load_average(), settle=settled)
-    record.judge_record(result, args.results_dir)
-    if args.format == "json":
+    result = record.build_record(dataset=request.dataset, config=grid.config, rows=rows, peaks=peaks,
+                                 started_at=started, load_start=load_start, load_end=load_average(), settle=settled)
+    record.judge_record(result, request.results_dir)
+    parts = []
+    summary = table.format_summary(rows)
+    if summary:
+        parts.append(summary + "\n\nevery row:")
+    parts.append(table.format_rows(rows, peaks))
+    parts.append(table.format_unstable(rows, result["unstable_reasons"]))
+    parts.append(table.format_kernels(result["warnings"], result["kernels"]))
+    if overhead:
+        parts.append(table.format_overhead(rows))
+    return rows, result, parts
+
+
+def _run_train(request):
+    """``--train``: rnnbench's training step against each framework's plain loop (:mod:`rnnbench.bench.train`)."""
+    from rnnbench.bench import record, table
+    from rnnbench.bench.train import format_train, run_train_bench
+    from rnnbench.machine import load_average
+
+    started, load_start = record.now(), load_average()
+    rows, info = run_train_bench(request)
+    config = {"suite": "train", "mode": "train", "backends": list(request.backends),
+              "impls": request.sequence_impls, "device": request.device, "threads": request.threads, **info}
+    result = record.build_record(dataset="train", config=config, rows=rows, peaks={}, started_at=started,
+                                 load_start=load_start, load_end=load_average())
+    return rows, result, [format_train(rows, info["data"]),
+                          table.format_kernels(result["warnings"], result["kernels"])]
+
+
+def _run_lengths(request):
+    """``--suite lengths``: each backend's strategies for ragged text, in interleaved rounds
+    (:mod:`rnnbench.bench.lengths`)."""
+    from rnnbench.bench import lengths, record, sweep, table
+    from rnnbench.bench.timing import usable_cpus
+    from rnnbench.bench.verdict import settle
+    from rnnbench.machine import load_average
+
+    policy = request.policy
+    configs, described = [], {}
+    for cell in request.cells:
+        for dtype in request.dtypes:
+            more, described = lengths.build_configs(
+                backends=list(request.backends), datasets=list(request.datasets),
+                strategies=list(request.strategies), dtype=dtype, threads=request.threads, device=request.device,
+                budget=request.token_budget, data_dir=request.data_dir, cell=cell)
+            configs += more
+    settled = settle(request.settle, usable_cpus())
+    started, load_start = record.now(), load_average()
+    print(f"bench: {len(configs)} ragged-text configurations ({', '.join(request.datasets)} x "
+          f"{', '.join(request.strategies)}), {request.threads} thread(s), {request.device}, one process per "
+          f"backend, interleaved rounds to a {100 * policy.target_ci:g}% interval", file=sys.stderr)
+    rows = sweep.run_configs(configs, threads=request.threads, policy=policy, isolation=request.isolation,
+                             timeout=request.timeout, unavailable=request.unavailable, progress=_progress)
+    lengths.finish_rows(rows)
+    record.annotate(rows, {})
+    record.judge_rows(rows, policy.target_ci, usable_cpus())
+    config = {"suite": "lengths", "description": "the textclf model on real ragged text, four batching strategies",
+              "backends": list(request.backends), "cells": sorted({c["cell"] for c in configs}),
+              "datasets": described, "strategies": list(request.strategies), "dtypes": list(request.dtypes),
+              "passes": list(request.passes), "device": request.device, "threads": request.threads,
+              "isolation": request.isolation, "timing": {**policy.as_dict(), "interleaved": True},
+              "lengths": "ragged: each dataset's real lengths (config.datasets)", "unavailable": request.unavailable}
+    result = record.build_record(dataset="lengths", config=config, rows=rows, peaks={}, started_at=started,
+                                 load_start=load_start, load_end=load_average(), settle=settled)
+    record.judge_record(result, request.results_dir)
+    return rows, result, [lengths.format_lengths(rows, described),
+                          table.format_unstable(rows, result["unstable_reasons"]),
+                          table.format_kernels(result["warnings"], result["kernels"])]
+
+
+def _finish(request, rows: list[dict], result: dict, parts: list) -> int:
+    """Every mode ends alike: the table (or JSON), the record (never over another), the exit status."""
+    from rnnbench.records import save_record
+
+    if request.output_format == "json":
         print(json.dumps(result, indent=1))
     else:
-        summary = table.format_summary(rows)
-        if summary:
-            print(summary + "\n\nevery row:")
-        print(table.format_rows(rows, peaks))
-        unstable = table.format_unstable(rows, result["unstable_reasons"])
-        if unstable:
-            print(unstable)
-        kernels = table.format_kernels(result["warnings"], result["kernels"])
-        if kernels:
-            print(kernels)
-        if args.overhead:
-            print(table.format_overhead(rows))
-    if not args.no_record:
-        path = save_record(args.results_dir, result)
-        print(f"record: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
+        for part in parts:
+            if part:
+                print(part)
+    if request.write_record:
+        path = save_record(request.results_dir, result)
+        print(f"record: {path}", file=sys.stderr if request.output_format == "json" else sys.stdout)
     if not any(row["status"] == "ok" for row in rows):
         print("rnnbench: nothing could be timed (every configuration is unavailable or failed)", file=sys.stderr)
         return 1
-    if args.require_stable and not result["stable"]:
+    if request.require_stable and result.get("stable") is False:
         print(f"rnnbench: not stable (--require-stable): {_instability(rows, result)}", file=sys.stderr)
         return 1
     return 1 if result["status"] == "failed" else 0
@@ -192,155 +250,6 @@ def _instability(rows: list[dict], result: dict) -> str:
         parts.append(f"{len(names)} row(s) unstable ({shown})")
     parts += [r for r in result.get("unstable_reasons") or () if not r.endswith("rows unstable")]
     return "; ".join(parts) or "the record is unstable"
-
-
-def _handle_train(args) -> int:
-    """``--train``: rnnbench's training step against each framework's plain loop (:mod:`rnnbench.bench.train`)."""
-    from rnnbench.bench import record, table
-    from rnnbench.bench.grid import _impls
-    from rnnbench.bench.timing import usable_cpus
-    from rnnbench.bench.train import format_train, run_train_bench
-    from rnnbench.machine import load_average
-    from rnnbench.plugins import get_registry
-    from rnnbench.records import ensure_writable, save_record
-
-    if args.train_batches < 1 or args.train_rounds < 1:
-        raise RnnbenchError("--train-batches and --train-rounds must be at least 1")
-    if args.timeout <= 0:
-        raise RnnbenchError(f"--timeout must be positive, got {args.timeout}")
-    threads = args.threads if args.threads is not None else usable_cpus()
-    if threads < 1:
-        raise RnnbenchError(f"--threads must be at least 1, got {threads}")
-    from rnnbench.devices import warn_threads
-
-    warn_threads(args.threads)
-    device = (args.device or "cpu").strip().lower()
-    registry = get_registry()
-    backends, unavailable = _backends(args)
-    impls, _ = _impls(args.impls, backends, unavailable, registry)
-    if not args.no_record:
-        ensure_writable(args.results_dir)
-    started, load_start = record.now(), load_average()
-    rows, info = run_train_bench(args, backends, unavailable, impls, threads, device, args.timeout)
-    config = {"suite": "train", "mode": "train", "backends": backends, "impls": impls, "device": device,
-              "threads": threads, **info}
-    result = record.build_record(dataset="train", config=config, rows=rows, peaks={}, started_at=started,
-                                 load_start=load_start, load_end=load_average())
-    if args.format == "json":
-        print(json.dumps(result, indent=1))
-    else:
-        print(format_train(rows, info["data"]))
-        kernels = table.format_kernels(result["warnings"], result["kernels"])
-        if kernels:
-            print(kernels)
-    if not args.no_record:
-        path = save_record(args.results_dir, result)
-        print(f"record: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
-    if not any(row["status"] == "ok" for row in rows):
-        print("rnnbench: nothing could be timed (every configuration is unavailable or failed)", file=sys.stderr)
-        return 1
-    return 1 if result["status"] == "failed" else 0
-
-
-def _handle_lengths(args) -> int:
-    """``--suite lengths``: each backend's strategies for ragged text, in interleaved rounds
-    (:mod:`rnnbench.bench.lengths`)."""
-    from rnnbench.bench import lengths, record, sweep, table
-    from rnnbench.bench.suites import CAREFUL, DTYPES, parse_names
-    from rnnbench.bench.timing import usable_cpus
-    from rnnbench.bench.verdict import settle
-    from rnnbench.devices import warn_threads
-    from rnnbench.machine import load_average
-    from rnnbench.params import SEQUENCE_CELLS
-    from rnnbench.records import ensure_writable, save_record
-
-    for option in ("sizes", "tree_sizes", "impls", "passes"):
-        if getattr(args, option):
-            raise RnnbenchError(f"--{option.replace('_', '-').replace('passes', 'pass')} does not apply to "
-                                "--suite lengths (its sizes are the textclf task's; it times forward+backward)")
-    if args.trees or args.overhead:
-        raise RnnbenchError(f"--{'trees' if args.trees else 'overhead'} does not apply to --suite lengths")
-    datasets = parse_names(args.datasets, lengths.DATASETS, "datasets", "dataset") if args.datasets \
-        else list(lengths.DATASETS)
-    strategies = parse_names(args.strategies, lengths.STRATEGIES, "strategies", "strategy") if args.strategies \
-        else list(lengths.STRATEGIES)
-    cells = parse_names(args.cells, SEQUENCE_CELLS, "cells", "cell") if args.cells else [None]
-    dtypes = parse_names(args.dtype, DTYPES, "dtype") if args.dtype else ["float32"]
-    budget = args.token_budget or lengths.TOKEN_BUDGET
-    threads = args.threads if args.threads is not None else usable_cpus()
-    device = (args.device or "cpu").strip().lower()
-    backends, unavailable = _backends(args)
-    policy = _policy(CAREFUL, args)
-    if not args.no_record:
-        ensure_writable(args.results_dir)
-    warn_threads(args.threads)
-    configs, described = [], {}
-    for cell in cells:
-        for dtype in dtypes:
-            more, described = lengths.build_configs(backends=backends, datasets=datasets, strategies=strategies,
-                                                    dtype=dtype, threads=threads, device=device, budget=budget,
-                                                    data_dir=args.data_dir, cell=cell)
-            configs += more
-    settled = settle(args.settle, usable_cpus())
-    started, load_start = record.now(), load_average()
-    print(f"bench: {len(configs)} ragged-text configurations ({', '.join(datasets)} x {', '.join(strategies)}), "
-          f"{threads} thread(s), {device}, one process per backend, interleaved rounds to a "
-          f"{100 * policy.target_ci:g}% interval", file=sys.stderr)
-    rows = sweep.run_configs(configs, threads=threads, policy=policy, isolation="impl", timeout=args.timeout,
-                             unavailable=unavailable, progress=_progress)
-    lengths.finish_rows(rows)
-    record.annotate(rows, {})
-    record.judge_rows(rows, policy.target_ci, usable_cpus())
-    config = {"suite": "lengths", "description": "the textclf model on real ragged text, four batching strategies",
-              "backends": backends, "cells": sorted({c["cell"] for c in configs}), "datasets": described,
-              "strategies": strategies, "dtypes": dtypes, "passes": ["forward+backward"], "device": device,
-              "threads": threads, "isolation": "impl", "timing": {**policy.as_dict(), "interleaved": True},
-              "lengths": "ragged: each dataset's real lengths (config.datasets)", "unavailable": unavailable}
-    result = record.build_record(dataset="lengths", config=config, rows=rows, peaks={}, started_at=started,
-                                 load_start=load_start, load_end=load_average(), settle=settled)
-    record.judge_record(result, args.results_dir)
-    if args.format == "json":
-        print(json.dumps(result, indent=1))
-    else:
-        print(lengths.format_lengths(rows, described))
-        unstable = table.format_unstable(rows, result["unstable_reasons"])
-        if unstable:
-            print(unstable)
-        kernels = table.format_kernels(result["warnings"], result["kernels"])
-        if kernels:
-            print(kernels)
-    if not args.no_record:
-        path = save_record(args.results_dir, result)
-        print(f"record: {path}", file=sys.stderr if args.format == "json" else sys.stdout)
-    if not any(row["status"] == "ok" for row in rows):
-        print("rnnbench: nothing could be timed (every configuration is unavailable or failed)", file=sys.stderr)
-        return 1
-    if args.require_stable and not result["stable"]:
-        print(f"rnnbench: not stable (--require-stable): {_instability(rows, result)}", file=sys.stderr)
-        return 1
-    return 1 if result["status"] == "failed" else 0
-
-
-def _backends(args) -> tuple[list[str], dict]:
-    from rnnbench.bench.grid import select_backends
-    from rnnbench.plugins import get_registry
-
-    return select_backends(args.backends, get_registry())
-
-
-def _policy(policy, args):
-    policy = replace(policy, target_ci=args.target_ci / 100)
-    if args.min_samples is not None:
-        if args.min_samples < 1:
-            raise RnnbenchError(f"--min-samples must be at least 1, got {args.min_samples}")
-        policy = replace(policy, min_samples=args.min_samples, max_samples=max(policy.max_samples, args.min_samples))
-    if args.budget is not None:
-        if args.budget < 0:
-            raise RnnbenchError(f"--budget must be >= 0 seconds, got {args.budget}")
-        policy = replace(policy, budget_s=args.budget)
-    if args.timeout <= 0:
-        raise RnnbenchError(f"--timeout must be positive, got {args.timeout}")
-    return policy
 
 
 def _progress(done: int, total: int, row: dict) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from rnnbench.errors import RnnbenchError
+from rnnbench.names import DTYPES
 from rnnbench.number_types import positive_int
 
 
@@ -22,7 +23,7 @@ def add_parser(commands, argv=None) -> None:
                        help="comma-separated cases: rnn, rnn-relu, lstm, gru, recursive, treelstm, and the "
                             "2-layer bidirectional rnn-L2-bi, lstm-L2-bi, gru-L2-bi (default: all); with "
                             "--trajectory also lstm-drop, treelstm-drop (dropout masks drawn as the runner does)")
-    check.add_argument("--dtype", choices=("float32", "float64"), action="append",
+    check.add_argument("--dtype", choices=DTYPES, action="append",
                        help="dtype to check (repeatable; default: both)")
     check.add_argument("--device", metavar="DEVICE", help="device of the checked backends: cpu, cuda, cuda:N, gpu")
     check.add_argument("--threads", type=positive_int, metavar="N", help="framework threads of the checked backends")

@@ -12,13 +12,7 @@ import shlex
 import sys
 
 from rnnbench.errors import RnnbenchError
-from rnnbench.number_types import nonnegative_float, positive_float, positive_int, rate
-
-#: Options every task shares, handed to its configuration as they are (None = the task's default).
-#: A task's own options are declared by the task (:meth:`rnnbench.task.Task.add_options`).
-COMMON_TASK_OPTIONS = ("dataset", "model", "epochs", "max_steps", "batch_size", "eval_batch_size", "dtype",
-                       "embed_size", "hidden_size", "layers", "bidirectional", "pooling", "activation",
-                       "optimizer", "lr", "clip_norm", "l2", "dropout", "data_dir")
+from rnnbench.run_options import TASK_OPTIONS, add_options
 
 
 def add_parser(commands, argv=None) -> None:
@@ -28,47 +22,7 @@ def add_parser(commands, argv=None) -> None:
         description="Train a model on real data with one backend. Options left out take the task's defaults "
                     "for the dataset (see `rnnbench run --backend numpy --task textclf --show-config`). "
                     "Each task adds options of its own: `rnnbench run --task NAME --help` lists them.")
-    run.add_argument("--backend", required=True, metavar="NAME", help="numpy, torch, tensorflow, ...")
-    run.add_argument("--task", required=True, metavar="NAME", help="textclf, longrange, treesent, ...")
-    run.add_argument("--model", metavar="CELL", help="rnn, lstm, gru; treesent also recursive, treelstm")
-    run.add_argument("--dataset", metavar="NAME|PATH",
-                     help="a registered dataset (textclf: imdb, sst2, mr, trec, ag_news) or a .tsv/.csv/.jsonl file")
-    run.add_argument("--epochs", type=positive_int, metavar="N")
-    run.add_argument("--max-steps", type=positive_int, metavar="N", help="stop after N training steps in all")
-    run.add_argument("--batch-size", type=positive_int, metavar="N")
-    run.add_argument("--seeds", default="0", metavar="LIST", help="comma-separated seeds, one run each (default 0)")
-    run.add_argument("--device", metavar="DEVICE", help="cpu (default), cuda, cuda:N, gpu")
-    run.add_argument("--impl", metavar="IMPL", help="backend implementation, e.g. torch native/loop/compiled")
-    run.add_argument("--dtype", choices=("float32", "float64"))
-    run.add_argument("--threads", type=positive_int, metavar="N",
-                     help="framework threads (default: the CPUs this process may use); recorded")
-    run.add_argument("--results-dir", default="results", metavar="DIR", help="where records go (default results/)")
-    run.add_argument("--data-dir", metavar="DIR", help="datasets folder (default $RNNBENCH_DATA_DIR, then the "
-                                                       "user cache)")
-    run.add_argument("--offline", action="store_true",
-                     help="never download: a missing dataset is an error (also RNNBENCH_OFFLINE=1)")
-    run.add_argument("--eval-every", type=positive_int, metavar="STEPS",
-                     help="also score dev every STEPS training steps into the record's history (for time to "
-                          "target; not counted as training time; the model is still chosen at epoch ends)")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
-    model = run.add_argument_group("model and optimizer")
-    model.add_argument("--embed-size", type=positive_int, metavar="N")
-    model.add_argument("--hidden-size", type=positive_int, metavar="N")
-    model.add_argument("--layers", type=positive_int, metavar="N",
-                       help="stacked recurrent layers, each reading the one below (default 1; rnn, lstm, gru)")
-    model.add_argument("--bidirectional", action="store_const", const=True,
-                       help="a forward and a backward direction in every layer, outputs concatenated (2H)")
-    model.add_argument("--pooling", choices=("mean", "last", "max"))
-    model.add_argument("--activation", choices=("tanh", "relu"), help="rnn cell only")
-    model.add_argument("--optimizer", choices=("adam", "sgd", "adagrad"))
-    model.add_argument("--lr", type=positive_float, metavar="X")
-    model.add_argument("--clip-norm", type=nonnegative_float, metavar="X", help="global gradient-norm clip (0: none)")
-    model.add_argument("--l2", type=nonnegative_float, metavar="X")
-    model.add_argument("--dropout", type=rate, metavar="P",
-                       help="dropout rate on the embedding output and before the softmax; masks drawn by the "
-                            "runner, identical on every backend (default 0)")
-    model.add_argument("--eval-batch-size", type=positive_int, metavar="N")
+    add_options(run, {"model": run.add_argument_group("model and optimizer")})
     task_options = add_task_options(run, task_named(argv))
     run.set_defaults(handler=handle, task_options=task_options)
 
@@ -144,7 +98,7 @@ def handle(args) -> int:
     if not backend_entry.available:
         raise RnnbenchError(f"backend {args.backend} is unavailable: {backend_entry.unavailable_reason()}")
     task = load_task(registry, args.task)
-    given = {name: getattr(args, name) for name in (*COMMON_TASK_OPTIONS, *args.task_options)}
+    given = {name: getattr(args, name) for name in (*TASK_OPTIONS, *args.task_options)}
     configs = []  # a task may expand one command line into several runs (longrange: one a sequence length)
     for variant in task.expand(given):
         config = task.resolve_config(variant)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnbench.errors import RnnbenchError
+from rnnbench.run_options import TASK_OPTIONS
 from rnnbench.sweep.options import IDENTITY, check_key, check_task_key, convert, task_actions
 
 TOP_LEVEL = ("description", "external_backends", "matrix", "options", "exclude", "include")
@@ -268,10 +269,9 @@ class _Checker:
 
 def resolve(task, config: Configuration) -> dict:
     """The task's full configuration for ``config``, defaults filled in, as ``rnnbench run`` resolves it."""
-    from rnnbench.commands.run import COMMON_TASK_OPTIONS
     from rnnbench.runner import check_run_options
 
-    names = (*COMMON_TASK_OPTIONS, *task_actions(task.name)[1])
+    names = (*TASK_OPTIONS, *task_actions(task.name)[1])
     given = {key: config.value(key) for key in names if config.value(key) is not None}
     (variant,) = task.expand(given)  # one value a key: one run a configuration
     resolved = task.resolve_config(variant)

@@ -61,7 +61,6 @@ COMMON_DEFAULTS = {
     "dev_size": 1000, "test_size": 4000, "split_seed": 0, "success_fraction": 0.1, "probe_steps": None,
 }
 PROBLEM_DEFAULTS = {"adding": {"seq_len": 200}, "copy": {"seq_len": 100}}
-POSITIVE_INTEGERS = ("hidden_size", "batch_size", "eval_batch_size", "steps_per_epoch", "dev_size", "test_size")
 #: First word of each stream's seed (see the module docstring).
 TRAIN, DEV, TEST, PROBE = 0, 1, 2, 3
 
@@ -119,7 +118,7 @@ class LongRange(Task):
         if problem not in gen.PROBLEMS:
             raise RnnbenchError(f"unknown long-range problem {problem!r}; valid: {', '.join(gen.PROBLEMS)}")
         config = {**RUN_DEFAULTS, **self.defaults(problem), "task": self.name}
-        config.update({key: value for key, value in given.items() if value is not None})
+        config.update({key: value for key, value in self.typed(given).items() if value is not None})
         seq_len = gen.check_seq_len(problem, config["seq_len"])
         config.update(problem=problem, seq_len=seq_len, dataset=f"{problem}-T{seq_len}")
         if given.get("epochs") is None:  # a config that did not come through the parser is checked here too
@@ -134,11 +133,11 @@ class LongRange(Task):
         spec = _spec(config)
         check_memory(config, spec, problem, T)  # before the probe batch below is generated
         stream = (gen.PROBLEMS.index(problem), T)
-        batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
-        split_seed = int(config["split_seed"])
+        batch_size, eval_size = config["batch_size"], config["eval_batch_size"]
+        split_seed = config["split_seed"]
 
         def train_batches(seed: int, epoch: int):
-            return LazyBatches(int(config["steps_per_epoch"]),
+            return LazyBatches(config["steps_per_epoch"],
                                lambda i: _batch(problem, T, [TRAIN, *stream, seed, epoch, i], batch_size, spec.dtype))
 
         def fixed(tag: int, size: int):
@@ -147,11 +146,11 @@ class LongRange(Task):
                                                        min(eval_size, size - i * eval_size), spec.dtype))
 
         base = gen.baseline(problem, T)
-        fraction = float(config["success_fraction"])
+        fraction = config["success_fraction"]
         total_steps = _total_steps(config)
         return Prepared(
             spec=spec, train_batches=train_batches,
-            dev=fixed(DEV, int(config["dev_size"])), test=fixed(TEST, int(config["test_size"])),
+            dev=fixed(DEV, config["dev_size"]), test=fixed(TEST, config["test_size"]),
             metric="mse" if problem == "adding" else "xent",
             score=gen.mse if problem == "adding" else gen.step_xent,
             higher_is_better=False,
@@ -194,11 +193,6 @@ def _batch(problem: str, T: int, entropy: list[int], size: int, dtype: str) -> B
 
 
 def _check_options(config: dict) -> None:
-    for key in POSITIVE_INTEGERS:
-        if int(config[key]) < 1:
-            raise RnnbenchError(f"{key.replace('_', '-')} must be a positive integer, got {config[key]}")
-    if not 0 < float(config["success_fraction"]) <= 1:
-        raise RnnbenchError(f"success-fraction must lie in (0, 1], got {config['success_fraction']}")
     negative = [s for s in config.get("seeds", []) if int(s) < 0]
     if negative:
         raise RnnbenchError(f"longrange seeds must be non-negative (they seed the data streams), got {negative}")
@@ -219,17 +213,17 @@ def check_memory(config: dict, spec: ModelSpec, problem: str, T: int, available:
     on_cpu = config.get("device") in (None, "cpu")
     state = spec.hidden_size * spec.num_layers * (2 if spec.bidirectional else 1) * width if on_cpu else 0
     check_model_memory(spec, available)
-    batch = int(config["batch_size"])
+    batch = config["batch_size"]
     check_memory_fits(batch * steps * (per_step + state),
                       f"one training batch of --batch-size {batch} × T={T} ({steps} steps: the inputs"
                       f"{' and the hidden states backpropagation keeps' if state else ''})",
                       "lower --batch-size, --seq-len" + (" or --hidden-size" if state else ""), available)
-    split = max(int(config["dev_size"]), int(config["test_size"]))
+    split = max(config["dev_size"], config["test_size"])
     outputs = 1 if problem == "adding" else steps * gen.COPY_CLASSES
     check_memory_fits(2 * split * outputs * width,
                       f"scoring {split} sequences (--dev-size/--test-size) of {steps} steps (their outputs, "
                       f"stacked)", "lower --dev-size, --test-size or --seq-len", available)
-    eval_batch = min(int(config["eval_batch_size"]), split)
+    eval_batch = min(config["eval_batch_size"], split)
     check_memory_fits(eval_batch * steps * (per_step + state),
                       f"one evaluation batch of --eval-batch-size {eval_batch} × T={T} ({steps} steps)",
                       "lower --eval-batch-size or --seq-len", available)
@@ -238,17 +232,17 @@ def check_memory(config: dict, spec: ModelSpec, problem: str, T: int, available:
 def _spec(config: dict) -> ModelSpec:
     adding = config["problem"] == "adding"
     return ModelSpec(
-        cell=config["model"], hidden_size=int(config["hidden_size"]),
+        cell=config["model"], hidden_size=config["hidden_size"],
         num_outputs=1 if adding else gen.COPY_CLASSES, input_size=2 if adding else gen.COPY_TOKENS,
         activation=config["activation"], pooling="last" if adding else "steps", loss="mse" if adding else "xent",
-        optimizer=OptimizerSpec(config["optimizer"], float(config["lr"])),
-        clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"],
-        num_layers=int(config["layers"]), bidirectional=bool(config["bidirectional"]))
+        optimizer=OptimizerSpec(config["optimizer"], config["lr"]),
+        clip_norm=config["clip_norm"] or None, l2=config["l2"], dtype=config["dtype"],
+        num_layers=config["layers"], bidirectional=config["bidirectional"])
 
 
 def _total_steps(config: dict) -> int:
     """Training steps the run will take: the budget, or every step of every epoch."""
-    full = int(config["epochs"]) * int(config["steps_per_epoch"])
+    full = config["epochs"] * config["steps_per_epoch"]
     budget = config.get("max_steps")
     return min(full, int(budget)) if budget else full
 
@@ -319,10 +313,10 @@ def _info(config, problem, T, base, fraction, total_steps) -> dict:
         "success_rule": f"test {'MSE' if problem == 'adding' else 'cross-entropy'} < {fraction} x baseline "
                         f"= {fraction * base:.6g}",
         "splits": {
-            "train": {"examples_per_epoch": int(config["steps_per_epoch"]) * int(config["batch_size"]),
+            "train": {"examples_per_epoch": config["steps_per_epoch"] * config["batch_size"],
                       "source": "generated per (run seed, epoch, batch): stream [0, problem, T, seed, epoch, i]"},
-            "dev": {"examples": int(config["dev_size"]), "source": "stream [1, problem, T, split_seed, i]"},
-            "test": {"examples": int(config["test_size"]), "source": "stream [2, problem, T, split_seed, i]"},
+            "dev": {"examples": config["dev_size"], "source": "stream [1, problem, T, split_seed, i]"},
+            "test": {"examples": config["test_size"], "source": "stream [2, problem, T, split_seed, i]"},
         },
         "budget_steps": total_steps,
         "init": config["init"],

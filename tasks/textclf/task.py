@@ -69,8 +69,6 @@ DATASET_DEFAULTS = {
     "trec": {"max_length": 40, "epochs": 10},
     "ag_news": {"max_length": 100, "epochs": 5},
 }
-POSITIVE_INTEGERS = ("embed_size", "hidden_size", "vocab_size", "min_count", "max_length", "batch_size",
-                     "eval_batch_size")
 
 
 class TextClassification(Task):
@@ -109,6 +107,11 @@ class TextClassification(Task):
     def defaults(self, dataset: str) -> dict:
         return {**COMMON_DEFAULTS, **DATASET_DEFAULTS.get(dataset, {})}
 
+    def model_spec(self, config: dict, vocab_size: int, num_outputs: int) -> ModelSpec:
+        """The model :meth:`prepare` trains for ``config`` once the vocabulary and the classes are known
+        (``rnnbench bench --train`` builds it on synthetic batches when IMDB is absent)."""
+        return _spec(config, vocab_size, num_outputs)
+
     def resolve_config(self, given: dict) -> dict:
         """The defaults, except that with ``--vectors`` the embedding size is the file's (None until read).
 
@@ -124,9 +127,6 @@ class TextClassification(Task):
         vectors = vectors_option(config)
         if vectors:  # the size is the file's first line's, checked before any data is read
             config = sizes_from_vectors(config, peek_vectors_dim(vectors))
-        for key in POSITIVE_INTEGERS:
-            if int(config[key]) < 1:
-                raise RnnbenchError(f"{key.replace('_', '-')} must be a positive integer, got {config[key]}")
         # bad model options, sizes that cannot fit and unknown encodings fail before any data is read
         check_model_memory(_spec(config, vocab_size=2, num_outputs=2), vocabulary_known=False)
         check_encoding(config["encoding"])
@@ -139,8 +139,8 @@ class TextClassification(Task):
             raise RnnbenchError(f"dataset {config['dataset']!r}: every text of the train split is empty (no words "
                                 f"after tokenizing, --tokenizer {kind}); is --text-column "
                                 f"{config['text_column']!r} the text?")
-        vocab = Vocabulary.build(tokens["train"], int(config["vocab_size"]), int(config["min_count"]))
-        cap, truncate = int(config["max_length"]), config["truncate"]
+        vocab = Vocabulary.build(tokens["train"], config["vocab_size"], config["min_count"])
+        cap, truncate = config["max_length"], config["truncate"]
         ids = {name: [vocab.encode(doc, cap, truncate) for doc in docs] for name, docs in tokens.items()}
         labels = {name: np.asarray(getattr(splits, name).labels, dtype=np.int64) for name in ids}
         frozen = flag_is_set(config.get("freeze_embeddings"))
@@ -151,7 +151,7 @@ class TextClassification(Task):
             config = sizes_from_vectors(config, pretrained.dim)
         spec = _spec(config, len(vocab), len(splits.label_names))
         train_lengths = np.array([len(seq) for seq in ids["train"]])
-        batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
+        batch_size, eval_size = config["batch_size"], config["eval_batch_size"]
         _check_memory(config, spec, train_lengths, batch_size)
 
         def train_batches(seed: int, epoch: int) -> list[Batch]:
@@ -187,23 +187,12 @@ class TextClassification(Task):
 
 def _spec(config: dict, vocab_size: int, num_outputs: int) -> ModelSpec:
     return ModelSpec(
-        cell=config["model"], hidden_size=int(config["hidden_size"]), num_outputs=num_outputs,
-        vocab_size=vocab_size, embed_size=int(config["embed_size"]), activation=config["activation"],
-        pooling=config["pooling"], optimizer=OptimizerSpec(config["optimizer"], float(config["lr"])),
-        clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"],
-        num_layers=_layers(config), bidirectional=bool(config["bidirectional"]),
+        cell=config["model"], hidden_size=config["hidden_size"], num_outputs=num_outputs,
+        vocab_size=vocab_size, embed_size=config["embed_size"], activation=config["activation"],
+        pooling=config["pooling"], optimizer=OptimizerSpec(config["optimizer"], config["lr"]),
+        clip_norm=config["clip_norm"] or None, l2=config["l2"], dtype=config["dtype"],
+        num_layers=config["layers"], bidirectional=config["bidirectional"],
         frozen=("embedding",) if flag_is_set(config.get("freeze_embeddings")) else ())
-
-
-def _layers(config: dict) -> int:
-    """``--layers`` as an int, one line when it is not a positive one."""
-    try:
-        layers = int(config["layers"])
-    except (TypeError, ValueError):
-        layers = 0
-    if layers < 1 or str(config["layers"]).strip() != str(layers):
-        raise RnnbenchError(f"layers must be a positive integer, got {config['layers']}")
-    return layers
 
 
 def _check_memory(config: dict, spec: ModelSpec, train_lengths: np.ndarray, batch_size: int) -> None:

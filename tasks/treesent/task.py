@@ -149,7 +149,7 @@ class TreeSentiment(Task):
         supervision = config["supervision"]
         if supervision not in SUPERVISIONS:
             raise RnnbenchError(f"supervision must be one of {', '.join(SUPERVISIONS)}, got {supervision!r}")
-        batch_size, eval_size = int(config["batch_size"]), int(config["eval_batch_size"])
+        batch_size, eval_size = config["batch_size"], config["eval_batch_size"]
         if batch_size < 1 or eval_size < 1:
             raise RnnbenchError("batch sizes must be positive integers")
         binary = config["labels"] == "binary"
@@ -161,7 +161,7 @@ class TreeSentiment(Task):
         trees = {split: read_sst_trees(folder / f"{split}.txt") for split in SPLITS}
         lowercase = bool(config["lowercase"])
         words = {split: [_words(tree, lowercase) for tree in trees[split]] for split in SPLITS}
-        vocab = Vocabulary.build(words["train"], int(config["vocab_size"]), int(config["min_count"]))
+        vocab = Vocabulary.build(words["train"], config["vocab_size"], config["min_count"])
         ids = {split: [np.array([vocab.ids.get(w, UNK_ID) for w in sentence], dtype=np.int64)
                        for sentence in words[split]] for split in SPLITS}
         is_tree = config["model"] in TREE_CELLS
@@ -266,12 +266,12 @@ def _binary(batch: Batch) -> Batch:
 
 
 def _spec(config: dict, vocab_size: int, num_outputs: int):
-    optimizer = OptimizerSpec(config["optimizer"], float(config["lr"]))
-    common = dict(hidden_size=int(config["hidden_size"]), num_outputs=num_outputs, vocab_size=vocab_size,
-                  embed_size=int(config["embed_size"]), optimizer=optimizer,
-                  clip_norm=float(config["clip_norm"]) or None, l2=float(config["l2"]), dtype=config["dtype"],
+    optimizer = OptimizerSpec(config["optimizer"], config["lr"])
+    common = dict(hidden_size=config["hidden_size"], num_outputs=num_outputs, vocab_size=vocab_size,
+                  embed_size=config["embed_size"], optimizer=optimizer,
+                  clip_norm=config["clip_norm"] or None, l2=config["l2"], dtype=config["dtype"],
                   frozen=("embedding",) if flag_is_set(config.get("freeze_embeddings")) else ())
-    layers, bidirectional = int(config["layers"]), bool(config["bidirectional"])
+    layers, bidirectional = config["layers"], config["bidirectional"]
     if config["model"] in TREE_CELLS:
         if layers != 1 or bidirectional:
             raise RnnbenchError(f"--layers and --bidirectional apply to the word models (rnn, lstm, gru), "
