@@ -116,7 +116,7 @@ def test_the_graph_sees_function_level_and_relative_imports():
     graph = import_graph()
     assert len(graph) > 100
     assert "rnnbench_jax.model" in graph["rnnbench_jax.backend"]  # inside build_model
-    assert "rnnbench_jax.sequence" in graph["rnnbench_jax.stacked"]  # from . import sequence
+    assert "rnnbench_jax.sequence" in graph["rnnbench_jax.layered"]  # from . import sequence
     assert "rnnbench.backend" in graph["rnnbench_jax.backend"]  # from rnnbench import Backend
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 

@@ -14,7 +14,7 @@ tf = pytest.importorskip("tensorflow")
 
 from rnnbench import parity  # noqa: E402
 from rnnbench.backends.numpy.backend import NumpyBackend  # noqa: E402
-from rnnbench.backends.tensorflow import convert, stacked  # noqa: E402
+from rnnbench.backends.tensorflow import convert, layered  # noqa: E402
 from rnnbench.backends.tensorflow.backend import TensorflowBackend  # noqa: E402
 from rnnbench.gradcheck import relative_error  # noqa: E402
 
@@ -31,7 +31,7 @@ def test_layered_agrees_with_numpy(impl, dtype):
 
 
 def test_planted_bug_reversing_the_padded_width_is_caught(monkeypatch):
-    monkeypatch.setattr(stacked, "reverse_within", lambda a, lengths: tf.reverse(a, axis=[1]))
+    monkeypatch.setattr(layered, "reverse_within", lambda a, lengths: tf.reverse(a, axis=[1]))
     assert _worst(TensorflowBackend("loop")) > 1e-2
 
 
@@ -40,7 +40,7 @@ def test_layered_converters_match_keras_layers_both_ways(cell):
     """Keras layers with their own weights -> canonical units -> NumPy gives Keras's outputs; and back."""
     import keras
 
-    layers = stacked.keras_layers(cell, "tanh", 3, 4, "float64", 2, True)
+    layers = layered.keras_layers(cell, "tanh", 3, 4, "float64", 2, True)
     rng = np.random.default_rng(0)
     for layer in layers:
         layer.set_weights([rng.normal(scale=0.4, size=w.shape) for w in layer.get_weights()])

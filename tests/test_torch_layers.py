@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from rnnbench import parity  # noqa: E402
 from rnnbench.backends.numpy.backend import NumpyBackend  # noqa: E402
-from rnnbench.backends.torch import convert, stacked  # noqa: E402
+from rnnbench.backends.torch import convert, layered  # noqa: E402
 from rnnbench.backends.torch.backend import TorchBackend  # noqa: E402
 from rnnbench.gradcheck import relative_error  # noqa: E402
 from rnnbench.layers import init_layered_params  # noqa: E402
@@ -32,17 +32,17 @@ def test_layered_agrees_with_numpy(impl, label, dtype):
 
 
 def test_planted_bug_loop_reversing_the_padded_width_is_caught(monkeypatch):
-    reference_index = stacked.reverse_index
+    reference_index = layered.reverse_index
     assert _worst(TorchBackend("loop")) <= parity.TOLERANCE["float64"]
-    monkeypatch.setattr(stacked, "reverse_index",
+    monkeypatch.setattr(layered, "reverse_index",
                         lambda lengths, steps: np.broadcast_to(np.arange(steps)[::-1], (len(lengths), steps)).copy())
     assert _worst(TorchBackend("loop")) > 1e-2
-    assert reference_index is not stacked.reverse_index
+    assert reference_index is not layered.reverse_index
 
 
 def test_planted_bug_native_without_packing_is_caught(monkeypatch):
     """nn.LSTM on the padded batch (no packed sequence): its backward direction starts on padding."""
-    monkeypatch.setattr(stacked, "packing_needed", lambda lengths, steps: False)
+    monkeypatch.setattr(layered, "packing_needed", lambda lengths, steps: False)
     assert _worst(TorchBackend("native")) > 1e-2
 
 

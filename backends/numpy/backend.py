@@ -80,7 +80,7 @@ class NumpyBackend(Backend):
     def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
                        bidirectional=False):
         if layers.is_layered(num_layers, bidirectional):
-            from .stacked import sequence_timer as layered_timer
+            from .layered import sequence_timer as layered_timer
             return layered_timer(cell, params, x, lengths, backward, activation, num_layers, bidirectional)
         from .bench import sequence_timer
         return sequence_timer(cell, params, x, lengths, backward, activation)

@@ -66,7 +66,7 @@ class TensorflowBackend(Backend):
     def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
                        bidirectional=False):
         if layers.is_layered(num_layers, bidirectional):
-            from .stacked import sequence_timer as layered_timer
+            from .layered import sequence_timer as layered_timer
             return layered_timer(self, cell, params, x, lengths, backward, activation, num_layers, bidirectional)
         from .bench import sequence_timer
         return sequence_timer(self, cell, params, x, lengths, backward, activation)
@@ -148,7 +148,7 @@ class TensorflowBackend(Backend):
         return grads
 
     def _layered(self, cell, params, x, lengths, state, activation, num_layers, bidirectional, backward=None):
-        """A stacked/bidirectional call (:mod:`.stacked`): forward, or with ``backward=(dy, dfinal)`` the VJP."""
+        """A stacked/bidirectional call (:mod:`.layered`): forward, or with ``backward=(dy, dfinal)`` the VJP."""
         x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, state, activation, num_layers,
                                                            bidirectional)
         B, T, D = x.shape
@@ -184,10 +184,10 @@ class TensorflowBackend(Backend):
         """``(forward, vjp)`` tf.functions of a layered configuration, built once and reused."""
         key = ("layered", cell, activation, input_size, hidden_size, np.dtype(dtype).name, num_layers, bidirectional)
         if key not in self._functions:
-            from . import stacked
+            from . import layered
 
             with tf.device(self._tf_device):
-                encode = stacked.make_layered_encoder(self.impl, cell, activation, input_size, hidden_size, dtype,
+                encode = layered.make_layered_encoder(self.impl, cell, activation, input_size, hidden_size, dtype,
                                                       num_layers, bidirectional)
             options = dict(reduce_retracing=True, jit_compile=(self.impl == "xla") or None)
             self._functions[key] = (tf.function(functools.partial(_layered_forward, encode), **options),

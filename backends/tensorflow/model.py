@@ -160,8 +160,8 @@ def _half(spec):
 
 
 def _layered_model_encoder(impl, spec, dtype):
-    """The stacked/bidirectional encoder (:mod:`.stacked`) behind the single-layer signature, from zero states."""
-    from .stacked import make_layered_encoder, zero_states
+    """The stacked/bidirectional encoder (:mod:`.layered`) behind the single-layer signature, from zero states."""
+    from .layered import make_layered_encoder, zero_states
 
     encode = make_layered_encoder(impl, spec.cell, spec.activation, spec.encoder_input_size, spec.hidden_size,
                                   dtype, spec.num_layers, spec.bidirectional)
@@ -180,7 +180,7 @@ def _layered_stepwise_states(spec, params, x, lengths, tape):
     unit's (as in the NumPy reference); the layers below and the top backward unit run as usual."""
     from rnnbench.layers import unit_params
 
-    from .stacked import make_layered_encoder, reverse_within, zero_states
+    from .layered import make_layered_encoder, reverse_within, zero_states
 
     top = spec.num_layers - 1
     below = x

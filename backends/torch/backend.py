@@ -74,7 +74,7 @@ class TorchBackend(Backend):
     def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
                        bidirectional=False):
         if layers.is_layered(num_layers, bidirectional):
-            from .stacked import sequence_timer as layered_timer
+            from .layered import sequence_timer as layered_timer
             return layered_timer(self, cell, params, x, lengths, backward, activation, num_layers, bidirectional)
         from .bench import sequence_timer
         return sequence_timer(self, cell, params, x, lengths, backward, activation)
@@ -149,8 +149,8 @@ class TorchBackend(Backend):
 
     def encode_layered(self, cell, params, x, lengths, state, activation, num_layers, bidirectional,
                        outputs_only=False):
-        """The stacked/bidirectional encoder of this impl on tensors (:mod:`.stacked`)."""
-        from rnnbench.backends.torch.stacked import run_layered
+        """The stacked/bidirectional encoder of this impl on tensors (:mod:`.layered`)."""
+        from rnnbench.backends.torch.layered import run_layered
 
         try:
             return run_layered(self.impl, cell, params, x, lengths, state, activation, num_layers, bidirectional,

@@ -196,7 +196,7 @@ class TorchModel(Trainable):
     def _layered_stepwise_states(self, params, x, lengths):
         """As :func:`_stepwise_states` for a layered encoder: the probed state is the top layer's forward
         unit (as in the NumPy reference); the layers below and the top backward unit run as usual."""
-        from rnnbench.backends.torch.stacked import compose, initial_states
+        from rnnbench.backends.torch.layered import compose, initial_states
         from rnnbench.layers import unit_params, units
 
         spec = self.spec

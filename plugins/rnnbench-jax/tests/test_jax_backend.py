@@ -234,10 +234,10 @@ def test_stacked_and_bidirectional_encoders_agree_with_numpy(backend, dtype):
 def test_planted_bug_reversing_the_padded_width_is_caught(backend, monkeypatch):
     """The backward direction fed ``x[:, ::-1]`` (padding first) instead of each row reversed within its length."""
     from rnnbench.plugins import get_backend
-    from rnnbench_jax import stacked
+    from rnnbench_jax import layered
 
     reference = parity.evaluate(get_backend("numpy"), parity.make_case("lstm-L2-bi"), "float64")
-    monkeypatch.setattr(stacked, "reverse_within", lambda a, lengths: a[:, ::-1])
+    monkeypatch.setattr(layered, "reverse_within", lambda a, lengths: a[:, ::-1])
     jax.clear_caches()
     result = parity.evaluate(backend, parity.make_case("lstm-L2-bi"), "float64")
     assert max(d.max_rel for d in parity.compare(reference, result)) > 1e-2

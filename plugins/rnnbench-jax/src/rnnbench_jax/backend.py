@@ -106,7 +106,7 @@ class JaxBackend(Backend):
 
     name = "jax"
     impls = ("native",)
-    layered = True  # stacked and bidirectional encoders: .stacked
+    layered = True  # stacked and bidirectional encoders: .layered
 
     def __init__(self, impl: str | None = None, device: str | None = None, threads: int | None = None):
         impl = "native" if impl is None else impl
@@ -155,8 +155,8 @@ class JaxBackend(Backend):
         return {k: self.put(state[k], dtype) for k in keys}
 
     def _layered(self, cell, params, x, lengths, state, activation, num_layers, bidirectional, backward=None):
-        """A stacked/bidirectional call (:mod:`.stacked`): forward, or with ``backward=(dy, dfinal)`` the VJP."""
-        from . import stacked
+        """A stacked/bidirectional call (:mod:`.layered`): forward, or with ``backward=(dy, dfinal)`` the VJP."""
+        from . import layered
 
         x, lengths, dtype, H = check_layered_inputs(cell, params, x, lengths, state, activation, num_layers,
                                                     bidirectional)
@@ -166,12 +166,12 @@ class JaxBackend(Backend):
             args = (self.put_all(params, dtype), self.put(x), self.put(lengths),
                     self._layered_state(cell, state, B, H, dtype, num_layers, bidirectional))
             if backward is None:
-                y, final = stacked.forward(*args, **static)
+                y, final = layered.forward(*args, **static)
                 return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
             dy, dfinal = check_layered_cotangents(cell, *backward, B, T, H, dtype, num_layers, bidirectional)
             dy = np.zeros((B, T, layered_output_size(H, bidirectional)), dtype) if dy is None else dy
             dfinal = {k: dfinal.get(k, np.zeros((B, H), dtype)) for k in args[3]}
-            dparams, dx, dstate = stacked.backward(*args, self.put(dy), self.put_all(dfinal, dtype), **static)
+            dparams, dx, dstate = layered.backward(*args, self.put(dy), self.put_all(dfinal, dtype), **static)
             grads = {k: to_numpy(v) for k, v in dparams.items()}
             grads["x"] = to_numpy(dx)
             if state is not None:

@@ -50,8 +50,8 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
 
 
 def _layered_timer(backend, cell, params, x, lengths, backward, activation, num_layers, bidirectional):
-    """As :func:`sequence_timer` for a stacked/bidirectional encoder (:mod:`.stacked`)."""
-    from . import stacked
+    """As :func:`sequence_timer` for a stacked/bidirectional encoder (:mod:`.layered`)."""
+    from . import layered
 
     x, lengths, dtype, H = check_layered_inputs(cell, params, x, lengths, None, activation, num_layers,
                                                 bidirectional)
@@ -66,12 +66,12 @@ def _layered_timer(backend, cell, params, x, lengths, backward, activation, num_
     if not backward:
         def run_forward():
             with scope(dtype):
-                jax.block_until_ready(stacked.forward(p, xt, lt, state, **static))
+                jax.block_until_ready(layered.forward(p, xt, lt, state, **static))
         return run_forward
 
     def run_forward_backward():
         with scope(dtype):
-            jax.block_until_ready(stacked.grads_for_dy(p, xt, lt, state, dy, **static))
+            jax.block_until_ready(layered.grads_for_dy(p, xt, lt, state, dy, **static))
     return run_forward_backward
 
 

@@ -193,12 +193,12 @@ def _encode(spec, params, inputs, lengths, probe=None, masks=None):
         x = x * masks[0]
     B, H = x.shape[0], spec.hidden_size
     keys = ("h", "c") if spec.cell == "lstm" else ("h",)
-    if getattr(spec, "layered", False):  # stacked/bidirectional (.stacked); the probe is the top forward unit's
-        from . import stacked
+    if getattr(spec, "layered", False):  # stacked/bidirectional (.layered); the probe is the top forward unit's
+        from . import layered
 
         state = {p + k: jnp.zeros((B, H), x.dtype) for _, _, p in layer_units(spec.num_layers, spec.bidirectional)
                  for k in keys}
-        y, _ = stacked.run(spec.cell, spec.activation, encoder_params(params), x, lengths, state, spec.num_layers,
+        y, _ = layered.run(spec.cell, spec.activation, encoder_params(params), x, lengths, state, spec.num_layers,
                            spec.bidirectional, probe)
         pooled = _pool(spec.pooling, y, lengths, H if spec.bidirectional else None)
     else:
