@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 API = {
     # registering a plugin
     "hookimpl": ("rnnbench.hookspecs", "hookimpl"),
-    "Entry": ("rnnbench.registry", "Entry"),
+    "Entry": ("rnnbench.entry", "Entry"),
     "RnnbenchError": ("rnnbench.errors", "RnnbenchError"),
     # a backend: the base class and the checks every backend shares (docs/design.md §2)
     "get_backend": ("rnnbench.plugins", "get_backend"),

@@ -14,7 +14,7 @@ from typing import Callable
 
 import pluggy
 
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 hookspec = pluggy.HookspecMarker("rnnbench")
 hookimpl = pluggy.HookimplMarker("rnnbench")

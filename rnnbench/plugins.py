@@ -17,7 +17,7 @@ import pluggy
 
 from rnnbench import hookspecs
 from rnnbench.errors import RnnbenchError
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 ENTRY_POINT_GROUP = "rnnbench"
 DISABLE_AUTOLOAD = "RNNBENCH_DISABLE_PLUGIN_AUTOLOAD"

@@ -63,7 +63,7 @@ from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import relative_error
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
 from rnnbench.pytest_plugin import OPTIONAL, fail_required_skips, required_backends
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import TreeBatch, parse_tree
 
@@ -79,7 +79,7 @@ MODEL_CASES = (("rnn", "tanh", "mean", "xent"), ("rnn", "relu", "last", "xent"),
 
 
 def plugin_entry(name: str, plugin) -> Entry:
-    """The :class:`~rnnbench.registry.Entry` named ``name`` that ``plugin`` registers (hook called directly)."""
+    """The :class:`~rnnbench.entry.Entry` named ``name`` that ``plugin`` registers (hook called directly)."""
     module = importlib.import_module(plugin) if isinstance(plugin, str) else plugin
     entries = []
     module.rnnbench_register_backends(register=entries.append)

@@ -5,7 +5,7 @@ It registers a backend named ``fakenp`` (NumPy underneath) through the
 was loaded exactly as an external one would be.
 """
 from rnnbench.hookspecs import hookimpl
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 
 @hookimpl

@@ -20,7 +20,7 @@ import pytest
 
 from rnnbench.errors import RnnbenchError
 from rnnbench.plugins import load_backend
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 from rnnbench.testing import BackendContract, plugin_entry
 
 from plugin_fixtures import FakeEntryPoint, registry_with

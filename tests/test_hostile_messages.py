@@ -12,7 +12,7 @@ import pytest
 
 from rnnbench import cli
 from rnnbench.errors import RnnbenchError
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 from plugin_fixtures import FakeEntryPoint, registry_with
 

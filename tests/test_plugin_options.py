@@ -19,7 +19,7 @@ TASK_PLUGIN = """
     import numpy as np
 
     from rnnbench.hookspecs import hookimpl
-    from rnnbench.registry import Entry
+    from rnnbench.entry import Entry
     from rnnbench.model import ModelSpec, OptimizerSpec
     from rnnbench.task import Batch, Prepared, Task, accuracy
 
@@ -61,7 +61,7 @@ TASK_PLUGIN = """
 
 COMMAND_PLUGIN = """
     from rnnbench.hookspecs import hookimpl
-    from rnnbench.registry import Entry
+    from rnnbench.entry import Entry
 
 
     @hookimpl
@@ -139,7 +139,7 @@ def test_every_builtin_command_comes_through_the_hook():
 
 BACKEND_PLUGIN = """
     from rnnbench.hookspecs import hookimpl
-    from rnnbench.registry import Entry
+    from rnnbench.entry import Entry
     from rnnbench.backend import Backend
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from rnnbench import plugins
 from rnnbench.errors import RnnbenchError
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 from plugin_fixtures import FakeEntryPoint, registry_with
 
@@ -48,7 +48,7 @@ def test_broken_plugin_is_reported_not_fatal(monkeypatch):
 def test_duplicate_name_is_rejected_and_builtin_kept(monkeypatch, tmp_path):
     (tmp_path / "dup_plugin.py").write_text(textwrap.dedent("""
         from rnnbench.hookspecs import hookimpl
-        from rnnbench.registry import Entry
+        from rnnbench.entry import Entry
 
         @hookimpl
         def rnnbench_register_backends(register):

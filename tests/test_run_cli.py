@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from rnnbench import cli, plugins
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 from text_fixtures import sentiment_texts, write_local_layout, write_user_file
 

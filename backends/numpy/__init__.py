@@ -1,6 +1,6 @@
 """NumPy reference backend plugin (registration only; the code lives in .backend)."""
 from rnnbench.hookspecs import hookimpl
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 
 @hookimpl

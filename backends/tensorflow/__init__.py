@@ -1,6 +1,6 @@
 """TensorFlow backend plugin (registration only: TensorFlow is imported by .backend on first use)."""
 from rnnbench.hookspecs import hookimpl
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 
 @hookimpl

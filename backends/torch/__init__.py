@@ -1,6 +1,6 @@
 """PyTorch backend plugin (registration only: torch is imported by .backend on first use)."""
 from rnnbench.hookspecs import hookimpl
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """The builtin commands, registered through the same hook a plugin uses to add one.
 
-A command is an :class:`rnnbench.registry.Entry` whose target is its
+A command is an :class:`rnnbench.entry.Entry` whose target is its
 ``add_parser(commands, argv)`` function: it adds its subparser to argparse's
 ``commands`` (``argv`` is the whole command line, for a command whose options
 depend on it, as ``run``'s do on ``--task``) and sets ``handler``. The module
@@ -8,7 +8,7 @@ holding it must import nothing heavy: every command's parser is built for
 ``rnnbench --help``.
 """
 from rnnbench.hookspecs import hookimpl
-from rnnbench.registry import Entry
+from rnnbench.entry import Entry
 
 BUILTIN_COMMANDS = (
     ("plugins", "rnnbench.commands.plugins:add_parser", "list backends, tasks and commands, and why"),
