@@ -16,8 +16,8 @@ from importlib import metadata
 import pluggy
 
 from rnnbench import hookspecs
-from rnnbench.errors import RnnbenchError
 from rnnbench.entry import Entry
+from rnnbench.errors import RnnbenchError
 
 ENTRY_POINT_GROUP = "rnnbench"
 DISABLE_AUTOLOAD = "RNNBENCH_DISABLE_PLUGIN_AUTOLOAD"

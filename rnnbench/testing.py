@@ -59,11 +59,11 @@ from rnnbench import parity
 from rnnbench.backend import state_keys
 from rnnbench.check import TRAJECTORY_TOLERANCE, loss_curve
 from rnnbench.dropout import draw_masks, takes_masks
+from rnnbench.entry import Entry
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import relative_error
 from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
 from rnnbench.pytest_plugin import OPTIONAL, fail_required_skips, required_backends
-from rnnbench.entry import Entry
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import TreeBatch, parse_tree
 

@@ -4,8 +4,8 @@ It registers a backend named ``fakenp`` (NumPy underneath) through the
 ``rnnbench`` entry-point group, so the contract suite can run on a backend that
 was loaded exactly as an external one would be.
 """
-from rnnbench.hookspecs import hookimpl
 from rnnbench.entry import Entry
+from rnnbench.hookspecs import hookimpl
 
 
 @hookimpl

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from rnnbench.entry import Entry
 from rnnbench.errors import RnnbenchError
 from rnnbench.plugins import load_backend
-from rnnbench.entry import Entry
 from rnnbench.testing import BackendContract, plugin_entry
 
 from plugin_fixtures import FakeEntryPoint, registry_with

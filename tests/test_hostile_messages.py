@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from rnnbench import cli
-from rnnbench.errors import RnnbenchError
 from rnnbench.entry import Entry
+from rnnbench.errors import RnnbenchError
 
 from plugin_fixtures import FakeEntryPoint, registry_with
 

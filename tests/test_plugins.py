@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from rnnbench import plugins
-from rnnbench.errors import RnnbenchError
 from rnnbench.entry import Entry
+from rnnbench.errors import RnnbenchError
 
 from plugin_fixtures import FakeEntryPoint, registry_with
 

@@ -1,6 +1,6 @@
 """NumPy reference backend plugin (registration only; the code lives in .backend)."""
-from rnnbench.hookspecs import hookimpl
 from rnnbench.entry import Entry
+from rnnbench.hookspecs import hookimpl
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """TensorFlow backend plugin (registration only: TensorFlow is imported by .backend on first use)."""
-from rnnbench.hookspecs import hookimpl
 from rnnbench.entry import Entry
+from rnnbench.hookspecs import hookimpl
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """PyTorch backend plugin (registration only: torch is imported by .backend on first use)."""
-from rnnbench.hookspecs import hookimpl
 from rnnbench.entry import Entry
+from rnnbench.hookspecs import hookimpl
 
 
 @hookimpl

@@ -7,8 +7,8 @@ depend on it, as ``run``'s do on ``--task``) and sets ``handler``. The module
 holding it must import nothing heavy: every command's parser is built for
 ``rnnbench --help``.
 """
-from rnnbench.hookspecs import hookimpl
 from rnnbench.entry import Entry
+from rnnbench.hookspecs import hookimpl
 
 BUILTIN_COMMANDS = (
     ("plugins", "rnnbench.commands.plugins:add_parser", "list backends, tasks and commands, and why"),
