@@ -1,5 +1,8 @@
 """The one ``rnnbench.bench/1`` record of a ``rnnbench bench`` invocation, and the derived row fields.
 
+Every field below, with its type, is declared in :data:`rnnbench.records.BENCH_1`; a field added here is
+declared there too (tests/test_record_schemas.py fails otherwise).
+
 Schema (every key always present; ``rows`` never drops a configuration)::
 
     schema "rnnbench.bench/1", task "bench", dataset <suite or "custom">, backend "numpy+torch" (sorted),

@@ -13,9 +13,8 @@ import warnings
 
 import pandas as pd
 
-from rnnbench.records import KNOWN_SCHEMAS, RecordWarning, read_records
+from rnnbench.records import KNOWN_SCHEMAS, RecordWarning, read_records, record_problem
 from rnnbench.report.filters import apply_filters
-from rnnbench.report.shape import record_problem
 from rnnbench.report.variants import diff_key, run_diff
 
 #: Columns every frame has, even an empty one, so filters and tables can rely on them.
@@ -48,10 +47,10 @@ def _rows_or_warning(path, record: dict) -> list[dict]:
     file never breaks the whole report."""
     kind = KNOWN_SCHEMAS[record["schema"]]
     try:
-        problem = record_problem(kind, record)
+        problem = record_problem(record)
         if problem is None:
             return _ROW_MAKERS[kind](path, record)
-    except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a misfit the shape does not describe
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a misfit the schema does not describe
         problem = f"{type(exc).__name__}: {exc}"
     warnings.warn(RecordWarning(f"skipped {path.name}: not a {kind} record the report can read ({problem})"),
                   stacklevel=3)
