@@ -102,11 +102,6 @@ class Task(abc.ABC):
         declared by ``rnnbench run`` itself.
         """
 
-    def expand(self, given: dict) -> list[dict]:
-        """The runs one command line asks for: ``[given]``; a task may sweep a list-valued option of its own."""
-        return [given]
-
-    def dev_target(self, dataset: str, metric: str) -> float | None:
     @classmethod
     def option_actions(cls) -> dict[str, argparse.Action]:
         """Every option this task's configuration takes, the shared ones and its own, by name (``dest``)."""
@@ -124,6 +119,11 @@ class Task(abc.ABC):
         a configuration reaching :meth:`prepare` holds typed values, wherever it came from."""
         return typed_config(given, self.option_actions())
 
+    def expand(self, given: dict) -> list[dict]:
+        """The runs one command line asks for: ``[given]``; a task may sweep a list-valued option of its own."""
+        return [given]
+
+    def dev_target(self, dataset: str, metric: str) -> float | None:
         """The dev ``metric`` value that counts as trained on ``dataset`` (None: no target declared)."""
         return (self.targets.get(dataset) or {}).get(metric)
 
@@ -147,7 +147,7 @@ class Task(abc.ABC):
         given values typed (:meth:`typed`)."""
         dataset = given.get("dataset") or (self.datasets[0] if self.datasets else None)
         config = {**RUN_DEFAULTS, **self.defaults(dataset), "task": self.name, "dataset": dataset}
-        config.update({key: value for key, value in given.items() if value is not None})
+        config.update({key: value for key, value in self.typed(given).items() if value is not None})
         return config
 
 
