@@ -47,6 +47,7 @@ API = {
     "check_model_batch": ("rnnbench.model", "check_model_batch"),
     "check_model_targets": ("rnnbench.model", "check_model_targets"),
     "check_model_params": ("rnnbench.model", "check_model_params"),
+    "TrainableModel": ("rnnbench.model", "TrainableModel"),
     "TreeModelSpec": ("rnnbench.tree_model", "TreeModelSpec"),
     "check_tree_model_batch": ("rnnbench.tree_model", "check_tree_model_batch"),
     "check_tree_model_labels": ("rnnbench.tree_model", "check_tree_model_labels"),

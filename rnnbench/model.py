@@ -54,11 +54,12 @@ and the embedding (:func:`is_decayed`; biases are not decayed).
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnbench.errors import RnnbenchError
+from rnnbench.errors import RnnbenchError, UnsupportedError
 from rnnbench.layers import init_layered_params
 from rnnbench.names import ACTIVATIONS, OPTIMIZERS, POOLINGS
 from rnnbench.params import SEQUENCE_CELLS, resolve_dtype
@@ -268,3 +269,38 @@ def check_model_targets(spec: ModelSpec, targets, batch: int) -> np.ndarray:
     if targets.shape != (batch, C) or targets.dtype.kind not in "iuf":
         raise RnnbenchError(f"mse targets must be floats [{batch}, {C}], got {targets.dtype.name} {targets.shape}")
     return targets.astype(resolve_dtype(spec.dtype))
+
+
+class TrainableModel(abc.ABC):
+    """The base of every backend's model, sequence and tree alike: what the runner calls, NumPy in and out.
+
+    One base with a subclass a backend (as Keras 3 keeps one trainer base): ``backend.build_model(spec,
+    params)`` returns an instance. The base checks the initial ``params`` against the spec and sets ``spec``
+    and ``dtype``; the subclass then puts them in its framework and implements the four abstract methods (the
+    module docstring says what each takes and returns; a tree model takes ``(leaf_ids, trees[, labels])``).
+    """
+
+    def __init__(self, spec, params: dict):
+        self.spec = spec
+        self.dtype = resolve_dtype(spec.dtype)
+        check_model_params(spec, params)
+
+    @abc.abstractmethod
+    def predict(self, *inputs) -> np.ndarray:
+        """Outputs for a batch (logits ``[B, C]``; ``[B, T, C]`` for pooling ``steps``; a tree model's per node)."""
+
+    @abc.abstractmethod
+    def loss_and_grads(self, *batch, masks=None) -> tuple[float, dict]:
+        """The full loss (L2 penalty included) and its gradient for every parameter, as NumPy arrays."""
+
+    @abc.abstractmethod
+    def train_step(self, *batch, masks=None) -> float:
+        """One update by :func:`rnnbench.optim.apply_update`'s formulas; the loss before it (L2 included)."""
+
+    @abc.abstractmethod
+    def get_params(self) -> dict:
+        """The current parameters, NumPy copies in the canonical layout."""
+
+    def state_gradient_norms(self, inputs, lengths, targets) -> np.ndarray:
+        """``[T]``: the batch mean of ``||dL/dh_t||`` for every step (sequence models; the gradient-flow probe)."""
+        raise UnsupportedError(f"{type(self).__name__} has no gradient-flow probe")

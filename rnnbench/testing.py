@@ -62,7 +62,7 @@ from rnnbench.dropout import draw_masks, takes_masks
 from rnnbench.entry import Entry
 from rnnbench.errors import RnnbenchError
 from rnnbench.gradcheck import relative_error
-from rnnbench.model import ModelSpec, OptimizerSpec, init_model_params
+from rnnbench.model import ModelSpec, OptimizerSpec, TrainableModel, init_model_params
 from rnnbench.pytest_plugin import OPTIONAL, fail_required_skips, required_backends
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import TreeBatch, parse_tree
@@ -314,6 +314,7 @@ class BackendContract:
                          optimizer=OptimizerSpec("adam", lr=0.05), dtype="float64")
         params = init_model_params(spec, seed=0)
         model = backend.build_model(spec, params)
+        assert isinstance(model, TrainableModel), f"{type(model).__name__} does not subclass rnnbench.TrainableModel"
         tokens = np.array([[1, 2, 3, 0], [4, 5, 0, 0]])
         lengths = np.array([3, 2])
         targets = np.array([0, 2])
@@ -427,7 +428,9 @@ class BackendContract:
         leaf_ids = rng.integers(0, 9, size=trees.num_leaves)
         labels = np.where(rng.random(trees.num_nodes) < 0.3, -1, rng.integers(0, 5, size=trees.num_nodes))
         labels[trees.roots[0]] = 2
-        return spec, ref, backend.build_model(spec, params), trees, leaf_ids, labels, rng
+        model = backend.build_model(spec, params)
+        assert isinstance(model, TrainableModel), f"{type(model).__name__} does not subclass rnnbench.TrainableModel"
+        return spec, ref, model, trees, leaf_ids, labels, rng
 
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
     @pytest.mark.parametrize("cell", ["recursive", "treelstm"])

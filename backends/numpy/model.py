@@ -12,14 +12,13 @@ import numpy as np
 from rnnbench import layers
 from rnnbench.dropout import check_masks
 from rnnbench.errors import RnnbenchError
-from rnnbench.model import check_model_batch, check_model_params, check_model_targets, encoder_params
+from rnnbench.model import TrainableModel, check_model_batch, check_model_targets, encoder_params
 from rnnbench.optim import NumpyOps, apply_update, init_state, is_regularised, l2_penalty
-from rnnbench.params import resolve_dtype
 
 from . import sequence
 
 
-class Trainable:
+class Trainable(TrainableModel):
     """What every NumPy model shares: its parameters, the L2 term and the shared update.
 
     A subclass implements ``_data_loss_and_grads(*batch) -> (float, grads)``:
@@ -29,9 +28,7 @@ class Trainable:
     """
 
     def __init__(self, spec, params: dict):
-        self.spec = spec
-        self.dtype = resolve_dtype(spec.dtype)
-        check_model_params(spec, params)
+        super().__init__(spec, params)
         self.params = {k: np.array(v, dtype=self.dtype) for k, v in params.items()}
         self.opt_state = init_state(spec, self.params, np.zeros_like)
 

@@ -16,9 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from rnnbench.dropout import MASK_NAMES, check_masks
-from rnnbench.model import ModelSpec, check_model_batch, check_model_params, check_model_targets, encoder_params
+from rnnbench.model import ModelSpec, TrainableModel, check_model_batch, check_model_targets, encoder_params
 from rnnbench.optim import apply_update, init_state, is_regularised, l2_penalty
-from rnnbench.params import resolve_dtype
 
 from . import sequence
 
@@ -37,13 +36,12 @@ class TfOps:
 def init_variables(model, spec, params: dict, backend) -> None:
     """Give a TensorFlow model (sequence or tree) its parameter and optimizer-state variables.
 
-    Sets ``spec``, ``dtype``, ``_device``, ``_vars`` (one variable a parameter), ``_slots``
-    (the optimizer's moments) and ``_step``: the step count lives in a variable of the
-    parameters' dtype, so that ``beta ** t`` inside a traced step sees the current step.
+    The base (:class:`rnnbench.model.TrainableModel`) checks ``params`` and sets ``spec`` and ``dtype``;
+    this sets ``_device``, ``_vars`` (one variable a parameter), ``_slots`` (the optimizer's moments) and
+    ``_step``: the step count lives in a variable of the parameters' dtype, so that ``beta ** t`` inside a
+    traced step sees the current step.
     """
-    model.spec = spec
-    model.dtype = resolve_dtype(spec.dtype)
-    check_model_params(spec, params)
+    TrainableModel.__init__(model, spec, params)
     model._device = backend._tf_device
     with tf.device(model._device):
         model._vars = {k: tf.Variable(np.array(v, dtype=model.dtype), name=k.replace(".", "_"))
@@ -53,7 +51,7 @@ def init_variables(model, spec, params: dict, backend) -> None:
         model._slots = {name: slot for name, slot in slots.items() if name != "t"}
 
 
-class TensorflowModel:
+class TensorflowModel(TrainableModel):
     """A trainable model for a :class:`~rnnbench.model.ModelSpec`; NumPy in, NumPy out."""
 
     def __init__(self, spec: ModelSpec, params: dict, backend):

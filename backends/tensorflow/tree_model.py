@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from rnnbench.dropout import MASK_NAMES, check_masks
-from rnnbench.model import encoder_params
+from rnnbench.model import TrainableModel, encoder_params
 from rnnbench.tree_model import TreeModelSpec, check_tree_model_batch, check_tree_model_labels
 
 from .model import init_variables, update, with_l2
@@ -39,7 +39,7 @@ _SCHEDULE = (tf.TensorSpec([None], tf.int64, name="leaf_ids"),
 _LABELS = tf.TensorSpec([None], tf.int64, name="labels")
 
 
-class TensorflowTreeModel:
+class TensorflowTreeModel(TrainableModel):
     """A trainable model for a :class:`~rnnbench.tree_model.TreeModelSpec`; NumPy in, NumPy out."""
 
     def __init__(self, spec: TreeModelSpec, params: dict, backend):

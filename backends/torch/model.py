@@ -18,14 +18,13 @@ from rnnbench.dropout import check_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.model import (
     ModelSpec,
+    TrainableModel,
     check_model_batch,
-    check_model_params,
     check_model_targets,
     encoder_params,
     is_decayed,
 )
 from rnnbench.optim import init_state, is_trained, l2_penalty
-from rnnbench.params import resolve_dtype
 
 
 class TorchOps:
@@ -104,7 +103,7 @@ def _owned(tensors: list) -> list:
     return owned
 
 
-class Trainable:
+class Trainable(TrainableModel):
     """What every torch model shares: parameters as tensors, the L2 term, the shared update.
 
     A subclass implements ``_data_loss(params, *batch)``, the batch's data loss
@@ -115,10 +114,8 @@ class Trainable:
     """
 
     def __init__(self, spec, params: dict, backend):
-        self.spec = spec
+        super().__init__(spec, params)
         self.backend = backend
-        self.dtype = resolve_dtype(spec.dtype)
-        check_model_params(spec, params)
         self.params = {k: backend.tensor(np.asarray(v, dtype=self.dtype)) for k, v in params.items()}
         self.opt_state = init_state(spec, self.params, torch.zeros_like)
 

@@ -24,10 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnnbench import (
+    TrainableModel,
     apply_update,
     check_dropout_masks,
     check_model_batch,
-    check_model_params,
     check_model_targets,
     check_tree_model_batch,
     check_tree_model_labels,
@@ -35,7 +35,6 @@ from rnnbench import (
     init_optimizer_state,
     l2_penalty,
     layer_units,
-    resolve_dtype,
 )
 
 from . import sequence
@@ -74,14 +73,12 @@ def xent(logits, targets):
     return -jnp.sum(jnp.where(scored, picked, 0)) / jnp.sum(scored)
 
 
-class _Trainable:
+class _Trainable(TrainableModel):
     """Parameters as jax arrays on the backend's device, the L2 term and the shared update."""
 
     def __init__(self, spec, params: dict, backend):
-        self.spec = spec
+        super().__init__(spec, params)
         self.backend = backend
-        self.dtype = resolve_dtype(spec.dtype)
-        check_model_params(spec, params)
         with self._scope():
             self.params = backend.put_all(params, self.dtype)
             self.opt_state = init_optimizer_state(spec, self.params, jnp.zeros_like)
