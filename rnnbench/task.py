@@ -90,6 +90,10 @@ class Task(abc.ABC):
     #: (docs/tasks.md gives each value's reason); a task whose target depends on more overrides
     #: :meth:`dev_target`.
     targets: dict[str, dict[str, float]] = {}
+    #: Report tables of this task's own, ``{name: what they read}`` (the end of "the NAME table reads ...",
+    #: said when it has no data): ``rnnbench report --table NAME`` selects one, ``all`` adds them after the
+    #: core's tables, and :meth:`report_section` builds each, so the core report never names a task.
+    report_tables: dict[str, str] = {}
 
     @classmethod  # noqa: B027 - not abstract: a task may declare no options of its own
     def add_options(cls, group) -> None:
@@ -131,6 +135,23 @@ class Task(abc.ABC):
         """What a record's ``config`` that lacks an option ran with, for options added since (the report
         reads old records with it); ``{}`` when every missing option meant its present default."""
         return {}
+
+    def report_section(self, name: str, frame):
+        """The report table ``name`` (a key of :attr:`report_tables`) as an ``rnnbench.ReportSection``, built from
+        the report's frame (pandas, one row a run, check row or bench row); None when it holds nothing for it."""
+        return None
+
+    def summary_blocks(self, frame, brief: bool) -> tuple[list, list[str], list[tuple[str, str]]]:
+        """What this task adds to the report's summary, after the core's tables: ``(blocks, notes, variants)``,
+        its ``ReportBlock`` tables, notes under the summary, and ``(options text, where)`` pairs for the
+        variants list. ``brief`` is the README's summary, which has room for the core's tables only (a note
+        pointing to the full report, if anything)."""
+        return [], [], []
+
+    def report_figures(self, frame) -> list[tuple[str, list]]:
+        """This task's charts, ``[(heading, [ReportFigure, ...]), ...]``, asked for only when a report draws charts
+        (HTML, Markdown to a file): the place to import matplotlib, which is never imported at module level."""
+        return []
 
     def defaults(self, dataset: str) -> dict:
         """The task's own defaults for ``dataset`` (they override :data:`RUN_DEFAULTS`)."""

@@ -25,9 +25,9 @@ from rnnbench.records import RecordWarning
 from rnnbench.report.accuracy import accuracy_section
 from rnnbench.report.compare import compare
 from rnnbench.report.frame import load_results
-from rnnbench.report.longrange import longrange_section
 from rnnbench.report.parity import parity_section
 from rnnbench.report.speed import speed_section
+from rnnbench.tasks.longrange.report import longrange_section
 
 from report_fixtures import (
     bench_record,

@@ -168,7 +168,7 @@ def test_speed_names_the_kernels_the_bench_records_say_each_backend_ran(tmp_path
 
 def test_gradient_flow_panels_order_t_as_numbers_and_markdown_links_chart_files(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    from rnnbench.report.figures import gradient_flow_figures
+    from rnnbench.tasks.longrange.charts import gradient_flow_figures
 
     flow = [{"step": 0, "norms": [0.5 ** (10 - t) for t in range(10)]}]
     folder = write_records(tmp_path / "r", [longrange_record(model=m, backend=b, seq_len=t, gradient_flow=flow)

@@ -13,6 +13,8 @@ from rnnbench.errors import RnnbenchError
 from rnnbench.number_types import nonnegative_float
 
 FILTERS = ("task", "dataset", "model", "backend", "host")
+#: The core's tables, as ``rnnbench.report.tables.BUILDERS`` names them (that module imports pandas).
+CORE_TABLES = ("summary", "accuracy", "cost", "speed", "lengths", "parity")
 
 
 def add_parser(commands, argv=None) -> None:
@@ -23,8 +25,8 @@ def add_parser(commands, argv=None) -> None:
                     "long-range success vs T. HTML and Markdown written to a file add charts.")
     report.add_argument("--results-dir", default="results", metavar="DIR", help="the records (default results/)")
     report.add_argument("--table", default="all", metavar="NAME[,NAME]",
-                        help="summary, accuracy, cost, speed, lengths, parity, longrange or all (default: all that "
-                             "have data; the summary holds the cost tables)")
+                        help=f"summary, accuracy, cost, speed, lengths, parity{_task_tables(argv)} or all (default: "
+                             "all that have data; the summary holds the cost tables)")
     report.add_argument("--target", type=nonnegative_float, metavar="VALUE",
                         help="the dev metric the cost tables' time to target reads (percent for accuracies; "
                              "default: each task's declared target)")
@@ -63,6 +65,17 @@ def add_parser(commands, argv=None) -> None:
     report.set_defaults(handler=handle)
 
 
+def _task_tables(argv) -> str:
+    """``, longrange``: the tables the registered tasks add, for a ``report`` command line only (finding them
+    loads every task; ``rnnbench --help`` and the other commands never pay for that)."""
+    words = [word for word in argv or () if not word.startswith("-")]
+    if words[:1] != ["report"]:
+        return ""
+    from rnnbench.report.hooks import task_tables
+
+    return "".join(f", {name}" for name in task_tables(CORE_TABLES))
+
+
 class NothingToReport(Exception):
     """Not an error in the input: the records asked for do not exist. Exit status 1."""
 
@@ -91,7 +104,7 @@ def _handle(args) -> int:
         if regressions:
             print(f"rnnbench report: {regressions} regression(s) beyond the threshold", file=sys.stderr)
         return 1 if regressions else 0
-    from rnnbench.report.tables import SOURCES, build_sections, parse_table_names
+    from rnnbench.report.tables import build_sections, parse_table_names, table_source
 
     if args.summary and args.table != "all":
         raise RnnbenchError("--summary is the summary table alone; leave out --table")
@@ -104,10 +117,10 @@ def _handle(args) -> int:
     frame.attrs["brief"] = bool(args.into)  # the README's summary: the largest bench record's speed table alone
     sections, empty = build_sections(frame, names)
     if not sections:
-        wanted = "; ".join(f"the {n} table reads {SOURCES[n]}" for n in names)
+        wanted = "; ".join(f"the {n} table reads {table_source(n)}" for n in names)
         raise NothingToReport(f"no data in {args.results_dir}{_filter_text(args)} ({wanted})")
     if args.table != "all":
-        notes += [f"no data for the {name} table: it reads {SOURCES[name]}" for name in empty]
+        notes += [f"no data for the {name} table: it reads {table_source(name)}" for name in empty]
     if args.sweeps:
         from rnnbench.report.sweeps import add_sweep_notes
 

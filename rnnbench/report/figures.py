@@ -1,14 +1,17 @@
-"""Which charts a report draws from the frame: accuracy, speed, gradient flow, success vs T, learning curves.
+"""Which charts a report draws from the frame: accuracy, speed, each task's own, learning curves.
 
 :mod:`plots` knows matplotlib; this module knows records. :func:`all_figures`
 returns ``[(heading, [Figure, ...]), ...]``; each chart reads the same
-aggregation as its table (seeds pooled per variant, latest measurement).
+aggregation as its table (seeds pooled per variant, latest measurement). A
+task's own charts (``Task.report_figures``: long-range gradient flow and
+success vs T) come between the speed charts and the learning curves.
 """
 from __future__ import annotations
 
 import statistics
 
 from rnnbench.report.accuracy import summarise_runs
+from rnnbench.report.hooks import task_figures
 from rnnbench.report.plots import (
     colour,
     figure,
@@ -33,15 +36,14 @@ def all_figures(frame) -> list[tuple[str, list[Figure]]]:
     with style_context():
         groups = [("Charts: accuracy", accuracy_figures(frame)),
                   ("Charts: speed", speed_figures(frame)),
-                  ("Charts: gradient flow", gradient_flow_figures(frame)),
-                  ("Charts: success vs sequence length", success_figures(frame)),
+                  *task_figures(frame),
                   ("Charts: learning curves", learning_curve_figures(frame) + wall_time_curve_figures(frame))]
     return [(heading, figures) for heading, figures in groups if figures]
 
 
 def accuracy_figures(frame) -> list[Figure]:
     """Test metric by model, one bar per backend with the seeds' sd as error bar; a panel per dataset."""
-    runs = _ok_runs(frame)
+    runs = chart_runs(frame)
     if runs is None:
         return []
     runs = runs[runs["seq_len_key"] == "-"]
@@ -54,7 +56,7 @@ def accuracy_figures(frame) -> list[Figure]:
     fig, axes = figure(len(panels))
     for ax, ((task, dataset, metric), part) in zip(axes, panels):
         scale = 100.0 if part["percent"].all() else 1.0
-        models = sorted(part["model"].unique(), key=_model_rank)
+        models = sorted(part["model"].unique(), key=model_rank)
         present = [b for b in backends if b in set(part["backend"])]  # no gap for a backend this panel lacks
         width = 0.6 / max(1, len(present))
         for j, backend in enumerate(present):
@@ -121,7 +123,7 @@ def speed_figures(frame) -> list[Figure]:
             part = session[session["pass"] == pass_]
             best = part.sort_values("median_s").drop_duplicates(group_by + ["backend"])
             groups = sorted(best.groupby(group_by, sort=False),
-                            key=lambda g: (_model_rank(g[0][0]), g[1]["median_s"].min()))
+                            key=lambda g: (model_rank(g[0][0]), g[1]["median_s"].min()))
             step = 0.6 / max(1, len(backends))
             for j, backend in enumerate(backends):
                 ys, xs, low, high = [], [], [], []
@@ -152,101 +154,9 @@ def speed_figures(frame) -> list[Figure]:
         where = f", {first['host']}" if rows["host"].nunique() > 1 else ""
         figures.append(Figure(f"speed, {suite} {day}{where}: ratio to the fastest backend",
                               unique_ids(to_svg(fig), f"speed{len(figures)}"),
-                              f"speed-{_slug(suite)}-{_slug(day)}{'-' + _slug(first['host']) if where else ''}.svg"))
+                              f"speed-{chart_slug(suite)}-{chart_slug(day)}"
+                              f"{'-' + chart_slug(first['host']) if where else ''}.svg"))
     return figures
-
-
-def gradient_flow_figures(frame) -> list[Figure]:
-    """||dLoss/dh_t|| against t at the first probed step: a panel per cell, T as colour, backend as line style."""
-    runs = _ok_runs(frame, status=None)
-    if runs is None:
-        return []
-    runs = runs[[bool(r.get("gradient_flow")) for r in runs["record"]]]
-    if runs.empty:
-        return []
-    runs = _main_variant(runs)
-    figures = []
-    for problem, part in runs.groupby("problem_key", sort=True):
-        models = sorted(part["model_label"].unique(), key=_model_rank)
-        lengths = sorted({int(t) for t in part["seq_len"] if not missing(t)}) or [0]
-        fig, axes = figure(len(models), columns=min(4, len(models)), panel_size=(3.4, 2.6))
-        cmap = _t_colours(lengths)
-        steps = set()
-        for ax, model in zip(axes, models):
-            at = part[part["model_label"] == model]
-            for backend in sorted(at["backend"].unique(), key=backend_sort_key):
-                style, width = line_style(backend)
-                for t in lengths:
-                    rows = at[(at["backend"] == backend) & (at["seq_len"].fillna(0).astype(int) == t)]
-                    if rows.empty:
-                        continue
-                    run = rows.sort_values("seed").iloc[0]
-                    probe = min(run["record"]["gradient_flow"], key=lambda p: p["step"])
-                    steps.add(probe["step"])
-                    points = [(i + 1, v) for i, v in enumerate(probe["norms"]) if not missing(v) and v > 0]
-                    if points:
-                        ax.plot([p[0] for p in points], [p[1] for p in points], style, linewidth=width,
-                                color=cmap[t], alpha=line_alpha(backend))
-            ax.set_yscale("log")
-            ax.set_title(model)
-            ax.set_xlabel("time step t")
-            ax.set_ylabel("||dLoss/dh_t|| (log)")
-        _legend_t_and_backends(fig, lengths, cmap, sorted(part["backend"].unique(), key=backend_sort_key))
-        at = f"step {steps.pop()}" if len(steps) == 1 else "the first probed step"
-        title = f"gradient norm against time step at {at}: longrange {problem} (T as colour, backend as line style)"
-        figures.append(Figure(title, unique_ids(to_svg(fig), f"grad{len(figures)}"),
-                              f"gradient-flow-{_slug(problem)}.svg"))
-    return figures
-
-
-def success_figures(frame) -> list[Figure]:
-    """Test metric over the memoryless baseline against T, the success line at 0.1; a panel per problem."""
-    runs = _ok_runs(frame, status=None)
-    if runs is None:
-        return []
-    runs = runs[runs["seq_len_key"] != "-"]
-    if runs.empty:
-        return []
-    runs = _main_variant(runs)
-    problems = sorted(runs["problem_key"].unique())
-    fig, axes = figure(len(problems), columns=2, panel_size=(5.6, 3.2))
-    drew = False
-    for ax, problem in zip(axes, problems):
-        part = runs[runs["problem_key"] == problem]
-        for (model, backend), rows in sorted(part.groupby(["model_label", "backend"]),
-                                             key=lambda g: (_model_rank(g[0][0]), backend_sort_key(g[0][1]))):
-            points = {}
-            for _, r in rows.iterrows():
-                metrics = (r["record"].get("best") or {}).get("test_metrics") or {}
-                value = _number(metrics.get("ratio_to_baseline"))
-                if value is None and _number(metrics.get("baseline")) and _number(r["test"]) is not None:
-                    value = r["test"] / metrics["baseline"]
-                if r["status"] != "ok":
-                    value = 1.0  # diverged: no better than the baseline
-                if value is not None and value > 0:
-                    points.setdefault(int(r["seq_len"]), []).append(value)
-            if not points:
-                continue
-            xs = sorted(points)
-            style, width = line_style(backend)
-            ax.plot(xs, [statistics.mean(points[x]) for x in xs], style, marker="o", markersize=3,
-                    linewidth=width, color=model_colour(model), label=f"{model}, {backend}", alpha=line_alpha(backend))
-            drew = True
-        low = ax.get_ylim()[0]
-        ax.set_ylim(min(low, 0.05), max(ax.get_ylim()[1], 1.5))
-        ax.axhline(0.1, color="black", linewidth=0.8)
-        ax.text(1.0, 0.1, "success below ", fontsize=7, va="bottom", ha="right", transform=ax.get_yaxis_transform())
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_title(f"longrange {problem}")
-        ax.set_xlabel("sequence length T (log)")
-        ax.set_ylabel("test metric / baseline (log)")
-        ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    if not drew:
-        fig.clf()
-        return []
-    return [Figure("success against sequence length: test metric over the memoryless baseline (below 0.1 solves)",
-                   unique_ids(to_svg(fig), "success"), "success-vs-T.svg")]
 
 
 def learning_curve_figures(frame) -> list[Figure]:
@@ -257,7 +167,7 @@ def learning_curve_figures(frame) -> list[Figure]:
     fig, axes = figure(len(panels))
     for ax, ((task, dataset), part) in zip(axes, panels):
         for (model, backend), group in sorted(part.groupby(["model_label", "backend"]),
-                                              key=lambda g: (_model_rank(g[0][0]), backend_sort_key(g[0][1]))):
+                                              key=lambda g: (model_rank(g[0][0]), backend_sort_key(g[0][1]))):
             epochs = _mean_by_epoch([r.get("epochs") or [] for r in group["record"]])
             xs = [e for e in sorted(epochs) if not missing(epochs[e])]
             if not xs:
@@ -288,7 +198,7 @@ def wall_time_curve_figures(frame) -> list[Figure]:
         scale = 100.0 if all(0 <= v <= 1 for v in part["dev"] if not missing(v)) \
             and part["higher_is_better"].all() else 1.0
         for (model, backend), group in sorted(part.groupby(["model_label", "backend"]),
-                                              key=lambda g: (_model_rank(g[0][0]), backend_sort_key(g[0][1]))):
+                                              key=lambda g: (model_rank(g[0][0]), backend_sort_key(g[0][1]))):
             points = _mean_by_epoch_end([history({"epochs": r.get("epochs")}) for r in group["record"]])
             if not points:
                 continue
@@ -310,14 +220,14 @@ def wall_time_curve_figures(frame) -> list[Figure]:
 def _curve_panels(frame, keep=None) -> list:
     """``[((task, dataset), runs), ...]`` for the learning-curve charts: finished runs that are not long-range,
     of each model's main variant, those whose record ``keep`` accepts (all when None)."""
-    runs = _ok_runs(frame)
+    runs = chart_runs(frame)
     if runs is None:
         return []
     wanted = (runs["seq_len_key"] == "-").to_numpy().copy()
     if keep is not None:
         wanted &= [bool(keep(record)) for record in runs["record"]]
     runs = runs[wanted]
-    return [] if runs.empty else list(_main_variant(runs).groupby(["task", "dataset"], sort=True))
+    return [] if runs.empty else list(main_variant(runs).groupby(["task", "dataset"], sort=True))
 
 
 def _mean_by_epoch_end(histories) -> list[tuple[float, float]]:
@@ -327,7 +237,7 @@ def _mean_by_epoch_end(histories) -> list[tuple[float, float]]:
             for i in range(length)]
 
 
-def _ok_runs(frame, status="ok"):
+def chart_runs(frame, status="ok"):
     """Runs (finished ones unless ``status`` is None), with the labels charts group by; None when there are none."""
     runs = frame[frame["kind"] == "run"]
     if status is not None:
@@ -342,7 +252,7 @@ def _ok_runs(frame, status="ok"):
         problem_key=[p if isinstance(p, str) else d for p, d in zip(problem, runs["dataset"])])
 
 
-def _main_variant(runs):
+def main_variant(runs):
     """Per task, dataset and model, the runs of the variant with the most records: one curve per backend."""
     keep = []
     problem = runs["problem_key"] if "problem_key" in runs.columns else runs["dataset"]
@@ -354,10 +264,6 @@ def _main_variant(runs):
     return runs.loc[sorted(keep)]
 
 
-def _number(value):
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and not missing(value) else None
-
-
 def _mean_by_epoch(epoch_lists) -> dict:
     merged = {}
     for epochs in epoch_lists:
@@ -366,14 +272,6 @@ def _mean_by_epoch(epoch_lists) -> dict:
             if not missing(value):
                 merged.setdefault(entry["epoch"], []).append(value)
     return {epoch: statistics.mean(values) for epoch, values in merged.items()}
-
-
-def _t_colours(lengths) -> dict:
-    import matplotlib
-
-    cmap = matplotlib.colormaps["viridis"]
-    n = max(1, len(lengths) - 1)
-    return {t: cmap(0.9 * i / n) for i, t in enumerate(lengths)}
 
 
 def _legend(fig, axes) -> None:
@@ -389,26 +287,16 @@ def _legend(fig, axes) -> None:
         fig.subplots_adjust(bottom=0.2)
 
 
-def _legend_t_and_backends(fig, lengths, cmap, backends) -> None:
-    from matplotlib.lines import Line2D
-
-    handles = [Line2D([], [], color=cmap[t], linewidth=2) for t in lengths]
-    labels = [f"T={t}" for t in lengths]
-    for backend in backends:
-        style, width = line_style(backend)
-        handles.append(Line2D([], [], color="black", linestyle=style, linewidth=width))
-        labels.append(backend)
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, -0.02))
-
-
 def _tick(cell, size) -> str:
     """``lstm`` over its size; a tree batch's label on two lines so neighbours do not overlap."""
     return f"{cell}\n" + str(size).replace(" trees ", " trees\n", 1).replace(") ", ")\n", 1)
 
 
-def _model_rank(model):
+def model_rank(model):
+    """The sort key that puts models in the charts' order (rnn, rnn (relu), gru, lstm, recursive, treelstm)."""
     return (MODEL_ORDER.index(model) if model in MODEL_ORDER else len(MODEL_ORDER), str(model))
 
 
-def _slug(text) -> str:
+def chart_slug(text) -> str:
+    """``text`` as part of a chart's file name: letters and digits, every other character a hyphen."""
     return "".join(c if c.isalnum() else "-" for c in str(text)).strip("-").lower()

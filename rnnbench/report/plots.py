@@ -45,6 +45,7 @@ def colour(backend: str, others: list[str] | None = None) -> str:
 
 
 def line_style(backend: str) -> tuple[str, float]:
+    """A backend's ``(matplotlib line style, width)``, the same in every chart."""
     return BACKEND_STYLES.get(str(backend).split(" ")[0], ("-.", 1.2))
 
 
@@ -54,6 +55,7 @@ def line_alpha(backend: str) -> float:
 
 
 def model_colour(model: str) -> str:
+    """A model's colour (``rnn (relu)`` included), the same in every chart."""
     return MODEL_COLOURS.get(model, OTHER_COLOURS[sum(map(ord, str(model))) % len(OTHER_COLOURS)])
 
 

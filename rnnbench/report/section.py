@@ -48,6 +48,7 @@ class Section:
 
 
 def missing(value) -> bool:
+    """True for a value a record left out: None or NaN (pandas' empty cell)."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 

@@ -4,7 +4,8 @@ The detailed tables put one backend a row; here the backends are columns, so
 comparing numpy, torch and tensorflow on one model means reading one row.
 Accuracy: one table per task × dataset × metric (cells mean ± sd (n seeds) on
 test); speed: each backend's fastest impl per cell, size and pass; parity:
-one row per backend × dtype; long-range: the largest T solved. Each builder
+one row per backend × dtype; then what each task adds of its own
+(``Task.summary_blocks``: long-range, the largest T solved). Each builder
 reuses the detailed table's own aggregation, so the two never disagree.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 
 from rnnbench.report.accuracy import GROUP, summarise_runs
 from rnnbench.report.cost import COST_NOTE, check_target, cost_block, declared_target
-from rnnbench.report.longrange import largest_solved
+from rnnbench.report.hooks import task_summaries
 from rnnbench.report.section import Block, Section, mean_sd, missing, row_keys, sig
 from rnnbench.report.speed import shape_label
 from rnnbench.report.trust import median_text, ratio_text, shown_ratio
@@ -30,35 +31,40 @@ def summary_section(frame) -> Section | None:
     """Every summary table that has data, as one section (None when none has)."""
     blocks, notes, lines = [], [], []
     brief = frame.attrs.get("brief")  # the README: the accuracy, cost, speed and parity tables; the rest in report.md
-    for build in (_accuracy, _speed, _parity) + (() if brief else (_longrange,)):
+    for build in (_accuracy, _speed, _parity):
         built, built_notes, built_lines = build(frame)
         blocks += built
         notes += built_notes
-        lines += built_lines
+        lines += [(text, place, False) for text, place in built_lines]
+    built, built_notes, built_lines = task_summaries(frame, bool(brief))  # each task's own, after the core's
+    blocks += built
+    notes += built_notes
+    lines += [(text, place, True) for text, place in built_lines]
     if not blocks:
         return None
-    if brief and _longrange(frame)[0]:
-        notes.append("long-range toy problems (adding, copy: the largest T each model solves): "
-                     "[results/report.md](results/report.md) and `rnnbench report --table summary`")
     return Section("summary", "Summary", pd.DataFrame(), blocks, notes, details=_grouped(lines),
                    verbose=kernel_warning_lines(frame))
 
 
-def _grouped(pairs) -> list[str]:
-    """One line per variant, naming where it ran: ``"label": options (longrange adding rnn, gru; copy lstm)``."""
+def _grouped(entries) -> list[str]:
+    """One line per variant, naming where it ran, ``(text, place, a task's own)`` merged into
+    ``"label": options (textclf imdb lstm, textclf trec lstm; longrange adding rnn, gru; longrange copy lstm)``:
+    a model whose place repeats the one before is named alone, and a task's own place (from its
+    ``summary_blocks``) is set apart by a semicolon."""
     where = {}
-    for text, place in pairs:
+    for text, place, apart in entries:
         places = where.setdefault(text, [])
-        if place not in places:
-            places.append(place)
+        if (place, apart) not in places:
+            places.append((place, apart))
     lines = []
     for text, places in where.items():
-        parts, last = [], None
-        for place in places:
+        named, last = "", None
+        for place, apart in places:
             head, _, model = place.rpartition(" ")
-            parts.append(model if head == last else place)
+            part = model if head == last else place
+            named += ("" if not named else "; " if apart and part == place else ", ") + part
             last = head
-        lines.append(f"{text} ({', '.join(parts)})".replace(", longrange", "; longrange"))
+        lines.append(f"{text} ({named})")
     return lines
 
 
@@ -101,13 +107,13 @@ def _accuracy(frame, costs=None):
     table as ``(block or None, numbers, one line when there is no block)``."""
     costs = [] if costs is None else costs
     runs = frame[(frame["kind"] == "run") & (frame["status"] == "ok")]
-    if "seq_len" in runs.columns:  # long-range runs: their summary is the largest T solved, below
+    if "seq_len" in runs.columns:  # long-range runs: their task summarises them (the largest T solved)
         runs = runs[runs["seq_len"].isna()]
     if runs.empty:
         return [], [], []
     table = summarise_runs(runs)
     records = _runs_by_cell(runs)
-    table["column"] = [_column(b, i, d) for b, i, d in zip(table["backend"], table["impl"], table["device"])]
+    table["column"] = [backend_column(b, i, d) for b, i, d in zip(table["backend"], table["impl"], table["device"])]
     blocks, lines = [], []
     split = [_table_split(t, diff) for t, diff in zip(table["task"], table["variant_diff"])]
     table = table.assign(split_title=[title for title, _, _ in split], split_value=[value for _, _, value in split],
@@ -121,7 +127,7 @@ def _accuracy(frame, costs=None):
         show_variant = bool((part["variant"] != DEFAULT_LABEL).any())
         header = ["model"] + (["variant"] if show_variant else []) + columns + ["spread", "published"]
         rows, cost_rows = [], []
-        for (model, variant), group in _ordered(part.groupby(["model", "variant"], sort=False)):
+        for (model, variant), group in ordered_by_model(part.groupby(["model", "variant"], sort=False)):
             cells = {r["column"]: r for _, r in group.iterrows()}
             cost_rows.append(([model] + ([variant] if show_variant else []),
                               {c: records.get(tuple(r[g] for g in GROUP), []) for c, r in cells.items()}))
@@ -211,14 +217,16 @@ def _published(group, metric: str) -> str:
     return "; ".join(texts) or "-"
 
 
-def _ordered(groups):
-    """Models in the order a reader expects (cells by family, then trees), defaults before other variants."""
+def ordered_by_model(groups):
+    """``groupby`` items keyed ``(model, variant)``, models in the order a reader expects (cells by family, then
+    trees), defaults before other variants."""
     order = ("rnn", "gru", "lstm", "recursive", "treelstm")
     return sorted(groups, key=lambda item: (order.index(item[0][0]) if item[0][0] in order else len(order),
                                             str(item[0][0]), item[0][1] != DEFAULT_LABEL, str(item[0][1])))
 
 
-def _column(backend, impl, device) -> str:
+def backend_column(backend, impl, device) -> str:
+    """A backend's column heading: its name, then its impl unless the default and its device unless a CPU."""
     text = str(backend)
     if impl not in DEFAULT_IMPLS and not missing(impl):
         text += f" {impl}"
@@ -240,7 +248,7 @@ def _speed(frame):
     if rows.empty:
         return [], [], []
     rows = rows.assign(size=[shape_label(r) for _, r in rows.iterrows()],
-                       column=[_column(b, "-", d) for b, d in zip(rows["backend"], rows["device"])],
+                       column=[backend_column(b, "-", d) for b, d in zip(rows["backend"], rows["device"])],
                        session=[_session(r) for _, r in rows.iterrows()])
     key_columns = ["structure", "cell", "size", "pass", "dtype", "threads"]
     rows = rows.assign(_key=row_keys(rows, key_columns))
@@ -478,58 +486,6 @@ def _parity(frame):
     made = [f"Records: `rnnbench check{'' if m == 'parity' else ' --' + m}`" for m in modes]
     return [Block("parity with the NumPy reference: one row per backend and dtype", header, printed, keys=2,
                   notes=made)], notes, []
-
-
-# --- long-range ----------------------------------------------------------------------------------------------
-
-
-def _longrange(frame):
-    runs = frame[frame["kind"] == "run"]
-    if "seq_len" not in runs.columns:
-        return [], [], []
-    runs = runs[runs["seq_len"].notna()]
-    if runs.empty:
-        return [], [], []
-    runs = runs.assign(
-        problem=runs["problem"].where(runs["problem"].notna(), runs["dataset"]),
-        impl=runs["impl"].fillna("-"), device=runs["device"].fillna("cpu"), seq_len=runs["seq_len"].astype(int),
-        succeeded=[r.get("status") == "ok"
-                   and ((r.get("best") or {}).get("test_metrics") or {}).get("success") is True
-                   for r in runs["record"]])
-    runs = runs.assign(column=[_column(b, i, d) for b, i, d in zip(runs["backend"], runs["impl"], runs["device"])])
-    blocks, lines = [], []
-    for problem, part in runs.groupby("problem", sort=True):
-        labels = variant_labels({k: v for k, v in zip(part["config_key"], part["variant"])})
-        part = part.assign(label=part["config_key"].map(labels))
-        columns = sorted(part["column"].unique(), key=backend_sort_key)
-        metric = part["metric"].dropna().iloc[0] if part["metric"].notna().any() else "metric"
-        show_variant = bool((part["label"] != DEFAULT_LABEL).any())
-        header = ["model"] + (["variant"] if show_variant else []) + ["T tried"] + columns
-        printed = []
-        for (model, label), group in _ordered(part.groupby(["model", "label"], sort=False)):
-            tried = sorted(group["seq_len"].unique())
-            row = [model] + ([label] if show_variant else [])
-            row.append(", ".join(str(t) for t in tried))
-            for column in columns:
-                at = group[group["column"] == column]
-                if at.empty:
-                    row.append("-")
-                    continue
-                solved = largest_solved(at)
-                if solved is None:
-                    row.append("none")
-                    continue
-                values = [v for v in at.loc[at["seq_len"] == solved, "test"] if not missing(v)]
-                value = f" ({sig(sum(values) / len(values), 2)})" if values else ""
-                row.append(f"{solved}{value}")
-            printed.append(row)
-            if label.endswith("…"):
-                lines.append((f"\"{label}\": {details(group['variant'].iloc[0])}", f"longrange {problem} {model}"))
-        title = f"longrange {problem}: largest T solved (test {metric} there)"
-        blocks.append(Block(title, header, printed, keys=2 if show_variant else 1, source=("longrange", problem)))
-    notes = ["long-range: the largest T at which most seeds succeed (test metric below 10% of the memoryless "
-             "baseline), with the test metric there; none: no T tried was solved"]
-    return blocks, notes, lines
 
 
 def summary_text(frame, source: str, width: int | None = None) -> str:

@@ -77,6 +77,28 @@ class LongRange(Task):
             return None
         return success_threshold(problem, int(length))
 
+    #: ``rnnbench report --table longrange``; the report modules import pandas and matplotlib, so each hook below
+    #: imports its module when the report calls it, never when the task is loaded.
+    report_tables = {"longrange": "run records with a seq_len from rnnbench run --task longrange"}
+
+    def report_section(self, name: str, frame):
+        """The ``longrange`` table: success k/n at every T tried (``.report``)."""
+        from .report import longrange_section
+
+        return longrange_section(frame) if name == "longrange" else None
+
+    def summary_blocks(self, frame, brief: bool):
+        """The summary's largest T solved, one table per problem (``.report``)."""
+        from .report import summary_blocks
+
+        return summary_blocks(frame, brief)
+
+    def report_figures(self, frame):
+        """Gradient norm against time step and success against T (``.charts``)."""
+        from .charts import chart_groups
+
+        return chart_groups(frame)
+
     @classmethod
     def add_options(cls, group) -> None:
         group.add_argument("--problem", metavar="NAME", help="adding (default) or copy")
