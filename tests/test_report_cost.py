@@ -147,3 +147,22 @@ def test_html_has_dev_against_training_seconds_curves_with_the_target_from_quiet
     assert "training seconds" in chart.svg and "target" in chart.svg  # axis label, the dotted target in the legend
     busy_only = [_run("torch", 0, load=9.0)]
     assert wall_time_curve_figures(load_results(write_records(tmp_path / "busy", busy_only))) == []
+
+
+def test_the_readme_cost_cells_leave_examples_per_second_and_the_busy_count_to_the_full_report(tmp_path):
+    from rnnbench.report.frame import load_results
+    from rnnbench.report.summary import summary_section
+
+    records = [_run("torch", 0, seconds=(10.0, 10.0, 10.0)), _run("numpy", 0, seconds=(20.0, 20.0, 20.0)),
+               _run("numpy", 1, seconds=(90.0, 90.0, 90.0), load=7.5)]
+    folder = write_records(tmp_path / "results", records)
+    frame = load_results(folder)
+    full = next(b for b in summary_section(frame).blocks if b.title.startswith("training cost"))
+    frame.attrs["brief"] = True
+    brief_section = summary_section(frame)
+    brief = next(b for b in brief_section.blocks if b.title.startswith("training cost"))
+    assert [c.split(", ")[0] for c in full.rows[0][2:]] == ["20 s (2.00×)", "10 s (1.00×)"]
+    assert all(c.endswith("/s") for c in full.rows[0][2:])
+    assert brief.rows[0][2:] == ["20 s (2.00×)", "10 s (1.00×)"] and brief.rows[1] == full.rows[1]
+    assert any("busy" in n for n in full.notes) and not any("busy" in n for n in brief.notes)
+    assert any("results/report.md with examples per second" in n for n in brief_section.notes)

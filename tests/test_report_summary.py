@@ -282,4 +282,7 @@ def test_the_readme_summary_keeps_the_training_pass_and_points_to_the_long_range
     assert [row[2] for row in speed.rows] == ["forward+backward"]
     assert "1 forward-only row(s) of this record: results/report.md" in speed.notes
     assert not [b for b in brief.blocks if b.title.startswith("longrange")]
-    assert any(n.startswith("long-range toy problems") and "results/report.md" in n for n in brief.notes)
+    assert any(n.startswith("long-range toy problems") and "`results/report.md`" in n for n in brief.notes)
+    from rnnbench.report.render import Meta, render_markdown
+
+    assert "\\[" not in render_markdown([brief], Meta("results")), "the pointer is a code span, not an escaped link"

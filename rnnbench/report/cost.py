@@ -87,11 +87,13 @@ def declared_target(task: str, dataset: str, metric: str):
 
 
 def cost_block(title: str, rows_by_label, columns, *, keys: int, target, percent: bool, higher: bool,
-               metric: str) -> tuple[Block | None, list[dict], str | None]:
+               metric: str, brief: bool = False) -> tuple[Block | None, list[dict], str | None]:
     """The cost table under one accuracy table, its numbers for CSV, and, when no row had a run timed on a
     quiet machine, no table but one line for under the accuracy table.
 
     ``rows_by_label``: ``[(label cells, {column: [run records]})]`` in the accuracy table's row order.
+    ``brief`` (the README): seconds per epoch and its ratio without examples per second, and no count of the
+    runs left out as busy (both in results/report.md).
     """
     scale, unit = (100.0, "%") if percent else (1.0, "")
     goal = "-" if target is None else f"{sig(target * scale, 3)}{unit}"
@@ -108,13 +110,13 @@ def cost_block(title: str, rows_by_label, columns, *, keys: int, target, percent
         if fastest is None:  # nothing timed on a quiet machine in this row: counted, not printed
             untimed += 1
             continue
-        printed.append(list(label) + ["epoch"] + [_epoch_cell(figures[c]) for c in columns])
+        printed.append(list(label) + ["epoch"] + [_epoch_cell(figures[c], brief) for c in columns])
         printed.append(list(label) + [f"to {goal}"] + [_target_cell(figures[c], target, scale, unit)
                                                          for c in columns])
     notes = []
     left = [f"{untimed} row(s) with no quiet run"] if untimed else []
     left += [f"{left_out} run(s) on a busy machine (their accuracy counts above)"] if left_out else []
-    if left:
+    if left and not brief:
         notes.append("left out of the cost figures: " + "; ".join(left))
     if target is None:
         notes.append("no dev target declared for this table: `rnnbench report --target VALUE` sets one")
@@ -145,13 +147,20 @@ COST_NOTE = ("training cost: epoch is the median over seeds of each run's median
              "(evaluation excluded), its ratio to the row's fastest backend, and training examples per second; to "
              "target is the median training time until dev first reached the task's target (seeds that reached it / "
              "seeds timed); a run on a busy machine (load average above its usable CPUs) is left out of both")
+#: The same for the README, whose cost cells leave out examples per second and the count of busy runs.
+COST_NOTE_BRIEF = ("training cost: epoch is the median over seeds of each run's median training seconds per epoch "
+                   "(evaluation excluded) and its ratio to the row's fastest backend; to target is the median "
+                   "training time until dev first reached the task's target (seeds that reached it / seeds timed); "
+                   "runs on a busy machine (load average above its usable CPUs) are left out, counted in "
+                   "results/report.md with examples per second")
 
 
-def _epoch_cell(f: dict) -> str:
-    """``3.18 s (1.00×), 2,722/s``: seconds per epoch, its ratio to the row's fastest, examples per second."""
+def _epoch_cell(f: dict, brief: bool = False) -> str:
+    """``3.18 s (1.00×), 2,722/s``: seconds per epoch, its ratio to the row's fastest, examples per second
+    (``brief``: without the examples per second)."""
     if f["epoch_seconds"] is None:
         return _empty(f)
-    speed = "" if f["examples_per_s"] is None else f", {f['examples_per_s']:,.0f}/s"
+    speed = "" if f["examples_per_s"] is None or brief else f", {f['examples_per_s']:,.0f}/s"
     return f"{sig(f['epoch_seconds'])} s ({f['ratio_to_fastest']:.2f}×){speed}"
 
 

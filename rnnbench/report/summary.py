@@ -15,7 +15,7 @@ import re
 import pandas as pd
 
 from rnnbench.report.accuracy import GROUP, summarise_runs
-from rnnbench.report.cost import COST_NOTE, check_target, cost_block, declared_target
+from rnnbench.report.cost import COST_NOTE, COST_NOTE_BRIEF, check_target, cost_block, declared_target
 from rnnbench.report.hooks import task_summaries
 from rnnbench.report.section import Block, Section, mean_sd, missing, row_keys, sig
 from rnnbench.report.speed import shape_label
@@ -156,7 +156,7 @@ def _accuracy(frame, costs=None):
         cost, numbers, instead = cost_block(f"training cost, {task} {dataset}{', ' + heading if heading else ''}",
                                             cost_rows, columns, keys=2 if show_variant else 1, percent=percent,
                                             target=_target(frame, task, dataset, metric, percent), higher=higher,
-                                            metric=metric)
+                                            metric=metric, brief=bool(frame.attrs.get("brief")))
         costs.append((cost, numbers, f"{title}: {instead}" if instead else None))
         if cost is None:
             blocks[-1].notes.append(instead)
@@ -164,7 +164,7 @@ def _accuracy(frame, costs=None):
             cost.numbers = numbers
             blocks.append(cost)
     notes = ["accuracy: test mean ± sample sd over seeds (n), read at the best dev point; spread: largest minus "
-             "smallest backend mean", COST_NOTE]
+             "smallest backend mean", COST_NOTE_BRIEF if frame.attrs.get("brief") else COST_NOTE]
     return blocks, notes, lines
 
 

@@ -34,7 +34,7 @@ TASK = "longrange"
 GROUP = ["problem", "model", "backend", "impl", "device", "config_key"]  # the dataset names T (adding-T200): not a key
 #: The README's summary has no room for these tables: where to find them instead.
 BRIEF_NOTE = ("long-range toy problems (adding, copy: the largest T each model solves): "
-              "[results/report.md](results/report.md) and `rnnbench report --table summary`")
+              "`results/report.md` and `rnnbench report --table summary`")  # a note's text is escaped; code is not
 
 
 def longrange_runs(frame):
