@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 
 import pytest
 
@@ -22,6 +23,12 @@ os.environ.setdefault("RNNBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
 # No test may reach for the network by accident: the tests that download serve
 # their own archives on 127.0.0.1 and turn this off themselves.
 os.environ.setdefault("RNNBENCH_OFFLINE", "1")
+# Ctrl-C as a terminal delivers it: a shell that starts a job in the background without job control (nohup, a CI
+# runner's script) leaves SIGINT ignored, and an ignored signal stays ignored across exec, in every process the
+# tests start (sweeps, Ray's workers, the runs): the Ctrl-C tests would then measure the launching shell, not
+# rnnbench. A handled signal is reset to the default in an exec'd child, so Python's own handler here restores it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # readline, loaded in the pytest process, puts COLUMNS=80 and LINES=24 into the C environment (not os.environ), and the
 # pytest-xdist workers inherit them; the report's text wraps at COLUMNS, and the tests expect what a run without a
 # terminal gets (shutil's fallback), as in one process.
