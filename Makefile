@@ -31,12 +31,12 @@ demo: install
 
 # Tests run on pytest-xdist workers: TEST_WORKERS for `make test`, NUMPY_TEST_WORKERS for `make test-numpy-only`
 # (`auto` for one a core, 0 for none). --dist loadgroup keeps the tests of tests/xdist_serial.py (Ray, sweeps
-# stopped by signals, Chromium) on one worker, one at a time. The full suite runs in one process (12:08 on the
-# 2-core CI VM): two workers took 15:41 on 2026-12-07, ten minutes of it a Ray Ctrl-C test that hung until its
-# timeout (its process search, since fixed), so two workers are not measured yet; the NumPy-only suite (no Ray)
-# takes 2:18-2:50 on two workers against 3:44 in one.
+# stopped by signals, Chromium) on one worker, one at a time. On the 2-core CI VM (2026-12-07, a clean clone of
+# b38938d) the full suite took 8:47 on two workers against 13:47 in one process; the NumPy-only suite 2:42 on two.
+# (An earlier two-worker run hung in the Ray Ctrl-C tests: it was started from a shell that left SIGINT ignored,
+# which tests/conftest.py now undoes.)
 # --durations=15 names the 15 slowest.
-TEST_WORKERS ?= 0
+TEST_WORKERS ?= 2
 NUMPY_TEST_WORKERS ?= 2
 PYTEST_WORKERS := -n $(TEST_WORKERS) --dist loadgroup
 
