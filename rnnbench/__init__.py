@@ -37,6 +37,9 @@ API = {
     "layer_directions": ("rnnbench.layers", "directions"),
     "layered_output_size": ("rnnbench.layers", "output_size"),
     "unit_params": ("rnnbench.layers", "unit_params"),
+    "LayerOps": ("rnnbench.layers", "LayerOps"),
+    "compose_layers": ("rnnbench.layers", "compose"),
+    "top_forward_prefix": ("rnnbench.layers", "top_forward_prefix"),
     "check_layered_inputs": ("rnnbench.layers", "check_layered_inputs"),
     "check_layered_cotangents": ("rnnbench.layers", "check_layered_cotangents"),
     # models, the shared optimizer, dropout masks (docs/design.md §2.4)

@@ -45,6 +45,7 @@ def is_layered(num_layers=1, bidirectional=False) -> bool:
 
 
 def directions(bidirectional: bool) -> tuple[str, ...]:
+    """``("fw", "bw")``, or ``("fw",)`` for one direction."""
     return DIRECTIONS if bidirectional else DIRECTIONS[:1]
 
 
@@ -174,34 +175,91 @@ def check_layered_cotangents(cell, dy, dfinal, batch, steps, hidden, dtype, num_
     return checked.get("dy"), cotangents(cell, dfinal, shapes, dtype, "dfinal")
 
 
-# -- composition over NumPy single-layer passes -----------------------------------------------------
+# -- the composition, written once ----------------------------------------------------------------
+
+class LayerOps:
+    """The two tensor operations :func:`compose` needs, on one backend's tensors for one batch.
+
+    A backend subclasses it once, in its ``layered`` module, holding whatever
+    its reversal needs (an index, the lengths): the loop over layers and
+    directions, the order of units and the reversal rule live in :func:`compose`
+    alone, so every backend stacks and reverses the same way.
+    """
+
+    def reverse(self, a):
+        """``a [B,T,...]`` reversed within each row's length (padding stays where it is); its own inverse."""
+        raise NotImplementedError
+
+    def concat(self, parts):
+        """The directions' outputs ``[fw, bw]`` joined along the last axis."""
+        raise NotImplementedError
+
+
+def compose(ops: LayerOps, run_unit, x, num_layers: int, bidirectional: bool):
+    """The layered encoder from one single-layer call a unit; return ``(y, final)``.
+
+    ``run_unit(prefix, unit_x) -> (y, unit_final)`` runs one (layer, direction)
+    unit (``prefix`` ``l{i}.{fw|bw}.``) on its input; ``unit_final`` (a dict of
+    the unit's final states by state key, or None) is gathered into ``final``
+    under the prefixed keys. The backward unit reads its input reversed within
+    each length and its outputs are reversed back (``ops.reverse``); layer i+1
+    reads layer i's ``ops.concat([fw, bw])``. What else a unit makes (a NumPy
+    cache, probed states) its ``run_unit`` keeps itself.
+    """
+    final = {}
+    inputs = x
+    for layer in range(num_layers):
+        outputs = []
+        for direction in directions(bidirectional):
+            prefix = f"l{layer}.{direction}."
+            reverse = direction == "bw"
+            y, unit_final = run_unit(prefix, ops.reverse(inputs) if reverse else inputs)
+            outputs.append(ops.reverse(y) if reverse else y)
+            final.update({prefix + k: v for k, v in (unit_final or {}).items()})
+        inputs = outputs[0] if len(outputs) == 1 else ops.concat(outputs)
+    return inputs, final
+
+
+def top_forward_prefix(num_layers: int) -> str:
+    """The unit whose per-step states a gradient-flow probe reads: the top layer's forward direction."""
+    return f"l{num_layers - 1}.fw."
+
+
+class NumpyLayerOps(LayerOps):
+    """:class:`LayerOps` on NumPy arrays: a gather by :func:`reverse_index`, computed once a batch."""
+
+    def __init__(self, lengths, steps):
+        self.index = reverse_index(lengths, steps)
+
+    def reverse(self, a):
+        return reverse_within(a, self.index)
+
+    def concat(self, parts):
+        return np.concatenate(parts, axis=2)
+
+
+# -- the NumPy reference over its hand-written single-layer passes ---------------------------------
 
 def forward(unit_forward, cell, params, x, lengths, state, activation, num_layers, bidirectional):
     """Run the layered encoder from single-layer passes; return ``(y, final, tape)``.
 
     ``unit_forward(cell, params, x, lengths, state, activation) -> (y, final, cache)``
     is one layer in one direction (``x`` C-contiguous, ``lengths`` int64). ``tape``
-    is what :func:`backward` needs: each unit's cache and the reversal index.
+    is what :func:`backward` needs: each unit's cache and the reversal.
     """
     from rnnbench.backend import state_keys
 
-    T = x.shape[1]
-    index = reverse_index(lengths, T) if bidirectional else None
-    final, caches = {}, {}
-    inputs = x
-    for layer in range(num_layers):
-        outputs = []
-        for direction in directions(bidirectional):
-            prefix = f"l{layer}.{direction}."
-            unit_x = inputs if direction == "fw" else reverse_within(inputs, index)
-            y, unit_final, cache = unit_forward(cell, unit_params(params, prefix), unit_x, lengths,
-                                                unit_state(state, prefix, state_keys(cell)), activation)
-            outputs.append(y if direction == "fw" else reverse_within(y, index))
-            final.update({prefix + k: v for k, v in unit_final.items()})
-            caches[prefix] = cache
-        inputs = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
-    return inputs, final, {"caches": caches, "index": index, "num_layers": num_layers,
-                           "bidirectional": bidirectional, "has_state": state is not None}
+    ops = NumpyLayerOps(lengths, x.shape[1]) if bidirectional else None
+    caches = {}
+
+    def run_unit(prefix, unit_x):
+        y, unit_final, caches[prefix] = unit_forward(cell, unit_params(params, prefix), unit_x, lengths,
+                                                     unit_state(state, prefix, state_keys(cell)), activation)
+        return y, unit_final
+
+    y, final = compose(ops, run_unit, x, num_layers, bidirectional)
+    return y, final, {"caches": caches, "ops": ops, "num_layers": num_layers, "bidirectional": bidirectional,
+                      "has_state": state is not None}
 
 
 def backward(unit_backward, tape, dy, dfinal, hidden, state_grads=None):
@@ -213,7 +271,7 @@ def backward(unit_backward, tape, dy, dfinal, hidden, state_grads=None):
     input gradients (reversed back) summed into the layer below. ``state_grads``
     ``[B,T,H]``, if given, receives the top layer's forward-direction ``dL/dh_t``.
     """
-    index, num_layers, bidirectional = tape["index"], tape["num_layers"], tape["bidirectional"]
+    ops, num_layers, bidirectional = tape["ops"], tape["num_layers"], tape["bidirectional"]
     grads = {}
     doutputs = dy
     for layer in reversed(range(num_layers)):
@@ -222,13 +280,13 @@ def backward(unit_backward, tape, dy, dfinal, hidden, state_grads=None):
             prefix = f"l{layer}.{direction}."
             part = None if doutputs is None else doutputs[:, :, k * hidden:(k + 1) * hidden]
             if part is not None and direction == "bw":
-                part = reverse_within(part, index)
+                part = ops.reverse(part)
             unit_dfinal = {k2[len(prefix):]: v for k2, v in dfinal.items() if k2.startswith(prefix)}
-            probe = state_grads if (layer == num_layers - 1 and direction == "fw") else None
+            probe = state_grads if prefix == top_forward_prefix(num_layers) else None
             unit = unit_backward(tape["caches"][prefix], part, unit_dfinal, probe)
             dx = unit.pop("x")
             if direction == "bw":
-                dx = reverse_within(dx, index)
+                dx = ops.reverse(dx)
             dinputs = dx if dinputs is None else dinputs + dx
             grads.update({prefix + name: g for name, g in unit.items()})
         doutputs = dinputs

@@ -178,3 +178,41 @@ def test_last_pooling_reads_forward_last_and_backward_first():
     y = np.arange(2 * 4 * 4, dtype=float).reshape(2, 4, 4)
     pooled, _ = _pool_forward("last", y, np.array([3, 1]), backward_half=2)
     assert pooled.tolist() == [[8, 9, 2, 3], [16, 17, 18, 19]]
+
+
+def test_compose_runs_units_in_order_and_gathers_prefixed_finals():
+    """The one composition every backend drives: unit order, what each unit reads, the prefixed finals."""
+    class Ops(layers.LayerOps):
+        def reverse(self, a):
+            return ("rev", a)
+
+        def concat(self, parts):
+            return ("cat", *parts)
+
+    calls = []
+
+    def run_unit(prefix, unit_x):
+        calls.append((prefix, unit_x))
+        return f"y:{prefix}", {"h": f"h:{prefix}"}
+
+    y, final = layers.compose(Ops(), run_unit, "x", 2, True)
+    assert calls == [("l0.fw.", "x"), ("l0.bw.", ("rev", "x")),
+                     ("l1.fw.", ("cat", "y:l0.fw.", ("rev", "y:l0.bw."))),
+                     ("l1.bw.", ("rev", ("cat", "y:l0.fw.", ("rev", "y:l0.bw."))))]
+    assert y == ("cat", "y:l1.fw.", ("rev", "y:l1.bw."))
+    assert final == {f"l{i}.{d}.h": f"h:l{i}.{d}." for i in (0, 1) for d in ("fw", "bw")}
+    assert layers.compose(None, run_unit, "x", 1, False) == ("y:l0.fw.", {"l0.fw.h": "h:l0.fw."})
+    assert layers.top_forward_prefix(3) == "l2.fw."
+
+
+def test_no_backend_writes_its_own_layer_loop():
+    """Stacking and reversal are composed once (rnnbench.layers.compose): a backend supplies LayerOps and a
+    unit call, never its own loop over layers and directions (a copy would drift from the contract)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sources = [*root.glob("backends/*/*.py"), *root.glob("plugins/*/src/*/*.py")]
+    assert len(sources) > 20
+    loops = [str(p.relative_to(root)) for p in sources
+             if "for direction in" in p.read_text(encoding="utf-8")]
+    assert loops == [], f"a layer/direction loop outside rnnbench.layers.compose: {loops}"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from rnnbench.backend import state_keys
-from rnnbench.layers import directions, unit_params, units
+from rnnbench.layers import LayerOps, compose, directions, unit_params, units
 
 from . import convert, sequence
 
@@ -25,6 +25,19 @@ from . import convert, sequence
 def reverse_within(a, lengths):
     """``a [B,T,...]`` reversed within each row's length (padding stays where it is)."""
     return tf.reverse_sequence(a, tf.cast(lengths, tf.int64), seq_axis=1, batch_axis=0)
+
+
+class TensorflowLayerOps(LayerOps):
+    """:class:`rnnbench.layers.LayerOps` on TensorFlow tensors: ``tf.reverse_sequence`` by the lengths."""
+
+    def __init__(self, lengths):
+        self.lengths = lengths
+
+    def reverse(self, a):
+        return reverse_within(a, self.lengths)
+
+    def concat(self, parts):
+        return tf.concat(parts, axis=2)
 
 
 def make_layered_encoder(impl, cell, activation, input_size, hidden_size, dtype, num_layers, bidirectional):
@@ -36,24 +49,16 @@ def make_layered_encoder(impl, cell, activation, input_size, hidden_size, dtype,
 
 
 def _composed_encoder(unit_encode, cell, num_layers, bidirectional):
+    """``encode`` from single-layer ``unit_encode`` calls (:func:`rnnbench.layers.compose`)."""
     keys = state_keys(cell)
 
     def encode(params, x, lengths, h0):
-        final = {}
-        inputs = x
-        for layer in range(num_layers):
-            outputs = []
-            for direction in directions(bidirectional):
-                prefix = f"l{layer}.{direction}."
-                unit_x = inputs if direction == "fw" else reverse_within(inputs, lengths)
-                y, h, c = unit_encode(unit_params(params, prefix), unit_x, lengths, h0[prefix + "h"],
-                                      h0.get(prefix + "c"))
-                outputs.append(y if direction == "fw" else reverse_within(y, lengths))
-                final[prefix + "h"] = h
-                if "c" in keys:
-                    final[prefix + "c"] = c
-            inputs = outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=2)
-        return inputs, final
+        def run_unit(prefix, unit_x):
+            y, h, c = unit_encode(unit_params(params, prefix), unit_x, lengths, h0[prefix + "h"],
+                                  h0.get(prefix + "c"))
+            return y, ({"h": h, "c": c} if "c" in keys else {"h": h})
+
+        return compose(TensorflowLayerOps(lengths), run_unit, x, num_layers, bidirectional)
 
     return encode
 

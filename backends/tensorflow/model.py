@@ -175,25 +175,24 @@ def _layered_model_encoder(impl, spec, dtype):
 
 def _layered_stepwise_states(spec, params, x, lengths, tape):
     """As :func:`_stepwise_states` for a layered encoder: the probed states are the top layer's forward
-    unit's (as in the NumPy reference); the layers below and the top backward unit run as usual."""
-    from rnnbench.layers import unit_params
+    unit's (as in the NumPy reference); every other unit runs the ``loop`` implementation."""
+    from rnnbench.layers import compose, top_forward_prefix, unit_params
 
-    from .layered import make_layered_encoder, reverse_within, zero_states
+    from .layered import TensorflowLayerOps
 
-    top = spec.num_layers - 1
-    below = x
-    if top:
-        encode = make_layered_encoder("loop", spec.cell, spec.activation, None, spec.hidden_size, x.dtype, top,
-                                      spec.bidirectional)
-        below, _ = encode(params, x, lengths,
-                          zero_states(spec.cell, top, spec.bidirectional, tf.shape(x)[0], spec.hidden_size, x.dtype))
-    states, y = _stepwise_states(spec, unit_params(params, f"l{top}.fw."), below, lengths, tape)
-    if spec.bidirectional:
-        unit = sequence.make_encoder("loop", spec.cell, spec.activation, None, spec.hidden_size, x.dtype)
-        h0 = tf.zeros([tf.shape(x)[0], spec.hidden_size], x.dtype)
-        y_bw, _, _ = unit(unit_params(params, f"l{top}.bw."), reverse_within(below, lengths), lengths, h0, h0)
-        y = tf.concat([y, reverse_within(y_bw, lengths)], axis=2)
-    return states, y
+    unit = sequence.make_encoder("loop", spec.cell, spec.activation, None, spec.hidden_size, x.dtype)
+    h0 = tf.zeros([tf.shape(x)[0], spec.hidden_size], x.dtype)
+    probed = {}
+
+    def run_unit(prefix, unit_x):
+        if prefix == top_forward_prefix(spec.num_layers):
+            probed["states"], y = _stepwise_states(spec, unit_params(params, prefix), unit_x, lengths, tape)
+        else:
+            y, _, _ = unit(unit_params(params, prefix), unit_x, lengths, h0, h0)
+        return y, None
+
+    y, _ = compose(TensorflowLayerOps(lengths), run_unit, x, spec.num_layers, spec.bidirectional)
+    return probed["states"], y
 
 
 def _head(params, pooled):

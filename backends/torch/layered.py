@@ -24,7 +24,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from rnnbench.backend import state_keys
 from rnnbench.backends.torch.convert import to_torch_layered_weights
 from rnnbench.backends.torch.sequence import run_sequence
-from rnnbench.layers import directions, reverse_index, unit_params
+from rnnbench.layers import LayerOps, directions, reverse_index, unit_params
+from rnnbench.layers import compose as compose_layers
 
 
 def initial_states(cell, state, units, batch, hidden, like) -> dict:
@@ -55,25 +56,30 @@ def reverse_within(a, index):
     return torch.gather(a, 1, index[:, :, None].expand(-1, -1, a.shape[2]))
 
 
+class TorchLayerOps(LayerOps):
+    """:class:`rnnbench.layers.LayerOps` on torch tensors: one gather index a batch, on the input's device."""
+
+    def __init__(self, lengths, steps, device):
+        self.index = torch.from_numpy(reverse_index(lengths.numpy(), steps)).to(device)
+
+    def reverse(self, a):
+        return reverse_within(a, self.index)
+
+    def concat(self, parts):
+        return torch.cat(parts, dim=2)
+
+
 def compose(impl, cell, params, x, lengths, h0, activation, num_layers, bidirectional, outputs_only=False):
-    """The layered encoder from single-layer calls of ``impl``, unit by unit."""
-    T = x.shape[1]
-    index = torch.from_numpy(reverse_index(lengths.numpy(), T)).to(x.device) if bidirectional else None
-    final = {}
-    inputs = x
-    for layer in range(num_layers):
-        outputs = []
-        for direction in directions(bidirectional):
-            prefix = f"l{layer}.{direction}."
-            unit_x = inputs if direction == "fw" else reverse_within(inputs, index)
-            unit_h0 = {k: h0[prefix + k] for k in state_keys(cell)}
-            y, unit_final = run_sequence(impl, cell, unit_params(params, prefix), unit_x, lengths, unit_h0,
-                                         activation, outputs_only)
-            outputs.append(y if direction == "fw" else reverse_within(y, index))
-            if unit_final is not None:
-                final.update({prefix + k: v for k, v in unit_final.items()})
-        inputs = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
-    return inputs, (None if outputs_only else final)
+    """The layered encoder from single-layer calls of ``impl`` (:func:`rnnbench.layers.compose`)."""
+    ops = TorchLayerOps(lengths, x.shape[1], x.device) if bidirectional else None
+
+    def run_unit(prefix, unit_x):
+        unit_h0 = {k: h0[prefix + k] for k in state_keys(cell)}
+        return run_sequence(impl, cell, unit_params(params, prefix), unit_x, lengths, unit_h0, activation,
+                            outputs_only)
+
+    y, final = compose_layers(ops, run_unit, x, num_layers, bidirectional)
+    return y, (None if outputs_only else final)
 
 
 _MODULES = {}

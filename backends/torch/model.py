@@ -191,26 +191,29 @@ class TorchModel(Trainable):
         return to_numpy(torch.stack(grads, dim=1).norm(dim=2).mean(dim=0))
 
     def _layered_stepwise_states(self, params, x, lengths):
-        """As :func:`_stepwise_states` for a layered encoder: the probed state is the top layer's forward
-        unit (as in the NumPy reference); the layers below and the top backward unit run as usual."""
-        from rnnbench.backends.torch.layered import compose, initial_states
-        from rnnbench.layers import unit_params, units
+        """As :func:`_stepwise_states` for a layered encoder: the probed states are the top layer's forward
+        unit's (as in the NumPy reference); every other unit runs the ``loop`` implementation."""
+        from rnnbench.backend import state_keys
+        from rnnbench.backends.torch.layered import TorchLayerOps, initial_states
+        from rnnbench.backends.torch.sequence import run_sequence
+        from rnnbench.layers import compose, top_forward_prefix, unit_params, units
 
         spec = self.spec
-        top = spec.num_layers - 1
-        B = x.shape[0]
-        h0 = initial_states(spec.cell, None, units(spec.num_layers, spec.bidirectional), B, spec.hidden_size, x)
-        below = x
-        if top:
-            below, _ = compose("loop", spec.cell, params, x, lengths, h0, spec.activation, top,
-                               spec.bidirectional, outputs_only=True)
-        states, y = _stepwise_states(spec, unit_params(params, f"l{top}.fw."), below, lengths)
-        if spec.bidirectional:
-            renamed = {k.replace(f"l{top}.", "l0.", 1): v for k, v in params.items() if k.startswith(f"l{top}.")}
-            both, _ = compose("loop", spec.cell, renamed, below, lengths, h0, spec.activation, 1, True,
-                              outputs_only=True)
-            y = torch.cat([y, both[:, :, spec.hidden_size:]], dim=2)
-        return states, y
+        h0 = initial_states(spec.cell, None, units(spec.num_layers, spec.bidirectional), x.shape[0],
+                            spec.hidden_size, x)
+        probed = {}
+
+        def run_unit(prefix, unit_x):
+            if prefix == top_forward_prefix(spec.num_layers):
+                probed["states"], y = _stepwise_states(spec, unit_params(params, prefix), unit_x, lengths)
+                return y, None
+            unit_h0 = {k: h0[prefix + k] for k in state_keys(spec.cell)}
+            return run_sequence("loop", spec.cell, unit_params(params, prefix), unit_x, lengths, unit_h0,
+                                spec.activation, True)
+
+        ops = TorchLayerOps(lengths, x.shape[1], x.device) if spec.bidirectional else None
+        y, _ = compose(ops, run_unit, x, spec.num_layers, spec.bidirectional)
+        return probed["states"], y
 
     # -- composition ---------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """Stacked and bidirectional encoders (rnnbench's docs/design.md §2.6) as jax functions.
 
-Each (layer, direction) unit runs :func:`.sequence.run`; the backward direction reads its
-input reversed within each row's length (a gather; padding stays in place) and its
-outputs are reversed back, so it reads each sequence's own last real step first.
-Layer i+1 reads layer i's ``[fw, bw]`` outputs. Parameters and states use rnnbench's
-unit names (``l0.fw.W_x``, ``l1.bw.h``). Gradients are ``jax.vjp`` of the same forward.
+rnnbench's ``compose_layers`` runs each (layer, direction) unit as :func:`.sequence.run`;
+the backward direction reads its input reversed within each row's length (a gather;
+padding stays in place) and its outputs are reversed back, so it reads each sequence's
+own last real step first. Layer i+1 reads layer i's ``[fw, bw]`` outputs. Parameters
+and states use rnnbench's unit names (``l0.fw.W_x``, ``l1.bw.h``). Gradients are
+``jax.vjp`` of the same forward.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from rnnbench import layer_directions, unit_params
+from rnnbench import LayerOps, compose_layers, top_forward_prefix, unit_params
 
 from . import sequence
 
@@ -27,22 +28,29 @@ def reverse_within(a, lengths):
     return jnp.take_along_axis(a, index.reshape(index.shape + (1,) * (a.ndim - 2)), axis=1)
 
 
+class JaxLayerOps(LayerOps):
+    """rnnbench's :class:`LayerOps` on jax arrays: a gather by the lengths, concatenation on the last axis."""
+
+    def __init__(self, lengths):
+        self.lengths = lengths
+
+    def reverse(self, a):
+        return reverse_within(a, self.lengths)
+
+    def concat(self, parts):
+        return jnp.concatenate(parts, axis=2)
+
+
 def run(cell, activation, params, x, lengths, state, num_layers, bidirectional, probe=None):
     """``(y [B,T,H·dirs], final {prefixed key})``; ``probe`` goes to the top layer's forward unit."""
     keys = ("h", "c") if cell == "lstm" else ("h",)
-    final, inputs = {}, x
-    for layer in range(num_layers):
-        outputs = []
-        for direction in layer_directions(bidirectional):
-            prefix = f"l{layer}.{direction}."
-            unit_x = inputs if direction == "fw" else reverse_within(inputs, lengths)
-            top_fw = layer == num_layers - 1 and direction == "fw"
-            y, unit_final = sequence.run(cell, activation, unit_params(params, prefix), unit_x, lengths,
-                                         {k: state[prefix + k] for k in keys}, probe if top_fw else None)
-            outputs.append(y if direction == "fw" else reverse_within(y, lengths))
-            final.update({prefix + k: v for k, v in unit_final.items()})
-        inputs = outputs[0] if len(outputs) == 1 else jnp.concatenate(outputs, axis=2)
-    return inputs, final
+
+    def run_unit(prefix, unit_x):
+        unit_probe = probe if prefix == top_forward_prefix(num_layers) else None
+        return sequence.run(cell, activation, unit_params(params, prefix), unit_x, lengths,
+                            {k: state[prefix + k] for k in keys}, unit_probe)
+
+    return compose_layers(JaxLayerOps(lengths), run_unit, x, num_layers, bidirectional)
 
 
 STATIC = ("cell", "activation", "num_layers", "bidirectional")
