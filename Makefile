@@ -47,9 +47,11 @@ test: install
 	$(HERMETIC) RNNBENCH_REQUIRE_BACKENDS=numpy,torch,tensorflow,jax RNNBENCH_REQUIRE_BROWSER=1 \
 		$(BIN)/python -m pytest -q $(PYTEST_WORKERS) --durations=15 tests plugins/rnnbench-jax/tests
 
-# ruff over the whole repository (rules and exclusions: [tool.ruff] in pyproject.toml).
+# ruff over the whole repository: the lint rules and the formatter's layout (both in [tool.ruff] of
+# pyproject.toml). `$(BIN)/ruff format .` rewrites what --check reports.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The README's results section and docs/speed.md's ragged-text table, regenerated from the records in results/
 # (tests/test_readme.py checks both).

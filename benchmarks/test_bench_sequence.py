@@ -14,6 +14,7 @@ so each benchmark lets the other library's threads go idle before timing.
 The target (set for this suite alone; docs/design.md §7 sets none): NumPy at most 1.0x, 1.0x, 1.2x
 torch at the three sizes below.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,14 +57,24 @@ def _size_id(size):
 def _describe(benchmark, framework, cell, size, threads):
     B, T, D, H = size
     benchmark.group = f"{cell} {_size_id(size)}"
-    benchmark.extra_info.update({
-        "framework": framework, "cell": cell, "batch": B, "steps": T, "input_size": D, "hidden_size": H,
-        "dtype": "float32", "threads": threads, "numpy": np.__version__, "machine": platform.processor(),
-        "target_ratio_numpy_over_torch": SIZES[size],
-        # forward GEMMs 2*B*T*(D+H)*G*H, backward twice that (input and weight gradients)
-        "gflop": 3 * 2 * B * T * (D + H) * GATES[cell] * H / 1e9,
-        "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")},
-    })
+    benchmark.extra_info.update(
+        {
+            "framework": framework,
+            "cell": cell,
+            "batch": B,
+            "steps": T,
+            "input_size": D,
+            "hidden_size": H,
+            "dtype": "float32",
+            "threads": threads,
+            "numpy": np.__version__,
+            "machine": platform.processor(),
+            "target_ratio_numpy_over_torch": SIZES[size],
+            # forward GEMMs 2*B*T*(D+H)*G*H, backward twice that (input and weight gradients)
+            "gflop": 3 * 2 * B * T * (D + H) * GATES[cell] * H / 1e9,
+            "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")},
+        }
+    )
 
 
 def _inputs(size):

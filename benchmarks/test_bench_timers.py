@@ -11,6 +11,7 @@ comparison does not depend on what else the machine is running on its other core
 
 Not collected by the default test run (``testpaths = tests``, ``--benchmark-disable``).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -22,7 +23,7 @@ from rnnbench.bench.treedata import load_tree_batch, tree_source
 
 BACKENDS = ("numpy", "torch", "tensorflow")
 SIZE = (16, 50, 64, 128)  # batch, steps, input, hidden
-TREES = (32, 100, 100)    # trees, input, hidden
+TREES = (32, 100, 100)  # trees, input, hidden
 PASSES = ("forward", "forward+backward")
 THREADS = 1
 
@@ -71,6 +72,7 @@ def test_tree_timer(benchmark, backends, name, cell, pass_):
     params, x = tree_inputs(cell, batch.num_leaves, H if cell == "recursive" else D, H)
     run = backend.tree_timer(cell, params, x, batch, backward=pass_ == "forward+backward")
     benchmark.group = f"tree {cell} {n} trees H={H} {pass_} ({source['source']})"
-    benchmark.extra_info.update(backend=name, nodes=batch.num_nodes, threads=THREADS, dtype="float32",
-                                tree_source=source["source"])
+    benchmark.extra_info.update(
+        backend=name, nodes=batch.num_nodes, threads=THREADS, dtype="float32", tree_source=source["source"]
+    )
     benchmark(run)

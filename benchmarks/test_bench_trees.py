@@ -9,6 +9,7 @@ The node-by-node twin is tests/tree_reference.py.
 Run with ``python -m pytest benchmarks/test_bench_trees.py --benchmark-enable``;
 each pair's speed-up is printed and stored in ``extra_info``.
 """
+
 from __future__ import annotations
 
 import os
@@ -77,9 +78,18 @@ def test_tree_forward_backward(benchmark, sst_trees, blas_threads, impl, cell, h
         assert np.abs(fast[name] - slow[name]).max() / scale < 1e-4, name
 
     benchmark.group = f"tree {cell} fwd+bwd, H={hidden}, {NUM_TREES} SST trees, {DTYPE}"
-    benchmark.extra_info.update({"cell": cell, "impl": impl, "hidden": hidden, "dtype": DTYPE,
-                                 "trees": NUM_TREES, "nodes": batch.num_nodes, "levels": len(batch.levels),
-                                 "blas_threads": blas_threads})
+    benchmark.extra_info.update(
+        {
+            "cell": cell,
+            "impl": impl,
+            "hidden": hidden,
+            "dtype": DTYPE,
+            "trees": NUM_TREES,
+            "nodes": batch.num_nodes,
+            "levels": len(batch.levels),
+            "blas_threads": blas_threads,
+        }
+    )
     if impl == "level_batched":
         benchmark.pedantic(level_batched, rounds=30, warmup_rounds=2)
     else:

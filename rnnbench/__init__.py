@@ -9,6 +9,7 @@ The package root stays light: each name is resolved on first access from the
 module that defines it (:data:`API`), so no framework (and no NumPy-heavy
 module) is imported until it is used, and ``rnnbench --help`` is fast.
 """
+
 from importlib import import_module as _import_module
 
 __version__ = "0.1.0"

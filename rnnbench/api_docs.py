@@ -4,6 +4,7 @@
 docs/plugins.md; ``--check`` only says whether it is current (exit 1 if not).
 ``tests/test_public_api.py`` keeps the two equal.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,7 @@ def current(text: str) -> str:
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
         raise SystemExit(f"{DOCS}: the markers {BEGIN!r} ... {END!r} are missing")
-    return text[start:end + len(END)]
+    return text[start : end + len(END)]
 
 
 def main(argv=None) -> int:

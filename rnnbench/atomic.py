@@ -10,6 +10,7 @@ temporary file in the target's folder and is flushed to disk, then put under its
 
 Either way a failure (disk full, read-only, folder gone) raises ``OSError`` and leaves no temporary file behind.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,7 @@ def write_new(folder, text: str, names: Iterable, *, prefix: str = TMP_PREFIX) -
     return None
 
 
-def write_replacing(target, text: str, *, prefix: str = TMP_PREFIX,
-                    before: Callable[[], None] | None = None) -> Path:
+def write_replacing(target, text: str, *, prefix: str = TMP_PREFIX, before: Callable[[], None] | None = None) -> Path:
     """Write ``text`` at ``target``, replacing what is there; ``before()`` runs just before the replace."""
     target = Path(target)
     with _staged(target.parent, text, prefix) as staged:

@@ -4,6 +4,7 @@ Inputs and outputs are NumPy arrays in the canonical layout of
 :mod:`rnnbench.params`; a backend converts to its framework inside and never
 lets a framework type out. The checks shared by all backends live here, once.
 """
+
 from __future__ import annotations
 
 import abc
@@ -84,13 +85,15 @@ class Backend(abc.ABC):
     layered = False
 
     @abc.abstractmethod
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
-                         bidirectional=False):
+    def sequence_forward(
+        self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         raise NotImplementedError
 
     @abc.abstractmethod
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
-                          bidirectional=False):
+    def sequence_backward(
+        self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         raise NotImplementedError
 
     @abc.abstractmethod
@@ -103,8 +106,9 @@ class Backend(abc.ABC):
 
     # -- timing (``rnnbench bench``) ----------------------------------------------------------
 
-    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
-                       bidirectional=False):
+    def sequence_timer(
+        self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1, bidirectional=False
+    ):
         """A zero-argument callable that runs one ``sequence_forward`` (``backward``: forward and
         the vector-Jacobian product for a fixed, seeded upstream ``dy``) and returns None.
         ``num_layers``/``bidirectional`` time a layered encoder (backends with ``layered``).
@@ -198,8 +202,7 @@ def check_tree_inputs(cell, params, x_leaves, trees):
         raise RnnbenchError(f"unknown tree cell {cell!r}; valid: {', '.join(TREE_CELLS)}")
     x_leaves = np.asarray(x_leaves)
     if x_leaves.ndim != 2 or x_leaves.shape[0] != trees.num_leaves:
-        raise RnnbenchError(
-            f"x_leaves must be [{trees.num_leaves}, features] for this TreeBatch, got {x_leaves.shape}")
+        raise RnnbenchError(f"x_leaves must be [{trees.num_leaves}, features] for this TreeBatch, got {x_leaves.shape}")
     dtype = param_dtype(params)
     H = _hidden_size(cell, params)
     _check_param_shapes(cell, params, x_leaves.shape[1], H)

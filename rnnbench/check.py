@@ -8,6 +8,7 @@ small classifier instead (and, with dropout masks drawn as the runner draws them
 and a Tree-LSTM). Backends run in registry order (numpy, torch,
 tensorflow), which keeps torch imported before TensorFlow.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
@@ -71,11 +72,13 @@ def reference_rows(cases) -> list[Row]:
         case = parity.make_case(label)
         analytic = parity.evaluate(numpy_backend, case, "float64")
         numeric = _finite_difference_grads(numpy_backend, case)
-        differences = [parity.Difference(name, float(np.max(np.abs(analytic[name] - value))),
-                                         relative_error(analytic[name], value))
-                       for name, value in numeric.items()]
-        rows.append(_row("numpy", "finite differences", label, "float64", differences,
-                         FINITE_DIFFERENCE_TOLERANCE))
+        differences = [
+            parity.Difference(
+                name, float(np.max(np.abs(analytic[name] - value))), relative_error(analytic[name], value)
+            )
+            for name, value in numeric.items()
+        ]
+        rows.append(_row("numpy", "finite differences", label, "float64", differences, FINITE_DIFFERENCE_TOLERANCE))
     return rows
 
 
@@ -103,8 +106,15 @@ def _forward_only(backend, case) -> dict:
     if "trees" in case.inputs:
         states = backend.tree_forward(case.cell, case.params, case.inputs["x_leaves"], case.inputs["trees"])
         return {f"states.{k}": v for k, v in states.items()}
-    y, final = backend.sequence_forward(case.cell, case.params, case.inputs["x"], case.inputs["lengths"],
-                                        case.inputs["state"], case.activation, **case.layering)
+    y, final = backend.sequence_forward(
+        case.cell,
+        case.params,
+        case.inputs["x"],
+        case.inputs["lengths"],
+        case.inputs["state"],
+        case.activation,
+        **case.layering,
+    )
     return {"y": y, **{f"final.{k}": v for k, v in final.items()}}
 
 
@@ -113,15 +123,17 @@ def parity_rows(targets, cases, dtypes=DTYPES, options=None) -> list[Row]:
     from rnnbench.plugins import get_backend
 
     reference_backend = get_backend("numpy")
-    references = {label: parity.evaluate(reference_backend, parity.make_case(label), "float64")
-                  for label in cases}
+    references = {label: parity.evaluate(reference_backend, parity.make_case(label), "float64") for label in cases}
     rows = []
     for name, impl in targets:
         try:
             backend = get_backend(name, impl=impl, **(options or {}))
         except Exception as exc:
-            rows.extend(_failed_row(name, impl, label, dtype, parity.TOLERANCE[dtype], exc)
-                        for label in cases for dtype in dtypes)
+            rows.extend(
+                _failed_row(name, impl, label, dtype, parity.TOLERANCE[dtype], exc)
+                for label in cases
+                for dtype in dtypes
+            )
             continue
         for label in cases:
             if parity.make_case(label).layered and not getattr(backend, "layered", False):
@@ -133,15 +145,14 @@ def parity_rows(targets, cases, dtypes=DTYPES, options=None) -> list[Row]:
                 except Exception as exc:
                     rows.append(_failed_row(name, impl, label, dtype, tolerance, exc))
                     continue
-                rows.append(_row(name, impl, label, dtype, parity.compare(references[label], result),
-                                 tolerance))
+                rows.append(_row(name, impl, label, dtype, parity.compare(references[label], result), tolerance))
     return rows
 
 
 def trajectory_dropout(cell: str) -> tuple[str, float]:
     """``(case without -drop, dropout rate)`` of a trajectory case: ``lstm-drop`` is ``("lstm", 0.3)``."""
     if cell.endswith("-drop"):
-        return cell[:-len("-drop")], TRAJECTORY_DROPOUT
+        return cell[: -len("-drop")], TRAJECTORY_DROPOUT
     return cell, 0.0
 
 
@@ -156,14 +167,33 @@ def trajectory_spec(cell: str, dtype: str):
 
     cell, _ = trajectory_dropout(cell)
     if cell in TREE_CELLS:
-        return TreeModelSpec(cell=cell, hidden_size=6, num_outputs=5, vocab_size=20,
-                             embed_size=6 if cell == "recursive" else 5, optimizer=OptimizerSpec("adam", lr=0.02),
-                             clip_norm=0.5, l2=1e-3, dtype=dtype)
+        return TreeModelSpec(
+            cell=cell,
+            hidden_size=6,
+            num_outputs=5,
+            vocab_size=20,
+            embed_size=6 if cell == "recursive" else 5,
+            optimizer=OptimizerSpec("adam", lr=0.02),
+            clip_norm=0.5,
+            l2=1e-3,
+            dtype=dtype,
+        )
     case = parity.make_case(cell)
-    return ModelSpec(cell=case.cell, hidden_size=6, num_outputs=3, vocab_size=20, embed_size=5,
-                     pooling="mean", loss="xent", optimizer=OptimizerSpec("adam", lr=0.02),
-                     clip_norm=0.5, l2=1e-3, dtype=dtype, num_layers=case.num_layers,
-                     bidirectional=case.bidirectional)
+    return ModelSpec(
+        cell=case.cell,
+        hidden_size=6,
+        num_outputs=3,
+        vocab_size=20,
+        embed_size=5,
+        pooling="mean",
+        loss="xent",
+        optimizer=OptimizerSpec("adam", lr=0.02),
+        clip_norm=0.5,
+        l2=1e-3,
+        dtype=dtype,
+        num_layers=case.num_layers,
+        bidirectional=case.bidirectional,
+    )
 
 
 def trajectory_batches(steps: int = TRAJECTORY_STEPS, seed: int = 0, batch: int = 8, length: int = 9):
@@ -228,8 +258,19 @@ def trajectory_rows(targets, cells=("rnn", "lstm", "gru"), dtypes=DTYPES, option
                 step_rel = np.abs(curve - ref) / np.abs(ref)
                 worst = int(np.nanargmax(step_rel)) if np.isfinite(step_rel).any() else 0
                 max_rel = float(np.max(step_rel)) if np.isfinite(step_rel).all() else float("nan")
-                rows.append(Row(name, impl, f"{cell} trajectory", dtype, float(np.max(np.abs(curve - ref))),
-                                max_rel, f"step {worst + 1}", tolerance, bool(max_rel <= tolerance)))
+                rows.append(
+                    Row(
+                        name,
+                        impl,
+                        f"{cell} trajectory",
+                        dtype,
+                        float(np.max(np.abs(curve - ref))),
+                        max_rel,
+                        f"step {worst + 1}",
+                        tolerance,
+                        bool(max_rel <= tolerance),
+                    )
+                )
     return rows
 
 

@@ -3,6 +3,7 @@
 Subcommands import what they need inside their handler, so ``rnnbench --help``
 costs no framework import.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,8 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
     parser = Parser(
         prog="rnnbench",
         description="Recurrent and recursive networks in NumPy, PyTorch, TensorFlow and plugins: "
-                    "the same function, checked, timed and trained.")
+        "the same function, checked, timed and trained.",
+    )
     parser.add_argument("--version", action="version", version=f"rnnbench {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     registry = get_registry()
@@ -43,8 +45,7 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # a broken plugin command must not break the others, not even by sys.exit()
-            registry.errors.append(f"command {entry.name!r} ({entry.distribution}) could not be added: "
-                                   f"{failure(exc)}")
+            registry.errors.append(f"command {entry.name!r} ({entry.distribution}) could not be added: {failure(exc)}")
     return parser
 
 
@@ -87,12 +88,18 @@ def _main(argv) -> int:
         print(f"rnnbench: error: {exc}", file=sys.stderr)
         return 2
     if unknown:  # one line naming where the options are, rather than argparse's usage dump
-        where = f"the {args.task} task" if getattr(args, "task", None) and args.command == "run" else \
-            f"rnnbench {args.command}" if getattr(args, "command", None) else "rnnbench"
-        hint = f"`rnnbench run --task {args.task} --help`" if where.startswith("the ") else \
-            f"`{where} --help`"
-        print(f"rnnbench: error: unrecognized arguments: {' '.join(unknown)} (not options of {where}; see "
-              f"{hint})", file=sys.stderr)
+        where = (
+            f"the {args.task} task"
+            if getattr(args, "task", None) and args.command == "run"
+            else f"rnnbench {args.command}"
+            if getattr(args, "command", None)
+            else "rnnbench"
+        )
+        hint = f"`rnnbench run --task {args.task} --help`" if where.startswith("the ") else f"`{where} --help`"
+        print(
+            f"rnnbench: error: unrecognized arguments: {' '.join(unknown)} (not options of {where}; see {hint})",
+            file=sys.stderr,
+        )
         return 2
     if not getattr(args, "handler", None):
         parser.print_help()

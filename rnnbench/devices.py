@@ -7,6 +7,7 @@ same function, so a sweep never plans a run that ``run`` would refuse by name
 only known where the run happens (a Ray cluster's nodes, not the machine that
 plans the sweep), so that stays the backend's check when it is built.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,15 @@ DEVICE_NAMES = {
 
 
 #: What a process's thread pools read their size from: a ``bench`` worker's environment sets them all.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+)
 
 
 def thread_environment(threads: int) -> dict:
@@ -57,5 +65,8 @@ def warn_threads(threads, option: str = "--threads") -> None:
         return
     cpus = usable_cpus()
     if int(threads) > cpus:
-        print(f"warning: {option} {threads} exceeds the {cpus} CPUs this process may use: the threads will "
-              "contend for them and the timings will show it", file=sys.stderr)
+        print(
+            f"warning: {option} {threads} exceeds the {cpus} CPUs this process may use: the threads will "
+            "contend for them and the timings will show it",
+            file=sys.stderr,
+        )

@@ -19,6 +19,7 @@ Inverted dropout: a mask holds 0 or ``1 / (1 - rate)``. Two masks per step:
 
 Evaluation (``predict``) and the gradient-flow probe run without masks.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,8 +58,10 @@ def mask_shapes(spec, inputs) -> dict[str, tuple[int, ...]]:
 
     if isinstance(spec, TreeModelSpec):
         leaf_ids, trees = inputs[0], inputs[1]
-        return {"input": (int(np.shape(leaf_ids)[0]), spec.embed_size),
-                "head": (int(trees.num_nodes), spec.hidden_size)}
+        return {
+            "input": (int(np.shape(leaf_ids)[0]), spec.embed_size),
+            "head": (int(trees.num_nodes), spec.hidden_size),
+        }
     B, T = np.shape(inputs[0])[:2]
     head = (B, T, spec.encoder_output_size) if spec.pooling == "steps" else (B, spec.encoder_output_size)
     return {"input": (B, T, spec.encoder_input_size), "head": head}
@@ -68,8 +71,10 @@ def draw_masks(spec, inputs, rate: float, rng: np.random.Generator) -> dict[str,
     """One step's masks, in :data:`MASK_NAMES` order, drawn from ``rng`` in float64 and cast to the spec's dtype."""
     rate = check_rate(rate)
     dtype = resolve_dtype(spec.dtype)
-    return {name: ((rng.random(shape) >= rate) / (1.0 - rate)).astype(dtype)
-            for name, shape in mask_shapes(spec, inputs).items()}
+    return {
+        name: ((rng.random(shape) >= rate) / (1.0 - rate)).astype(dtype)
+        for name, shape in mask_shapes(spec, inputs).items()
+    }
 
 
 def check_masks(spec, inputs, masks) -> dict[str, np.ndarray] | None:
@@ -87,7 +92,8 @@ def check_masks(spec, inputs, masks) -> dict[str, np.ndarray] | None:
     for name, shape in mask_shapes(spec, inputs).items():
         mask = np.asarray(masks[name])
         if mask.shape != shape or mask.dtype.kind not in "iuf":
-            raise RnnbenchError(f"dropout mask {name!r} must be floats {list(shape)}, "
-                                f"got {mask.dtype.name} {list(mask.shape)}")
+            raise RnnbenchError(
+                f"dropout mask {name!r} must be floats {list(shape)}, got {mask.dtype.name} {list(mask.shape)}"
+            )
         checked[name] = np.ascontiguousarray(mask, dtype=dtype)
     return checked

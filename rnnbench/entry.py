@@ -1,4 +1,5 @@
 """What a plugin registers: a name, a lazy import path, and what it needs to run."""
+
 from __future__ import annotations
 
 import importlib
@@ -62,5 +63,6 @@ class Entry:
         except (ImportError, AttributeError) as exc:
             raise RnnbenchError(f"{self.name}: cannot load {self.target} ({exc})") from exc
         except SystemExit as exc:  # a plugin module that exits on import must not end rnnbench silently
-            raise RnnbenchError(f"{self.name}: cannot load {self.target} (its import called "
-                                f"sys.exit({exc.code!r}))") from None
+            raise RnnbenchError(
+                f"{self.name}: cannot load {self.target} (its import called sys.exit({exc.code!r}))"
+            ) from None

@@ -6,6 +6,7 @@ element of every input by ±eps, and compare the slope with what the backward
 pass returned. In float64 with eps=1e-6 the truncation and rounding errors are
 both near 1e-10, so a relative error above 1e-6 is a bug, not noise.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -30,8 +31,9 @@ def relative_error(analytic, numeric) -> float:
     return float(np.max(np.abs(a - n)) / scale)
 
 
-def numeric_grads(scalar_fn: Callable[[dict], float], arrays: dict[str, np.ndarray],
-                  eps: float = 1e-6, names=None) -> dict[str, np.ndarray]:
+def numeric_grads(
+    scalar_fn: Callable[[dict], float], arrays: dict[str, np.ndarray], eps: float = 1e-6, names=None
+) -> dict[str, np.ndarray]:
     """d scalar_fn / d arrays[name] for each name, by central differences.
 
     ``scalar_fn`` receives the dict with one element perturbed (arrays are

@@ -8,6 +8,7 @@ Registration must be cheap: a plugin describes what it offers (a name and an
 import path) and never imports its framework here, so that ``rnnbench --help``
 and ``rnnbench plugins`` stay fast with every framework installed.
 """
+
 from __future__ import annotations
 
 from typing import Callable

@@ -19,6 +19,7 @@ compose their framework's tensors the same way (and autograd does the rest),
 while the NumPy reference composes its hand-written single-layer passes with
 :func:`forward` and :func:`backward` (no second BPTT).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -64,8 +65,7 @@ def output_size(hidden_size: int, bidirectional=False) -> int:
 def layered_param_shapes(cell, input_size, hidden_size, num_layers=1, bidirectional=False) -> dict:
     """Names and shapes of every unit's parameters (flat names when not layered)."""
     if cell not in SEQUENCE_CELLS and (num_layers != 1 or bidirectional):
-        raise RnnbenchError(f"layers and directions apply to sequence cells {', '.join(SEQUENCE_CELLS)}, "
-                            f"not {cell!r}")
+        raise RnnbenchError(f"layers and directions apply to sequence cells {', '.join(SEQUENCE_CELLS)}, not {cell!r}")
     shapes = {}
     for layer, _, prefix in units(num_layers, bidirectional):
         width = input_size if layer == 0 else output_size(hidden_size, bidirectional)
@@ -73,8 +73,9 @@ def layered_param_shapes(cell, input_size, hidden_size, num_layers=1, bidirectio
     return shapes
 
 
-def init_layered_params(cell, input_size, hidden_size, num_layers=1, bidirectional=False, seed=0,
-                        dtype="float32") -> dict:
+def init_layered_params(
+    cell, input_size, hidden_size, num_layers=1, bidirectional=False, seed=0, dtype="float32"
+) -> dict:
     """Seeded canonical parameters of every unit; layer 0's forward unit is ``init_params(..., seed)``.
 
     Other units draw from the stream ``[seed, layer, direction]``, so adding a
@@ -84,8 +85,9 @@ def init_layered_params(cell, input_size, hidden_size, num_layers=1, bidirection
     for layer, direction, prefix in units(num_layers, bidirectional):
         width = input_size if layer == 0 else output_size(hidden_size, bidirectional)
         unit_seed = seed if (layer, direction) == (0, "fw") else [seed, layer, DIRECTIONS.index(direction)]
-        params.update({prefix + k: v for k, v in
-                       init_params(cell, width, hidden_size, seed=unit_seed, dtype=dtype).items()})
+        params.update(
+            {prefix + k: v for k, v in init_params(cell, width, hidden_size, seed=unit_seed, dtype=dtype).items()}
+        )
     return params
 
 
@@ -93,7 +95,7 @@ def unit_params(params: dict, prefix: str) -> dict:
     """The single-layer parameters of one unit, prefix stripped."""
     if not prefix:
         return params
-    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
 
 
 def unit_state(state, prefix: str, keys):
@@ -122,6 +124,7 @@ def reverse_within(a: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 # -- validation (once for all backends) ----------------------------------------------------------
 
+
 def check_layered_inputs(cell, params, x, lengths, state, activation, num_layers, bidirectional):
     """Validate a layered call; return ``(x, lengths, dtype, hidden_size)`` as check_sequence_inputs does."""
     from rnnbench.backend import check_sequence_inputs, param_dtype, state_keys
@@ -131,8 +134,10 @@ def check_layered_inputs(cell, params, x, lengths, state, activation, num_layers
         raise RnnbenchError(f"unknown sequence cell {cell!r}; valid: {', '.join(SEQUENCE_CELLS)}")
     first = "l0.fw."
     if f"{first}W_h" not in params:
-        raise RnnbenchError(f"a {num_layers}-layer{' bidirectional' if bidirectional else ''} {cell} takes "
-                            f"parameters named l<i>.<fw|bw>.<name> (docs/design.md §2.6); got {sorted(params)[:4]}")
+        raise RnnbenchError(
+            f"a {num_layers}-layer{' bidirectional' if bidirectional else ''} {cell} takes "
+            f"parameters named l<i>.<fw|bw>.<name> (docs/design.md §2.6); got {sorted(params)[:4]}"
+        )
     H = int(np.shape(params[f"{first}W_h"])[0])
     x = np.asarray(x)
     if x.ndim != 3:
@@ -140,8 +145,10 @@ def check_layered_inputs(cell, params, x, lengths, state, activation, num_layers
     expected = layered_param_shapes(cell, x.shape[2], H, num_layers, bidirectional)
     if set(params) != set(expected):
         missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
-        raise RnnbenchError(f"{num_layers}-layer{' bidirectional' if bidirectional else ''} {cell} parameters: "
-                            f"missing {missing[:3]}, unexpected {extra[:3]}")
+        raise RnnbenchError(
+            f"{num_layers}-layer{' bidirectional' if bidirectional else ''} {cell} parameters: "
+            f"missing {missing[:3]}, unexpected {extra[:3]}"
+        )
     for name, shape in expected.items():
         if np.shape(params[name]) != shape:
             raise RnnbenchError(f"{cell} parameter {name} must have shape {shape}, got {np.shape(params[name])}")
@@ -155,8 +162,9 @@ def check_layered_inputs(cell, params, x, lengths, state, activation, num_layers
             if key not in state:
                 raise RnnbenchError(f"initial state for a layered {cell} needs key {key!r}")
     # the rest (x, lengths, each unit's state shapes) by the single-layer check on layer 0's forward unit
-    x, lengths, dtype = check_sequence_inputs(cell, unit_params(params, first), x, lengths,
-                                              unit_state(state, first, state_keys(cell)), activation)
+    x, lengths, dtype = check_sequence_inputs(
+        cell, unit_params(params, first), x, lengths, unit_state(state, first, state_keys(cell)), activation
+    )
     B = x.shape[0]
     for key in state or {}:
         if np.shape(state[key]) != (B, H):
@@ -170,12 +178,14 @@ def check_layered_cotangents(cell, dy, dfinal, batch, steps, hidden, dtype, num_
 
     width = output_size(hidden, bidirectional)
     checked = cotangents(cell, {"dy": dy}, {"dy": (batch, steps, width)}, dtype, "upstream")
-    shapes = {prefix + k: (batch, hidden) for _, _, prefix in units(num_layers, bidirectional)
-              for k in state_keys(cell)}
+    shapes = {
+        prefix + k: (batch, hidden) for _, _, prefix in units(num_layers, bidirectional) for k in state_keys(cell)
+    }
     return checked.get("dy"), cotangents(cell, dfinal, shapes, dtype, "dfinal")
 
 
 # -- the composition, written once ----------------------------------------------------------------
+
 
 class LayerOps:
     """The two tensor operations :func:`compose` needs, on one backend's tensors for one batch.
@@ -240,6 +250,7 @@ class NumpyLayerOps(LayerOps):
 
 # -- the NumPy reference over its hand-written single-layer passes ---------------------------------
 
+
 def forward(unit_forward, cell, params, x, lengths, state, activation, num_layers, bidirectional):
     """Run the layered encoder from single-layer passes; return ``(y, final, tape)``.
 
@@ -253,13 +264,23 @@ def forward(unit_forward, cell, params, x, lengths, state, activation, num_layer
     caches = {}
 
     def run_unit(prefix, unit_x):
-        y, unit_final, caches[prefix] = unit_forward(cell, unit_params(params, prefix), unit_x, lengths,
-                                                     unit_state(state, prefix, state_keys(cell)), activation)
+        y, unit_final, caches[prefix] = unit_forward(
+            cell, unit_params(params, prefix), unit_x, lengths, unit_state(state, prefix, state_keys(cell)), activation
+        )
         return y, unit_final
 
     y, final = compose(ops, run_unit, x, num_layers, bidirectional)
-    return y, final, {"caches": caches, "ops": ops, "num_layers": num_layers, "bidirectional": bidirectional,
-                      "has_state": state is not None}
+    return (
+        y,
+        final,
+        {
+            "caches": caches,
+            "ops": ops,
+            "num_layers": num_layers,
+            "bidirectional": bidirectional,
+            "has_state": state is not None,
+        },
+    )
 
 
 def backward(unit_backward, tape, dy, dfinal, hidden, state_grads=None):
@@ -278,10 +299,10 @@ def backward(unit_backward, tape, dy, dfinal, hidden, state_grads=None):
         dinputs = None
         for k, direction in enumerate(directions(bidirectional)):
             prefix = f"l{layer}.{direction}."
-            part = None if doutputs is None else doutputs[:, :, k * hidden:(k + 1) * hidden]
+            part = None if doutputs is None else doutputs[:, :, k * hidden : (k + 1) * hidden]
             if part is not None and direction == "bw":
                 part = ops.reverse(part)
-            unit_dfinal = {k2[len(prefix):]: v for k2, v in dfinal.items() if k2.startswith(prefix)}
+            unit_dfinal = {k2[len(prefix) :]: v for k2, v in dfinal.items() if k2.startswith(prefix)}
             probe = state_grads if prefix == top_forward_prefix(num_layers) else None
             unit = unit_backward(tape["caches"][prefix], part, unit_dfinal, probe)
             dx = unit.pop("x")

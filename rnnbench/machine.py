@@ -4,6 +4,7 @@ Standard library only (``/proc`` where Linux offers it), cheap enough to call
 at the start and the end of every run. The GPU and the threads actually used
 come from the backend's ``info()``, which knows them; this module does not guess.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,13 @@ def git_commit(start: Path | None = None) -> dict:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5)
         if head.returncode != 0:
             return {"commit": None, "dirty": None}
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
-                                capture_output=True, text=True, timeout=5)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
         return {"commit": head.stdout.strip(), "dirty": dirty}
     except (OSError, subprocess.SubprocessError):

@@ -8,6 +8,7 @@ run they refuse could never have fitted; what they let through and still
 does not fit raises :class:`MemoryError`, which ``rnnbench run`` turns into
 the same kind of line (:func:`out_of_memory_message`).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,17 @@ PARAMETER_COPIES = 3
 #: Further parameter-sized arrays each optimizer keeps (Adam: two moments; Adagrad: one accumulator).
 OPTIMIZER_STATE = {"adam": 2, "adagrad": 1, "sgd": 0}
 #: Options that size what a run allocates, named in the message when NumPy runs out of memory anyway.
-SIZE_OPTIONS = ("batch_size", "eval_batch_size", "seq_len", "hidden_size", "embed_size", "vocab_size",
-                "max_length", "dev_size", "test_size")
+SIZE_OPTIONS = (
+    "batch_size",
+    "eval_batch_size",
+    "seq_len",
+    "hidden_size",
+    "embed_size",
+    "vocab_size",
+    "max_length",
+    "dev_size",
+    "test_size",
+)
 
 
 def physical_memory() -> int | None:
@@ -47,8 +57,10 @@ def check_fits(need: int, what: str, advice: str, available: int | None = None) 
     """A one-line error when ``need`` bytes exceed the machine's memory: ``what`` would need N; ``advice``."""
     available = physical_memory() if available is None else available
     if available is not None and need > available:
-        raise RnnbenchError(f"{what} would need at least {format_bytes(need)}; this machine has "
-                            f"{format_bytes(available)} of memory; {advice}")
+        raise RnnbenchError(
+            f"{what} would need at least {format_bytes(need)}; this machine has "
+            f"{format_bytes(available)} of memory; {advice}"
+        )
 
 
 def itemsize(dtype: str) -> int:
@@ -65,8 +77,9 @@ def parameter_count(spec) -> int:
         count += int(spec.vocab_size) * int(spec.embed_size)
     layers, bidirectional = getattr(spec, "num_layers", 1), getattr(spec, "bidirectional", False)
     if layers > 1 or bidirectional:
-        shapes = layered_param_shapes(spec.cell, int(spec.encoder_input_size), int(spec.hidden_size), layers,
-                                      bidirectional)
+        shapes = layered_param_shapes(
+            spec.cell, int(spec.encoder_input_size), int(spec.hidden_size), layers, bidirectional
+        )
     else:
         shapes = param_shapes(spec.cell, int(spec.encoder_input_size), int(spec.hidden_size))
     for shape in shapes.values():
@@ -92,9 +105,13 @@ def check_model(spec, available: int | None = None, vocabulary_known: bool = Tru
         words = f"{spec.vocab_size} words × " if vocabulary_known else ""
         sizes = f"{words}--embed-size {spec.embed_size}, {sizes}"
         advice = "lower --hidden-size, --embed-size or --vocab-size"
-    check_fits(count * copies * itemsize(spec.dtype),
-               f"the {spec.cell} model's {count:,} parameters ({sizes}) with their gradients, "
-               f"best-point copy and {optimizer} state", advice, available)
+    check_fits(
+        count * copies * itemsize(spec.dtype),
+        f"the {spec.cell} model's {count:,} parameters ({sizes}) with their gradients, "
+        f"best-point copy and {optimizer} state",
+        advice,
+        available,
+    )
 
 
 #: The sizes a run's memory grows with first, named (with their values) when the user gave none.
@@ -112,11 +129,14 @@ def out_of_memory_message(doing: str, exc: MemoryError, options: dict, resolved:
     given = [f"--{_flag(name)} {options[name]}" for name in SIZE_OPTIONS if options.get(name) is not None]
     if given:
         return f"not enough memory {doing}: {detail}; sizes given: {', '.join(given)}; lower them and run again"
-    current = [f"--{_flag(name)} (now {resolved[name]})" for name in LOWER_FIRST
-               if resolved and resolved.get(name) is not None]
+    current = [
+        f"--{_flag(name)} (now {resolved[name]})" for name in LOWER_FIRST if resolved and resolved.get(name) is not None
+    ]
     if not current:
-        return f"not enough memory {doing}: {detail}; lower --batch-size, the sequence length or --hidden-size " \
-               f"and run again"
+        return (
+            f"not enough memory {doing}: {detail}; lower --batch-size, the sequence length or --hidden-size "
+            f"and run again"
+        )
     listed = current[0] if len(current) == 1 else f"{', '.join(current[:-1])} or {current[-1]}"
     return f"not enough memory {doing}: {detail}; lower {listed} and run again"
 

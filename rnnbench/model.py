@@ -52,6 +52,7 @@ Loss: the batch mean of softmax cross-entropy (or of the squared error summed
 over outputs, for ``mse``), plus ``0.5 * l2 * sum(w**2)`` over weight matrices
 and the embedding (:func:`is_decayed`; biases are not decayed).
 """
+
 from __future__ import annotations
 
 import abc
@@ -115,8 +116,10 @@ class ModelSpec:
 
         check_layering(self.num_layers, self.bidirectional)
         if self.activation not in ACTIVATIONS or (self.activation == "relu" and self.cell != "rnn"):
-            raise RnnbenchError(f"activation {self.activation!r} is not available for {self.cell}; "
-                                "the rnn cell takes tanh or relu, lstm and gru their own gates")
+            raise RnnbenchError(
+                f"activation {self.activation!r} is not available for {self.cell}; "
+                "the rnn cell takes tanh or relu, lstm and gru their own gates"
+            )
         if self.pooling not in POOLINGS:
             raise RnnbenchError(f"unknown pooling {self.pooling!r}; valid: {', '.join(POOLINGS)}")
         if self.loss not in LOSSES:
@@ -160,8 +163,10 @@ def check_frozen(spec) -> None:
         names = model_param_shapes(spec)
         unknown = [name for name in frozen if name not in names]
         if unknown:
-            raise RnnbenchError(f"cannot freeze {', '.join(map(str, unknown))}: not a parameter of this model "
-                                f"(its parameters: {', '.join(names)})")
+            raise RnnbenchError(
+                f"cannot freeze {', '.join(map(str, unknown))}: not a parameter of this model "
+                f"(its parameters: {', '.join(names)})"
+            )
 
 
 def is_decayed(name: str) -> bool:
@@ -177,8 +182,15 @@ def init_model_params(spec: ModelSpec, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng([seed, 1])
     if spec.vocab_size is not None:
         params["embedding"] = rng.uniform(-0.1, 0.1, size=(spec.vocab_size, spec.embed_size)).astype(dtype)
-    encoder = init_layered_params(spec.cell, spec.encoder_input_size, spec.hidden_size, spec.num_layers,
-                                  spec.bidirectional, seed=seed, dtype=dtype)
+    encoder = init_layered_params(
+        spec.cell,
+        spec.encoder_input_size,
+        spec.hidden_size,
+        spec.num_layers,
+        spec.bidirectional,
+        seed=seed,
+        dtype=dtype,
+    )
     params.update({f"encoder.{name}": value for name, value in encoder.items()})
     bound = 1.0 / np.sqrt(spec.hidden_size)
     params["head.W"] = rng.uniform(-bound, bound, size=(spec.encoder_output_size, spec.num_outputs)).astype(dtype)
@@ -188,7 +200,7 @@ def init_model_params(spec: ModelSpec, seed: int = 0) -> dict[str, np.ndarray]:
 
 def encoder_params(params: dict) -> dict:
     """The canonical cell parameters inside a model's parameter dict."""
-    return {name[len("encoder."):]: value for name, value in params.items() if name.startswith("encoder.")}
+    return {name[len("encoder.") :]: value for name, value in params.items() if name.startswith("encoder.")}
 
 
 def model_param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
@@ -198,8 +210,9 @@ def model_param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     shapes = {}
     if spec.vocab_size is not None:
         shapes["embedding"] = (spec.vocab_size, spec.embed_size)
-    for name, shape in layered_param_shapes(spec.cell, spec.encoder_input_size, spec.hidden_size,
-                                            spec.num_layers, spec.bidirectional).items():
+    for name, shape in layered_param_shapes(
+        spec.cell, spec.encoder_input_size, spec.hidden_size, spec.num_layers, spec.bidirectional
+    ).items():
         shapes[f"encoder.{name}"] = shape
     shapes["head.W"] = (spec.encoder_output_size, spec.num_outputs)
     shapes["head.b"] = (spec.num_outputs,)
@@ -209,6 +222,7 @@ def model_param_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
 # The checks below run on the NumPy side of every backend's model, before anything
 # reaches a framework or a device (a GPU gather returns zeros for an out-of-range id
 # instead of failing), so all backends reject bad batches with the same message.
+
 
 def check_model_params(spec: ModelSpec, params: dict) -> None:
     expected = model_param_shapes(spec)
@@ -225,15 +239,19 @@ def check_model_batch(spec: ModelSpec, inputs, lengths) -> tuple[np.ndarray, np.
     if spec.vocab_size is not None:
         if inputs.ndim != 2 or inputs.dtype.kind not in "iu":
             raise RnnbenchError(
-                f"a token model takes int token ids [batch, steps], got {inputs.dtype.name} {inputs.shape}")
+                f"a token model takes int token ids [batch, steps], got {inputs.dtype.name} {inputs.shape}"
+            )
         if inputs.size and (inputs.min() < 0 or inputs.max() >= spec.vocab_size):
-            raise RnnbenchError(f"token ids must lie in [0, {spec.vocab_size}), "
-                                f"got min {inputs.min()} max {inputs.max()}")
+            raise RnnbenchError(
+                f"token ids must lie in [0, {spec.vocab_size}), got min {inputs.min()} max {inputs.max()}"
+            )
         inputs = inputs.astype(np.int64, copy=False)
     else:
         if inputs.ndim != 3 or inputs.shape[2] != spec.input_size or inputs.dtype.kind not in "iuf":
-            raise RnnbenchError(f"a feature model takes float inputs [batch, steps, {spec.input_size}], "
-                                f"got {inputs.dtype.name} {inputs.shape}")
+            raise RnnbenchError(
+                f"a feature model takes float inputs [batch, steps, {spec.input_size}], "
+                f"got {inputs.dtype.name} {inputs.shape}"
+            )
         inputs = np.ascontiguousarray(inputs, dtype=resolve_dtype(spec.dtype))
     B, T = inputs.shape[:2]
     if B == 0 or T == 0:
@@ -242,8 +260,10 @@ def check_model_batch(spec: ModelSpec, inputs, lengths) -> tuple[np.ndarray, np.
     if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
         raise RnnbenchError(f"lengths must be int [{B}], got {lengths.dtype.name} {lengths.shape}")
     if lengths.min() < 1 or lengths.max() > T:
-        raise RnnbenchError(f"model lengths must lie in [1, {T}] (pooling over zero steps is undefined), "
-                            f"got min {lengths.min()} max {lengths.max()}")
+        raise RnnbenchError(
+            f"model lengths must lie in [1, {T}] (pooling over zero steps is undefined), "
+            f"got min {lengths.min()} max {lengths.max()}"
+        )
     return inputs, lengths.astype(np.int64)
 
 
@@ -253,16 +273,21 @@ def check_model_targets(spec: ModelSpec, targets, batch: int) -> np.ndarray:
     C = spec.num_outputs
     if spec.pooling == "steps":
         if targets.ndim != 2 or targets.shape[0] != batch or targets.dtype.kind not in "iu":
-            raise RnnbenchError(f"per-step targets must be int class ids [{batch}, steps] (-1: not scored), "
-                                f"got {targets.dtype.name} {targets.shape}")
+            raise RnnbenchError(
+                f"per-step targets must be int class ids [{batch}, steps] (-1: not scored), "
+                f"got {targets.dtype.name} {targets.shape}"
+            )
         if targets.min() < -1 or targets.max() >= C or targets.max() < 0:
-            raise RnnbenchError(f"per-step class ids must lie in [0, {C}) or be -1, with one scored position "
-                                f"at least; got min {targets.min()} max {targets.max()}")
+            raise RnnbenchError(
+                f"per-step class ids must lie in [0, {C}) or be -1, with one scored position "
+                f"at least; got min {targets.min()} max {targets.max()}"
+            )
         return targets.astype(np.int64)
     if spec.loss == "xent":
         if targets.shape != (batch,) or targets.dtype.kind not in "iu":
-            raise RnnbenchError(f"xent targets must be int class ids [{batch}], "
-                                f"got {targets.dtype.name} {targets.shape}")
+            raise RnnbenchError(
+                f"xent targets must be int class ids [{batch}], got {targets.dtype.name} {targets.shape}"
+            )
         if targets.min() < 0 or targets.max() >= C:
             raise RnnbenchError(f"class ids must lie in [0, {C}), got min {targets.min()} max {targets.max()}")
         return targets.astype(np.int64)

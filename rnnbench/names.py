@@ -3,6 +3,7 @@
 Parsers offer them as choices while ``rnnbench --help`` stays fast; the model spec checks against the same tuples,
 so a choice the command line accepts is one the model knows.
 """
+
 from __future__ import annotations
 
 OPTIMIZERS = ("adam", "sgd", "adagrad")

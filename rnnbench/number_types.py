@@ -10,6 +10,7 @@ the option (``rnnbench: error: --lr must be positive, got 0``), exit status 2
 goes through the same type (:func:`rnnbench.sweep.options.convert`), so the
 rule holds there too. The module imports nothing heavy: every parser uses it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,9 @@ from rnnbench.errors import RnnbenchError
 class NumberType:
     """An argparse ``type``: text -> ``kind`` (int or float), refused unless finite and within the bounds."""
 
-    def __init__(self, kind: type, low=None, high=None, *, low_open: bool = False, high_open: bool = False,
-                 name: str = ""):
+    def __init__(
+        self, kind: type, low=None, high=None, *, low_open: bool = False, high_open: bool = False, name: str = ""
+    ):
         if kind not in (int, float):
             raise TypeError(f"a number type is int or float, not {kind!r}")
         self.kind, self.low, self.high, self.low_open, self.high_open = kind, low, high, low_open, high_open
@@ -48,8 +50,9 @@ class NumberType:
         try:
             number = int(text) if self.kind is int else float(text)
         except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"must be {'an integer' if self.kind is int else 'a number'}, "
-                             f"got {str(value)!r}") from None
+            raise ValueError(
+                f"must be {'an integer' if self.kind is int else 'a number'}, got {str(value)!r}"
+            ) from None
         if self.kind is float and not math.isfinite(number):
             raise ValueError(f"must be a finite number, got {text}")
         below = self.low is not None and (number < self.low or (self.low_open and number == self.low))
@@ -80,8 +83,9 @@ class NumberType:
         return f"NumberType({self.kind.__name__}, {self.rule()})"
 
 
-def number(kind: type, low=None, high=None, *, low_open: bool = False, high_open: bool = False,
-           name: str = "") -> NumberType:
+def number(
+    kind: type, low=None, high=None, *, low_open: bool = False, high_open: bool = False, name: str = ""
+) -> NumberType:
     """The one factory: an argparse type for ``kind`` within ``[low, high]`` (either end open, or absent)."""
     return NumberType(kind, low, high, low_open=low_open, high_open=high_open, name=name)
 

@@ -25,6 +25,7 @@ array comes back), their gradient stays out of the clipping norm, and they
 carry no L2 penalty (a constant would only shift the reported loss). A backend
 may still compute their gradient; it is dropped here.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -100,8 +101,8 @@ def apply_update(spec: ModelSpec, params: dict, grads: dict, state: dict, ops) -
         elif opt.name == "adam":
             m = state["m"][k] = opt.beta1 * state["m"][k] + (1 - opt.beta1) * g
             v = state["v"][k] = opt.beta2 * state["v"][k] + (1 - opt.beta2) * (g * g)
-            m_hat = m / (1 - opt.beta1 ** t)
-            v_hat = v / (1 - opt.beta2 ** t)
+            m_hat = m / (1 - opt.beta1**t)
+            v_hat = v / (1 - opt.beta2**t)
             new[k] = w - opt.lr * m_hat / (ops.sqrt(v_hat) + opt.eps)
         else:  # adagrad
             G = state["G"][k] = state["G"][k] + g * g

@@ -5,6 +5,7 @@ Every backend receives and returns parameters in this layout: row-major,
 drawn here, in NumPy, from a PCG64 stream that is identical on every machine,
 so that all backends start from bit-identical weights for a given seed.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,8 +43,8 @@ def param_shapes(cell: str, input_size: int, hidden_size: int) -> dict[str, tupl
     if cell == "recursive":
         if D != H:
             raise RnnbenchError(
-                f"recursive cell: a leaf's state is its input vector, so input_size ({D}) "
-                f"must equal hidden_size ({H})")
+                f"recursive cell: a leaf's state is its input vector, so input_size ({D}) must equal hidden_size ({H})"
+            )
         return {"W": (2 * H, H), "b": (H,)}
     if cell == "treelstm":
         return {"W_leaf": (D, 3 * H), "b_leaf": (3 * H,), "W": (2 * H, 5 * H), "b": (5 * H,)}
@@ -61,8 +62,7 @@ def resolve_dtype(dtype) -> np.dtype:
     return resolved
 
 
-def init_params(cell: str, input_size: int, hidden_size: int, seed: int = 0,
-                dtype="float32") -> dict[str, np.ndarray]:
+def init_params(cell: str, input_size: int, hidden_size: int, seed: int = 0, dtype="float32") -> dict[str, np.ndarray]:
     """Seeded canonical parameters for ``cell``.
 
     Weights are uniform in ±1/sqrt(hidden_size) (PyTorch's default for its
@@ -86,7 +86,7 @@ def init_params(cell: str, input_size: int, hidden_size: int, seed: int = 0,
             params[name] = np.zeros(shape)
     H = int(hidden_size)
     if cell == "lstm":
-        params["b"][H:2 * H] = 1.0
+        params["b"][H : 2 * H] = 1.0
     if cell == "treelstm":
-        params["b"][H:3 * H] = 1.0
+        params["b"][H : 3 * H] = 1.0
     return {name: value.astype(resolved) for name, value in params.items()}

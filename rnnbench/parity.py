@@ -6,6 +6,7 @@ every array with the float64 NumPy reference. A case is deliberately awkward:
 ragged lengths including a zero-length sequence and a full one, an initial
 state, and trees of mixed shapes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -58,9 +59,17 @@ class Case:
         return {"num_layers": self.num_layers, "bidirectional": self.bidirectional} if self.layered else {}
 
 
-def sequence_case(cell: str, activation: str = "tanh", seed: int = 0, batch: int = 4,
-                  steps: int = 7, input_size: int = 5, hidden_size: int = 6, num_layers: int = 1,
-                  bidirectional: bool = False) -> Case:
+def sequence_case(
+    cell: str,
+    activation: str = "tanh",
+    seed: int = 0,
+    batch: int = 4,
+    steps: int = 7,
+    input_size: int = 5,
+    hidden_size: int = 6,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+) -> Case:
     """Ragged lengths 7, 3, 0, 5: a backward direction that reversed the padded width would read padding."""
     from rnnbench import layers
 
@@ -73,10 +82,12 @@ def sequence_case(cell: str, activation: str = "tanh", seed: int = 0, batch: int
     width = layers.output_size(hidden_size, bidirectional)
     cotangents = {"y": rng.normal(size=(batch, steps, width))}
     cotangents.update({f"final.{k}": rng.normal(size=(batch, hidden_size)) for k in keys})
-    params = layers.init_layered_params(cell, input_size, hidden_size, num_layers, bidirectional, seed=seed,
-                                        dtype="float64")
-    return Case(cell, activation, params, {"x": x, "lengths": lengths, "state": state}, cotangents,
-                num_layers, bidirectional)
+    params = layers.init_layered_params(
+        cell, input_size, hidden_size, num_layers, bidirectional, seed=seed, dtype="float64"
+    )
+    return Case(
+        cell, activation, params, {"x": x, "lengths": lengths, "state": state}, cotangents, num_layers, bidirectional
+    )
 
 
 def tree_case(cell: str, seed: int = 0, hidden_size: int = 6) -> Case:
@@ -127,11 +138,11 @@ def evaluate(backend, case: Case, dtype: str) -> dict[str, np.ndarray]:
     else:
         x, lengths = cast(case.inputs["x"]), case.inputs["lengths"]
         state = {k: cast(v) for k, v in case.inputs["state"].items()}
-        y, final = backend.sequence_forward(case.cell, params, x, lengths, state, case.activation,
-                                            **case.layering)
+        y, final = backend.sequence_forward(case.cell, params, x, lengths, state, case.activation, **case.layering)
         dfinal = {k.split(".", 1)[1]: v for k, v in cot.items() if k.startswith("final.")}
-        grads = backend.sequence_backward(case.cell, params, x, lengths, cot["y"], dfinal, state,
-                                          case.activation, **case.layering)
+        grads = backend.sequence_backward(
+            case.cell, params, x, lengths, cot["y"], dfinal, state, case.activation, **case.layering
+        )
         outputs = {"y": y, **{f"final.{k}": v for k, v in final.items()}}
     outputs.update({f"grad.{k}": v for k, v in grads.items()})
     return outputs

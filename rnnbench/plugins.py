@@ -5,6 +5,7 @@ module name. Third-party plugins come from the ``rnnbench`` entry-point group
 unless ``RNNBENCH_DISABLE_PLUGIN_AUTOLOAD=1`` (hermetic tests). A plugin that
 fails to load or to register is reported by ``rnnbench plugins``, never fatal.
 """
+
 from __future__ import annotations
 
 import functools
@@ -91,14 +92,17 @@ def build_registry() -> Registry:
             registry.errors.append(f"plugin {name!r} ({dist_name}) was rejected: {exc}")
             continue
         distributions[name] = dist_name
-    for hook, kind, entries in ((manager.hook.rnnbench_register_backends, "backend", registry.backends),
-                                (manager.hook.rnnbench_register_tasks, "task", registry.tasks),
-                                (manager.hook.rnnbench_register_commands, "command", registry.commands)):
+    for hook, kind, entries in (
+        (manager.hook.rnnbench_register_backends, "backend", registry.backends),
+        (manager.hook.rnnbench_register_tasks, "task", registry.tasks),
+        (manager.hook.rnnbench_register_commands, "command", registry.commands),
+    ):
         # Call plugins one at a time so that each entry knows its plugin and one
         # plugin's exception does not hide the others' entries.
         for impl in hook.get_hookimpls():  # registration order: builtins first
-            register = functools.partial(_register, kind, entries, registry.errors,
-                                         impl.plugin_name, distributions.get(impl.plugin_name, ""))
+            register = functools.partial(
+                _register, kind, entries, registry.errors, impl.plugin_name, distributions.get(impl.plugin_name, "")
+            )
             try:
                 impl.function(register=register)
             except KeyboardInterrupt:
@@ -121,12 +125,15 @@ def _register(kind, entries, errors, plugin_name, distribution, entry: Entry) ->
         return
     if entry.name in entries:
         first = entries[entry.name]
-        errors.append(f"plugin {plugin_name!r} registered {kind} {entry.name!r} again; "
-                      f"keeping the one from {first.plugin!r} ({first.distribution})")
+        errors.append(
+            f"plugin {plugin_name!r} registered {kind} {entry.name!r} again; "
+            f"keeping the one from {first.plugin!r} ({first.distribution})"
+        )
         return
     if not all(isinstance(impl, str) and impl for impl in entry.impls):
-        errors.append(f"plugin {plugin_name!r} registered {kind} {entry.name!r} with impls that are not names: "
-                      f"{entry.impls!r}")
+        errors.append(
+            f"plugin {plugin_name!r} registered {kind} {entry.name!r} with impls that are not names: {entry.impls!r}"
+        )
         return
     entries[entry.name] = replace(entry, plugin=plugin_name, distribution=distribution)
 
@@ -163,14 +170,16 @@ def load_backend(entry: Entry):
         raise RnnbenchError(f"backend {entry.name}: {entry.target} is not an rnnbench.backend.Backend subclass")
     missing = sorted(getattr(backend_class, "__abstractmethods__", ()))
     if missing:
-        raise RnnbenchError(f"backend {entry.name}: {backend_class.__name__} does not implement "
-                            f"{', '.join(missing)}")
+        raise RnnbenchError(f"backend {entry.name}: {backend_class.__name__} does not implement {', '.join(missing)}")
     impls = tuple(getattr(backend_class, "impls", ()))
     if entry.impls and entry.impls != impls:
-        raise RnnbenchError(f"backend {entry.name}: its registration declares impls {', '.join(entry.impls)} "
-                            f"but {backend_class.__name__}.impls is {', '.join(impls) or 'empty'}")
+        raise RnnbenchError(
+            f"backend {entry.name}: its registration declares impls {', '.join(entry.impls)} "
+            f"but {backend_class.__name__}.impls is {', '.join(impls) or 'empty'}"
+        )
     for flag, method in CAPABILITIES.items():
         if getattr(backend_class, flag) and getattr(backend_class, method) is getattr(Backend, method):
-            raise RnnbenchError(f"backend {entry.name}: {backend_class.__name__} sets {flag} "
-                                f"but does not implement {method}")
+            raise RnnbenchError(
+                f"backend {entry.name}: {backend_class.__name__} sets {flag} but does not implement {method}"
+            )
     return backend_class

@@ -1,4 +1,5 @@
 """The training progress bar: live loss and examples/s on stderr, silent when stderr is not a terminal."""
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,15 @@ class EpochBar:
         except ImportError:
             return
         # disable=None: tqdm shows the bar only on a terminal, so logs and pipes stay clean.
-        self._bar = tqdm(total=total, desc=description, unit="batch", file=sys.stderr, leave=False,
-                         dynamic_ncols=True, disable=None if enabled is None else False)
+        self._bar = tqdm(
+            total=total,
+            desc=description,
+            unit="batch",
+            file=sys.stderr,
+            leave=False,
+            dynamic_ncols=True,
+            disable=None if enabled is None else False,
+        )
 
     def update(self, loss: float, examples_per_s: float) -> None:
         if self._bar is not None:

@@ -14,6 +14,7 @@ turns it off). It changes nothing unless asked:
 
 It imports nothing but pytest (and no framework), since pytest loads it in every session.
 """
+
 from __future__ import annotations
 
 import os

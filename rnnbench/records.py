@@ -22,6 +22,7 @@
   and unreadable or foreign files (with a :class:`RecordWarning` when asked),
   so one bad file never stops a report or a resumed sweep.
 """
+
 from __future__ import annotations
 
 import json
@@ -118,9 +119,9 @@ class Open:
 class Schema:
     """One version of one kind of record: ``rnnbench.<kind>/<version>`` and its top-level fields."""
 
-    kind: str      # the kind of row the report makes of it: run, check, bench
+    kind: str  # the kind of row the report makes of it: run, check, bench
     version: int
-    fields: dict   # field -> type, in the vocabulary above
+    fields: dict  # field -> type, in the vocabulary above
     name: str = field(init=False)
 
     def __post_init__(self):
@@ -129,16 +130,27 @@ class Schema:
 
 # Every record starts with record_header's fields.
 _MACHINE = {
-    "hostname": TEXT, "platform": TEXT, "cpu_model": TEXT, "logical_cpus": INTEGER, "usable_cpus": INTEGER,
-    "memory_bytes": INTEGER, "python": TEXT, "python_implementation": TEXT,
+    "hostname": TEXT,
+    "platform": TEXT,
+    "cpu_model": TEXT,
+    "logical_cpus": INTEGER,
+    "usable_cpus": INTEGER,
+    "memory_bytes": INTEGER,
+    "python": TEXT,
+    "python_implementation": TEXT,
     "gpu": SCALAR,  # read by the report when present; no writer sets it today
-    "ip": TEXT, "note": TEXT,  # a sweep's stand-in record of a run on a Ray node knows only its host and address
+    "ip": TEXT,
+    "note": TEXT,  # a sweep's stand-in record of a run on a Ray node knows only its host and address
 }
 _HEADER = {
     "schema": Required(TEXT),
-    "task": TEXT, "dataset": TEXT, "backend": TEXT, "seed": INTEGER,
+    "task": TEXT,
+    "dataset": TEXT,
+    "backend": TEXT,
+    "seed": INTEGER,
     "status": TEXT,  # run: ok, diverged, interrupted, failed; check and bench: ok, failed
-    "started_at": TEXT, "finished_at": TEXT,  # ISO 8601, UTC
+    "started_at": TEXT,
+    "finished_at": TEXT,  # ISO 8601, UTC
     "machine": _MACHINE,
     "versions": Each(SCALAR),  # package -> version, for rnnbench and every framework installed
     "git": {"commit": TEXT, "dirty": SCALAR},  # null when not run from a git checkout
@@ -150,150 +162,351 @@ _BACKEND_INFO = Open({"framework": TEXT, "version": TEXT, "impl": TEXT, "device"
 #: The extra figures a task's ``metrics`` reports next to its one metric (root and all-node accuracy, ...).
 _METRICS = Each(SCALAR)
 
-RUN_1 = Schema("run", 1, {
-    **_HEADER,
-    "task": Required(TEXT), "dataset": Required(TEXT), "backend": Required(TEXT), "seed": Required(INTEGER),
-    "status": Required(TEXT),
-    "error": TEXT,
-    "traceback": TEXT,  # a failure that was not an rnnbench error
-    "signal": TEXT,  # an interrupted run: SIGINT, SIGTERM, SIGHUP
-    "model": TEXT,  # the cell
-    "metric": Required(TEXT), "metric_higher_is_better": SCALAR,
-    # the epoch with the best dev score, and test measured once with its parameters
-    "best": Required({"epoch": INTEGER, "step": INTEGER, "dev": NUMBER, "test": NUMBER,
-                      "test_eval_seconds": NUMBER, "dev_metrics": _METRICS, "test_metrics": _METRICS}),
-    "epochs": [{
-        "epoch": Required(INTEGER), "steps": INTEGER, "examples": INTEGER, "tokens": INTEGER,
-        "mean_loss": NUMBER, "last_loss": NUMBER, "train_seconds": NUMBER,
-        "warmup_steps_excluded": INTEGER,  # this epoch's steps left out of its throughput
-        "examples_per_s": NUMBER, "tokens_per_s": NUMBER, "step_seconds": [NUMBER],
-        "dev": NUMBER, "eval_seconds": NUMBER, "dev_metrics": _METRICS}],
-    # --eval-every N: dev scored every N steps, with the training seconds so far
-    "evals": [{"step": INTEGER, "epoch": INTEGER, "dev": NUMBER, "train_seconds": NUMBER, "eval_seconds": NUMBER}],
-    "diverged_at": {"epoch": INTEGER, "step": INTEGER, "loss": TEXT},  # the loss as repr(): nan, inf
-    # mean over the probe batch of ||dLoss/dh_t|| for every t, at the task's probe steps
-    "gradient_flow": [{"step": Required(NUMBER), "norms": Required([NUMBER])}],
-    "config": Open({"impl": TEXT, "device": TEXT, "threads": INTEGER, "hidden_size": INTEGER, "activation": TEXT,
-                    "problem": TEXT, "seq_len": INTEGER}),  # the task's resolved configuration
-    "spec": Open(),  # the model spec (rnnbench.model.ModelSpec or TreeModelSpec) as a dict
-    # the task's description of its data: split sizes, vocabulary, the published figures to read against
-    "data": Open({"published": [Open({"model": SCALAR, "value": SCALAR, "metric": SCALAR, "source": SCALAR})]}),
-    "notes": [TEXT],
-    "backend_info": _BACKEND_INFO,
-    "command": TEXT,  # the command line
-    "steps": NUMBER,  # training steps taken
-    "wall_seconds": NUMBER,
-    "timing": {  # over every timed step (warm-up left out); only warmup_steps when none was timed
-        "warmup_steps": INTEGER, "timed_steps": INTEGER, "unit": TEXT, "step_median": NUMBER, "step_iqr": NUMBER,
-        "step_min": NUMBER, "train_examples_per_s": NUMBER, "train_seconds_total": NUMBER,
-        "eval_seconds_total": NUMBER, "note": TEXT},
-})
+RUN_1 = Schema(
+    "run",
+    1,
+    {
+        **_HEADER,
+        "task": Required(TEXT),
+        "dataset": Required(TEXT),
+        "backend": Required(TEXT),
+        "seed": Required(INTEGER),
+        "status": Required(TEXT),
+        "error": TEXT,
+        "traceback": TEXT,  # a failure that was not an rnnbench error
+        "signal": TEXT,  # an interrupted run: SIGINT, SIGTERM, SIGHUP
+        "model": TEXT,  # the cell
+        "metric": Required(TEXT),
+        "metric_higher_is_better": SCALAR,
+        # the epoch with the best dev score, and test measured once with its parameters
+        "best": Required(
+            {
+                "epoch": INTEGER,
+                "step": INTEGER,
+                "dev": NUMBER,
+                "test": NUMBER,
+                "test_eval_seconds": NUMBER,
+                "dev_metrics": _METRICS,
+                "test_metrics": _METRICS,
+            }
+        ),
+        "epochs": [
+            {
+                "epoch": Required(INTEGER),
+                "steps": INTEGER,
+                "examples": INTEGER,
+                "tokens": INTEGER,
+                "mean_loss": NUMBER,
+                "last_loss": NUMBER,
+                "train_seconds": NUMBER,
+                "warmup_steps_excluded": INTEGER,  # this epoch's steps left out of its throughput
+                "examples_per_s": NUMBER,
+                "tokens_per_s": NUMBER,
+                "step_seconds": [NUMBER],
+                "dev": NUMBER,
+                "eval_seconds": NUMBER,
+                "dev_metrics": _METRICS,
+            }
+        ],
+        # --eval-every N: dev scored every N steps, with the training seconds so far
+        "evals": [{"step": INTEGER, "epoch": INTEGER, "dev": NUMBER, "train_seconds": NUMBER, "eval_seconds": NUMBER}],
+        "diverged_at": {"epoch": INTEGER, "step": INTEGER, "loss": TEXT},  # the loss as repr(): nan, inf
+        # mean over the probe batch of ||dLoss/dh_t|| for every t, at the task's probe steps
+        "gradient_flow": [{"step": Required(NUMBER), "norms": Required([NUMBER])}],
+        "config": Open(
+            {
+                "impl": TEXT,
+                "device": TEXT,
+                "threads": INTEGER,
+                "hidden_size": INTEGER,
+                "activation": TEXT,
+                "problem": TEXT,
+                "seq_len": INTEGER,
+            }
+        ),  # the task's resolved configuration
+        "spec": Open(),  # the model spec (rnnbench.model.ModelSpec or TreeModelSpec) as a dict
+        # the task's description of its data: split sizes, vocabulary, the published figures to read against
+        "data": Open({"published": [Open({"model": SCALAR, "value": SCALAR, "metric": SCALAR, "source": SCALAR})]}),
+        "notes": [TEXT],
+        "backend_info": _BACKEND_INFO,
+        "command": TEXT,  # the command line
+        "steps": NUMBER,  # training steps taken
+        "wall_seconds": NUMBER,
+        "timing": {  # over every timed step (warm-up left out); only warmup_steps when none was timed
+            "warmup_steps": INTEGER,
+            "timed_steps": INTEGER,
+            "unit": TEXT,
+            "step_median": NUMBER,
+            "step_iqr": NUMBER,
+            "step_min": NUMBER,
+            "train_examples_per_s": NUMBER,
+            "train_seconds_total": NUMBER,
+            "eval_seconds_total": NUMBER,
+            "note": TEXT,
+        },
+    },
+)
 
-CHECK_1 = Schema("check", 1, {
-    **_HEADER,
-    "dataset": Required(TEXT),  # what was checked: parity or trajectory
-    "config": Open({"targets": [[TEXT]],  # [backend, impl] pairs
-                    "cells": TEXT, "dtypes": [TEXT], "trajectory": SCALAR, "device": TEXT, "threads": INTEGER}),
-    "rows": Required([{"backend": Required(TEXT), "impl": Required(TEXT), "case": Required(TEXT),
-                       "dtype": Required(TEXT), "max_abs": NUMBER, "max_rel": NUMBER,
-                       "worst": TEXT,  # the quantity with the largest relative error
-                       "tolerance": NUMBER, "passed": SCALAR, "error": TEXT}]),
-})
+CHECK_1 = Schema(
+    "check",
+    1,
+    {
+        **_HEADER,
+        "dataset": Required(TEXT),  # what was checked: parity or trajectory
+        "config": Open(
+            {
+                "targets": [[TEXT]],  # [backend, impl] pairs
+                "cells": TEXT,
+                "dtypes": [TEXT],
+                "trajectory": SCALAR,
+                "device": TEXT,
+                "threads": INTEGER,
+            }
+        ),
+        "rows": Required(
+            [
+                {
+                    "backend": Required(TEXT),
+                    "impl": Required(TEXT),
+                    "case": Required(TEXT),
+                    "dtype": Required(TEXT),
+                    "max_abs": NUMBER,
+                    "max_rel": NUMBER,
+                    "worst": TEXT,  # the quantity with the largest relative error
+                    "tolerance": NUMBER,
+                    "passed": SCALAR,
+                    "error": TEXT,
+                }
+            ]
+        ),
+    },
+)
 
 #: The process's BLAS and framework kernels (rnnbench.bench.kernels.kernel_info).
-_KERNEL = Open({"cpu_flags": [TEXT], "cpu_level": TEXT, "blas": [Open()], "pinned": Each(TEXT),
-                "torch": Open(), "tensorflow": Open()})
+_KERNEL = Open(
+    {
+        "cpu_flags": [TEXT],
+        "cpu_level": TEXT,
+        "blas": [Open()],
+        "pinned": Each(TEXT),
+        "torch": Open(),
+        "tensorflow": Open(),
+    }
+)
 #: The fastest square GEMM this machine ran (rnnbench.bench.peak), the yardstick of ``peak_fraction``.
 _PEAK = {
-    "gflops": NUMBER, "dtype": TEXT, "threads": INTEGER, "size": INTEGER, "method": TEXT, "framework": TEXT,
-    "device": TEXT, "statistic": TEXT, "error": TEXT, "warnings": [TEXT],
-    "candidates": [{"method": TEXT, "framework": TEXT, "size": INTEGER, "median_s": NUMBER, "min_s": NUMBER,
-                    "gflops": NUMBER, "gflops_median": NUMBER, "warnings": [TEXT], "error": TEXT}],
+    "gflops": NUMBER,
+    "dtype": TEXT,
+    "threads": INTEGER,
+    "size": INTEGER,
+    "method": TEXT,
+    "framework": TEXT,
+    "device": TEXT,
+    "statistic": TEXT,
+    "error": TEXT,
+    "warnings": [TEXT],
+    "candidates": [
+        {
+            "method": TEXT,
+            "framework": TEXT,
+            "size": INTEGER,
+            "median_s": NUMBER,
+            "min_s": NUMBER,
+            "gflops": NUMBER,
+            "gflops_median": NUMBER,
+            "warnings": [TEXT],
+            "error": TEXT,
+        }
+    ],
     "kernels": Each(_KERNEL),  # framework -> its kernels
 }
 #: A bench row's timing statistics (seconds a call).
 _TIMES = {"median_s": NUMBER, "iqr_s": NUMBER, "min_s": NUMBER, "count": INTEGER, "samples_s": [NUMBER]}
 
-BENCH_1 = Schema("bench", 1, {
-    **_HEADER,
-    "dataset": TEXT,  # the suite, or "custom"
-    "config": Open({  # the grid (bench), the step and its data (--train) or the datasets (--suite lengths)
-        "suite": TEXT, "mode": TEXT, "description": TEXT, "backends": [TEXT], "cells": [TEXT], "impls": Open(),
-        "sizes": [[SCALAR]],  # BxTxDxH, then layers and bidirectional for a layered size
-        "tree_sizes": [[INTEGER]],  # (extra_sizes: [cell, size] pairs a suite adds for one cell)
-        "dtypes": [TEXT], "passes": [TEXT], "device": TEXT, "threads": INTEGER, "isolation": TEXT,
-        "timing": Open(),  # the timing policy, target_ci (a fraction) and interleaved
-        "peak_sizes": [INTEGER], "tree_source": Open(), "lengths": TEXT, "unavailable": Each(TEXT),
-        "datasets": Each(Open()), "strategies": [TEXT], "spec": Open(), "data": Open(), "rounds": INTEGER,
-        "batches": INTEGER, "warmup_passes": INTEGER}),
-    "peak": _PEAK,  # the float32 peak (else the first measured)
-    "peaks": Each(_PEAK),  # dtype -> its peak
-    "cpu_flags": [TEXT], "pinned": Each(TEXT),  # environment variables that pin a kernel choice
-    "kernels": Loose(Each(_KERNEL)),  # backend -> the kernels its rows ran
-    "warnings": Loose([TEXT]),  # kernel and peak warnings, each once
-    # each backend's fastest ok row of each configuration, the comparison the summary shows
-    "fastest": [{
-        "kind": TEXT, "cell": TEXT, "dtype": TEXT, "device": TEXT, "batch": INTEGER, "steps": INTEGER,
-        "input": INTEGER, "hidden": INTEGER, "layers": INTEGER, "bidirectional": SCALAR, "pass": TEXT,
-        "trees": INTEGER, "backend": TEXT, "impl": TEXT, "median_s": NUMBER, "iqr_s": NUMBER, "ci95_s": [NUMBER],
-        "rel_ci": NUMBER, "gflops_per_s": NUMBER, "peak_fraction": NUMBER, "stable": SCALAR,
-        "impls_timed": INTEGER,  # rows that competed
-        "ratio_to_best": NUMBER, "ratio_ci95": [NUMBER]}],  # against the best backend
-    "settle": {"waited_s": NUMBER, "load_before": NUMBER, "load_after": NUMBER, "settled": BOOLEAN,
-               "limit_s": NUMBER},  # the wait for a quiet machine before timing
-    "stable": Loose(BOOLEAN), "unstable_reasons": Loose([TEXT]),  # the record's verdict (rnnbench.bench.verdict)
-    "rows": Required([{
-        "kind": TEXT,  # sequence, tree, lengths (bench --suite lengths) or train (bench --train)
-        "cell": Required(TEXT), "backend": Required(TEXT), "impl": TEXT, "device": TEXT, "dtype": TEXT,
-        "pass": TEXT,  # forward, forward+backward, train-step
-        "status": TEXT,  # ok, failed, unavailable, unsupported
-        "error": TEXT, "items_unit": TEXT, "warnings": [TEXT],
-        "threads": INTEGER, "batch": INTEGER, "steps": INTEGER, "input": INTEGER, "hidden": INTEGER,
-        "layers": INTEGER, "bidirectional": SCALAR,  # stacked and bidirectional sizes only
-        # tree rows: the trees timed, their nodes, leaves and levels, and where they came from
-        "trees": INTEGER, "nodes": INTEGER, "leaves": INTEGER, "levels": INTEGER,
-        "tree_source": {"source": TEXT, "path": TEXT, "root": TEXT, "selection": TEXT, "seed": INTEGER},
-        **_TIMES, "samples_s": Loose([NUMBER]),  # every timed sample
-        "max_s": NUMBER,
-        "loops": INTEGER,  # calls a sample
-        "warmup_calls": INTEGER,
-        "flops": NUMBER, "gflops_per_s": NUMBER, "peak_fraction": NUMBER,  # of the peak of the row's dtype
-        "items_per_s": NUMBER,  # tokens (batch x steps) or nodes a second
-        "backend_info": _BACKEND_INFO, "kernel": _KERNEL, "kernel_warnings": [TEXT],
-        # the uncertainty and the conditions of the measurement
-        "ci95_s": Loose([NUMBER]),  # interval of the median
-        "rel_ci": NUMBER,  # its half-width over the median
-        "ci_coverage": NUMBER,
-        "rounds": INTEGER,  # interleaved rounds sampled (1 outside rounds)
-        "round_seed": INTEGER,  # the seed of its comparison's visiting order
-        "stop_reason": TEXT,  # target, budget, max_rounds
-        "ratio_to_fastest": NUMBER, "ratio_ci95": Loose([NUMBER]),  # against its comparison's fastest row
-        "first_call_s": NUMBER, "peak_bytes": INTEGER, "peak_method": TEXT,  # one call apart from the timed ones
-        "cpu": {"wall_s": NUMBER, "own_cpu_s": NUMBER, "other_cpus": NUMBER, "steal_fraction": NUMBER,
-                "load": [OrNull(NUMBER)]},
-        "stable": Loose(BOOLEAN), "unstable_reasons": Loose([TEXT]),  # the row's verdict
-        # bench --overhead: the harness against bare loops of the same callable and of the framework's layer
-        # (medians and minima of each, and the harness's excess over each bare loop as a fraction)
-        "overhead": {
-            "rounds": INTEGER, "loops": INTEGER, "bare_framework_method": TEXT,
-            "harness_samples_s": [NUMBER], "harness_s": NUMBER, "harness_min_s": NUMBER,
-            "bare_same_callable_samples_s": [NUMBER], "bare_same_callable_s": NUMBER,
-            "bare_same_callable_min_s": NUMBER, "vs_bare_same_callable": NUMBER, "vs_bare_same_callable_min": NUMBER,
-            "bare_framework_samples_s": [NUMBER], "bare_framework_s": NUMBER, "bare_framework_min_s": NUMBER,
-            "vs_bare_framework": NUMBER, "vs_bare_framework_min": NUMBER},
-        # bench --train: rnnbench's training step against the backend's plain loop, in alternating rounds
-        "batches": INTEGER,  # --train: batches a pass; lengths: batches timed
-        "tokens_per_step": NUMBER,
-        "plain": {**_TIMES, "method": TEXT},
-        "ratio": {"median": NUMBER, "q1": NUMBER, "q3": NUMBER, "iqr": NUMBER, "samples": [NUMBER]},
-        # bench --suite lengths: one batching strategy over a dataset's real lengths (rnnbench.bench.lengths)
-        "lengths_of": TEXT,  # the dataset
-        "strategy": TEXT, "padding_path": TEXT,  # mask or pack
-        "vocab_size": INTEGER, "token_budget": INTEGER, "batch_lengths": [[INTEGER]],
-        "real_tokens": INTEGER, "padded_tokens": INTEGER, "padding_fraction": NUMBER,
-        "epoch_padding_fraction": NUMBER,  # over a whole epoch of the strategy's batches
-        "lengths_source": TEXT, "useful_tokens_per_s": NUMBER, "ms_per_1k_tokens": NUMBER}]),
-})
+BENCH_1 = Schema(
+    "bench",
+    1,
+    {
+        **_HEADER,
+        "dataset": TEXT,  # the suite, or "custom"
+        "config": Open(
+            {  # the grid (bench), the step and its data (--train) or the datasets (--suite lengths)
+                "suite": TEXT,
+                "mode": TEXT,
+                "description": TEXT,
+                "backends": [TEXT],
+                "cells": [TEXT],
+                "impls": Open(),
+                "sizes": [[SCALAR]],  # BxTxDxH, then layers and bidirectional for a layered size
+                "tree_sizes": [[INTEGER]],  # (extra_sizes: [cell, size] pairs a suite adds for one cell)
+                "dtypes": [TEXT],
+                "passes": [TEXT],
+                "device": TEXT,
+                "threads": INTEGER,
+                "isolation": TEXT,
+                "timing": Open(),  # the timing policy, target_ci (a fraction) and interleaved
+                "peak_sizes": [INTEGER],
+                "tree_source": Open(),
+                "lengths": TEXT,
+                "unavailable": Each(TEXT),
+                "datasets": Each(Open()),
+                "strategies": [TEXT],
+                "spec": Open(),
+                "data": Open(),
+                "rounds": INTEGER,
+                "batches": INTEGER,
+                "warmup_passes": INTEGER,
+            }
+        ),
+        "peak": _PEAK,  # the float32 peak (else the first measured)
+        "peaks": Each(_PEAK),  # dtype -> its peak
+        "cpu_flags": [TEXT],
+        "pinned": Each(TEXT),  # environment variables that pin a kernel choice
+        "kernels": Loose(Each(_KERNEL)),  # backend -> the kernels its rows ran
+        "warnings": Loose([TEXT]),  # kernel and peak warnings, each once
+        # each backend's fastest ok row of each configuration, the comparison the summary shows
+        "fastest": [
+            {
+                "kind": TEXT,
+                "cell": TEXT,
+                "dtype": TEXT,
+                "device": TEXT,
+                "batch": INTEGER,
+                "steps": INTEGER,
+                "input": INTEGER,
+                "hidden": INTEGER,
+                "layers": INTEGER,
+                "bidirectional": SCALAR,
+                "pass": TEXT,
+                "trees": INTEGER,
+                "backend": TEXT,
+                "impl": TEXT,
+                "median_s": NUMBER,
+                "iqr_s": NUMBER,
+                "ci95_s": [NUMBER],
+                "rel_ci": NUMBER,
+                "gflops_per_s": NUMBER,
+                "peak_fraction": NUMBER,
+                "stable": SCALAR,
+                "impls_timed": INTEGER,  # rows that competed
+                "ratio_to_best": NUMBER,
+                "ratio_ci95": [NUMBER],
+            }
+        ],  # against the best backend
+        "settle": {
+            "waited_s": NUMBER,
+            "load_before": NUMBER,
+            "load_after": NUMBER,
+            "settled": BOOLEAN,
+            "limit_s": NUMBER,
+        },  # the wait for a quiet machine before timing
+        "stable": Loose(BOOLEAN),
+        "unstable_reasons": Loose([TEXT]),  # the record's verdict (rnnbench.bench.verdict)
+        "rows": Required(
+            [
+                {
+                    "kind": TEXT,  # sequence, tree, lengths (bench --suite lengths) or train (bench --train)
+                    "cell": Required(TEXT),
+                    "backend": Required(TEXT),
+                    "impl": TEXT,
+                    "device": TEXT,
+                    "dtype": TEXT,
+                    "pass": TEXT,  # forward, forward+backward, train-step
+                    "status": TEXT,  # ok, failed, unavailable, unsupported
+                    "error": TEXT,
+                    "items_unit": TEXT,
+                    "warnings": [TEXT],
+                    "threads": INTEGER,
+                    "batch": INTEGER,
+                    "steps": INTEGER,
+                    "input": INTEGER,
+                    "hidden": INTEGER,
+                    "layers": INTEGER,
+                    "bidirectional": SCALAR,  # stacked and bidirectional sizes only
+                    # tree rows: the trees timed, their nodes, leaves and levels, and where they came from
+                    "trees": INTEGER,
+                    "nodes": INTEGER,
+                    "leaves": INTEGER,
+                    "levels": INTEGER,
+                    "tree_source": {"source": TEXT, "path": TEXT, "root": TEXT, "selection": TEXT, "seed": INTEGER},
+                    **_TIMES,
+                    "samples_s": Loose([NUMBER]),  # every timed sample
+                    "max_s": NUMBER,
+                    "loops": INTEGER,  # calls a sample
+                    "warmup_calls": INTEGER,
+                    "flops": NUMBER,
+                    "gflops_per_s": NUMBER,
+                    "peak_fraction": NUMBER,  # of the peak of the row's dtype
+                    "items_per_s": NUMBER,  # tokens (batch x steps) or nodes a second
+                    "backend_info": _BACKEND_INFO,
+                    "kernel": _KERNEL,
+                    "kernel_warnings": [TEXT],
+                    # the uncertainty and the conditions of the measurement
+                    "ci95_s": Loose([NUMBER]),  # interval of the median
+                    "rel_ci": NUMBER,  # its half-width over the median
+                    "ci_coverage": NUMBER,
+                    "rounds": INTEGER,  # interleaved rounds sampled (1 outside rounds)
+                    "round_seed": INTEGER,  # the seed of its comparison's visiting order
+                    "stop_reason": TEXT,  # target, budget, max_rounds
+                    "ratio_to_fastest": NUMBER,
+                    "ratio_ci95": Loose([NUMBER]),  # against its comparison's fastest row
+                    "first_call_s": NUMBER,
+                    "peak_bytes": INTEGER,
+                    "peak_method": TEXT,  # one call apart from the timed ones
+                    "cpu": {
+                        "wall_s": NUMBER,
+                        "own_cpu_s": NUMBER,
+                        "other_cpus": NUMBER,
+                        "steal_fraction": NUMBER,
+                        "load": [OrNull(NUMBER)],
+                    },
+                    "stable": Loose(BOOLEAN),
+                    "unstable_reasons": Loose([TEXT]),  # the row's verdict
+                    # bench --overhead: the harness against bare loops of the same callable and of the framework's layer
+                    # (medians and minima of each, and the harness's excess over each bare loop as a fraction)
+                    "overhead": {
+                        "rounds": INTEGER,
+                        "loops": INTEGER,
+                        "bare_framework_method": TEXT,
+                        "harness_samples_s": [NUMBER],
+                        "harness_s": NUMBER,
+                        "harness_min_s": NUMBER,
+                        "bare_same_callable_samples_s": [NUMBER],
+                        "bare_same_callable_s": NUMBER,
+                        "bare_same_callable_min_s": NUMBER,
+                        "vs_bare_same_callable": NUMBER,
+                        "vs_bare_same_callable_min": NUMBER,
+                        "bare_framework_samples_s": [NUMBER],
+                        "bare_framework_s": NUMBER,
+                        "bare_framework_min_s": NUMBER,
+                        "vs_bare_framework": NUMBER,
+                        "vs_bare_framework_min": NUMBER,
+                    },
+                    # bench --train: rnnbench's training step against the backend's plain loop, in alternating rounds
+                    "batches": INTEGER,  # --train: batches a pass; lengths: batches timed
+                    "tokens_per_step": NUMBER,
+                    "plain": {**_TIMES, "method": TEXT},
+                    "ratio": {"median": NUMBER, "q1": NUMBER, "q3": NUMBER, "iqr": NUMBER, "samples": [NUMBER]},
+                    # bench --suite lengths: one batching strategy over a dataset's real lengths
+                    # (rnnbench.bench.lengths)
+                    "lengths_of": TEXT,  # the dataset
+                    "strategy": TEXT,
+                    "padding_path": TEXT,  # mask or pack
+                    "vocab_size": INTEGER,
+                    "token_budget": INTEGER,
+                    "batch_lengths": [[INTEGER]],
+                    "real_tokens": INTEGER,
+                    "padded_tokens": INTEGER,
+                    "padding_fraction": NUMBER,
+                    "epoch_padding_fraction": NUMBER,  # over a whole epoch of the strategy's batches
+                    "lengths_source": TEXT,
+                    "useful_tokens_per_s": NUMBER,
+                    "ms_per_1k_tokens": NUMBER,
+                }
+            ]
+        ),
+    },
+)
 
 #: Every declared schema, old versions beside new ones.
 SCHEMAS = (RUN_1, CHECK_1, BENCH_1)
@@ -388,8 +601,9 @@ def _undeclared(value, spec, where: str) -> list[str]:
 
 
 def _kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
 
 
 class RecordWarning(UserWarning):
@@ -408,15 +622,23 @@ class RecordNotWritten(RnnbenchError):
 # --- header --------------------------------------------------------------------------------------------------
 
 
-def record_header(schema: str, *, task, dataset, backend, seed, status: str, started_at: str,
-                  machine: dict | None = None) -> dict:
+def record_header(
+    schema: str, *, task, dataset, backend, seed, status: str, started_at: str, machine: dict | None = None
+) -> dict:
     """The fields every record starts with; ``machine`` defaults to this machine's description."""
     from rnnbench.machine import git_commit, machine_info, package_versions
 
     return {
-        "schema": schema, "task": task, "dataset": dataset, "backend": backend, "seed": seed, "status": status,
-        "started_at": started_at, "machine": machine_info() if machine is None else machine,
-        "versions": package_versions(), "git": git_commit(),
+        "schema": schema,
+        "task": task,
+        "dataset": dataset,
+        "backend": backend,
+        "seed": seed,
+        "status": status,
+        "started_at": started_at,
+        "machine": machine_info() if machine is None else machine,
+        "versions": package_versions(),
+        "git": git_commit(),
     }
 
 
@@ -429,8 +651,9 @@ def ensure_writable(results_dir) -> Path:
     try:
         return _writable(path)
     except OSError as exc:
-        raise RnnbenchError(f"results directory {path} is not writable ({exc.strerror or exc}); "
-                            f"choose another with --results-dir") from None
+        raise RnnbenchError(
+            f"results directory {path} is not writable ({exc.strerror or exc}); choose another with --results-dir"
+        ) from None
 
 
 def _writable(path: Path) -> Path:
@@ -465,7 +688,7 @@ def _name_part(text: str) -> str:
     import hashlib
 
     digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    return f"{safe[:NAME_PART_LIMIT - 13]}-{digest}"
+    return f"{safe[: NAME_PART_LIMIT - 13]}-{digest}"
 
 
 def write_record(results_dir, record: dict) -> Path:
@@ -525,8 +748,9 @@ def _write_fallback(text: str, stem: str) -> Path:
 # --- tolerant reader -----------------------------------------------------------------------------------------
 
 
-def read_records(results_dir, schemas=(RUN_SCHEMA,), *, warn: bool = False,
-                 must_exist: bool = False) -> list[tuple[Path, dict]]:
+def read_records(
+    results_dir, schemas=(RUN_SCHEMA,), *, warn: bool = False, must_exist: bool = False
+) -> list[tuple[Path, dict]]:
     """``(path, record)`` for every complete record of ``schemas`` (None: every known one), in file-name order.
 
     Hidden files (records still being written) are skipped; so are unreadable

@@ -7,6 +7,7 @@ the parser) and the typing of a resolved configuration (:func:`typed_config`, ca
 declared by the task (:meth:`rnnbench.task.Task.add_options`) and typed by the same rule.
 Imports nothing heavy: ``rnnbench --help`` builds this parser.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,14 @@ class RunOption:
         if self.switch:  # the command's own switches default to False; a task's to None (the task's default)
             extra = {"action": "store_const", "const": True} if self.task else {"action": "store_true"}
             return group.add_argument(self.flag, help=self.help, **extra)
-        given = {"help": self.help, "type": self.type, "choices": self.choices, "metavar": self.metavar,
-                 "default": self.default, "required": self.required or None}
+        given = {
+            "help": self.help,
+            "type": self.type,
+            "choices": self.choices,
+            "metavar": self.metavar,
+            "default": self.default,
+            "required": self.required or None,
+        }
         return group.add_argument(self.flag, **{key: value for key, value in given.items() if value is not None})
 
 
@@ -54,8 +61,11 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     _("--backend", "numpy, torch, tensorflow, ...", metavar="NAME", task=False, required=True),
     _("--task", "textclf, longrange, treesent, ...", metavar="NAME", task=False, required=True),
     _("--model", "rnn, lstm, gru; treesent also recursive, treelstm", metavar="CELL"),
-    _("--dataset", "a registered dataset (textclf: imdb, sst2, mr, trec, ag_news) or a .tsv/.csv/.jsonl file",
-      metavar="NAME|PATH"),
+    _(
+        "--dataset",
+        "a registered dataset (textclf: imdb, sst2, mr, trec, ag_news) or a .tsv/.csv/.jsonl file",
+        metavar="NAME|PATH",
+    ),
     _("--epochs", type=positive_int, metavar="N"),
     _("--max-steps", "stop after N training steps in all", type=positive_int, metavar="N"),
     _("--batch-size", type=positive_int, metavar="N"),
@@ -63,31 +73,55 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     _("--device", "cpu (default), cuda, cuda:N, gpu", metavar="DEVICE", task=False),
     _("--impl", "backend implementation, e.g. torch native/loop/compiled", metavar="IMPL", task=False),
     _("--dtype", choices=DTYPES),
-    _("--threads", "framework threads (default: the CPUs this process may use); recorded", type=positive_int,
-      metavar="N", task=False),
+    _(
+        "--threads",
+        "framework threads (default: the CPUs this process may use); recorded",
+        type=positive_int,
+        metavar="N",
+        task=False,
+    ),
     _("--results-dir", "where records go (default results/)", metavar="DIR", task=False, default="results"),
     _("--data-dir", "datasets folder (default $RNNBENCH_DATA_DIR, then the user cache)", metavar="DIR"),
-    _("--offline", "never download: a missing dataset is an error (also RNNBENCH_OFFLINE=1)", task=False,
-      switch=True),
-    _("--eval-every", "also score dev every STEPS training steps into the record's history (for time to target; "
-                      "not counted as training time; the model is still chosen at epoch ends)",
-      type=positive_int, metavar="STEPS", task=False),
+    _("--offline", "never download: a missing dataset is an error (also RNNBENCH_OFFLINE=1)", task=False, switch=True),
+    _(
+        "--eval-every",
+        "also score dev every STEPS training steps into the record's history (for time to target; "
+        "not counted as training time; the model is still chosen at epoch ends)",
+        type=positive_int,
+        metavar="STEPS",
+        task=False,
+    ),
     _("--no-progress", "no progress bar", task=False, switch=True),
     _("--show-config", "print the resolved configuration and exit", task=False, switch=True),
     _("--embed-size", type=positive_int, metavar="N", section="model"),
     _("--hidden-size", type=positive_int, metavar="N", section="model"),
-    _("--layers", "stacked recurrent layers, each reading the one below (default 1; rnn, lstm, gru)",
-      type=positive_int, metavar="N", section="model"),
-    _("--bidirectional", "a forward and a backward direction in every layer, outputs concatenated (2H)",
-      switch=True, section="model"),
+    _(
+        "--layers",
+        "stacked recurrent layers, each reading the one below (default 1; rnn, lstm, gru)",
+        type=positive_int,
+        metavar="N",
+        section="model",
+    ),
+    _(
+        "--bidirectional",
+        "a forward and a backward direction in every layer, outputs concatenated (2H)",
+        switch=True,
+        section="model",
+    ),
     _("--pooling", choices=USER_POOLINGS, section="model"),
     _("--activation", "rnn cell only", choices=ACTIVATIONS, section="model"),
     _("--optimizer", choices=OPTIMIZERS, section="model"),
     _("--lr", type=positive_float, metavar="X", section="model"),
     _("--clip-norm", "global gradient-norm clip (0: none)", type=nonnegative_float, metavar="X", section="model"),
     _("--l2", type=nonnegative_float, metavar="X", section="model"),
-    _("--dropout", "dropout rate on the embedding output and before the softmax; masks drawn by the runner, "
-                   "identical on every backend (default 0)", type=rate, metavar="P", section="model"),
+    _(
+        "--dropout",
+        "dropout rate on the embedding output and before the softmax; masks drawn by the runner, "
+        "identical on every backend (default 0)",
+        type=rate,
+        metavar="P",
+        section="model",
+    ),
     _("--eval-batch-size", type=positive_int, metavar="N", section="model"),
 )
 del _

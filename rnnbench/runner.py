@@ -13,6 +13,7 @@ itself (:func:`rnnbench.dropout.draw_masks`, one seeded NumPy stream a run)
 and hands them to ``train_step(..., masks=...)``: every backend applies the
 same masks. Evaluation and the gradient-flow probe run without them.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,13 +56,22 @@ def _dropout(config: dict, model, seed: int, backend_name: str):
     if rate == 0:
         return None
     if not takes_masks(model):
-        raise RnnbenchError(f"backend {backend_name} does not support --dropout "
-                            "(its model's train_step takes no masks)")
+        raise RnnbenchError(
+            f"backend {backend_name} does not support --dropout (its model's train_step takes no masks)"
+        )
     return rate, np.random.default_rng([seed, 0xD7])
 
 
-def run(prepared: Prepared, backend, config: dict, seed: int, *, progress: bool | None = None,
-        log=None, command: str | None = None) -> dict:
+def run(
+    prepared: Prepared,
+    backend,
+    config: dict,
+    seed: int,
+    *,
+    progress: bool | None = None,
+    log=None,
+    command: str | None = None,
+) -> dict:
     """Train one seed and return its record (not yet written); never raises for a failed run.
 
     ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM/SIGHUP via :mod:`rnnbench.signals`) is
@@ -91,8 +101,9 @@ def run(prepared: Prepared, backend, config: dict, seed: int, *, progress: bool 
             record["traceback"] = traceback.format_exc()
     if record["status"] == "interrupted":
         record["signal"] = signals.signal_name(signals.signum_of(state.interrupt))
-        record["error"] = (f"interrupted by {signals.describe(state.interrupt)} "
-                           f"at epoch {state.epoch}, step {state.step}")
+        record["error"] = (
+            f"interrupted by {signals.describe(state.interrupt)} at epoch {state.epoch}, step {state.step}"
+        )
     record["steps"] = state.step
     record["finished_at"] = _now()
     record["wall_seconds"] = round(time.perf_counter() - clock, 3)
@@ -119,16 +130,27 @@ def _train(prepared, backend, config, seed, record, state, progress, log):
     best = record["best"]
     for epoch in range(1, epochs + 1):
         state.epoch = epoch
-        entry = _train_epoch(model, prepared, epoch, epochs, state, max_steps, progress, record, dropout,
-                             _step_evaluator(config, prepared, record))
+        entry = _train_epoch(
+            model,
+            prepared,
+            epoch,
+            epochs,
+            state,
+            max_steps,
+            progress,
+            record,
+            dropout,
+            _step_evaluator(config, prepared, record),
+        )
         record["epochs"].append(entry)
         if record["status"] == "interrupted":
             return
         if record["status"] == "diverged":
             log(f"epoch {epoch}: loss became {entry['last_loss']} at step {state.step}: diverged")
             break
-        dev, eval_seconds, dev_metrics = evaluate(model, prepared.dev, prepared.score, warm_up=epoch == 1,
-                                                  metrics=prepared.metrics)
+        dev, eval_seconds, dev_metrics = evaluate(
+            model, prepared.dev, prepared.score, warm_up=epoch == 1, metrics=prepared.metrics
+        )
         entry.update(dev=dev, eval_seconds=round(eval_seconds, 4))
         if dev_metrics:
             entry["dev_metrics"] = dev_metrics
@@ -139,15 +161,18 @@ def _train(prepared, backend, config, seed, record, state, progress, log):
                 best["dev_metrics"] = dev_metrics
             state.best_params = model.get_params()
         speed = f"{entry['examples_per_s']:.0f} ex/s" if entry["examples_per_s"] else "warm-up only"
-        log(f"epoch {epoch}/{epochs}: loss {entry['mean_loss']:.4f}  dev {prepared.metric} {dev:.4f}"
+        log(
+            f"epoch {epoch}/{epochs}: loss {entry['mean_loss']:.4f}  dev {prepared.metric} {dev:.4f}"
             f"{' (best)' if improved else ''}  train {entry['train_seconds']:.1f}s ({speed})  "
-            f"eval {eval_seconds:.1f}s")
+            f"eval {eval_seconds:.1f}s"
+        )
         if max_steps is not None and state.step >= int(max_steps):
             break
     if prepared.test and state.best_params is not None:
         best_model = backend.build_model(spec, state.best_params)
-        test, seconds, test_metrics = evaluate(best_model, prepared.test, prepared.score, warm_up=True,
-                                               metrics=prepared.metrics)
+        test, seconds, test_metrics = evaluate(
+            best_model, prepared.test, prepared.score, warm_up=True, metrics=prepared.metrics
+        )
         best.update(test=test, test_eval_seconds=round(seconds, 6))
         if test_metrics:
             best["test_metrics"] = test_metrics
@@ -171,16 +196,23 @@ def _step_evaluator(config: dict, prepared: Prepared, record: dict):
         trained_before = sum(e["train_seconds"] for e in record["epochs"])  # the epochs already finished
         began = time.perf_counter()
         dev, seconds, _ = evaluate(model, prepared.dev, prepared.score)
-        record["evals"].append({"step": step, "epoch": epoch, "dev": dev,
-                                "train_seconds": round(trained_before + epoch_train_seconds, 4),
-                                "eval_seconds": round(seconds, 4)})
+        record["evals"].append(
+            {
+                "step": step,
+                "epoch": epoch,
+                "dev": dev,
+                "train_seconds": round(trained_before + epoch_train_seconds, 4),
+                "eval_seconds": round(seconds, 4),
+            }
+        )
         return time.perf_counter() - began  # all of it, scoring included, is left out of training time
 
     return evaluate_at
 
 
-def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, progress, record,
-                 dropout=None, evaluate_at=None) -> dict:
+def _train_epoch(
+    model, prepared: Prepared, epoch, epochs, state, max_steps, progress, record, dropout=None, evaluate_at=None
+) -> dict:
     """One epoch of training steps; ``dropout``: ``(rate, rng)`` to draw each step's masks from, or None;
     ``evaluate_at``: :func:`_step_evaluator`'s function, or None (its time is not training time)."""
     batches = prepared.train_batches(record["seed"], epoch)
@@ -225,7 +257,10 @@ def _train_epoch(model, prepared: Prepared, epoch, epochs, state, max_steps, pro
     timed_seconds = sum(step_seconds[timed])
     finite = [x for x in losses if math.isfinite(x)]
     return {
-        "epoch": epoch, "steps": len(step_seconds), "examples": int(sum(sizes)), "tokens": int(sum(tokens)),
+        "epoch": epoch,
+        "steps": len(step_seconds),
+        "examples": int(sum(sizes)),
+        "tokens": int(sum(tokens)),
         "mean_loss": round(float(np.mean(finite)), 6) if finite else None,
         "last_loss": losses[-1] if losses else None,
         "train_seconds": round(train_seconds, 4),
@@ -251,8 +286,10 @@ def evaluate(model, batches: list[Batch], score, warm_up: bool = False, metrics=
     targets = np.concatenate([batch.scored for batch in batches])
     further = None
     if metrics is not None:
-        further = {k: round(float(v), 6) if isinstance(v, (float, np.floating)) else v
-                   for k, v in metrics(outputs, targets).items()}
+        further = {
+            k: round(float(v), 6) if isinstance(v, (float, np.floating)) else v
+            for k, v in metrics(outputs, targets).items()
+        }
     return round(float(score(outputs, targets)), 6), seconds, further
 
 
@@ -263,15 +300,21 @@ def _probe(model, batch: Batch, step: int) -> dict:
 
 
 def _timing_summary(epochs: list[dict]) -> dict:
-    steps = [s for e in epochs for s in e["step_seconds"][e["warmup_steps_excluded"]:]]
+    steps = [s for e in epochs for s in e["step_seconds"][e["warmup_steps_excluded"] :]]
     if not steps:
         return {"warmup_steps": WARMUP_STEPS}
     q1, median, q3 = np.percentile(steps, [25, 50, 75])
-    timed_examples = sum(e["examples_per_s"] * sum(e["step_seconds"][e["warmup_steps_excluded"]:])
-                         for e in epochs if e["examples_per_s"])
+    timed_examples = sum(
+        e["examples_per_s"] * sum(e["step_seconds"][e["warmup_steps_excluded"] :])
+        for e in epochs
+        if e["examples_per_s"]
+    )
     return {
-        "warmup_steps": WARMUP_STEPS, "timed_steps": len(steps), "unit": "seconds per training step",
-        "step_median": round(float(median), 6), "step_iqr": round(float(q3 - q1), 6),
+        "warmup_steps": WARMUP_STEPS,
+        "timed_steps": len(steps),
+        "unit": "seconds per training step",
+        "step_median": round(float(median), 6),
+        "step_iqr": round(float(q3 - q1), 6),
         "step_min": round(float(min(steps)), 6),
         "train_examples_per_s": round(timed_examples / sum(steps), 3),
         "train_seconds_total": round(sum(e["train_seconds"] for e in epochs), 3),
@@ -281,8 +324,15 @@ def _timing_summary(epochs: list[dict]) -> dict:
 
 
 def _new_record(prepared: Prepared, backend, config: dict, seed: int) -> dict:
-    record = record_header(RUN_SCHEMA, task=config["task"], dataset=config["dataset"], backend=backend.name,
-                           seed=seed, status="running", started_at=_now())
+    record = record_header(
+        RUN_SCHEMA,
+        task=config["task"],
+        dataset=config["dataset"],
+        backend=backend.name,
+        seed=seed,
+        status="running",
+        started_at=_now(),
+    )
     return {
         **record,
         "error": None,
@@ -295,7 +345,8 @@ def _new_record(prepared: Prepared, backend, config: dict, seed: int) -> dict:
         "gradient_flow": [],
         "config": {k: v for k, v in config.items() if k != "seeds"},
         "spec": asdict(prepared.spec),
-        "data": prepared.info, "notes": list(prepared.notes),
+        "data": prepared.info,
+        "notes": list(prepared.notes),
         "backend_info": backend.info(),
         "load_average": {"start": load_average(), "end": None},
         "command": None,

@@ -7,6 +7,7 @@ record) runs inside :func:`deferred`: a signal arriving there waits until the bl
 ends; :func:`interruptible` reopens the window inside it (the training loop).
 The exit status is ``128 + signal number``, as a shell reports a process killed by it.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Plain-text tables for the terminal: aligned columns, no dependencies."""
+
 from __future__ import annotations
 
 import re

@@ -7,6 +7,7 @@ The runner only calls ``model.train_step(*batch.inputs, batch.targets)`` and
 ``model.predict(*batch.inputs)``, so a tree task fills ``inputs`` with its own
 arguments and the runner never learns the difference.
 """
+
 from __future__ import annotations
 
 import abc

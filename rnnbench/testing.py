@@ -47,6 +47,7 @@ installed is skipped with the reason (rnnbench's pytest plugin,
 
 pytest is needed only here: this module is imported by tests alone.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -67,15 +68,28 @@ from rnnbench.pytest_plugin import OPTIONAL, fail_required_skips, required_backe
 from rnnbench.tree_model import TreeModelSpec
 from rnnbench.trees import TreeBatch, parse_tree
 
-__all__ = ["BackendContract", "contract_tests", "plugin_entry", "fail_required_skips", "required_backends",
-           "skip_optional", "MODEL_TOLERANCE", "MODEL_CASES"]
+__all__ = [
+    "BackendContract",
+    "contract_tests",
+    "plugin_entry",
+    "fail_required_skips",
+    "required_backends",
+    "skip_optional",
+    "MODEL_TOLERANCE",
+    "MODEL_CASES",
+]
 
 SEQUENCE_CELLS = ("rnn", "lstm", "gru")
 #: Model losses, gradients, logits and gradient norms against the NumPy model (norm-wise relative).
 MODEL_TOLERANCE = {"float64": 1e-10, "float32": 1e-4}
 #: (cell, activation, pooling, loss): every encoder, every pooling, both losses.
-MODEL_CASES = (("rnn", "tanh", "mean", "xent"), ("rnn", "relu", "last", "xent"), ("lstm", "tanh", "max", "xent"),
-               ("gru", "tanh", "mean", "mse"), ("lstm", "tanh", "steps", "xent"))
+MODEL_CASES = (
+    ("rnn", "tanh", "mean", "xent"),
+    ("rnn", "relu", "last", "xent"),
+    ("lstm", "tanh", "max", "xent"),
+    ("gru", "tanh", "mean", "mse"),
+    ("lstm", "tanh", "steps", "xent"),
+)
 
 
 def plugin_entry(name: str, plugin) -> Entry:
@@ -86,8 +100,10 @@ def plugin_entry(name: str, plugin) -> Entry:
     for entry in entries:
         if entry.name == name:
             return entry
-    raise RnnbenchError(f"plugin {getattr(module, '__name__', module)!r} registers no backend {name!r}; "
-                        f"it registers {', '.join(e.name for e in entries) or 'none'}")
+    raise RnnbenchError(
+        f"plugin {getattr(module, '__name__', module)!r} registers no backend {name!r}; "
+        f"it registers {', '.join(e.name for e in entries) or 'none'}"
+    )
 
 
 def contract_tests(name: str, plugin=None, options: dict | None = None) -> dict:
@@ -97,9 +113,16 @@ def contract_tests(name: str, plugin=None, options: dict | None = None) -> dict:
     ``options``: keyword arguments for the backend's constructor (``impl``, ``device``, ``threads``).
     """
     title = "".join(part.title() for part in name.replace("-", "_").split("_"))
-    cls = type(f"Test{title}Contract", (BackendContract,),
-               {"backend_name": name, "plugin": plugin, "backend_options": dict(options or {}),
-                "__module__": BackendContract.__module__})
+    cls = type(
+        f"Test{title}Contract",
+        (BackendContract,),
+        {
+            "backend_name": name,
+            "plugin": plugin,
+            "backend_options": dict(options or {}),
+            "__module__": BackendContract.__module__,
+        },
+    )
     return {cls.__name__: cls}
 
 
@@ -133,8 +156,18 @@ def _model_batch(spec: ModelSpec, seed: int = 3):
 
 
 def _model_spec(cell, activation, pooling, loss, dtype, optimizer="adam") -> ModelSpec:
-    common = dict(cell=cell, hidden_size=5, num_outputs=3, activation=activation, pooling=pooling, loss=loss,
-                  optimizer=OptimizerSpec(optimizer, lr=0.05), clip_norm=1.0, l2=1e-3, dtype=dtype)
+    common = dict(
+        cell=cell,
+        hidden_size=5,
+        num_outputs=3,
+        activation=activation,
+        pooling=pooling,
+        loss=loss,
+        optimizer=OptimizerSpec(optimizer, lr=0.05),
+        clip_norm=1.0,
+        l2=1e-3,
+        dtype=dtype,
+    )
     if loss == "mse":
         return ModelSpec(input_size=4, **common)
     return ModelSpec(vocab_size=12, embed_size=4, **common)
@@ -182,8 +215,10 @@ class BackendContract:
         from rnnbench.plugins import get_backend
 
         numpy_backend = get_backend("numpy")
-        return {label: parity.evaluate(numpy_backend, parity.make_case(label), "float64")
-                for label in parity.CASE_LABELS + parity.LAYERED_CASE_LABELS}
+        return {
+            label: parity.evaluate(numpy_backend, parity.make_case(label), "float64")
+            for label in parity.CASE_LABELS + parity.LAYERED_CASE_LABELS
+        }
 
     @staticmethod
     def reference_backend():
@@ -215,8 +250,9 @@ class BackendContract:
         y, final = backend.sequence_forward(cell, case.params, x, lengths, state)
         for b, length in enumerate(lengths):
             assert not y[b, length:].any(), f"outputs past length {length} are not zero"
-            _, alone = backend.sequence_forward(cell, case.params, x[b:b + 1, :max(length, 1)],
-                                                [length], {k: v[b:b + 1] for k, v in state.items()})
+            _, alone = backend.sequence_forward(
+                cell, case.params, x[b : b + 1, : max(length, 1)], [length], {k: v[b : b + 1] for k, v in state.items()}
+            )
             for key in state_keys(cell):
                 np.testing.assert_allclose(final[key][b], alone[key][0], rtol=1e-12, atol=1e-12)
         zero = int(np.flatnonzero(lengths == 0)[0])
@@ -245,8 +281,9 @@ class BackendContract:
         y, _ = backend.sequence_forward(cell, case.params, x, lengths)
         grads = backend.sequence_backward(cell, case.params, x, lengths, np.ones_like(y), None)
         assert set(grads) == set(case.params) | {"x"}
-        with_state = backend.sequence_backward(cell, case.params, x, lengths, np.ones_like(y), None,
-                                               case.inputs["state"])
+        with_state = backend.sequence_backward(
+            cell, case.params, x, lengths, np.ones_like(y), None, case.inputs["state"]
+        )
         assert set(with_state) == set(case.params) | {"x"} | {f"{k}0" for k in state_keys(cell)}
 
     def test_missing_upstream_means_zero(self, backend):
@@ -285,8 +322,9 @@ class BackendContract:
             backend.sequence_backward("gru", case.params, x, lengths, y[:, :2], None)
         tree = parity.tree_case("recursive")
         with pytest.raises(RnnbenchError, match=r"dstates\['h'\] must have shape"):
-            backend.tree_backward("recursive", tree.params, tree.inputs["x_leaves"], tree.inputs["trees"],
-                                  {"h": np.ones((1, 6))})
+            backend.tree_backward(
+                "recursive", tree.params, tree.inputs["x_leaves"], tree.inputs["trees"], {"h": np.ones((1, 6))}
+            )
 
     @pytest.mark.parametrize("cell", ["recursive", "treelstm"])
     def test_one_tree_at_a_time_equals_the_batch(self, backend, cell):
@@ -296,10 +334,11 @@ class BackendContract:
         batched = backend.tree_forward(cell, case.params, x, trees)
         for k, text in enumerate(parity.TREE_TEXTS):
             alone = TreeBatch.from_trees([parse_tree(text)])
-            leaves = x[trees.leaf_offsets[k]:trees.leaf_offsets[k + 1]]
+            leaves = x[trees.leaf_offsets[k] : trees.leaf_offsets[k + 1]]
             states = backend.tree_forward(cell, case.params, leaves, alone)
-            np.testing.assert_allclose(states["h"][alone.roots[0]], batched["h"][trees.roots[k]], rtol=1e-12,
-                                       atol=1e-12)
+            np.testing.assert_allclose(
+                states["h"][alone.roots[0]], batched["h"][trees.roots[k]], rtol=1e-12, atol=1e-12
+            )
 
     def test_info_says_what_a_record_needs(self, backend):
         info = backend.info()
@@ -310,8 +349,15 @@ class BackendContract:
 
     @pytest.mark.parametrize("cell", SEQUENCE_CELLS)
     def test_model_trains_and_predicts(self, backend, cell):
-        spec = ModelSpec(cell=cell, hidden_size=4, num_outputs=3, vocab_size=10, embed_size=3,
-                         optimizer=OptimizerSpec("adam", lr=0.05), dtype="float64")
+        spec = ModelSpec(
+            cell=cell,
+            hidden_size=4,
+            num_outputs=3,
+            vocab_size=10,
+            embed_size=3,
+            optimizer=OptimizerSpec("adam", lr=0.05),
+            dtype="float64",
+        )
         params = init_model_params(spec, seed=0)
         model = backend.build_model(spec, params)
         assert isinstance(model, TrainableModel), f"{type(model).__name__} does not subclass rnnbench.TrainableModel"
@@ -332,8 +378,10 @@ class BackendContract:
         """Loss and every gradient, logits after three steps, and the gradient-flow norms."""
         spec = _model_spec(cell, activation, pooling, loss, dtype)
         params = init_model_params(spec, seed=1)
-        ref = self.reference_backend().build_model(_model_spec(cell, activation, pooling, loss, "float64"),
-                                                   {k: v.astype(np.float64) for k, v in params.items()})
+        ref = self.reference_backend().build_model(
+            _model_spec(cell, activation, pooling, loss, "float64"),
+            {k: v.astype(np.float64) for k, v in params.items()},
+        )
         model = backend.build_model(spec, params)
         batch = _model_batch(spec)
         tolerance = MODEL_TOLERANCE[dtype]
@@ -342,13 +390,21 @@ class BackendContract:
         assert isinstance(got_loss, float)
         assert abs(got_loss - ref_loss) <= tolerance * abs(ref_loss), f"loss {got_loss} != {ref_loss}"
         _assert_close(ref_grads, got_grads, tolerance, f"{spec.cell} {pooling} {loss} {dtype} gradients")
-        _assert_close({"norms": ref.state_gradient_norms(*batch)},
-                      {"norms": model.state_gradient_norms(*batch)}, tolerance, "state_gradient_norms")
+        _assert_close(
+            {"norms": ref.state_gradient_norms(*batch)},
+            {"norms": model.state_gradient_norms(*batch)},
+            tolerance,
+            "state_gradient_norms",
+        )
         for _ in range(3):
             ref.train_step(*batch)
             model.train_step(*batch)
-        _assert_close({"logits": ref.predict(*batch[:2])}, {"logits": model.predict(*batch[:2])},
-                      tolerance * 10, "logits after 3 steps")
+        _assert_close(
+            {"logits": ref.predict(*batch[:2])},
+            {"logits": model.predict(*batch[:2])},
+            tolerance * 10,
+            "logits after 3 steps",
+        )
         _assert_close(ref.get_params(), model.get_params(), tolerance * 10, "parameters after 3 steps")
 
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -360,8 +416,9 @@ class BackendContract:
             skip_optional(f"{backend.name} declares single layers only (Backend.layered)")
         spec = replace(_model_spec(cell, "tanh", pooling, "xent", dtype), num_layers=2, bidirectional=True)
         params = init_model_params(spec, seed=4)
-        ref = self.reference_backend().build_model(replace(spec, dtype="float64"),
-                                                   {k: v.astype(np.float64) for k, v in params.items()})
+        ref = self.reference_backend().build_model(
+            replace(spec, dtype="float64"), {k: v.astype(np.float64) for k, v in params.items()}
+        )
         model = backend.build_model(spec, params)
         batch = _model_batch(spec)
         tolerance = MODEL_TOLERANCE[dtype]
@@ -369,8 +426,12 @@ class BackendContract:
         got_loss, got_grads = model.loss_and_grads(*batch)
         assert abs(got_loss - ref_loss) <= tolerance * abs(ref_loss), f"loss {got_loss} != {ref_loss}"
         _assert_close(ref_grads, got_grads, tolerance, f"layered {cell} {pooling} {dtype} gradients")
-        _assert_close({"norms": ref.state_gradient_norms(*batch)},
-                      {"norms": model.state_gradient_norms(*batch)}, tolerance, "state_gradient_norms")
+        _assert_close(
+            {"norms": ref.state_gradient_norms(*batch)},
+            {"norms": model.state_gradient_norms(*batch)},
+            tolerance,
+            "state_gradient_norms",
+        )
         for _ in range(3):
             ref.train_step(*batch)
             model.train_step(*batch)
@@ -398,8 +459,9 @@ class BackendContract:
         reference = loss_curve(self.reference_backend(), cell, "float64")
         curve = loss_curve(backend, cell, dtype)
         step_rel = np.abs(curve - reference) / np.abs(reference)
-        assert np.all(step_rel <= TRAJECTORY_TOLERANCE[dtype]), \
+        assert np.all(step_rel <= TRAJECTORY_TOLERANCE[dtype]), (
             f"{cell} {dtype}: worst step {int(np.argmax(step_rel)) + 1}, relative error {step_rel.max():.2e}"
+        )
 
     def test_model_rejects_bad_batches(self, backend):
         spec = _model_spec("lstm", "tanh", "mean", "xent", "float64")
@@ -417,12 +479,21 @@ class BackendContract:
         """A small tree model on this backend and on the float64 reference from the same weights, with
         seeded leaf ids and node labels (about 30% unscored, one root scored); the rng goes on from there."""
         H = 6
-        spec = TreeModelSpec(cell=cell, hidden_size=H, num_outputs=5, vocab_size=9,
-                             embed_size=H if cell == "recursive" else 4, optimizer=optimizer,
-                             clip_norm=1.0, l2=1e-3, dtype=dtype)
+        spec = TreeModelSpec(
+            cell=cell,
+            hidden_size=H,
+            num_outputs=5,
+            vocab_size=9,
+            embed_size=H if cell == "recursive" else 4,
+            optimizer=optimizer,
+            clip_norm=1.0,
+            l2=1e-3,
+            dtype=dtype,
+        )
         params = init_model_params(spec, seed=seed)
-        ref = self.reference_backend().build_model(replace(spec, dtype="float64"),
-                                                   {k: v.astype(np.float64) for k, v in params.items()})
+        ref = self.reference_backend().build_model(
+            replace(spec, dtype="float64"), {k: v.astype(np.float64) for k, v in params.items()}
+        )
         trees = _trees()
         rng = np.random.default_rng(seed + 1)
         leaf_ids = rng.integers(0, 9, size=trees.num_leaves)
@@ -437,14 +508,16 @@ class BackendContract:
     def test_tree_model_matches_reference(self, backend, cell, dtype):
         """Loss and every gradient of a tree model (some nodes unscored), then five steps' losses."""
         spec, ref, model, trees, leaf_ids, labels, _ = self._tree_case(
-            backend, cell, dtype, OptimizerSpec("adagrad", lr=0.1), seed=4)
+            backend, cell, dtype, OptimizerSpec("adagrad", lr=0.1), seed=4
+        )
         tolerance = MODEL_TOLERANCE[dtype]
         ref_loss, ref_grads = ref.loss_and_grads(leaf_ids, trees, labels)
         got_loss, got_grads = model.loss_and_grads(leaf_ids, trees, labels)
         assert abs(got_loss - ref_loss) <= tolerance * abs(ref_loss), f"loss {got_loss} != {ref_loss}"
         _assert_close(ref_grads, got_grads, tolerance, f"{cell} tree model {dtype}")
-        curve = np.array([[ref.train_step(leaf_ids, trees, labels), model.train_step(leaf_ids, trees, labels)]
-                          for _ in range(5)])
+        curve = np.array(
+            [[ref.train_step(leaf_ids, trees, labels), model.train_step(leaf_ids, trees, labels)] for _ in range(5)]
+        )
         assert relative_error(curve[:, 1], curve[:, 0]) <= tolerance * 10, curve
         logits = model.predict(leaf_ids, trees)
         assert type(logits) is np.ndarray and logits.shape == (trees.num_nodes, 5)
@@ -459,8 +532,9 @@ class BackendContract:
             skip_optional(f"{backend.name}'s model takes no dropout masks (train_step has no masks keyword)")
 
     @pytest.mark.parametrize("dtype", ["float64", "float32"])
-    @pytest.mark.parametrize("cell,pooling,layered", [("lstm", "mean", False), ("gru", "steps", False),
-                                                      ("rnn", "last", True)])
+    @pytest.mark.parametrize(
+        "cell,pooling,layered", [("lstm", "mean", False), ("gru", "steps", False), ("rnn", "last", True)]
+    )
     def test_model_with_masks_matches_reference(self, backend, cell, pooling, layered, dtype):
         """With the same dropout masks (rate 0.4, :func:`rnnbench.dropout.draw_masks`): the loss and every
         gradient to :data:`MODEL_TOLERANCE`, the parameters after three masked steps to ten times it; and
@@ -472,8 +546,9 @@ class BackendContract:
                 skip_optional(f"{backend.name} declares single layers only (Backend.layered)")
             spec = replace(spec, num_layers=2, bidirectional=True)
         params = init_model_params(spec, seed=6)
-        ref = self.reference_backend().build_model(replace(spec, dtype="float64"),
-                                                   {k: v.astype(np.float64) for k, v in params.items()})
+        ref = self.reference_backend().build_model(
+            replace(spec, dtype="float64"), {k: v.astype(np.float64) for k, v in params.items()}
+        )
         model = backend.build_model(spec, params)
         batch = _model_batch(spec)
         tolerance = MODEL_TOLERANCE[dtype]
@@ -499,7 +574,8 @@ class BackendContract:
         gradient, three masked steps; ``masks=None`` is a call without the keyword."""
         self._skip_without_masks(backend)
         spec, ref, model, trees, leaf_ids, labels, rng = self._tree_case(
-            backend, cell, dtype, OptimizerSpec("adam", lr=0.05), seed=8)
+            backend, cell, dtype, OptimizerSpec("adam", lr=0.05), seed=8
+        )
         masks = [draw_masks(replace(spec, dtype="float64"), (leaf_ids, trees), 0.4, rng) for _ in range(3)]
         tolerance = MODEL_TOLERANCE[dtype]
         ref_loss, ref_grads = ref.loss_and_grads(leaf_ids, trees, labels, masks=masks[0])
@@ -564,8 +640,18 @@ class BackendContract:
         first loss is the model's on the same batch (the same weights), and it keeps training."""
         if not backend.has_plain_train_step:
             skip_optional(f"{backend.name} offers no plain train step (has_plain_train_step is False)")
-        spec = ModelSpec(cell="lstm", vocab_size=12, embed_size=4, hidden_size=5, num_outputs=3, pooling="mean",
-                         loss="xent", optimizer=OptimizerSpec("adam", lr=0.05), clip_norm=1.0, dtype="float64")
+        spec = ModelSpec(
+            cell="lstm",
+            vocab_size=12,
+            embed_size=4,
+            hidden_size=5,
+            num_outputs=3,
+            pooling="mean",
+            loss="xent",
+            optimizer=OptimizerSpec("adam", lr=0.05),
+            clip_norm=1.0,
+            dtype="float64",
+        )
         rng = np.random.default_rng(5)
         lengths = np.array([6, 1, 4, 3])
         ids = np.where(np.arange(6)[None, :] < lengths[:, None], rng.integers(2, 12, size=(4, 6)), 0)

@@ -10,6 +10,7 @@ then the training tokens seen at least ``min_count`` times, most frequent
 first, ties broken alphabetically so that the ids are the same on every run,
 capped at ``max_size`` ids in all.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,7 +54,7 @@ class Vocabulary:
             raise RnnbenchError(f"vocabulary size must be at least {len(SPECIALS) + 1}, got {max_size}")
         counts = Counter(token for document in documents for token in document)
         ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
-        return cls([token for token, _ in ranked[:max_size - len(SPECIALS)]])
+        return cls([token for token, _ in ranked[: max_size - len(SPECIALS)]])
 
     def encode(self, tokens: list[str], max_length: int, truncate: str = "head") -> np.ndarray:
         """Ids of ``tokens`` (unknown -> 1), at most ``max_length`` of them; an empty text becomes ``[1]``.

@@ -25,6 +25,7 @@ embeddings, ``head [N,H]`` the node states before the head.
 Loss, L2 and the update are those of :mod:`rnnbench.model` and
 :mod:`rnnbench.optim`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,8 +61,10 @@ class TreeModelSpec:
             if int(getattr(self, name)) < 1:
                 raise RnnbenchError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.cell == "recursive" and self.embed_size != self.hidden_size:
-            raise RnnbenchError(f"a recursive net's leaf state is its word vector: embed size ({self.embed_size}) "
-                                f"must equal hidden size ({self.hidden_size})")
+            raise RnnbenchError(
+                f"a recursive net's leaf state is its word vector: embed size ({self.embed_size}) "
+                f"must equal hidden size ({self.hidden_size})"
+            )
         if self.clip_norm is not None and not self.clip_norm > 0:
             raise RnnbenchError(f"clip_norm must be positive, got {self.clip_norm}")
         resolve_dtype(self.dtype)
@@ -86,15 +89,19 @@ class TreeModelSpec:
 def check_tree_model_batch(spec: TreeModelSpec, leaf_ids, trees) -> np.ndarray:
     """int64 ``leaf_ids [L]`` in the vocabulary, one per leaf of ``trees``; checked before any framework."""
     if not isinstance(trees, TreeBatch):
-        raise RnnbenchError(f"a tree model takes a TreeBatch (rnnbench.trees.TreeBatch.from_trees), "
-                            f"got {type(trees).__name__}")
+        raise RnnbenchError(
+            f"a tree model takes a TreeBatch (rnnbench.trees.TreeBatch.from_trees), got {type(trees).__name__}"
+        )
     leaf_ids = np.asarray(leaf_ids)
     if leaf_ids.shape != (trees.num_leaves,) or leaf_ids.dtype.kind not in "iu":
-        raise RnnbenchError(f"leaf ids must be int [{trees.num_leaves}] (one per leaf of the batch), "
-                            f"got {leaf_ids.dtype.name} {leaf_ids.shape}")
+        raise RnnbenchError(
+            f"leaf ids must be int [{trees.num_leaves}] (one per leaf of the batch), "
+            f"got {leaf_ids.dtype.name} {leaf_ids.shape}"
+        )
     if leaf_ids.min() < 0 or leaf_ids.max() >= spec.vocab_size:
-        raise RnnbenchError(f"token ids must lie in [0, {spec.vocab_size}), "
-                            f"got min {leaf_ids.min()} max {leaf_ids.max()}")
+        raise RnnbenchError(
+            f"token ids must lie in [0, {spec.vocab_size}), got min {leaf_ids.min()} max {leaf_ids.max()}"
+        )
     return leaf_ids.astype(np.int64)
 
 
@@ -102,9 +109,12 @@ def check_tree_model_labels(spec: TreeModelSpec, labels, trees) -> np.ndarray:
     """int64 class ids ``[N]``, one per node of ``trees`` (-1: not scored), at least one scored."""
     labels = np.asarray(labels)
     if labels.shape != (trees.num_nodes,) or labels.dtype.kind not in "iu":
-        raise RnnbenchError(f"node labels must be int class ids [{trees.num_nodes}], "
-                            f"got {labels.dtype.name} {labels.shape}")
+        raise RnnbenchError(
+            f"node labels must be int class ids [{trees.num_nodes}], got {labels.dtype.name} {labels.shape}"
+        )
     if labels.min() < -1 or labels.max() >= spec.num_outputs or labels.max() < 0:
-        raise RnnbenchError(f"class ids must lie in [0, {spec.num_outputs}) or be -1 (not scored), with one "
-                            f"scored node at least; got min {labels.min()} max {labels.max()}")
+        raise RnnbenchError(
+            f"class ids must lie in [0, {spec.num_outputs}) or be -1 (not scored), with one "
+            f"scored node at least; got min {labels.min()} max {labels.max()}"
+        )
     return labels.astype(np.int64)

@@ -19,6 +19,7 @@ Choices, made once here so that every backend and task sees the same words:
 * A node with more than two children cannot be composed by a binary cell, so
   :meth:`TreeBatch.from_trees` rejects it (binarize first).
 """
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,10 @@ class Tree:
         if not isinstance(self.children, tuple):
             object.__setattr__(self, "children", tuple(self.children))
         if (self.word is None) == (not self.children):
-            raise RnnbenchError("a tree node is either a leaf with a word or an internal node with children, "
-                                f"got word={self.word!r} and {len(self.children)} children")
+            raise RnnbenchError(
+                "a tree node is either a leaf with a word or an internal node with children, "
+                f"got word={self.word!r} and {len(self.children)} children"
+            )
 
     @classmethod
     def leaf(cls, word: str, label: int | None = None) -> Tree:
@@ -167,9 +170,15 @@ def _unescape_word(word: str, unescape_brackets: bool) -> str:
     return word.replace("\\/", "/").replace("\\*", "*")
 
 
-def parse_tree(text: str, line: int | None = None, source: str | None = None, *,
-               unescape_brackets: bool = True, labels: range | None = None,
-               max_children: int | None = None) -> Tree:
+def parse_tree(
+    text: str,
+    line: int | None = None,
+    source: str | None = None,
+    *,
+    unescape_brackets: bool = True,
+    labels: range | None = None,
+    max_children: int | None = None,
+) -> Tree:
     """Parse one PTB/SST tree.
 
     ``line`` is the line number of ``text``'s first line in ``source`` (a file
@@ -184,7 +193,7 @@ def parse_tree(text: str, line: int | None = None, source: str | None = None, *,
         pos = max(0, min(pos, len(text)))
         lineno = first_line + text.count("\n", 0, pos)
         col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-        near = text[pos:pos + 24].replace("\n", " ")
+        near = text[pos : pos + 24].replace("\n", " ")
         where = f"{source}:{lineno}:{col}" if source else f"line {lineno}, column {col}"
         suffix = f" near {near!r}" if near.strip() else ""
         raise RnnbenchError(f"{where}: {problem}{suffix}")
@@ -216,8 +225,11 @@ def parse_tree(text: str, line: int | None = None, source: str | None = None, *,
                 fail(start, "missing label: empty node '()'")
             opened, label, word, children = stack.pop()
             if max_children is not None and len(children) > max_children:
-                fail(opened, f"node has {len(children)} children, at most {max_children} allowed "
-                             f"({'binary trees: binarize first' if max_children == 2 else 'reduce it'})")
+                fail(
+                    opened,
+                    f"node has {len(children)} children, at most {max_children} allowed "
+                    f"({'binary trees: binarize first' if max_children == 2 else 'reduce it'})",
+                )
             if children:
                 node = _new_tree(label, tuple(children), None)
             elif word:
@@ -230,17 +242,21 @@ def parse_tree(text: str, line: int | None = None, source: str | None = None, *,
                 root = node
         elif not stack:
             if token.strip():
-                fail(end - len(token.lstrip()),
-                     "trailing text after the tree" if root is not None else "a tree must start with '('")
+                fail(
+                    end - len(token.lstrip()),
+                    "trailing text after the tree" if root is not None else "a tree must start with '('",
+                )
         elif awaiting_label:
             fields = token.split(None, 1)
             if not fields:
                 continue  # whitespace between '(' and the label
             label_text = fields[0]
             if not (label_text.isascii() and label_text.isdigit()):
-                fail(start + token.index(label_text),
-                     f"label must be a non-negative integer, got {label_text!r}"
-                     + (" (missing label?)" if len(fields) == 1 else ""))
+                fail(
+                    start + token.index(label_text),
+                    f"label must be a non-negative integer, got {label_text!r}"
+                    + (" (missing label?)" if len(fields) == 1 else ""),
+                )
             try:
                 value = int(label_text)
             except ValueError:  # more digits than Python converts
@@ -257,8 +273,9 @@ def parse_tree(text: str, line: int | None = None, source: str | None = None, *,
     return root
 
 
-def read_trees(path, *, unescape_brackets: bool = True, labels: range | None = None,
-               max_children: int | None = None) -> list[Tree]:
+def read_trees(
+    path, *, unescape_brackets: bool = True, labels: range | None = None, max_children: int | None = None
+) -> list[Tree]:
     """Every tree in ``path``, one a non-empty line; errors name ``path:line`` (options: :func:`parse_tree`)."""
     path = Path(path)
     try:
@@ -267,9 +284,13 @@ def read_trees(path, *, unescape_brackets: bool = True, labels: range | None = N
         raise RnnbenchError(f"cannot read trees from {path}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise RnnbenchError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    return [parse_tree(line, lineno, str(path), unescape_brackets=unescape_brackets, labels=labels,
-                       max_children=max_children)
-            for lineno, line in enumerate(text.splitlines(), 1) if line.strip()]
+    return [
+        parse_tree(
+            line, lineno, str(path), unescape_brackets=unescape_brackets, labels=labels, max_children=max_children
+        )
+        for lineno, line in enumerate(text.splitlines(), 1)
+        if line.strip()
+    ]
 
 
 @dataclass(frozen=True)
@@ -281,11 +302,11 @@ class _FlatTree:
     """
 
     words: tuple[str, ...]
-    leaf_labels: np.ndarray   # int64 [n]
-    heights: np.ndarray       # int64 [m]
-    left: np.ndarray          # int64 [m], local ids
-    right: np.ndarray         # int64 [m], local ids
-    labels: np.ndarray        # int64 [m]
+    leaf_labels: np.ndarray  # int64 [n]
+    heights: np.ndarray  # int64 [m]
+    left: np.ndarray  # int64 [m], local ids
+    right: np.ndarray  # int64 [m], local ids
+    labels: np.ndarray  # int64 [m]
 
     @property
     def height(self) -> int:
@@ -330,8 +351,10 @@ def _build_flat(tree: Tree) -> _FlatTree:
         else:
             if len(node.children) != 2:
                 span = " ".join(node.words())
-                raise RnnbenchError(f"node over {span[:40]!r} has {len(node.children)} children; "
-                                    "a TreeBatch holds binary trees only (binarize first)")
+                raise RnnbenchError(
+                    f"node over {span[:40]!r} has {len(node.children)} children; "
+                    "a TreeBatch holds binary trees only (binarize first)"
+                )
             stack.append((node, label, True))
             for child in reversed(node.children):
                 stack.append((child, -1 if child.label is None else child.label, False))
@@ -340,8 +363,14 @@ def _build_flat(tree: Tree) -> _FlatTree:
     right_arr = np.array(right, dtype=np.int64)
     left_arr = np.where(left_arr < 0, n - 1 - left_arr, left_arr)
     right_arr = np.where(right_arr < 0, n - 1 - right_arr, right_arr)
-    return _FlatTree(tuple(words), np.array(leaf_labels, dtype=np.int64), np.array(heights, dtype=np.int64),
-                     left_arr, right_arr, np.array(labels, dtype=np.int64))
+    return _FlatTree(
+        tuple(words),
+        np.array(leaf_labels, dtype=np.int64),
+        np.array(heights, dtype=np.int64),
+        left_arr,
+        right_arr,
+        np.array(labels, dtype=np.int64),
+    )
 
 
 @dataclass(frozen=True)
@@ -350,7 +379,7 @@ class Level:
 
     start: int
     stop: int
-    left: np.ndarray   # int64 [stop - start]
+    left: np.ndarray  # int64 [stop - start]
     right: np.ndarray  # int64 [stop - start]
 
 
@@ -368,10 +397,10 @@ class TreeBatch:
     num_nodes: int
     num_leaves: int
     levels: tuple[Level, ...]
-    roots: np.ndarray         # int64 [num_trees]: root node id of each tree
-    node_tree: np.ndarray     # int64 [num_nodes]: tree index of each node
-    labels: np.ndarray        # int64 [num_nodes]: gold label, -1 where none
-    words: tuple[str, ...]    # leaf tokens, one per leaf node
+    roots: np.ndarray  # int64 [num_trees]: root node id of each tree
+    node_tree: np.ndarray  # int64 [num_nodes]: tree index of each node
+    labels: np.ndarray  # int64 [num_nodes]: gold label, -1 where none
+    words: tuple[str, ...]  # leaf tokens, one per leaf node
     leaf_offsets: np.ndarray  # int64 [num_trees + 1]: tree k's leaves are ids leaf_offsets[k]:leaf_offsets[k+1]
 
     @property
@@ -440,16 +469,30 @@ def _batch_flat(flats: list[_FlatTree]) -> TreeBatch:
         starts = np.concatenate([[0], bounds])
         stops = np.concatenate([bounds, [num_internal]])
         for start, stop in zip(starts.tolist(), stops.tolist()):
-            levels.append(Level(num_leaves + start, num_leaves + stop,
-                                np.ascontiguousarray(left[start:stop]), np.ascontiguousarray(right[start:stop])))
+            levels.append(
+                Level(
+                    num_leaves + start,
+                    num_leaves + stop,
+                    np.ascontiguousarray(left[start:stop]),
+                    np.ascontiguousarray(right[start:stop]),
+                )
+            )
 
-    roots = np.where(internal_counts > 0,
-                     num_leaves + rank[np.maximum(internal_offsets[1:] - 1, 0)] if num_internal else 0,
-                     leaf_offsets[:-1]).astype(np.int64)
-    node_tree = np.concatenate([np.repeat(np.arange(num_trees, dtype=np.int64), leaf_counts),
-                                tree_of_internal[order]])
+    roots = np.where(
+        internal_counts > 0,
+        num_leaves + rank[np.maximum(internal_offsets[1:] - 1, 0)] if num_internal else 0,
+        leaf_offsets[:-1],
+    ).astype(np.int64)
+    node_tree = np.concatenate([np.repeat(np.arange(num_trees, dtype=np.int64), leaf_counts), tree_of_internal[order]])
     labels = np.concatenate([f.leaf_labels for f in flats] + [np.concatenate([f.labels for f in flats])[order]])
     words = tuple(word for f in flats for word in f.words)
-    return TreeBatch(num_nodes=num_leaves + num_internal, num_leaves=num_leaves, levels=tuple(levels),
-                     roots=roots, node_tree=node_tree, labels=labels.astype(np.int64), words=words,
-                     leaf_offsets=leaf_offsets)
+    return TreeBatch(
+        num_nodes=num_leaves + num_internal,
+        num_leaves=num_leaves,
+        levels=tuple(levels),
+        roots=roots,
+        node_tree=node_tree,
+        labels=labels.astype(np.int64),
+        words=words,
+        leaf_offsets=leaf_offsets,
+    )

@@ -26,6 +26,7 @@ match exists (an exact match beats a lower-cased one wherever it comes in the
 file; among lower-cased ones the first wins). Padding and unknown (ids 0 and 1)
 never take a vector: they keep the seeded draw, as every word the file lacks.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -65,8 +66,10 @@ class Pretrained:
             params = base(spec, seed)
             embedding = params["embedding"]
             if embedding.shape != rows.shape:
-                raise RnnbenchError(f"the embedding is {embedding.shape[0]}x{embedding.shape[1]}, "
-                                    f"the vectors {rows.shape[0]}x{rows.shape[1]}")
+                raise RnnbenchError(
+                    f"the embedding is {embedding.shape[0]}x{embedding.shape[1]}, "
+                    f"the vectors {rows.shape[0]}x{rows.shape[1]}"
+                )
             embedding = embedding.copy()
             embedding[found] = rows[found].astype(embedding.dtype)
             params["embedding"] = embedding
@@ -104,8 +107,9 @@ def _open(path: Path):
         from rnnbench.data.readers import why_missing
 
         reason = why_missing(path)
-        raise RnnbenchError(f"--vectors {path}: no such file" if reason == "does not exist" else
-                            f"--vectors {path} {reason}")
+        raise RnnbenchError(
+            f"--vectors {path}: no such file" if reason == "does not exist" else f"--vectors {path} {reason}"
+        )
     if path.is_dir():
         raise RnnbenchError(f"--vectors {path} is a directory; give the vectors file itself")
     if not path.is_file():
@@ -132,8 +136,10 @@ def _split(raw: bytes, path, number: int) -> list[str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise RnnbenchError(f"{path}:{number}: not UTF-8 text (byte {error.start} of the line); a vectors file is "
-                            "text (word2vec's binary .bin format is not read: convert it to text)") from None
+        raise RnnbenchError(
+            f"{path}:{number}: not UTF-8 text (byte {error.start} of the line); a vectors file is "
+            "text (word2vec's binary .bin format is not read: convert it to text)"
+        ) from None
     text = text.rstrip("\r\n ")
     if number == 1 and text.startswith("\ufeff"):
         text = text[1:]
@@ -150,8 +156,9 @@ def _header(fields: list[str]) -> tuple[int, int] | None:
         return None
 
 
-def read_vectors(path, vocabulary_tokens, lowercase: bool = False, token_counts=None,
-                 frozen: bool = False, dtype: str = "float64") -> Pretrained:
+def read_vectors(
+    path, vocabulary_tokens, lowercase: bool = False, token_counts=None, frozen: bool = False, dtype: str = "float64"
+) -> Pretrained:
     """The vectors of ``vocabulary_tokens`` (ids 0 and 1 the specials, never matched) found in ``path``.
 
     ``token_counts`` (word -> count over the training tokens, every token counted,
@@ -180,13 +187,16 @@ def read_vectors(path, vocabulary_tokens, lowercase: bool = False, token_counts=
                         header_count, dim = header
                         fmt = "word2vec"
                         if dim < 1:
-                            raise RnnbenchError(f"{path}:1: the word2vec header gives dimension {dim}; "
-                                                "it must be at least 1")
+                            raise RnnbenchError(
+                                f"{path}:1: the word2vec header gives dimension {dim}; it must be at least 1"
+                            )
                         continue
                     dim = len(fields) - 1
                     if dim < 1:
-                        raise RnnbenchError(f"{path}:{number}: a word with no values (dimension 0); "
-                                            "each line is a word and its vector's values")
+                        raise RnnbenchError(
+                            f"{path}:{number}: a word with no values (dimension 0); "
+                            "each line is a word and its vector's values"
+                        )
                 if rows is None:
                     rows = np.zeros((len(tokens), dim))
                     exact = np.zeros(len(tokens), dtype=bool)
@@ -194,8 +204,10 @@ def read_vectors(path, vocabulary_tokens, lowercase: bool = False, token_counts=
                 file_words += 1
                 if len(fields) != dim + 1:
                     if len(fields) < dim + 1:
-                        raise RnnbenchError(f"{path}:{number}: {len(fields) - 1} values where the file's vectors "
-                                            f"have {dim} (dimension set by line {2 if fmt == 'word2vec' else 1})")
+                        raise RnnbenchError(
+                            f"{path}:{number}: {len(fields) - 1} values where the file's vectors "
+                            f"have {dim} (dimension set by line {2 if fmt == 'word2vec' else 1})"
+                        )
                     spaced += 1  # GloVe 840B: a word with spaces in it, which no vocabulary token has
                     continue
                 word = fields[0]
@@ -212,15 +224,18 @@ def read_vectors(path, vocabulary_tokens, lowercase: bool = False, token_counts=
                     vector = np.array(fields[1:], dtype=np.float64)
                 except ValueError:
                     bad = next(v for v in fields[1:] if not _is_float(v))
-                    raise RnnbenchError(f"{path}:{number}: value {bad[:40]!r} of word {word[:40]!r} "
-                                        "is not a number") from None
+                    raise RnnbenchError(
+                        f"{path}:{number}: value {bad[:40]!r} of word {word[:40]!r} is not a number"
+                    ) from None
                 if not np.all(np.isfinite(vector)):
                     raise RnnbenchError(f"{path}:{number}: word {word[:40]!r} has a value that is not finite")
                 if np.any(np.abs(vector) > largest):
                     value = fields[1 + int(np.argmax(np.abs(vector) > largest))]
-                    raise RnnbenchError(f"{path}:{number}: value {value[:40]} of word {word[:40]!r} is beyond the "
-                                        f"largest {dtype} ({largest:.4g}), the run's --dtype; rescale the vectors "
-                                        "or use --dtype float64")
+                    raise RnnbenchError(
+                        f"{path}:{number}: value {value[:40]} of word {word[:40]!r} is beyond the "
+                        f"largest {dtype} ({largest:.4g}), the run's --dtype; rescale the vectors "
+                        "or use --dtype float64"
+                    )
                 rows[index] = vector
                 if by_case:
                     lowered[index] = True
@@ -239,9 +254,17 @@ def read_vectors(path, vocabulary_tokens, lowercase: bool = False, token_counts=
     found = exact | lowered
     vocabulary_words = max(len(tokens) - len(SPECIALS), 0)
     info = {
-        "file": path.name, "path": str(path), "bytes": os.path.getsize(path), "sha256": reader.sha256.hexdigest(),
-        "format": fmt, "gzip": is_gzip, "dim": dim, "file_words": file_words,
-        "vocabulary_words": vocabulary_words, "found": int(found.sum()), "found_lowercased": int(lowered.sum()),
+        "file": path.name,
+        "path": str(path),
+        "bytes": os.path.getsize(path),
+        "sha256": reader.sha256.hexdigest(),
+        "format": fmt,
+        "gzip": is_gzip,
+        "dim": dim,
+        "file_words": file_words,
+        "vocabulary_words": vocabulary_words,
+        "found": int(found.sum()),
+        "found_lowercased": int(lowered.sum()),
         "coverage_types": round(float(found.sum()) / vocabulary_words, 4) if vocabulary_words else 0.0,
     }
     if header_count is not None:
@@ -250,8 +273,7 @@ def read_vectors(path, vocabulary_tokens, lowercase: bool = False, token_counts=
         info["words_with_spaces"] = spaced
     if token_counts is not None:
         total = sum(token_counts.values())
-        covered = sum(count for word, count in token_counts.items()
-                      if word in ids and found[ids[word]])
+        covered = sum(count for word, count in token_counts.items() if word in ids and found[ids[word]])
         info["coverage_train_tokens"] = round(covered / total, 4) if total else 0.0
     info["frozen"] = bool(frozen)
     return Pretrained(rows=rows, found=found, info=info)
@@ -289,8 +311,10 @@ def _is_float(text: str) -> bool:
 
 def describe(info: dict) -> str:
     """One note for the user: how much of the vocabulary the file covered."""
-    text = (f"vectors {info['file']}: {info['found']} of {info['vocabulary_words']} vocabulary words found "
-            f"({100 * info['coverage_types']:.1f}%")
+    text = (
+        f"vectors {info['file']}: {info['found']} of {info['vocabulary_words']} vocabulary words found "
+        f"({100 * info['coverage_types']:.1f}%"
+    )
     if "coverage_train_tokens" in info:
         text += f", {100 * info['coverage_train_tokens']:.1f}% of training tokens"
     text += f"); dimension {info['dim']} sets the embedding size"
@@ -322,30 +346,37 @@ def sizes_from_vectors(config: dict, dim: int, hidden_follows: bool = False) -> 
     config = dict(config)
     given = config.get("embed_size")
     if given is not None and int(given) != dim:
-        raise RnnbenchError(f"--embed-size {given} differs from the dimension {dim} of --vectors {path}; "
-                            "leave --embed-size out: the vectors set the embedding size")
+        raise RnnbenchError(
+            f"--embed-size {given} differs from the dimension {dim} of --vectors {path}; "
+            "leave --embed-size out: the vectors set the embedding size"
+        )
     config["embed_size"] = dim
     if hidden_follows:
         given = config.get("hidden_size")
         if given is not None and int(given) != dim:
-            raise RnnbenchError(f"a {config.get('model')} net's word vectors are its hidden states: --hidden-size "
-                                f"{given} differs from the dimension {dim} of --vectors {path}; leave "
-                                "--hidden-size out (it follows the vectors)")
+            raise RnnbenchError(
+                f"a {config.get('model')} net's word vectors are its hidden states: --hidden-size "
+                f"{given} differs from the dimension {dim} of --vectors {path}; leave "
+                "--hidden-size out (it follows the vectors)"
+            )
         config["hidden_size"] = dim
     return config
 
 
-FROZEN_RANDOM_NOTE = ("--freeze-embeddings without --vectors: the embedding keeps its random draw all through "
-                      "training")
+FROZEN_RANDOM_NOTE = "--freeze-embeddings without --vectors: the embedding keeps its random draw all through training"
 
 
 def add_vector_options(group) -> None:
     """``--vectors`` and ``--freeze-embeddings``, for a task with a word embedding."""
-    group.add_argument("--vectors", metavar="FILE",
-                       help="pretrained word vectors, GloVe or word2vec text format, optionally .gz; their "
-                            "dimension sets the embedding size; words not in the file start at the usual random draw")
-    group.add_argument("--freeze-embeddings", action="store_true", default=None,
-                       help="keep the (pretrained) embedding fixed")
+    group.add_argument(
+        "--vectors",
+        metavar="FILE",
+        help="pretrained word vectors, GloVe or word2vec text format, optionally .gz; their "
+        "dimension sets the embedding size; words not in the file start at the usual random draw",
+    )
+    group.add_argument(
+        "--freeze-embeddings", action="store_true", default=None, help="keep the (pretrained) embedding fixed"
+    )
 
 
 def sizes_left_to_vectors(config: dict, given: dict, hidden_follows: bool = False) -> dict:

@@ -5,6 +5,7 @@ printed; the ``rnnbench_cli`` fixture (tests/conftest.py) is the same bound to t
 :func:`one_line_error` checks the shape every user mistake must take: exit 2, one line on stderr,
 ``rnnbench: error: `` first.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

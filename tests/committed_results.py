@@ -6,6 +6,7 @@ reference: it must neither break those tests nor slip into them unnoticed. So th
 links to the tracked files only (``git ls-files``: committed or staged), and each record left out is named
 in a warning that says how to make it part of the reference. Outside a git checkout every file counts.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -22,8 +23,9 @@ class UntrackedRecordsWarning(UserWarning):
 def tracked_files(repo: Path, folder: str = "results") -> list[str] | None:
     """Paths under ``folder`` that git tracks in ``repo`` (relative to it); None outside a git checkout."""
     try:
-        listed = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", "--", folder], capture_output=True,
-                                timeout=60, check=True).stdout
+        listed = subprocess.run(
+            ["git", "-C", str(repo), "ls-files", "-z", "--", folder], capture_output=True, timeout=60, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return [name for name in listed.decode("utf-8", "surrogateescape").split("\0") if name]
@@ -45,7 +47,11 @@ def committed_results(into: Path, repo: Path = REPO, folder: str = "results") ->
     strays = [name for name in present if name not in set(keep)]
     if strays:
         shown = ", ".join(strays[:3]) + (f" and {len(strays) - 3} more" if len(strays) > 3 else "")
-        warnings.warn(UntrackedRecordsWarning(
-            f"{len(strays)} file(s) in {folder}/ that git does not track were left out of the reference checks "
-            f"({shown}); to make them part of the reference: git add them, then make readme"), stacklevel=2)
+        warnings.warn(
+            UntrackedRecordsWarning(
+                f"{len(strays)} file(s) in {folder}/ that git does not track were left out of the reference checks "
+                f"({shown}); to make them part of the reference: git add them, then make readme"
+            ),
+            stacklevel=2,
+        )
     return target

@@ -5,6 +5,7 @@ one of those frameworks into a failure, so a full environment can never pass
 by silently skipping a backend: rnnbench's pytest plugin does it
 (rnnbench/pytest_plugin.py, a ``pytest11`` entry point), here and in rnnbench-jax's tests.
 """
+
 from __future__ import annotations
 
 import importlib.util

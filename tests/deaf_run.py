@@ -5,6 +5,7 @@ Written as ``sitecustomize.py`` into a folder put on PYTHONPATH, it makes every
 SIGINT, and with DEAF_TO_SIGTERM=1 SIGTERM too (it keeps ``rnnbench run`` from
 installing its own handlers for them): only the sweep's escalation ends it.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,5 +28,9 @@ def deaf_env(folder: Path, deaf_to_sigterm: bool, grace_s: float = 2) -> dict:
     first on PYTHONPATH, and a stop grace of ``grace_s`` seconds before each harder signal."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sitecustomize.py").write_text(DEAF_RUN)
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")]),
-            "RNNBENCH_SWEEP_STOP_GRACE": f"{grace_s:g}", "DEAF_TO_SIGTERM": "1" if deaf_to_sigterm else "0"}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")]),
+        "RNNBENCH_SWEEP_STOP_GRACE": f"{grace_s:g}",
+        "DEAF_TO_SIGTERM": "1" if deaf_to_sigterm else "0",
+    }

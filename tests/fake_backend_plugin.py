@@ -4,14 +4,16 @@ It registers a backend named ``fakenp`` (NumPy underneath) through the
 ``rnnbench`` entry-point group, so the contract suite can run on a backend that
 was loaded exactly as an external one would be.
 """
+
 from rnnbench.entry import Entry
 from rnnbench.hookspecs import hookimpl
 
 
 @hookimpl
 def rnnbench_register_backends(register):
-    register(Entry("fakenp", "fake_backend_plugin:FakeBackend", requires=("numpy",),
-                   description="third-party test double"))
+    register(
+        Entry("fakenp", "fake_backend_plugin:FakeBackend", requires=("numpy",), description="third-party test double")
+    )
 
 
 def _backend_class():

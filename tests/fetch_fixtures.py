@@ -4,6 +4,7 @@
 original files on that server, the registry's checksums made those of these small archives, and
 ``RNNBENCH_DATA_MIRROR`` pointing at it. tests/conftest.py offers both fixtures to every test module.
 """
+
 from __future__ import annotations
 
 import functools

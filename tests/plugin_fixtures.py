@@ -1,4 +1,5 @@
 """Simulated entry points, so plugin loading is tested without installing a distribution."""
+
 from __future__ import annotations
 
 import importlib
@@ -22,6 +23,7 @@ class FakeEntryPoint:
 def registry_with(monkeypatch, *entry_points):
     """A fresh registry that sees ``entry_points`` in the ``rnnbench`` group."""
     monkeypatch.delenv(plugins.DISABLE_AUTOLOAD, raising=False)
-    monkeypatch.setattr(plugins.metadata, "entry_points",
-                        lambda group: list(entry_points) if group == plugins.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(
+        plugins.metadata, "entry_points", lambda group: list(entry_points) if group == plugins.ENTRY_POINT_GROUP else []
+    )
     return plugins.build_registry()

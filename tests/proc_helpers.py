@@ -4,6 +4,7 @@ The sweep and run stopping tests wait for a run to start and to enter its comman
 They look only among their own descendants: pytest-xdist runs another test beside this one, and other users'
 processes share the machine, so a process found by its command line alone may not be this test's.
 """
+
 from __future__ import annotations
 
 import signal

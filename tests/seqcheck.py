@@ -11,6 +11,7 @@ initial state, and compare with what a vector-Jacobian product (by default the
 NumPy backward pass) returns, array by array, with the norm-wise
 :func:`rnnbench.gradcheck.relative_error`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ TOLERANCE = 1e-6
 @dataclass
 class Problem:
     """One float64 sequence call plus the random cotangents the check contracts with."""
+
     cell: str
     activation: str
     params: dict
@@ -49,8 +51,9 @@ class Problem:
         return arrays
 
 
-def make_problem(cell, batch, steps, input_size, hidden_size, lengths=None, with_state=True,
-                 seed=0, activation="tanh") -> Problem:
+def make_problem(
+    cell, batch, steps, input_size, hidden_size, lengths=None, with_state=True, seed=0, activation="tanh"
+) -> Problem:
     """A random float64 problem. All parameters, biases included, are random and
     non-zero so that every gate and every bias term carries signal. ``lengths``
     None means ragged: one full, one short (2), one empty, the rest random."""
@@ -74,8 +77,7 @@ def run_forward(problem: Problem, arrays: dict | None = None):
     arrays = problem.inputs if arrays is None else arrays
     params = {name: arrays[name] for name in problem.params}
     state = None if problem.state is None else {k: arrays[k + "0"] for k in problem.state}
-    x, lengths, _ = check_sequence_inputs(problem.cell, params, arrays["x"], problem.lengths, state,
-                                          problem.activation)
+    x, lengths, _ = check_sequence_inputs(problem.cell, params, arrays["x"], problem.lengths, state, problem.activation)
     return sequence.forward(problem.cell, params, x, lengths, state, problem.activation)
 
 
@@ -91,6 +93,7 @@ def gradient_errors(problem: Problem, vjp: Callable[[Problem], dict] = numpy_vjp
 
     A missing or extra gradient name is an error in itself (AssertionError).
     """
+
     def scalar(arrays):
         y, final, _ = run_forward(problem, arrays)
         return contract({"y": y, **final}, problem.cotangents)
@@ -98,8 +101,7 @@ def gradient_errors(problem: Problem, vjp: Callable[[Problem], dict] = numpy_vjp
     arrays = {name: value.copy() for name, value in problem.inputs.items()}
     numeric = numeric_grads(scalar, arrays, eps=EPS)
     analytic = vjp(problem)
-    assert set(analytic) == set(numeric), \
-        f"gradient names differ: got {sorted(analytic)}, expected {sorted(numeric)}"
+    assert set(analytic) == set(numeric), f"gradient names differ: got {sorted(analytic)}, expected {sorted(numeric)}"
     return {name: relative_error(analytic[name], numeric[name]) for name in numeric}
 
 

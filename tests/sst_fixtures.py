@@ -1,4 +1,5 @@
 """SST-shaped tree files for tests (not a test module itself): labelled binary PTB trees in train/dev/test.txt."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,8 @@ def write_sst(folder, sizes=(40, 12, 15), seed=0):
     folder.mkdir(parents=True)
     for split, size in zip(("train", "dev", "test"), sizes):
         vocabulary = WORDS if split == "train" else WORDS + ("unseen",)
-        lines = [random_tree(rng, list(rng.choice(vocabulary, size=int(rng.integers(1, 9))))).to_ptb()
-                 for _ in range(size)]
+        lines = [
+            random_tree(rng, list(rng.choice(vocabulary, size=int(rng.integers(1, 9))))).to_ptb() for _ in range(size)
+        ]
         (folder / f"{split}.txt").write_text("\n".join(lines) + "\n")
     return folder.parent

@@ -1,4 +1,5 @@
 """The one writer of every file rnnbench leaves: whole or absent, never over an existing file unless asked."""
+
 from __future__ import annotations
 
 import errno

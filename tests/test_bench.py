@@ -3,6 +3,7 @@
 Nothing here asserts a speed (the CI machine is shared): timings run on a fake
 clock, and the real runs check structure, counts and status only.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,26 +24,77 @@ from rnnbench.trees import TreeBatch
 
 from cli_helpers import one_line_error
 
-ROW_KEYS = set(ROW_FIELDS) | {"samples_s", "median_s", "iqr_s", "min_s", "count", "flops", "gflops_per_s",
-                              "peak_fraction", "items_per_s", "ratio_to_fastest", "warnings", "status", "error",
-                              "kernel", "kernel_warnings", "ci95_s", "rel_ci", "ci_coverage", "rounds",
-                              "ratio_ci95", "stop_reason", "first_call_s", "peak_bytes", "peak_method", "cpu",
-                              "stable", "unstable_reasons"}
-RECORD_KEYS = {"schema", "task", "dataset", "backend", "seed", "status", "started_at", "finished_at", "config",
-               "machine", "versions", "git", "load_average", "peak", "rows", "kernels", "warnings", "fastest",
-               "cpu_flags", "pinned", "stable", "unstable_reasons", "settle"}
-QUICK = timing.TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.001, min_samples=3, max_samples=3,
-                            budget_s=0.0)
+ROW_KEYS = set(ROW_FIELDS) | {
+    "samples_s",
+    "median_s",
+    "iqr_s",
+    "min_s",
+    "count",
+    "flops",
+    "gflops_per_s",
+    "peak_fraction",
+    "items_per_s",
+    "ratio_to_fastest",
+    "warnings",
+    "status",
+    "error",
+    "kernel",
+    "kernel_warnings",
+    "ci95_s",
+    "rel_ci",
+    "ci_coverage",
+    "rounds",
+    "ratio_ci95",
+    "stop_reason",
+    "first_call_s",
+    "peak_bytes",
+    "peak_method",
+    "cpu",
+    "stable",
+    "unstable_reasons",
+}
+RECORD_KEYS = {
+    "schema",
+    "task",
+    "dataset",
+    "backend",
+    "seed",
+    "status",
+    "started_at",
+    "finished_at",
+    "config",
+    "machine",
+    "versions",
+    "git",
+    "load_average",
+    "peak",
+    "rows",
+    "kernels",
+    "warnings",
+    "fastest",
+    "cpu_flags",
+    "pinned",
+    "stable",
+    "unstable_reasons",
+    "settle",
+}
+QUICK = timing.TimingPolicy(
+    warmup_calls=1, warmup_s=0.0, min_sample_s=0.001, min_samples=3, max_samples=3, budget_s=0.0
+)
 
 
 # ------------------------------------------------------------------------------------------ FLOPs
 
-@pytest.mark.parametrize("cell, expected", [
-    # D=3, H=2: products 2*(D+H)*G*H, plus the elementwise count per hidden unit times H
-    ("rnn", 2 * 5 * 1 * 2 + 3 * 2),     # 26
-    ("lstm", 2 * 5 * 4 * 2 + 17 * 2),   # 114
-    ("gru", 2 * 5 * 3 * 2 + 17 * 2),    # 94
-])
+
+@pytest.mark.parametrize(
+    "cell, expected",
+    [
+        # D=3, H=2: products 2*(D+H)*G*H, plus the elementwise count per hidden unit times H
+        ("rnn", 2 * 5 * 1 * 2 + 3 * 2),  # 26
+        ("lstm", 2 * 5 * 4 * 2 + 17 * 2),  # 114
+        ("gru", 2 * 5 * 3 * 2 + 17 * 2),  # 94
+    ],
+)
 def test_sequence_step_flops_by_hand(cell, expected):
     assert flops.sequence_step_flops(cell, 3, 2) == expected
     # 2 sequences x 4 steps; backward counted twice the forward
@@ -57,7 +109,7 @@ def test_lstm_flops_at_a_suite_size():
 
 def test_tree_flops_by_hand():
     # 3 leaves, 2 internal nodes, D=3, H=2
-    assert flops.tree_node_flops("recursive", 2, 2) == (0, 2 * 4 * 2 + 2 * 2)                 # (0, 20)
+    assert flops.tree_node_flops("recursive", 2, 2) == (0, 2 * 4 * 2 + 2 * 2)  # (0, 20)
     assert flops.tree_node_flops("treelstm", 3, 2) == (2 * 3 * 6 + 9 * 2, 2 * 4 * 10 + 17 * 2)  # (54, 114)
     assert flops.tree_flops("recursive", 3, 5, 2, 2, "forward") == 2 * 20
     assert flops.tree_flops("treelstm", 3, 5, 3, 2, "forward") == 3 * 54 + 2 * 114
@@ -72,6 +124,7 @@ def test_flops_reject_unknown_names():
 
 
 # ------------------------------------------------------------------------------------------ timing
+
 
 class FakeClock:
     """A clock that only moves when the timed callable runs: each call costs the next duration."""
@@ -104,8 +157,9 @@ def test_summarize_median_iqr_min_count():
 
 def test_steady_callable_has_no_warnings():
     clock = FakeClock(_repeat(0.010))
-    policy = timing.TimingPolicy(warmup_calls=2, warmup_s=0.0, min_sample_s=0.05, min_samples=5,
-                                 max_samples=8, budget_s=0.3)
+    policy = timing.TimingPolicy(
+        warmup_calls=2, warmup_s=0.0, min_sample_s=0.05, min_samples=5, max_samples=8, budget_s=0.3
+    )
     result = timing.measure(clock.work, policy, clock=clock, load=lambda: 0.1, cpus=2)
     assert result.loops == 5  # 5 x 10 ms reaches the 50 ms a sample must last
     assert result.median_s == pytest.approx(0.010)
@@ -116,10 +170,11 @@ def test_steady_callable_has_no_warnings():
 
 
 def test_budget_and_sample_limits_bound_the_count():
-    ms = 2.0 ** -10  # about a millisecond, exact in binary so the fake clock adds up exactly
+    ms = 2.0**-10  # about a millisecond, exact in binary so the fake clock adds up exactly
     clock = FakeClock(_repeat(ms))
-    policy = timing.TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=8 * ms, min_samples=3,
-                                 max_samples=1000, budget_s=80 * ms)
+    policy = timing.TimingPolicy(
+        warmup_calls=1, warmup_s=0.0, min_sample_s=8 * ms, min_samples=3, max_samples=1000, budget_s=80 * ms
+    )
     result = timing.measure(clock.work, policy, clock=clock, load=lambda: None, cpus=1)
     assert result.loops == 8
     assert result.count == 10  # 10 samples of 8 calls use up the budget of 80 calls
@@ -133,8 +188,9 @@ def test_planted_spread_is_flagged():
     # IQR and range far above the thresholds.
     durations = [0.010, 0.010] + [0.010, 0.030] * 5
     clock = FakeClock(iter(durations))
-    policy = timing.TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.005, min_samples=10,
-                                 max_samples=10, budget_s=0.0)
+    policy = timing.TimingPolicy(
+        warmup_calls=1, warmup_s=0.0, min_sample_s=0.005, min_samples=10, max_samples=10, budget_s=0.0
+    )
     result = timing.measure(clock.work, policy, clock=clock, load=lambda: 0.0, cpus=2)
     assert result.loops == 1 and result.count == 10
     assert result.median_s == pytest.approx(0.020)
@@ -152,8 +208,9 @@ def test_one_outlier_moves_the_range_but_not_the_median():
 
 def test_busy_machine_and_short_samples_are_flagged():
     clock = FakeClock(_repeat(0.0001))
-    policy = timing.TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.0002, min_samples=3,
-                                 max_samples=3, budget_s=0.0)
+    policy = timing.TimingPolicy(
+        warmup_calls=1, warmup_s=0.0, min_sample_s=0.0002, min_samples=3, max_samples=3, budget_s=0.0
+    )
     result = timing.measure(clock.work, policy, clock=clock, load=lambda: 5.0, cpus=2)
     assert any(w.startswith("short samples") for w in result.warnings)
     assert any("load average 5.00 on 2" in w for w in result.warnings)
@@ -167,16 +224,18 @@ def test_calibration_loops():
 
 def test_calibration_recovers_from_a_slow_warm_up():
     # The only warm-up call is slow (tracing, say): the trial sample falls short and loops are raised.
-    ms = 2.0 ** -10
+    ms = 2.0**-10
     clock = FakeClock([64 * ms] + [ms] * 10_000)
-    policy = timing.TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=16 * ms, min_samples=3,
-                                 max_samples=3, budget_s=0.0)
+    policy = timing.TimingPolicy(
+        warmup_calls=1, warmup_s=0.0, min_sample_s=16 * ms, min_samples=3, max_samples=3, budget_s=0.0
+    )
     result = timing.measure(clock.work, policy, clock=clock, load=lambda: None, cpus=1)
     assert result.loops == 16
     assert result.median_s == ms
 
 
 # ------------------------------------------------------------------------------------------ trees
+
 
 def test_synthetic_trees_are_seeded_and_sst_shaped():
     first, again = synthetic_trees(300, seed=0), synthetic_trees(300, seed=0)
@@ -237,17 +296,28 @@ def test_base_backend_without_timers_says_so():
 
 # ------------------------------------------------------------------------------------------ worker
 
+
 def _config(**changes):
-    config = dict(kind="sequence", cell="lstm", backend="numpy", impl=None, device="cpu", dtype="float32",
-                  threads=1, batch=2, steps=3, input=4, hidden=5)
+    config = dict(
+        kind="sequence",
+        cell="lstm",
+        backend="numpy",
+        impl=None,
+        device="cpu",
+        dtype="float32",
+        threads=1,
+        batch=2,
+        steps=3,
+        input=4,
+        hidden=5,
+    )
     config["pass"] = "forward+backward"
     config.update(changes)
     return config
 
 
 def test_worker_times_one_numpy_config_in_a_subprocess():
-    answer = call_worker({"mode": "time", "threads": 1, "policy": QUICK.as_dict(), "configs": [_config()]},
-                         timeout=120)
+    answer = call_worker({"mode": "time", "threads": 1, "policy": QUICK.as_dict(), "configs": [_config()]}, timeout=120)
     (row,) = answer["rows"]
     assert row["status"] == "ok", row["error"]
     assert row["impl"] == "native" and row["threads"] == 1
@@ -284,15 +354,21 @@ def test_a_crashing_worker_gives_failed_rows_and_the_sweep_goes_on():
 
 
 def test_an_uninstalled_backend_gives_unavailable_rows_without_a_process():
-    rows = run_configs([_config(backend="ghost")], threads=1, policy=QUICK,
-                       unavailable={"ghost": "ghost not installed (pip install ghost)"},
-                       command=(sys.executable, "-c", "raise SystemExit(1)"))
+    rows = run_configs(
+        [_config(backend="ghost")],
+        threads=1,
+        policy=QUICK,
+        unavailable={"ghost": "ghost not installed (pip install ghost)"},
+        command=(sys.executable, "-c", "raise SystemExit(1)"),
+    )
     assert rows[0]["status"] == "unavailable" and "not installed" in rows[0]["error"]
 
 
 def test_annotate_ratio_and_peak_fraction():
-    rows = [dict(_config(backend=b), status="ok", median_s=m, gflops_per_s=g)
-            for b, m, g in (("numpy", 2.0, 5.0), ("torch", 1.0, 10.0))]
+    rows = [
+        dict(_config(backend=b), status="ok", median_s=m, gflops_per_s=g)
+        for b, m, g in (("numpy", 2.0, 5.0), ("torch", 1.0, 10.0))
+    ]
     rows.append(dict(_config(backend="tensorflow"), status="failed", median_s=None, gflops_per_s=None))
     record.annotate(rows, {"float32": {"gflops": 40.0}})
     assert [r["ratio_to_fastest"] for r in rows] == [2.0, 1.0, None]
@@ -301,18 +377,41 @@ def test_annotate_ratio_and_peak_fraction():
 
 # ------------------------------------------------------------------------------------------ command
 
+
 def test_smoke_suite_end_to_end(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RNNBENCH_DATA_DIR", str(tmp_path / "no-data"))  # no SST here: synthetic trees
     results = tmp_path / "results"
-    code = cli.main(["bench", "--suite", "smoke", "--backends", "numpy", "--threads", "1", "--peak-frameworks",
-                     "numpy", "--settle", "0", "--results-dir", str(results), "--format", "json"])
+    code = cli.main(
+        [
+            "bench",
+            "--suite",
+            "smoke",
+            "--backends",
+            "numpy",
+            "--threads",
+            "1",
+            "--peak-frameworks",
+            "numpy",
+            "--settle",
+            "0",
+            "--results-dir",
+            str(results),
+            "--format",
+            "json",
+        ]
+    )
     printed = json.loads(capsys.readouterr().out)
     assert code == 0
     ((path, rec),) = read_records(results, schemas=(record.SCHEMA,))
     assert rec == printed
     assert RECORD_KEYS <= set(rec)
     assert (rec["schema"], rec["task"], rec["dataset"], rec["backend"], rec["status"]) == (
-        "rnnbench.bench/1", "bench", "smoke", "numpy", "ok")
+        "rnnbench.bench/1",
+        "bench",
+        "smoke",
+        "numpy",
+        "ok",
+    )
     assert rec["peak"]["gflops"] > 0 and rec["peak"]["dtype"] == "float32" and rec["peak"]["threads"] == 1
     assert rec["peak"]["framework"] == "numpy" and rec["peak"]["kernels"]["numpy"]["blas"]
     assert rec["kernels"]["numpy"]["blas"] and isinstance(rec["warnings"], list)
@@ -333,20 +432,26 @@ def test_smoke_suite_end_to_end(tmp_path, monkeypatch, capsys):
     assert node_by_node and all(r["steps"] == r["nodes"] - r["leaves"] for r in node_by_node)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--sizes", "64x100"], "is not BATCHxSTEPSxINPUTxHIDDEN"),
-    (["--sizes", "64x100x0x8"], "positive integers"),
-    (["--cells", "lstm,transformer"], "unknown cell 'transformer'"),
-    (["--backends", "nosuch"], "unknown backend 'nosuch'"),
-    (["--pass", "backward"], "unknown pass 'backward'"),
-    (["--dtype", "float16"], "unknown dtype 'float16'"),
-    (["--impls", "turbo"], "no selected backend has impl 'turbo'"),
-    (["--suite", "deepbench"], "sized for a GPU"),
-    (["--threads", "0"], "--threads must be at least 1"),
-    (["--budget", "-1"], "--budget must not be negative, got -1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--sizes", "64x100"], "is not BATCHxSTEPSxINPUTxHIDDEN"),
+        (["--sizes", "64x100x0x8"], "positive integers"),
+        (["--cells", "lstm,transformer"], "unknown cell 'transformer'"),
+        (["--backends", "nosuch"], "unknown backend 'nosuch'"),
+        (["--pass", "backward"], "unknown pass 'backward'"),
+        (["--dtype", "float16"], "unknown dtype 'float16'"),
+        (["--impls", "turbo"], "no selected backend has impl 'turbo'"),
+        (["--suite", "deepbench"], "sized for a GPU"),
+        (["--threads", "0"], "--threads must be at least 1"),
+        (["--budget", "-1"], "--budget must not be negative, got -1"),
+    ],
+)
 def test_bad_input_is_one_line_and_nonzero(argv, message, tmp_path, capsys):
-    code = cli.main(["bench", "--backends", "numpy", *argv, "--results-dir", str(tmp_path)] if "--backends" not in argv
-                    else ["bench", *argv, "--results-dir", str(tmp_path)])
+    code = cli.main(
+        ["bench", "--backends", "numpy", *argv, "--results-dir", str(tmp_path)]
+        if "--backends" not in argv
+        else ["bench", *argv, "--results-dir", str(tmp_path)]
+    )
     one_line_error(code, capsys.readouterr().err, message)
     assert not list(tmp_path.glob("*.json"))  # nothing ran, nothing was written

@@ -1,5 +1,6 @@
 """``rnnbench bench --suite lengths``: the padding arithmetic, the batching strategies, the ragged paths
 (NumPy's ragged loop, torch's packed sequences) giving the masked numbers, and the command end to end."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,10 @@ def test_every_strategy_batches_every_text_once(strategy):
 
 def test_the_strategies_order_their_padding_and_bucketed_is_the_tasks_batching():
     lens = np.random.default_rng(4).lognormal(5, 0.8, size=5000).astype(int) + 1  # IMDB-like long tail
-    fractions = {s: lengths.padding([lens[b] for b in lengths.plan_epoch(lens, s, 16)])["padding_fraction"]
-                 for s in lengths.STRATEGIES}
+    fractions = {
+        s: lengths.padding([lens[b] for b in lengths.plan_epoch(lens, s, 16)])["padding_fraction"]
+        for s in lengths.STRATEGIES
+    }
     assert fractions["random"] == fractions["packed"] > 0.5
     assert fractions["sorted"] < fractions["bucketed"] < 0.15 < 0.5 < fractions["random"]
     expected = training_order(lens, 16, lengths.SEED, 0)
@@ -88,8 +91,15 @@ def test_every_dataset_has_a_recorded_histogram():
 
 
 def test_lengths_rows_compare_the_strategies_of_one_backend_on_one_dataset():
-    row = {"kind": "lengths", "cell": "lstm", "backend": "numpy", "lengths_of": "imdb", "strategy": "random",
-           "token_budget": 4096, "batch": 18}
+    row = {
+        "kind": "lengths",
+        "cell": "lstm",
+        "backend": "numpy",
+        "lengths_of": "imdb",
+        "strategy": "random",
+        "token_budget": 4096,
+        "batch": 18,
+    }
     assert comparison_key(row) == comparison_key({**row, "strategy": "sorted"})
     assert comparison_key(row) != comparison_key({**row, "backend": "torch"})
     assert comparison_key(row) != comparison_key({**row, "lengths_of": "trec"})
@@ -97,11 +107,17 @@ def test_lengths_rows_compare_the_strategies_of_one_backend_on_one_dataset():
 
 # ------------------------------------------------------------------------------ the ragged paths
 
+
 def _lstm_run(params, x, lens, dy, dfinal, state, perm):
     """forward + backward of the NumPy LSTM on the batch rows in order ``perm``, results in the original order."""
     inv = np.argsort(perm)
-    y, final, cache = sequence.forward("lstm", params, np.ascontiguousarray(x[perm]), lens[perm],
-                                       None if state is None else {k: v[perm] for k, v in state.items()})
+    y, final, cache = sequence.forward(
+        "lstm",
+        params,
+        np.ascontiguousarray(x[perm]),
+        lens[perm],
+        None if state is None else {k: v[perm] for k, v in state.items()},
+    )
     state_grads = np.empty(dy.shape)
     grads = sequence.backward(cache, dy[perm], {k: v[perm] for k, v in dfinal.items()}, state_grads)
     per_row = {k: grads.pop(k)[inv] for k in ("x", "h0", "c0") if k in grads}
@@ -135,8 +151,9 @@ def _model_grads(backend_name, padding, dtype="float64"):
     spec = ModelSpec(cell="lstm", hidden_size=8, num_outputs=3, vocab_size=40, embed_size=6, dtype=dtype)
     params = init_model_params(spec)
     backend = get_backend(backend_name)
-    model = backend.build_model(spec, params, padding=padding) if padding != "mask" else \
-        backend.build_model(spec, params)
+    model = (
+        backend.build_model(spec, params, padding=padding) if padding != "mask" else backend.build_model(spec, params)
+    )
     results = []
     for ids, lens, _ in lengths.synthetic_batches([[5, 3, 7, 1], [2, 9, 9], [4, 4]], 40):
         targets = np.arange(len(lens)) % 3
@@ -150,8 +167,9 @@ def test_a_packed_model_gives_the_masked_models_loss_and_gradients(backend_name)
     if not entry.available:
         pytest.skip(entry.unavailable_reason())
     assert "pack" in entry.load().padding_paths
-    for (loss_m, grads_m), (loss_p, grads_p) in zip(_model_grads(backend_name, "mask"),
-                                                    _model_grads(backend_name, "pack")):
+    for (loss_m, grads_m), (loss_p, grads_p) in zip(
+        _model_grads(backend_name, "mask"), _model_grads(backend_name, "pack")
+    ):
         assert loss_p == pytest.approx(loss_m, rel=1e-12)
         for name in grads_m:
             np.testing.assert_allclose(grads_p[name], grads_m[name], rtol=0, atol=1e-12, err_msg=name)
@@ -176,15 +194,35 @@ def test_a_backend_without_a_skip_path_has_an_unsupported_packed_row():
 
 # ------------------------------------------------------------------------------ the command
 
+
 @pytest.mark.timeout(300)
 def test_lengths_suite_end_to_end_offline(tmp_path, monkeypatch, capsys):
     """No data and --offline: the recorded histogram, said in the record and the table; a packed row per
     backend that has a skip path; the rows of a backend compared in rounds."""
     monkeypatch.setenv("RNNBENCH_DATA_DIR", str(tmp_path / "no-data"))
     results = tmp_path / "results"
-    code = cli.main(["bench", "--suite", "lengths", "--backends", "numpy", "--datasets", "trec", "--offline",
-                     "--token-budget", "256", "--threads", "1", "--settle", "0", "--budget", "0",
-                     "--results-dir", str(results)])
+    code = cli.main(
+        [
+            "bench",
+            "--suite",
+            "lengths",
+            "--backends",
+            "numpy",
+            "--datasets",
+            "trec",
+            "--offline",
+            "--token-budget",
+            "256",
+            "--threads",
+            "1",
+            "--settle",
+            "0",
+            "--budget",
+            "0",
+            "--results-dir",
+            str(results),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "SYNTHETIC lengths from the recorded histogram of trec" in out
@@ -212,8 +250,11 @@ def test_lengths_suite_end_to_end_offline(tmp_path, monkeypatch, capsys):
     assert "SYNTHETIC lengths drawn from the recorded histogram of trec" in report.out
     assert "no data for the speed table" in report.out  # the lengths rows are no rows of the speed table
     # a later record: each backend shows its latest measurement (its strategies compared within one record)
-    slower = dict(rows["random"], median_s=rows["random"]["median_s"] * 1000,
-                  ms_per_1k_tokens=rows["random"]["ms_per_1k_tokens"] * 1000)
+    slower = dict(
+        rows["random"],
+        median_s=rows["random"]["median_s"] * 1000,
+        ms_per_1k_tokens=rows["random"]["ms_per_1k_tokens"] * 1000,
+    )
     later = dict(rec, started_at="2999-01-01T00:00:00+00:00", rows=[dict(slower, backend="other")])
     (results / "later.json").write_text(json.dumps(later))
     assert cli.main(["report", "--results-dir", str(results), "--table", "lengths", "--format", "csv"]) == 0
@@ -222,19 +263,24 @@ def test_lengths_suite_end_to_end_offline(tmp_path, monkeypatch, capsys):
 
     shown = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert sorted((r["backend"], r["strategy"]) for r in shown) == sorted(
-        [("numpy", s) for s in lengths.STRATEGIES] + [("other", "random")])  # numpy's rows stay: none later
+        [("numpy", s) for s in lengths.STRATEGIES] + [("other", "random")]
+    )  # numpy's rows stay: none later
     assert [float(r["ms_per_1k_tokens"]) for r in shown if r["backend"] == "other"] == [
-        pytest.approx(slower["ms_per_1k_tokens"])]
+        pytest.approx(slower["ms_per_1k_tokens"])
+    ]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--suite", "lengths", "--datasets", "wiki"], "unknown dataset 'wiki'"),
-    (["--suite", "lengths", "--strategies", "random,zipped"], "unknown strategy 'zipped'"),
-    (["--suite", "lengths", "--sizes", "4x5x6x7"], "--sizes does not apply to --suite lengths"),
-    (["--suite", "lengths", "--cells", "treelstm"], "unknown cell 'treelstm'"),
-    (["--suite", "lengths", "--token-budget", "0"], "--token-budget"),
-    (["--strategies", "random"], "--strategies applies to --suite lengths only"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--suite", "lengths", "--datasets", "wiki"], "unknown dataset 'wiki'"),
+        (["--suite", "lengths", "--strategies", "random,zipped"], "unknown strategy 'zipped'"),
+        (["--suite", "lengths", "--sizes", "4x5x6x7"], "--sizes does not apply to --suite lengths"),
+        (["--suite", "lengths", "--cells", "treelstm"], "unknown cell 'treelstm'"),
+        (["--suite", "lengths", "--token-budget", "0"], "--token-budget"),
+        (["--strategies", "random"], "--strategies applies to --suite lengths only"),
+    ],
+)
 def test_lengths_bad_input_is_one_line(argv, message, tmp_path, capsys):
     code = cli.main(["bench", "--backends", "numpy", *argv, "--settle", "0", "--results-dir", str(tmp_path)])
     one_line_error(code, capsys.readouterr().err, message)

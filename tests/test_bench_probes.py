@@ -1,6 +1,7 @@
 """The probes of issue 20 (rnnbench/bench/probes.py): CPU windows on the real /proc and with fed numbers, their
 merge, the peak memory of a call by both methods, and the must-show: BPTT keeps every step, so NumPy LSTM
 forward+backward at T=200 needs about twice the memory of T=100. Nothing here asserts a speed."""
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,12 @@ from rnnbench.bench import probes
 from rnnbench.bench.probes import CpuWindow, first_call, peak_bytes
 from rnnbench.bench.verdict import OTHER_CPUS_LIMIT
 
-MIB = 2 ** 20
+MIB = 2**20
 linux_only = pytest.mark.skipif(not probes.PROC_STAT.exists(), reason="needs Linux /proc")
 
 
 # ------------------------------------------------------------------------------------------- CPU windows
+
 
 @linux_only
 @pytest.mark.timeout(30)
@@ -43,8 +45,9 @@ def test_a_busy_loop_in_the_window_is_our_own_cpu_time():
 def test_a_busy_child_process_shows_as_other_cpus_over_the_limit():
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with CpuWindow() as w:
-        child = subprocess.Popen([sys.executable, "-S", "-c",
-                                  "import time\nend = time.time() + 1.0\nwhile time.time() < end: pass"])
+        child = subprocess.Popen(
+            [sys.executable, "-S", "-c", "import time\nend = time.time() + 1.0\nwhile time.time() < end: pass"]
+        )
         child.wait(timeout=20)  # we sleep in wait(): the busy CPU is the child's
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     child_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -81,48 +84,78 @@ def test_read_stat_counts_busy_steal_and_total_jiffies(monkeypatch, tmp_path):
 
 
 def test_a_window_computes_other_cpus_and_steal_from_fed_counters():
-    w = CpuWindow(clock=_Fed(100.0, 102.0), stat=_Fed((10.0, 0.0, 20.0), (13.0, 0.1, 24.0)),
-                  own_cpu=_Fed(5.0, 6.0), load=_Fed(1.5, 2.5))
+    w = CpuWindow(
+        clock=_Fed(100.0, 102.0),
+        stat=_Fed((10.0, 0.0, 20.0), (13.0, 0.1, 24.0)),
+        own_cpu=_Fed(5.0, 6.0),
+        load=_Fed(1.5, 2.5),
+    )
     with w:
         pass
     assert w.wall_s == 2.0 and w.own_cpu_s == 1.0
     assert w.other_cpus == pytest.approx((3.0 - 1.0) / 2.0)
     assert w.steal_fraction == pytest.approx(0.1 / 4.0)
-    assert w.as_dict() == {"wall_s": 2.0, "own_cpu_s": 1.0, "other_cpus": pytest.approx(1.0),
-                           "steal_fraction": pytest.approx(0.025), "load": [1.5, 2.5]}
+    assert w.as_dict() == {
+        "wall_s": 2.0,
+        "own_cpu_s": 1.0,
+        "other_cpus": pytest.approx(1.0),
+        "steal_fraction": pytest.approx(0.025),
+        "load": [1.5, 2.5],
+    }
 
 
 def test_other_cpus_is_clamped_at_zero_and_none_where_the_os_does_not_tell():
-    with CpuWindow(clock=_Fed(0.0, 1.0), stat=_Fed((10.0, 0.0, 20.0), (10.5, 0.0, 22.0)),
-                   own_cpu=_Fed(0.0, 0.9), load=_Fed(0.1, 0.1)) as w:
+    with CpuWindow(
+        clock=_Fed(0.0, 1.0),
+        stat=_Fed((10.0, 0.0, 20.0), (10.5, 0.0, 22.0)),
+        own_cpu=_Fed(0.0, 0.9),
+        load=_Fed(0.1, 0.1),
+    ) as w:
         pass
     assert w.other_cpus == 0.0
     with CpuWindow(clock=_Fed(0.0, 1.0), stat=lambda: None, own_cpu=lambda: None, load=lambda: None) as w:
         pass
-    assert w.as_dict() == {"wall_s": 1.0, "own_cpu_s": None, "other_cpus": None, "steal_fraction": None,
-                           "load": [None, None]}
+    assert w.as_dict() == {
+        "wall_s": 1.0,
+        "own_cpu_s": None,
+        "other_cpus": None,
+        "steal_fraction": None,
+        "load": [None, None],
+    }
 
 
 def test_merge_adds_seconds_and_averages_by_wall_time():
-    first = CpuWindow(clock=_Fed(0.0, 1.0), stat=_Fed((0.0, 0.0, 0.0), (0.7, 0.0, 2.0)),
-                      own_cpu=_Fed(0.0, 0.2), load=_Fed(1.0, 1.2))
+    first = CpuWindow(
+        clock=_Fed(0.0, 1.0), stat=_Fed((0.0, 0.0, 0.0), (0.7, 0.0, 2.0)), own_cpu=_Fed(0.0, 0.2), load=_Fed(1.0, 1.2)
+    )
     with first:
         pass
     assert first.other_cpus == pytest.approx(0.5)
     second = {"wall_s": 3.0, "own_cpu_s": 1.0, "other_cpus": 1.0, "steal_fraction": 0.04, "load": [1.3, 2.0]}
     unknown = {"wall_s": 4.0, "own_cpu_s": None, "other_cpus": None, "steal_fraction": None, "load": [2.0, 0.5]}
     merged = CpuWindow.merge([first, second])
-    assert merged == {"wall_s": 4.0, "own_cpu_s": pytest.approx(1.2), "other_cpus": pytest.approx(3.5 / 4),
-                      "steal_fraction": pytest.approx(0.12 / 4), "load": [1.0, 2.0]}
+    assert merged == {
+        "wall_s": 4.0,
+        "own_cpu_s": pytest.approx(1.2),
+        "other_cpus": pytest.approx(3.5 / 4),
+        "steal_fraction": pytest.approx(0.12 / 4),
+        "load": [1.0, 2.0],
+    }
     # A window that knows nothing adds its wall time and its load, not a zero to the averages.
     merged = CpuWindow.merge([first, second, unknown])
     assert merged["wall_s"] == 8.0 and merged["other_cpus"] == pytest.approx(3.5 / 4)
     assert merged["load"] == [1.0, 0.5]
-    assert CpuWindow.merge([]) == {"wall_s": 0.0, "own_cpu_s": None, "other_cpus": None,
-                                   "steal_fraction": None, "load": [None, None]}
+    assert CpuWindow.merge([]) == {
+        "wall_s": 0.0,
+        "own_cpu_s": None,
+        "other_cpus": None,
+        "steal_fraction": None,
+        "load": [None, None],
+    }
 
 
 # ------------------------------------------------------------------------------------------- peak memory
+
 
 def _allocate_200_mib():
     a = np.ones(200 * MIB // 8)  # np.ones writes every page, so all of it is resident
@@ -195,8 +228,16 @@ def test_numpy_lstm_backward_at_t200_needs_about_twice_the_memory_of_t100():
     allocator slack that depends on what the process did before (the same T=200 call reads 16 to 23 MiB).
     """
     env = {**os.environ, "RNNBENCH_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    children = {steps: subprocess.Popen([sys.executable, "-c", LSTM_PEAK, str(steps)], env=env, text=True,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE) for steps in (100, 200)}
+    children = {
+        steps: subprocess.Popen(
+            [sys.executable, "-c", LSTM_PEAK, str(steps)],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for steps in (100, 200)
+    }
     peaks = {}
     for steps, child in children.items():
         out, err = child.communicate(timeout=110)
@@ -209,6 +250,7 @@ def test_numpy_lstm_backward_at_t200_needs_about_twice_the_memory_of_t100():
 
 
 # ------------------------------------------------------------------------------------------- first call
+
 
 def test_first_call_times_exactly_one_call():
     calls = []

@@ -1,6 +1,7 @@
 """Interleaved rounds (issue 20): seeded shuffled visits, per-round ratios, adaptive stopping, faults, and
 every new row field end to end. Fake workers answer with planted times; nothing asserts a speed.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ from cli_helpers import one_line_error
 #: A serving worker that plays back planted seconds per call: ``config["fake"]`` is a list (one value a
 #: visit, cycled) and ``config["fault"]`` = [visit, "crash" | "hang" | "garbage" | "error"] plants a fault.
 #: Every request is logged to $FAKE_LOG as [pid, op, id].
-FAKE_WORKER = textwrap.dedent('''
+FAKE_WORKER = textwrap.dedent("""
     import json, os, sys, time
     log = open(os.environ["FAKE_LOG"], "a")
     rows = {}
@@ -64,7 +65,7 @@ FAKE_WORKER = textwrap.dedent('''
             rows.pop(key, None)
             answer = {}
         print(json.dumps(answer), flush=True)
-''')
+""")
 
 
 @pytest.fixture
@@ -81,21 +82,51 @@ def fake(tmp_path, monkeypatch):
 
 
 def _config(backend="numpy", impl=None, fake=(0.001,), cell="lstm", **extra):
-    config = dict(kind="sequence", cell=cell, backend=backend, impl=impl, device="cpu", dtype="float32",
-                  threads=1, batch=2, steps=3, input=4, hidden=5, fake=list(fake), **extra)
+    config = dict(
+        kind="sequence",
+        cell=cell,
+        backend=backend,
+        impl=impl,
+        device="cpu",
+        dtype="float32",
+        threads=1,
+        batch=2,
+        steps=3,
+        input=4,
+        hidden=5,
+        fake=list(fake),
+        **extra,
+    )
     config["pass"] = "forward"
     return config
 
 
 def _policy(**changes):
-    base = dict(warmup_calls=1, warmup_s=0.0, min_sample_s=0.001, min_samples=1, max_samples=5, budget_s=100.0,
-                min_rounds=4, max_rounds=4, visit_samples=1, target_ci=0.03)
+    base = dict(
+        warmup_calls=1,
+        warmup_s=0.0,
+        min_sample_s=0.001,
+        min_samples=1,
+        max_samples=5,
+        budget_s=100.0,
+        min_rounds=4,
+        max_rounds=4,
+        visit_samples=1,
+        target_ci=0.03,
+    )
     return TimingPolicy(**{**base, **changes})
 
 
 def _run(command, configs, isolation="config", policy=None, timeout=30.0, progress=None):
-    return run_configs(configs, threads=1, policy=policy or _policy(), isolation=isolation, timeout=timeout,
-                       command=command, progress=progress)
+    return run_configs(
+        configs,
+        threads=1,
+        policy=policy or _policy(),
+        isolation=isolation,
+        timeout=timeout,
+        command=command,
+        progress=progress,
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -109,13 +140,14 @@ def _alive(pid: int) -> bool:
 
 # ------------------------------------------------------------------------------------------ rounds
 
+
 def test_rounds_visit_every_row_once_a_round_in_a_seeded_shuffled_order(fake):
     command, requests = fake
     configs = [_config(b) for b in ("numpy", "torch", "tensorflow", "jax")]
     rows = _run(command, configs, policy=_policy(min_rounds=6, max_rounds=6))
     visits = [int(key) for _, op, key in requests() if op == "sample"]
     assert len(visits) == 6 * 4
-    rounds = [visits[k:k + 4] for k in range(0, len(visits), 4)]
+    rounds = [visits[k : k + 4] for k in range(0, len(visits), 4)]
     rng, expected = random.Random(0), []  # the first comparison's seed is 0
     for _ in rounds:
         order = [0, 1, 2, 3]
@@ -157,8 +189,7 @@ def test_per_round_ratios_give_ratio_to_fastest_and_its_interval(fake):
 
 def test_a_single_round_has_no_ratio_interval(fake):
     command, _ = fake
-    rows = _run(command, [_config("numpy"), _config("torch", fake=[0.002])],
-                policy=_policy(min_rounds=1, max_rounds=1))
+    rows = _run(command, [_config("numpy"), _config("torch", fake=[0.002])], policy=_policy(min_rounds=1, max_rounds=1))
     assert [r["ratio_to_fastest"] for r in rows] == [1.0, 2.0]
     assert [r["ratio_ci95"] for r in rows] == [None, None]
 
@@ -185,25 +216,36 @@ def test_sampling_stops_when_the_budget_is_spent_or_at_max_rounds(fake):
 
 def test_min_samples_raise_the_minimum_rounds(fake):
     command, _ = fake
-    rows = _run(command, [_config("numpy")], policy=_policy(min_rounds=2, max_rounds=40, min_samples=9,
-                                                            visit_samples=3))
+    rows = _run(
+        command, [_config("numpy")], policy=_policy(min_rounds=2, max_rounds=40, min_samples=9, visit_samples=3)
+    )
     assert rows[0]["rounds"] == 3 and rows[0]["count"] == 9
 
 
 def test_comparisons_group_what_compares():
-    configs = [_config("numpy"), _config("torch"), _config("numpy", cell="gru"), _config("torch", impl="loop"),
-               _config("numpy", layers=2, bidirectional=True), _config("torch", layers=2, bidirectional=True)]
+    configs = [
+        _config("numpy"),
+        _config("torch"),
+        _config("numpy", cell="gru"),
+        _config("torch", impl="loop"),
+        _config("numpy", layers=2, bidirectional=True),
+        _config("torch", layers=2, bidirectional=True),
+    ]
     assert comparisons(range(6), configs) == [[0, 1, 3], [2], [4, 5]]  # a stacked BiLSTM is its own comparison
 
 
 # ------------------------------------------------------------------------------------------ faults
 
-@pytest.mark.parametrize("fault, reason", [
-    ("crash", "worker exited with status 3: segfault, say"),
-    ("hang", "worker timed out after 3 s"),
-    ("garbage", "worker answered no JSON"),
-    ("error", "RuntimeError: planted"),
-])
+
+@pytest.mark.parametrize(
+    "fault, reason",
+    [
+        ("crash", "worker exited with status 3: segfault, say"),
+        ("hang", "worker timed out after 3 s"),
+        ("garbage", "worker answered no JSON"),
+        ("error", "RuntimeError: planted"),
+    ],
+)
 def test_a_worker_dying_mid_round_fails_only_its_row(fake, fault, reason):
     command, requests = fake
     configs = [_config("numpy"), _config("torch", fake=[0.002], fault=[3, fault]), _config("tensorflow")]
@@ -220,8 +262,12 @@ def test_a_worker_dying_mid_round_fails_only_its_row(fake, fault, reason):
 
 def test_a_worker_holding_several_rows_fails_them_and_is_restarted_for_the_next_comparison(fake):
     command, requests = fake
-    configs = [_config("numpy", impl="native", fault=[2, "crash"]), _config("numpy", impl="other"),
-               _config("torch"), _config("numpy", impl="native", cell="gru")]
+    configs = [
+        _config("numpy", impl="native", fault=[2, "crash"]),
+        _config("numpy", impl="other"),
+        _config("torch"),
+        _config("numpy", impl="native", cell="gru"),
+    ]
     rows = _run(command, configs, isolation="backend", policy=_policy(min_rounds=3, max_rounds=3))
     assert [r["status"] for r in rows] == ["failed", "failed", "ok", "ok"]
     assert "status 3" in rows[0]["error"]
@@ -260,18 +306,49 @@ def test_an_interrupted_bench_stops_every_worker(fake):
 
 # ------------------------------------------------------------------------------------------ table
 
+
 def _row(backend, median, ci, ratio, ratio_ci, **extra):
-    return {"kind": "sequence", "cell": "lstm", "backend": backend, "impl": "native", "device": "cpu",
-            "dtype": "float32", "threads": 2, "batch": 64, "steps": 100, "input": 128, "hidden": 256,
-            "pass": "forward", "status": "ok", "median_s": median, "ci95_s": ci, "count": 20,
-            "ratio_to_fastest": ratio, "ratio_ci95": ratio_ci, "round_seed": 0, "gflops_per_s": 1.0,
-            "peak_bytes": 3 * 2 ** 20, "first_call_s": 2.5, "warnings": [], **extra}
+    return {
+        "kind": "sequence",
+        "cell": "lstm",
+        "backend": backend,
+        "impl": "native",
+        "device": "cpu",
+        "dtype": "float32",
+        "threads": 2,
+        "batch": 64,
+        "steps": 100,
+        "input": 128,
+        "hidden": 256,
+        "pass": "forward",
+        "status": "ok",
+        "median_s": median,
+        "ci95_s": ci,
+        "count": 20,
+        "ratio_to_fastest": ratio,
+        "ratio_ci95": ratio_ci,
+        "round_seed": 0,
+        "gflops_per_s": 1.0,
+        "peak_bytes": 3 * 2**20,
+        "first_call_s": 2.5,
+        "warnings": [],
+        **extra,
+    }
 
 
 def test_the_table_shows_intervals_memory_first_call_and_what_is_not_stable():
-    rows = [_row("numpy", 0.0100, [0.0098, 0.0102], 1.0, [1.0, 1.0], stable=True, unstable_reasons=[]),
-            _row("torch", 0.0132, [0.0125, 0.0135], 1.32, [1.28, 1.36], stable=False,
-                 unstable_reasons=["interval ±5.3%, wider than the 3% target"])]
+    rows = [
+        _row("numpy", 0.0100, [0.0098, 0.0102], 1.0, [1.0, 1.0], stable=True, unstable_reasons=[]),
+        _row(
+            "torch",
+            0.0132,
+            [0.0125, 0.0135],
+            1.32,
+            [1.28, 1.36],
+            stable=False,
+            unstable_reasons=["interval ±5.3%, wider than the 3% target"],
+        ),
+    ]
     text = table.format_rows(rows, {})
     assert "10 ±2.0%" in text and "13.2 ±5.3%" in text
     assert "1.32× [1.28–1.36]" in text and "1.00× [1.00–1.00]" in text
@@ -286,15 +363,43 @@ def test_the_table_shows_intervals_memory_first_call_and_what_is_not_stable():
 
 # ------------------------------------------------------------------------------------------ command, real workers
 
-NEW_ROW_FIELDS = {"ci95_s", "rel_ci", "ci_coverage", "rounds", "ratio_to_fastest", "ratio_ci95", "stop_reason",
-                  "first_call_s", "peak_bytes", "peak_method", "cpu", "stable", "unstable_reasons", "samples_s"}
+NEW_ROW_FIELDS = {
+    "ci95_s",
+    "rel_ci",
+    "ci_coverage",
+    "rounds",
+    "ratio_to_fastest",
+    "ratio_ci95",
+    "stop_reason",
+    "first_call_s",
+    "peak_bytes",
+    "peak_method",
+    "cpu",
+    "stable",
+    "unstable_reasons",
+    "samples_s",
+}
 CPU_FIELDS = {"wall_s", "own_cpu_s", "other_cpus", "steal_fraction", "load"}
 
 
 def _bench(tmp_path, capsys, *argv):
     results = tmp_path / "results"
-    code = cli.main(["bench", "--threads", "1", "--peak-frameworks", "numpy", "--settle", "0",
-                     "--results-dir", str(results), "--format", "json", *argv])
+    code = cli.main(
+        [
+            "bench",
+            "--threads",
+            "1",
+            "--peak-frameworks",
+            "numpy",
+            "--settle",
+            "0",
+            "--results-dir",
+            str(results),
+            "--format",
+            "json",
+            *argv,
+        ]
+    )
     out, err = capsys.readouterr()
     return code, (json.loads(out) if out.strip() else None), err
 
@@ -318,8 +423,24 @@ def _check_row(row, policy_target=0.03):
 
 def test_a_custom_grid_end_to_end_has_every_new_field(tmp_path, capsys):
     backends = "numpy,torch" if __import__("importlib.util").util.find_spec("torch") else "numpy"
-    code, rec, err = _bench(tmp_path, capsys, "--backends", backends, "--cells", "lstm", "--sizes", "4x5x8x16",
-                            "--pass", "forward", "--min-samples", "3", "--budget", "0.05", "--target-ci", "2.5")
+    code, rec, err = _bench(
+        tmp_path,
+        capsys,
+        "--backends",
+        backends,
+        "--cells",
+        "lstm",
+        "--sizes",
+        "4x5x8x16",
+        "--pass",
+        "forward",
+        "--min-samples",
+        "3",
+        "--budget",
+        "0.05",
+        "--target-ci",
+        "2.5",
+    )
     assert code == 0, err
     assert rec["config"]["timing"]["target_ci"] == 0.025 and rec["config"]["timing"]["interleaved"] is True
     assert len(rec["rows"]) == len(backends.split(","))
@@ -343,8 +464,9 @@ def test_the_smoke_suite_end_to_end_has_every_new_field(tmp_path, capsys, monkey
     for row in rec["rows"]:
         _check_row(row)
     trees = [r for r in rec["rows"] if r["kind"] == "tree"]
-    assert {r["round_seed"] for r in trees if r["impl"] == "node-by-node"} == \
-        {r["round_seed"] for r in trees if r["impl"] == "level-batched"}  # schedules compare, interleaved
+    assert {r["round_seed"] for r in trees if r["impl"] == "node-by-node"} == {
+        r["round_seed"] for r in trees if r["impl"] == "level-batched"
+    }  # schedules compare, interleaved
 
 
 def _plant_verdict(monkeypatch, unstable_cell):
@@ -360,29 +482,46 @@ def _plant_verdict(monkeypatch, unstable_cell):
     monkeypatch.setattr(sweep, "measure_peak", lambda **kwargs: {"gflops": None, "error": "not measured here"})
 
 
-@pytest.mark.parametrize("unstable_cell, require, code_expected", [
-    ("gru", True, 1), ("gru", False, 0), ("none", True, 0)])
-def test_require_stable_exits_1_on_an_unstable_row(tmp_path, capsys, monkeypatch, unstable_cell, require,
-                                                   code_expected):
+@pytest.mark.parametrize(
+    "unstable_cell, require, code_expected", [("gru", True, 1), ("gru", False, 0), ("none", True, 0)]
+)
+def test_require_stable_exits_1_on_an_unstable_row(
+    tmp_path, capsys, monkeypatch, unstable_cell, require, code_expected
+):
     _plant_verdict(monkeypatch, unstable_cell)
-    code, rec, err = _bench(tmp_path, capsys, "--backends", "numpy", "--cells", "rnn,gru", "--sizes", "2x3x4x5",
-                            "--pass", "forward", "--min-samples", "3", "--budget", "0",
-                            *(["--require-stable"] if require else []))
+    code, rec, err = _bench(
+        tmp_path,
+        capsys,
+        "--backends",
+        "numpy",
+        "--cells",
+        "rnn,gru",
+        "--sizes",
+        "2x3x4x5",
+        "--pass",
+        "forward",
+        "--min-samples",
+        "3",
+        "--budget",
+        "0",
+        *(["--require-stable"] if require else []),
+    )
     assert code == code_expected, err
     gru = next(r for r in rec["rows"] if r["cell"] == "gru")
     assert gru["stable"] is (unstable_cell != "gru")
     assert rec["stable"] is (unstable_cell != "gru")
     if code_expected:
         (line,) = [x for x in err.splitlines() if x.startswith("rnnbench:")]
-        assert line == ("rnnbench: not stable (--require-stable): 1 row(s) unstable "
-                        "(numpy native gru 2x3x4x5 forward)")
+        assert line == ("rnnbench: not stable (--require-stable): 1 row(s) unstable (numpy native gru 2x3x4x5 forward)")
         assert "1 of 2 rows unstable" in rec["unstable_reasons"]
 
 
 def test_new_options_refuse_bad_values_in_one_line(tmp_path, capsys):
-    for argv, message in ((["--target-ci", "0"], "--target-ci must lie in (0, 100], got 0"),
-                          (["--target-ci", "nan"], "--target-ci must be a finite number, got nan"),
-                          (["--settle", "-1"], "--settle must not be negative, got -1")):
+    for argv, message in (
+        (["--target-ci", "0"], "--target-ci must lie in (0, 100], got 0"),
+        (["--target-ci", "nan"], "--target-ci must be a finite number, got nan"),
+        (["--settle", "-1"], "--settle must not be negative, got -1"),
+    ):
         code = cli.main(["bench", "--backends", "numpy", *argv, "--results-dir", str(tmp_path)])
         one_line_error(code, capsys.readouterr().err, message)
 
@@ -401,7 +540,8 @@ def test_sigterm_of_the_bench_process_reaps_its_workers(fake, tmp_path):
 
     command, requests = fake
     script = tmp_path / "parent.py"
-    script.write_text(textwrap.dedent(f'''
+    script.write_text(
+        textwrap.dedent(f"""
         import sys
         from rnnbench import signals
         from rnnbench.bench.sweep import run_configs
@@ -413,7 +553,8 @@ def test_sigterm_of_the_bench_process_reaps_its_workers(fake, tmp_path):
                             isolation="impl", timeout=60.0, command={list(command)!r})
         except KeyboardInterrupt as exc:
             sys.exit(signals.exit_status(exc))
-    '''))
+    """)
+    )
     parent = subprocess.Popen([sys.executable, str(script)], env=os.environ)
     deadline = time.monotonic() + 60
     while not any(op == "sample" and key == "1" for _, op, key in requests()):  # the torch worker now hangs

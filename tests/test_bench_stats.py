@@ -4,6 +4,7 @@ about 95% of the time over many seeded draws, and does the change test say what 
 Lognormal samples stand in for timing noise (skewed, only positive); the true median of
 ``exp(N(mu, sigma))`` is ``exp(mu)``, so every interval's coverage can be counted exactly. Nothing is timed.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,7 @@ def test_median_interval_says_the_coverage_its_ranks_give(n):
     intervals = [stats.median_interval(samples) for samples in draws]
     stated = intervals[0].coverage
     assert (stated < 0.95) == (n < 6)
-    assert stated == pytest.approx(1 - 2 * sum(math.comb(n, k) for k in range(stats.median_ranks(n)[0])) / 2 ** n)
+    assert stated == pytest.approx(1 - 2 * sum(math.comb(n, k) for k in range(stats.median_ranks(n)[0])) / 2**n)
     observed = sum(i.lo <= 1.0 <= i.hi for i in intervals) / len(intervals)
     assert abs(observed - stated) < 0.02, (observed, stated)
     assert all(i.lo <= i.center <= i.hi for i in intervals)

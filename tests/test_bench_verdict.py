@@ -1,5 +1,6 @@
 """Stability verdicts of issue 20 (rnnbench/bench/verdict.py): each reason a row or a record can be unstable,
 on synthetic rows, the best recorded peak of a host, and settle() with fed loads and a fake clock (no sleeping)."""
+
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ def _row(**changes) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ rows
+
 
 def test_a_clean_row_is_stable():
     assert row_verdict(_row()) == (True, [])
@@ -57,7 +59,8 @@ def test_other_processes_and_steal_are_named_with_their_numbers():
     assert not stable
     assert reasons == ["other processes used 1.9 CPUs while it was sampled (1-min load 3.9 on 2 usable CPUs)"]
     assert row_verdict(_row(cpu=dict(busy, load=[None, None])))[1] == [
-        "other processes used 1.9 CPUs while it was sampled"]
+        "other processes used 1.9 CPUs while it was sampled"
+    ]
     assert row_verdict(_row(cpu=dict(QUIET_CPU, other_cpus=verdict.OTHER_CPUS_LIMIT))) == (True, [])
     stolen = dict(QUIET_CPU, steal_fraction=0.083)
     assert row_verdict(_row(cpu=stolen)) == (False, ["8.3% of CPU time stolen by the hypervisor"])
@@ -75,11 +78,17 @@ def test_every_reason_at_once():
 
 # ------------------------------------------------------------------------------------------------ records
 
+
 def _record(rows, peak=219.0, load_start=(0.2, 1.0, 1.0), load_end=(0.4, 1.0, 1.0), **extra) -> dict:
-    return {"schema": "rnnbench.bench/1", "machine": {"hostname": "vm", "cpu_model": "AMD EPYC", "logical_cpus": 2,
-                                                     "usable_cpus": 2},
-            "config": {"timing": {"target_ci": 0.03}}, "peaks": {"float32": {"gflops": peak, "dtype": "float32"}},
-            "load_average": {"start": list(load_start), "end": list(load_end)}, "rows": rows, **extra}
+    return {
+        "schema": "rnnbench.bench/1",
+        "machine": {"hostname": "vm", "cpu_model": "AMD EPYC", "logical_cpus": 2, "usable_cpus": 2},
+        "config": {"timing": {"target_ci": 0.03}},
+        "peaks": {"float32": {"gflops": peak, "dtype": "float32"}},
+        "load_average": {"start": list(load_start), "end": list(load_end)},
+        "rows": rows,
+        **extra,
+    }
 
 
 def test_a_clean_record_is_stable():
@@ -113,7 +122,8 @@ def test_a_peak_far_below_the_best_recorded_one_makes_the_record_unstable():
     double = _record([_row()])
     double["peaks"]["float64"] = {"gflops": 20.0}
     assert record_verdict(double, {"float32": 219.0, "float64": 100.0})[1] == [
-        "float64 peak GEMM 20 GFLOP/s is 20% of this machine's best recorded 100 GFLOP/s"]
+        "float64 peak GEMM 20 GFLOP/s is 20% of this machine's best recorded 100 GFLOP/s"
+    ]
 
 
 def test_the_record_load_counts_only_when_the_rows_have_no_cpu_of_their_own():
@@ -121,15 +131,18 @@ def test_the_record_load_counts_only_when_the_rows_have_no_cpu_of_their_own():
     busy = _record(rows, load_start=(3.9, 2.0, 1.0), load_end=(6.2, 3.0, 2.0))
     assert record_verdict(busy) == (False, ["1-min load 3.9 at the start and 6.2 at the end, above the 2 usable CPUs"])
     assert record_verdict(_record(rows, load_end=(2.2, 1.0, 1.0)))[1] == [
-        "1-min load 2.2 at the end, above the 2 usable CPUs"]
+        "1-min load 2.2 at the end, above the 2 usable CPUs"
+    ]
     with_cpu = _record([_row()], load_start=(3.9, 2.0, 1.0), load_end=(6.2, 3.0, 2.0))
     assert record_verdict(with_cpu) == (True, [])
 
 
 def test_a_malformed_record_is_judged_on_what_it_has():
     assert record_verdict({}) == (True, [])
-    assert record_verdict({"rows": "x", "machine": [], "peaks": {"float32": "fast"}, "load_average": 3,
-                           "config": {"timing": None}}, {"float32": "x"}) == (True, [])
+    assert record_verdict(
+        {"rows": "x", "machine": [], "peaks": {"float32": "fast"}, "load_average": 3, "config": {"timing": None}},
+        {"float32": "x"},
+    ) == (True, [])
 
 
 def test_best_recorded_peaks_of_a_host(tmp_path):
@@ -160,6 +173,7 @@ def test_best_recorded_peaks_of_a_host(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ settle
 
+
 class _Machine:
     """A fake clock that sleep() advances, and a 1-min load read from a list (the last value repeats)."""
 
@@ -181,8 +195,10 @@ def test_settle_waits_until_the_load_falls_below_half_the_cpus():
     m = _Machine([1.8, 1.5, 1.2, 0.9, 0.5])
     assert m.settle(30) == {"waited_s": 6.0, "load_before": 1.8, "load_after": 0.9, "settled": True, "limit_s": 30}
     assert m.slept == [2.0, 2.0, 2.0]
-    assert m.said == ["bench: waiting up to 30 s for the machine to settle (1-min load 1.8 on 2 CPUs)",
-                      "bench: settled after 6 s (1-min load 0.9)"]
+    assert m.said == [
+        "bench: waiting up to 30 s for the machine to settle (1-min load 1.8 on 2 CPUs)",
+        "bench: settled after 6 s (1-min load 0.9)",
+    ]
 
 
 def test_settle_gives_up_at_the_limit_and_says_so():

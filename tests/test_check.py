@@ -1,4 +1,5 @@
 """``rnnbench check``: passes on the reference and fails on a planted bug."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ def test_reference_rows_pass_finite_differences():
 
 def test_planted_bug_fails_the_check(monkeypatch):
     real = plugins.get_backend
-    monkeypatch.setattr(plugins, "get_backend",
-                        lambda name, **kw: OffByOneStepBackend() if name == "buggy" else real(name, **kw))
+    monkeypatch.setattr(
+        plugins, "get_backend", lambda name, **kw: OffByOneStepBackend() if name == "buggy" else real(name, **kw)
+    )
     rows = check.parity_rows([("buggy", "native")], ["rnn", "lstm"], ["float64"])
     assert [r.passed for r in rows] == [False, False]
     assert {r.worst for r in rows} == {"grad.W_h"}
@@ -43,8 +45,9 @@ def test_trajectory_of_numpy_float32_tracks_float64():
 
 
 def test_cli_json_and_exit_status(capsys, tmp_path):
-    status = cli.main(["check", "--backend", "numpy", "--cells", "rnn,gru", "--format", "json",
-                       "--results-dir", str(tmp_path)])
+    status = cli.main(
+        ["check", "--backend", "numpy", "--cells", "rnn,gru", "--format", "json", "--results-dir", str(tmp_path)]
+    )
     rows = json.loads(capsys.readouterr().out)
     assert status == 0
     assert {(r["impl"], r["case"], r["dtype"]) for r in rows} >= {("native", "gru", "float32")}
@@ -58,8 +61,9 @@ def test_cli_failure_exits_non_zero_and_keeps_earlier_records(capsys, tmp_path, 
     monkeypatch.setattr(plugins, "get_backend", lambda name, **kw: OffByOneStepBackend() if kw else real(name))
     earlier = tmp_path / "earlier.json"
     earlier.write_text("{}")
-    status = cli.main(["check", "--backend", "numpy", "--cells", "gru", "--dtype", "float64",
-                       "--results-dir", str(tmp_path)])
+    status = cli.main(
+        ["check", "--backend", "numpy", "--cells", "gru", "--dtype", "float64", "--results-dir", str(tmp_path)]
+    )
     out = capsys.readouterr().out
     assert status == 1 and "grad.W_h" in out and "FAIL" in out
     assert earlier.read_text() == "{}" and len(list(tmp_path.glob("*.json"))) == 2
@@ -74,11 +78,14 @@ def test_cli_unknown_case_is_one_line_error(capsys):
 def test_layered_cases_are_checked_and_a_layered_trajectory_runs(capsys, tmp_path):
     """2-layer bidirectional cases: the reference against finite differences, numpy against itself,
     and the lstm-L2-bi loss curve (float32 against float64)."""
-    status = cli.main(["check", "--backend", "numpy", "--cells", "gru-L2-bi", "--format", "json",
-                       "--results-dir", str(tmp_path)])
+    status = cli.main(
+        ["check", "--backend", "numpy", "--cells", "gru-L2-bi", "--format", "json", "--results-dir", str(tmp_path)]
+    )
     rows = json.loads(capsys.readouterr().out)
-    assert status == 0 and {(r["impl"], r["case"]) for r in rows} == {("finite differences", "gru-L2-bi"),
-                                                                      ("native", "gru-L2-bi")}
+    assert status == 0 and {(r["impl"], r["case"]) for r in rows} == {
+        ("finite differences", "gru-L2-bi"),
+        ("native", "gru-L2-bi"),
+    }
     rows = check.trajectory_rows([("numpy", "native")], ["lstm-L2-bi"], ["float32"])
     assert rows[0].passed and rows[0].case == "lstm-L2-bi trajectory", rows[0]
 
@@ -89,7 +96,8 @@ def test_backend_without_layers_is_not_asked_for_layered_cases(monkeypatch):
         layered = False
 
     real = plugins.get_backend
-    monkeypatch.setattr(plugins, "get_backend",
-                        lambda name, **kw: SingleLayer() if name == "single" else real(name, **kw))
+    monkeypatch.setattr(
+        plugins, "get_backend", lambda name, **kw: SingleLayer() if name == "single" else real(name, **kw)
+    )
     rows = check.parity_rows([("single", "native")], ["lstm", "lstm-L2-bi"], ["float64"])
     assert [r.case for r in rows] == ["lstm"]

@@ -4,6 +4,7 @@ The script runs here against stub commands on a PATH of their own (no apt-get is
 where apt-get cannot run without asking it must stop at once with the one command to run; where it can
 (root, passwordless sudo) it installs chromium and chromium-driver; with both present it does nothing.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,17 +29,26 @@ def bin_dir(tmp_path):
     """A PATH with nothing but stubs: a user (uid 1000), and an apt-get that logs and "installs" the two tools."""
     folder = tmp_path / "bin"
     folder.mkdir()
-    _stub(folder, "id", 'echo 1000')
+    _stub(folder, "id", "echo 1000")
     log = tmp_path / "apt.log"
-    _stub(folder, "apt-get", f'echo "$@" >> {log}\n'
-                             f'case "$*" in *install*) for t in chromium chromedriver; do '
-                             f'printf "#!/bin/sh\\n" > {folder}/$t; /bin/chmod +x {folder}/$t; done;; esac')
+    _stub(
+        folder,
+        "apt-get",
+        f'echo "$@" >> {log}\n'
+        f'case "$*" in *install*) for t in chromium chromedriver; do '
+        f'printf "#!/bin/sh\\n" > {folder}/$t; /bin/chmod +x {folder}/$t; done;; esac',
+    )
     return folder
 
 
 def _run(bin_dir: Path):
-    return subprocess.run(["/bin/sh", str(SCRIPT)], env={"PATH": str(bin_dir), "HOME": str(bin_dir)},
-                          capture_output=True, text=True, timeout=20)
+    return subprocess.run(
+        ["/bin/sh", str(SCRIPT)],
+        env={"PATH": str(bin_dir), "HOME": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
 
 
 def _apt_calls(bin_dir: Path) -> list[str]:
@@ -47,7 +57,7 @@ def _apt_calls(bin_dir: Path) -> list[str]:
 
 
 def test_without_root_or_passwordless_sudo_it_stops_at_once_with_the_command(bin_dir):
-    _stub(bin_dir, "sudo", 'exit 1  # asks for a password')
+    _stub(bin_dir, "sudo", "exit 1  # asks for a password")
     result = _run(bin_dir)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.rstrip().endswith(f"run: {INSTALL}"), result.stderr

@@ -3,6 +3,7 @@
 Every sample set is drawn from a seeded lognormal (timing noise is skewed) and written as a bench record in a
 tmp folder; nothing is timed.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,16 +42,21 @@ def _bench_dir(folder, scale=None, seed=0, configs=CONFIGS, sigma=0.03, **record
 
 def _verdicts(out: str) -> dict:
     document = json.loads(out)
-    return {row["configuration"].split(" threads=2 ")[1] + " " + row["configuration"].split()[0]: row["verdict"]
-            for row in document["rows"]}
+    return {
+        row["configuration"].split(" threads=2 ")[1] + " " + row["configuration"].split()[0]: row["verdict"]
+        for row in document["rows"]
+    }
 
 
 def test_identical_sample_sets_are_same_and_exit_0(tmp_path, rnnbench_cli):
     a, b = _bench_dir(tmp_path / "a"), _bench_dir(tmp_path / "b")
     result = rnnbench_cli("compare", a, b, "--fail-on-regression", "--format", "json")
     assert result.code == 0, result.err
-    assert _verdicts(result.out) == {"torch native lstm": "same", "numpy native lstm": "same",
-                                     "torch native gru": "same"}
+    assert _verdicts(result.out) == {
+        "torch native lstm": "same",
+        "numpy native lstm": "same",
+        "torch native gru": "same",
+    }
     assert all(row["ratio"] == 1.0 and row["p_value"] == 1.0 for row in json.loads(result.out)["rows"])
 
 
@@ -59,8 +65,11 @@ def test_one_row_25_percent_slower_is_the_only_slower_row_and_fails_the_gate(tmp
     b = _bench_dir(tmp_path / "b", scale={("numpy", "lstm"): 1.25})
     result = rnnbench_cli("compare", a, b, "--fail-on-regression", "--format", "json")
     assert result.code == 1, result.err
-    assert _verdicts(result.out) == {"torch native lstm": "same", "numpy native lstm": "slower",
-                                     "torch native gru": "same"}
+    assert _verdicts(result.out) == {
+        "torch native lstm": "same",
+        "numpy native lstm": "slower",
+        "torch native gru": "same",
+    }
     slower = [r for r in json.loads(result.out)["rows"] if r["verdict"] == "slower"][0]
     assert slower["ratio"] == pytest.approx(1.25) and slower["lo"] < 1.25 < slower["hi"] and slower["p_value"] < 1e-6
     assert "1 regression(s) of 3 row(s)" in result.err
@@ -94,8 +103,9 @@ def test_rows_of_one_side_only_are_listed(tmp_path, rnnbench_cli):
     assert len(only_a) == 1 and "lstm" in only_a[0] and "torch native" in only_a[0]
     assert len(only_b) == 1 and "gru" in only_b[0] and "torch native" in only_b[0]
     document = json.loads(rnnbench_cli("compare", a, b, "--format", "json").out)
-    assert [r["configuration"].split()[-2:] + [r["configuration"].split()[0]] for r in document["only_in_a"]] == \
-        [["torch", "native", "lstm"]]
+    assert [r["configuration"].split()[-2:] + [r["configuration"].split()[0]] for r in document["only_in_a"]] == [
+        ["torch", "native", "lstm"]
+    ]
     assert [r["kind"] for r in document["only_in_b"]] == ["speed"] and len(document["rows"]) == 1
 
 
@@ -140,12 +150,28 @@ def test_record_files_compare_as_directories_do(tmp_path, rnnbench_cli):
 def test_json_fields(tmp_path, rnnbench_cli):
     a, b = _bench_dir(tmp_path / "a"), _bench_dir(tmp_path / "b", scale={("torch", "lstm"): 1.1})
     document = json.loads(rnnbench_cli("compare", a, b, "--threshold", "3", "--format", "json").out)
-    assert {"a", "b", "rev", "threshold", "alpha", "rows", "regressions", "only_in_a", "only_in_b", "notes"} <= \
-        set(document)
+    assert {"a", "b", "rev", "threshold", "alpha", "rows", "regressions", "only_in_a", "only_in_b", "notes"} <= set(
+        document
+    )
     assert document["threshold"] == pytest.approx(0.03) and document["alpha"] == 0.01 and document["rev"] is None
     row = document["rows"][0]
-    assert set(row) == {"kind", "configuration", "a", "b", "n_a", "n_b", "ratio", "lo", "hi", "change", "p_value",
-                        "verdict", "regression", "stable_a", "stable_b"}
+    assert set(row) == {
+        "kind",
+        "configuration",
+        "a",
+        "b",
+        "n_a",
+        "n_b",
+        "ratio",
+        "lo",
+        "hi",
+        "change",
+        "p_value",
+        "verdict",
+        "regression",
+        "stable_a",
+        "stable_b",
+    }
     assert row["stable_a"] is None and row["stable_b"] is None  # records from before the stability verdicts
     assert row["kind"] == "speed" and row["n_a"] == row["n_b"] == 20
     assert row["ratio"] == pytest.approx(row["b"] / row["a"]) == pytest.approx(1.1)
@@ -158,8 +184,9 @@ def test_old_rows_without_samples_get_the_ratio_alone_and_a_note(tmp_path, rnnbe
         del row["samples_s"]
         return write_records(folder, [bench_record([row])])
 
-    result = rnnbench_cli("compare", old(tmp_path / "a", 0.010), old(tmp_path / "b", 0.012), "--fail-on-regression",
-                          "--format", "json")
+    result = rnnbench_cli(
+        "compare", old(tmp_path / "a", 0.010), old(tmp_path / "b", 0.012), "--fail-on-regression", "--format", "json"
+    )
     assert result.code == 1
     document = json.loads(result.out)
     assert document["rows"][0]["p_value"] is None and document["rows"][0]["lo"] is None
@@ -227,8 +254,7 @@ def test_report_compare_gives_the_same_speed_verdicts(tmp_path, rnnbench_cli):
     import io
 
     rows = list(csv.DictReader(io.StringIO(report.out)))
-    assert {r["configuration"]: r["verdict"] for r in rows} == \
-        {r["configuration"]: r["verdict"] for r in gate["rows"]}
+    assert {r["configuration"]: r["verdict"] for r in rows} == {r["configuration"]: r["verdict"] for r in gate["rows"]}
     assert sorted(r["verdict"] for r in rows) == ["faster", "same", "slower"]
 
 
@@ -236,8 +262,11 @@ def test_report_compare_gives_the_same_speed_verdicts(tmp_path, rnnbench_cli):
 
 
 def _git(repo, *args):
-    subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_rev_reads_a_from_a_commit(tmp_path, rnnbench_cli, monkeypatch):
@@ -258,8 +287,11 @@ def test_rev_reads_a_from_a_commit(tmp_path, rnnbench_cli, monkeypatch):
     assert result.code == 1, result.err
     document = json.loads(result.out)
     assert document["a"] == "results@HEAD" and document["rev"] == "HEAD"
-    assert _verdicts(result.out) == {"torch native lstm": "same", "numpy native lstm": "slower",
-                                     "torch native gru": "same"}
+    assert _verdicts(result.out) == {
+        "torch native lstm": "same",
+        "numpy native lstm": "slower",
+        "torch native gru": "same",
+    }
     # A's path at the revision, then B; and a single committed file
     other = _bench_dir(tmp_path / "elsewhere")
     assert rnnbench_cli("compare", "--rev", "HEAD", "results", other, "--fail-on-regression").code == 0
@@ -280,11 +312,14 @@ def test_rev_without_git_is_one_line(tmp_path, rnnbench_cli, monkeypatch):
 
 
 def test_help_imports_nothing_heavy():
-    code = ("import sys, rnnbench.cli; rnnbench.cli.build_parser(); "
-            "print(sorted(m for m in ('scipy', 'pandas', 'numpy', 'matplotlib', 'torch', 'tensorflow') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).parent).stdout
+    code = (
+        "import sys, rnnbench.cli; rnnbench.cli.build_parser(); "
+        "print(sorted(m for m in ('scipy', 'pandas', 'numpy', 'matplotlib', 'torch', 'tensorflow') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+    ).stdout
     assert out.strip() == "[]"
 
 

@@ -8,6 +8,7 @@ failure where RNNBENCH_REQUIRE_BACKENDS names it). Tolerances: those of
 ``rnnbench check`` (:data:`rnnbench.parity.TOLERANCE`, 1e-10 in float64, 1e-4 in
 float32, norm-wise relative).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -39,9 +40,14 @@ def test_the_kit_refuses_a_plugin_without_the_backend():
         plugin_entry("nope", "fake_backend_plugin")
 
 
-@pytest.mark.parametrize("reason, fails", [("backend jax: jax not installed (pip install jax)", True),
-                                           ("optional feature: jax declares single layers only", False),
-                                           ("backend mxnet: mxnet not installed", False)])
+@pytest.mark.parametrize(
+    "reason, fails",
+    [
+        ("backend jax: jax not installed (pip install jax)", True),
+        ("optional feature: jax declares single layers only", False),
+        ("backend mxnet: mxnet not installed", False),
+    ],
+)
 def test_a_required_backend_skipped_fails_an_optional_feature_does_not(monkeypatch, reason, fails):
     from types import SimpleNamespace
 

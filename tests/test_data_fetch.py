@@ -2,6 +2,7 @@
 
 These machines have no internet; the real addresses are only named in the registry.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,10 +27,14 @@ def local_source(name: str, base: str, served: Path, checksums: dict | None = No
     """The registered source of ``name`` with its files served locally and their real checksums."""
     files = original_files(served)
     source = registry.DATASETS[name]
-    downloads = tuple(replace(d, url=f"{base}/{d.filename}",
-                              checksum=(checksums or {}).get(d.filename, md5_checksum(files[d.filename])
-                                                             if d.checksum else None))
-                      for d in source.downloads)
+    downloads = tuple(
+        replace(
+            d,
+            url=f"{base}/{d.filename}",
+            checksum=(checksums or {}).get(d.filename, md5_checksum(files[d.filename]) if d.checksum else None),
+        )
+        for d in source.downloads
+    )
     return replace(source, downloads=downloads, sizes={})  # the served stand-ins are not the real sizes
 
 
@@ -57,8 +62,10 @@ def test_sst2_fetch_derives_the_labelled_test_split_from_the_sst_trees(mirror, t
     messages = []
     fetch(registry.DATASETS["sst2"], data_dir, progress=False, log=messages.append)
     assert (data_dir.path / "sst" / "test.txt").is_file(), "sst is fetched first, since sst2 needs it"
-    assert [m.split(" (")[0] for m in messages if m.startswith("downloading")] == ["downloading sst",
-                                                                                   "downloading sst2"]
+    assert [m.split(" (")[0] for m in messages if m.startswith("downloading")] == [
+        "downloading sst",
+        "downloading sst2",
+    ]
     labelled = (data_dir.path / "sst2" / "test_labeled.tsv").read_text(encoding="utf-8")
     # GLUE's order and spelling; the tree "-LRB-a bad-RRB-" (root 1) is GLUE's "(a bad)"; the neutral tree is left out
     assert labelled == "index\tsentence\tlabel\n0\t(a bad)\t0\n1\ta good\t1\n"
@@ -90,8 +97,7 @@ def test_mirror_address_keeps_dataset_and_file_name(monkeypatch):
 def test_a_file_url_mirror_works_without_a_server(tmp_path, monkeypatch, mirror):
     _, layout = mirror
     monkeypatch.setenv(MIRROR_VARIABLE, (layout["trec"]["TREC_10.label"].parent.parent).as_uri())
-    folder = fetch(registry.DATASETS["trec"], resolve_data_dir(tmp_path / "data"), progress=False,
-                   log=lambda m: None)
+    folder = fetch(registry.DATASETS["trec"], resolve_data_dir(tmp_path / "data"), progress=False, log=lambda m: None)
     assert (folder / "TREC_10.label").is_file()
 
 
@@ -103,11 +109,15 @@ def test_decompression_bomb_is_refused_and_nothing_is_left(mirror, tmp_path, mon
         info.size = 64 << 20
         tar.addfile(info, io.BytesIO(bytes(info.size)))
     source = registry.DATASETS["imdb"]
-    source = replace(source, max_unpacked_bytes=1 << 20,
-                     downloads=(replace(source.downloads[0], checksum=md5_checksum(bomb)),))
+    source = replace(
+        source, max_unpacked_bytes=1 << 20, downloads=(replace(source.downloads[0], checksum=md5_checksum(bomb)),)
+    )
     data_dir = resolve_data_dir(tmp_path / "data")
-    with pytest.raises(RnnbenchError, match=r"refusing aclImdb_v1.tar.gz: it unpacks to more than 1.0 MiB, the "
-                                            r"limit for imdb \(a damaged archive or a decompression bomb\)"):
+    with pytest.raises(
+        RnnbenchError,
+        match=r"refusing aclImdb_v1.tar.gz: it unpacks to more than 1.0 MiB, the "
+        r"limit for imdb \(a damaged archive or a decompression bomb\)",
+    ):
         fetch(source, data_dir, progress=False, log=lambda m: None)
     assert not (data_dir.path / "imdb").exists() and not list(data_dir.path.glob(".fetch-*"))
 

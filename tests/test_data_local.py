@@ -1,4 +1,5 @@
 """The data directory, dataset presence, the missing-dataset error, and the readers of the local layout."""
+
 from __future__ import annotations
 
 import gzip
@@ -45,8 +46,14 @@ def test_status_present_partial_missing(tmp_path):
     write_local_layout(tmp_path)
     (tmp_path / "trec" / "TREC_10.label").unlink()
     states = {s.source.name: s.state for s in all_statuses(resolve_data_dir(tmp_path))}
-    assert states == {"imdb": "present", "sst2": "present", "mr": "present", "trec": "partial",
-                      "ag_news": "present", "sst": "missing"}
+    assert states == {
+        "imdb": "present",
+        "sst2": "present",
+        "mr": "present",
+        "trec": "partial",
+        "ag_news": "present",
+        "sst": "missing",
+    }
 
 
 def test_readers_of_the_local_layout(tmp_path):
@@ -134,9 +141,12 @@ def test_labels_numeric_order_and_unknown_label():
 
 def test_real_datasets_have_their_published_sizes(data_dir):
     """Counts from each dataset's SOURCE.md."""
-    sizes = {name: {split: (len(ex), Counter(ex.labels)[0]) for split, ex in
-                    readers.read_builtin(name, data_dir).splits.items()}
-             for name in ("sst2", "mr", "trec", "ag_news")}
+    sizes = {
+        name: {
+            split: (len(ex), Counter(ex.labels)[0]) for split, ex in readers.read_builtin(name, data_dir).splits.items()
+        }
+        for name in ("sst2", "mr", "trec", "ag_news")
+    }
     assert sizes["sst2"] == {"train": (67349, 29780), "dev": (872, 428), "test": (1821, 912)}
     assert sizes["mr"] == {"all": (10662, 5331)}
     assert sizes["trec"] == {"train": (5452, 86), "test": (500, 9)}

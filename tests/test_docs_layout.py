@@ -1,5 +1,6 @@
 """The docs' maps of the code match the code: design.md §1's per-backend modules, docs/plugins.md's rnnbench-jax
 layout and what it says a task may declare."""
+
 from __future__ import annotations
 
 import pathlib
@@ -28,7 +29,7 @@ def test_design_lists_every_backends_modules():
 
 def test_plugins_md_lists_every_rnnbench_jax_module():
     text = PLUGINS.read_text(encoding="utf-8")
-    layout = text[text.index("  src/rnnbench_jax/"):text.index("  tests/")]
+    layout = text[text.index("  src/rnnbench_jax/") : text.index("  tests/")]
     listed = set(re.findall(r"(\w+)\.py", layout))
     assert listed == _modules(ROOT / "plugins" / "rnnbench-jax" / "src" / "rnnbench_jax") - {"__init__"}
 

@@ -1,4 +1,5 @@
 """Dropout (issue 15): masks drawn by the runner in NumPy, the same on every backend, exact gradients through them."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,16 +30,26 @@ def _seq_spec(**kw) -> ModelSpec:
 
 def _seq_batch(spec, seed=0, batch=3, steps=6):
     rng = np.random.default_rng(seed)
-    ids = rng.integers(0, spec.vocab_size, (batch, steps)) if spec.vocab_size else \
-        rng.normal(size=(batch, steps, spec.input_size))
+    ids = (
+        rng.integers(0, spec.vocab_size, (batch, steps))
+        if spec.vocab_size
+        else rng.normal(size=(batch, steps, spec.input_size))
+    )
     lengths = np.resize(np.array([steps, 2, 4]), batch)
     targets = rng.integers(0, spec.num_outputs, (batch, steps) if spec.pooling == "steps" else batch)
     return (ids, lengths), targets
 
 
 def _tree_spec(cell="treelstm") -> TreeModelSpec:
-    return TreeModelSpec(cell=cell, hidden_size=4, num_outputs=5, vocab_size=9,
-                         embed_size=4 if cell == "recursive" else 3, dtype="float64", l2=1e-3)
+    return TreeModelSpec(
+        cell=cell,
+        hidden_size=4,
+        num_outputs=5,
+        vocab_size=9,
+        embed_size=4 if cell == "recursive" else 3,
+        dtype="float64",
+        l2=1e-3,
+    )
 
 
 def _tree_batch(seed=0):
@@ -49,8 +60,10 @@ def _tree_batch(seed=0):
 
 # -- the masks ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw, head", [({}, (3, 4)), ({"bidirectional": True}, (3, 8)),
-                                      ({"pooling": "steps"}, (3, 6, 4))])
+
+@pytest.mark.parametrize(
+    "kw, head", [({}, (3, 4)), ({"bidirectional": True}, (3, 8)), ({"pooling": "steps"}, (3, 6, 4))]
+)
 def test_sequence_masks_have_the_shapes_values_and_dtype_of_the_spec(kw, head):
     spec = _seq_spec(dtype="float32", **kw)
     inputs, _ = _seq_batch(spec)
@@ -67,8 +80,10 @@ def test_sequence_masks_have_the_shapes_values_and_dtype_of_the_spec(kw, head):
 def test_feature_and_tree_masks():
     spec = ModelSpec(cell="gru", hidden_size=4, num_outputs=2, input_size=7, dtype="float64")
     inputs, _ = _seq_batch(spec)
-    assert {k: v.shape for k, v in draw_masks(spec, inputs, 0.5, np.random.default_rng(0)).items()} == \
-        {"input": (3, 6, 7), "head": (3, 4)}
+    assert {k: v.shape for k, v in draw_masks(spec, inputs, 0.5, np.random.default_rng(0)).items()} == {
+        "input": (3, 6, 7),
+        "head": (3, 4),
+    }
     tree_inputs, _ = _tree_batch()
     trees = tree_inputs[1]
     masks = draw_masks(_tree_spec(), tree_inputs, 0.5, np.random.default_rng(0))
@@ -103,9 +118,11 @@ def test_bad_masks_are_one_line_before_any_framework(backend):
     inputs, targets = _seq_batch(spec)
     model = rnnbench.get_backend(backend).build_model(spec, init_model_params(spec))
     good = draw_masks(spec, inputs, 0.5, np.random.default_rng(0))
-    bad = [({"input": good["input"]}, r"keys \['input', 'head'\]"),
-           ({**good, "head": good["head"].T}, r"mask 'head' must be floats \[3, 4\], got float64 \[4, 3\]"),
-           ({**good, "input": good["input"][:, :2]}, r"mask 'input' must be floats \[3, 6, 5\]")]
+    bad = [
+        ({"input": good["input"]}, r"keys \['input', 'head'\]"),
+        ({**good, "head": good["head"].T}, r"mask 'head' must be floats \[3, 4\], got float64 \[4, 3\]"),
+        ({**good, "input": good["input"][:, :2]}, r"mask 'input' must be floats \[3, 6, 5\]"),
+    ]
     for masks, message in bad:
         with pytest.raises(RnnbenchError, match=message) as info:
             model.train_step(*inputs, targets, masks=masks)
@@ -116,6 +133,7 @@ def test_bad_masks_are_one_line_before_any_framework(backend):
 
 # -- the NumPy reference: exact gradients through the masks -------------------------------------------
 
+
 def _check_gradients(model, batch, masks):
     loss, grads = model.loss_and_grads(*batch, masks=masks)
     numeric = numeric_grads(lambda _: model.loss_and_grads(*batch, masks=masks)[0], model.params)
@@ -124,8 +142,15 @@ def _check_gradients(model, batch, masks):
     return loss
 
 
-@pytest.mark.parametrize("kw", [{}, {"pooling": "max", "bidirectional": True}, {"pooling": "steps", "cell": "gru"},
-                                {"pooling": "last", "num_layers": 2, "l2": 1e-2}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"pooling": "max", "bidirectional": True},
+        {"pooling": "steps", "cell": "gru"},
+        {"pooling": "last", "num_layers": 2, "l2": 1e-2},
+    ],
+)
 def test_numpy_sequence_model_gradients_with_masks_match_finite_differences(kw):
     spec = _seq_spec(**kw)
     inputs, targets = _seq_batch(spec)
@@ -156,9 +181,17 @@ def test_all_ones_masks_are_no_dropout():
 
 # -- every backend: the same masks give the same numbers ------------------------------------------------
 
+
 @pytest.mark.parametrize("name", FRAMEWORKS)
-@pytest.mark.parametrize("kw", [{}, {"pooling": "last", "bidirectional": True}, {"pooling": "steps"},
-                                {"vocab_size": None, "embed_size": None, "input_size": 5, "loss": "mse"}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"pooling": "last", "bidirectional": True},
+        {"pooling": "steps"},
+        {"vocab_size": None, "embed_size": None, "input_size": 5, "loss": "mse"},
+    ],
+)
 def test_framework_models_match_numpy_with_masks(name, kw):
     spec = _seq_spec(**kw)
     inputs, targets = _seq_batch(spec)
@@ -171,8 +204,9 @@ def test_framework_models_match_numpy_with_masks(name, kw):
 
 def _assert_matches_numpy(name, spec, params, inputs, targets, masks):
     """Loss to 1e-12 and every gradient to 1e-10 (relative, float64) of backend ``name`` against NumPy's."""
-    ref_loss, ref = rnnbench.get_backend("numpy").build_model(spec, params).loss_and_grads(*inputs, targets,
-                                                                                          masks=masks)
+    ref_loss, ref = (
+        rnnbench.get_backend("numpy").build_model(spec, params).loss_and_grads(*inputs, targets, masks=masks)
+    )
     loss, grads = rnnbench.get_backend(name).build_model(spec, params).loss_and_grads(*inputs, targets, masks=masks)
     assert abs(loss - ref_loss) <= 1e-12 * abs(ref_loss)
     for k in ref:
@@ -207,6 +241,7 @@ def test_dropout_cases_are_default_trajectory_cases():
 
 # -- the runner ------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def tiny_textclf(tmp_path):
     from rnnbench.tasks.textclf.task import TextClassification
@@ -215,8 +250,19 @@ def tiny_textclf(tmp_path):
     task = TextClassification()
 
     def prepare(**given):
-        config = task.resolve_config({"dataset": str(toy), "model": "lstm", "embed_size": 4, "hidden_size": 4,
-                                      "epochs": 1, "max_steps": 6, "batch_size": 8, "dtype": "float64", **given})
+        config = task.resolve_config(
+            {
+                "dataset": str(toy),
+                "model": "lstm",
+                "embed_size": 4,
+                "hidden_size": 4,
+                "epochs": 1,
+                "max_steps": 6,
+                "batch_size": 8,
+                "dtype": "float64",
+                **given,
+            }
+        )
         runner.check_run_options(config)
         return config, task.prepare(config)
 
@@ -232,19 +278,21 @@ def test_runner_dropout_is_recorded_and_the_same_on_numpy_and_torch(tiny_textclf
     pytest.importorskip("torch")
     config, prepared = tiny_textclf(dropout=0.5)
     quiet = dict(progress=False, log=lambda m: None)
-    records = {name: runner.run(prepared, rnnbench.get_backend(name), config, seed=0, **quiet)
-               for name in ("numpy", "torch")}
+    records = {
+        name: runner.run(prepared, rnnbench.get_backend(name), config, seed=0, **quiet) for name in ("numpy", "torch")
+    }
     assert records["numpy"]["config"]["dropout"] == 0.5
-    (ref_mean, ref_last), = _losses(records["numpy"])
-    (mean, last), = _losses(records["torch"])
+    ((ref_mean, ref_last),) = _losses(records["numpy"])
+    ((mean, last),) = _losses(records["torch"])
     assert abs(last - ref_last) <= 1e-10 * abs(ref_last) and abs(mean - ref_mean) <= 1e-6
     assert records["numpy"]["best"]["dev"] == records["torch"]["best"]["dev"]
     # dropout 0 is today's run: no masks at all, whether the key is there or not
     plain_config, plain = tiny_textclf()
     assert plain_config["dropout"] == 0.0
     without_key = {k: v for k, v in plain_config.items() if k != "dropout"}
-    zero, old = (runner.run(plain, rnnbench.get_backend("numpy"), c, seed=0, **quiet)
-                 for c in (plain_config, without_key))
+    zero, old = (
+        runner.run(plain, rnnbench.get_backend("numpy"), c, seed=0, **quiet) for c in (plain_config, without_key)
+    )
     assert _losses(zero) == _losses(old) != _losses(records["numpy"])
 
 
@@ -268,14 +316,28 @@ def test_a_model_without_masks_is_refused_before_training(tiny_textclf):
     config, prepared = tiny_textclf(dropout=0.2)
     record = runner.run(prepared, Backend(), config, seed=0, progress=False, log=lambda m: None)
     assert record["status"] == "failed" and record["steps"] == 0
-    assert record["error"] == ("RnnbenchError: backend nomasks does not support --dropout "
-                               "(its model's train_step takes no masks)")
+    assert record["error"] == (
+        "RnnbenchError: backend nomasks does not support --dropout (its model's train_step takes no masks)"
+    )
 
 
 def test_cli_rejects_a_rate_outside_zero_one(tmp_path, capsys):
     toy = write_user_file(tmp_path / "toy.tsv", sentiment_texts(20))
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(toy), "--dropout", "1.5",
-                     "--results-dir", str(tmp_path / "results")])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            str(toy),
+            "--dropout",
+            "1.5",
+            "--results-dir",
+            str(tmp_path / "results"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err == "rnnbench: error: --dropout must lie in [0, 1), got 1.5\n"
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").iterdir())
@@ -283,8 +345,23 @@ def test_cli_rejects_a_rate_outside_zero_one(tmp_path, capsys):
 
 def test_cli_dropout_reaches_the_config(tmp_path, capsys):
     toy = write_user_file(tmp_path / "toy.tsv", sentiment_texts(20))
-    assert cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(toy), "--dropout", "0.3",
-                     "--show-config"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "--backend",
+                "numpy",
+                "--task",
+                "textclf",
+                "--dataset",
+                str(toy),
+                "--dropout",
+                "0.3",
+                "--show-config",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["dropout"] == 0.3
 
 

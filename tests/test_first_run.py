@@ -4,6 +4,7 @@ Everything here happens on 127.0.0.1 (a mirror serving small archives in each
 original format) or against a closed loopback port: these machines have no
 internet, and the real addresses are only named in the registry.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,29 +44,69 @@ def fresh_home(tmp_path, monkeypatch):
 
 def test_first_run_downloads_converts_trains_and_records(mirror, fresh_home, tmp_path, capsys):
     results = tmp_path / "results"
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", "imdb",
-                     "--results-dir", str(results), *TINY])
+    code = cli.main(
+        ["run", "--backend", "numpy", "--task", "textclf", "--dataset", "imdb", "--results-dir", str(results), *TINY]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     folder = fresh_home / ".cache" / "rnnbench" / "data" / "imdb"
     assert (folder / "train.jsonl.gz").is_file() and (folder / "test.jsonl.gz").is_file()
     announced = [line for line in captured.err.splitlines() if line.startswith("downloading imdb (")]
     assert len(announced) == 1
-    assert "/imdb/aclImdb_v1.tar.gz (mirror of https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz)" \
-        in announced[0] and announced[0].endswith(f"into {folder}")
+    assert (
+        "/imdb/aclImdb_v1.tar.gz (mirror of https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz)"
+        in announced[0]
+        and announced[0].endswith(f"into {folder}")
+    )
     (record_path,) = results.glob("*.json")
     record = json.loads(record_path.read_text())
     assert record["status"] == "ok" and record["dataset"] == "imdb" and record["best"]["test"] is not None
     # The second run finds it and downloads nothing.
-    assert cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", "imdb",
-                     "--results-dir", str(results), *TINY]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "--backend",
+                "numpy",
+                "--task",
+                "textclf",
+                "--dataset",
+                "imdb",
+                "--results-dir",
+                str(results),
+                *TINY,
+            ]
+        )
+        == 0
+    )
     assert "downloading" not in capsys.readouterr().err
 
 
 def test_treesent_fetches_the_treebank_on_first_use(mirror, fresh_home, tmp_path, capsys):
-    code = cli.main(["run", "--backend", "numpy", "--task", "treesent", "--model", "recursive",
-                     "--results-dir", str(tmp_path / "results"), "--embed-size", "4", "--hidden-size", "4",
-                     "--epochs", "1", "--max-steps", "1", "--batch-size", "2", "--no-progress"])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "treesent",
+            "--model",
+            "recursive",
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--embed-size",
+            "4",
+            "--hidden-size",
+            "4",
+            "--epochs",
+            "1",
+            "--max-steps",
+            "1",
+            "--batch-size",
+            "2",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert (fresh_home / ".cache" / "rnnbench" / "data" / "sst" / "train.txt").is_file()
@@ -73,8 +114,18 @@ def test_treesent_fetches_the_treebank_on_first_use(mirror, fresh_home, tmp_path
 
 @pytest.mark.parametrize("how", ["flag", "variable"])
 def test_offline_keeps_the_one_line_error(fresh_home, tmp_path, capsys, monkeypatch, how):
-    argv = ["run", "--backend", "numpy", "--task", "textclf", "--dataset", "imdb",
-            "--results-dir", str(tmp_path / "results"), *TINY]
+    argv = [
+        "run",
+        "--backend",
+        "numpy",
+        "--task",
+        "textclf",
+        "--dataset",
+        "imdb",
+        "--results-dir",
+        str(tmp_path / "results"),
+        *TINY,
+    ]
     if how == "flag":
         argv.append("--offline")
     else:
@@ -93,6 +144,7 @@ def _no_call(*args, **kwargs):
 
 def test_no_network_names_the_original_address(fresh_home, tmp_path, capsys, monkeypatch):
     """What `make demo` says on a machine with no network: it tried IMDB's original address."""
+
     def unreachable(url, timeout=None):
         raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
 
@@ -105,7 +157,8 @@ def test_no_network_names_the_original_address(fresh_home, tmp_path, capsys, mon
     assert lines == [
         "rnnbench: error: cannot download imdb from https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz:"
         " Name or service not known; to get it another way, set RNNBENCH_DATA_MIRROR to a mirror of the original "
-        "files, or put the dataset in --data-dir or RNNBENCH_DATA_DIR (`rnnbench data list` shows what is there)"]
+        "files, or put the dataset in --data-dir or RNNBENCH_DATA_DIR (`rnnbench data list` shows what is there)"
+    ]
     assert "downloading imdb (IMDB Large Movie Review" in err and "80.2 MiB" in err
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").glob("*.json"))
 
@@ -117,14 +170,31 @@ def test_unreachable_mirror_in_a_real_process_is_one_line(tmp_path):
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if k not in (DATA_DIR_VARIABLE, OFFLINE_VARIABLE, "XDG_CACHE_HOME")}
     env.update(HOME=str(tmp_path / "home"), **{MIRROR_VARIABLE: f"http://127.0.0.1:{port}"})
-    proc = subprocess.run([sys.executable, "-m", "rnnbench.cli", "run", "--backend", "numpy", "--task", "textclf",
-                           "--results-dir", str(tmp_path / "results"), *TINY],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnbench.cli",
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--results-dir",
+            str(tmp_path / "results"),
+            *TINY,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.startswith("rnnbench: error:")]
     assert len(errors) == 1 and "Traceback" not in proc.stderr
-    assert errors[0].startswith(f"rnnbench: error: cannot download imdb from http://127.0.0.1:{port}/imdb/"
-                                "aclImdb_v1.tar.gz: Connection refused")
+    assert errors[0].startswith(
+        f"rnnbench: error: cannot download imdb from http://127.0.0.1:{port}/imdb/aclImdb_v1.tar.gz: Connection refused"
+    )
 
 
 def test_force_replaces_only_the_files_fetch_produces(mirror, tmp_path):
@@ -158,9 +228,11 @@ def test_every_registered_download_has_a_published_checksum():
         for download in source.downloads:
             assert download.checksum and download.checksum_source, (source.name, download.filename)
     assert registry.DATASETS["sst"].downloads[0].checksum == (
-        "sha256:5c613a4f673fc74097d523a2c83f38e0cc462984d847b82c7aaf36b01cbbbfcc")
+        "sha256:5c613a4f673fc74097d523a2c83f38e0cc462984d847b82c7aaf36b01cbbbfcc"
+    )
     assert registry.DATASETS["mr"].downloads[0].checksum == (
-        "sha256:a05befe52aafda71d458d188a1c54506a998b1308613ba76bbda2e5029409ce9")
+        "sha256:a05befe52aafda71d458d188a1c54506a998b1308613ba76bbda2e5029409ce9"
+    )
 
 
 def test_nothing_in_the_product_points_at_a_sibling_folder():

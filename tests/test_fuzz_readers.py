@@ -9,6 +9,7 @@ line. (Records are read tolerantly: a bad file is a :class:`RecordWarning`, neve
 
 Deterministic (``derandomize``) and fast: about 150 examples a property, no deadline.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -31,8 +32,13 @@ from rnnbench.trees import Tree, TreeBatch, read_trees
 from text_fixtures import write_local_layout
 
 EXAMPLES = int(os.environ.get("RNNBENCH_FUZZ_EXAMPLES", "150"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "latin-1", "cp1252")
 
@@ -51,14 +57,43 @@ def _damaged(draw, data: bytes) -> bytes:
         if draw(st.booleans()):
             data = data[:at] + draw(st.binary(min_size=1, max_size=6)) + data[at:]
         else:
-            data = data[:at] + data[at + draw(st.integers(1, 8)):]
+            data = data[:at] + data[at + draw(st.integers(1, 8)) :]
     return data
 
 
 # -- text files through the textclf readers ----------------------------------------------------------------------
 
-PIECES = ("good", "bad", "film", "caf\u00e9", "\U0001f600", '"', "'", '""', "\t", ",", ";", "\n", "\r", "\r\n",
-          "\x00", "\ufeff", "\\", " ", "{", "}", "[", "]", ":", "null", "1", "0", "1.0", "nan", "-")
+PIECES = (
+    "good",
+    "bad",
+    "film",
+    "caf\u00e9",
+    "\U0001f600",
+    '"',
+    "'",
+    '""',
+    "\t",
+    ",",
+    ";",
+    "\n",
+    "\r",
+    "\r\n",
+    "\x00",
+    "\ufeff",
+    "\\",
+    " ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    "null",
+    "1",
+    "0",
+    "1.0",
+    "nan",
+    "-",
+)
 cells = st.lists(st.sampled_from(PIECES), max_size=6).map("".join)
 
 
@@ -70,15 +105,25 @@ def text_files(draw):
     suffix = draw(st.sampled_from([".tsv", ".csv", ".jsonl"]))
     encoding = draw(st.sampled_from(ENCODINGS))
     shaped = draw(st.sampled_from([True, True, False]))
-    header = ["text", "label"] if shaped else draw(st.sampled_from([["label", "text"], ["text"], ["a", "b"],
-                                                                    ["text", "label", "x"]]))
+    header = (
+        ["text", "label"]
+        if shaped
+        else draw(st.sampled_from([["label", "text"], ["text"], ["a", "b"], ["text", "label", "x"]]))
+    )
     labels = st.sampled_from(["pos", "neg", "1", "0", " 2 ", "1.0", "1.5"]) if shaped else cells
-    rows = draw(st.lists(st.lists(cells, min_size=1, max_size=1).flatmap(
-        lambda text: labels.map(lambda label: [*text, label])) if shaped else st.lists(cells, max_size=4),
-        min_size=1, max_size=8))
+    rows = draw(
+        st.lists(
+            st.lists(cells, min_size=1, max_size=1).flatmap(lambda text: labels.map(lambda label: [*text, label]))
+            if shaped
+            else st.lists(cells, max_size=4),
+            min_size=1,
+            max_size=8,
+        )
+    )
     if suffix == ".jsonl":
-        lines = [json.dumps(dict(zip(header, row))) if shaped or draw(st.booleans()) else json.dumps(row)
-                 for row in rows]
+        lines = [
+            json.dumps(dict(zip(header, row))) if shaped or draw(st.booleans()) else json.dumps(row) for row in rows
+        ]
         content = "\n".join(lines)
     elif suffix == ".csv" and shaped:  # quoted as Python's csv module writes it
         out = io.StringIO()
@@ -86,8 +131,14 @@ def text_files(draw):
         content = out.getvalue()
     else:
         if shaped:  # a TSV writer's file: no tab or line break in a field (TSV has no quoting); a lone quote may
-            rows = [[('"' if draw(st.integers(0, 3)) == 0 else "") +  # start one (CSV quoting merged rows then)
-                     row[0].replace("\t", " ").replace("\r", " ").replace("\n", " "), row[1]] for row in rows]
+            rows = [
+                [
+                    ('"' if draw(st.integers(0, 3)) == 0 else "")  # start one (CSV quoting merged rows then)
+                    + row[0].replace("\t", " ").replace("\r", " ").replace("\n", " "),
+                    row[1],
+                ]
+                for row in rows
+            ]
         own = "\t" if suffix == ".tsv" else ","
         delimiter = own if shaped else draw(st.sampled_from(["\t", ",", ";"]))
         content = "\n".join(delimiter.join(row) for row in [header, *rows])
@@ -95,8 +146,13 @@ def text_files(draw):
     expected = None
     if shaped:  # what the rows hold once through the encoding; a row of blanks alone is skipped
         kept = [row for row in rows if suffix == ".jsonl" or any(cell.strip() for cell in row)]
-        expected = ([row[0].encode(encoding, errors="replace").decode(encoding) if suffix != ".jsonl" else row[0]
-                     for row in kept], [readers.normalise_label(row[1]) for row in kept])
+        expected = (
+            [
+                row[0].encode(encoding, errors="replace").decode(encoding) if suffix != ".jsonl" else row[0]
+                for row in kept
+            ],
+            [readers.normalise_label(row[1]) for row in kept],
+        )
     if not shaped or draw(st.integers(0, 3)) == 0:
         data, expected = _damaged(draw, data), None
     read_with = encoding
@@ -129,8 +185,14 @@ def test_a_user_text_file_reads_as_texts_and_labels_or_one_line(example):
 
 
 #: The file of each registered dataset's layout that the fuzz damages, and the reader's name for it.
-LAYOUT_FILES = [("imdb", "train.jsonl.gz"), ("sst2", "train.tsv"), ("sst2", "test_labeled.tsv"),
-                ("mr", "rt-polarity.pos"), ("trec", "TREC_10.label"), ("ag_news", "test.csv")]
+LAYOUT_FILES = [
+    ("imdb", "train.jsonl.gz"),
+    ("sst2", "train.tsv"),
+    ("sst2", "test_labeled.tsv"),
+    ("mr", "rt-polarity.pos"),
+    ("trec", "TREC_10.label"),
+    ("ag_news", "test.csv"),
+]
 
 
 @FUZZ
@@ -163,19 +225,46 @@ def test_a_damaged_registered_dataset_reads_or_is_one_line(target, data):
 
 # -- tree files ------------------------------------------------------------------------------------------------
 
-TREE_PIECES = ("(", ")", "(2 ", "(3 good)", "(1 bad)", " ", "\n", "\\/", "-LRB-", "word", "(5 x)", "(-1 x)",
-               "(2", "2", "(2 (1 a) (3 b))", "(2 (1 a) (3 b) (4 c))", "()", "\t", "\ufeff", "9" * 30)
+TREE_PIECES = (
+    "(",
+    ")",
+    "(2 ",
+    "(3 good)",
+    "(1 bad)",
+    " ",
+    "\n",
+    "\\/",
+    "-LRB-",
+    "word",
+    "(5 x)",
+    "(-1 x)",
+    "(2",
+    "2",
+    "(2 (1 a) (3 b))",
+    "(2 (1 a) (3 b) (4 c))",
+    "()",
+    "\t",
+    "\ufeff",
+    "9" * 30,
+)
 
 
-GOOD_TREES = ("(3 (2 (2 The) (2 Rock)) (4 (3 is) (4 great)))", "(1 (2 8 1\\/2) (0 -LRB-bad-RRB-))", "(2 word)",
-              "(4 (4 (3 a) (2 b)) (1 c))")
+GOOD_TREES = (
+    "(3 (2 (2 The) (2 Rock)) (4 (3 is) (4 great)))",
+    "(1 (2 8 1\\/2) (0 -LRB-bad-RRB-))",
+    "(2 word)",
+    "(4 (4 (3 a) (2 b)) (1 c))",
+)
 
 
 @st.composite
 def tree_files(draw):
     """Lines of good trees, of tree-like pieces, or both; sometimes damaged."""
-    line = st.one_of(st.sampled_from(GOOD_TREES), st.sampled_from(GOOD_TREES),
-                     st.lists(st.sampled_from(TREE_PIECES), max_size=12).map("".join))
+    line = st.one_of(
+        st.sampled_from(GOOD_TREES),
+        st.sampled_from(GOOD_TREES),
+        st.lists(st.sampled_from(TREE_PIECES), max_size=12).map("".join),
+    )
     lines = draw(st.lists(line, max_size=6))
     data = draw(st.sampled_from(["\n", "\r\n", "\n\n"])).join(lines).encode("utf-8")
     return _damaged(draw, data) if draw(st.integers(0, 2)) == 0 else data
@@ -214,12 +303,20 @@ def test_a_tree_file_reads_as_trees_or_one_line(data, unescape):
 
 # -- record files -----------------------------------------------------------------------------------------------
 
-RECORD = {"schema": "rnnbench.run/1", "status": "ok", "task": "textclf", "dataset": "mr", "backend": "numpy",
-          "seed": 0, "best": {"dev": 0.5}}
-json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
-                           lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                   st.dictionaries(st.text(max_size=4), inner, max_size=3)),
-                           max_leaves=10)
+RECORD = {
+    "schema": "rnnbench.run/1",
+    "status": "ok",
+    "task": "textclf",
+    "dataset": "mr",
+    "backend": "numpy",
+    "seed": 0,
+    "best": {"dev": 0.5},
+}
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=10,
+)
 
 
 @st.composite

@@ -13,6 +13,7 @@ tokenising, batching: where the CLI spends no time training); a few run the
 whole CLI, training included. The failing examples it found are kept below as
 ordinary tests.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -38,8 +39,13 @@ from cli_helpers import one_line_error
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "latin-1", "cp1252")
 #: More examples for a deeper local search: RNNBENCH_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz_user_files.py
 EXAMPLES = int(os.environ.get("RNNBENCH_FUZZ_EXAMPLES", "80"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 80, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=EXAMPLES <= 80,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 WORDS = ("good", "bad", "film", "great", "awful", "plot", "caf\u00e9", "na\u00efve", "\u20ac5", "\U0001f600")
 ODD = ("\t", ",", '"', "'", "\n", "\r", "\r\n", "\x00", "\ufeff", "\\", " ", "\u2028", "{", "}", "null")
@@ -49,13 +55,19 @@ text_values = st.one_of(
     st.text(max_size=12),
 )
 #: Labels a well-formed file may hold: names, and numbers and booleans in several spellings.
-clean_labels = st.one_of(st.sampled_from(["pos", "neg", "0", "1", "1.0", "01", " 1 ", "1.5", "true", "x y"]),
-                         st.integers(-2, 3), st.sampled_from([1.0, 0.0, 2.5, True, False]))
+clean_labels = st.one_of(
+    st.sampled_from(["pos", "neg", "0", "1", "1.0", "01", " 1 ", "1.5", "true", "x y"]),
+    st.integers(-2, 3),
+    st.sampled_from([1.0, 0.0, 2.5, True, False]),
+)
 label_values = st.one_of(
     clean_labels,
     st.sampled_from(["", "nan", "inf", "-0", "a\nb", "1,0", "\ufeffpos", "1" * 70, "1e999999", "\u2028"]),
-    st.sampled_from([10 ** 30, 2 ** 63]), st.floats(), st.none(),
-    st.lists(st.integers(0, 1), max_size=2), st.dictionaries(st.sampled_from("ab"), st.integers(0, 1), max_size=1),
+    st.sampled_from([10**30, 2**63]),
+    st.floats(),
+    st.none(),
+    st.lists(st.integers(0, 1), max_size=2),
+    st.dictionaries(st.sampled_from("ab"), st.integers(0, 1), max_size=1),
     st.text(max_size=4),
 )
 column_names = st.sampled_from(["text", "label", "extra", "Text", "label ", "", "text\nx"])
@@ -71,8 +83,9 @@ def user_files(draw, clean: bool):
     """
     suffix = draw(st.sampled_from([".tsv", ".csv", ".jsonl", ".TSV", ".Jsonl"]))
     encoding = draw(st.sampled_from(ENCODINGS))
-    header = ["text", "label"] if clean else draw(st.sampled_from([["text", "label"], ["label", "text", "extra"],
-                                                                   None]))
+    header = (
+        ["text", "label"] if clean else draw(st.sampled_from([["text", "label"], ["label", "text", "extra"], None]))
+    )
     if header is None:
         header = draw(st.lists(column_names, max_size=4))
     shapes = st.just(0) if clean else st.sampled_from([0, 0, 0, 0, -1, 1])  # as the header says, short, long
@@ -89,8 +102,9 @@ def user_files(draw, clean: bool):
     data = content.encode(encoding, errors="replace")
     if encoding == "utf-8" and draw(st.booleans()):
         data = codecs.BOM_UTF8 + data
-    texts = [text if lower == ".jsonl" else text.encode(encoding, errors="replace").decode(encoding)
-             for text, _, _ in rows]
+    texts = [
+        text if lower == ".jsonl" else text.encode(encoding, errors="replace").decode(encoding) for text, _, _ in rows
+    ]
     if clean:
         option = draw(st.sampled_from([encoding, None] if encoding.startswith("utf-8") else [encoding]))
         return f"data{suffix}", data, option, {}, texts
@@ -99,8 +113,26 @@ def user_files(draw, clean: bool):
         data = data[:at] + draw(st.binary(min_size=1, max_size=4)) + data[at:]
     if draw(st.integers(0, 9)) == 0:
         data = draw(st.binary(max_size=300))
-    option = draw(st.sampled_from([None, None, encoding, encoding, encoding, "latin-1", "utf-16", "utf-8",
-                                   "utf-16-le", "bogus", "utf-32", "utf-7", "idna", "cp037"]))
+    option = draw(
+        st.sampled_from(
+            [
+                None,
+                None,
+                encoding,
+                encoding,
+                encoding,
+                "latin-1",
+                "utf-16",
+                "utf-8",
+                "utf-16-le",
+                "bogus",
+                "utf-32",
+                "utf-7",
+                "idna",
+                "cp037",
+            ]
+        )
+    )
     extra = {}
     if draw(st.integers(0, 4)) == 0:
         extra["label_names"] = draw(st.sampled_from(["pos,neg", "0,1", "1,1.0", "neg,pos,x", ",", "true,false"]))
@@ -159,8 +191,15 @@ def prepare_file(folder: Path, name: str, data: bytes, option, extra, texts=None
     """The task's prepare path on one file: a Prepared, or the RnnbenchError it raised (one line)."""
     path = folder / name
     path.write_bytes(data)
-    given = {"dataset": str(path), "embed_size": 4, "hidden_size": 4, "batch_size": 4, "eval_batch_size": 8,
-             "encoding": option, **{key: (str(path) if value == "SELF" else value) for key, value in extra.items()}}
+    given = {
+        "dataset": str(path),
+        "embed_size": 4,
+        "hidden_size": 4,
+        "batch_size": 4,
+        "eval_batch_size": 8,
+        "encoding": option,
+        **{key: (str(path) if value == "SELF" else value) for key, value in extra.items()},
+    }
     task = TextClassification()
     config = task.resolve_config({key: value for key, value in given.items() if value is not None})
     config.update(backend="numpy", seeds=[0], device=None, impl=None, threads=1)
@@ -196,9 +235,26 @@ def test_a_damaged_file_is_read_or_refused_in_one_line(example):
 def run_cli(folder: Path, name: str, data: bytes, option, extra, texts=None) -> tuple[int, str]:
     path = folder / name
     path.write_bytes(data)
-    argv = ["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(path), "--results-dir",
-            str(folder / "results"), "--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs", "1",
-            "--no-progress"]
+    argv = [
+        "run",
+        "--backend",
+        "numpy",
+        "--task",
+        "textclf",
+        "--dataset",
+        str(path),
+        "--results-dir",
+        str(folder / "results"),
+        "--embed-size",
+        "4",
+        "--hidden-size",
+        "4",
+        "--max-steps",
+        "2",
+        "--epochs",
+        "1",
+        "--no-progress",
+    ]
     if option is not None:
         argv += ["--encoding", option]
     for key, value in extra.items():
@@ -249,5 +305,7 @@ def test_found_a_text_ending_in_a_bare_cr_lost_it_or_split_its_row(tmp_path):
 def test_found_utf16_without_a_byte_order_mark_was_reported_at_the_wrong_byte(tmp_path):
     """Python's streaming utf-16 decoder refuses what a whole-file decode reads: it said 'byte 14 (cannot decode)'."""
     error = _prepare(tmp_path, "data.tsv", b"\xef\xbb\xbftext\tlabel\n", "utf-16")
-    assert str(error).endswith("data.tsv:1: not utf-16 at byte 0 (UTF-16 stream does not start with BOM); "
-                               "without a byte-order mark name the byte order: --encoding utf-16-le or utf-16-be")
+    assert str(error).endswith(
+        "data.tsv:1: not utf-16 at byte 0 (UTF-16 stream does not start with BOM); "
+        "without a byte-order mark name the byte order: --encoding utf-16-le or utf-16-be"
+    )

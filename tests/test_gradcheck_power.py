@@ -12,6 +12,7 @@ Here a plain, loop-per-step BPTT (the way such a chapter writes it) takes one
 the check is fair; with each bug the check reports a relative error above
 1e-3 and raises, which shows it has teeth. Production code is not touched.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,7 +64,7 @@ def rnn_vjp(problem, bug=None):
         m = np.ones((B, 1)) if bug == "ignores_lengths" else masks[t]
         dh = dh + m * dy[:, t]
         state = hs[t] if bug == "wrong_step" else hs[t + 1]
-        da = m * dh * (1 - state ** 2)
+        da = m * dh * (1 - state**2)
         grads["W_x"] += x[:, t].T @ da
         grads["W_h"] += hs[t].T @ da
         grads["b"] += da.sum(axis=0)
@@ -82,8 +83,8 @@ def lstm_vjp(problem, bug=None):
     hs, cs, gates, cells = [_initial(problem, "h", B, H)], [_initial(problem, "c", B, H)], [], []
     for t in range(T):
         a = x[:, t] @ p["W_x"] + hs[-1] @ p["W_h"] + p["b"]
-        i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H:2 * H]), _sigmoid(a[:, 3 * H:])
-        g = np.tanh(a[:, 2 * H:3 * H])
+        i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H : 2 * H]), _sigmoid(a[:, 3 * H :])
+        g = np.tanh(a[:, 2 * H : 3 * H])
         c_new = f * cs[-1] + i * g
         h_new = o * np.tanh(c_new)
         gates.append((i, f, g, o))
@@ -101,14 +102,21 @@ def lstm_vjp(problem, bug=None):
         slope_at = cells[t - 1] if bug == "wrong_step" and t > 0 else cells[t]
         dh_new, dc_new = m * dh, m * dc
         dc_total = dc_new + dh_new * o * (1 - np.tanh(slope_at) ** 2)
-        da = np.concatenate([dc_total * g * i * (1 - i), dc_total * cs[t] * f * (1 - f),
-                             dc_total * i * (1 - g ** 2), dh_new * tanh_c * o * (1 - o)], axis=1)
+        da = np.concatenate(
+            [
+                dc_total * g * i * (1 - i),
+                dc_total * cs[t] * f * (1 - f),
+                dc_total * i * (1 - g**2),
+                dh_new * tanh_c * o * (1 - o),
+            ],
+            axis=1,
+        )
         if bug != "last_step_dW_x" or t == T - 1:
             grads["W_x"] += x[:, t].T @ da
         grads["W_h"] += hs[t].T @ da
         db = da.sum(axis=0)
         if bug == "bias_wrong_gate":
-            db[H:2 * H] = db[:H]
+            db[H : 2 * H] = db[:H]
         grads["b"] += db
         grads["x"][:, t] = da @ p["W_x"].T
         dh = (1 - m) * dh + da @ p["W_h"].T
@@ -121,8 +129,9 @@ VJPS = {"rnn": rnn_vjp, "lstm": lstm_vjp}
 
 def _problem(cell, steps=7, lengths=None, with_state=True):
     lengths = [steps, 2, 0, steps - 2] if lengths is None else lengths
-    return make_problem(cell, batch=4, steps=steps, input_size=3, hidden_size=4, lengths=lengths,
-                        with_state=with_state, seed=11)
+    return make_problem(
+        cell, batch=4, steps=steps, input_size=3, hidden_size=4, lengths=lengths, with_state=with_state, seed=11
+    )
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
@@ -132,12 +141,15 @@ def test_bug_free_loop_version_passes_the_check(cell):
     assert_gradients_match(errors, context=f"bug-free {cell}")
 
 
-@pytest.mark.parametrize("cell,bug,wrong", [
-    ("rnn", "wrong_step", ["W_x", "W_h", "b", "x", "h0"]),      # (a)
-    ("lstm", "wrong_step", ["W_x", "W_h", "b", "x", "h0"]),     # (a)
-    ("lstm", "last_step_dW_x", ["W_x"]),                        # (b)
-    ("lstm", "bias_wrong_gate", ["b"]),                         # (c)
-])
+@pytest.mark.parametrize(
+    "cell,bug,wrong",
+    [
+        ("rnn", "wrong_step", ["W_x", "W_h", "b", "x", "h0"]),  # (a)
+        ("lstm", "wrong_step", ["W_x", "W_h", "b", "x", "h0"]),  # (a)
+        ("lstm", "last_step_dW_x", ["W_x"]),  # (b)
+        ("lstm", "bias_wrong_gate", ["b"]),  # (c)
+    ],
+)
 def test_check_catches_chapter_bug(cell, bug, wrong):
     errors = gradient_errors(_problem(cell), lambda problem: VJPS[cell](problem, bug))
     for name in wrong:
@@ -151,10 +163,12 @@ def test_check_catches_chapter_bug(cell, bug, wrong):
 
 def test_check_catches_a_missing_gradient():
     """(d) A backward pass that silently drops an input fails too, not just a wrong one."""
+
     def no_initial_state(problem):
         grads = lstm_vjp(problem)
         del grads["c0"]
         return grads
+
     with pytest.raises(AssertionError, match="c0"):
         gradient_errors(_problem("lstm"), no_initial_state)
 

@@ -7,6 +7,7 @@
    ``--threads`` past the usable CPUs (a warning);
 9. ``sweep --dry-run`` resolves each configuration as ``run`` does; excluding every configuration is an error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,9 @@ TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs
 
 
 def _run(tmp_path, *argv) -> int:
-    return cli.main(["run", "--backend", "numpy", "--task", "textclf", "--results-dir", str(tmp_path / "results"),
-                     *argv])
+    return cli.main(
+        ["run", "--backend", "numpy", "--task", "textclf", "--results-dir", str(tmp_path / "results"), *argv]
+    )
 
 
 def _no_records(tmp_path) -> None:
@@ -43,10 +45,13 @@ def _no_records(tmp_path) -> None:
 def test_a_tsv_row_starting_with_a_lone_quote_is_its_own_row(tmp_path):
     """CSV quoting merged it with the next line: a label ended up inside a text."""
     path = tmp_path / "quotes.tsv"
-    path.write_text('text\tlabel\n"hello world\tpos\nbad movie\tneg\n"good\tpos\nok "fine" film\tneg\n',
-                    encoding="utf-8")
+    path.write_text(
+        'text\tlabel\n"hello world\tpos\nbad movie\tneg\n"good\tpos\nok "fine" film\tneg\n', encoding="utf-8"
+    )
     assert readers.read_table(path, "text", "label") == (
-        ['"hello world', "bad movie", '"good', 'ok "fine" film'], ["pos", "neg", "pos", "neg"])
+        ['"hello world', "bad movie", '"good', 'ok "fine" film'],
+        ["pos", "neg", "pos", "neg"],
+    )
 
 
 def test_a_two_label_tsv_whose_texts_start_with_quotes_trains_on_both_labels(tmp_path):
@@ -76,8 +81,14 @@ def data(tmp_path):
 def test_mr_with_an_empty_positive_file_is_refused_not_trained_to_100_percent(tmp_path, data, capsys):
     (data / "mr" / "rt-polarity.pos").write_bytes(b"")
     code = _run(tmp_path, "--dataset", "mr", "--data-dir", str(data), *TINY)
-    one_line_error(code, capsys.readouterr().err, "dataset 'mr'", "at least two classes", "negative",
-                   "rnnbench data fetch mr --force")
+    one_line_error(
+        code,
+        capsys.readouterr().err,
+        "dataset 'mr'",
+        "at least two classes",
+        "negative",
+        "rnnbench data fetch mr --force",
+    )
     _no_records(tmp_path)
 
 
@@ -112,8 +123,11 @@ def test_data_list_calls_an_empty_or_truncated_file_not_usable(tmp_path, capsys)
     (data / "trec" / "TREC_10.label").write_bytes(b"x" * 23_354)
     rows = _listed(capsys, data)
     assert rows["mr"].split()[1] == "unusable"
-    assert "rt-polarity.pos is empty" in rows["mr"] and "rt-polarity.neg is truncated (1,000 of 612,506 bytes)" \
-        in rows["mr"] and "rnnbench data fetch mr --force" in rows["mr"]
+    assert (
+        "rt-polarity.pos is empty" in rows["mr"]
+        and "rt-polarity.neg is truncated (1,000 of 612,506 bytes)" in rows["mr"]
+        and "rnnbench data fetch mr --force" in rows["mr"]
+    )
     assert rows["trec"].split()[1] == "present"
     status = local_status("mr", resolve_data_dir(data), check_sizes=True)
     assert status.present and status.state == "unusable"
@@ -153,11 +167,14 @@ def test_text_column_equal_to_label_column_is_refused_before_reading(tmp_path, c
     one_line_error(code, capsys.readouterr().err, "--text-column and --label-column are both 'label'")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--l2", "-1"], "--l2 must not be negative, got -1"),
-    (["--seeds", "-1"], "--seeds must be at least 0, got -1"),
-    (["--seeds", "0,-3"], "--seeds must be at least 0, got -3"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--l2", "-1"], "--l2 must not be negative, got -1"),
+        (["--seeds", "-1"], "--seeds must be at least 0, got -1"),
+        (["--seeds", "0,-3"], "--seeds must be at least 0, got -3"),
+    ],
+)
 def test_bad_numbers_of_textclf_are_one_line_and_no_record(tmp_path, capsys, argv, message):
     path = write_user_file(tmp_path / "toy.tsv", sentiment_texts(30))
     code = _run(tmp_path, "--dataset", str(path), *TINY, *argv)
@@ -176,8 +193,12 @@ def test_vectors_past_float32_are_refused_with_their_line(tmp_path, capsys):
     vectors = _vectors(tmp_path, "1e39")
     tiny = TINY[2:]  # the vectors set the embedding size
     code = _run(tmp_path, "--dataset", str(toy), "--vectors", str(vectors), *tiny)
-    one_line_error(code, capsys.readouterr().err,
-                   f"{vectors}:1: value 1e39 of word 'good' is beyond the largest float32", "--dtype float64")
+    one_line_error(
+        code,
+        capsys.readouterr().err,
+        f"{vectors}:1: value 1e39 of word 'good' is beyond the largest float32",
+        "--dtype float64",
+    )
     _no_records(tmp_path)
     assert _run(tmp_path, "--dataset", str(toy), "--vectors", str(vectors), "--dtype", "float64", *tiny) == 0
 
@@ -207,13 +228,31 @@ def _parsers():
 
 
 def test_every_numeric_option_of_every_command_takes_the_one_number_rule():
-    bare = [f"{command} {'/'.join(action.option_strings)}" for command, parser in _parsers()
-            for action in parser._actions if action.type in (int, float)]
+    bare = [
+        f"{command} {'/'.join(action.option_strings)}"
+        for command, parser in _parsers()
+        for action in parser._actions
+        if action.type in (int, float)
+    ]
     assert not bare, f"numeric options outside rnnbench.number_types: {bare}"
-    typed = {'/'.join(action.option_strings) for _, parser in _parsers() for action in parser._actions
-             if isinstance(action.type, NumberType)}
-    assert {"--lr", "--l2", "--budget", "--threshold", "--hidden-size", "--steps-per-epoch", "--jobs",
-            "--dev-fraction", "--success-fraction", "--threads"} <= typed
+    typed = {
+        "/".join(action.option_strings)
+        for _, parser in _parsers()
+        for action in parser._actions
+        if isinstance(action.type, NumberType)
+    }
+    assert {
+        "--lr",
+        "--l2",
+        "--budget",
+        "--threshold",
+        "--hidden-size",
+        "--steps-per-epoch",
+        "--jobs",
+        "--dev-fraction",
+        "--success-fraction",
+        "--threads",
+    } <= typed
 
 
 RUN = ["run", "--backend", "numpy", "--task", "textclf", "--show-config"]
@@ -243,8 +282,7 @@ BAD_NUMBERS = [
 
 
 @pytest.mark.parametrize("argv, message", BAD_NUMBERS, ids=[" ".join(a[-2:]) + f" ({a[0]})" for a, _ in BAD_NUMBERS])
-def test_a_bad_number_is_one_line_naming_the_option_before_anything_runs(tmp_path, capsys, monkeypatch, argv,
-                                                                         message):
+def test_a_bad_number_is_one_line_naming_the_option_before_anything_runs(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
     assert cli.main(argv) == 2
     assert capsys.readouterr().err == f"rnnbench: error: {message}\n"
@@ -264,8 +302,10 @@ def test_threads_past_the_usable_cpus_warn_and_the_run_goes_on(tmp_path, capsys,
     assert _run(tmp_path, "--dataset", str(path), "--threads", "2", *TINY) == 0
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
-    assert warnings == ["warning: --threads 2 exceeds the 1 CPUs this process may use: the threads will contend "
-                        "for them and the timings will show it"]
+    assert warnings == [
+        "warning: --threads 2 exceeds the 1 CPUs this process may use: the threads will contend "
+        "for them and the timings will show it"
+    ]
     assert len(list((tmp_path / "results").glob("*.json"))) == 1
 
 
@@ -293,10 +333,14 @@ BAD_SWEEPS = [
     (HEAD + "seed = [-1]\n", "[matrix] seed must be at least 0, got -1"),
     (HEAD + '[options]\ndevice = "cuda"\n', "[options] device: numpy backend runs on cpu only; got device='cuda'"),
     (HEAD + '[options]\ntext_column = "label"\n', "--text-column and --label-column are both 'label'"),
-    ('[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[options]\nsteps_per_epoch = 0\n',
-     "[options] steps_per_epoch must be at least 1, got 0"),
-    (HEAD + 'model = ["rnn", "lstm"]\n[[exclude]]\nmodel = ["rnn"]\n[[exclude]]\nmodel = ["lstm"]\n',
-     "[[exclude]] removes all 2 configurations of [matrix] and there is no [[include]]: nothing would run"),
+    (
+        '[matrix]\ntask = ["longrange"]\nbackend = ["numpy"]\n[options]\nsteps_per_epoch = 0\n',
+        "[options] steps_per_epoch must be at least 1, got 0",
+    ),
+    (
+        HEAD + 'model = ["rnn", "lstm"]\n[[exclude]]\nmodel = ["rnn"]\n[[exclude]]\nmodel = ["lstm"]\n',
+        "[[exclude]] removes all 2 configurations of [matrix] and there is no [[include]]: nothing would run",
+    ),
     (HEAD + "[[exclude]]\n", "[[exclude]] #1 is empty: it would remove every configuration of [matrix]"),
 ]
 
@@ -309,15 +353,16 @@ def test_sweep_dry_run_refuses_what_run_would_refuse(tmp_path, capsys, text, mes
 
 
 def test_sweep_device_names_each_backend_accepts_pass(tmp_path, capsys):
-    text = ('[matrix]\ntask = ["textclf"]\nbackend = ["torch", "tensorflow"]\n[options]\ndevice = "cuda:1"\n'
-            '[[include]]\ntask = "textclf"\nbackend = "numpy"\ndevice = "cpu"\n')
+    text = (
+        '[matrix]\ntask = ["textclf"]\nbackend = ["torch", "tensorflow"]\n[options]\ndevice = "cuda:1"\n'
+        '[[include]]\ntask = "textclf"\nbackend = "numpy"\ndevice = "cpu"\n'
+    )
     assert _dry_run(tmp_path, text) == 0, capsys.readouterr().err
     assert "3 configurations" in capsys.readouterr().out
 
 
 def test_sweep_with_an_include_left_after_excluding_the_matrix_runs_the_include(tmp_path, capsys):
-    text = (HEAD + '[[exclude]]\nbackend = ["numpy"]\n[[include]]\ntask = "textclf"\nbackend = "numpy"\n'
-            'model = "gru"\n')
+    text = HEAD + '[[exclude]]\nbackend = ["numpy"]\n[[include]]\ntask = "textclf"\nbackend = "numpy"\nmodel = "gru"\n'
     assert _dry_run(tmp_path, text) == 0
     assert "1 configurations" in capsys.readouterr().out
 
@@ -332,8 +377,7 @@ def test_run_and_sweep_resolve_one_configuration_alike(tmp_path, capsys):
     from rnnbench.sweep.spec import load_sweep
 
     path = tmp_path / "sweep.toml"
-    path.write_text(HEAD + '[options]\ndataset = "mr"\nlr = 0.01\nhidden_size = 8\ndropout = 0.25\n',
-                    encoding="utf-8")
+    path.write_text(HEAD + '[options]\ndataset = "mr"\nlr = 0.01\nhidden_size = 8\ndropout = 0.25\n', encoding="utf-8")
     (config,) = load_sweep(path).configurations
     assert cli.main(RUN + ["--dataset", "mr", "--lr", "0.01", "--hidden-size", "8", "--dropout", "0.25"]) == 0
     shown = json.loads(capsys.readouterr().out)

@@ -4,6 +4,7 @@ A report never replaces a device or FIFO; a sweep names every record that went t
 a sweep's runs die with it (SIGKILL) or stop with a record (SIGHUP); a long dataset name still gives a record file
 name the file system takes; a deeply nested file, a full stdout or disk, and Ctrl-C at start-up are one line each.
 """
+
 from __future__ import annotations
 
 import errno
@@ -36,8 +37,6 @@ def _disk_full(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-
-
 # -- 1. report --output --force replaces only a regular file ----------------------------------------------------
 
 
@@ -48,8 +47,10 @@ def test_output_force_refuses_a_fifo_and_leaves_it_a_fifo(tmp_path, capsys):
     code = cli.main(["report", "--results-dir", str(results), "--summary", "--output", str(fifo), "--force"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
-    assert err == (f"rnnbench: error: --output {fifo} is a FIFO (named pipe), not a regular file; rnnbench report "
-                   f"replaces only a regular file (to write to it, leave out --output and redirect)\n")
+    assert err == (
+        f"rnnbench: error: --output {fifo} is a FIFO (named pipe), not a regular file; rnnbench report "
+        f"replaces only a regular file (to write to it, leave out --output and redirect)\n"
+    )
     assert fifo.exists() and not fifo.is_file() and os.path.stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "r"]  # no temporary file left behind
 
@@ -63,8 +64,7 @@ def test_output_refuses_a_device_and_a_markdown_report_makes_no_charts_folder_fo
     results = write_records(tmp_path / "r", [run_record(seed=s, test=0.8) for s in range(2)])
     fifo = tmp_path / "report.md"
     os.mkfifo(fifo)
-    code = cli.main(["report", "--results-dir", str(results), "--format", "markdown", "--output", str(fifo),
-                     "--force"])
+    code = cli.main(["report", "--results-dir", str(results), "--format", "markdown", "--output", str(fifo), "--force"])
     assert code == 2 and "not a regular file" in capsys.readouterr().err
     assert not (tmp_path / "report_files").exists()
 
@@ -82,11 +82,23 @@ def test_output_force_still_replaces_a_regular_file(tmp_path, capsys):
 
 def _tiny_sweep(folder: Path, seeds=(0, 1), **options) -> Path:
     """A numpy longrange sweep of ``seeds``, a second or two a run (``options`` override its [options])."""
-    values = {"task": '"longrange"', "backend": '"numpy"', "model": '"gru"', "seq_len": 10, "hidden_size": 8,
-              "max_steps": 10, "steps_per_epoch": 10, "dev_size": 32, "test_size": 32, "threads": 1, **options}
+    values = {
+        "task": '"longrange"',
+        "backend": '"numpy"',
+        "model": '"gru"',
+        "seq_len": 10,
+        "hidden_size": 8,
+        "max_steps": 10,
+        "steps_per_epoch": 10,
+        "dev_size": 32,
+        "test_size": 32,
+        "threads": 1,
+        **options,
+    }
     path = folder / "tiny.toml"
-    path.write_text("[options]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
-                    + f"\n[matrix]\nseed = {list(seeds)}\n")
+    path.write_text(
+        "[options]\n" + "".join(f"{k} = {v}\n" for k, v in values.items()) + f"\n[matrix]\nseed = {list(seeds)}\n"
+    )
     return path
 
 
@@ -114,20 +126,19 @@ def test_a_sweep_whose_runs_fall_back_names_every_record_and_exits_2(tmp_path, c
     assert code == 2, captured.err
     assert not list(results.glob("*.json"))
     last = captured.err.splitlines()[-1]
-    assert last.startswith(f"rnnbench: error: 2 record(s) could not be written to {results} and were kept "
-                           f"elsewhere: ")
+    assert last.startswith(f"rnnbench: error: 2 record(s) could not be written to {results} and were kept elsewhere: ")
     for path in saved:
         assert str(path) in last
     assert "Traceback" not in captured.err
 
 
-def test_a_stand_in_record_on_a_full_disk_is_kept_and_named_not_a_crash(tmp_path, capsys, monkeypatch,
-                                                                        private_tmp):
+def test_a_stand_in_record_on_a_full_disk_is_kept_and_named_not_a_crash(tmp_path, capsys, monkeypatch, private_tmp):
     broken = tmp_path / "broken.tsv"
     broken.write_text("words\tcategory\nsome text\tpos\nmore text\tneg\n")  # fails when the run reads it
     sweep = tmp_path / "broken.toml"
-    sweep.write_text(f'[[include]]\ntask = "textclf"\nbackend = "numpy"\nmodel = "gru"\ndataset = "{broken}"\n'
-                     f'threads = 1\n')
+    sweep.write_text(
+        f'[[include]]\ntask = "textclf"\nbackend = "numpy"\nmodel = "gru"\ndataset = "{broken}"\nthreads = 1\n'
+    )
     monkeypatch.setattr(record_files, "write_record", _disk_full)  # the sweep's own write of the stand-in
     results = tmp_path / "results"
     code = cli.main(["sweep", str(sweep), "--results-dir", str(results), "--no-progress"])
@@ -143,8 +154,7 @@ def test_a_stand_in_record_on_a_full_disk_is_kept_and_named_not_a_crash(tmp_path
 
 def _alive(pid: int) -> bool:
     try:
-        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                     if line.startswith("State:"))
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:"))
     except (OSError, StopIteration):
         return False
     return " Z " not in state and "zombie" not in state
@@ -153,9 +163,23 @@ def _alive(pid: int) -> bool:
 def _long_sweep(tmp_path):
     sweep = _tiny_sweep(tmp_path, seeds=(0, 1, 2, 3), max_steps=1_000_000, steps_per_epoch=100_000)
     results = tmp_path / "results"
-    process = subprocess.Popen([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--jobs", "2",
-                                "--results-dir", str(results), "--no-progress"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rnnbench.cli",
+            "sweep",
+            str(sweep),
+            "--jobs",
+            "2",
+            "--results-dir",
+            str(results),
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: len(children(process.pid)) == 2, 60, "the sweep's two runs to start")
         runs = children(process.pid)
@@ -208,14 +232,19 @@ def test_sighup_stops_a_sweep_like_sigterm_with_interrupted_records(tmp_path):
 
 
 def test_short_record_names_are_unchanged():
-    record = {"started_at": "2026-01-02T03:04:05.678Z", "task": "textclf", "dataset": "/data/my reviews.tsv",
-              "backend": "numpy", "model": "lstm", "seed": 3}
+    record = {
+        "started_at": "2026-01-02T03:04:05.678Z",
+        "task": "textclf",
+        "dataset": "/data/my reviews.tsv",
+        "backend": "numpy",
+        "model": "lstm",
+        "seed": 3,
+    }
     assert record_files.record_stem(record) == "20260102T030405_textclf_my-reviews_numpy_lstm_seed3"
 
 
 def test_long_dataset_names_are_cut_and_hashed_to_a_name_that_fits():
-    base = {"started_at": "2026-01-02T03:04:05.678Z", "task": "textclf", "backend": "numpy", "model": "lstm",
-            "seed": 0}
+    base = {"started_at": "2026-01-02T03:04:05.678Z", "task": "textclf", "backend": "numpy", "model": "lstm", "seed": 0}
     one = record_files.record_stem({**base, "dataset": "/d/" + "a" * 240 + ".tsv"})
     two = record_files.record_stem({**base, "dataset": "/d/" + "a" * 239 + "b.tsv"})
     assert one != two, "two long names that differ only at the end still differ"
@@ -223,12 +252,27 @@ def test_long_dataset_names_are_cut_and_hashed_to_a_name_that_fits():
     assert one.startswith("20260102T030405_textclf_aaaa") and one.endswith("_numpy_lstm_seed0")
 
 
-def test_run_on_a_dataset_with_a_240_character_name_writes_its_record_in_the_results_dir(tmp_path, capsys,
-                                                                                          private_tmp):
+def test_run_on_a_dataset_with_a_240_character_name_writes_its_record_in_the_results_dir(tmp_path, capsys, private_tmp):
     data = write_user_file(tmp_path / ("r" * 240 + ".tsv"), sentiment_texts(40))
     results = tmp_path / "results"
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(data), "--results-dir",
-                     str(results), "--max-steps", "2", "--epochs", "1", *TINY])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            str(data),
+            "--results-dir",
+            str(results),
+            "--max-steps",
+            "2",
+            "--epochs",
+            "1",
+            *TINY,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     [record] = _records(results)
@@ -239,7 +283,8 @@ def test_run_on_a_dataset_with_a_240_character_name_writes_its_record_in_the_res
 def test_sweep_on_a_dataset_with_a_240_character_name_does_not_crash(tmp_path, private_tmp):
     data = write_user_file(tmp_path / ("s" * 240 + ".tsv"), sentiment_texts(40))
     sweep = tmp_path / "long-name.toml"
-    sweep.write_text(textwrap.dedent(f"""
+    sweep.write_text(
+        textwrap.dedent(f"""
         [matrix]
         task = ["textclf"]
         backend = ["numpy"]
@@ -253,10 +298,15 @@ def test_sweep_on_a_dataset_with_a_240_character_name_does_not_crash(tmp_path, p
         max_steps = 2
         epochs = 1
         threads = 1
-    """))
+    """)
+    )
     results = tmp_path / "results"
-    process = subprocess.run([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir",
-                              str(results), "--no-progress"], capture_output=True, text=True, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir", str(results), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert process.returncode == 0, process.stderr
     assert "Traceback" not in process.stderr
     assert [r["status"] for r in _records(results)] == ["ok"]
@@ -298,16 +348,20 @@ def _report_command(results: Path) -> list[str]:
 def test_report_to_a_full_stdout_is_one_line(tmp_path):
     results = write_records(tmp_path / "r", [run_record(seed=s, test=0.8) for s in range(2)])
     with open("/dev/full", "w") as full:
-        process = subprocess.run(_report_command(results), stdout=full, stderr=subprocess.PIPE, text=True,
-                                 timeout=120)
+        process = subprocess.run(_report_command(results), stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert process.returncode == 2
     assert process.stderr == "rnnbench: error: cannot write the report to standard output: No space left on device\n"
 
 
 def test_any_command_to_a_full_stdout_is_one_line(tmp_path):
     with open("/dev/full", "w") as full:
-        process = subprocess.run([sys.executable, "-m", "rnnbench.cli", "plugins"], stdout=full,
-                                 stderr=subprocess.PIPE, text=True, timeout=120)
+        process = subprocess.run(
+            [sys.executable, "-m", "rnnbench.cli", "plugins"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert process.returncode == 2
     assert process.stderr == "rnnbench: error: cannot write to standard output: No space left on device\n"
 
@@ -365,7 +419,12 @@ def test_ctrl_c_while_plugins_are_imported_is_one_line_and_130():
     # A user's terminal delivers Ctrl-C to a command whose SIGINT is at its default; a test process may have
     # inherited it ignored (a background shell's job, an xdist worker: CI saw exit 0), and an ignored signal stays
     # ignored across exec, so the command starts as a terminal would start it.
-    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert process.returncode == 130
     assert process.stderr == "rnnbench: interrupted by the user (SIGINT)\n"

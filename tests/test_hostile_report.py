@@ -4,6 +4,7 @@ A dataset is named after its file, and a record can come from anywhere, so a nam
 ``<img src=x onerror=alert(1)>`` or one with ``|`` or a newline in it must reach a Markdown or HTML
 report as text: no tag, no link, no extra table cell, no extra row.
 """
+
 from __future__ import annotations
 
 import json
@@ -100,8 +101,9 @@ def test_make_demo_writes_its_record_outside_the_reference():
         _git(REPO, "check-ignore", "-q", "runs/20991231T000000_textclf_imdb_torch_lstm_seed0.json")  # ignored
 
 
-def test_a_stray_run_in_results_leaves_the_readme_check_passing_and_says_how_to_include_it(tmp_path, monkeypatch,
-                                                                                              capsys):
+def test_a_stray_run_in_results_leaves_the_readme_check_passing_and_says_how_to_include_it(
+    tmp_path, monkeypatch, capsys
+):
     if not shutil.which("git"):
         pytest.skip("git is not installed")
     from rnnbench.report import readme
@@ -122,8 +124,11 @@ def test_a_stray_run_in_results_leaves_the_readme_check_passing_and_says_how_to_
     assert main(CHECK[:-1]) == 0 and main(CHECK) == 0
 
     # the user's own run lands in results/ (as `rnnbench run` without --results-dir, or the old make demo, did)
-    reference = next(p for p in sorted((clone / "results").glob("*.json"))
-                     if '"dataset": "imdb"' in p.read_text() and '"schema": "rnnbench.run/1"' in p.read_text())
+    reference = next(
+        p
+        for p in sorted((clone / "results").glob("*.json"))
+        if '"dataset": "imdb"' in p.read_text() and '"schema": "rnnbench.run/1"' in p.read_text()
+    )
     record = json.loads(reference.read_text())
     record["best"]["test"], record["started_at"] = 0.5, "2099-12-31T00:00:00.000Z"
     stray = clone / "results" / "20991231T000000_textclf_imdb_torch_lstm_seed0.json"

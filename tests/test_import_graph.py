@@ -1,5 +1,6 @@
 """No import cycle anywhere: the module graph of rnnbench, the builtin backends and tasks and rnnbench-jax, read
 from the sources (imports inside functions count: a function-level import that only hides a cycle is still one)."""
+
 from __future__ import annotations
 
 import ast
@@ -34,7 +35,7 @@ def _imported(node, name: str, is_package: bool) -> list[tuple[str, list[str]]]:
         return [(alias.name, []) for alias in node.names]
     if node.level:
         base = name.split(".") if is_package else name.split(".")[:-1]
-        base = base[:len(base) - (node.level - 1)]
+        base = base[: len(base) - (node.level - 1)]
         return [(".".join(base + ([node.module] if node.module else [])), [a.name for a in node.names])]
     return [(node.module, [a.name for a in node.names])]
 

@@ -5,6 +5,7 @@ bug (the backward direction reversing the padded width instead of each sequence'
 Tolerances: float64 throughout; 1e-12 against the per-sequence construction (the same single-layer
 arithmetic, only batched differently), 1e-6 against finite differences (gradcheck's bound).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,8 +62,15 @@ def test_bad_layering_is_one_line():
         backend.sequence_forward("lstm", layered.params, layered.inputs["x"], num_layers=3, bidirectional=True)
     with pytest.raises(RnnbenchError, match="initial state for a layered lstm needs key 'l1.bw.c'"):
         state = {k: v for k, v in layered.inputs["state"].items() if k != "l1.bw.c"}
-        backend.sequence_forward("lstm", layered.params, layered.inputs["x"], layered.inputs["lengths"], state,
-                                 num_layers=2, bidirectional=True)
+        backend.sequence_forward(
+            "lstm",
+            layered.params,
+            layered.inputs["x"],
+            layered.inputs["lengths"],
+            state,
+            num_layers=2,
+            bidirectional=True,
+        )
 
 
 def per_sequence(backend, cell, params, x, lengths, state, num_layers, bidirectional):
@@ -73,13 +81,13 @@ def per_sequence(backend, cell, params, x, lengths, state, num_layers, bidirecti
     y = np.zeros((B, T, layers.output_size(H, bidirectional)))
     final = {}
     for b, L in enumerate(lengths):
-        inputs = x[b:b + 1, :L]
+        inputs = x[b : b + 1, :L]
         for layer in range(num_layers):
             outs = []
             for direction in layers.directions(bidirectional):
                 prefix = f"l{layer}.{direction}."
                 unit_x = inputs if direction == "fw" else inputs[:, ::-1]
-                s = {k: state[prefix + k][b:b + 1] for k in state_keys(cell)}
+                s = {k: state[prefix + k][b : b + 1] for k in state_keys(cell)}
                 out, fin = backend.sequence_forward(cell, layers.unit_params(params, prefix), unit_x, None, s)
                 outs.append(out if direction == "fw" else out[:, ::-1])
                 for k, v in fin.items():
@@ -111,8 +119,9 @@ def test_planted_bug_reversing_the_padded_width_is_caught(monkeypatch):
     """Reversing ``[::-1]`` over the padded width (the bug a backend could make) must fail the check above
     and parity: the ragged case (lengths 7, 3, 0, 5) puts padding first in the backward direction."""
     reference = parity.evaluate(get_backend("numpy"), parity.make_case("lstm-L2-bi"), "float64")
-    monkeypatch.setattr(layers, "reverse_index",
-                        lambda lengths, steps: np.broadcast_to(np.arange(steps)[::-1], (len(lengths), steps)))
+    monkeypatch.setattr(
+        layers, "reverse_index", lambda lengths, steps: np.broadcast_to(np.arange(steps)[::-1], (len(lengths), steps))
+    )
     errors = _against_per_sequence("lstm")
     assert max(errors.values()) > 1e-2, errors
     buggy = parity.evaluate(get_backend("numpy"), parity.make_case("lstm-L2-bi"), "float64")
@@ -125,7 +134,7 @@ def test_numpy_layered_gradients_match_finite_differences(label):
     """Every unit's parameters, the input and every unit's initial state (check.reference_rows)."""
     from rnnbench.check import FINITE_DIFFERENCE_TOLERANCE, reference_rows
 
-    row, = reference_rows([label])
+    (row,) = reference_rows([label])
     assert row.passed and row.max_rel <= FINITE_DIFFERENCE_TOLERANCE, row
 
 
@@ -133,10 +142,18 @@ def test_one_layer_unidirectional_is_the_flat_call():
     """``num_layers=1, bidirectional=False`` is the single-layer call, names and numbers unchanged."""
     backend = get_backend("numpy")
     case = parity.make_case("gru")
-    y1, f1 = backend.sequence_forward("gru", case.params, case.inputs["x"], case.inputs["lengths"],
-                                      case.inputs["state"])
-    y2, f2 = backend.sequence_forward("gru", case.params, case.inputs["x"], case.inputs["lengths"],
-                                      case.inputs["state"], num_layers=1, bidirectional=False)
+    y1, f1 = backend.sequence_forward(
+        "gru", case.params, case.inputs["x"], case.inputs["lengths"], case.inputs["state"]
+    )
+    y2, f2 = backend.sequence_forward(
+        "gru",
+        case.params,
+        case.inputs["x"],
+        case.inputs["lengths"],
+        case.inputs["state"],
+        num_layers=1,
+        bidirectional=False,
+    )
     assert np.array_equal(y1, y2) and np.array_equal(f1["h"], f2["h"])
 
 
@@ -152,13 +169,24 @@ def test_one_layer_bidirectional_forward_half_is_the_single_layer():
 
 # -- models ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("pooling", ["mean", "last", "max"])
 def test_layered_model_gradients_match_finite_differences(pooling):
     from rnnbench.backends.numpy.model import NumpyModel
     from rnnbench.gradcheck import numeric_grads
 
-    spec = ModelSpec(cell="lstm", hidden_size=3, num_outputs=3, vocab_size=6, embed_size=3, pooling=pooling,
-                     l2=0.05, dtype="float64", num_layers=2, bidirectional=True)
+    spec = ModelSpec(
+        cell="lstm",
+        hidden_size=3,
+        num_outputs=3,
+        vocab_size=6,
+        embed_size=3,
+        pooling=pooling,
+        l2=0.05,
+        dtype="float64",
+        num_layers=2,
+        bidirectional=True,
+    )
     rng = np.random.default_rng(2)
     params = init_model_params(spec, seed=2)
     params["embedding"] = rng.normal(0.0, 0.8, size=params["embedding"].shape)
@@ -166,8 +194,9 @@ def test_layered_model_gradients_match_finite_differences(pooling):
     lengths = np.array([6, 4, 1, 5])
     targets = rng.integers(0, 3, size=4)
     _, analytic = NumpyModel(spec, params).loss_and_grads(ids, lengths, targets)
-    numeric = numeric_grads(lambda p: NumpyModel(spec, p).loss_and_grads(ids, lengths, targets)[0],
-                            {k: v.copy() for k, v in params.items()})
+    numeric = numeric_grads(
+        lambda p: NumpyModel(spec, p).loss_and_grads(ids, lengths, targets)[0], {k: v.copy() for k, v in params.items()}
+    )
     errors = {k: relative_error(analytic[k], numeric[k]) for k in params}
     assert max(errors.values()) < 1e-6, errors
 
@@ -182,6 +211,7 @@ def test_last_pooling_reads_forward_last_and_backward_first():
 
 def test_compose_runs_units_in_order_and_gathers_prefixed_finals():
     """The one composition every backend drives: unit order, what each unit reads, the prefixed finals."""
+
     class Ops(layers.LayerOps):
         def reverse(self, a):
             return ("rev", a)
@@ -196,9 +226,12 @@ def test_compose_runs_units_in_order_and_gathers_prefixed_finals():
         return f"y:{prefix}", {"h": f"h:{prefix}"}
 
     y, final = layers.compose(Ops(), run_unit, "x", 2, True)
-    assert calls == [("l0.fw.", "x"), ("l0.bw.", ("rev", "x")),
-                     ("l1.fw.", ("cat", "y:l0.fw.", ("rev", "y:l0.bw."))),
-                     ("l1.bw.", ("rev", ("cat", "y:l0.fw.", ("rev", "y:l0.bw."))))]
+    assert calls == [
+        ("l0.fw.", "x"),
+        ("l0.bw.", ("rev", "x")),
+        ("l1.fw.", ("cat", "y:l0.fw.", ("rev", "y:l0.bw."))),
+        ("l1.bw.", ("rev", ("cat", "y:l0.fw.", ("rev", "y:l0.bw.")))),
+    ]
     assert y == ("cat", "y:l1.fw.", ("rev", "y:l1.bw."))
     assert final == {f"l{i}.{d}.h": f"h:l{i}.{d}." for i in (0, 1) for d in ("fw", "bw")}
     assert layers.compose(None, run_unit, "x", 1, False) == ("y:l0.fw.", {"l0.fw.h": "h:l0.fw."})
@@ -213,6 +246,5 @@ def test_no_backend_writes_its_own_layer_loop():
     root = Path(__file__).resolve().parents[1]
     sources = [*root.glob("backends/*/*.py"), *root.glob("plugins/*/src/*/*.py")]
     assert len(sources) > 20
-    loops = [str(p.relative_to(root)) for p in sources
-             if "for direction in" in p.read_text(encoding="utf-8")]
+    loops = [str(p.relative_to(root)) for p in sources if "for direction in" in p.read_text(encoding="utf-8")]
     assert loops == [], f"a layer/direction loop outside rnnbench.layers.compose: {loops}"

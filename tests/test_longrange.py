@@ -6,6 +6,7 @@ re-run from that state through the sequence contract), torch and TensorFlow
 autograd against NumPy in float64, and a planted bug (the head's share of
 ``dL/dh_t`` dropped) that the check must catch.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -40,6 +41,7 @@ def _framework(name):
 
 # -- generators ------------------------------------------------------------------------------------
 
+
 def test_generators_repeat_under_a_seed_and_differ_across_seeds():
     a1 = gen.adding_batch(np.random.default_rng(5), 16, 30)
     a2 = gen.adding_batch(np.random.default_rng(5), 16, 30)
@@ -61,11 +63,11 @@ def test_adding_markers_one_in_each_half_and_the_target_is_their_sum(T):
     assert np.all((values >= 0) & (values < 1))
     assert set(np.unique(marker)) <= {0.0, 1.0}
     assert np.all(marker.sum(axis=1) == 2)
-    assert np.all(marker[:, :T // 2].sum(axis=1) == 1) and np.all(marker[:, T // 2:].sum(axis=1) == 1)
+    assert np.all(marker[:, : T // 2].sum(axis=1) == 1) and np.all(marker[:, T // 2 :].sum(axis=1) == 1)
     np.testing.assert_allclose(targets[:, 0], (values * marker).sum(axis=1), rtol=0, atol=1e-15)
     if T == 17:  # each marker takes every slot of its half (500 draws over 8 and 9 slots)
-        assert len(np.unique(marker[:, :T // 2].argmax(axis=1))) == T // 2
-        assert len(np.unique(marker[:, T // 2:].argmax(axis=1))) == T - T // 2
+        assert len(np.unique(marker[:, : T // 2].argmax(axis=1))) == T // 2
+        assert len(np.unique(marker[:, T // 2 :].argmax(axis=1))) == T - T // 2
 
 
 @pytest.mark.parametrize("T", [1, 5, 100])
@@ -74,11 +76,11 @@ def test_copy_layout(T):
     assert tokens.shape == targets.shape == (300, T + 20)
     symbols = tokens[:, :10]
     assert symbols.min() == 1 and symbols.max() == 8  # all 8 symbols drawn, no blank or delimiter
-    assert np.all(tokens[:, 10:T + 9] == gen.BLANK)  # T - 1 blanks
+    assert np.all(tokens[:, 10 : T + 9] == gen.BLANK)  # T - 1 blanks
     assert np.all(tokens[:, T + 9] == gen.DELIMITER)
-    assert np.all(tokens[:, T + 10:] == gen.BLANK)
-    assert np.all(targets[:, :T + 10] == gen.BLANK)
-    assert np.array_equal(targets[:, T + 10:], symbols)
+    assert np.all(tokens[:, T + 10 :] == gen.BLANK)
+    assert np.all(targets[:, : T + 10] == gen.BLANK)
+    assert np.array_equal(targets[:, T + 10 :], symbols)
     hot = gen.one_hot(tokens)
     assert hot.shape == (300, T + 20, 10) and np.all(hot.sum(axis=2) == 1)
     assert np.array_equal(hot.argmax(axis=2), tokens)
@@ -98,8 +100,8 @@ def test_copy_baseline_is_the_cross_entropy_of_the_memoryless_predictor(T):
     tokens, targets = gen.copy_tokens(np.random.default_rng(1), 64, T)
     # blanks with certainty until the delimiter has passed, then uniform over the 8 symbols
     logits = np.full((64, T + 20, gen.COPY_CLASSES), -1e30)
-    logits[:, :T + 10, gen.BLANK] = 0.0
-    logits[:, T + 10:, 1:] = 0.0
+    logits[:, : T + 10, gen.BLANK] = 0.0
+    logits[:, T + 10 :, 1:] = 0.0
     assert gen.step_xent(logits, targets) == pytest.approx(gen.copy_baseline(T), rel=1e-12)
     assert gen.copy_baseline(T) == pytest.approx(10 * math.log(8) / (T + 20), rel=1e-15)
     assert gen.recall_accuracy(logits, targets) < 0.25  # argmax of a uniform guess: symbol 1 only
@@ -107,10 +109,19 @@ def test_copy_baseline_is_the_cross_entropy_of_the_memoryless_predictor(T):
 
 # -- the task: splits, options, success ----------------------------------------------------------
 
+
 def _prepared(**options):
     task = LongRange()
-    given = {"max_steps": 4, "steps_per_epoch": 2, "dev_size": 40, "test_size": 40, "batch_size": 8,
-             "eval_batch_size": 16, "hidden_size": 4, **options}
+    given = {
+        "max_steps": 4,
+        "steps_per_epoch": 2,
+        "dev_size": 40,
+        "test_size": 40,
+        "batch_size": 8,
+        "eval_batch_size": 16,
+        "hidden_size": 4,
+        **options,
+    }
     config = task.resolve_config(given)
     return config, task.prepare(config)
 
@@ -177,7 +188,7 @@ def test_identity_and_orthogonal_inits():
     lstm = ModelSpec(cell="lstm", hidden_size=5, num_outputs=1, input_size=2)
     ortho = apply_init(init_model_params(lstm, 3), "lstm", "orthogonal", 3)["encoder.W_h"]
     for k in range(4):
-        block = ortho[:, 5 * k:5 * k + 5].astype(np.float64)
+        block = ortho[:, 5 * k : 5 * k + 5].astype(np.float64)
         np.testing.assert_allclose(block.T @ block, np.eye(5), atol=1e-6)
     with pytest.raises(RnnbenchError, match="identity' is for the rnn cell"):
         apply_init(init_model_params(lstm, 3), "lstm", "identity", 3)
@@ -198,11 +209,20 @@ def test_init_option_reaches_the_runner(monkeypatch):
 
 # -- per-step pooling and the gradient-flow diagnostic -------------------------------------------
 
+
 def _model_setup(cell, activation, pooling, seed=0, T=7, B=3):
     """A float64 feature model with generic weights and (for steps) some unscored positions."""
     loss = "mse" if pooling == "last" else "xent"
-    spec = ModelSpec(cell=cell, hidden_size=4, num_outputs=3 if loss == "xent" else 1, input_size=2,
-                     activation=activation, pooling=pooling, loss=loss, dtype="float64")
+    spec = ModelSpec(
+        cell=cell,
+        hidden_size=4,
+        num_outputs=3 if loss == "xent" else 1,
+        input_size=2,
+        activation=activation,
+        pooling=pooling,
+        loss=loss,
+        dtype="float64",
+    )
     rng = np.random.default_rng(seed)
     params = init_model_params(spec, seed)
     for name in params:
@@ -240,8 +260,7 @@ def test_steps_loss_is_the_mean_over_scored_positions_only():
     targets = np.array([[1, -1, 3], [-1, -1, 0]])
     loss, _ = _steps_xent_and_doutputs(outputs, targets)
     picked = [outputs[0, 0], outputs[0, 2], outputs[1, 2]]
-    expected = np.mean([loss_and_doutputs("xent", row[None], np.array([t]))[0]
-                        for row, t in zip(picked, (1, 3, 0))])
+    expected = np.mean([loss_and_doutputs("xent", row[None], np.array([t]))[0] for row, t in zip(picked, (1, 3, 0))])
     assert loss == pytest.approx(expected, rel=1e-12)
     assert gen.step_xent(outputs, targets) == pytest.approx(expected, rel=1e-12)
 
@@ -252,12 +271,15 @@ def _loss_from_state(spec, params, x, targets, t, h, c):
     backend = get_backend("numpy")
     enc = encoder_params(params)
     B, T, _ = x.shape
-    y_prefix, _ = backend.sequence_forward(spec.cell, enc, x[:, :t], None, None, spec.activation) \
-        if t else (np.zeros((B, 0, spec.hidden_size)), None)
+    y_prefix, _ = (
+        backend.sequence_forward(spec.cell, enc, x[:, :t], None, None, spec.activation)
+        if t
+        else (np.zeros((B, 0, spec.hidden_size)), None)
+    )
     pieces = [y_prefix, h[:, None]]
     if t + 1 < T:
         state = {"h": h, "c": c} if spec.cell == "lstm" else {"h": h}
-        y_suffix, _ = backend.sequence_forward(spec.cell, enc, x[:, t + 1:], None, state, spec.activation)
+        y_suffix, _ = backend.sequence_forward(spec.cell, enc, x[:, t + 1 :], None, state, spec.activation)
         pieces.append(y_suffix)
     y = np.concatenate(pieces, axis=1)
     if spec.pooling == "steps":
@@ -267,11 +289,13 @@ def _loss_from_state(spec, params, x, targets, t, h, c):
 
 def _numeric_state_norm(spec, params, x, targets, t):
     """Mean over the batch of ||dL/dh_t||, by central differences in h_t itself."""
-    _, final = get_backend("numpy").sequence_forward(spec.cell, encoder_params(params), x[:, :t + 1], None,
-                                                     None, spec.activation)
+    _, final = get_backend("numpy").sequence_forward(
+        spec.cell, encoder_params(params), x[:, : t + 1], None, None, spec.activation
+    )
     c = final.get("c")
-    grad = numeric_grads(lambda a: _loss_from_state(spec, params, x, targets, t, a["h"], c),
-                         {"h": final["h"].copy()})["h"]
+    grad = numeric_grads(lambda a: _loss_from_state(spec, params, x, targets, t, a["h"], c), {"h": final["h"].copy()})[
+        "h"
+    ]
     return float(np.linalg.norm(grad, axis=1).mean())
 
 
@@ -320,8 +344,11 @@ def test_torch_and_tensorflow_match_numpy(cell, activation, pooling):
     spec, params, x, lengths, targets = _model_setup(cell, activation, pooling, T=9)
     lengths = np.array([9, 6, 1]) if pooling == "steps" else lengths  # ragged where outputs are per step
     reference = NumpyModel(spec, params)
-    expected = (reference.predict(x, lengths), *reference.loss_and_grads(x, lengths, targets),
-                reference.state_gradient_norms(x, lengths, targets))
+    expected = (
+        reference.predict(x, lengths),
+        *reference.loss_and_grads(x, lengths, targets),
+        reference.state_gradient_norms(x, lengths, targets),
+    )
     for backend in backends:
         model = backend.build_model(spec, params)
         outputs, loss, grads = model.predict(x, lengths), *model.loss_and_grads(x, lengths, targets)
@@ -351,6 +378,7 @@ def test_torch_state_gradient_must_include_the_head_path(monkeypatch):
             h_new, c_new, _ = recorded(xw_t, h, c, W_h, b_h, live_t)  # the state is recorded as usual
             _, _, y = STEPS[cell, "tanh"](xw_t, h, c, W_h, b_h, live_t)  # but y_t takes a path of its own
             return h_new, c_new, y
+
         return real_run(cell, step, xw, h, c, W_h, b_h, live)
 
     monkeypatch.setattr(torch_model, "run_steps", buggy_run_steps)
@@ -360,8 +388,21 @@ def test_torch_state_gradient_must_include_the_head_path(monkeypatch):
 
 # -- end to end -----------------------------------------------------------------------------------
 
-TINY = ["--hidden-size", "4", "--batch-size", "8", "--max-steps", "4", "--steps-per-epoch", "2",
-        "--dev-size", "16", "--test-size", "16", "--no-progress"]
+TINY = [
+    "--hidden-size",
+    "4",
+    "--batch-size",
+    "8",
+    "--max-steps",
+    "4",
+    "--steps-per-epoch",
+    "2",
+    "--dev-size",
+    "16",
+    "--test-size",
+    "16",
+    "--no-progress",
+]
 
 
 def _records(results):
@@ -383,8 +424,22 @@ def _check_record(record, problem, T, steps):
 def test_run_end_to_end(tmp_path, backend):
     if backend != "numpy":
         _framework(backend)
-    code = cli.main(["run", "--backend", backend, "--task", "longrange", "--seq-len", "6,9", "--threads", "1",
-                     "--results-dir", str(tmp_path), *TINY])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            backend,
+            "--task",
+            "longrange",
+            "--seq-len",
+            "6,9",
+            "--threads",
+            "1",
+            "--results-dir",
+            str(tmp_path),
+            *TINY,
+        ]
+    )
     assert code == 0
     records = _records(tmp_path)
     assert sorted(r["config"]["seq_len"] for r in records) == [6, 9]  # the sweep: one record per T
@@ -395,8 +450,24 @@ def test_run_end_to_end(tmp_path, backend):
 
 
 def test_copy_run_end_to_end_in_numpy(tmp_path):
-    code = cli.main(["run", "--backend", "numpy", "--task", "longrange", "--problem", "copy", "--seq-len", "3",
-                     "--model", "gru", "--results-dir", str(tmp_path), *TINY])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "longrange",
+            "--problem",
+            "copy",
+            "--seq-len",
+            "3",
+            "--model",
+            "gru",
+            "--results-dir",
+            str(tmp_path),
+            *TINY,
+        ]
+    )
     assert code == 0
     (record,) = _records(tmp_path)
     metrics = _check_record(record, "copy", 3, 23)
@@ -407,11 +478,30 @@ def test_copy_run_end_to_end_in_numpy(tmp_path):
 def test_tensorflow_run_end_to_end(tmp_path):
     """In its own process: TensorFlow's thread count is fixed once its runtime starts."""
     _framework("tensorflow")
-    argv = ["run", "--backend", "tensorflow", "--task", "longrange", "--seq-len", "5", "--model", "rnn",
-            "--activation", "relu", "--threads", "1", "--results-dir", str(tmp_path), *TINY]
-    done = subprocess.run([sys.executable, "-c", f"import sys; from rnnbench import cli; "
-                                                 f"sys.exit(cli.main({argv!r}))"],
-                          capture_output=True, text=True, timeout=300)
+    argv = [
+        "run",
+        "--backend",
+        "tensorflow",
+        "--task",
+        "longrange",
+        "--seq-len",
+        "5",
+        "--model",
+        "rnn",
+        "--activation",
+        "relu",
+        "--threads",
+        "1",
+        "--results-dir",
+        str(tmp_path),
+        *TINY,
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; from rnnbench import cli; sys.exit(cli.main({argv!r}))"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     (record,) = _records(tmp_path)
     _check_record(record, "adding", 5, 5)
@@ -419,23 +509,27 @@ def test_tensorflow_run_end_to_end(tmp_path):
 
 BAD = [
     (["--seq-len", "0"], "seq-len for the adding problem must be an integer >= 2 (one marker in each half), got 0"),
-    (["--problem", "copy", "--seq-len", "10,0"],
-     "seq-len for the copy problem must be an integer >= 1 (the delimiter ends the blank stretch), got 0"),
+    (
+        ["--problem", "copy", "--seq-len", "10,0"],
+        "seq-len for the copy problem must be an integer >= 1 (the delimiter ends the blank stretch), got 0",
+    ),
     (["--problem", "parity"], "unknown long-range problem 'parity'; valid: adding, copy"),
     (["--seq-len", "10,x"], "--seq-len takes comma-separated integers, got '10,x'"),
-    (["--model", "lstm", "--init", "identity"],
-     "init 'identity' is for the rnn cell (IRNN); lstm has gate blocks: use orthogonal or default"),
+    (
+        ["--model", "lstm", "--init", "identity"],
+        "init 'identity' is for the rnn cell (IRNN); lstm has gate blocks: use orthogonal or default",
+    ),
     (["--init", "glorot"], "unknown init 'glorot'; valid: default, identity, orthogonal"),
     (["--probe-steps", "0,-3"], "probe-steps must be >= 0, got '0,-3'"),
 ]
 
 
-@pytest.mark.parametrize("argv,message", BAD, ids=["zero", "zero-in-sweep", "problem", "list", "identity-lstm",
-                                                    "init", "probe"])
+@pytest.mark.parametrize(
+    "argv,message", BAD, ids=["zero", "zero-in-sweep", "problem", "list", "identity-lstm", "init", "probe"]
+)
 def test_bad_input_is_one_line_and_nonzero(tmp_path, capsys, argv, message):
     results = tmp_path / "results"
-    code = cli.main(["run", "--backend", "numpy", "--task", "longrange", "--results-dir", str(results),
-                     *TINY, *argv])
+    code = cli.main(["run", "--backend", "numpy", "--task", "longrange", "--results-dir", str(results), *TINY, *argv])
     assert code == 2
     assert capsys.readouterr().err == f"rnnbench: error: {message}\n"
     assert not results.exists() or not list(results.glob("*.json"))
@@ -443,5 +537,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, capsys, argv, message):
 
 def test_seq_len_is_refused_by_a_task_without_one(capsys):
     assert cli.main(["run", "--backend", "numpy", "--task", "textclf", "--seq-len", "5"]) == 2
-    assert capsys.readouterr().err == ("rnnbench: error: unrecognized arguments: --seq-len 5 (not options of the "
-                                       "textclf task; see `rnnbench run --task textclf --help`)\n")
+    assert capsys.readouterr().err == (
+        "rnnbench: error: unrecognized arguments: --seq-len 5 (not options of the "
+        "textclf task; see `rnnbench run --task textclf --help`)\n"
+    )

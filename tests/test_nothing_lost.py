@@ -1,5 +1,6 @@
 """Issue 10, "nothing is lost": signals end a run as Ctrl-C does, a record that cannot be written is kept elsewhere,
 and an option that cannot apply is one line before anything runs."""
+
 from __future__ import annotations
 
 import errno
@@ -37,9 +38,27 @@ def _records(folder):
 @pytest.mark.parametrize("signum,status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_during_training_records_the_run_and_starts_no_later_seed(toy, tmp_path, signum, status):
     results = tmp_path / "results"
-    argv = [sys.executable, "-m", "rnnbench.cli", "run", "--backend", "numpy", "--task", "textclf",
-            "--dataset", str(toy), "--results-dir", str(results), "--seeds", "0,1", "--epochs", "100000",
-            "--batch-size", "4", *TINY]
+    argv = [
+        sys.executable,
+        "-m",
+        "rnnbench.cli",
+        "run",
+        "--backend",
+        "numpy",
+        "--task",
+        "textclf",
+        "--dataset",
+        str(toy),
+        "--results-dir",
+        str(results),
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "100000",
+        "--batch-size",
+        "4",
+        *TINY,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     seen = []
@@ -75,8 +94,24 @@ def test_ctrl_c_still_says_the_user_and_exits_130(toy, tmp_path, capsys, monkeyp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(numpy_model.NumpyModel, "train_step", interrupt)
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(toy), "--results-dir",
-                     str(tmp_path / "r"), "--max-steps", "3", "--seeds", "0,1", *TINY])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            str(toy),
+            "--results-dir",
+            str(tmp_path / "r"),
+            "--max-steps",
+            "3",
+            "--seeds",
+            "0,1",
+            *TINY,
+        ]
+    )
     assert code == 130
     [record] = _records(tmp_path / "r")
     assert record["signal"] == "SIGINT" and record["error"].startswith("interrupted by the user (SIGINT) at epoch 1")
@@ -90,8 +125,26 @@ def test_a_signal_while_a_record_is_written_waits_for_it_then_stops(toy, tmp_pat
         return real(folder, record)
 
     monkeypatch.setattr(record_files, "write_record", signalled_mid_write)
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(toy), "--results-dir",
-                     str(tmp_path / "r"), "--max-steps", "2", "--epochs", "1", "--seeds", "0,1", *TINY])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            str(toy),
+            "--results-dir",
+            str(tmp_path / "r"),
+            "--max-steps",
+            "2",
+            "--epochs",
+            "1",
+            "--seeds",
+            "0,1",
+            *TINY,
+        ]
+    )
     assert code == 143
     records = _records(tmp_path / "r")
     assert [(r["seed"], r["status"]) for r in records] == [(0, "ok")], "seed 0 finished and kept; seed 1 never began"
@@ -136,8 +189,21 @@ def test_bench_exits_143_on_sigterm_with_one_line_and_no_record(tmp_path, capsys
         raise AssertionError("SIGTERM did not stop bench")
 
     monkeypatch.setattr(sweep, "measure_peak", terminated)
-    code = cli.main(["bench", "--backends", "numpy", "--cells", "rnn", "--sizes", "2x3x4x5", "--settle", "0",
-                     "--results-dir", str(tmp_path / "r")])
+    code = cli.main(
+        [
+            "bench",
+            "--backends",
+            "numpy",
+            "--cells",
+            "rnn",
+            "--sizes",
+            "2x3x4x5",
+            "--settle",
+            "0",
+            "--results-dir",
+            str(tmp_path / "r"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 143 and err.splitlines()[-1] == "rnnbench: interrupted by SIGTERM"
     assert "Traceback" not in err and not list((tmp_path / "r").glob("*.json"))
@@ -147,8 +213,25 @@ def test_bench_exits_143_on_sigterm_with_one_line_and_no_record(tmp_path, capsys
 
 
 def _run_one(toy, results, *extra):
-    return cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(toy), "--results-dir",
-                     str(results), "--max-steps", "2", "--epochs", "1", *TINY, *extra])
+    return cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            str(toy),
+            "--results-dir",
+            str(results),
+            "--max-steps",
+            "2",
+            "--epochs",
+            "1",
+            *TINY,
+            *extra,
+        ]
+    )
 
 
 def _disk_full(*args):
@@ -167,18 +250,16 @@ def _results_disk_full(monkeypatch):
     monkeypatch.setattr(atomic, "_claim", claim)
 
 
-
-
-def test_disk_full_at_the_end_keeps_the_record_in_the_temp_directory(toy, tmp_path, capsys, monkeypatch,
-                                                                    private_tmp):
+def test_disk_full_at_the_end_keeps_the_record_in_the_temp_directory(toy, tmp_path, capsys, monkeypatch, private_tmp):
     _results_disk_full(monkeypatch)
     results = tmp_path / "results"
     code = _run_one(toy, results)
     captured = capsys.readouterr()
     [saved] = private_tmp.glob("rnnbench-record-*.json")
     assert code == 2
-    assert captured.err.splitlines()[-1] == (f"rnnbench: error: could not write the record to {results} "
-                                             f"(No space left on device); it was saved to {saved}")
+    assert captured.err.splitlines()[-1] == (
+        f"rnnbench: error: could not write the record to {results} (No space left on device); it was saved to {saved}"
+    )
     assert "result: seed 0 ok: dev accuracy " in captured.err, "the result is shown before the write is tried"
     assert "test accuracy" in captured.out
     record = json.loads(saved.read_text())
@@ -224,27 +305,33 @@ def test_when_even_the_temp_directory_fails_the_record_goes_to_stdout(toy, tmp_p
 
 def test_check_record_that_cannot_be_written_is_kept(tmp_path, capsys, monkeypatch, private_tmp):
     _results_disk_full(monkeypatch)
-    code = cli.main(["check", "--backend", "numpy", "--cells", "rnn", "--dtype", "float64",
-                     "--results-dir", str(tmp_path / "r")])
+    code = cli.main(
+        ["check", "--backend", "numpy", "--cells", "rnn", "--dtype", "float64", "--results-dir", str(tmp_path / "r")]
+    )
     captured = capsys.readouterr()
     [saved] = private_tmp.glob("rnnbench-record-*.json")
     assert code == 2 and "pass" in captured.out
-    assert captured.err == (f"rnnbench: error: could not write the record to {tmp_path / 'r'} "
-                            f"(No space left on device); it was saved to {saved}\n")
+    assert captured.err == (
+        f"rnnbench: error: could not write the record to {tmp_path / 'r'} "
+        f"(No space left on device); it was saved to {saved}\n"
+    )
     assert json.loads(saved.read_text())["schema"] == "rnnbench.check/1"
 
 
 # -- options that cannot apply --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--threads", "0"], "--threads must be at least 1, got 0"),
-    (["--threads", "-1"], "--threads must be at least 1, got -1"),
-    (["--device", "tpu"], "numpy backend runs on cpu only; got device='tpu'"),
-    (["--device", "cuda"], "numpy backend runs on cpu only; got device='cuda'"),
-], ids=["threads0", "threads-1", "tpu", "cuda-numpy"])
-def test_check_option_that_cannot_apply_is_one_line_before_anything_runs(tmp_path, capsys, monkeypatch, argv,
-                                                                          message):
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--threads", "0"], "--threads must be at least 1, got 0"),
+        (["--threads", "-1"], "--threads must be at least 1, got -1"),
+        (["--device", "tpu"], "numpy backend runs on cpu only; got device='tpu'"),
+        (["--device", "cuda"], "numpy backend runs on cpu only; got device='cuda'"),
+    ],
+    ids=["threads0", "threads-1", "tpu", "cuda-numpy"],
+)
+def test_check_option_that_cannot_apply_is_one_line_before_anything_runs(tmp_path, capsys, monkeypatch, argv, message):
     def must_not_run(*args, **kwargs):
         raise AssertionError("no row may be computed")
 
@@ -259,8 +346,10 @@ def test_check_option_that_cannot_apply_is_one_line_before_anything_runs(tmp_pat
 def test_check_without_backends_names_the_way_out(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(check, "available_targets", lambda backends: [("numpy", "native")])
     assert cli.main(["check", "--device", "cuda", "--no-record"]) == 2
-    assert capsys.readouterr().err == ("rnnbench: error: numpy backend runs on cpu only; got device='cuda'; "
-                                       "choose the backends to check with --backend\n")
+    assert capsys.readouterr().err == (
+        "rnnbench: error: numpy backend runs on cpu only; got device='cuda'; "
+        "choose the backends to check with --backend\n"
+    )
 
 
 @pytest.mark.skipif(not __import__("importlib.util").util.find_spec("torch"), reason="torch not installed")
@@ -277,10 +366,14 @@ def test_check_torch_on_a_missing_gpu_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("value", ["0", "-1"])
-@pytest.mark.parametrize("command", [
-    ["run", "--backend", "numpy", "--task", "textclf", "--dataset", "mr"],
-    ["bench", "--backends", "numpy", "--cells", "rnn", "--sizes", "2x3x4x5"],
-], ids=["run", "bench"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--backend", "numpy", "--task", "textclf", "--dataset", "mr"],
+        ["bench", "--backends", "numpy", "--cells", "rnn", "--sizes", "2x3x4x5"],
+    ],
+    ids=["run", "bench"],
+)
 def test_threads_below_one_is_an_error_on_every_command(tmp_path, capsys, command, value):
     code = cli.main([*command, "--threads", value, "--results-dir", str(tmp_path / "r")])
     assert code == 2

@@ -5,6 +5,7 @@ gradient is checked against central differences for every cell, pooling and
 loss, and the optimizer formulas against arithmetic written here, apart from
 rnnbench.optim.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,18 @@ STEPS = 7
 
 def _token_setup(cell, pooling, loss, l2=0.05, activation="tanh", seed=0):
     """A float64 token model with non-trivial weights; token 5 never appears in the inputs."""
-    spec = ModelSpec(cell=cell, hidden_size=4, num_outputs=3, vocab_size=6, embed_size=3,
-                     activation=activation, pooling=pooling, loss=loss, l2=l2, dtype="float64")
+    spec = ModelSpec(
+        cell=cell,
+        hidden_size=4,
+        num_outputs=3,
+        vocab_size=6,
+        embed_size=3,
+        activation=activation,
+        pooling=pooling,
+        loss=loss,
+        l2=l2,
+        dtype="float64",
+    )
     rng = np.random.default_rng(seed)
     params = init_model_params(spec, seed=seed)
     params["embedding"] = rng.normal(0.0, 0.8, size=params["embedding"].shape)
@@ -80,8 +91,9 @@ def test_relu_rnn_model_gradients_match_finite_differences():
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_feature_model_gradients_match_finite_differences(cell):
-    spec = ModelSpec(cell=cell, hidden_size=3, num_outputs=2, input_size=4, pooling="max", loss="mse",
-                     l2=0.1, dtype="float64")
+    spec = ModelSpec(
+        cell=cell, hidden_size=3, num_outputs=2, input_size=4, pooling="max", loss="mse", l2=0.1, dtype="float64"
+    )
     rng = np.random.default_rng(7)
     params = init_model_params(spec, seed=7)
     x = rng.normal(size=(len(LENGTHS), STEPS, 4))
@@ -100,8 +112,13 @@ def test_loss_includes_half_l2_of_decayed_params_only():
     decayed_spec = replace(spec, l2=0.3)
     plain = NumpyModel(spec, params).loss_and_grads(ids, LENGTHS, targets)[0]
     decayed = NumpyModel(decayed_spec, params).loss_and_grads(ids, LENGTHS, targets)[0]
-    by_hand = 0.5 * 0.3 * sum(float(np.sum(w ** 2)) for k, w in params.items()
-                              if k in ("embedding", "encoder.W_x", "encoder.W_h", "head.W"))
+    by_hand = (
+        0.5
+        * 0.3
+        * sum(
+            float(np.sum(w**2)) for k, w in params.items() if k in ("embedding", "encoder.W_x", "encoder.W_h", "head.W")
+        )
+    )
     assert abs((decayed - plain) - by_hand) < 1e-12
 
 
@@ -128,6 +145,7 @@ def test_sgd_train_step_applies_l2_once():
 
 
 # -- pooling and loss helpers ------------------------------------------------------------------
+
 
 def _padded_outputs(rng):
     """y [3,5,4] with lengths [5,2,1]; padding holds large garbage so any leak shows."""
@@ -157,8 +175,9 @@ def test_pooling_backward_matches_finite_differences(kind):
     cotangent = rng.normal(size=(3, 4))
     pooled, index = _pool_forward(kind, y, lengths)
     dy = _pool_backward(kind, cotangent, lengths, y.shape[1], index)
-    numeric = numeric_grads(lambda a: contract({"p": _pool_forward(kind, a["y"], lengths)[0]}, {"p": cotangent}),
-                            {"y": y.copy()})["y"]
+    numeric = numeric_grads(
+        lambda a: contract({"p": _pool_forward(kind, a["y"], lengths)[0]}, {"p": cotangent}), {"y": y.copy()}
+    )["y"]
     assert relative_error(dy, numeric) < GRAD_TOL
     assert np.all(dy[1, 2:] == 0) and np.all(dy[2, 1:] == 0)
 
@@ -193,8 +212,16 @@ L2 = 0.2
 
 
 def _run_apply_update(optimizer, clip_norm=None):
-    spec = ModelSpec(cell="rnn", hidden_size=1, num_outputs=1, input_size=1, optimizer=optimizer,
-                     l2=L2, clip_norm=clip_norm, dtype="float64")
+    spec = ModelSpec(
+        cell="rnn",
+        hidden_size=1,
+        num_outputs=1,
+        input_size=1,
+        optimizer=optimizer,
+        l2=L2,
+        clip_norm=clip_norm,
+        dtype="float64",
+    )
     params = {"head.W": np.array([W0]), "head.b": np.array([B0])}
     state = init_state(spec, params, np.zeros_like)
     for gw, gb in GRADS:
@@ -231,8 +258,8 @@ def test_adam_two_steps_by_hand():
         for i in range(2):
             m[i] = b1 * m[i] + (1 - b1) * g[i]
             v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-            m_hat = m[i] / (1 - b1 ** t)
-            v_hat = v[i] / (1 - b2 ** t)
+            m_hat = m[i] / (1 - b1**t)
+            v_hat = v[i] / (1 - b2**t)
             step.append(lr * m_hat / (math.sqrt(v_hat) + eps))
         w, b = w - step[0], b - step[1]
     got = _run_apply_update(OptimizerSpec("adam", lr=lr, beta1=b1, beta2=b2, eps=eps))
@@ -255,15 +282,16 @@ def test_adagrad_two_steps_by_hand():
 
 
 def _clip_spec(clip_norm, l2=0.0):
-    return ModelSpec(cell="rnn", hidden_size=1, num_outputs=1, input_size=1, clip_norm=clip_norm, l2=l2,
-                     dtype="float64")
+    return ModelSpec(
+        cell="rnn", hidden_size=1, num_outputs=1, input_size=1, clip_norm=clip_norm, l2=l2, dtype="float64"
+    )
 
 
 def test_clipping_scales_global_norm_to_threshold_keeping_direction():
     grads = {"head.W": np.array([[6.0, 0.0]]), "head.b": np.array([0.0, 8.0])}  # global norm 10
     params = {k: np.zeros_like(v) for k, v in grads.items()}
     clipped = regularise_and_clip(_clip_spec(1.0), params, grads, NumpyOps)
-    norm = math.sqrt(sum(float(np.sum(g ** 2)) for g in clipped.values()))
+    norm = math.sqrt(sum(float(np.sum(g**2)) for g in clipped.values()))
     assert abs(norm - 1.0) < 1e-12
     for k in grads:
         np.testing.assert_allclose(clipped[k], grads[k] / 10.0, rtol=0, atol=1e-15)
@@ -278,8 +306,7 @@ def test_clipping_leaves_small_gradients_unchanged():
 
 
 def test_l2_gradient_only_on_decayed_params():
-    names = ["embedding", "encoder.W_x", "encoder.W_h", "encoder.b", "encoder.b_x", "encoder.b_h",
-             "head.W", "head.b"]
+    names = ["embedding", "encoder.W_x", "encoder.W_h", "encoder.b", "encoder.b_x", "encoder.b_h", "head.W", "head.b"]
     rng = np.random.default_rng(5)
     params = {k: rng.normal(size=(2, 3)) for k in names}
     zeros = {k: np.zeros((2, 3)) for k in names}
@@ -290,6 +317,7 @@ def test_l2_gradient_only_on_decayed_params():
 
 
 # -- learning and determinism -------------------------------------------------------------------
+
 
 def _contains_token_task(seed=0, n=64, steps=10):
     """Class 1 iff token 1 appears among a sequence's real steps: separable, needs the whole sequence."""
@@ -303,8 +331,18 @@ def _contains_token_task(seed=0, n=64, steps=10):
 
 
 def _token_task_spec():
-    return ModelSpec(cell="gru", hidden_size=8, num_outputs=2, vocab_size=6, embed_size=8, pooling="max",
-                     loss="xent", optimizer=OptimizerSpec("adam", lr=0.05), clip_norm=5.0, l2=1e-4)
+    return ModelSpec(
+        cell="gru",
+        hidden_size=8,
+        num_outputs=2,
+        vocab_size=6,
+        embed_size=8,
+        pooling="max",
+        loss="xent",
+        optimizer=OptimizerSpec("adam", lr=0.05),
+        clip_norm=5.0,
+        l2=1e-4,
+    )
 
 
 def test_adam_learns_a_separable_token_task():
@@ -332,6 +370,7 @@ def test_same_spec_seed_and_data_give_identical_trajectories():
 
 # -- construction and validation ----------------------------------------------------------------
 
+
 def test_params_are_copied_in_spec_dtype():
     spec = ModelSpec(cell="lstm", hidden_size=3, num_outputs=2, vocab_size=4, embed_size=2)  # float32
     params = {k: v.astype(np.float64) for k, v in init_model_params(spec).items()}
@@ -347,26 +386,30 @@ def test_params_are_copied_in_spec_dtype():
 
 
 def _small_model(**overrides):
-    spec = ModelSpec(**{"cell": "rnn", "hidden_size": 3, "num_outputs": 2, "vocab_size": 4, "embed_size": 2,
-                        **overrides})
+    spec = ModelSpec(
+        **{"cell": "rnn", "hidden_size": 3, "num_outputs": 2, "vocab_size": 4, "embed_size": 2, **overrides}
+    )
     return NumpyModel(spec, init_model_params(spec))
 
 
 IDS = np.array([[0, 1, 2], [3, 0, 0]])
 
 
-@pytest.mark.parametrize("inputs, lengths, targets, message", [
-    (IDS, [3, 0], [0, 1], "zero steps"),
-    (IDS, [3, 4], [0, 1], "lengths"),
-    (IDS, [3], [0, 1], "lengths"),
-    (np.array([[0, 4, 1], [0, 0, 0]]), [3, 1], [0, 1], "token ids"),
-    (np.array([[0, -1, 1], [0, 0, 0]]), [3, 1], [0, 1], "token ids"),
-    (IDS.astype(float), [3, 1], [0, 1], "int token ids"),
-    (IDS[0], [3], [0], "int token ids"),
-    (IDS, [3, 1], [0, 2], "class ids"),
-    (IDS, [3, 1], [0.0, 1.0], "int class ids"),
-    (IDS, [3, 1], [0], "int class ids"),
-])
+@pytest.mark.parametrize(
+    "inputs, lengths, targets, message",
+    [
+        (IDS, [3, 0], [0, 1], "zero steps"),
+        (IDS, [3, 4], [0, 1], "lengths"),
+        (IDS, [3], [0, 1], "lengths"),
+        (np.array([[0, 4, 1], [0, 0, 0]]), [3, 1], [0, 1], "token ids"),
+        (np.array([[0, -1, 1], [0, 0, 0]]), [3, 1], [0, 1], "token ids"),
+        (IDS.astype(float), [3, 1], [0, 1], "int token ids"),
+        (IDS[0], [3], [0], "int token ids"),
+        (IDS, [3, 1], [0, 2], "class ids"),
+        (IDS, [3, 1], [0.0, 1.0], "int class ids"),
+        (IDS, [3, 1], [0], "int class ids"),
+    ],
+)
 def test_bad_token_inputs_raise(inputs, lengths, targets, message):
     with pytest.raises(RnnbenchError, match=message):
         _small_model().loss_and_grads(inputs, np.array(lengths), np.array(targets))

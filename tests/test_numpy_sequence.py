@@ -1,5 +1,6 @@
 """The NumPy sequence cells: gradients against central differences, forward against
 the equations of docs/design.md §2, masking semantics and float32 agreement."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,11 +28,21 @@ def _ragged(steps):
 
 # ------------------------------------------------------------------ gradients
 
+
 @pytest.mark.parametrize("with_state", [False, True], ids=["no-state", "state"])
 @pytest.mark.parametrize("cell,activation,steps", CELLS, ids=CELL_IDS)
 def test_backward_matches_central_differences(cell, activation, steps, with_state):
-    problem = make_problem(cell, batch=4, steps=steps, input_size=3, hidden_size=4,
-                           lengths=_ragged(steps), with_state=with_state, seed=7, activation=activation)
+    problem = make_problem(
+        cell,
+        batch=4,
+        steps=steps,
+        input_size=3,
+        hidden_size=4,
+        lengths=_ragged(steps),
+        with_state=with_state,
+        seed=7,
+        activation=activation,
+    )
     if activation == "relu":
         # relu has a kink at 0: keep every pre-activation far from it compared with eps=1e-6.
         assert relu_margin(problem) > 1e-4
@@ -42,15 +53,32 @@ def test_backward_matches_central_differences(cell, activation, steps, with_stat
 
 
 @settings(max_examples=20, deadline=None)
-@given(data=st.data(), cell_index=st.integers(0, len(CELLS) - 1), batch=st.integers(3, 5),
-       steps=st.integers(6, 9), input_size=st.integers(1, 4), hidden_size=st.integers(1, 4),
-       with_state=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_backward_matches_central_differences_property(data, cell_index, batch, steps, input_size,
-                                                        hidden_size, with_state, seed):
+@given(
+    data=st.data(),
+    cell_index=st.integers(0, len(CELLS) - 1),
+    batch=st.integers(3, 5),
+    steps=st.integers(6, 9),
+    input_size=st.integers(1, 4),
+    hidden_size=st.integers(1, 4),
+    with_state=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_backward_matches_central_differences_property(
+    data, cell_index, batch, steps, input_size, hidden_size, with_state, seed
+):
     cell, activation, _ = CELLS[cell_index]
     lengths = data.draw(st.lists(st.integers(0, steps), min_size=batch, max_size=batch), label="lengths")
-    problem = make_problem(cell, batch, steps, input_size, hidden_size, lengths=lengths,
-                           with_state=with_state, seed=seed, activation=activation)
+    problem = make_problem(
+        cell,
+        batch,
+        steps,
+        input_size,
+        hidden_size,
+        lengths=lengths,
+        with_state=with_state,
+        seed=seed,
+        activation=activation,
+    )
     if activation == "relu":
         assume(relu_margin(problem) > 1e-4)
     assert_gradients_match(gradient_errors(problem), context=f"{cell}/{activation} lengths={lengths}")
@@ -108,8 +136,11 @@ def test_recycled_buffers_do_not_leak_between_calls(cell, activation, batch, ste
     y3, final3, cache3 = run_forward(second)  # takes the buffers just handed back
     grads1 = _vjp(first, cache1, final1)
     grads3 = _vjp(second, cache3, final3)
-    for problem, (y, final, grads) in ((first, (y1, final1, grads1)), (second, (y2, final2, grads2)),
-                                       (second, (y3, final3, grads3))):
+    for problem, (y, final, grads) in (
+        (first, (y1, final1, grads1)),
+        (second, (y2, final2, grads2)),
+        (second, (y3, final3, grads3)),
+    ):
         y_ref, final_ref, grads_ref = alone[id(problem)]
         np.testing.assert_array_equal(y, y_ref)
         for key in final_ref:  # the final states, unpacked for this and once never compared
@@ -120,6 +151,7 @@ def test_recycled_buffers_do_not_leak_between_calls(cell, activation, batch, ste
 
 
 # -------------------------------------------------------- forward = equations
+
 
 def _sigmoid(a):
     return 1.0 / (1.0 + np.exp(-a))
@@ -133,14 +165,14 @@ def _reference_step(cell, p, x, h, c, activation):
         return (np.tanh(a) if activation == "tanh" else np.maximum(a, 0.0)), None
     if cell == "lstm":
         a = x @ p["W_x"] + h @ p["W_h"] + p["b"]
-        i, f, g, o = _sigmoid(a[:H]), _sigmoid(a[H:2 * H]), np.tanh(a[2 * H:3 * H]), _sigmoid(a[3 * H:])
+        i, f, g, o = _sigmoid(a[:H]), _sigmoid(a[H : 2 * H]), np.tanh(a[2 * H : 3 * H]), _sigmoid(a[3 * H :])
         c = f * c + i * g
         return o * np.tanh(c), c
     ax = x @ p["W_x"] + p["b_x"]
     ah = h @ p["W_h"] + p["b_h"]
     r = _sigmoid(ax[:H] + ah[:H])
-    z = _sigmoid(ax[H:2 * H] + ah[H:2 * H])
-    n = np.tanh(ax[2 * H:] + r * ah[2 * H:])
+    z = _sigmoid(ax[H : 2 * H] + ah[H : 2 * H])
+    n = np.tanh(ax[2 * H :] + r * ah[2 * H :])
     return (1 - z) * n + z * h, None
 
 
@@ -180,8 +212,9 @@ def test_relu_activation_is_relu():
     y, _, _ = run_forward(problem)
     assert (y >= 0).all()
     assert (y == 0).mean() > 0.2, "random pre-activations are negative about half the time"
-    first = np.maximum(problem.x[:, 0] @ problem.params["W_x"] + problem.state["h"] @ problem.params["W_h"]
-                       + problem.params["b"], 0.0)
+    first = np.maximum(
+        problem.x[:, 0] @ problem.params["W_x"] + problem.state["h"] @ problem.params["W_h"] + problem.params["b"], 0.0
+    )
     np.testing.assert_allclose(y[:, 0], first, rtol=1e-13, atol=1e-13)
     problem.activation = "tanh"
     y_tanh, _, _ = run_forward(problem)
@@ -189,6 +222,7 @@ def test_relu_activation_is_relu():
 
 
 # ------------------------------------------------------------------- masking
+
 
 @pytest.mark.parametrize("cell,activation,steps", CELLS, ids=CELL_IDS)
 def test_outputs_past_length_are_exactly_zero(cell, activation, steps):
@@ -207,14 +241,19 @@ def test_final_state_is_that_of_the_truncated_sequence_alone(cell, activation, s
     for b, length in enumerate(problem.lengths):
         alone = make_problem(cell, 1, int(length), 3, 4, lengths=[length], activation=activation)
         alone.params = problem.params
-        alone.x = problem.x[b:b + 1, :length].copy()
-        alone.state = {k: v[b:b + 1] for k, v in problem.state.items()}
+        alone.x = problem.x[b : b + 1, :length].copy()
+        alone.state = {k: v[b : b + 1] for k, v in problem.state.items()}
         _, final_alone, _ = run_forward(alone)
         for key in final:
             if length == 0:
                 np.testing.assert_array_equal(final[key][b], problem.state[key][b], err_msg=key)
-            np.testing.assert_allclose(final[key][b], final_alone[key][0], rtol=1e-12, atol=1e-13,
-                                       err_msg=f"{key} of sequence {b}, length {length}")
+            np.testing.assert_allclose(
+                final[key][b],
+                final_alone[key][0],
+                rtol=1e-12,
+                atol=1e-13,
+                err_msg=f"{key} of sequence {b}, length {length}",
+            )
 
 
 @pytest.mark.parametrize("cell,activation,steps", CELLS, ids=CELL_IDS)
@@ -236,6 +275,7 @@ def test_upstream_gradient_past_length_has_no_effect(cell, activation, steps):
 
 
 # ------------------------------------------------------------------- float32
+
 
 @pytest.mark.parametrize("cell,activation,steps", CELLS, ids=CELL_IDS)
 def test_float32_agrees_with_float64(cell, activation, steps):

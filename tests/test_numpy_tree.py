@@ -5,6 +5,7 @@ Tolerances: float64 gradients within relative error 1e-6 of central differences
 level-batched forward and backward equal the node-by-node evaluation
 (tests/tree_reference.py) within 1e-12; float32 agrees with float64 within 1e-5.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,10 @@ def random_inputs(cell: str, trees: list[Tree], seed: int = 0, dtype=np.float64)
     """Parameters moved away from their init (so every gate is exercised), leaf inputs and node cotangents."""
     D, H = SIZES[cell]
     rng = np.random.default_rng(seed)
-    params = {name: value + rng.normal(0.0, 0.5, value.shape)
-              for name, value in init_params(cell, D, H, seed=seed, dtype="float64").items()}
+    params = {
+        name: value + rng.normal(0.0, 0.5, value.shape)
+        for name, value in init_params(cell, D, H, seed=seed, dtype="float64").items()
+    }
     batch = TreeBatch.from_trees(trees)
     x = rng.normal(size=(batch.num_leaves, D))
     keys = ("h", "c") if cell == "treelstm" else ("h",)
@@ -121,8 +124,9 @@ def test_missing_dstate_keys_count_as_zero_and_inputs_are_not_modified(cell):
     zero = numpy_tree.backward(cache, {})
     assert all(not np.any(value) for value in zero.values())
     only_h = numpy_tree.backward(cache, {"h": cotangents["h"], "c": None})
-    explicit = numpy_tree.backward(cache, {key: (value if key == "h" else np.zeros_like(value))
-                                           for key, value in cotangents.items()})
+    explicit = numpy_tree.backward(
+        cache, {key: (value if key == "h" else np.zeros_like(value)) for key, value in cotangents.items()}
+    )
     for name in explicit:
         assert np.array_equal(only_h[name], explicit[name]), name
     before = {key: value.copy() for key, value in cotangents.items()}
@@ -142,6 +146,7 @@ def test_bad_dstates_raise_rnnbench_error(cell):
 
 
 # --- level-batched == node by node --------------------------------------------------------------------------
+
 
 def assert_matches_node_by_node(cell, trees, params, x, cotangents, tol=1e-12):
     batch = TreeBatch.from_trees(trees)
@@ -201,13 +206,11 @@ def test_float32_agrees_with_float64(cell):
 # --- random trees ---------------------------------------------------------------------------------------
 
 
-binary_trees = st.recursive(st.just(Tree.leaf("w")), lambda kids: st.builds(Tree.node, kids, kids),
-                            max_leaves=10)
+binary_trees = st.recursive(st.just(Tree.leaf("w")), lambda kids: st.builds(Tree.node, kids, kids), max_leaves=10)
 
 
 @settings(deadline=None, max_examples=15)
-@given(cell=st.sampled_from(CELLS), trees=st.lists(binary_trees, min_size=1, max_size=3),
-       seed=st.integers(0, 2 ** 16))
+@given(cell=st.sampled_from(CELLS), trees=st.lists(binary_trees, min_size=1, max_size=3), seed=st.integers(0, 2**16))
 def test_random_trees_gradients_and_node_by_node(cell, trees, seed):
     assert_gradients_match(cell, trees, seed)
     params, x, _, cotangents = random_inputs(cell, trees, seed)

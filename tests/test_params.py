@@ -1,4 +1,5 @@
 """Canonical layout and seeded initialisation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,12 +10,15 @@ from rnnbench.errors import RnnbenchError
 from rnnbench.params import param_shapes
 
 
-@pytest.mark.parametrize("cell,names", [
-    ("rnn", {"W_x": (3, 5), "W_h": (5, 5), "b": (5,)}),
-    ("lstm", {"W_x": (3, 20), "W_h": (5, 20), "b": (20,)}),
-    ("gru", {"W_x": (3, 15), "W_h": (5, 15), "b_x": (15,), "b_h": (15,)}),
-    ("treelstm", {"W_leaf": (3, 15), "b_leaf": (15,), "W": (10, 25), "b": (25,)}),
-])
+@pytest.mark.parametrize(
+    "cell,names",
+    [
+        ("rnn", {"W_x": (3, 5), "W_h": (5, 5), "b": (5,)}),
+        ("lstm", {"W_x": (3, 20), "W_h": (5, 20), "b": (20,)}),
+        ("gru", {"W_x": (3, 15), "W_h": (5, 15), "b_x": (15,), "b_h": (15,)}),
+        ("treelstm", {"W_leaf": (3, 15), "b_leaf": (15,), "W": (10, 25), "b": (25,)}),
+    ],
+)
 def test_layout(cell, names):
     params = rnnbench.init_params(cell, 3, 5)
     assert {k: v.shape for k, v in params.items()} == names

@@ -4,6 +4,7 @@ Both plugins are written by the test and loaded through the `rnnbench`
 entry-point group, as a stranger's distribution would be; nothing in the core
 names them.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,11 @@ def third_party(monkeypatch, tmp_path):
     (tmp_path / "parity_task.py").write_text(textwrap.dedent(TASK_PLUGIN))
     (tmp_path / "hello_command.py").write_text(textwrap.dedent(COMMAND_PLUGIN))
     monkeypatch.syspath_prepend(str(tmp_path))
-    registry = registry_with(monkeypatch, FakeEntryPoint("parity", "parity_task", dist="rnnbench-parity"),
-                             FakeEntryPoint("hello", "hello_command", dist="rnnbench-hello"))
+    registry = registry_with(
+        monkeypatch,
+        FakeEntryPoint("parity", "parity_task", dist="rnnbench-parity"),
+        FakeEntryPoint("hello", "hello_command", dist="rnnbench-hello"),
+    )
     assert not registry.errors, registry.errors
     monkeypatch.setattr(plugins, "get_registry", lambda: registry)
     return registry
@@ -91,8 +95,20 @@ def third_party(monkeypatch, tmp_path):
 def test_a_task_option_reaches_prepare_and_the_record(third_party, tmp_path, capsys):
     import parity_task
 
-    code = cli.main(["run", "--backend", "numpy", "--task", "parity", "--bits", "6", "--no-progress",
-                     "--results-dir", str(tmp_path / "results")])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "parity",
+            "--bits",
+            "6",
+            "--no-progress",
+            "--results-dir",
+            str(tmp_path / "results"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert parity_task.Parity.seen == [6]
     (record,) = (json.loads(p.read_text()) for p in (tmp_path / "results").glob("*.json"))
@@ -113,8 +129,10 @@ def test_run_help_shows_only_the_named_tasks_options(third_party, capsys):
 
 def test_another_tasks_option_is_one_line(third_party, capsys):
     assert cli.main(["run", "--backend", "numpy", "--task", "parity", "--vocab-size", "9"]) == 2
-    assert capsys.readouterr().err == ("rnnbench: error: unrecognized arguments: --vocab-size 9 (not options of "
-                                       "the parity task; see `rnnbench run --task parity --help`)\n")
+    assert capsys.readouterr().err == (
+        "rnnbench: error: unrecognized arguments: --vocab-size 9 (not options of "
+        "the parity task; see `rnnbench run --task parity --help`)\n"
+    )
 
 
 def test_a_task_missing_prepare_fails_when_loaded_with_its_name(third_party, capsys):
@@ -127,8 +145,7 @@ def test_a_plugin_adds_a_command(third_party, capsys):
     assert capsys.readouterr().out == "hello, plugin\n"
     assert cli.main(["plugins"]) == 0
     listing = capsys.readouterr().out
-    assert any(line.split()[:2] == ["command", "hello"] and "rnnbench-hello" in line
-               for line in listing.splitlines())
+    assert any(line.split()[:2] == ["command", "hello"] and "rnnbench-hello" in line for line in listing.splitlines())
 
 
 def test_every_builtin_command_comes_through_the_hook():
@@ -167,11 +184,25 @@ def test_a_backend_missing_part_of_the_contract_is_refused_when_loaded(monkeypat
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = registry_with(monkeypatch, FakeEntryPoint("halfnp", "half_backend"))
     monkeypatch.setattr(plugins, "get_registry", lambda: registry)
-    message = ("backend halfnp: HalfBackend does not implement sequence_backward, tree_backward, tree_forward")
+    message = "backend halfnp: HalfBackend does not implement sequence_backward, tree_backward, tree_forward"
     with pytest.raises(plugins.RnnbenchError, match=message):
         plugins.get_backend("halfnp")
-    assert cli.main(["run", "--backend", "halfnp", "--task", "longrange", "--max-steps", "1",
-                     "--results-dir", str(tmp_path / "results")]) == 2
+    assert (
+        cli.main(
+            [
+                "run",
+                "--backend",
+                "halfnp",
+                "--task",
+                "longrange",
+                "--max-steps",
+                "1",
+                "--results-dir",
+                str(tmp_path / "results"),
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err == f"rnnbench: error: {message}\n"
     assert cli.main(["check", "--backend", "halfnp", "--no-record"]) == 2
     assert capsys.readouterr().err == f"rnnbench: error: {message}\n"

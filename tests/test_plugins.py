@@ -1,4 +1,5 @@
 """The registry: builtins, third-party entry points, broken plugins, lazy imports."""
+
 from __future__ import annotations
 
 import subprocess
@@ -32,8 +33,7 @@ def test_third_party_backend_loads_from_entry_point(monkeypatch):
 
 
 def test_autoload_switch_keeps_tests_hermetic(monkeypatch):
-    monkeypatch.setattr(plugins.metadata, "entry_points",
-                        lambda group: [FakeEntryPoint("fake", "fake_backend_plugin")])
+    monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: [FakeEntryPoint("fake", "fake_backend_plugin")])
     monkeypatch.setenv(plugins.DISABLE_AUTOLOAD, "1")
     assert "fakenp" not in plugins.build_registry().backends
 
@@ -46,14 +46,16 @@ def test_broken_plugin_is_reported_not_fatal(monkeypatch):
 
 
 def test_duplicate_name_is_rejected_and_builtin_kept(monkeypatch, tmp_path):
-    (tmp_path / "dup_plugin.py").write_text(textwrap.dedent("""
+    (tmp_path / "dup_plugin.py").write_text(
+        textwrap.dedent("""
         from rnnbench.hookspecs import hookimpl
         from rnnbench.entry import Entry
 
         @hookimpl
         def rnnbench_register_backends(register):
             register(Entry("numpy", "dup_plugin:Nothing"))
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = registry_with(monkeypatch, FakeEntryPoint("dup", "dup_plugin"))
     assert registry.backends["numpy"].distribution == plugins.BUILTIN_DISTRIBUTION
@@ -61,13 +63,15 @@ def test_duplicate_name_is_rejected_and_builtin_kept(monkeypatch, tmp_path):
 
 
 def test_plugin_that_raises_while_registering_is_reported(monkeypatch, tmp_path):
-    (tmp_path / "raising_plugin.py").write_text(textwrap.dedent("""
+    (tmp_path / "raising_plugin.py").write_text(
+        textwrap.dedent("""
         from rnnbench.hookspecs import hookimpl
 
         @hookimpl
         def rnnbench_register_backends(register):
             raise RuntimeError("boom")
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = registry_with(monkeypatch, FakeEntryPoint("raising", "raising_plugin"))
     assert "numpy" in registry.backends
@@ -88,15 +92,16 @@ def test_unavailable_backend_names_its_extra():
 
 
 def test_registration_imports_no_framework():
-    code = ("import sys, rnnbench.plugins as p; r = p.build_registry(); "
-            "[e.available for e in r.backends.values()]; "
-            "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
+    code = (
+        "import sys, rnnbench.plugins as p; r = p.build_registry(); "
+        "[e.available for e in r.backends.values()]; "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 def test_plugins_command_lists_every_backend():
-    out = subprocess.run([sys.executable, "-m", "rnnbench.cli", "plugins"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "rnnbench.cli", "plugins"], capture_output=True, text=True, check=True)
     for name in ("numpy", "torch", "tensorflow"):
         assert f"backend  {name}" in out.stdout

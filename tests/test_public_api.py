@@ -1,5 +1,6 @@
 """The public API: ``rnnbench.__all__`` (lazily resolved), the list in docs/plugins.md generated from it, and the
 JAX plugin and the builtin tasks importing nothing else from rnnbench."""
+
 from __future__ import annotations
 
 import ast
@@ -34,8 +35,10 @@ def test_an_unknown_name_is_an_attribute_error():
 
 
 def test_importing_the_public_api_imports_nothing_heavy():
-    code = ("import sys; import rnnbench; from rnnbench import __version__, __all__; "
-            "print(sorted(m for m in ('numpy', 'torch', 'tensorflow', 'jax', 'pandas') if m in sys.modules))")
+    code = (
+        "import sys; import rnnbench; from rnnbench import __version__, __all__; "
+        "print(sorted(m for m in ('numpy', 'torch', 'tensorflow', 'jax', 'pandas') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
 

@@ -4,6 +4,7 @@ Ray rewrites ``127.0.0.1:PORT`` to the machine's external address, where a clust
 (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ray start --head``, docs/sweeps.md) does not listen: the sweep then
 waited for a minute and failed. ``connect`` must hand Ray the address as given.
 """
+
 from __future__ import annotations
 
 import socket
@@ -66,9 +67,20 @@ def test_another_address_is_left_to_ray(ray_state):
     assert not ray_executor._address_on_loopback("ray://127.0.0.1:10001")  # Ray Client: Ray's own business
 
 
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("127.3.0.1", True), ("::1", True),
-                                            ("[::1]", True), ("::ffff:127.0.0.1", True), ("localhost", True),
-                                            ("0.0.0.0", False), ("::", False), ("192.0.2.2", False),
-                                            ("example.org", False)])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("127.3.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.0.2.2", False),
+        ("example.org", False),
+    ],
+)
 def test_what_counts_as_loopback(host, loopback):
     assert ray_executor.is_loopback(host) is loopback

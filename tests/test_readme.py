@@ -7,6 +7,7 @@ elsewhere with a narrow terminal, and an edited number must be caught.
 The records are the committed ones (``committed_results``): a run a user
 made into results/ is left out, with a warning that says how to add it.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -36,8 +37,9 @@ def _checkout(tmp_path: Path) -> Path:
 def test_the_readme_results_are_what_the_committed_records_give(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(_checkout(tmp_path))
     code = main(CHECK)
-    assert code == 0, capsys.readouterr().err + (" (run make readme and commit README.md; records git does not "
-                                                 "track are left out: git add them first)")
+    assert code == 0, capsys.readouterr().err + (
+        " (run make readme and commit README.md; records git does not track are left out: git add them first)"
+    )
 
 
 def test_a_changed_number_is_caught_wherever_the_checkout_lives(tmp_path, monkeypatch, capsys):
@@ -74,6 +76,7 @@ def test_the_ragged_text_table_in_docs_speed_is_what_the_committed_records_give(
     assert main(SPEED_DOC_CHECK) == 0, capsys.readouterr().err + " (run make readme and commit docs/speed.md)"
     before, block, after = readme.split(tmp_path / "docs" / "speed.md")
     assert "| imdb | numpy |" in block and "make readme (rnnbench report --table lengths" in before
-    (tmp_path / "docs" / "speed.md").write_text(before + block.replace("| imdb | numpy |", "| imdb | numpy | 1", 1)
-                                                + after, encoding="utf-8")
+    (tmp_path / "docs" / "speed.md").write_text(
+        before + block.replace("| imdb | numpy |", "| imdb | numpy | 1", 1) + after, encoding="utf-8"
+    )
     assert main(SPEED_DOC_CHECK) == 1

@@ -5,6 +5,7 @@ each writer (``rnnbench run``, a sweep's stand-in, ``rnnbench check``, ``rnnbenc
 too, so a writer that adds a field without declaring it fails here. The report stays tolerant: an extra
 field is fine, a field of the wrong type skips its record with one warning naming the field.
 """
+
 from __future__ import annotations
 
 import copy
@@ -58,6 +59,7 @@ def _committed(kind: str) -> dict:
 
 # ------------------------------------------------------------------------------------------ the declarations
 
+
 def test_known_schemas_and_the_written_versions_derive_from_the_declarations():
     assert KNOWN_SCHEMAS == {"rnnbench.run/1": "run", "rnnbench.check/1": "check", "rnnbench.bench/1": "bench"}
     assert (RUN_SCHEMA, CHECK_SCHEMA, BENCH_SCHEMA) == ("rnnbench.run/1", "rnnbench.check/1", "rnnbench.bench/1")
@@ -71,21 +73,46 @@ def test_known_schemas_and_the_written_versions_derive_from_the_declarations():
 
 
 def test_the_type_vocabulary():
-    schema = records.Schema("toy", 1, {
-        "schema": Required(records.TEXT), "n": Required(records.INTEGER), "x": records.NUMBER,
-        "flag": records.BOOLEAN, "tags": [records.TEXT], "gaps": [OrNull(records.NUMBER)], "by": Each(records.TEXT),
-        "nested": {"a": records.TEXT}, "open": Open({"a": records.INTEGER}), "loose": Loose([records.NUMBER])})
+    schema = records.Schema(
+        "toy",
+        1,
+        {
+            "schema": Required(records.TEXT),
+            "n": Required(records.INTEGER),
+            "x": records.NUMBER,
+            "flag": records.BOOLEAN,
+            "tags": [records.TEXT],
+            "gaps": [OrNull(records.NUMBER)],
+            "by": Each(records.TEXT),
+            "nested": {"a": records.TEXT},
+            "open": Open({"a": records.INTEGER}),
+            "loose": Loose([records.NUMBER]),
+        },
+    )
     records.SCHEMA_BY_NAME[schema.name] = schema
     try:
-        good = {"schema": schema.name, "n": 1, "x": 1.5, "flag": True, "tags": ["a"], "gaps": [1, None],
-                "by": {"k": "v"}, "nested": {"a": "b"}, "open": {"a": 1, "anything": [1, {}]}}
+        good = {
+            "schema": schema.name,
+            "n": 1,
+            "x": 1.5,
+            "flag": True,
+            "tags": ["a"],
+            "gaps": [1, None],
+            "by": {"k": "v"},
+            "nested": {"a": "b"},
+            "open": {"a": 1, "anything": [1, {}]},
+        }
         assert record_problem(good) is None and undeclared_fields(good) == []
         assert record_problem({**good, "x": None}) is None  # an optional field may be null or absent
         for change, problem in [
-            ({"n": None}, "n is missing"), ({"n": 1.5}, "n is a number, not an integer"),
-            ({"x": True}, "x is true/false, not a number"), ({"flag": 1}, "flag is a number, not true/false"),
-            ({"tags": ["a", None]}, "tags[1] is missing"), ({"tags": "a"}, "tags is text, not a list"),
-            ({"gaps": [None, "1"]}, "gaps[1] is text, not a number"), ({"by": {"k": 2}}, "by.k is a number, not text"),
+            ({"n": None}, "n is missing"),
+            ({"n": 1.5}, "n is a number, not an integer"),
+            ({"x": True}, "x is true/false, not a number"),
+            ({"flag": 1}, "flag is a number, not true/false"),
+            ({"tags": ["a", None]}, "tags[1] is missing"),
+            ({"tags": "a"}, "tags is text, not a list"),
+            ({"gaps": [None, "1"]}, "gaps[1] is text, not a number"),
+            ({"by": {"k": 2}}, "by.k is a number, not text"),
             ({"nested": {"a": []}}, "nested.a is a list, not text"),
             ({"open": {"a": "1"}}, "open.a is text, not an integer"),
             ({"nested": 3}, "nested is a number, not an object"),
@@ -103,6 +130,7 @@ def test_the_type_vocabulary():
 
 # ------------------------------------------------------------------------------------------ committed records
 
+
 def test_every_committed_record_fits_its_schema_and_declares_every_field():
     found = _committed_records()
     assert len(found) > 100 and {r["schema"] for _, r in found} == set(KNOWN_SCHEMAS)
@@ -114,11 +142,30 @@ def test_every_committed_record_fits_its_schema_and_declares_every_field():
 
 # ------------------------------------------------------------------------------------------ each writer
 
+
 def test_a_run_record_fits_and_declares_every_field(tmp_path, capsys):
     toy = write_user_file(tmp_path / "toy.tsv", sentiment_texts(60))
     results = tmp_path / "results"
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(toy), "--results-dir",
-                     str(results), "--max-steps", "2", "--epochs", "1", "--eval-every", "1", *TINY])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            str(toy),
+            "--results-dir",
+            str(results),
+            "--max-steps",
+            "2",
+            "--epochs",
+            "1",
+            "--eval-every",
+            "1",
+            *TINY,
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     ((_, record),) = read_records(results)
     assert record["schema"] == RUN_SCHEMA and record["evals"] and record["epochs"]
@@ -128,8 +175,13 @@ def test_a_run_record_fits_and_declares_every_field(tmp_path, capsys):
 def test_a_sweeps_stand_in_run_record_fits_and_declares_every_field():
     from rnnbench.sweep.stand_in import stand_in_record
 
-    config = SimpleNamespace(task="textclf", backend="numpy", seed=3, resolved={"dataset": "trec", "model": "lstm"},
-                             argv=lambda: ["run", "--task", "textclf", "--backend", "numpy"])
+    config = SimpleNamespace(
+        task="textclf",
+        backend="numpy",
+        seed=3,
+        resolved={"dataset": "trec", "model": "lstm"},
+        argv=lambda: ["run", "--task", "textclf", "--backend", "numpy"],
+    )
     for node in (None, "worker-1 (10.0.0.2)"):
         record = stand_in_record(config, "failed", "the worker died", started=0.0, finished=1.5, node=node)
         assert record["schema"] == RUN_SCHEMA
@@ -146,13 +198,46 @@ def test_a_check_record_fits_and_declares_every_field(tmp_path, capsys):
 
 
 BENCH_MODES = {  # mode -> its options (small sizes, numpy only)
-    "grid": ["--cells", "lstm,treelstm", "--sizes", "2x3x4x5,2x3x4x5:L2:bi", "--tree-sizes", "2x4x5",
-             "--pass", "forward", "--min-samples", "3", "--budget", "0"],
-    "overhead": ["--overhead", "--cells", "rnn", "--sizes", "2x3x4x5", "--pass", "forward", "--min-samples", "3",
-                 "--budget", "0"],
+    "grid": [
+        "--cells",
+        "lstm,treelstm",
+        "--sizes",
+        "2x3x4x5,2x3x4x5:L2:bi",
+        "--tree-sizes",
+        "2x4x5",
+        "--pass",
+        "forward",
+        "--min-samples",
+        "3",
+        "--budget",
+        "0",
+    ],
+    "overhead": [
+        "--overhead",
+        "--cells",
+        "rnn",
+        "--sizes",
+        "2x3x4x5",
+        "--pass",
+        "forward",
+        "--min-samples",
+        "3",
+        "--budget",
+        "0",
+    ],
     "train": ["--train", "--train-batches", "2", "--train-rounds", "2"],
-    "lengths": ["--suite", "lengths", "--datasets", "trec", "--strategies", "bucketed,packed", "--token-budget", "64",
-                "--budget", "0"],
+    "lengths": [
+        "--suite",
+        "lengths",
+        "--datasets",
+        "trec",
+        "--strategies",
+        "bucketed,packed",
+        "--token-budget",
+        "64",
+        "--budget",
+        "0",
+    ],
 }
 
 
@@ -167,11 +252,27 @@ def test_a_bench_record_fits_and_declares_every_field(mode, tmp_path, monkeypatc
         import rnnbench.bench.train as train
 
         small = train.synthetic_batches
-        monkeypatch.setattr(train, "synthetic_batches", lambda count, vocab, batch, length, seed=0:
-                            small(count, vocab, 4, 12, seed))
+        monkeypatch.setattr(
+            train, "synthetic_batches", lambda count, vocab, batch, length, seed=0: small(count, vocab, 4, 12, seed)
+        )
     results = tmp_path / "results"
-    code = cli.main(["bench", "--backends", "numpy", "--threads", "1", "--peak-frameworks", "numpy", "--settle", "0",
-                     "--offline", "--results-dir", str(results), *BENCH_MODES[mode]])
+    code = cli.main(
+        [
+            "bench",
+            "--backends",
+            "numpy",
+            "--threads",
+            "1",
+            "--peak-frameworks",
+            "numpy",
+            "--settle",
+            "0",
+            "--offline",
+            "--results-dir",
+            str(results),
+            *BENCH_MODES[mode],
+        ]
+    )
     assert code == 0, capsys.readouterr()
     ((_, record),) = read_records(results, schemas=(BENCH_SCHEMA,))
     rows = record["rows"]
@@ -187,6 +288,7 @@ def test_a_bench_record_fits_and_declares_every_field(mode, tmp_path, monkeypatc
 
 
 # ------------------------------------------------------------------------------------------ what the tests catch
+
 
 def test_a_field_a_writer_adds_without_declaring_it_is_named():
     for kind in ("run", "check", "bench"):
@@ -230,4 +332,3 @@ def test_a_planted_wrong_type_skips_its_record_with_one_warning_naming_the_field
     messages = [str(w.message) for w in caught if issubclass(w.category, records.RecordWarning)]
     assert messages == [f"skipped bad.json: not a {kind} record the report can read ({problem})"]
     assert set(frame["path"]) == {str(tmp_path / "good.json")}
-

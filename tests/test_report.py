@@ -5,6 +5,7 @@ so every assertion checks a value computed independently here. Tolerances:
 means and standard deviations to 1e-12 (plain float arithmetic on three
 values), ratios to 1e-12.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,14 +54,25 @@ def _only_row(frame, **where):
 
 
 def test_frame_has_one_row_per_run_check_row_and_bench_row(tmp_path):
-    write_records(tmp_path, [run_record(seed=0), run_record(seed=1),
-                             check_record([check_row(), check_row(dtype="float64", tolerance=1e-10, max_rel=1e-15)]),
-                             bench_record([bench_row(), bench_row(backend="numpy"), bench_row(backend="tensorflow")])])
+    write_records(
+        tmp_path,
+        [
+            run_record(seed=0),
+            run_record(seed=1),
+            check_record([check_row(), check_row(dtype="float64", tolerance=1e-10, max_rel=1e-15)]),
+            bench_record([bench_row(), bench_row(backend="numpy"), bench_row(backend="tensorflow")]),
+        ],
+    )
     frame = load_results(tmp_path)
     assert frame["kind"].value_counts().to_dict() == {"run": 2, "check": 2, "bench": 3}
     run = _only_row(frame, kind="run", seed=1)
-    assert (run["task"], run["dataset"], run["model"], run["backend"], run["impl"]) == \
-        ("textclf", "trec", "lstm", "torch", "native")
+    assert (run["task"], run["dataset"], run["model"], run["backend"], run["impl"]) == (
+        "textclf",
+        "trec",
+        "lstm",
+        "torch",
+        "native",
+    )
     assert run["host"] == "hostA" and run["version_numpy"] == "2.4.6" and run["threads"] == 2
     assert run["record"]["epochs"][1]["dev"] == 0.8  # the raw record stays reachable for plots
     assert Path(run["path"]).exists()
@@ -82,8 +94,9 @@ def test_corrupt_unknown_and_temporary_files_are_skipped_with_a_warning(tmp_path
 
 
 def test_filters_accept_one_value_a_comma_list_or_a_list(tmp_path):
-    write_records(tmp_path, [run_record(backend=b, model=m) for b in ("numpy", "torch", "tensorflow")
-                             for m in ("rnn", "lstm")])
+    write_records(
+        tmp_path, [run_record(backend=b, model=m) for b in ("numpy", "torch", "tensorflow") for m in ("rnn", "lstm")]
+    )
     assert set(load_results(tmp_path, backend="numpy")["backend"]) == {"numpy"}
     assert len(load_results(tmp_path, backend="numpy,torch", model="lstm")) == 2
     assert len(load_results(tmp_path, backend=["tensorflow"], model=["rnn", "lstm"])) == 2
@@ -99,8 +112,11 @@ def test_filters_accept_one_value_a_comma_list_or_a_list(tmp_path):
 
 def test_accuracy_is_mean_and_sample_sd_over_seeds(tmp_path):
     tests = [0.80, 0.82, 0.87]
-    write_records(tmp_path, [run_record(seed=s, dev=0.9 - s / 100, test=t) for s, t in enumerate(tests)]
-                  + [run_record(model="gru", seed=0, dev=0.7, test=0.71)])
+    write_records(
+        tmp_path,
+        [run_record(seed=s, dev=0.9 - s / 100, test=t) for s, t in enumerate(tests)]
+        + [run_record(model="gru", seed=0, dev=0.7, test=0.71)],
+    )
     section = accuracy_section(load_results(tmp_path))
     lstm = _only_row(section.frame, model="lstm")
     assert lstm["n"] == 3 and lstm["seeds"] == "0,1,2"
@@ -114,9 +130,14 @@ def test_accuracy_is_mean_and_sample_sd_over_seeds(tmp_path):
 
 
 def test_seeds_of_different_configurations_are_never_averaged(tmp_path):
-    write_records(tmp_path, [run_record(seed=0, test=0.80, config={"hidden_size": 128}),
-                             run_record(seed=1, test=0.90, config={"hidden_size": 256}),
-                             run_record(seed=2, test=0.84, config={"hidden_size": 256, "threads": 1})])
+    write_records(
+        tmp_path,
+        [
+            run_record(seed=0, test=0.80, config={"hidden_size": 128}),
+            run_record(seed=1, test=0.90, config={"hidden_size": 256}),
+            run_record(seed=2, test=0.84, config={"hidden_size": 256, "threads": 1}),
+        ],
+    )
     frame = accuracy_section(load_results(tmp_path)).frame
     assert len(frame) == 2
     small, large = _only_row(frame, variant="defaults"), _only_row(frame, variant="hidden 256")
@@ -125,36 +146,71 @@ def test_seeds_of_different_configurations_are_never_averaged(tmp_path):
 
 
 def test_an_explicit_default_and_an_omitted_option_are_one_variant(tmp_path):
-    write_records(tmp_path, [run_record(seed=0, test=0.80, config={"max_length": 40, "probe_steps": "none"}),
-                             run_record(seed=1, test=0.90),
-                             run_record(seed=2, test=0.85, config={"max_length": 60})])
+    write_records(
+        tmp_path,
+        [
+            run_record(seed=0, test=0.80, config={"max_length": 40, "probe_steps": "none"}),
+            run_record(seed=1, test=0.90),
+            run_record(seed=2, test=0.85, config={"max_length": 60}),
+        ],
+    )
     frame = accuracy_section(load_results(tmp_path)).frame  # trec's default max_length is 40
     assert sorted(frame["variant"]) == ["defaults", "max length 60"]
     assert _only_row(frame, variant="defaults")["n"] == 2
 
 
 def test_a_seed_run_again_counts_once_and_each_metric_gets_its_own_table(tmp_path):
-    write_records(tmp_path, [run_record(seed=0, test=0.70, started_at="2026-11-27T08:00:00Z"),
-                             run_record(seed=0, test=0.80, started_at="2026-11-27T09:00:00Z"),
-                             run_record(seed=1, test=0.90),
-                             longrange_record(problem="adding"),
-                             run_record(task="longrange", dataset="copy", metric="xent", higher_is_better=False,
-                                        dev=0.2, test=0.3, config={"problem": "copy", "seq_len": 100})])
+    write_records(
+        tmp_path,
+        [
+            run_record(seed=0, test=0.70, started_at="2026-11-27T08:00:00Z"),
+            run_record(seed=0, test=0.80, started_at="2026-11-27T09:00:00Z"),
+            run_record(seed=1, test=0.90),
+            longrange_record(problem="adding"),
+            run_record(
+                task="longrange",
+                dataset="copy",
+                metric="xent",
+                higher_is_better=False,
+                dev=0.2,
+                test=0.3,
+                config={"problem": "copy", "seq_len": 100},
+            ),
+        ],
+    )
     section = accuracy_section(load_results(tmp_path))
     row = _only_row(section.frame, task="textclf")
     assert row["n"] == 2 and row["test_mean"] == pytest.approx(0.85, abs=1e-12)
     assert any("1 run(s) repeated with the same seed" in note for note in section.notes)
-    assert [b.title for b in section.blocks] == ["longrange: mse, lower is better",
-                                                 "longrange: xent, lower is better", "textclf: accuracy in %"]
+    assert [b.title for b in section.blocks] == [
+        "longrange: mse, lower is better",
+        "longrange: xent, lower is better",
+        "textclf: accuracy in %",
+    ]
 
 
 def test_extra_metrics_and_published_figures_sit_beside_ours(tmp_path):
-    published = [{"source": "Socher et al. 2013", "model": "recursive", "metric": "root_fine", "value": 43.2},
-                 {"source": "Tai et al. 2015", "model": "treelstm", "metric": "root_fine", "value": 51.0}]
-    write_records(tmp_path, [run_record(task="treesent", dataset="sst", model="recursive", seed=s, metric="root_fine",
-                                        dev=0.4, test=t, test_metrics={"root_fine": t, "root_binary": b, "roots": 2210},
-                                        published=published)
-                             for s, (t, b) in enumerate([(0.42, 0.81), (0.44, 0.83)])])
+    published = [
+        {"source": "Socher et al. 2013", "model": "recursive", "metric": "root_fine", "value": 43.2},
+        {"source": "Tai et al. 2015", "model": "treelstm", "metric": "root_fine", "value": 51.0},
+    ]
+    write_records(
+        tmp_path,
+        [
+            run_record(
+                task="treesent",
+                dataset="sst",
+                model="recursive",
+                seed=s,
+                metric="root_fine",
+                dev=0.4,
+                test=t,
+                test_metrics={"root_fine": t, "root_binary": b, "roots": 2210},
+                published=published,
+            )
+            for s, (t, b) in enumerate([(0.42, 0.81), (0.44, 0.83)])
+        ],
+    )
     block = accuracy_section(load_results(tmp_path)).blocks[0]
     row = dict(zip(block.header, block.rows[0]))
     assert row["test root_fine %"] == "43.0 ± 1.4"
@@ -166,8 +222,14 @@ def test_extra_metrics_and_published_figures_sit_beside_ours(tmp_path):
 
 def test_a_lower_is_better_metric_is_not_shown_as_a_percentage(tmp_path):
     baseline = [{"source": "Le et al. 2015", "model": "constant prediction 1", "metric": "mse", "value": 1 / 6}]
-    write_records(tmp_path, [longrange_record(model=m, seed=s, success=True, published=baseline)
-                             for m in ("rnn", "lstm") for s in range(2)])
+    write_records(
+        tmp_path,
+        [
+            longrange_record(model=m, seed=s, success=True, published=baseline)
+            for m in ("rnn", "lstm")
+            for s in range(2)
+        ],
+    )
     section = accuracy_section(load_results(tmp_path))
     block = section.blocks[0]
     row = dict(zip(block.header, block.rows[0]))
@@ -182,17 +244,20 @@ def test_a_lower_is_better_metric_is_not_shown_as_a_percentage(tmp_path):
 
 
 def test_speed_ratio_to_the_fastest_backend_of_the_same_configuration(tmp_path):
-    rows = [bench_row(backend="torch", median_s=0.010, gflops_per_s=50.0),
-            bench_row(backend="numpy", median_s=0.015, gflops_per_s=40.0),
-            bench_row(backend="tensorflow", median_s=0.030, gflops_per_s=20.0, peak_fraction=0.25),
-            bench_row(backend="numpy", median_s=0.005, threads=1),  # other threads: another configuration
-            bench_row(backend="torch", median_s=None, status="unavailable", threads=1)]
+    rows = [
+        bench_row(backend="torch", median_s=0.010, gflops_per_s=50.0),
+        bench_row(backend="numpy", median_s=0.015, gflops_per_s=40.0),
+        bench_row(backend="tensorflow", median_s=0.030, gflops_per_s=20.0, peak_fraction=0.25),
+        bench_row(backend="numpy", median_s=0.005, threads=1),  # other threads: another configuration
+        bench_row(backend="torch", median_s=None, status="unavailable", threads=1),
+    ]
     write_records(tmp_path, [bench_record(rows, peak_gflops=100.0)])
     section = speed_section(load_results(tmp_path))
     frame = section.frame
     two = frame[frame["threads"] == 2]
     assert dict(zip(two["backend"], two["vs_fastest"])) == pytest.approx(
-        {"torch": 1.0, "numpy": 1.5, "tensorflow": 3.0}, abs=1e-12)
+        {"torch": 1.0, "numpy": 1.5, "tensorflow": 3.0}, abs=1e-12
+    )
     assert _only_row(frame, backend="numpy", threads=1)["vs_fastest"] == pytest.approx(1.0, abs=1e-12)
     assert _only_row(frame, backend="torch", threads=2)["peak_fraction"] == pytest.approx(0.5, abs=1e-12)
     assert _only_row(frame, backend="tensorflow")["peak_fraction"] == 0.25  # the record's own figure wins
@@ -203,11 +268,15 @@ def test_speed_ratio_to_the_fastest_backend_of_the_same_configuration(tmp_path):
 
 def test_level_batched_and_node_by_node_trees_are_one_configuration(tmp_path):
     # the recorded steps are the schedule's length (levels vs nodes): not part of the configuration
-    rows = [bench_row(backend="numpy", median_s=0.01),  # a sequence row without items_unit beside them
-            bench_row(cell="treelstm", structure="tree", impl="level-batched", trees=25, nodes=900, steps=14,
-                      median_s=0.004),
-            bench_row(cell="treelstm", structure="tree", impl="node-by-node", trees=25, nodes=900, steps=875,
-                      median_s=0.150)]
+    rows = [
+        bench_row(backend="numpy", median_s=0.01),  # a sequence row without items_unit beside them
+        bench_row(
+            cell="treelstm", structure="tree", impl="level-batched", trees=25, nodes=900, steps=14, median_s=0.004
+        ),
+        bench_row(
+            cell="treelstm", structure="tree", impl="node-by-node", trees=25, nodes=900, steps=875, median_s=0.150
+        ),
+    ]
     write_records(tmp_path, [bench_record(rows)])
     section = speed_section(load_results(tmp_path))
     trees = section.frame[section.frame["structure"] == "tree"]
@@ -219,8 +288,13 @@ def test_level_batched_and_node_by_node_trees_are_one_configuration(tmp_path):
 
 
 def test_speed_keeps_the_latest_measurement_of_a_configuration(tmp_path):
-    write_records(tmp_path, [bench_record([bench_row(median_s=0.020)], started_at="2026-11-27T08:00:00Z"),
-                             bench_record([bench_row(median_s=0.012)], started_at="2026-11-27T09:00:00Z")])
+    write_records(
+        tmp_path,
+        [
+            bench_record([bench_row(median_s=0.020)], started_at="2026-11-27T08:00:00Z"),
+            bench_record([bench_row(median_s=0.012)], started_at="2026-11-27T09:00:00Z"),
+        ],
+    )
     section = speed_section(load_results(tmp_path))
     assert section.frame["median_s"].tolist() == [0.012]
     assert any("1 measurement(s) of a configuration measured again" in note for note in section.notes)
@@ -230,9 +304,12 @@ def test_speed_keeps_the_latest_measurement_of_a_configuration(tmp_path):
 
 
 def test_parity_reports_the_worst_error_and_pass_counts(tmp_path):
-    rows = [check_row(case="rnn", max_rel=2e-7), check_row(case="lstm", max_rel=4e-7),
-            check_row(case="gru", max_rel=3e-4),
-            check_row(backend="tensorflow", case="lstm", max_rel=float("nan"), passed=False, error="ValueError: boom")]
+    rows = [
+        check_row(case="rnn", max_rel=2e-7),
+        check_row(case="lstm", max_rel=4e-7),
+        check_row(case="gru", max_rel=3e-4),
+        check_row(backend="tensorflow", case="lstm", max_rel=float("nan"), passed=False, error="ValueError: boom"),
+    ]
     write_records(tmp_path, [check_record(rows)])
     section = parity_section(load_results(tmp_path))
     torch = _only_row(section.frame, backend="torch")
@@ -244,14 +321,23 @@ def test_parity_reports_the_worst_error_and_pass_counts(tmp_path):
     assert any("ValueError: boom" in note for note in section.notes)
 
 
-@pytest.mark.parametrize("outcomes, largest", [
-    ({10: [True, True, True], 50: [True, True, False], 100: [True, False, False], 200: [False, False, False]}, 50),
-    ({10: [False, False], 50: [True, True]}, 50),  # the largest solved T, even past a failure
-    ({10: [True, False], 50: [False, False]}, None),  # half is not more than half
-])
+@pytest.mark.parametrize(
+    "outcomes, largest",
+    [
+        ({10: [True, True, True], 50: [True, True, False], 100: [True, False, False], 200: [False, False, False]}, 50),
+        ({10: [False, False], 50: [True, True]}, 50),  # the largest solved T, even past a failure
+        ({10: [True, False], 50: [False, False]}, None),  # half is not more than half
+    ],
+)
 def test_longrange_largest_t_solved_by_more_than_half_the_seeds(tmp_path, outcomes, largest):
-    write_records(tmp_path, [longrange_record(seq_len=t, seed=s, success=ok)
-                             for t, seeds in outcomes.items() for s, ok in enumerate(seeds)])
+    write_records(
+        tmp_path,
+        [
+            longrange_record(seq_len=t, seed=s, success=ok)
+            for t, seeds in outcomes.items()
+            for s, ok in enumerate(seeds)
+        ],
+    )
     section = longrange_section(load_results(tmp_path))
     row = _only_row(section.frame, model_label="lstm")
     solved = row["largest_T_solved"]
@@ -261,9 +347,14 @@ def test_longrange_largest_t_solved_by_more_than_half_the_seeds(tmp_path, outcom
 
 
 def test_longrange_counts_a_diverged_run_as_not_solved_and_keeps_relu_apart(tmp_path):
-    write_records(tmp_path, [longrange_record(model="rnn", seq_len=50, seed=0, success=True),
-                             longrange_record(model="rnn", seq_len=50, seed=1, status="diverged"),
-                             longrange_record(model="rnn", activation="relu", seq_len=50, seed=0, success=True)])
+    write_records(
+        tmp_path,
+        [
+            longrange_record(model="rnn", seq_len=50, seed=0, success=True),
+            longrange_record(model="rnn", seq_len=50, seed=1, status="diverged"),
+            longrange_record(model="rnn", activation="relu", seq_len=50, seed=0, success=True),
+        ],
+    )
     frame = longrange_section(load_results(tmp_path)).frame
     assert _only_row(frame, model_label="rnn")["T=50"] == "1/2"
     assert _only_row(frame, model_label="rnn")["largest_T_solved"] != 50
@@ -272,8 +363,13 @@ def test_longrange_counts_a_diverged_run_as_not_solved_and_keeps_relu_apart(tmp_
 
 
 def test_longrange_runs_with_another_budget_are_not_pooled(tmp_path):
-    write_records(tmp_path, [longrange_record(seq_len=100, seed=0, success=True, config={"max_steps": 3000}),
-                             longrange_record(seq_len=100, seed=1, success=False, config={"max_steps": 300})])
+    write_records(
+        tmp_path,
+        [
+            longrange_record(seq_len=100, seed=0, success=True, config={"max_steps": 3000}),
+            longrange_record(seq_len=100, seed=1, success=False, config={"max_steps": 300}),
+        ],
+    )
     section = longrange_section(load_results(tmp_path))
     assert sorted(section.frame["variant"]) == ["300 steps", "defaults"]  # 3000 steps is the task's default
     assert section.details == ['adding lstm "300 steps": max_steps=300']
@@ -298,8 +394,12 @@ def test_compare_flags_a_20_percent_slowdown_and_not_a_1_percent_one(tmp_path):
     assert verdicts == {"torch": ("slower", 0.2), "numpy": ("same", 0.0)}
     # the same 20% from three samples a side cannot reach p < 0.01: never flagged, and a note says why
     short = (0.99, 1.0, 1.01)
-    section, regressions = compare(load_results(_speed_dir(tmp_path / "a3", 0.0100, spread=short)),
-                                   load_results(_speed_dir(tmp_path / "e", 0.0120, spread=short)), "a3", "e")
+    section, regressions = compare(
+        load_results(_speed_dir(tmp_path / "a3", 0.0100, spread=short)),
+        load_results(_speed_dir(tmp_path / "e", 0.0120, spread=short)),
+        "a3",
+        "e",
+    )
     assert regressions == 0 and set(section.frame["verdict"]) == {"same"}
     assert any("too few samples" in note for block in section.blocks for note in block.notes)
     _, regressions = compare(base, load_results(_speed_dir(tmp_path / "c", 0.0101)), "a", "c")
@@ -310,8 +410,12 @@ def test_compare_flags_a_20_percent_slowdown_and_not_a_1_percent_one(tmp_path):
 
 def test_compare_accuracy_in_points_and_parity_pass_to_fail(tmp_path):
     def folder(name, test, passed):
-        return write_records(tmp_path / name, [run_record(seed=s, test=test + s / 1000) for s in range(2)]
-                             + [check_record([check_row(max_rel=1e-7 if passed else 1e-3)])])
+        return write_records(
+            tmp_path / name,
+            [run_record(seed=s, test=test + s / 1000) for s in range(2)]
+            + [check_record([check_row(max_rel=1e-7 if passed else 1e-3)])],
+        )
+
     base = load_results(folder("a", 0.850, True))
     section, regressions = compare(base, load_results(folder("b", 0.845, True)), "a", "b")
     assert regressions == 0  # half a point: noise at a 1-point threshold
@@ -346,15 +450,20 @@ def test_compare_two_machines_in_one_directory(tmp_path, capsys):
 
 def _everything(folder):
     flow = [{"step": 0, "norms": [0.9 ** (20 - t) for t in range(1, 21)]}, {"step": 50, "norms": [1.0] * 20}]
-    return write_records(folder, [run_record(seed=s, test=0.8) for s in range(2)]
-                         + [longrange_record(model=m, seq_len=20, gradient_flow=flow) for m in ("rnn", "lstm")]
-                         + [check_record([check_row()]), bench_record([bench_row(), bench_row(backend="numpy")])])
+    return write_records(
+        folder,
+        [run_record(seed=s, test=0.8) for s in range(2)]
+        + [longrange_record(model=m, seq_len=20, gradient_flow=flow) for m in ("rnn", "lstm")]
+        + [check_record([check_row()]), bench_record([bench_row(), bench_row(backend="numpy")])],
+    )
 
 
 def test_html_is_one_self_contained_file_with_svg_plots(tmp_path, capsys):
     out = tmp_path / "report.html"
-    assert main(["report", "--results-dir", str(_everything(tmp_path / "r")), "--format", "html",
-                 "--output", str(out)]) == 0
+    assert (
+        main(["report", "--results-dir", str(_everything(tmp_path / "r")), "--format", "html", "--output", str(out)])
+        == 0
+    )
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.count("<svg") >= 5  # gradient flow, curves, speed bars
     assert "||dLoss/dh_t||" in page and "<table>" in page
@@ -367,8 +476,11 @@ def test_html_is_one_self_contained_file_with_svg_plots(tmp_path, capsys):
     assert out.read_text(encoding="utf-8").startswith(str(tmp_path / "r"))  # replaced by the text report
 
 
-@pytest.mark.parametrize("record", [bench_record([bench_row(), bench_row(backend="numpy", median_s=0.02)]),
-                                    check_record([check_row()])], ids=["bench only", "check only"])
+@pytest.mark.parametrize(
+    "record",
+    [bench_record([bench_row(), bench_row(backend="numpy", median_s=0.02)]), check_record([check_row()])],
+    ids=["bench only", "check only"],
+)
 def test_html_from_a_directory_without_runs(tmp_path, capsys, record):
     assert main(["report", "--results-dir", str(write_records(tmp_path, [record])), "--format", "html"]) == 0
     page = capsys.readouterr().out
@@ -398,8 +510,12 @@ def test_charts_are_matplotlib_svg_with_one_colour_per_backend_and_unique_ids(tm
 
 def test_markdown_and_csv(tmp_path, capsys):
     folder = _everything(tmp_path)
-    assert main(["report", "--results-dir", str(folder), "--table", "accuracy", "--task", "textclf",
-                 "--format", "markdown"]) == 0
+    assert (
+        main(
+            ["report", "--results-dir", str(folder), "--table", "accuracy", "--task", "textclf", "--format", "markdown"]
+        )
+        == 0
+    )
     markdown = capsys.readouterr().out
     assert "| trec | lstm | torch | native | 2 | 80.0 ± 0.0 | 80.0 ± 0.0 |" in markdown
     assert main(["report", "--results-dir", str(folder), "--format", "markdown"]) == 0
@@ -455,8 +571,11 @@ def test_the_committed_results_directory_loads_and_averages_its_seeds(tmp_path):
 
     committed = committed_results(tmp_path)  # a user's own runs in results/ are not the reference
     frame = load_results(committed, kind="run")
-    files = [p for p in committed.glob("*.json")
-             if json.loads(p.read_text(encoding="utf-8")).get("schema") == "rnnbench.run/1"]
+    files = [
+        p
+        for p in committed.glob("*.json")
+        if json.loads(p.read_text(encoding="utf-8")).get("schema") == "rnnbench.run/1"
+    ]
     assert len(frame) == len(files) >= 30
     section = accuracy_section(frame[frame["status"] == "ok"])
     groups = {}
@@ -471,7 +590,6 @@ def test_the_committed_results_directory_loads_and_averages_its_seeds(tmp_path):
     groups = {key: [test for _, test in seeds.values()] for key, seeds in groups.items()}
     assert len(groups) >= 12
     for (dataset, model, backend, variant), tests in groups.items():
-        row = _only_row(section.frame, task="textclf", dataset=dataset, model=model, backend=backend,
-                        variant=variant)
+        row = _only_row(section.frame, task="textclf", dataset=dataset, model=model, backend=backend, variant=variant)
         assert row["n"] == len(tests)
         assert row["test_mean"] == pytest.approx(statistics.mean(tests), abs=1e-12)

@@ -6,6 +6,7 @@ own box, which fits), every chart drawn
 with a non-zero size. Without Chromium, its driver or selenium the test skips;
 ``RNNBENCH_REQUIRE_BROWSER=1`` (``make test``, CI) turns that skip into a failure (rnnbench/pytest_plugin.py).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -17,8 +18,16 @@ from rnnbench.pytest_plugin import BROWSER
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 1280, 900
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def _unavailable(reason: str):
@@ -79,7 +88,8 @@ def test_the_html_report_renders_in_a_real_browser(browser, page):  # no browser
 
     first = browser.execute_script(
         "const t = document.querySelector('#summary table'); if (!t) return null;"
-        "const r = t.getBoundingClientRect(); return [r.top, r.bottom, r.width];")
+        "const r = t.getBoundingClientRect(); return [r.top, r.bottom, r.width];"
+    )
     assert first is not None, "no summary table"
     assert 0 <= first[0] < inner[1] and 0 < first[2] <= inner[0]  # the summary starts on the first screen, whole
 
@@ -89,11 +99,13 @@ def test_the_html_report_renders_in_a_real_browser(browser, page):  # no browser
         "  if (e.parentElement.closest('.scroll')) continue;"  # a wide table scrolls inside its own box
         "  const r = e.getBoundingClientRect();"
         "  if (r.width > w + 0.5 || r.right > w + 0.5) out.push(e.tagName + ' ' + Math.round(r.width)); }"
-        "return [out.slice(0, 5), document.documentElement.scrollWidth, w];")
+        "return [out.slice(0, 5), document.documentElement.scrollWidth, w];"
+    )
     assert not too_wide[0] and too_wide[1] <= too_wide[2], too_wide
 
     figures = browser.execute_script(
         "return [...document.querySelectorAll('figure')].map(f => { const s = f.querySelector('svg');"
-        " if (!s) return [0, 0]; const r = s.getBoundingClientRect(); return [r.width, r.height]; })")
+        " if (!s) return [0, 0]; const r = s.getBoundingClientRect(); return [r.width, r.height]; })"
+    )
     assert len(figures) >= 5  # accuracy, speed, gradient flow, success vs T, learning curves
     assert all(w > 0 and h > 0 for w, h in figures), figures

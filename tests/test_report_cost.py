@@ -1,4 +1,5 @@
 """The training-cost tables: seconds per epoch, ratio to the fastest, time to target, busy runs left out."""
+
 from __future__ import annotations
 
 import csv
@@ -13,14 +14,26 @@ from report_fixtures import run_record, write_records
 
 
 def _epochs(devs, seconds):
-    return [{"epoch": i + 1, "steps": 10, "mean_loss": 1.0, "dev": dev, "train_seconds": s, "eval_seconds": 0.5,
-             "examples_per_s": 100.0} for i, (dev, s) in enumerate(zip(devs, seconds))]
+    return [
+        {
+            "epoch": i + 1,
+            "steps": 10,
+            "mean_loss": 1.0,
+            "dev": dev,
+            "train_seconds": s,
+            "eval_seconds": 0.5,
+            "examples_per_s": 100.0,
+        }
+        for i, (dev, s) in enumerate(zip(devs, seconds))
+    ]
 
 
-def _run(backend="torch", seed=0, devs=(0.70, 0.86, 0.88), seconds=(10.0, 8.0, 9.0), load=1.0, dataset="trec",
-         **kwargs):
-    record = run_record(backend=backend, seed=seed, dataset=dataset, dev=max(devs), epochs=_epochs(devs, seconds),
-                        **kwargs)
+def _run(
+    backend="torch", seed=0, devs=(0.70, 0.86, 0.88), seconds=(10.0, 8.0, 9.0), load=1.0, dataset="trec", **kwargs
+):
+    record = run_record(
+        backend=backend, seed=seed, dataset=dataset, dev=max(devs), epochs=_epochs(devs, seconds), **kwargs
+    )
     record["load_average"] = {"start": [load, load, load], "end": [load, load, load]}
     return record
 
@@ -35,8 +48,10 @@ def test_time_to_target_is_the_training_seconds_of_the_epochs_up_to_the_one_that
 
 def test_an_eval_every_history_gives_a_finer_time_to_target():
     record = _run(devs=(0.70, 0.86), seconds=(10.0, 8.0))
-    record["evals"] = [{"step": 5, "epoch": 1, "dev": 0.6, "train_seconds": 5.0},
-                       {"step": 15, "epoch": 2, "dev": 0.855, "train_seconds": 14.0}]
+    record["evals"] = [
+        {"step": 5, "epoch": 1, "dev": 0.6, "train_seconds": 5.0},
+        {"step": 15, "epoch": 2, "dev": 0.855, "train_seconds": 14.0},
+    ]
     assert time_to_target(record, 0.85) == pytest.approx(14.0)
 
 
@@ -50,8 +65,20 @@ def test_busy_is_a_load_average_above_the_usable_cpus_and_old_records_are_not_bu
 def _cost_csv(tmp_path, records, *extra):
     folder = write_records(tmp_path / "results", records)
     out = io.StringIO()
-    code = main(["report", "--results-dir", str(folder), "--table", "cost", "--format", "csv",
-                 "--output", str(tmp_path / "cost.csv"), *extra])
+    code = main(
+        [
+            "report",
+            "--results-dir",
+            str(folder),
+            "--table",
+            "cost",
+            "--format",
+            "csv",
+            "--output",
+            str(tmp_path / "cost.csv"),
+            *extra,
+        ]
+    )
     assert code == 0
     out.write((tmp_path / "cost.csv").read_text())
     return list(csv.DictReader(io.StringIO(out.getvalue())))
@@ -70,8 +97,11 @@ def test_cost_csv_has_seconds_per_epoch_ratio_and_time_to_target_per_backend(tmp
 
 
 def test_a_busy_run_is_left_out_of_the_cost_median_but_its_accuracy_counts(tmp_path, capsys):
-    records = [_run("torch", 0, seconds=(10.0, 10.0, 10.0)), _run("torch", 1, seconds=(12.0, 12.0, 12.0)),
-               _run("torch", 2, seconds=(100.0, 100.0, 100.0), load=7.5)]
+    records = [
+        _run("torch", 0, seconds=(10.0, 10.0, 10.0)),
+        _run("torch", 1, seconds=(12.0, 12.0, 12.0)),
+        _run("torch", 2, seconds=(100.0, 100.0, 100.0), load=7.5),
+    ]
     rows = _cost_csv(tmp_path, records)
     assert float(rows[0]["epoch_seconds"]) == 11.0  # the median of 10 and 12; the busy 100 left out
     assert rows[0]["busy"] == "1" and rows[0]["runs"] == "3"
@@ -93,8 +123,9 @@ def test_not_reached_shows_the_best_dev_and_a_record_without_timing_shows_a_dash
     assert "not reached (best -)" not in out, "an older record without timings is a dash, not a miss"
 
 
-@pytest.mark.parametrize("value, message", [("150", "a percentage in (0, 100]"), ("nan", "--target"),
-                                            ("-3", "--target")])
+@pytest.mark.parametrize(
+    "value, message", [("150", "a percentage in (0, 100]"), ("nan", "--target"), ("-3", "--target")]
+)
 def test_a_target_of_the_wrong_kind_is_one_line(tmp_path, capsys, value, message):
     folder = write_records(tmp_path / "results", [_run()])
     assert main(["report", "--results-dir", str(folder), "--table", "cost", f"--target={value}"]) != 0
@@ -110,16 +141,19 @@ def test_target_overrides_the_declared_one(tmp_path):
 def test_a_task_without_a_declared_target_says_how_to_set_one(tmp_path, capsys):
     folder = write_records(tmp_path / "results", [_run(dataset="my_reviews.tsv")])
     assert main(["report", "--results-dir", str(folder), "--table", "cost"]) == 0
-    assert "no dev target declared for this table: `rnnbench report --target VALUE` sets one" in \
-        capsys.readouterr().out
+    assert "no dev target declared for this table: `rnnbench report --target VALUE` sets one" in capsys.readouterr().out
 
 
 def test_every_textclf_dataset_and_sst_declare_a_target():
     from rnnbench.plugins import known_task
 
     textclf, treesent, longrange = (known_task(n) for n in ("textclf", "treesent", "longrange"))
-    assert {d: textclf.dev_target(d, "accuracy") for d in ("imdb", "sst2", "mr", "trec")} == \
-        {"imdb": 0.86, "sst2": 0.82, "mr": 0.73, "trec": 0.85}
+    assert {d: textclf.dev_target(d, "accuracy") for d in ("imdb", "sst2", "mr", "trec")} == {
+        "imdb": 0.86,
+        "sst2": 0.82,
+        "mr": 0.73,
+        "trec": 0.85,
+    }
     assert treesent.dev_target("sst", "root_fine") == 0.42
     assert longrange.dev_target("adding-T200", "mse") == pytest.approx(0.1 / 6)
     assert textclf.dev_target("my_reviews.tsv", "accuracy") is None
@@ -153,8 +187,11 @@ def test_the_readme_cost_cells_leave_examples_per_second_and_the_busy_count_to_t
     from rnnbench.report.frame import load_results
     from rnnbench.report.summary import summary_section
 
-    records = [_run("torch", 0, seconds=(10.0, 10.0, 10.0)), _run("numpy", 0, seconds=(20.0, 20.0, 20.0)),
-               _run("numpy", 1, seconds=(90.0, 90.0, 90.0), load=7.5)]
+    records = [
+        _run("torch", 0, seconds=(10.0, 10.0, 10.0)),
+        _run("numpy", 0, seconds=(20.0, 20.0, 20.0)),
+        _run("numpy", 1, seconds=(90.0, 90.0, 90.0), load=7.5),
+    ]
     folder = write_records(tmp_path / "results", records)
     frame = load_results(folder)
     full = next(b for b in summary_section(frame).blocks if b.title.startswith("training cost"))

@@ -5,6 +5,7 @@ The fuzz starts from valid run, longrange, check and bench records and damages o
 replaced by JSON of other types, anywhere in the nesting); the failing examples it found are kept below as
 ordinary tests.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,20 +23,40 @@ from rnnbench.cli import main
 
 from report_fixtures import bench_record, bench_row, check_record, check_row, longrange_record, run_record
 
-BASE = json.loads(json.dumps(  # through JSON: no two records share a nested object, as no two files do
-    [run_record(seed=s, test=0.8) for s in range(2)]
-    + [longrange_record(model=m, seq_len=20, seed=0, gradient_flow=[
-        {"step": 0, "norms": [0.9 ** (20 - t) for t in range(1, 21)]}, {"step": 50, "norms": [1.0] * 20}])
-       for m in ("rnn", "lstm")]
-    + [check_record([check_row(), check_row(backend="numpy", max_rel=float("nan"), error="boom")]),
-       bench_record([bench_row(), bench_row(backend="numpy", structure="tree", trees=4, nodes=30)])]))
-FORMATS = [["--format", "text"], ["--format", "markdown"], ["--format", "html"],
-           ["--format", "csv", "--table", "accuracy"], ["--format", "csv", "--table", "longrange"]]
+BASE = json.loads(
+    json.dumps(  # through JSON: no two records share a nested object, as no two files do
+        [run_record(seed=s, test=0.8) for s in range(2)]
+        + [
+            longrange_record(
+                model=m,
+                seq_len=20,
+                seed=0,
+                gradient_flow=[
+                    {"step": 0, "norms": [0.9 ** (20 - t) for t in range(1, 21)]},
+                    {"step": 50, "norms": [1.0] * 20},
+                ],
+            )
+            for m in ("rnn", "lstm")
+        ]
+        + [
+            check_record([check_row(), check_row(backend="numpy", max_rel=float("nan"), error="boom")]),
+            bench_record([bench_row(), bench_row(backend="numpy", structure="tree", trees=4, nodes=30)]),
+        ]
+    )
+)
+FORMATS = [
+    ["--format", "text"],
+    ["--format", "markdown"],
+    ["--format", "html"],
+    ["--format", "csv", "--table", "accuracy"],
+    ["--format", "csv", "--table", "longrange"],
+]
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 10 ** 12) | st.floats() | st.text(max_size=4),
+    st.none() | st.booleans() | st.integers(-3, 10**12) | st.floats() | st.text(max_size=4),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-    max_leaves=6)
+    max_leaves=6,
+)
 
 
 def _paths(value, prefix=()):
@@ -134,11 +155,11 @@ FOUND = {
     "machine a string": (0, [(("machine",), "laptop")]),
     "versions a number": (0, [(("versions",), 7)]),
     "seed missing": (1, [(("seed",), None)]),
-    "started_at a number": (1, [(("started_at",), 10 ** 13)]),
+    "started_at a number": (1, [(("started_at",), 10**13)]),
     "metric an object": (2, [(("metric",), {"a": False})]),
     "test a list": (2, [(("best", "test"), [])]),
     "epochs a dict": (2, [(("epochs",), {"1": 0.5})]),
-    "an epoch a number": (2, [(("epochs", 1), 10 ** 13)]),
+    "an epoch a number": (2, [(("epochs", 1), 10**13)]),
     "a probe without its step": (2, [(("gradient_flow", 1, "step"), _DELETE)]),
     "a norm that is text": (3, [(("gradient_flow", 0, "norms", 3), "")]),
     "config a list": (3, [(("config",), [{}])]),
@@ -152,13 +173,25 @@ FOUND = {
     "median a list": (5, [(("rows", 0, "median_s"), [[]])]),
 }
 #: A title of each section, and the records it reads.
-SECTIONS = {"Accuracy": {0, 1, 2, 3}, "Long-range dependencies": {2, 3}, "Parity with the NumPy reference": {4},
-            "Speed": {5}}
+SECTIONS = {
+    "Accuracy": {0, 1, 2, 3},
+    "Long-range dependencies": {2, 3},
+    "Parity with the NumPy reference": {4},
+    "Speed": {5},
+}
 
 
 #: The cases whose damage lies in what the HTML charts draw: rendered for real, in HTML too.
-CHARTED = ["test a list", "epochs a dict", "an epoch a number", "a probe without its step", "a norm that is text",
-           "batch an object", "device a list", "median a list"]
+CHARTED = [
+    "test a list",
+    "epochs a dict",
+    "an epoch a number",
+    "a probe without its step",
+    "a norm that is text",
+    "batch an object",
+    "device a list",
+    "median a list",
+]
 
 
 _SHAPE_CASES = [(n, a) for n in FOUND for a in FORMATS[:2]] + [(n, FORMATS[2]) for n in CHARTED]

@@ -5,6 +5,7 @@ group as a stranger's distribution would be, adds a table (``--table
 toytable``), a block and a note in the summary, and a chart; a task that fails
 to load is skipped and the report still comes out.
 """
+
 from __future__ import annotations
 
 import ast
@@ -80,9 +81,15 @@ def toy_task(monkeypatch, tmp_path):
     assert list(registry.tasks)[-2:] == ["toy", "broken"]
     monkeypatch.setattr(plugins, "get_registry", lambda: registry)
     plugins.known_task.cache_clear()  # task objects are cached by name: none from another registry
-    folder = write_records(tmp_path / "results", [
-        run_record(task="toy", dataset="bits", model="gru", backend=b, seed=s)
-        for b in ("numpy", "torch") for s in (0, 1)] + [longrange_record(seq_len=50)])
+    folder = write_records(
+        tmp_path / "results",
+        [
+            run_record(task="toy", dataset="bits", model="gru", backend=b, seed=s)
+            for b in ("numpy", "torch")
+            for s in (0, 1)
+        ]
+        + [longrange_record(seq_len=50)],
+    )
     yield folder
     plugins.known_task.cache_clear()
 
@@ -109,8 +116,10 @@ def test_a_task_adds_a_block_a_note_and_variants_to_the_summary(toy_task, capsys
     assert '"toy variant": hidden_size=7 (toy bits gru)' in out
     readme = toy_task.parent / "README.md"
     readme.write_text(f"# x\n{README_BEGIN}\n{README_END}\n", encoding="utf-8")
-    assert cli.main(["report", "--results-dir", str(toy_task), "--summary", "--format", "markdown",
-                     "--into", str(readme)]) == 0
+    assert (
+        cli.main(["report", "--results-dir", str(toy_task), "--summary", "--format", "markdown", "--into", str(readme)])
+        == 0
+    )
     text = readme.read_text(encoding="utf-8")
     assert "toy: see the full report" in text and "toy summary block" not in text  # brief: the note alone
 
@@ -129,18 +138,24 @@ def test_help_and_the_unknown_table_error_list_task_tables(toy_task, capsys):
         cli.main(["report", "--help"])
     assert re.search(r"parity,\s+longrange,\s+toytable\s+or\s+all", capsys.readouterr().out)
     assert cli.main(["report", "--results-dir", str(toy_task), "--table", "toytabel"]) == 2
-    assert capsys.readouterr().err == ("rnnbench: error: unknown table 'toytabel'; choose from all, summary, "
-                                       "accuracy, cost, speed, lengths, parity, longrange, toytable\n")
+    assert capsys.readouterr().err == (
+        "rnnbench: error: unknown table 'toytabel'; choose from all, summary, "
+        "accuracy, cost, speed, lengths, parity, longrange, toytable\n"
+    )
 
 
 def test_a_task_table_without_data_says_what_it_reads(toy_task, capsys):
-    assert cli.main(["report", "--results-dir", str(toy_task), "--task", "textclf,longrange",
-                     "--table", "toytable"]) == 1
+    assert (
+        cli.main(["report", "--results-dir", str(toy_task), "--task", "textclf,longrange", "--table", "toytable"]) == 1
+    )
     assert "the toytable table reads run records from rnnbench run --task toy" in capsys.readouterr().err
-    assert cli.main(["report", "--results-dir", str(toy_task), "--table", "longrange,toytable",
-                     "--task", "longrange"]) == 0
-    assert "no data for the toytable table: it reads run records from rnnbench run --task toy" in \
-        capsys.readouterr().out
+    assert (
+        cli.main(["report", "--results-dir", str(toy_task), "--table", "longrange,toytable", "--task", "longrange"])
+        == 0
+    )
+    assert (
+        "no data for the toytable table: it reads run records from rnnbench run --task toy" in capsys.readouterr().out
+    )
 
 
 def test_the_parser_lists_the_core_tables_the_report_builds():
@@ -157,12 +172,21 @@ def test_the_long_range_tables_and_charts_left_the_core_report():
     named = []
     for path in sources:
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body
-                      and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
-                    and re.search(r"\blongrange\b", node.value):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and re.search(r"\blongrange\b", node.value)
+            ):
                 named.append(f"{path.name}:{node.lineno}: {node.value!r}")
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]

@@ -3,6 +3,7 @@
 Every expected cell is computed here from the planted numbers, not read back
 from the report's own aggregation.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,13 +34,16 @@ def _block(section, start: str):
 
 
 def _rows(block) -> dict:
-    return {tuple(row[:block.keys]): dict(zip(block.header, row)) for row in block.rows}
+    return {tuple(row[: block.keys]): dict(zip(block.header, row)) for row in block.rows}
 
 
 def test_accuracy_puts_the_backends_side_by_side_with_their_spread(tmp_path):
     tests = {"numpy": [0.80, 0.82, 0.84], "torch": [0.81, 0.83]}
-    write_records(tmp_path, [run_record(backend=b, seed=s, test=t) for b, ts in tests.items()
-                             for s, t in enumerate(ts)] + [run_record(model="gru", backend="torch", test=0.7)])
+    write_records(
+        tmp_path,
+        [run_record(backend=b, seed=s, test=t) for b, ts in tests.items() for s, t in enumerate(ts)]
+        + [run_record(model="gru", backend="torch", test=0.7)],
+    )
     block = _block(summary_section(load_results(tmp_path)), "textclf trec: test accuracy %")
     assert block.header[:3] == ["model", "numpy", "torch"]
     rows = _rows(block)
@@ -52,23 +56,37 @@ def test_accuracy_puts_the_backends_side_by_side_with_their_spread(tmp_path):
 
 
 def test_a_variant_is_a_short_label_and_its_options_go_to_the_details(tmp_path):
-    write_records(tmp_path, [run_record(seed=0), run_record(seed=0, config={"hidden_size": 256, "max_length": 60,
-                                                                           "vocab_size": 5000, "min_count": 3})])
+    write_records(
+        tmp_path,
+        [
+            run_record(seed=0),
+            run_record(seed=0, config={"hidden_size": 256, "max_length": 60, "vocab_size": 5000, "min_count": 3}),
+        ],
+    )
     section = summary_section(load_results(tmp_path))
     block = _block(section, "textclf trec")
     assert [r[:2] for r in block.rows] == [["lstm", "defaults"], ["lstm", "hidden 256, max length 60, min_count=3, …"]]
     assert max(len(c) for r in block.rows for c in r) < 60  # never the config itself
-    assert section.details == ['"hidden 256, max length 60, min_count=3, …": hidden_size=256 max_length=60 '
-                               'min_count=3 vocab_size=5000 (textclf trec lstm)']
+    assert section.details == [
+        '"hidden 256, max length 60, min_count=3, …": hidden_size=256 max_length=60 '
+        "min_count=3 vocab_size=5000 (textclf trec lstm)"
+    ]
 
 
 def test_speed_shows_each_backends_fastest_impl_and_the_ratio_to_the_fastest(tmp_path):
-    write_records(tmp_path, [bench_record([
-        bench_row(backend="numpy", median_s=0.030, peak_fraction=0.25),
-        bench_row(backend="torch", impl="native", median_s=0.020, peak_fraction=0.5),
-        bench_row(backend="torch", impl="compiled", median_s=0.015, peak_fraction=0.6),
-        bench_row(backend="torch", median_s=0.001, status="failed"),  # failed: never the fastest
-    ])])
+    write_records(
+        tmp_path,
+        [
+            bench_record(
+                [
+                    bench_row(backend="numpy", median_s=0.030, peak_fraction=0.25),
+                    bench_row(backend="torch", impl="native", median_s=0.020, peak_fraction=0.5),
+                    bench_row(backend="torch", impl="compiled", median_s=0.015, peak_fraction=0.6),
+                    bench_row(backend="torch", median_s=0.001, status="failed"),  # failed: never the fastest
+                ]
+            )
+        ],
+    )
     block = _block(summary_section(load_results(tmp_path)), "speed")
     (row,) = block.rows
     cells = dict(zip(block.header, row))
@@ -78,12 +96,28 @@ def test_speed_shows_each_backends_fastest_impl_and_the_ratio_to_the_fastest(tmp
 
 
 def test_parity_is_one_row_per_backend_and_dtype(tmp_path):
-    write_records(tmp_path, [check_record([
-        check_row(backend="torch", impl="native", case="lstm", dtype="float32", max_rel=2e-7),
-        check_row(backend="torch", impl="loop", case="gru", dtype="float32", max_rel=5e-7),
-        check_row(backend="torch", impl="loop", case="gru", dtype="float64", max_rel=3e-16, tolerance=1e-10),
-        check_row(backend="numpy", impl="finite differences", case="lstm", dtype="float64", max_rel=1e-9,
-                  tolerance=1e-6)])])
+    write_records(
+        tmp_path,
+        [
+            check_record(
+                [
+                    check_row(backend="torch", impl="native", case="lstm", dtype="float32", max_rel=2e-7),
+                    check_row(backend="torch", impl="loop", case="gru", dtype="float32", max_rel=5e-7),
+                    check_row(
+                        backend="torch", impl="loop", case="gru", dtype="float64", max_rel=3e-16, tolerance=1e-10
+                    ),
+                    check_row(
+                        backend="numpy",
+                        impl="finite differences",
+                        case="lstm",
+                        dtype="float64",
+                        max_rel=1e-9,
+                        tolerance=1e-6,
+                    ),
+                ]
+            )
+        ],
+    )
     rows = _rows(_block(summary_section(load_results(tmp_path)), "parity"))
     assert set(rows) == {("torch", "float32"), ("torch", "float64"), ("numpy vs finite differences", "float64")}
     torch32 = rows[("torch", "float32")]
@@ -92,8 +126,14 @@ def test_parity_is_one_row_per_backend_and_dtype(tmp_path):
 
 
 def test_longrange_shows_the_largest_t_solved_per_model_and_backend(tmp_path):
-    outcomes = {("numpy", 10): True, ("numpy", 50): True, ("numpy", 100): False,
-                ("torch", 10): True, ("torch", 50): False, ("torch", 100): False}
+    outcomes = {
+        ("numpy", 10): True,
+        ("numpy", 50): True,
+        ("numpy", 100): False,
+        ("torch", 10): True,
+        ("torch", 50): False,
+        ("torch", 100): False,
+    }
     write_records(tmp_path, [longrange_record(backend=b, seq_len=t, success=ok) for (b, t), ok in outcomes.items()])
     rows = _rows(_block(summary_section(load_results(tmp_path)), "longrange adding"))
     assert rows[("lstm",)]["numpy"] == "50 (0.0040)" and rows[("lstm",)]["torch"] == "10 (0.0040)"
@@ -101,8 +141,11 @@ def test_longrange_shows_the_largest_t_solved_per_model_and_backend(tmp_path):
 
 
 def _noisy_bench(folder):
-    rows = [bench_row(backend=b, hidden=h, median_s=0.01 * (i + 1), warnings=["unstable: IQR is 20% of the median"])
-            for i, b in enumerate(("numpy", "torch")) for h in (64, 128, 256)]
+    rows = [
+        bench_row(backend=b, hidden=h, median_s=0.01 * (i + 1), warnings=["unstable: IQR is 20% of the median"])
+        for i, b in enumerate(("numpy", "torch"))
+        for h in (64, 128, 256)
+    ]
     rows[0]["warnings"].append("busy machine: load average 3.0 on 2 usable CPU(s)")
     return write_records(folder, [bench_record(rows)])
 
@@ -119,8 +162,13 @@ def test_warnings_are_one_line_per_kind_and_verbose_lists_them(tmp_path, capsys)
 
 def test_text_fits_the_terminal_width(tmp_path, capsys, monkeypatch):
     folder = _noisy_bench(tmp_path)
-    write_records(folder, [run_record(seed=0, config={"hidden_size": 256, "max_length": 60, "vocab_size": 5000}),
-                           longrange_record(seq_len=50, config={"max_steps": 300, "batch_size": 16})])
+    write_records(
+        folder,
+        [
+            run_record(seed=0, config={"hidden_size": 256, "max_length": 60, "vocab_size": 5000}),
+            longrange_record(seq_len=50, config={"max_steps": 300, "batch_size": 16}),
+        ],
+    )
     for columns in (60, 100):
         monkeypatch.setenv("COLUMNS", str(columns))
         assert main(["report", "--results-dir", str(folder), "--verbose"]) == 0
@@ -151,8 +199,16 @@ def test_summary_text_is_what_a_sweep_can_print_at_its_end(tmp_path):
 def test_speed_names_the_kernels_the_bench_records_say_each_backend_ran(tmp_path):
     record = bench_record([bench_row(backend="numpy"), bench_row(backend="torch", median_s=0.02)])
     record["kernels"] = {
-        "numpy": {"blas": [{"internal_api": "openblas", "version": "0.3.30", "architecture": "Haswell",
-                            "threading_layer": "pthreads"}]},
+        "numpy": {
+            "blas": [
+                {
+                    "internal_api": "openblas",
+                    "version": "0.3.30",
+                    "architecture": "Haswell",
+                    "threading_layer": "pthreads",
+                }
+            ]
+        },
         "torch": {"torch": {"onednn": "oneDNN v3.7.1 (Git Hash abc)", "cpu_capability": "AVX2"}},
         "tensorflow": "junk",  # never breaks the report
     }
@@ -171,9 +227,15 @@ def test_gradient_flow_panels_order_t_as_numbers_and_markdown_links_chart_files(
     from rnnbench.tasks.longrange.charts import gradient_flow_figures
 
     flow = [{"step": 0, "norms": [0.5 ** (10 - t) for t in range(10)]}]
-    folder = write_records(tmp_path / "r", [longrange_record(model=m, backend=b, seq_len=t, gradient_flow=flow)
-                                            for m in ("rnn", "lstm") for b in ("numpy", "torch")
-                                            for t in (200, 10, 100, 25)])
+    folder = write_records(
+        tmp_path / "r",
+        [
+            longrange_record(model=m, backend=b, seq_len=t, gradient_flow=flow)
+            for m in ("rnn", "lstm")
+            for b in ("numpy", "torch")
+            for t in (200, 10, 100, 25)
+        ],
+    )
     (chart,) = gradient_flow_figures(load_results(folder))
     labels = re.findall(r">(T=\d+)<", chart.svg)
     assert labels[:4] == ["T=10", "T=25", "T=100", "T=200"]  # numbers, not text (T=10, T=100, T=200, T=25)
@@ -187,11 +249,23 @@ def test_gradient_flow_panels_order_t_as_numbers_and_markdown_links_chart_files(
 
 
 def test_each_bench_session_is_its_own_speed_table(tmp_path):
-    write_records(tmp_path, [
-        bench_record([bench_row(backend="numpy", median_s=0.030), bench_row(backend="torch", median_s=0.020)],
-                     suite="cpu", started_at="2026-11-27T10:00:00Z", peak_gflops=200.0),
-        bench_record([bench_row(backend="torch", median_s=0.400), bench_row(backend="jax", median_s=0.100)],
-                     started_at="2026-11-30T10:00:00Z", suite="custom", peak_gflops=190.0)])  # 95% of best
+    write_records(
+        tmp_path,
+        [
+            bench_record(
+                [bench_row(backend="numpy", median_s=0.030), bench_row(backend="torch", median_s=0.020)],
+                suite="cpu",
+                started_at="2026-11-27T10:00:00Z",
+                peak_gflops=200.0,
+            ),
+            bench_record(
+                [bench_row(backend="torch", median_s=0.400), bench_row(backend="jax", median_s=0.100)],
+                started_at="2026-11-30T10:00:00Z",
+                suite="custom",
+                peak_gflops=190.0,
+            ),
+        ],
+    )  # 95% of best
     section = summary_section(load_results(tmp_path))
     first, second = [b for b in section.blocks if b.title.startswith("speed")]  # the largest record, then the rest
     assert first.title.startswith("speed, cpu 2026-11-27 10:00") and "peak 200 GFLOP/s" in first.title
@@ -212,8 +286,14 @@ def test_a_stacked_bidirectional_size_is_its_own_row(tmp_path):
 
 
 def test_a_stacked_bidirectional_run_is_a_variant_named_in_words(tmp_path):
-    write_records(tmp_path, [run_record(seed=0), run_record(seed=0, config={"layers": 2, "bidirectional": True}),
-                             run_record(seed=1, config={"layers": 1, "bidirectional": False})])  # the defaults
+    write_records(
+        tmp_path,
+        [
+            run_record(seed=0),
+            run_record(seed=0, config={"layers": 2, "bidirectional": True}),
+            run_record(seed=1, config={"layers": 1, "bidirectional": False}),
+        ],
+    )  # the defaults
     rows = _rows(_block(summary_section(load_results(tmp_path)), "textclf trec"))
     assert set(rows) == {("lstm", "defaults"), ("lstm", "2 layers, bidirectional")}
     assert rows[("lstm", "defaults")]["torch"].endswith("(2)")
@@ -223,12 +303,15 @@ def test_a_task_split_option_gives_each_value_its_own_table(tmp_path):
     """treesent declares ``summary_split`` on supervision: phrase-trained and root-trained runs never share a
     table, and a record from before the option existed (word model, no key) reads as root-trained."""
     common = dict(task="treesent", dataset="sst", metric="root_fine")
-    write_records(tmp_path, [
-        run_record(model="lstm", backend="numpy", test=0.41, **common),  # old record: no supervision key
-        run_record(model="lstm", backend="torch", test=0.45, config={"supervision": "phrases"}, **common),
-        run_record(model="treelstm", backend="numpy", test=0.47, config={"dropout": 0.5}, **common),
-        run_record(model="treelstm", backend="numpy", seed=1, test=0.30, config={"supervision": "roots"},
-                   **common)])
+    write_records(
+        tmp_path,
+        [
+            run_record(model="lstm", backend="numpy", test=0.41, **common),  # old record: no supervision key
+            run_record(model="lstm", backend="torch", test=0.45, config={"supervision": "phrases"}, **common),
+            run_record(model="treelstm", backend="numpy", test=0.47, config={"dropout": 0.5}, **common),
+            run_record(model="treelstm", backend="numpy", seed=1, test=0.30, config={"supervision": "roots"}, **common),
+        ],
+    )
     section = summary_section(load_results(tmp_path))
     same = _rows(_block(section, "treesent sst, recurrent vs recursive on the same data (every phrase label)"))
     roots = _rows(_block(section, "treesent sst, root labels only"))
@@ -242,25 +325,33 @@ def test_a_sweep_is_named_under_the_tables_its_runs_land_in(tmp_path):
     from rnnbench.report.sweeps import add_sweep_notes
 
     common = dict(task="treesent", dataset="sst", metric="root_fine")
-    write_records(tmp_path / "results", [
-        run_record(model="lstm", backend="numpy", **common),  # an old record: root labels
-        run_record(model="lstm", backend="torch", config={"supervision": "phrases"}, **common),
-        run_record(model="recursive", backend="numpy", **common)])
+    write_records(
+        tmp_path / "results",
+        [
+            run_record(model="lstm", backend="numpy", **common),  # an old record: root labels
+            run_record(model="lstm", backend="torch", config={"supervision": "phrases"}, **common),
+            run_record(model="recursive", backend="numpy", **common),
+        ],
+    )
     sweeps = tmp_path / "sweeps"
     sweeps.mkdir()
-    (sweeps / "roots.toml").write_text('description = "README roots"\n[matrix]\ntask = ["treesent"]\n'
-                                       'model = ["recursive"]\n[[include]]\ntask = "treesent"\nmodel = "lstm"\n'
-                                       'supervision = "roots"\n')
-    (sweeps / "phrases.toml").write_text('description = "README phrases"\n[matrix]\ntask = ["treesent"]\n'
-                                         'model = ["lstm"]\n')
-    (sweeps / "other.toml").write_text('description = "README other"\n[matrix]\ntask = ["treesent"]\n'
-                                       'model = ["gru"]\n')
+    (sweeps / "roots.toml").write_text(
+        'description = "README roots"\n[matrix]\ntask = ["treesent"]\n'
+        'model = ["recursive"]\n[[include]]\ntask = "treesent"\nmodel = "lstm"\n'
+        'supervision = "roots"\n'
+    )
+    (sweeps / "phrases.toml").write_text(
+        'description = "README phrases"\n[matrix]\ntask = ["treesent"]\nmodel = ["lstm"]\n'
+    )
+    (sweeps / "other.toml").write_text('description = "README other"\n[matrix]\ntask = ["treesent"]\nmodel = ["gru"]\n')
     section = summary_section(load_results(tmp_path / "results"))
     add_sweep_notes(section, sweeps, shown_as="sweeps")
     same = _block(section, "treesent sst, recurrent vs recursive")
     roots = _block(section, "treesent sst, root labels only")
-    assert same.notes[:2] == ["Sweep: `rnnbench sweep sweeps/phrases.toml`",
-                              "Sweep: `rnnbench sweep sweeps/roots.toml`"]
+    assert same.notes[:2] == [
+        "Sweep: `rnnbench sweep sweeps/phrases.toml`",
+        "Sweep: `rnnbench sweep sweeps/roots.toml`",
+    ]
     assert roots.notes[:1] == ["Sweep: `rnnbench sweep sweeps/roots.toml`"]
     assert not [n for n in same.notes[2:] + roots.notes[1:] if n.startswith("Sweep:")]  # the rest: the cost line
 
@@ -268,10 +359,20 @@ def test_a_sweep_is_named_under_the_tables_its_runs_land_in(tmp_path):
 def test_the_readme_summary_keeps_the_training_pass_and_points_to_the_long_range_tables(tmp_path):
     """``--into`` (the README, ``frame.attrs["brief"]``): the speed table shows the forward+backward rows (the pass
     training pays for) and says how many forward-only rows are elsewhere; the long-range tables are a pointer."""
-    write_records(tmp_path, [
-        bench_record([bench_row(backend=b, median_s=m, passes=p) for b, m in (("numpy", 0.03), ("torch", 0.02))
-                      for p in ("forward", "forward+backward")], suite="cpu"),
-        longrange_record(seq_len=50, success=True)])
+    write_records(
+        tmp_path,
+        [
+            bench_record(
+                [
+                    bench_row(backend=b, median_s=m, passes=p)
+                    for b, m in (("numpy", 0.03), ("torch", 0.02))
+                    for p in ("forward", "forward+backward")
+                ],
+                suite="cpu",
+            ),
+            longrange_record(seq_len=50, success=True),
+        ],
+    )
     frame = load_results(tmp_path)
     full = summary_section(frame)
     assert sorted(row[2] for row in _block(full, "speed").rows) == ["forward", "forward+backward"]

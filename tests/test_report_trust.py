@@ -1,6 +1,7 @@
 """What the report trusts: stable rows reach the summary, the rest a "Not trusted" table with reasons; the
 speed charts as dot plots of the ratio to the fastest with interval whiskers; no record holds a machine's path.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,14 +31,41 @@ def test_a_bench_record_names_tree_data_relative_to_the_data_folder(tmp_path, mo
     data = tmp_path / "data"
     write_sst(data / "sst")
     monkeypatch.setenv("RNNBENCH_DATA_DIR", str(tmp_path / "elsewhere"))  # --data-dir must win, in the workers too
-    result = rnnbench_cli("bench", "--cells", "recursive", "--tree-sizes", "4x8x8", "--backends", "numpy",
-                          "--pass", "forward", "--threads", "1", "--peak-frameworks", "numpy", "--budget", "0",
-                          "--settle", "0", "--min-samples", "3", "--offline", "--no-record", "--format", "json",
-                          "--data-dir", data)
+    result = rnnbench_cli(
+        "bench",
+        "--cells",
+        "recursive",
+        "--tree-sizes",
+        "4x8x8",
+        "--backends",
+        "numpy",
+        "--pass",
+        "forward",
+        "--threads",
+        "1",
+        "--peak-frameworks",
+        "numpy",
+        "--budget",
+        "0",
+        "--settle",
+        "0",
+        "--min-samples",
+        "3",
+        "--offline",
+        "--no-record",
+        "--format",
+        "json",
+        "--data-dir",
+        data,
+    )
     assert result.code == 0, result.err
     record = json.loads(result.out)
-    assert record["config"]["tree_source"] == {"source": "sst", "path": "sst/train.txt", "root": "data_dir",
-                                               "selection": "first N trees of train.txt"}
+    assert record["config"]["tree_source"] == {
+        "source": "sst",
+        "path": "sst/train.txt",
+        "root": "data_dir",
+        "selection": "first N trees of train.txt",
+    }
     assert {r["status"] for r in record["rows"]} == {"ok"}  # the workers found the file again from the name
     assert all(r["tree_source"]["path"] == "sst/train.txt" for r in record["rows"])
     absolute = [s for s in _strings(record) if s.startswith("/") or str(tmp_path) in s]
@@ -78,8 +106,10 @@ def _not_trusted(frame):
 
 
 def test_a_stable_row_reaches_the_summary_and_an_unstable_one_only_the_not_trusted_table(tmp_path):
-    rows = [bench_row(backend="numpy", median_s=0.030, stable=True, unstable_reasons=[]),
-            bench_row(backend="torch", median_s=0.020, stable=False, unstable_reasons=[UNSTABLE])]
+    rows = [
+        bench_row(backend="numpy", median_s=0.030, stable=True, unstable_reasons=[]),
+        bench_row(backend="torch", median_s=0.020, stable=False, unstable_reasons=[UNSTABLE]),
+    ]
     write_records(tmp_path, [bench_record(rows, stable=False, unstable_reasons=["1 of 2 rows unstable"])])
     frame = load_results(tmp_path)
     (block,) = _speed_blocks(frame)
@@ -97,9 +127,11 @@ def test_a_stable_row_reaches_the_summary_and_an_unstable_one_only_the_not_trust
 def test_a_slower_stable_impl_never_stands_in_for_a_backends_unstable_fastest_one(tmp_path):
     """torch native is torch's fastest but unstable; torch compiled, slower, is stable: torch's cell is empty, not
     compiled's figure (which would make torch look slower than it is)."""
-    rows = [bench_row(backend="numpy", median_s=0.030, stable=True, unstable_reasons=[]),
-            bench_row(backend="torch", impl="native", median_s=0.020, stable=False, unstable_reasons=[UNSTABLE]),
-            bench_row(backend="torch", impl="compiled", median_s=0.060, stable=True, unstable_reasons=[])]
+    rows = [
+        bench_row(backend="numpy", median_s=0.030, stable=True, unstable_reasons=[]),
+        bench_row(backend="torch", impl="native", median_s=0.020, stable=False, unstable_reasons=[UNSTABLE]),
+        bench_row(backend="torch", impl="compiled", median_s=0.060, stable=True, unstable_reasons=[]),
+    ]
     write_records(tmp_path, [bench_record(rows, stable=False, unstable_reasons=["1 of 3 rows unstable"])])
     (block,) = _speed_blocks(load_results(tmp_path))
     assert block.header == ["cell", "size", "pass", "numpy ms (% peak)", "× fastest"]
@@ -107,11 +139,21 @@ def test_a_slower_stable_impl_never_stands_in_for_a_backends_unstable_fastest_on
 
 
 def test_an_old_busy_record_is_not_trusted_and_an_old_quiet_one_with_tight_samples_is(tmp_path):
-    busy = bench_record([bench_row(backend="numpy", median_s=0.030, hidden=512),
-                         bench_row(backend="torch", median_s=0.020, hidden=512)],
-                        load=(3.9, 4.2), suite="custom", started_at="2026-11-30T11:00:00Z")
-    quiet = bench_record([bench_row(backend="numpy", median_s=0.031), bench_row(backend="torch", median_s=0.019)],
-                         load=(0.3, 0.6), suite="cpu", started_at="2026-11-30T12:00:00Z")
+    busy = bench_record(
+        [
+            bench_row(backend="numpy", median_s=0.030, hidden=512),
+            bench_row(backend="torch", median_s=0.020, hidden=512),
+        ],
+        load=(3.9, 4.2),
+        suite="custom",
+        started_at="2026-11-30T11:00:00Z",
+    )
+    quiet = bench_record(
+        [bench_row(backend="numpy", median_s=0.031), bench_row(backend="torch", median_s=0.019)],
+        load=(0.3, 0.6),
+        suite="cpu",
+        started_at="2026-11-30T12:00:00Z",
+    )
     write_records(tmp_path, [busy, quiet])
     frame = load_results(tmp_path)
     (block,) = _speed_blocks(frame)  # the busy record has no table of its own, nor a row in another
@@ -123,20 +165,32 @@ def test_an_old_busy_record_is_not_trusted_and_an_old_quiet_one_with_tight_sampl
 
 
 def test_a_later_busy_measurement_does_not_hide_an_earlier_trusted_one(tmp_path):
-    write_records(tmp_path, [bench_record([bench_row(backend="numpy", median_s=0.030)], load=(0.2, 0.3),
-                                          started_at="2026-11-30T10:00:00Z"),
-                             bench_record([bench_row(backend="numpy", median_s=0.090)], load=(5.0, 5.0),
-                                          started_at="2026-11-30T11:00:00Z")])
+    write_records(
+        tmp_path,
+        [
+            bench_record(
+                [bench_row(backend="numpy", median_s=0.030)], load=(0.2, 0.3), started_at="2026-11-30T10:00:00Z"
+            ),
+            bench_record(
+                [bench_row(backend="numpy", median_s=0.090)], load=(5.0, 5.0), started_at="2026-11-30T11:00:00Z"
+            ),
+        ],
+    )
     section = speed_section(load_results(tmp_path))
     assert section.frame["median_s"].tolist() == [0.030]
     assert any("1 measurement(s) of a configuration measured again" in note for note in section.notes)
 
 
 def test_an_old_row_with_few_or_scattered_samples_is_not_trusted(tmp_path):
-    rows = [bench_row(backend="numpy", median_s=0.030),
-            bench_row(backend="torch", median_s=0.020, samples=[0.018, 0.020, 0.022]),  # 3 samples: 75% coverage
-            bench_row(backend="tensorflow", median_s=0.025, samples=[0.025 * f for f in (0.8, 0.85, 0.9, 0.95,
-                                                                                       1.0, 1.05, 1.1, 1.2, 1.3)])]
+    rows = [
+        bench_row(backend="numpy", median_s=0.030),
+        bench_row(backend="torch", median_s=0.020, samples=[0.018, 0.020, 0.022]),  # 3 samples: 75% coverage
+        bench_row(
+            backend="tensorflow",
+            median_s=0.025,
+            samples=[0.025 * f for f in (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.3)],
+        ),
+    ]
     write_records(tmp_path, [bench_record(rows, load=(0.2, 0.4))])
     reasons = {d["backend"]: d["reasons"] for d in _not_trusted(load_results(tmp_path))}
     assert set(reasons) == {"torch", "tensorflow"}
@@ -144,8 +198,13 @@ def test_an_old_row_with_few_or_scattered_samples_is_not_trusted(tmp_path):
 
 
 def test_a_slow_sessions_peak_makes_its_record_untrusted(tmp_path):
-    write_records(tmp_path, [bench_record([bench_row(backend="numpy")], peak_gflops=200.0),
-                             bench_record([bench_row(backend="torch")], peak_gflops=60.0)])
+    write_records(
+        tmp_path,
+        [
+            bench_record([bench_row(backend="numpy")], peak_gflops=200.0),
+            bench_record([bench_row(backend="torch")], peak_gflops=60.0),
+        ],
+    )
     (doubted,) = _not_trusted(load_results(tmp_path))
     assert doubted["backend"] == "torch" and "peak GEMM 60 GFLOP/s is 30%" in doubted["reasons"]
 
@@ -161,10 +220,28 @@ def test_median_plus_minus_and_ratio_with_its_interval():
 
 
 def _interleaved(**extra):
-    return [bench_row(backend="numpy", median_s=0.0264, stable=True, ratio_to_fastest=1.32,
-                      ratio_ci95=[1.28, 1.36], rounds=20, ci95_s=[0.0260, 0.0270], **extra),
-            bench_row(backend="torch", median_s=0.020, stable=True, ratio_to_fastest=1.0, ratio_ci95=[1.0, 1.0],
-                      rounds=20, ci95_s=[0.0199, 0.0202], **extra)]
+    return [
+        bench_row(
+            backend="numpy",
+            median_s=0.0264,
+            stable=True,
+            ratio_to_fastest=1.32,
+            ratio_ci95=[1.28, 1.36],
+            rounds=20,
+            ci95_s=[0.0260, 0.0270],
+            **extra,
+        ),
+        bench_row(
+            backend="torch",
+            median_s=0.020,
+            stable=True,
+            ratio_to_fastest=1.0,
+            ratio_ci95=[1.0, 1.0],
+            rounds=20,
+            ci95_s=[0.0199, 0.0202],
+            **extra,
+        ),
+    ]
 
 
 def test_the_ratio_from_interleaved_rounds_is_shown_with_its_interval(tmp_path):
@@ -181,7 +258,7 @@ def test_the_ratio_from_interleaved_rounds_is_shown_with_its_interval(tmp_path):
 
 
 def test_peak_memory_and_first_call_columns_when_the_rows_have_them(tmp_path):
-    rows = _interleaved(peak_bytes=48 * 2 ** 20, first_call_s=0.75, peak_method="vmhwm")
+    rows = _interleaved(peak_bytes=48 * 2**20, first_call_s=0.75, peak_method="vmhwm")
     write_records(tmp_path, [bench_record(rows, stable=True, unstable_reasons=[])])
     frame = load_results(tmp_path)
     detailed = speed_section(frame).blocks[0]
@@ -193,8 +270,17 @@ def test_peak_memory_and_first_call_columns_when_the_rows_have_them(tmp_path):
 
 def test_no_absolute_data_path_of_an_older_record_is_printed(tmp_path):
     source = {"source": "sst", "path": "/home/someone/data/sst/train.txt", "selection": "first N trees of train.txt"}
-    tree = bench_row(cell="recursive", structure="tree", impl="level-batched", trees=4, nodes=60, steps=6,
-                     input=8, hidden=8, tree_source=source)
+    tree = bench_row(
+        cell="recursive",
+        structure="tree",
+        impl="level-batched",
+        trees=4,
+        nodes=60,
+        steps=6,
+        input=8,
+        hidden=8,
+        tree_source=source,
+    )
     record = bench_record([tree, bench_row(backend="numpy")], config={"tree_source": source})
     write_records(tmp_path, [record])
     frame = load_results(tmp_path)
@@ -237,8 +323,10 @@ def test_the_speed_chart_is_a_dot_plot_of_ratios_with_interval_whiskers(tmp_path
 
 
 def test_odd_trust_fields_of_a_hand_edited_record_neither_break_nor_hide_it(tmp_path):
-    rows = [bench_row(backend="numpy", stable=False, unstable_reasons="edited by hand"),
-            bench_row(backend="torch", stable="yes", ci95_s=["a", 2], ratio_ci95=[1.0], samples_s=[0.01, "x", None])]
+    rows = [
+        bench_row(backend="numpy", stable=False, unstable_reasons="edited by hand"),
+        bench_row(backend="torch", stable="yes", ci95_s=["a", 2], ratio_ci95=[1.0], samples_s=[0.01, "x", None]),
+    ]
     write_records(tmp_path, [bench_record(rows, stable=True, unstable_reasons="none")])
     reasons = {d["backend"]: d["reasons"] for d in _not_trusted(load_results(tmp_path))}
     assert reasons["numpy"] == "edited by hand"  # one sentence, not one a character

@@ -1,4 +1,5 @@
 """Run records: atomic, uniquely named, never overwriting, safe with concurrent writers."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,17 @@ from rnnbench.records import TMP_PREFIX, ensure_writable, read_records, record_s
 
 
 def _record(seed=0, **extra):
-    return {"schema": SCHEMA, "started_at": "2026-01-02T03:04:05.678Z", "task": "textclf", "dataset": "mr",
-            "backend": "numpy", "model": "lstm", "seed": seed, "status": "ok", **extra}
+    return {
+        "schema": SCHEMA,
+        "started_at": "2026-01-02T03:04:05.678Z",
+        "task": "textclf",
+        "dataset": "mr",
+        "backend": "numpy",
+        "model": "lstm",
+        "seed": seed,
+        "status": "ok",
+        **extra,
+    }
 
 
 def test_name_says_what_ran_and_is_filesystem_safe():

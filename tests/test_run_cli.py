@@ -1,4 +1,5 @@
 """`rnnbench run` end to end, and every bad input of issue 4: one line, non-zero exit, nothing earlier lost."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,14 @@ def workspace(tmp_path):
     results.mkdir()
     earlier = results / "20250101T000000_textclf_mr_numpy_lstm_seed0.json"
     earlier.write_text('{"schema": "rnnbench.run/1", "status": "ok"}\n')
-    return {"data": str(data), "toy": str(toy), "results": results, "earlier": earlier,
-            "earlier_bytes": earlier.read_bytes(), "earlier_mtime": earlier.stat().st_mtime_ns}
+    return {
+        "data": str(data),
+        "toy": str(toy),
+        "results": results,
+        "earlier": earlier,
+        "earlier_bytes": earlier.read_bytes(),
+        "earlier_mtime": earlier.stat().st_mtime_ns,
+    }
 
 
 def _main(workspace, *argv):
@@ -54,8 +61,12 @@ def test_run_prints_a_table_and_the_record_path(workspace, capsys):
 
 
 def test_show_config_resolves_task_defaults(workspace, capsys):
-    assert _main(workspace, "--backend", "numpy", "--task", "textclf", "--dataset", "trec", "--lr", "0.01",
-                 "--show-config") == 0
+    assert (
+        _main(
+            workspace, "--backend", "numpy", "--task", "textclf", "--dataset", "trec", "--lr", "0.01", "--show-config"
+        )
+        == 0
+    )
     config = json.loads(capsys.readouterr().out)
     assert config["max_length"] == 40 and config["lr"] == 0.01 and config["model"] == "lstm"
     _untouched(workspace)
@@ -64,14 +75,22 @@ def test_show_config_resolves_task_defaults(workspace, capsys):
 BAD_INPUTS = [
     (["--backend", "jax", "--task", "textclf"], "unknown backend 'jax'; valid backends: numpy, tensorflow, torch"),
     (["--backend", "numpy", "--task", "parsing"], "unknown task 'parsing'; valid tasks: longrange, textclf, treesent"),
-    (["--backend", "numpy", "--task", "textclf", "--dataset", "yelp"],
-     "unknown dataset 'yelp'; valid datasets: imdb, sst2, mr, trec, ag_news, or a path to a .tsv/.csv/.jsonl file"),
-    (["--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--model", "bilstm"],
-     "unknown model cell 'bilstm'; valid: rnn, lstm, gru"),
-    (["--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--seeds", "0,x"],
-     "--seeds takes comma-separated integers, got '0,x'"),
-    (["--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--epochs", "0"],
-     "--epochs must be at least 1, got 0"),
+    (
+        ["--backend", "numpy", "--task", "textclf", "--dataset", "yelp"],
+        "unknown dataset 'yelp'; valid datasets: imdb, sst2, mr, trec, ag_news, or a path to a .tsv/.csv/.jsonl file",
+    ),
+    (
+        ["--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--model", "bilstm"],
+        "unknown model cell 'bilstm'; valid: rnn, lstm, gru",
+    ),
+    (
+        ["--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--seeds", "0,x"],
+        "--seeds takes comma-separated integers, got '0,x'",
+    ),
+    (
+        ["--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--epochs", "0"],
+        "--epochs must be at least 1, got 0",
+    ),
 ]
 
 
@@ -84,20 +103,39 @@ def test_unknown_names_list_the_valid_ones(workspace, capsys, argv, message):
 
 def test_backend_whose_framework_is_missing_names_the_extra(workspace, capsys, monkeypatch):
     registry = plugins.Registry(
-        backends={"jaxish": Entry("jaxish", "nowhere:Backend", requires=("rnnbench_no_such_framework",),
-                                  extra="jaxish")},
-        tasks=plugins.get_registry().tasks, commands=plugins.get_registry().commands)
+        backends={
+            "jaxish": Entry("jaxish", "nowhere:Backend", requires=("rnnbench_no_such_framework",), extra="jaxish")
+        },
+        tasks=plugins.get_registry().tasks,
+        commands=plugins.get_registry().commands,
+    )
     monkeypatch.setattr(plugins, "get_registry", lambda: registry)
     assert _main(workspace, "--backend", "jaxish", "--task", "textclf", *TINY) == 2
     err = capsys.readouterr().err
-    assert err == ("rnnbench: error: backend jaxish is unavailable: rnnbench_no_such_framework not installed "
-                   "(pip install 'rnnbench[jaxish]')\n")
+    assert err == (
+        "rnnbench: error: backend jaxish is unavailable: rnnbench_no_such_framework not installed "
+        "(pip install 'rnnbench[jaxish]')\n"
+    )
     _untouched(workspace)
 
 
 def test_missing_dataset_names_fetch_and_data_dir(workspace, capsys, tmp_path):
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", "imdb",
-                     "--data-dir", str(tmp_path / "empty"), "--results-dir", str(workspace["results"]), *TINY])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            "imdb",
+            "--data-dir",
+            str(tmp_path / "empty"),
+            "--results-dir",
+            str(workspace["results"]),
+            *TINY,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert "rnnbench data fetch imdb" in err and "--data-dir" in err and "RNNBENCH_DATA_DIR" in err
@@ -111,8 +149,10 @@ def test_file_problems(workspace, capsys, tmp_path):
     unknown = write_user_file(tmp_path / "dev.tsv", [("odd text", 1)], names=("neg", "meh"))
     small = write_user_file(tmp_path / "small.jsonl", [("a b", 0), ("c d", 1)])
     cases = [
-        (["--dataset", toy, "--text-column", "review"], "has no column 'review' (set --text-column); columns: "
-                                                        "label, text"),
+        (
+            ["--dataset", toy, "--text-column", "review"],
+            "has no column 'review' (set --text-column); columns: label, text",
+        ),
         (["--dataset", toy, "--label-column", "stars"], "has no column 'stars' (set --label-column)"),
         (["--dataset", toy, "--dev-file", str(unknown)], "unknown label 'meh'; known labels: neg, pos"),
         (["--dataset", str(header_only)], "has no examples"),
@@ -128,22 +168,53 @@ def test_file_problems(workspace, capsys, tmp_path):
 def test_unwritable_results_directory(workspace, capsys, tmp_path):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", "mr", "--data-dir",
-                     workspace["data"], "--results-dir", str(blocker / "results"), *TINY])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            "mr",
+            "--data-dir",
+            workspace["data"],
+            "--results-dir",
+            str(blocker / "results"),
+            *TINY,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "is not writable" in err and err.count("\n") == 1
     _untouched(workspace)
 
 
 def test_two_runs_into_one_results_directory_at_once(workspace):
-    argv = [sys.executable, "-m", "rnnbench.cli", "run", "--backend", "numpy", "--task", "textclf",
-            "--dataset", workspace["toy"], "--results-dir", str(workspace["results"]), *TINY]
+    argv = [
+        sys.executable,
+        "-m",
+        "rnnbench.cli",
+        "run",
+        "--backend",
+        "numpy",
+        "--task",
+        "textclf",
+        "--dataset",
+        workspace["toy"],
+        "--results-dir",
+        str(workspace["results"]),
+        *TINY,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(2)]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], [err.decode()[-500:] for _, err in outputs]
-    paths = {line.split("record: ", 1)[1] for out, _ in outputs for line in out.decode().splitlines()
-             if line.startswith("record: ")}
+    paths = {
+        line.split("record: ", 1)[1]
+        for out, _ in outputs
+        for line in out.decode().splitlines()
+        if line.startswith("record: ")
+    }
     assert len(paths) == 2
     assert all(json.loads(open(p).read())["status"] == "ok" for p in paths)
     _untouched(workspace, new_files=2)
@@ -164,8 +235,10 @@ def test_failed_run_is_recorded_and_exits_non_zero(workspace, capsys, monkeypatc
 
 
 def test_help_imports_no_framework():
-    code = ("import sys; from rnnbench import cli; cli.build_parser().format_help(); "
-            "print(sorted(m for m in ('torch', 'tensorflow', 'numpy') if m in sys.modules))")
+    code = (
+        "import sys; from rnnbench import cli; cli.build_parser().format_help(); "
+        "print(sorted(m for m in ('torch', 'tensorflow', 'numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -183,8 +256,20 @@ def test_ctrl_c_records_the_run_and_stops_the_remaining_seeds(workspace, capsys,
         return real_step(self, *args)
 
     monkeypatch.setattr(numpy_model.NumpyModel, "train_step", step_then_interrupt)
-    code = _main(workspace, "--backend", "numpy", "--task", "textclf", "--dataset", workspace["toy"],
-                 "--seeds", "0,1,2", "--batch-size", "8", *TINY)
+    code = _main(
+        workspace,
+        "--backend",
+        "numpy",
+        "--task",
+        "textclf",
+        "--dataset",
+        workspace["toy"],
+        "--seeds",
+        "0,1,2",
+        "--batch-size",
+        "8",
+        *TINY,
+    )
     out = capsys.readouterr().out
     assert code == 130
     paths = [line.split("record: ", 1)[1].split("  (")[0] for line in out.splitlines() if line.startswith("record: ")]

@@ -1,5 +1,6 @@
 """``rnnbench run``'s options are declared once (rnnbench/run_options.py); the parser, the options a task
 receives, the sweep keys and the typing of a configuration all follow from that one declaration."""
+
 from __future__ import annotations
 
 import argparse
@@ -51,13 +52,16 @@ def test_a_config_from_python_is_typed_by_the_command_lines_rule(textclf):
     assert config["vocab_size"] == 500 and config["hidden_size"] == 128  # a default stays as the task set it
 
 
-@pytest.mark.parametrize("given,message", [
-    ({"hidden_size": 0}, "--hidden-size must be at least 1, got 0"),
-    ({"lr": "nan"}, "--lr must be a finite number, got nan"),
-    ({"dropout": 1.0}, r"--dropout must lie in \[0, 1\), got 1.0"),
-    ({"vocab_size": "many"}, "--vocab-size must be an integer, got 'many'"),  # the task's own option
-    ({"batch_size": True}, "--batch-size must be an integer, got True"),
-])
+@pytest.mark.parametrize(
+    "given,message",
+    [
+        ({"hidden_size": 0}, "--hidden-size must be at least 1, got 0"),
+        ({"lr": "nan"}, "--lr must be a finite number, got nan"),
+        ({"dropout": 1.0}, r"--dropout must lie in \[0, 1\), got 1.0"),
+        ({"vocab_size": "many"}, "--vocab-size must be an integer, got 'many'"),  # the task's own option
+        ({"batch_size": True}, "--batch-size must be an integer, got True"),
+    ],
+)
 def test_a_bad_number_from_anywhere_is_the_command_lines_one_line(textclf, given, message):
     with pytest.raises(RnnbenchError, match=f"^{message}$"):
         textclf().resolve_config({"dataset": "mr", **given})

@@ -1,4 +1,5 @@
 """The training loop: statuses (ok, diverged, interrupted, failed), model selection, timing, same order everywhere."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,15 @@ def _prepared(steps_per_epoch=4, test=True) -> Prepared:
 
     fixed = [batch() for _ in range(steps_per_epoch)]
     test_batch = Batch((rng.integers(0, 10, size=(2, 3)), np.array([3, 2])), np.array([1, 1]), size=2, tokens=5)
-    return Prepared(spec=spec, train_batches=lambda seed, epoch: fixed, dev=[batch()],
-                    test=[test_batch] if test else None, metric="accuracy", score=accuracy, info={"dataset": "toy"})
+    return Prepared(
+        spec=spec,
+        train_batches=lambda seed, epoch: fixed,
+        dev=[batch()],
+        test=[test_batch] if test else None,
+        metric="accuracy",
+        score=accuracy,
+        info={"dataset": "toy"},
+    )
 
 
 class ScriptedModel:
@@ -152,8 +160,17 @@ def toy_prepared(tmp_path_factory):
     folder = tmp_path_factory.mktemp("toy")
     path = write_user_file(folder / "toy.tsv", sentiment_texts(400, seed=1))
     task = TextClassification()
-    config = task.resolve_config({"dataset": str(path), "embed_size": 8, "hidden_size": 8, "epochs": 3,
-                                  "batch_size": 16, "lr": 0.01, "min_count": 1})
+    config = task.resolve_config(
+        {
+            "dataset": str(path),
+            "embed_size": 8,
+            "hidden_size": 8,
+            "epochs": 3,
+            "batch_size": 16,
+            "lr": 0.01,
+            "min_count": 1,
+        }
+    )
     return config, task.prepare(config)
 
 
@@ -161,8 +178,7 @@ def test_numpy_learns_the_toy_task(toy_prepared):
     import rnnbench
 
     config, prepared = toy_prepared
-    record = runner.run(prepared, rnnbench.get_backend("numpy"), config, seed=0, progress=False,
-                        log=lambda m: None)
+    record = runner.run(prepared, rnnbench.get_backend("numpy"), config, seed=0, progress=False, log=lambda m: None)
     assert record["status"] == "ok", record["error"]
     assert record["best"]["dev"] >= 0.9 and record["best"]["test"] >= 0.9
     losses = [e["mean_loss"] for e in record["epochs"]]
@@ -178,8 +194,10 @@ def test_framework_backends_follow_the_numpy_loss_curve(toy_prepared, name):
     config, prepared = toy_prepared
     short = {**config, "max_steps": 8, "epochs": 1}
     # No thread count: TensorFlow fixes its own at its first operation, which an earlier test may have run.
-    records = {backend: runner.run(prepared, rnnbench.get_backend(backend), short, seed=0,
-                                   progress=False, log=lambda m: None) for backend in ("numpy", name)}
+    records = {
+        backend: runner.run(prepared, rnnbench.get_backend(backend), short, seed=0, progress=False, log=lambda m: None)
+        for backend in ("numpy", name)
+    }
     for record in records.values():
         assert record["status"] == "ok", record["error"]
     ref, other = (np.array(records[b]["epochs"][0]["step_seconds"]) for b in ("numpy", name))
@@ -235,14 +253,20 @@ def test_gradient_flow_is_probed_before_the_chosen_updates():
     prepared.probe_batch = prepared.dev[0]
     prepared.probe_steps = (0, 5)
     backend = ScriptedBackend([1.0] * 12, [0.5, 0.6, 0.7])
-    backend.build_model = lambda spec, params: backend.built.append(ProbedModel([1.0] * 12, [0.5] * 3)) or \
-        backend.built[-1]
-    record = runner.run(prepared, backend, {"task": "toy", "dataset": "toy", "epochs": 3, "max_steps": None},
-                        seed=0, progress=False, log=lambda m: None)
+    backend.build_model = lambda spec, params: (
+        backend.built.append(ProbedModel([1.0] * 12, [0.5] * 3)) or backend.built[-1]
+    )
+    record = runner.run(
+        prepared,
+        backend,
+        {"task": "toy", "dataset": "toy", "epochs": 3, "max_steps": None},
+        seed=0,
+        progress=False,
+        log=lambda m: None,
+    )
     assert record["status"] == "ok"
     # the norms carry the number of updates made so far (w), so each probe ran before its step's update
-    assert record["gradient_flow"] == [{"step": 0, "norms": [0.0, 1.0, 2.0]},
-                                       {"step": 5, "norms": [5.0, 6.0, 7.0]}]
+    assert record["gradient_flow"] == [{"step": 0, "norms": [0.0, 1.0, 2.0]}, {"step": 5, "norms": [5.0, 6.0, 7.0]}]
 
 
 def test_a_task_can_choose_the_initial_weights():
@@ -250,8 +274,14 @@ def test_a_task_can_choose_the_initial_weights():
     seen = []
     prepared.init_params = lambda spec, seed: seen.append(seed) or {"w": np.full(1, 100.0)}
     backend = ScriptedBackend([1.0] * 4, [0.5])
-    record = runner.run(prepared, backend, {"task": "toy", "dataset": "toy", "epochs": 1, "max_steps": None},
-                        seed=7, progress=False, log=lambda m: None)
+    record = runner.run(
+        prepared,
+        backend,
+        {"task": "toy", "dataset": "toy", "epochs": 1, "max_steps": None},
+        seed=7,
+        progress=False,
+        log=lambda m: None,
+    )
     assert record["status"] == "ok" and seen == [7]
     assert backend.built[0].params["w"][0] == 104.0  # started at 100, then four updates
 

@@ -1,5 +1,6 @@
 """The test suite's own shape (issue 24): shared helpers live in helper modules, never in a test module that
 another imports, and each is defined once."""
+
 from __future__ import annotations
 
 import ast
@@ -29,26 +30,45 @@ def _imported(tree) -> set[str]:
 
 def test_no_test_module_imports_another():
     """Nor does a script that a test runs in a fresh process (a string that imports a test_ module)."""
-    offenders = [f"{path.relative_to(REPO)} imports {name}" for path, tree in _modules()
-                 for name in sorted(_imported(tree)) if name.startswith("test_")]
-    offenders += [f"{path.relative_to(REPO)}:{node.lineno} runs {node.value[:60]!r}" for path, tree in _modules()
-                  for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
-                  and re.search(r"\b(from|import) test_", node.value)]
+    offenders = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path, tree in _modules()
+        for name in sorted(_imported(tree))
+        if name.startswith("test_")
+    ]
+    offenders += [
+        f"{path.relative_to(REPO)}:{node.lineno} runs {node.value[:60]!r}"
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.search(r"\b(from|import) test_", node.value)
+    ]
     assert offenders == []
 
 
 def test_one_line_error_is_defined_once_in_the_cli_helpers():
-    defined = [str(path.relative_to(REPO)) for path, tree in _modules() for node in ast.walk(tree)
-               if isinstance(node, ast.FunctionDef) and node.name == "one_line_error"]
+    defined = [
+        str(path.relative_to(REPO))
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name == "one_line_error"
+    ]
     assert defined == ["tests/cli_helpers.py"]
 
 
 def test_no_helper_checks_the_error_line_under_another_name():
     """A copy renamed (``_one_line``, ``one_line``) is still a copy: outside the cli helpers, only a test itself
     may spell out the error prefix (to pin one exact message)."""
-    copies = [f"{path.relative_to(REPO)}: {node.name}" for path, tree in _modules() for node in ast.walk(tree)
-              if isinstance(node, ast.FunctionDef) and not node.name.startswith("test")
-              and path.name != "cli_helpers.py" and "rnnbench: error: " in ast.unparse(node)]
+    copies = [
+        f"{path.relative_to(REPO)}: {node.name}"
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        and not node.name.startswith("test")
+        and path.name != "cli_helpers.py"
+        and "rnnbench: error: " in ast.unparse(node)
+    ]
     assert copies == []
 
 
@@ -76,8 +96,10 @@ def test_the_serial_tests_exist_and_xdist_runs_them_as_one_unit():
     two_workers = SimpleNamespace(getvalue={"tx": ["popen", "popen"]}.get)  # what -n 2 sets
     split = serial_group_scheduler(two_workers, None)._split_scope
     assert split("tests/test_sweep_ray.py::test_unreachable_cluster_is_one_line") == "serial"
-    assert split("tests/test_sweep_local.py::test_a_signal_interrupts_the_running_run_and_starts_nothing_new[2-130]") \
+    assert (
+        split("tests/test_sweep_local.py::test_a_signal_interrupts_the_running_run_and_starts_nothing_new[2-130]")
         == "serial"
+    )
     other = "tests/test_hostile_records.py::test_a_deeply_nested_json_file_does_not_stop_a_sweep_dry_run"
     assert split(other) == other
     assert split("tests/test_x.py::test_y@gpu") == "gpu"

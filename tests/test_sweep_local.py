@@ -1,4 +1,5 @@
 """The local executor on the smoke sweep: one record per configuration, resume, failures, Ctrl-C and SIGTERM."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -21,8 +22,9 @@ from proc_helpers import catches_sigterm, find_descendant, wait_for
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "sweeps" / "smoke.toml"
 #: The smoke sweep runs numpy and torch; a NumPy-only install runs the other tests here.
-needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
-                                 reason="the smoke sweep runs torch, which is not installed")
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None, reason="the smoke sweep runs torch, which is not installed"
+)
 
 
 def _records(folder: Path) -> list[dict]:
@@ -37,8 +39,12 @@ def _keys(records) -> list:
 def smoke_results(tmp_path_factory):
     """The smoke sweep run once with --jobs 2 (about 10 s): its records and its output."""
     folder = tmp_path_factory.mktemp("smoke") / "results"
-    process = subprocess.run([sys.executable, "-m", "rnnbench.cli", "sweep", str(SMOKE), "--jobs", "2",
-                              "--results-dir", str(folder)], capture_output=True, text=True, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-m", "rnnbench.cli", "sweep", str(SMOKE), "--jobs", "2", "--results-dir", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return folder, process
 
 
@@ -165,8 +171,12 @@ def test_a_signal_interrupts_the_running_run_and_starts_nothing_new(tmp_path, si
     sweep = tmp_path / "long.toml"
     sweep.write_text(LONG)
     results = tmp_path / "results"
-    process = subprocess.Popen([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir",
-                                str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir", str(results)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         run = find_descendant(process.pid, ["--seeds"], timeout=60)
         wait_for(lambda: catches_sigterm(run), 60, "the run to enter its command")  # imports are slow under load
@@ -183,14 +193,18 @@ def test_a_signal_interrupts_the_running_run_and_starts_nothing_new(tmp_path, si
 
 
 @pytest.mark.parametrize("deaf_to_sigterm, ended_by", [(False, "SIGTERM"), (True, "SIGKILL")])
-def test_a_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupted(tmp_path, deaf_to_sigterm,
-                                                                              ended_by):
+def test_a_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupted(tmp_path, deaf_to_sigterm, ended_by):
     sweep = tmp_path / "long.toml"
     sweep.write_text(LONG)
     results = tmp_path / "results"
     env = deaf_env(tmp_path / "site", deaf_to_sigterm)
-    process = subprocess.Popen([sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir",
-                                str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rnnbench.cli", "sweep", str(sweep), "--results-dir", str(results)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     run = None
     try:
         run = find_descendant(process.pid, ["--seeds"], timeout=60)

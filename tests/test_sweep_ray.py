@@ -1,4 +1,5 @@
 """The Ray executor on a local Ray instance: the same records as the local executor, and a killed task is a record."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -51,8 +52,11 @@ def test_the_local_instance_listens_on_loopback_only(local_ray):
     ray.get(worker_pid.remote())  # a worker is up and listening too
     me = psutil.Process()
     ours = {me.pid} | {p.pid for p in me.children(recursive=True)}
-    listening = [(c.laddr.ip, c.laddr.port, c.pid) for c in psutil.net_connections(kind="inet")
-                 if c.status == psutil.CONN_LISTEN and c.pid in ours]
+    listening = [
+        (c.laddr.ip, c.laddr.port, c.pid)
+        for c in psutil.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN and c.pid in ours
+    ]
     names = {pid: psutil.Process(pid).name() for _, _, pid in listening}
     assert {"gcs_server", "raylet"} <= set(names.values()), names
     exposed = [f"{names[pid]} on {ip}:{port}" for ip, port, pid in listening if not is_loopback(ip)]
@@ -143,8 +147,10 @@ def test_a_task_whose_worker_is_killed_becomes_a_failed_record(local_ray, tmp_pa
 
 def test_ctrl_c_interrupts_running_tasks_and_cancels_queued_ones(local_ray, tmp_path, capsys):
     sweep = tmp_path / "long.toml"
-    sweep.write_text(KILLED.split("[[include]]")[0].replace("steps_per_epoch = 10\n", "")
-                     + "max_steps = 200000\nsteps_per_epoch = 100000\n[matrix]\nseed = [0, 1, 2]\n")
+    sweep.write_text(
+        KILLED.split("[[include]]")[0].replace("steps_per_epoch = 10\n", "")
+        + "max_steps = 200000\nsteps_per_epoch = 100000\n[matrix]\nseed = [0, 1, 2]\n"
+    )
     results = tmp_path / "results"
 
     def interrupt_when_both_train():
@@ -164,22 +170,29 @@ def test_ctrl_c_interrupts_running_tasks_and_cancels_queued_ones(local_ray, tmp_
 
 
 @pytest.mark.parametrize("deaf_to_sigterm, ended_by", [(False, "SIGTERM"), (True, "SIGKILL")])
-def test_a_ray_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupted(tmp_path, deaf_to_sigterm,
-                                                                                  ended_by):
+def test_a_ray_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupted(tmp_path, deaf_to_sigterm, ended_by):
     """ray.cancel reaches the run as SIGINT; a run deaf to it gets SIGTERM after the grace, then SIGKILL, and its
     record still comes back ``interrupted``. The sweep runs in a subprocess that starts its own local Ray instance,
     so that Ray's workers (and the runs they start) inherit the deaf ``sitecustomize`` on PYTHONPATH."""
     sweep = tmp_path / "long.toml"
-    sweep.write_text(KILLED.split("[[include]]")[0].replace("steps_per_epoch = 10\n", "")
-                     + "max_steps = 200000\nsteps_per_epoch = 100000\n[matrix]\nseed = [0]\n")
+    sweep.write_text(
+        KILLED.split("[[include]]")[0].replace("steps_per_epoch = 10\n", "")
+        + "max_steps = 200000\nsteps_per_epoch = 100000\n[matrix]\nseed = [0]\n"
+    )
     results = tmp_path / "results"
     env = deaf_env(tmp_path / "site", deaf_to_sigterm)
-    driver = ("import sys\nfrom rnnbench.cli import main\nfrom rnnbench.sweep.ray_executor import local_instance\n"
-              "with local_instance(num_cpus=1, log_to_driver=False, logging_level='ERROR'):\n"
-              "    code = main(sys.argv[1:])\nsys.exit(code)\n")
-    process = subprocess.Popen([sys.executable, "-c", driver, "sweep", str(sweep), "--executor", "ray",
-                                "--results-dir", str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env)
+    driver = (
+        "import sys\nfrom rnnbench.cli import main\nfrom rnnbench.sweep.ray_executor import local_instance\n"
+        "with local_instance(num_cpus=1, log_to_driver=False, logging_level='ERROR'):\n"
+        "    code = main(sys.argv[1:])\nsys.exit(code)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", driver, "sweep", str(sweep), "--executor", "ray", "--results-dir", str(results)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     run = None
     try:
         run = _find_process(["rnnbench.sweep.guarded", "--seeds 0"], timeout=120)
@@ -206,9 +219,24 @@ def test_a_ray_run_that_ignores_ctrl_c_still_ends_and_its_record_says_interrupte
 
 def test_unreachable_cluster_is_one_line(tmp_path):
     """A fresh process (Ray is initialised in this one): no cluster at the address, one error line."""
-    process = subprocess.run([sys.executable, "-m", "rnnbench.cli", "sweep", str(SMOKE), "--executor", "ray",
-                              "--address", f"127.0.0.1:{_free_port()}", "--results-dir", str(tmp_path / "r")],
-                             capture_output=True, text=True, timeout=60)
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnbench.cli",
+            "sweep",
+            str(SMOKE),
+            "--executor",
+            "ray",
+            "--address",
+            f"127.0.0.1:{_free_port()}",
+            "--results-dir",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert process.returncode == 2
     assert process.stderr.startswith("rnnbench: error: cannot connect to a Ray cluster at 127.0.0.1:")
     assert process.stderr.count("\n") == 1, process.stderr
@@ -223,8 +251,9 @@ def _free_port() -> int:
 def _in_command(pid: int, timeout: float) -> None:
     """Until the run has entered its command (a Ctrl-C now leaves a record), or is gone (the sweep's own accounting
     then says what happened)."""
-    wait_for(lambda: catches_sigterm(pid) or not Path(f"/proc/{pid}").exists(), timeout,
-             f"run {pid} to enter its command")
+    wait_for(
+        lambda: catches_sigterm(pid) or not Path(f"/proc/{pid}").exists(), timeout, f"run {pid} to enter its command"
+    )
 
 
 def test_a_task_that_died_before_reporting_its_node_is_placed_on_the_only_node():

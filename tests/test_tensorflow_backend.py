@@ -9,6 +9,7 @@ weight converters are checked on real Keras layers (GRU block order and its
 1e-8. Compiled functions are reused through module-scoped backends, so the
 file stays well under a minute and a half on two cores.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,7 @@ from seqcheck import make_problem, relu_margin  # noqa: E402
 
 SEQUENCE_LABELS = ("rnn", "rnn-relu", "lstm", "gru")
 CURVE_TOL = 1e-8  # float64 loss curves over 50 steps
-FD_TOL = 1e-6     # float64 central differences, eps 1e-6
+FD_TOL = 1e-6  # float64 central differences, eps 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,7 @@ def _backend(backends, impl):
 @pytest.fixture(scope="module")
 def references():
     numpy_backend = NumpyBackend()
-    return {label: parity.evaluate(numpy_backend, parity.make_case(label), "float64")
-            for label in parity.CASE_LABELS}
+    return {label: parity.evaluate(numpy_backend, parity.make_case(label), "float64") for label in parity.CASE_LABELS}
 
 
 def _assert_agrees(reference, result, dtype, context):
@@ -64,6 +64,7 @@ def _assert_agrees(reference, result, dtype, context):
 
 
 # -- sequences -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("label", SEQUENCE_LABELS)
@@ -94,8 +95,9 @@ def test_xla_agrees_with_numpy(backends, references):
 def test_native_backward_matches_central_differences(backends, cell, activation):
     """Independent of the NumPy backward: the tape's VJP against central differences of the TF forward."""
     backend = _backend(backends, "native")
-    problem = make_problem(cell, batch=3, steps=4, input_size=2, hidden_size=2, lengths=[4, 0, 2], seed=5,
-                           activation=activation)
+    problem = make_problem(
+        cell, batch=3, steps=4, input_size=2, hidden_size=2, lengths=[4, 0, 2], seed=5, activation=activation
+    )
     if activation == "relu":  # central differences must not straddle the kink
         assert relu_margin(problem) > 1e-4
 
@@ -110,8 +112,9 @@ def test_native_backward_matches_central_differences(backends, cell, activation)
 
     params, x, state = split(problem.inputs)
     dfinal = {k: problem.cotangents[k] for k in state_keys(cell)}
-    analytic = backend.sequence_backward(cell, params, x, problem.lengths, problem.cotangents["y"], dfinal,
-                                         state, activation)
+    analytic = backend.sequence_backward(
+        cell, params, x, problem.lengths, problem.cotangents["y"], dfinal, state, activation
+    )
     numeric = numeric_grads(scalar, {k: v.copy() for k, v in problem.inputs.items()})
     assert set(analytic) == set(numeric)
     errors = {k: relative_error(analytic[k], numeric[k]) for k in numeric}
@@ -124,20 +127,21 @@ def test_missing_upstream_means_zero(backends):
     x, lengths, state = case.inputs["x"], case.inputs["lengths"], case.inputs["state"]
     y, _ = backend.sequence_forward("lstm", case.params, x, lengths, state)
     only_y = backend.sequence_backward("lstm", case.params, x, lengths, case.cotangents["y"], None, state)
-    explicit = backend.sequence_backward("lstm", case.params, x, lengths, case.cotangents["y"],
-                                         {"h": np.zeros_like(state["h"]), "c": None}, state)
+    explicit = backend.sequence_backward(
+        "lstm", case.params, x, lengths, case.cotangents["y"], {"h": np.zeros_like(state["h"]), "c": None}, state
+    )
     for name in only_y:
         np.testing.assert_array_equal(only_y[name], explicit[name])
 
 
 # -- trees ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("label", ["recursive", "treelstm"])
 def test_trees_agree_with_numpy(backends, references, label, dtype):
     result = parity.evaluate(_backend(backends, "native"), parity.make_case(label), dtype)
     _assert_agrees(references[label], result, dtype, f"{label} {dtype}")
-
 
 
 @pytest.mark.timeout(120)
@@ -162,8 +166,13 @@ def test_tree_training_path_gradient_equals_numpy(backends, cell, no_levels):
     params = {k: tf.constant(v) for k, v in case.params.items()}
     schedule = schedule_tensors(trees)
     h, c = forward(params, tf.constant(x), *schedule)
-    grads = vjp(params, tf.constant(x), *schedule, tf.constant(up["h"]),
-                tf.constant(up["c"]) if cell == "treelstm" else tf.zeros([0, H], tf.float64))
+    grads = vjp(
+        params,
+        tf.constant(x),
+        *schedule,
+        tf.constant(up["h"]),
+        tf.constant(up["c"]) if cell == "treelstm" else tf.zeros([0, H], tf.float64),
+    )
     states, cache = numpy_tree.forward(cell, case.params, x, trees)
     expected = numpy_tree.backward(cache, up)
     np.testing.assert_allclose(h.numpy(), states["h"], rtol=1e-12, atol=1e-12)
@@ -175,6 +184,7 @@ def test_tree_training_path_gradient_equals_numpy(backends, cell, no_levels):
 
 
 # -- Keras weight converters ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_converters_round_trip(cell):
@@ -191,8 +201,12 @@ def test_converters_round_trip(cell):
 
 def test_gru_keras_layout_is_z_r_h_with_stacked_biases():
     H = 2
-    params = {"W_x": np.arange(6.0)[None].repeat(3, 0), "W_h": np.arange(6.0)[None].repeat(2, 0),
-              "b_x": np.arange(6.0), "b_h": 10 + np.arange(6.0)}
+    params = {
+        "W_x": np.arange(6.0)[None].repeat(3, 0),
+        "W_h": np.arange(6.0)[None].repeat(2, 0),
+        "b_x": np.arange(6.0),
+        "b_h": 10 + np.arange(6.0),
+    }
     kernel, recurrent, bias = convert.to_keras_weights("gru", params)
     r, z, n = [0, 1], [2, 3], [4, 5]
     assert kernel[0].tolist() == z + r + n and recurrent[0].tolist() == z + r + n
@@ -224,8 +238,9 @@ def test_keras_layer_with_converted_weights_is_the_canonical_cell(label):
         outputs = _keras_run(layer, case.cell, x, state)
         scalar = tf.reduce_sum(outputs[0] * case.cotangents["y"])
     mapped = convert.from_keras_weights(case.cell, [g.numpy() for g in tape.gradient(scalar, layer.trainable_weights)])
-    expected = NumpyBackend().sequence_backward(case.cell, case.params, x, lengths, case.cotangents["y"], None,
-                                                state, case.activation)
+    expected = NumpyBackend().sequence_backward(
+        case.cell, case.params, x, lengths, case.cotangents["y"], None, state, case.activation
+    )
     for name in case.params:
         assert relative_error(mapped[name], expected[name]) < 1e-10, name
     cell, activation, params = convert.from_keras_layer(layer)
@@ -252,10 +267,21 @@ def test_non_canonical_keras_layers_are_refused():
 
 # -- model ---------------------------------------------------------------------------------------
 
+
 def _model_case(cell, pooling="mean", loss="xent", seed=0):
-    spec = ModelSpec(cell=cell, hidden_size=4, num_outputs=3, vocab_size=7, embed_size=3, pooling=pooling,
-                     loss=loss, optimizer=OptimizerSpec("adam", lr=0.05), clip_norm=0.5, l2=0.01,
-                     dtype="float64")
+    spec = ModelSpec(
+        cell=cell,
+        hidden_size=4,
+        num_outputs=3,
+        vocab_size=7,
+        embed_size=3,
+        pooling=pooling,
+        loss=loss,
+        optimizer=OptimizerSpec("adam", lr=0.05),
+        clip_norm=0.5,
+        l2=0.01,
+        dtype="float64",
+    )
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, 7, size=(5, 6))
     lengths = np.array([6, 1, 4, 6, 2])
@@ -263,8 +289,9 @@ def _model_case(cell, pooling="mean", loss="xent", seed=0):
     return spec, init_model_params(spec, seed=seed), ids, lengths, targets
 
 
-@pytest.mark.parametrize("cell,pooling,loss", [("rnn", "mean", "xent"), ("lstm", "max", "xent"),
-                                               ("gru", "last", "mse")])
+@pytest.mark.parametrize(
+    "cell,pooling,loss", [("rnn", "mean", "xent"), ("lstm", "max", "xent"), ("gru", "last", "mse")]
+)
 def test_model_follows_numpy_loss_curve(backends, cell, pooling, loss):
     spec, params, ids, lengths, targets = _model_case(cell, pooling, loss)
     ours = _backend(backends, "native").build_model(spec, params)
@@ -287,8 +314,18 @@ def test_model_follows_numpy_loss_curve(backends, cell, pooling, loss):
 
 
 def test_loop_model_on_features_follows_numpy(backends):
-    spec = ModelSpec(cell="gru", hidden_size=3, num_outputs=2, input_size=4, pooling="max", loss="mse",
-                     optimizer=OptimizerSpec("adagrad", lr=0.1), clip_norm=1.0, l2=0.05, dtype="float64")
+    spec = ModelSpec(
+        cell="gru",
+        hidden_size=3,
+        num_outputs=2,
+        input_size=4,
+        pooling="max",
+        loss="mse",
+        optimizer=OptimizerSpec("adagrad", lr=0.1),
+        clip_norm=1.0,
+        l2=0.05,
+        dtype="float64",
+    )
     params = init_model_params(spec, seed=4)
     rng = np.random.default_rng(4)
     x, lengths, targets = rng.normal(size=(4, 5, 4)), np.array([5, 2, 1, 4]), rng.normal(size=(4, 2))
@@ -308,6 +345,7 @@ def test_model_rejects_empty_sequences(backends):
 
 
 # -- construction and errors ---------------------------------------------------------------------
+
 
 def test_unknown_impl_lists_the_valid_ones():
     with pytest.raises(RnnbenchError, match="native, loop, xla"):

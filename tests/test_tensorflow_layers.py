@@ -5,6 +5,7 @@ Tolerances: :data:`rnnbench.parity.TOLERANCE` (norm-wise relative, 1e-10 float64
 bug (the backward direction reversing the padded width) must push the error past 1e-2.
 (The native impl runs in the contract kit, tests/test_contract.py.)
 """
+
 from __future__ import annotations
 
 import numpy as np

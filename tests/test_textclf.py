@@ -1,4 +1,5 @@
 """The textclf task: tokenisation, vocabulary on train only, splits, bucketing and padding, prepared batches."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +73,10 @@ def _prepare(tmp_path, **options):
     return config, task.prepare(config)
 
 
-@pytest.mark.parametrize("dataset,sizes", [("imdb", (36, 4, 40)), ("sst2", (40, 40, 40)), ("mr", (32, 4, 4)),
-                                           ("trec", (36, 4, 40)), ("ag_news", (32, 4, 4))])
+@pytest.mark.parametrize(
+    "dataset,sizes",
+    [("imdb", (36, 4, 40)), ("sst2", (40, 40, 40)), ("mr", (32, 4, 4)), ("trec", (36, 4, 40)), ("ag_news", (32, 4, 4))],
+)
 def test_each_dataset_prepares_its_splits(tmp_path, dataset, sizes):
     write_local_layout(tmp_path, size=40)
     config, prepared = _prepare(tmp_path, dataset=dataset)
@@ -112,8 +115,9 @@ def test_user_file_with_dev_and_test_files(tmp_path):
     train = write_user_file(tmp_path / "train.csv", rows, text_column="review", label_column="y")
     dev = write_user_file(tmp_path / "dev.csv", rows[:6], text_column="review", label_column="y")
     test = write_user_file(tmp_path / "test.csv", rows[6:16], text_column="review", label_column="y")
-    config, prepared = _prepare(tmp_path, dataset=str(train), dev_file=str(dev), test_file=str(test),
-                                text_column="review", label_column="y")
+    config, prepared = _prepare(
+        tmp_path, dataset=str(train), dev_file=str(dev), test_file=str(test), text_column="review", label_column="y"
+    )
     splits = prepared.info["splits"]
     assert [splits[s]["examples"] for s in ("train", "dev", "test")] == [30, 6, 10]
     assert splits["test"]["source"] == "file test"

@@ -5,6 +5,7 @@ against the float64 NumPy reference: 1e-10 for float64 and 1e-4 for float32
 (:data:`rnnbench.parity.TOLERANCE`), 1e-8 for 50-step float64 loss curves.
 The ``compiled`` impl runs one small case only (torch.compile takes tens of seconds).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,7 @@ CURVE_TOL = 1e-8
 def references():
     """float64 NumPy results of every parity case (ragged lengths with a 0, an initial state)."""
     numpy_backend = NumpyBackend()
-    return {label: parity.evaluate(numpy_backend, parity.make_case(label), "float64")
-            for label in parity.CASE_LABELS}
+    return {label: parity.evaluate(numpy_backend, parity.make_case(label), "float64") for label in parity.CASE_LABELS}
 
 
 def assert_agrees(reference, result, dtype, what):
@@ -43,6 +43,7 @@ def assert_agrees(reference, result, dtype, what):
 
 
 # ---------------------------------------------------------------- sequences
+
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("label", SEQUENCE_LABELS)
@@ -107,12 +108,12 @@ def test_gradients_match_finite_differences():
 
 # ---------------------------------------------------------------- trees
 
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("cell", ["recursive", "treelstm"])
 def test_tree_agrees_with_numpy(references, cell, dtype):
     result = parity.evaluate(TorchBackend(), parity.make_case(cell), dtype)
     assert_agrees(references[cell], result, dtype, f"{cell} {dtype}")
-
 
 
 @pytest.mark.timeout(120)
@@ -135,8 +136,7 @@ def test_tree_training_path_gradient_equals_numpy(cell, no_levels):
     xt = torch.tensor(x, requires_grad=True)
     states = tree_states(cell, params, xt, trees)
     keys = list(up)
-    grads = torch.autograd.grad([states[k] for k in keys], [*params.values(), xt],
-                                [torch.tensor(up[k]) for k in keys])
+    grads = torch.autograd.grad([states[k] for k in keys], [*params.values(), xt], [torch.tensor(up[k]) for k in keys])
     grads = dict(zip([*params, "x"], grads))
     expected_states, cache = numpy_tree.forward(cell, case.params, x, trees)
     expected = numpy_tree.backward(cache, up)
@@ -146,7 +146,9 @@ def test_tree_training_path_gradient_equals_numpy(cell, no_levels):
     for name, value in expected.items():
         np.testing.assert_allclose(grads[name].numpy(), value, rtol=1e-10, atol=1e-10, err_msg=name)
 
+
 # ---------------------------------------------------------------- converters
+
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_converter_round_trip(cell):
@@ -180,11 +182,19 @@ def test_gradient_mapping_from_torch_weights(cell):
     case = parity.sequence_case(cell)
     x, lengths, state = case.inputs["x"], case.inputs["lengths"], case.inputs["state"]
     dy, dfinal = case.cotangents["y"], {k: case.cotangents[f"final.{k}"] for k in state_keys(cell)}
-    weights = {k: torch.from_numpy(v).requires_grad_() for k, v in
-               convert.to_torch_rnn_weights(cell, case.params).items()}
+    weights = {
+        k: torch.from_numpy(v).requires_grad_() for k, v in convert.to_torch_rnn_weights(cell, case.params).items()
+    }
     params = convert.from_torch_rnn_weights(cell, weights)
-    y, final = sequence.run_sequence("loop", cell, params, torch.from_numpy(x), torch.from_numpy(lengths),
-                                     {k: torch.from_numpy(v) for k, v in state.items()}, "tanh")
+    y, final = sequence.run_sequence(
+        "loop",
+        cell,
+        params,
+        torch.from_numpy(x),
+        torch.from_numpy(lengths),
+        {k: torch.from_numpy(v) for k, v in state.items()},
+        "tanh",
+    )
     outputs = [y] + [final[k] for k in dfinal]
     cotangents = [torch.from_numpy(dy)] + [torch.from_numpy(v) for v in dfinal.values()]
     native_grads = dict(zip(weights, torch.autograd.grad(outputs, list(weights.values()), cotangents)))
@@ -196,14 +206,29 @@ def test_gradient_mapping_from_torch_weights(cell):
 
 # ---------------------------------------------------------------- models
 
-MODEL_CASES = [("rnn", "tanh", "mean", "xent"), ("rnn", "relu", "max", "xent"),
-               ("lstm", "tanh", "last", "xent"), ("gru", "tanh", "max", "mse")]
+MODEL_CASES = [
+    ("rnn", "tanh", "mean", "xent"),
+    ("rnn", "relu", "max", "xent"),
+    ("lstm", "tanh", "last", "xent"),
+    ("gru", "tanh", "max", "mse"),
+]
 
 
 def _model_setup(cell, activation, pooling, loss):
-    spec = ModelSpec(cell=cell, hidden_size=8, num_outputs=3, vocab_size=20, embed_size=5, activation=activation,
-                     pooling=pooling, loss=loss, optimizer=OptimizerSpec("adam", lr=0.01), clip_norm=0.5,
-                     l2=1e-3, dtype="float64")
+    spec = ModelSpec(
+        cell=cell,
+        hidden_size=8,
+        num_outputs=3,
+        vocab_size=20,
+        embed_size=5,
+        activation=activation,
+        pooling=pooling,
+        loss=loss,
+        optimizer=OptimizerSpec("adam", lr=0.01),
+        clip_norm=0.5,
+        l2=1e-3,
+        dtype="float64",
+    )
     rng = np.random.default_rng(5)
     tokens = rng.integers(0, 20, size=(6, 9))
     lengths = np.array([9, 5, 1, 7, 3, 9])
@@ -241,8 +266,16 @@ def test_model_loss_and_grads_match_numpy(cell, activation, pooling, loss):
 
 
 def test_feature_model_follows_numpy_with_sgd():
-    spec = ModelSpec(cell="gru", hidden_size=4, num_outputs=2, input_size=3, pooling="mean", loss="mse",
-                     optimizer=OptimizerSpec("sgd", lr=0.1), dtype="float64")
+    spec = ModelSpec(
+        cell="gru",
+        hidden_size=4,
+        num_outputs=2,
+        input_size=3,
+        pooling="mean",
+        loss="mse",
+        optimizer=OptimizerSpec("sgd", lr=0.1),
+        dtype="float64",
+    )
     rng = np.random.default_rng(2)
     x, lengths, targets = rng.normal(size=(4, 5, 3)), np.array([5, 2, 1, 4]), rng.normal(size=(4, 2))
     params = init_model_params(spec, seed=0)
@@ -262,6 +295,7 @@ def test_model_rejects_bad_batches():
 
 
 # ---------------------------------------------------------------- construction and errors
+
 
 def test_unknown_impl_lists_the_valid_ones():
     with pytest.raises(RnnbenchError, match="native, loop, compiled"):
@@ -284,6 +318,7 @@ def test_compile_failure_is_reported_not_hidden(monkeypatch):
     def broken(key):
         def step(*args):
             raise torch._dynamo.exc.TorchDynamoException("no C++ compiler")
+
         return step
 
     monkeypatch.setattr(sequence, "compiled_step", broken)

@@ -4,6 +4,7 @@ Tolerances: :data:`rnnbench.parity.TOLERANCE` (norm-wise relative, 1e-10 float64
 1e-12 for a torch module with its own weights against NumPy with the converted ones. The planted
 bugs (the backward direction reversing the padded width) must push the error past 1e-2.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,11 @@ def test_layered_agrees_with_numpy(impl, label, dtype):
 def test_planted_bug_loop_reversing_the_padded_width_is_caught(monkeypatch):
     reference_index = layered.reverse_index
     assert _worst(TorchBackend("loop")) <= parity.TOLERANCE["float64"]
-    monkeypatch.setattr(layered, "reverse_index",
-                        lambda lengths, steps: np.broadcast_to(np.arange(steps)[::-1], (len(lengths), steps)).copy())
+    monkeypatch.setattr(
+        layered,
+        "reverse_index",
+        lambda lengths, steps: np.broadcast_to(np.arange(steps)[::-1], (len(lengths), steps)).copy(),
+    )
     assert _worst(TorchBackend("loop")) > 1e-2
     assert reference_index is not layered.reverse_index
 

@@ -4,6 +4,7 @@ Before, a label outside 0..4 or a node with three children got as far as
 training (an index error, or a batch error without a line), and an empty
 train.txt trained on nothing.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,19 @@ from rnnbench.trees import parse_tree, read_trees
 from cli_helpers import invoke, one_line_error
 
 GOOD = ["(3 (2 a) (3 good))", "(1 (2 the) (1 (1 bad) (2 film)))", "(4 (4 great) (2 .))", "(0 (0 awful) (2 plot))"]
-TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs", "1", "--batch-size", "2",
-        "--no-progress"]
+TINY = [
+    "--embed-size",
+    "4",
+    "--hidden-size",
+    "4",
+    "--max-steps",
+    "2",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "2",
+    "--no-progress",
+]
 
 
 def sst_dir(tmp_path, **splits):
@@ -29,8 +41,21 @@ def sst_dir(tmp_path, **splits):
 
 
 def run(tmp_path, capsys, folder, model="recursive"):
-    code, _, err = invoke(capsys, "run", "--backend", "numpy", "--task", "treesent", "--model", model,
-                          "--data-dir", folder.parent, "--results-dir", tmp_path / "results", *TINY)
+    code, _, err = invoke(
+        capsys,
+        "run",
+        "--backend",
+        "numpy",
+        "--task",
+        "treesent",
+        "--model",
+        model,
+        "--data-dir",
+        folder.parent,
+        "--results-dir",
+        tmp_path / "results",
+        *TINY,
+    )
     return code, err
 
 
@@ -62,8 +87,10 @@ def test_a_bad_root_label_in_dev_names_dev(tmp_path, capsys):
 @pytest.mark.parametrize("model", ["recursive", "treelstm", "gru"])
 def test_a_node_with_three_children_is_rejected_while_parsing(tmp_path, capsys, model):
     folder = sst_dir(tmp_path, test=[GOOD[0], "(2 (2 a) (2 b) (2 c))"])
-    one_line_error(*run(tmp_path, capsys, folder, model),
-                   f"{folder / 'test.txt'}:2:1: node has 3 children, at most 2 allowed (binary trees: binarize first)")
+    one_line_error(
+        *run(tmp_path, capsys, folder, model),
+        f"{folder / 'test.txt'}:2:1: node has 3 children, at most 2 allowed (binary trees: binarize first)",
+    )
 
 
 def test_read_sst_trees_checks_what_read_trees_does_not(tmp_path):

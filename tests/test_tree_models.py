@@ -12,6 +12,7 @@ Tolerances, all norm-wise relative (:func:`rnnbench.gradcheck.relative_error`):
 Bad batches and specs must raise :class:`RnnbenchError` on every backend, with
 the same message, before anything reaches a framework.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,8 @@ from rnnbench.trees import Level, Tree, TreeBatch, parse_tree
 
 CELLS = ("recursive", "treelstm")
 FRAMEWORKS = ("torch", "tensorflow")
-FD_TOL = 1e-6      # float64 central differences, eps 1e-6
-CURVE_TOL = 1e-8   # float64 loss curves and weights after 20 steps
+FD_TOL = 1e-6  # float64 central differences, eps 1e-6
+CURVE_TOL = 1e-8  # float64 loss curves and weights after 20 steps
 STEPS = 20
 VOCAB, USED_WORDS, CLASSES = 9, 7, 5  # ids 7 and 8 never occur: their rows get the L2 gradient alone
 EMBED = {"recursive": 3, "treelstm": 2}  # a recursive leaf's state is its word vector: embed == hidden
@@ -52,8 +53,10 @@ def make_spec(cell, dtype="float64", **overrides):
 def make_params(spec, seed=0):
     """Initial weights moved off their init (biases nonzero, gates away from 0.5), in float64."""
     rng = np.random.default_rng([seed, 7])
-    return {name: value.astype(np.float64) + rng.normal(0.0, 0.3, value.shape)
-            for name, value in init_model_params(spec, seed).items()}
+    return {
+        name: value.astype(np.float64) + rng.normal(0.0, 0.3, value.shape)
+        for name, value in init_model_params(spec, seed).items()
+    }
 
 
 def make_batch(trees, seed=0):
@@ -64,14 +67,21 @@ def make_batch(trees, seed=0):
 
 
 LEAVES_ONLY = [Tree.leaf("one", 1), Tree.leaf("two", 3)]  # no internal node: the encoder's W gets no gradient
+
+
 def unscored_every_third(batch):
     """Labels -1 on every third node: those nodes are left out of the loss (binary training's neutral)."""
     leaf_ids, trees, labels = batch
     return leaf_ids, trees, np.where(np.arange(len(labels)) % 3 == 0, -1, labels)
 
 
-BATCHES = [make_batch(TREES, 0), make_batch(TREES[1:3], 1), make_batch(TREES[2:] + TREES[:1], 2),
-           make_batch(LEAVES_ONLY, 3), unscored_every_third(make_batch(TREES, 4))]
+BATCHES = [
+    make_batch(TREES, 0),
+    make_batch(TREES[1:3], 1),
+    make_batch(TREES[2:] + TREES[:1], 2),
+    make_batch(LEAVES_ONLY, 3),
+    unscored_every_third(make_batch(TREES, 4)),
+]
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +104,7 @@ def assert_close(result, reference, tol, what):
 
 # -- (1) the NumPy reference against central differences -------------------------------------------
 
+
 @pytest.mark.parametrize("which", [0, 4], ids=["all-scored", "some-unscored"])
 @pytest.mark.parametrize("cell", CELLS)
 def test_numpy_gradients_match_central_differences(backends, cell, which):
@@ -111,12 +122,17 @@ def test_numpy_gradients_match_central_differences(backends, cell, which):
     for name, value in numeric.items():
         assert_close(grads[name], value, FD_TOL, f"numpy {cell} d loss / d {name}")
     unused = params["embedding"][USED_WORDS:]
-    np.testing.assert_allclose(grads["embedding"][USED_WORDS:], spec.l2 * unused, rtol=1e-12,
-                               err_msg="a word not in the batch gets only the L2 gradient")
+    np.testing.assert_allclose(
+        grads["embedding"][USED_WORDS:],
+        spec.l2 * unused,
+        rtol=1e-12,
+        err_msg="a word not in the batch gets only the L2 gradient",
+    )
     assert grads["encoder.W"].any() and grads["embedding"].any()
 
 
 # -- (2) torch and TensorFlow equal NumPy -----------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("cell", CELLS)
@@ -131,8 +147,9 @@ def test_loss_grads_and_logits_equal_numpy(backends, framework, cell, dtype):
         loss, grads = model.loss_and_grads(leaf_ids, batch, labels)
         expected_loss, expected = reference.loss_and_grads(leaf_ids, batch, labels)
         assert isinstance(loss, float)
-        assert abs(loss - expected_loss) <= tol * abs(expected_loss), \
+        assert abs(loss - expected_loss) <= tol * abs(expected_loss), (
             f"{framework} {cell} {dtype} loss {loss} vs {expected_loss}"
+        )
         assert set(grads) == set(expected)
         for name, value in grads.items():
             assert type(value) is np.ndarray and value.dtype == np.dtype(dtype), f"{name}: {type(value)}"
@@ -148,15 +165,23 @@ def test_swapped_children_are_caught(backends, framework, monkeypatch):
     spec = make_spec("treelstm")
     params = make_params(spec)
     leaf_ids, batch, labels = BATCHES[0]
-    swapped = TreeBatch(batch.num_nodes, batch.num_leaves,
-                        tuple(Level(lv.start, lv.stop, lv.right, lv.left) for lv in batch.levels),
-                        batch.roots, batch.node_tree, batch.labels, batch.words, batch.leaf_offsets)
+    swapped = TreeBatch(
+        batch.num_nodes,
+        batch.num_leaves,
+        tuple(Level(lv.start, lv.stop, lv.right, lv.left) for lv in batch.levels),
+        batch.roots,
+        batch.node_tree,
+        batch.labels,
+        batch.words,
+        batch.leaf_offsets,
+    )
     _, expected = backend(backends, "numpy").build_model(spec, params).loss_and_grads(leaf_ids, batch, labels)
     _, grads = backend(backends, framework).build_model(spec, params).loss_and_grads(leaf_ids, swapped, labels)
     assert relative_error(grads["encoder.W"], expected["encoder.W"]) > 1e-2
 
 
 # -- (3) training curves --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -190,19 +215,29 @@ def test_tensorflow_traces_once_for_batches_of_every_shape(backends):
 
 # -- (4) bad inputs -----------------------------------------------------------------------------------
 
+
 def _bad_batches():
     leaf_ids, batch, labels = BATCHES[0]
     return [
         ("too few leaf ids", (leaf_ids[:-1], batch, labels), r"leaf ids must be int \[\d+\] \(one per leaf"),
         ("float leaf ids", (leaf_ids.astype(float), batch, labels), r"leaf ids must be int"),
-        ("negative id", (np.where(np.arange(len(leaf_ids)) == 2, -1, leaf_ids), batch, labels),
-         r"token ids must lie in \[0, 9\), got min -1"),
-        ("id past vocab", (np.where(np.arange(len(leaf_ids)) == 2, VOCAB, leaf_ids), batch, labels),
-         r"token ids must lie in \[0, 9\), got min \d+ max 9"),
-        ("labels per tree", (leaf_ids, batch, labels[:batch.num_trees]), r"node labels must be int class ids \["),
+        (
+            "negative id",
+            (np.where(np.arange(len(leaf_ids)) == 2, -1, leaf_ids), batch, labels),
+            r"token ids must lie in \[0, 9\), got min -1",
+        ),
+        (
+            "id past vocab",
+            (np.where(np.arange(len(leaf_ids)) == 2, VOCAB, leaf_ids), batch, labels),
+            r"token ids must lie in \[0, 9\), got min \d+ max 9",
+        ),
+        ("labels per tree", (leaf_ids, batch, labels[: batch.num_trees]), r"node labels must be int class ids \["),
         ("2-d labels", (leaf_ids, batch, labels[:, None]), r"node labels must be int class ids"),
-        ("label past classes", (leaf_ids, batch, np.full(batch.num_nodes, CLASSES)),
-         r"class ids must lie in \[0, 5\) or be -1 .*got min 5 max 5"),
+        (
+            "label past classes",
+            (leaf_ids, batch, np.full(batch.num_nodes, CLASSES)),
+            r"class ids must lie in \[0, 5\) or be -1 .*got min 5 max 5",
+        ),
         ("unlabelled node", (leaf_ids, batch, np.full(batch.num_nodes, -1)), r"class ids must lie in \[0, 5\)"),
     ]
 
@@ -225,13 +260,17 @@ def test_bad_batches_raise_rnnbench_error(backends, name, case):
         np.testing.assert_array_equal(value, before[key], err_msg=f"a rejected batch changed {key}")
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(cell="recursive", embed_size=4), r"embed size \(4\) must equal hidden size \(3\)"),
-    (dict(cell="lstm"), r"unknown tree model cell 'lstm'; valid: recursive, treelstm"),
-    (dict(hidden_size=0), r"hidden_size must be a positive integer, got 0"),
-    (dict(clip_norm=0.0), r"clip_norm must be positive, got 0.0"),
-    (dict(dtype="float16"), r"float16"),
-], ids=["recursive-embed", "sequence-cell", "hidden-0", "clip-0", "dtype"])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(cell="recursive", embed_size=4), r"embed size \(4\) must equal hidden size \(3\)"),
+        (dict(cell="lstm"), r"unknown tree model cell 'lstm'; valid: recursive, treelstm"),
+        (dict(hidden_size=0), r"hidden_size must be a positive integer, got 0"),
+        (dict(clip_norm=0.0), r"clip_norm must be positive, got 0.0"),
+        (dict(dtype="float16"), r"float16"),
+    ],
+    ids=["recursive-embed", "sequence-cell", "hidden-0", "clip-0", "dtype"],
+)
 def test_bad_specs_raise_rnnbench_error(overrides, message):
     options = dict(cell="treelstm", hidden_size=3, num_outputs=5, vocab_size=9, embed_size=3)
     options.update(overrides)

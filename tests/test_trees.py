@@ -1,4 +1,5 @@
 """PTB tree parsing and the level-batched TreeBatch (rnnbench.trees)."""
+
 from __future__ import annotations
 
 import os
@@ -36,6 +37,7 @@ def sst_train(sst) -> list[Tree]:
 
 # --- parser ---------------------------------------------------------------------------------------------
 
+
 def test_parse_labels_every_node():
     tree = parse_tree("(3 (2 (2 The) (2 Rock)) (4 (3 is) (2 .)))")
     assert tree.label == 3
@@ -66,12 +68,15 @@ def test_whitespace_and_newlines_between_nodes_are_allowed():
     assert tree == Tree.node(Tree.leaf("bad", 0), Tree.leaf("film", 2), label=1)
 
 
-@pytest.mark.parametrize("text", [
-    "(3 (2 The) (2 Rock))",
-    r"(1 (2 (2 8 1\/2) (2 -LRB-)) (0 (2 a\*b) (2 -RRB-)))",
-    "(4 (4 crème) (2 brûlée))",
-    "(2 alone)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(3 (2 The) (2 Rock))",
+        r"(1 (2 (2 8 1\/2) (2 -LRB-)) (0 (2 a\*b) (2 -RRB-)))",
+        "(4 (4 crème) (2 brûlée))",
+        "(2 alone)",
+    ],
+)
 def test_round_trip_through_str(text):
     tree = parse_tree(text)
     assert str(tree) == text
@@ -138,6 +143,7 @@ def test_tree_node_is_either_leaf_or_internal():
 
 # --- TreeBatch ------------------------------------------------------------------------------------------
 
+
 def _label(node: Tree) -> int:
     return -1 if node.label is None else node.label
 
@@ -185,8 +191,9 @@ def assert_valid_batch(batch: TreeBatch, trees: list[Tree]) -> None:
     # labels: leaves in word order, every node of a tree accounted for
     assert np.array_equal(batch.labels[:L], [_label(leaf) for t in trees for leaf in t.leaves()])
     assert np.array_equal(batch.labels[batch.roots], [_label(t) for t in trees])
-    assert np.array_equal(np.bincount(batch.node_tree, minlength=len(trees)),
-                          [sum(1 for _ in t.nodes()) for t in trees])
+    assert np.array_equal(
+        np.bincount(batch.node_tree, minlength=len(trees)), [sum(1 for _ in t.nodes()) for t in trees]
+    )
     for k, tree in enumerate(trees):
         assert sorted(batch.labels[batch.node_tree == k].tolist()) == sorted(map(_label, tree.nodes()))
 
@@ -198,7 +205,9 @@ def test_small_batch_layout_is_exactly_as_documented():
     assert batch.words == ("a", "b", "c", "d", "e", "f")
     # height 1: (b c) of tree 0 -> id 6, (e f) of tree 2 -> id 7; height 2: the root of tree 0 -> id 8
     assert [(lv.start, lv.stop, lv.left.tolist(), lv.right.tolist()) for lv in batch.levels] == [
-        (6, 8, [1, 4], [2, 5]), (8, 9, [0], [6])]
+        (6, 8, [1, 4], [2, 5]),
+        (8, 9, [0], [6]),
+    ]
     assert batch.roots.tolist() == [8, 3, 7]
     assert batch.node_tree.tolist() == [0, 0, 0, 1, 2, 2, 0, 2, 0]
     assert batch.labels.tolist() == [2, 0, 4, 2, 1, 2, 3, 0, 1]
@@ -246,15 +255,16 @@ def test_batching_is_repeatable_and_does_not_depend_on_cached_state():
     for name in ("roots", "node_tree", "labels", "leaf_offsets"):
         assert np.array_equal(getattr(first, name), getattr(again, name)), name
     assert [(a.left.tolist(), a.right.tolist()) for a in first.levels] == [
-        (b.left.tolist(), b.right.tolist()) for b in again.levels]
-
+        (b.left.tolist(), b.right.tolist()) for b in again.levels
+    ]
 
 
 labels = st.one_of(st.none(), st.integers(0, 4))
 binary_trees = st.recursive(
     st.builds(Tree.leaf, st.sampled_from(["a", "b", "8 1/2", "(", "x*y"]), labels),
     lambda kids: st.builds(lambda left, right, lab: Tree.node(left, right, label=lab), kids, kids, labels),
-    max_leaves=16)
+    max_leaves=16,
+)
 
 
 @settings(deadline=None, max_examples=60)
@@ -264,10 +274,10 @@ def test_random_binary_trees_batch_validly(trees):
 
 
 labelled_trees = st.recursive(
-    st.builds(Tree.leaf, st.sampled_from(["a", "8 1/2", "(", ")", "x*y", "a/b", "crème", "-", "{"]),
-              st.integers(0, 4)),
+    st.builds(Tree.leaf, st.sampled_from(["a", "8 1/2", "(", ")", "x*y", "a/b", "crème", "-", "{"]), st.integers(0, 4)),
     lambda kids: st.builds(lambda left, right, lab: Tree.node(left, right, label=lab), kids, kids, st.integers(0, 9)),
-    max_leaves=16)
+    max_leaves=16,
+)
 
 
 @settings(deadline=None, max_examples=60)
@@ -277,6 +287,7 @@ def test_random_labelled_trees_round_trip(tree):
 
 
 # --- the real SST trees ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("split", sorted(SST_SPLITS))
 def test_sst_split_sizes_and_labels(split, sst):

@@ -1,4 +1,5 @@
 """The tree-sentiment task: literature metrics, configuration layers, batches, and tiny runs on every backend."""
+
 from __future__ import annotations
 
 import json
@@ -98,8 +99,9 @@ def test_tree_batches_carry_leaf_ids_node_labels_and_root_flags(sst_dir):
         assert batch.scored[:, 1].sum() == trees.num_trees and (batch.scored[:, 0] == batch.targets).all()
     dev_ids = np.concatenate([b.inputs[0] for b in prepared.dev])
     assert (dev_ids == UNK_ID).any()  # the word that train never saw
-    assert [len(b.inputs[0]) for b in prepared.train_batches(0, 1)] == \
-        [len(b.inputs[0]) for b in prepared.train_batches(0, 1)]  # same seed, same order
+    assert [len(b.inputs[0]) for b in prepared.train_batches(0, 1)] == [
+        len(b.inputs[0]) for b in prepared.train_batches(0, 1)
+    ]  # same seed, same order
     assert prepared.info["published"] and all(row["model"] == "recursive" for row in prepared.info["published"])
 
 
@@ -124,9 +126,30 @@ TINY_MODELS = ("recursive", "treelstm", "lstm")
 
 
 def _tiny_argv(backend, model, sst_dir, results):
-    return ["run", "--backend", backend, "--task", "treesent", "--model", model, "--data-dir", str(sst_dir),
-            "--results-dir", str(results), "--embed-size", "6", "--hidden-size", "6", "--max-steps", "4",
-            "--epochs", "1", "--batch-size", "10", "--no-progress"]
+    return [
+        "run",
+        "--backend",
+        backend,
+        "--task",
+        "treesent",
+        "--model",
+        model,
+        "--data-dir",
+        str(sst_dir),
+        "--results-dir",
+        str(results),
+        "--embed-size",
+        "6",
+        "--hidden-size",
+        "6",
+        "--max-steps",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "10",
+        "--no-progress",
+    ]
 
 
 def _check_tiny_record(path, model):
@@ -232,8 +255,13 @@ def test_phrase_examples_are_every_labelled_span_once():
     vocab = Vocabulary.build([["not", "good", "fun"]], 100, 1)
     sequences, labels, stats = phrase_examples([first, second], True, vocab)
     words = [" ".join(vocab.tokens[i] for i in s) for s in sequences]
-    assert list(zip(words, labels.tolist())) == [("not", 1), ("good", 3), ("not good", 1), ("fun", 3),
-                                                 ("not good fun", 0)]
+    assert list(zip(words, labels.tolist())) == [
+        ("not", 1),
+        ("good", 3),
+        ("not good", 1),
+        ("fun", 3),
+        ("not good fun", 0),
+    ]
     assert stats == {"labelled_phrases": 8, "distinct_phrases": 5, "label_clashes_kept_first": 2, "words": 8}
     cased, _, stats = phrase_examples([first, second], False, vocab)
     assert stats["distinct_phrases"] == 8 and stats["label_clashes_kept_first"] == 0
@@ -274,5 +302,6 @@ def test_records_from_before_supervision_existed_read_as_root_supervision():
     assert run_diff(old_words) == {"supervision": "roots"}
     assert run_diff({**old_words, "supervision": "phrases"}) == {}
     assert run_diff({"task": "treesent", "dataset": "sst", "model": "treelstm"}) == {}
-    assert run_diff({"task": "treesent", "dataset": "sst", "model": "treelstm", "supervision": "roots"}) == \
-        {"supervision": "roots"}
+    assert run_diff({"task": "treesent", "dataset": "sst", "model": "treelstm", "supervision": "roots"}) == {
+        "supervision": "roots"
+    }

@@ -4,6 +4,7 @@ Each case drives ``rnnbench run --task textclf --dataset FILE`` through
 :func:`rnnbench.cli.main`, the way a user meets it, and checks the one line
 (and that a file that is fine after all, e.g. with ``--encoding``, trains).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -25,8 +26,20 @@ TINY = ["--embed-size", "4", "--hidden-size", "4", "--max-steps", "2", "--epochs
 
 def run(tmp_path, capsys, dataset, *extra):
     """``(exit code, stdout, stderr)`` of a tiny numpy textclf run on ``dataset``."""
-    return invoke(capsys, "run", "--backend", "numpy", "--task", "textclf", "--dataset", dataset,
-                  "--results-dir", tmp_path / "results", *TINY, *extra)
+    return invoke(
+        capsys,
+        "run",
+        "--backend",
+        "numpy",
+        "--task",
+        "textclf",
+        "--dataset",
+        dataset,
+        "--results-dir",
+        tmp_path / "results",
+        *TINY,
+        *extra,
+    )
 
 
 def trained(code, out, err) -> dict:
@@ -58,8 +71,9 @@ def latin1_file(tmp_path):
 
 def test_a_file_that_is_not_utf8_names_file_line_byte_and_the_option(tmp_path, capsys):
     path, offset = latin1_file(tmp_path)
-    line = one_line_error(*run(tmp_path, capsys, path)[::2], f"{path}:3:", f"not utf-8 at byte {offset}",
-                          "--encoding latin-1")
+    line = one_line_error(
+        *run(tmp_path, capsys, path)[::2], f"{path}:3:", f"not utf-8 at byte {offset}", "--encoding latin-1"
+    )
     assert "invalid continuation byte" in line
 
 
@@ -79,8 +93,7 @@ def test_the_encoding_defaults_to_utf8_in_show_config(tmp_path, capsys):
 @pytest.mark.parametrize("name", ["klingon", "base64", "undefined", ""])
 def test_an_unknown_or_non_text_encoding_is_one_line(tmp_path, capsys, name):
     path = write_user_file(tmp_path / "toy.tsv", sentiment_texts(20))
-    one_line_error(*run(tmp_path, capsys, path, "--encoding", name)[::2], f"unknown encoding {name!r}",
-                   "(--encoding)")
+    one_line_error(*run(tmp_path, capsys, path, "--encoding", name)[::2], f"unknown encoding {name!r}", "(--encoding)")
 
 
 def test_a_utf16_file_read_as_utf8_is_told_to_use_utf16_and_then_reads(tmp_path, capsys):
@@ -140,8 +153,10 @@ def test_a_stray_line_break_that_csv_writer_left_unquoted_stays_in_its_field(tmp
     with open(path, "w", newline="", encoding="utf-8") as handle:
         csv.writer(handle, lineterminator=ending).writerows(rows)
     assert f"an odd{stray}line,pos".encode() in path.read_bytes()  # unquoted, as the writer leaves it
-    assert readers.read_table(path, "text", "label") == ([f"an odd{stray}line", "bad film", stray],
-                                                         ["pos", "neg", "pos"])
+    assert readers.read_table(path, "text", "label") == (
+        [f"an odd{stray}line", "bad film", stray],
+        ["pos", "neg", "pos"],
+    )
 
 
 def test_a_bare_cr_in_a_crlf_file_stays_in_its_field(tmp_path):
@@ -182,8 +197,15 @@ def test_a_missing_file_still_says_so(tmp_path, capsys):
     one_line_error(*run(tmp_path, capsys, tmp_path / "nope.tsv")[::2], "nope.tsv does not exist")
 
 
-@pytest.mark.parametrize("error", [PermissionError(13, "Permission denied"), IsADirectoryError(21, "Is a directory"),
-                                   OSError(5, "Input/output error")], ids=["permission", "isdir", "eio"])
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermissionError(13, "Permission denied"),
+        IsADirectoryError(21, "Is a directory"),
+        OSError(5, "Input/output error"),
+    ],
+    ids=["permission", "isdir", "eio"],
+)
 def test_a_file_that_cannot_be_opened_gives_its_strerror(tmp_path, capsys, monkeypatch, error):
     """The tests run as root, whom chmod 000 does not stop: opening is made to fail instead."""
     path = write_user_file(tmp_path / "locked.tsv", sentiment_texts(20))
@@ -219,16 +241,19 @@ def test_a_json_text_that_is_not_a_string_names_its_line(tmp_path, capsys, value
     rows = [{"text": t, "label": y} for t, y in sentiment_texts(10)]
     rows[3]["text"] = value
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    one_line_error(*run(tmp_path, capsys, path)[::2],
-                   f"{path}:4: field 'text' must be a string (the text), got {kind}")
+    one_line_error(*run(tmp_path, capsys, path)[::2], f"{path}:4: field 'text' must be a string (the text), got {kind}")
 
 
-@pytest.mark.parametrize("value,message", [
-    ([1], "a label must be a string, a number or a boolean, got an array"),
-    ({"a": 1}, "a label must be a string, a number or a boolean, got an object"),
-    (None, "empty label (null)"),
-    ("  ", "empty label"),
-], ids=["array", "object", "null", "blank"])
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        ([1], "a label must be a string, a number or a boolean, got an array"),
+        ({"a": 1}, "a label must be a string, a number or a boolean, got an object"),
+        (None, "empty label (null)"),
+        ("  ", "empty label"),
+    ],
+    ids=["array", "object", "null", "blank"],
+)
 def test_a_json_label_of_the_wrong_kind_names_its_line(tmp_path, capsys, value, message):
     path = tmp_path / "labels.jsonl"
     rows = [{"text": t, "label": y} for t, y in sentiment_texts(10)]
@@ -246,10 +271,28 @@ def test_a_json_nan_label_is_refused(tmp_path, capsys):
 # -- label spellings -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spelling,name", [("1", "1"), ("1.0", "1"), ("01", "1"), ("+1", "1"), ("1e0", "1"),
-                                           (" 1 ", "1"), ("-0.0", "0"), ("1.50", "1.5"), ("1.5", "1.5"),
-                                           ("1e-3", "0.001"), ("pos", "pos"), ("nan", "nan"), ("1,0", "1,0"),
-                                           ("\u0661", "\u0661"), ("1e70", "1E+70"), ("1.", "1"), (".5", "0.5")])
+@pytest.mark.parametrize(
+    "spelling,name",
+    [
+        ("1", "1"),
+        ("1.0", "1"),
+        ("01", "1"),
+        ("+1", "1"),
+        ("1e0", "1"),
+        (" 1 ", "1"),
+        ("-0.0", "0"),
+        ("1.50", "1.5"),
+        ("1.5", "1.5"),
+        ("1e-3", "0.001"),
+        ("pos", "pos"),
+        ("nan", "nan"),
+        ("1,0", "1,0"),
+        ("\u0661", "\u0661"),
+        ("1e70", "1E+70"),
+        ("1.", "1"),
+        (".5", "0.5"),
+    ],
+)
 def test_numeric_label_spellings_denote_one_class(spelling, name):
     assert readers.normalise_label(spelling) == name
 
@@ -264,8 +307,10 @@ def test_labels_1_and_1_0_in_one_file_are_one_class(tmp_path, capsys):
 
 def test_json_numbers_1_and_1_0_are_one_class_and_booleans_are_true_and_false(tmp_path):
     path = tmp_path / "numbers.jsonl"
-    path.write_text('{"text": "a", "label": 1}\n{"text": "b", "label": 1.0}\n{"text": "c", "label": "1.0"}\n'
-                    '{"text": "d", "label": true}\n{"text": "e", "label": "true"}\n{"text": "f", "label": false}\n')
+    path.write_text(
+        '{"text": "a", "label": 1}\n{"text": "b", "label": 1.0}\n{"text": "c", "label": "1.0"}\n'
+        '{"text": "d", "label": true}\n{"text": "e", "label": "true"}\n{"text": "f", "label": false}\n'
+    )
     _, labels = readers.read_table(path, "text", "label")
     assert labels == ["1", "1", "1", "true", "true", "false"]
     assert readers.label_names_from(["true", "false"]) == ("false", "true")
@@ -281,8 +326,9 @@ def test_declared_label_names_are_read_with_the_same_spelling(tmp_path, capsys):
     path.write_bytes(tsv_bytes(rows))
     record = trained(*run(tmp_path, capsys, path, "--label-names", "1,0"))
     assert record["data"]["label_names"] == ["1", "0"]
-    one_line_error(*run(tmp_path, capsys, path, "--label-names", "1,1.0,0")[::2],
-                   "--label-names names a label twice: 1")
+    one_line_error(
+        *run(tmp_path, capsys, path, "--label-names", "1,1.0,0")[::2], "--label-names names a label twice: 1"
+    )
     one_line_error(*run(tmp_path, capsys, path, "--label-names", "1,,0")[::2], "--label-names has an empty label")
 
 
@@ -295,15 +341,29 @@ def test_read_table_refuses_an_unknown_encoding_before_reading():
 # -- the registered datasets' own files ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dataset,damage,words", [
-    ("mr", lambda root: (root / "mr" / "rt-polarity.pos").write_bytes(b"good \xff film\n"),
-     ["cannot read", "rt-polarity.pos: 'utf-8' codec can't decode byte 0xff"]),
-    ("imdb", lambda root: (root / "imdb" / "train.jsonl.gz").write_bytes(
-        (root / "imdb" / "train.jsonl.gz").read_bytes()[:40]),
-     ["cannot read", "train.jsonl.gz: Compressed file ended before"]),
-    ("imdb", lambda root: (root / "imdb" / "test.jsonl.gz").write_bytes(b"not gzip at all"),
-     ["cannot read", "test.jsonl.gz: Not a gzipped file"]),
-], ids=["mr-not-utf8", "imdb-truncated-gzip", "imdb-not-gzip"])
+@pytest.mark.parametrize(
+    "dataset,damage,words",
+    [
+        (
+            "mr",
+            lambda root: (root / "mr" / "rt-polarity.pos").write_bytes(b"good \xff film\n"),
+            ["cannot read", "rt-polarity.pos: 'utf-8' codec can't decode byte 0xff"],
+        ),
+        (
+            "imdb",
+            lambda root: (root / "imdb" / "train.jsonl.gz").write_bytes(
+                (root / "imdb" / "train.jsonl.gz").read_bytes()[:40]
+            ),
+            ["cannot read", "train.jsonl.gz: Compressed file ended before"],
+        ),
+        (
+            "imdb",
+            lambda root: (root / "imdb" / "test.jsonl.gz").write_bytes(b"not gzip at all"),
+            ["cannot read", "test.jsonl.gz: Not a gzipped file"],
+        ),
+    ],
+    ids=["mr-not-utf8", "imdb-truncated-gzip", "imdb-not-gzip"],
+)
 def test_a_damaged_registered_dataset_is_one_line_naming_it(tmp_path, capsys, dataset, damage, words):
     from text_fixtures import write_local_layout
 

@@ -3,6 +3,7 @@
 Every vectors file here is written by the test (GloVe, word2vec with its header,
 gzipped, cased, 840B-style words with spaces); nothing is downloaded.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -105,8 +106,7 @@ def test_coverage_of_training_tokens(tmp_path):
 
 def test_init_overwrites_found_rows_and_keeps_the_seeded_draw_elsewhere(tmp_path):
     got = read_vectors(write(tmp_path / "v.txt", glove_lines()), VOCAB)
-    spec = ModelSpec(cell="lstm", hidden_size=4, num_outputs=2, vocab_size=len(VOCAB), embed_size=3,
-                     dtype="float64")
+    spec = ModelSpec(cell="lstm", hidden_size=4, num_outputs=2, vocab_size=len(VOCAB), embed_size=3, dtype="float64")
     base = init_model_params(spec, 7)
     params = got.init_params(init_model_params)(spec, 7)
     for i, word in enumerate(VOCAB):
@@ -117,13 +117,16 @@ def test_init_overwrites_found_rows_and_keeps_the_seeded_draw_elsewhere(tmp_path
     assert all(np.array_equal(params[k], base[k]) for k in base if k != "embedding")
 
 
-@pytest.mark.parametrize("lines, words", [
-    (["good 1 2 3", "bad 1 x 3"], ["v.txt:2", "'x'", "not a number"]),
-    (["good 1 2 3", "bad 1 2"], ["v.txt:3", "2 values", "have 3"]),  # line 1 is the header below
-    (["good 1 2 3", "bad 1 nan 3"], ["v.txt:2", "not finite"]),
-    (["good"], ["v.txt:1", "dimension 0"]),
-    (["3 0"], ["v.txt:1", "dimension 0"]),
-])
+@pytest.mark.parametrize(
+    "lines, words",
+    [
+        (["good 1 2 3", "bad 1 x 3"], ["v.txt:2", "'x'", "not a number"]),
+        (["good 1 2 3", "bad 1 2"], ["v.txt:3", "2 values", "have 3"]),  # line 1 is the header below
+        (["good 1 2 3", "bad 1 nan 3"], ["v.txt:2", "not finite"]),
+        (["good"], ["v.txt:1", "dimension 0"]),
+        (["3 0"], ["v.txt:1", "dimension 0"]),
+    ],
+)
 def test_malformed_lines_name_file_and_line(tmp_path, lines, words):
     if words[0] == "v.txt:3":
         lines = ["2 3", *lines]
@@ -137,11 +140,15 @@ def test_malformed_lines_name_file_and_line(tmp_path, lines, words):
 def test_not_utf8_empty_missing_directory_and_damaged_gzip(tmp_path):
     bad = tmp_path / "latin.txt"
     bad.write_bytes(b"good 1 2\ncaf\xe9 3 4\n")
-    cases = {bad: ["latin.txt:2", "not UTF-8"], write(tmp_path / "empty.txt", []): ["no vectors"],
-             tmp_path / "nowhere.txt": ["no such file"], tmp_path: ["directory"]}
+    cases = {
+        bad: ["latin.txt:2", "not UTF-8"],
+        write(tmp_path / "empty.txt", []): ["no vectors"],
+        tmp_path / "nowhere.txt": ["no such file"],
+        tmp_path: ["directory"],
+    }
     damaged = tmp_path / "cut.gz"
     whole = gzip.compress(("\n".join(glove_lines() * 200) + "\n").encode())
-    damaged.write_bytes(whole[:len(whole) // 2])
+    damaged.write_bytes(whole[: len(whole) // 2])
     cases[damaged] = ["cut.gz:", "gzip"]
     for path, words in cases.items():
         with pytest.raises(RnnbenchError) as caught:
@@ -186,15 +193,31 @@ def test_frozen_names_are_checked():
         ModelSpec(cell="gru", hidden_size=3, num_outputs=2, vocab_size=5, embed_size=2, frozen=("embeddings",))
     with pytest.raises(RnnbenchError, match="cannot freeze embedding"):  # a feature model has no embedding
         ModelSpec(cell="gru", hidden_size=3, num_outputs=2, input_size=2, frozen=("embedding",))
-    tree = TreeModelSpec(cell="treelstm", hidden_size=3, num_outputs=5, vocab_size=5, embed_size=2,
-                         frozen=("embedding", "encoder.W_leaf"))
+    tree = TreeModelSpec(
+        cell="treelstm",
+        hidden_size=3,
+        num_outputs=5,
+        vocab_size=5,
+        embed_size=2,
+        frozen=("embedding", "encoder.W_leaf"),
+    )
     assert tree.frozen == ("embedding", "encoder.W_leaf")
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "adagrad"])
 def test_the_shared_update_skips_frozen_parameters_in_step_norm_and_penalty(optimizer):
-    spec = ModelSpec(cell="rnn", hidden_size=3, num_outputs=2, vocab_size=4, embed_size=2, l2=0.1, clip_norm=1.0,
-                     optimizer=OptimizerSpec(optimizer, 0.1), dtype="float64", frozen=("embedding",))
+    spec = ModelSpec(
+        cell="rnn",
+        hidden_size=3,
+        num_outputs=2,
+        vocab_size=4,
+        embed_size=2,
+        l2=0.1,
+        clip_norm=1.0,
+        optimizer=OptimizerSpec(optimizer, 0.1),
+        dtype="float64",
+        frozen=("embedding",),
+    )
     plain = ModelSpec(**{**spec.__dict__, "frozen": ()})
     params = init_model_params(spec, 0)
     grads = {k: np.full_like(v, 3.0) for k, v in params.items()}
@@ -203,8 +226,9 @@ def test_the_shared_update_skips_frozen_parameters_in_step_norm_and_penalty(opti
     # the others move as if the embedding were not a parameter at all (its gradient out of the clipping norm)
     rest = {k: v for k, v in params.items() if k != "embedding"}
     unfrozen = ModelSpec(**{**plain.__dict__})
-    expected = apply_update(unfrozen, rest, {k: grads[k] for k in rest}, init_state(unfrozen, rest, np.zeros_like),
-                            NumpyOps)
+    expected = apply_update(
+        unfrozen, rest, {k: grads[k] for k in rest}, init_state(unfrozen, rest, np.zeros_like), NumpyOps
+    )
     assert all(np.array_equal(new[k], expected[k]) for k in rest)
     assert l2_penalty(spec, params, NumpyOps) == pytest.approx(l2_penalty(plain, rest, NumpyOps))
     assert l2_penalty(spec, params, NumpyOps) < l2_penalty(plain, params, NumpyOps)
@@ -233,12 +257,19 @@ def test_frozen_embedding_on_tensorflow_and_jax_matches_numpy(tmp_path, backend)
     pytest.importorskip(backend)
     if backend == "jax":
         pytest.importorskip("rnnbench_jax")
-    script = (f"import json, sys; sys.path.insert(0, {str(TESTS)!r}); from vector_fixtures import frozen_run, "
-              f"FROZEN_MODELS; print(json.dumps({{m: frozen_run({backend!r}, m, {str(tmp_path)!r}) "
-              f"for m in FROZEN_MODELS}}))")
+    script = (
+        f"import json, sys; sys.path.insert(0, {str(TESTS)!r}); from vector_fixtures import frozen_run, "
+        f"FROZEN_MODELS; print(json.dumps({{m: frozen_run({backend!r}, m, {str(tmp_path)!r}) "
+        f"for m in FROZEN_MODELS}}))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "RNNBENCH_DISABLE_PLUGIN_AUTOLOAD"}  # jax: a plugin
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
-                          env={**env, "CUDA_VISIBLE_DEVICES": ""})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "CUDA_VISIBLE_DEVICES": ""},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     runs = json.loads(done.stdout.strip().splitlines()[-1])
     for model in FROZEN_MODELS:
@@ -260,9 +291,27 @@ def _treesent(tmp_path, *extra):
     sst = tmp_path / "data" / "sst"
     if not sst.exists():
         write_sst(sst)
-    return cli.main(["run", "--backend", "numpy", "--task", "treesent", "--data-dir", str(sst.parent),
-                     "--results-dir", str(tmp_path / "results"), "--max-steps", "3", "--epochs", "1",
-                     "--batch-size", "10", "--no-progress", *extra])
+    return cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "treesent",
+            "--data-dir",
+            str(sst.parent),
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--max-steps",
+            "3",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "10",
+            "--no-progress",
+            *extra,
+        ]
+    )
 
 
 def test_a_treesent_run_records_its_vectors_and_starts_from_them(tmp_path, capsys):
@@ -270,8 +319,11 @@ def test_a_treesent_run_records_its_vectors_and_starts_from_them(tmp_path, capsy
     assert _treesent(tmp_path, "--model", "recursive", "--vectors", str(vectors)) == 0, capsys.readouterr().err
     record = _record(tmp_path / "results")
     info = record["data"]["vectors"]
-    assert info["file"] == "vec.txt" and info["dim"] == 6 and info["sha256"] == hashlib.sha256(
-        vectors.read_bytes()).hexdigest()
+    assert (
+        info["file"] == "vec.txt"
+        and info["dim"] == 6
+        and info["sha256"] == hashlib.sha256(vectors.read_bytes()).hexdigest()
+    )
     assert info["found"] == 8 and info["found_lowercased"] == 1 and info["vocabulary_words"] == 10  # "The" -> the
     assert 0.5 < info["coverage_train_tokens"] < 1 and info["frozen"] is False
     assert record["spec"]["embed_size"] == 6 and record["spec"]["hidden_size"] == 6 and record["spec"]["frozen"] == []
@@ -279,12 +331,14 @@ def test_a_treesent_run_records_its_vectors_and_starts_from_them(tmp_path, capsy
     assert any("vectors vec.txt: 8 of 10" in note for note in record["notes"])
     # the embedding a run starts from: the file's vector for a found word, the seeded draw for the rest
     task = TreeSentiment()
-    prepared = task.prepare(task.resolve_config({"model": "recursive", "data_dir": str(tmp_path / "data"),
-                                                 "vectors": str(vectors)}))
+    prepared = task.prepare(
+        task.resolve_config({"model": "recursive", "data_dir": str(tmp_path / "data"), "vectors": str(vectors)})
+    )
     start = prepared.init_params(prepared.spec, 0)
     plain = init_model_params(prepared.spec, 0)
-    file_rows = [np.array(line.split()[1:], dtype=np.float64).astype(np.float32)
-                 for line in vectors.read_text().splitlines()]
+    file_rows = [
+        np.array(line.split()[1:], dtype=np.float64).astype(np.float32) for line in vectors.read_text().splitlines()
+    ]
     from_file = [i for i, row in enumerate(start["embedding"]) if any(np.array_equal(row, r) for r in file_rows)]
     assert len(from_file) == 8 and min(from_file) >= 2  # padding and unknown keep the seeded draw:
     assert np.array_equal(start["embedding"][:2], plain["embedding"][:2])
@@ -297,10 +351,31 @@ def test_treesent_word_and_tree_models_take_vectors_and_freeze(tmp_path, capsys)
     vectors = vectors_file(tmp_path)
     for model in ("treelstm", "lstm"):
         results = tmp_path / model
-        code = cli.main(["run", "--backend", "numpy", "--task", "treesent", "--model", model, "--data-dir",
-                         str(write_sst(tmp_path / model / "data" / "sst")), "--results-dir", str(results),
-                         "--max-steps", "2", "--epochs", "1", "--no-progress", "--hidden-size", "4",
-                         "--vectors", str(vectors), "--freeze-embeddings"])
+        code = cli.main(
+            [
+                "run",
+                "--backend",
+                "numpy",
+                "--task",
+                "treesent",
+                "--model",
+                model,
+                "--data-dir",
+                str(write_sst(tmp_path / model / "data" / "sst")),
+                "--results-dir",
+                str(results),
+                "--max-steps",
+                "2",
+                "--epochs",
+                "1",
+                "--no-progress",
+                "--hidden-size",
+                "4",
+                "--vectors",
+                str(vectors),
+                "--freeze-embeddings",
+            ]
+        )
         assert code == 0, capsys.readouterr().err
         record = _record(results)
         assert record["spec"]["embed_size"] == 6 and record["spec"]["hidden_size"] == 4
@@ -309,11 +384,36 @@ def test_treesent_word_and_tree_models_take_vectors_and_freeze(tmp_path, capsys)
 
 def test_a_textclf_run_records_its_vectors(tmp_path, capsys):
     data = write_user_file(tmp_path / "reviews.tsv", sentiment_texts(40))
-    vectors = write(tmp_path / "glove.txt.gz", ["Good 1 0 0 0 1", "bad 0 1 0 0 1", "the 0 0 1 0 1",
-                                                 "unrelated 1 1 1 1 1"], compress=True)
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(data), "--results-dir",
-                     str(tmp_path / "results"), "--hidden-size", "4", "--max-steps", "2", "--epochs", "1",
-                     "--no-progress", "--min-count", "1", "--vectors", str(vectors), "--freeze-embeddings"])
+    vectors = write(
+        tmp_path / "glove.txt.gz",
+        ["Good 1 0 0 0 1", "bad 0 1 0 0 1", "the 0 0 1 0 1", "unrelated 1 1 1 1 1"],
+        compress=True,
+    )
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            str(data),
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--hidden-size",
+            "4",
+            "--max-steps",
+            "2",
+            "--epochs",
+            "1",
+            "--no-progress",
+            "--min-count",
+            "1",
+            "--vectors",
+            str(vectors),
+            "--freeze-embeddings",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     record = _record(tmp_path / "results")
     info = record["data"]["vectors"]
@@ -323,33 +423,39 @@ def test_a_textclf_run_records_its_vectors(tmp_path, capsys):
 
 
 def test_freezing_a_random_embedding_is_allowed_with_a_note(tmp_path, capsys):
-    assert _treesent(tmp_path, "--model", "lstm", "--embed-size", "4", "--hidden-size", "4",
-                     "--freeze-embeddings") == 0
+    assert _treesent(tmp_path, "--model", "lstm", "--embed-size", "4", "--hidden-size", "4", "--freeze-embeddings") == 0
     record = _record(tmp_path / "results")
     assert any("keeps its random draw" in note for note in record["notes"]) and "vectors" not in record["data"]
 
 
-@pytest.mark.parametrize("model, option, words", [
-    ("lstm", ["--embed-size", "50"], ["--embed-size 50", "dimension 6"]),
-    ("recursive", ["--hidden-size", "50"], ["--hidden-size 50", "dimension 6", "recursive"]),
-    ("recursive", ["--embed-size", "50"], ["--embed-size 50", "dimension 6"]),
-])
+@pytest.mark.parametrize(
+    "model, option, words",
+    [
+        ("lstm", ["--embed-size", "50"], ["--embed-size 50", "dimension 6"]),
+        ("recursive", ["--hidden-size", "50"], ["--hidden-size 50", "dimension 6", "recursive"]),
+        ("recursive", ["--embed-size", "50"], ["--embed-size 50", "dimension 6"]),
+    ],
+)
 def test_a_size_that_disagrees_with_the_vectors_is_one_line(tmp_path, capsys, model, option, words):
     code = _treesent(tmp_path, "--model", model, "--vectors", str(vectors_file(tmp_path)), *option)
     one_line_error(code, capsys.readouterr().err, *words)
 
 
 def test_an_agreeing_size_is_fine(tmp_path, capsys):
-    assert _treesent(tmp_path, "--model", "lstm", "--embed-size", "6", "--vectors",
-                     str(vectors_file(tmp_path))) == 0, capsys.readouterr().err
+    assert _treesent(tmp_path, "--model", "lstm", "--embed-size", "6", "--vectors", str(vectors_file(tmp_path))) == 0, (
+        capsys.readouterr().err
+    )
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"good 1 2\nbad 1 oops\n", ["bad.txt:2", "'oops'"]),
-    (b"good 1 2 3\nbad 1 2\n", ["bad.txt:2", "2 values", "have 3"]),
-    (b"", ["no vectors"]),
-    (b"good 1 2\n\xff\xfe 3 4\n", ["bad.txt:2", "not UTF-8"]),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"good 1 2\nbad 1 oops\n", ["bad.txt:2", "'oops'"]),
+        (b"good 1 2 3\nbad 1 2\n", ["bad.txt:2", "2 values", "have 3"]),
+        (b"", ["no vectors"]),
+        (b"good 1 2\n\xff\xfe 3 4\n", ["bad.txt:2", "not UTF-8"]),
+    ],
+)
 def test_bad_vectors_files_are_one_line_from_the_cli(tmp_path, capsys, content, words):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
@@ -358,8 +464,22 @@ def test_bad_vectors_files_are_one_line_from_the_cli(tmp_path, capsys, content, 
 
 def test_a_missing_vectors_file_is_one_line_for_textclf(tmp_path, capsys):
     data = write_user_file(tmp_path / "reviews.tsv", sentiment_texts(20))
-    code = cli.main(["run", "--backend", "numpy", "--task", "textclf", "--dataset", str(data), "--results-dir",
-                     str(tmp_path / "results"), "--no-progress", "--vectors", str(tmp_path / "glove.txt")])
+    code = cli.main(
+        [
+            "run",
+            "--backend",
+            "numpy",
+            "--task",
+            "textclf",
+            "--dataset",
+            str(data),
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--no-progress",
+            "--vectors",
+            str(tmp_path / "glove.txt"),
+        ]
+    )
     one_line_error(code, capsys.readouterr().err, "glove.txt", "no such file")
 
 
@@ -367,11 +487,11 @@ def test_variant_labels_name_the_vectors_file_and_old_records_have_none():
     from rnnbench.report.variants import label, run_diff
 
     task = TreeSentiment()
-    config = task.resolve_config({"model": "lstm", "vectors": "/data/glove.840B.300d.txt.gz",
-                                  "freeze_embeddings": True})
+    config = task.resolve_config(
+        {"model": "lstm", "vectors": "/data/glove.840B.300d.txt.gz", "freeze_embeddings": True}
+    )
     assert label(run_diff(config)) == "vectors glove.840B.300d.txt.gz, frozen embedding"
-    old = {k: v for k, v in task.resolve_config({"model": "lstm"}).items()
-           if k not in ("vectors", "freeze_embeddings")}
+    old = {k: v for k, v in task.resolve_config({"model": "lstm"}).items() if k not in ("vectors", "freeze_embeddings")}
     assert run_diff(old) == {}
     textclf = TextClassification().resolve_config({"dataset": "sst2", "vectors": "v.txt"})
     assert label(run_diff(textclf)) == "vectors v.txt" and textclf["embed_size"] is None

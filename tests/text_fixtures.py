@@ -2,6 +2,7 @@
 
 Nothing here copies real data; every text is made up, in each dataset's own format.
 """
+
 from __future__ import annotations
 
 import csv
@@ -62,14 +63,17 @@ def write_local_layout(root: Path, size: int = 40) -> Path:
     for split in ("train", "test"):
         with gzip.open(imdb / f"{split}.jsonl.gz", "wt", encoding="utf-8") as handle:
             for i, (text, label) in enumerate(rows):
-                handle.write(json.dumps({"id": i, "rating": 8 if label else 2, "label": label,
-                                         "text": text + " <br />end"}) + "\n")
+                handle.write(
+                    json.dumps({"id": i, "rating": 8 if label else 2, "label": label, "text": text + " <br />end"})
+                    + "\n"
+                )
     sst2 = root / "sst2"
     sst2.mkdir()
     for name in ("train.tsv", "dev.tsv"):
         (sst2 / name).write_text("sentence\tlabel\n" + "".join(f"{t} \t{y}\n" for t, y in rows))
-    (sst2 / "test_labeled.tsv").write_text("index\tsentence\tlabel\n" +
-                                           "".join(f"{i}\t{t}\t{y}\n" for i, (t, y) in enumerate(rows)))
+    (sst2 / "test_labeled.tsv").write_text(
+        "index\tsentence\tlabel\n" + "".join(f"{i}\t{t}\t{y}\n" for i, (t, y) in enumerate(rows))
+    )
     mr = root / "mr"
     mr.mkdir()
     (mr / "rt-polarity.pos").write_text("".join(f"{t} \n" for t, y in rows if y), encoding="utf-8")
@@ -127,15 +131,25 @@ def original_files(folder: Path) -> dict[str, Path]:
     trec = "".join(f"{coarse[i % 6]}:x What {t} ?\n" for i, (t, _) in enumerate(rows)).encode("latin-1")
     return {
         "aclImdb_v1.tar.gz": _tar(folder / "aclImdb_v1.tar.gz", imdb),
-        "trainDevTestTrees_PTB.zip": _zip(folder / "trainDevTestTrees_PTB.zip",
-                                          {f"trees/{s}.txt": tree for s in ("train", "dev", "test")}),
-        "SST-2.zip": _zip(folder / "SST-2.zip", {"SST-2/train.tsv": ("sentence\tlabel\n" + sst2_rows).encode(),
-                                                 "SST-2/dev.tsv": ("sentence\tlabel\n" + sst2_rows).encode(),
-                                                 "SST-2/test.tsv": b"index\tsentence\n0\t(a bad)\n1\ta good\n"}),
-        "rt-polaritydata.tar.gz": _tar(folder / "rt-polaritydata.tar.gz", {
-            "rt-polaritydata/rt-polarity.pos": "".join(f"{t} \u2014 \n" for t, y in rows if y).encode("cp1252"),
-            "rt-polaritydata/rt-polarity.neg": "".join(f"{t} \n" for t, y in rows if not y).encode("cp1252"),
-            "rt-polaritydata.README.1.0.txt": b"readme\n"}),
+        "trainDevTestTrees_PTB.zip": _zip(
+            folder / "trainDevTestTrees_PTB.zip", {f"trees/{s}.txt": tree for s in ("train", "dev", "test")}
+        ),
+        "SST-2.zip": _zip(
+            folder / "SST-2.zip",
+            {
+                "SST-2/train.tsv": ("sentence\tlabel\n" + sst2_rows).encode(),
+                "SST-2/dev.tsv": ("sentence\tlabel\n" + sst2_rows).encode(),
+                "SST-2/test.tsv": b"index\tsentence\n0\t(a bad)\n1\ta good\n",
+            },
+        ),
+        "rt-polaritydata.tar.gz": _tar(
+            folder / "rt-polaritydata.tar.gz",
+            {
+                "rt-polaritydata/rt-polarity.pos": "".join(f"{t} \u2014 \n" for t, y in rows if y).encode("cp1252"),
+                "rt-polaritydata/rt-polarity.neg": "".join(f"{t} \n" for t, y in rows if not y).encode("cp1252"),
+                "rt-polaritydata.README.1.0.txt": b"readme\n",
+            },
+        ),
         "train_5500.label": _write(folder / "train_5500.label", trec),
         "TREC_10.label": _write(folder / "TREC_10.label", trec),
         "train.csv": _write(folder / "train.csv", _ag_csv(rows).encode()),
@@ -151,8 +165,13 @@ def _write(path: Path, data: bytes) -> Path:
 def evil_tar(path: Path, kind: str) -> Path:
     """A tar.gz with one unsafe member: ``traversal``, ``absolute`` or ``symlink``."""
     with tarfile.open(path, "w:gz") as tar:
-        info = tarfile.TarInfo({"traversal": "aclImdb/../../escaped.txt", "absolute": "/tmp/rnnbench-escaped.txt",
-                                "symlink": "aclImdb/link"}[kind])
+        info = tarfile.TarInfo(
+            {
+                "traversal": "aclImdb/../../escaped.txt",
+                "absolute": "/tmp/rnnbench-escaped.txt",
+                "symlink": "aclImdb/link",
+            }[kind]
+        )
         if kind == "symlink":
             info.type = tarfile.SYMTYPE
             info.linkname = "/etc/passwd"

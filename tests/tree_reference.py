@@ -9,6 +9,7 @@ post-order). Agreement with the backend therefore checks the TreeBatch builder,
 the batching and the algebra at once. Used by tests/test_numpy_tree.py and by
 benchmarks/test_bench_trees.py as the unbatched baseline.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,8 +51,7 @@ def plan_trees(trees: list[Tree]) -> NodePlan:
     def resolve(ref):
         return ref[1] if ref[0] == "leaf" else node_id[ref[1]]
 
-    plan.internal = [(node_id[k], resolve(left), resolve(right))
-                     for k, (_, _, _, left, right) in enumerate(pending)]
+    plan.internal = [(node_id[k], resolve(left), resolve(right)) for k, (_, _, _, left, right) in enumerate(pending)]
     plan.num_nodes = plan.num_leaves + len(pending)
     return plan
 
@@ -84,8 +84,9 @@ def forward(cell: str, params: dict, x: np.ndarray, plan: NodePlan):
     return states, node_cache
 
 
-def backward(cell: str, params: dict, x: np.ndarray, plan: NodePlan, states: dict, node_cache: dict,
-             dstates: dict) -> dict:
+def backward(
+    cell: str, params: dict, x: np.ndarray, plan: NodePlan, states: dict, node_cache: dict, dstates: dict
+) -> dict:
     """Vector-Jacobian product, one node at a time, parents before children."""
     grads = {name: np.zeros_like(value) for name, value in params.items()}
     dh = np.array(dstates["h"], copy=True)
@@ -98,14 +99,15 @@ def backward(cell: str, params: dict, x: np.ndarray, plan: NodePlan, states: dic
             dh[right] += dr
         else:
             c = states["c"]
-            dhl, dhr, dcl, dcr = _treelstm_node_backward(params, grads, h[left], h[right], c[left], c[right],
-                                                         node_cache[node], dh[node], dc[node])
+            dhl, dhr, dcl, dcr = _treelstm_node_backward(
+                params, grads, h[left], h[right], c[left], c[right], node_cache[node], dh[node], dc[node]
+            )
             dh[left] += dhl
             dh[right] += dhr
             dc[left] += dcl
             dc[right] += dcr
     if cell == "recursive":
-        grads["x"] = dh[:plan.num_leaves].copy()
+        grads["x"] = dh[: plan.num_leaves].copy()
         return grads
     grads["x"] = np.zeros_like(x)
     for leaf in range(plan.num_leaves):
@@ -122,7 +124,7 @@ def _recursive_node(params, hl, hr):
 def _recursive_node_backward(params, grads, hl, hr, p, dp):
     H = hl.shape[0]
     W = params["W"]
-    dz = dp * (1 - p ** 2)
+    dz = dp * (1 - p**2)
     grads["W"][:H] += np.outer(hl, dz)
     grads["W"][H:] += np.outer(hr, dz)
     grads["b"] += dz
@@ -132,7 +134,7 @@ def _recursive_node_backward(params, grads, hl, hr, p, dp):
 def _treelstm_leaf(params, x):
     H = params["W"].shape[0] // 2
     z = x @ params["W_leaf"] + params["b_leaf"]
-    i, o, u = _sigmoid(z[:H]), _sigmoid(z[H:2 * H]), np.tanh(z[2 * H:])
+    i, o, u = _sigmoid(z[:H]), _sigmoid(z[H : 2 * H]), np.tanh(z[2 * H :])
     c = i * u
     return o * np.tanh(c), c, (i, o, u, c)
 
@@ -140,8 +142,8 @@ def _treelstm_leaf(params, x):
 def _treelstm_leaf_backward(params, grads, x, cache, dh, dc):
     i, o, u, c = cache
     tc = np.tanh(c)
-    dc = dc + dh * o * (1 - tc ** 2)
-    dz = np.concatenate([dc * u * i * (1 - i), dh * tc * o * (1 - o), dc * i * (1 - u ** 2)])
+    dc = dc + dh * o * (1 - tc**2)
+    dz = np.concatenate([dc * u * i * (1 - i), dh * tc * o * (1 - o), dc * i * (1 - u**2)])
     grads["W_leaf"] += np.outer(x, dz)
     grads["b_leaf"] += dz
     return params["W_leaf"] @ dz
@@ -151,8 +153,8 @@ def _treelstm_node(params, hl, hr, cl, cr):
     H = hl.shape[0]
     W = params["W"]
     z = hl @ W[:H] + hr @ W[H:] + params["b"]
-    i, fl, fr, o = (_sigmoid(z[k * H:(k + 1) * H]) for k in range(4))
-    u = np.tanh(z[4 * H:])
+    i, fl, fr, o = (_sigmoid(z[k * H : (k + 1) * H]) for k in range(4))
+    u = np.tanh(z[4 * H :])
     c = i * u + fl * cl + fr * cr
     return o * np.tanh(c), c, (i, fl, fr, o, u, c)
 
@@ -162,9 +164,16 @@ def _treelstm_node_backward(params, grads, hl, hr, cl, cr, cache, dh, dc):
     W = params["W"]
     i, fl, fr, o, u, c = cache
     tc = np.tanh(c)
-    dc = dc + dh * o * (1 - tc ** 2)
-    dz = np.concatenate([dc * u * i * (1 - i), dc * cl * fl * (1 - fl), dc * cr * fr * (1 - fr),
-                         dh * tc * o * (1 - o), dc * i * (1 - u ** 2)])
+    dc = dc + dh * o * (1 - tc**2)
+    dz = np.concatenate(
+        [
+            dc * u * i * (1 - i),
+            dc * cl * fl * (1 - fl),
+            dc * cr * fr * (1 - fr),
+            dh * tc * o * (1 - o),
+            dc * i * (1 - u**2),
+        ]
+    )
     grads["W"][:H] += np.outer(hl, dz)
     grads["W"][H:] += np.outer(hr, dz)
     grads["b"] += dz

@@ -1,5 +1,6 @@
 """Word vector files and the frozen-embedding training run, shared by tests/test_vectors.py and the fresh
 processes it starts for TensorFlow and JAX (not a test module itself, so a subprocess imports no test module)."""
+
 from __future__ import annotations
 
 import gzip
@@ -34,18 +35,27 @@ def frozen_run(backend: str, model: str, folder: str, steps: int = 3) -> dict:
     if not sst.exists():
         write_sst(sst)
     task = TreeSentiment()
-    given = {"model": model, "data_dir": str(sst.parent), "batch_size": 8, "dtype": "float64", "l2": 1e-3,
-             "vectors": str(vectors_file(folder)), "freeze_embeddings": True}
+    given = {
+        "model": model,
+        "data_dir": str(sst.parent),
+        "batch_size": 8,
+        "dtype": "float64",
+        "l2": 1e-3,
+        "vectors": str(vectors_file(folder)),
+        "freeze_embeddings": True,
+    }
     if model != "recursive":
         given["hidden_size"] = 5
     prepared = task.prepare(task.resolve_config(given))
     start = prepared.init_params(prepared.spec, 0)
     net = get_backend(backend).build_model(prepared.spec, start)
-    losses = [float(net.train_step(*batch.inputs, batch.targets))
-              for batch in prepared.train_batches(0, 1)[:steps]]
+    losses = [float(net.train_step(*batch.inputs, batch.targets)) for batch in prepared.train_batches(0, 1)[:steps]]
     end = net.get_params()
-    return {"losses": losses, "embedding_kept": bool(np.array_equal(end["embedding"], start["embedding"])),
-            "others_moved": all(not np.array_equal(end[k], start[k]) for k in start if k != "embedding")}
+    return {
+        "losses": losses,
+        "embedding_kept": bool(np.array_equal(end["embedding"], start["embedding"])),
+        "others_moved": all(not np.array_equal(end[k], start[k]) for k in start if k != "embedding"),
+    }
 
 
 FROZEN_MODELS = ("recursive", "treelstm", "lstm")

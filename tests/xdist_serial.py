@@ -7,6 +7,7 @@ once, and the module fixtures of the Ray and local sweep tests start once, not o
 mark would say it per test, but pytest 9.2's structured node ids make pytest-xdist 3.8 drop the mark silently
 (pytest-xdist issue 1386); this list works with either, and a marked test still forms its own group.
 """
+
 from __future__ import annotations
 
 SERIAL = (

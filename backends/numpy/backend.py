@@ -4,6 +4,7 @@ Every other backend is judged against this one, so it stays plain: BPTT in
 :mod:`.sequence`, backpropagation through structure in :mod:`.tree`, the
 trainable model in :mod:`.model`; this class only validates and dispatches.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,32 +35,44 @@ class NumpyBackend(Backend):
         super().__init__("native", "cpu", threads)
 
     def info(self) -> dict:
-        return {"framework": "numpy", "version": np.__version__, "impl": self.impl,
-                "device": self.device, "threads": _blas_threads()}
+        return {
+            "framework": "numpy",
+            "version": np.__version__,
+            "impl": self.impl,
+            "device": self.device,
+            "threads": _blas_threads(),
+        }
 
     layered = True
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
-                         bidirectional=False):
+    def sequence_forward(
+        self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         if layers.is_layered(num_layers, bidirectional):
-            x, lengths, _, _ = layers.check_layered_inputs(cell, params, x, lengths, state, activation,
-                                                           num_layers, bidirectional)
-            y, final, _ = layers.forward(sequence.forward, cell, params, x, lengths, state, activation,
-                                         num_layers, bidirectional)
+            x, lengths, _, _ = layers.check_layered_inputs(
+                cell, params, x, lengths, state, activation, num_layers, bidirectional
+            )
+            y, final, _ = layers.forward(
+                sequence.forward, cell, params, x, lengths, state, activation, num_layers, bidirectional
+            )
             return y, final
         x, lengths, _ = check_sequence_inputs(cell, params, x, lengths, state, activation)
         y, final, _ = sequence.forward(cell, params, x, lengths, state, activation)
         return y, final
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
-                          bidirectional=False):
+    def sequence_backward(
+        self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         if layers.is_layered(num_layers, bidirectional):
-            x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, state, activation,
-                                                               num_layers, bidirectional)
-            dy, dfinal = layers.check_layered_cotangents(cell, dy, dfinal, *x.shape[:2], H, dtype, num_layers,
-                                                         bidirectional)
-            _, _, tape = layers.forward(sequence.forward, cell, params, x, lengths, state, activation,
-                                        num_layers, bidirectional)
+            x, lengths, dtype, H = layers.check_layered_inputs(
+                cell, params, x, lengths, state, activation, num_layers, bidirectional
+            )
+            dy, dfinal = layers.check_layered_cotangents(
+                cell, dy, dfinal, *x.shape[:2], H, dtype, num_layers, bidirectional
+            )
+            _, _, tape = layers.forward(
+                sequence.forward, cell, params, x, lengths, state, activation, num_layers, bidirectional
+            )
             return layers.backward(sequence.backward, tape, dy, dfinal, H)
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         dy, dfinal = check_sequence_cotangents(cell, dy, dfinal, *x.shape[:2], params["W_h"].shape[0], dtype)
@@ -77,16 +90,20 @@ class NumpyBackend(Backend):
         _, cache = tree.forward(cell, params, x_leaves, trees)
         return tree.backward(cache, dstates)
 
-    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
-                       bidirectional=False):
+    def sequence_timer(
+        self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1, bidirectional=False
+    ):
         if layers.is_layered(num_layers, bidirectional):
             from .layered import sequence_timer as layered_timer
+
             return layered_timer(cell, params, x, lengths, backward, activation, num_layers, bidirectional)
         from .bench import sequence_timer
+
         return sequence_timer(cell, params, x, lengths, backward, activation)
 
     def tree_timer(self, cell, params, x_leaves, trees, backward=False):
         from .bench import tree_timer
+
         return tree_timer(cell, params, x_leaves, trees, backward)
 
     #: ``pack``: the ragged loop (LSTM; :mod:`.sequence`): each step runs on the rows still running.

@@ -5,6 +5,7 @@ small function with its own backward pass (pooling and loss are module-level
 helpers that the tests check on their own), and the optimizer is the shared
 formula of :mod:`rnnbench.optim`, never a hand-rolled variant.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -111,8 +112,10 @@ class NumpyModel(Trainable):
             loss, doutputs = loss_and_doutputs(self.spec.loss, outputs, targets)
         # pooled is [B,H], or [B,T,H] for steps: the head is the same map at every position
         H, C = self.params["head.W"].shape
-        grads = {"head.W": pooled.reshape(-1, H).T @ doutputs.reshape(-1, C),
-                 "head.b": doutputs.reshape(-1, C).sum(axis=0)}
+        grads = {
+            "head.W": pooled.reshape(-1, H).T @ doutputs.reshape(-1, C),
+            "head.b": doutputs.reshape(-1, C).sum(axis=0),
+        }
         dpooled = doutputs @ self.params["head.W"].T
         if masks is not None:
             dpooled = dpooled * masks["head"]
@@ -136,11 +139,19 @@ class NumpyModel(Trainable):
         """
         spec = self.spec
         if spec.layered:
-            y, _, cache = layers.forward(sequence.forward, spec.cell, encoder_params(self.params), x, lengths, None,
-                                         spec.activation, spec.num_layers, spec.bidirectional)
+            y, _, cache = layers.forward(
+                sequence.forward,
+                spec.cell,
+                encoder_params(self.params),
+                x,
+                lengths,
+                None,
+                spec.activation,
+                spec.num_layers,
+                spec.bidirectional,
+            )
         else:
-            y, _, cache = sequence.forward(spec.cell, encoder_params(self.params), x, lengths, None,
-                                           spec.activation)
+            y, _, cache = sequence.forward(spec.cell, encoder_params(self.params), x, lengths, None, spec.activation)
         pooled, pool_index = _pool_forward(spec.pooling, y, lengths, self._backward_half)
         if head_mask is not None:
             pooled = pooled * head_mask
@@ -203,8 +214,9 @@ def _pool_forward(kind: str, y: np.ndarray, lengths: np.ndarray, backward_half=N
     raise RnnbenchError(f"unknown pooling {kind!r}")
 
 
-def _pool_backward(kind: str, dpooled: np.ndarray, lengths: np.ndarray, steps: int, index,
-                   backward_half=None) -> np.ndarray:
+def _pool_backward(
+    kind: str, dpooled: np.ndarray, lengths: np.ndarray, steps: int, index, backward_half=None
+) -> np.ndarray:
     """The gradient ``dy [B,T,H]`` of :func:`_pool_forward`; zero at padded steps."""
     if kind == "last" and backward_half is not None:
         B, H = dpooled.shape

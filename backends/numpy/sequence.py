@@ -37,6 +37,7 @@ still running alone (a prefix of the batch), as torch's packed sequences do, and
 copies the finished rows' states; the numbers are the masked loop's. The NumPy
 model's ``padding="pack"`` sorts its batches so (``bench --suite lengths``).
 """
+
 from __future__ import annotations
 
 import threading
@@ -83,6 +84,7 @@ def backward(cache, dy, dfinal, state_grads=None):
 
 
 # ---------------------------------------------------------------- shared parts
+
 
 def _buffer(shape, dtype):
     """An uninitialised array, reusing a recycled one of the same shape and dtype if any."""
@@ -197,6 +199,7 @@ def _projection(xt, W_x, bias):
 
 # ------------------------------------------------------------------------- rnn
 
+
 def _rnn_forward(params, x, lengths, state, activation):
     B, T, D = x.shape
     W_h = params["W_h"]
@@ -219,8 +222,17 @@ def _rnn_forward(params, x, lengths, state, activation):
         idle = _idle_rows(lengths, min_length, t)
         if idle is not None:
             np.copyto(hs[t + 1], hs[t], where=idle)
-    cache = dict(cell="rnn", activation=activation, params=params, xt=xt, lengths=lengths,
-                 min_length=min_length, hs=hs, has_state=state is not None, buffers=("xt", "hs"))
+    cache = dict(
+        cell="rnn",
+        activation=activation,
+        params=params,
+        xt=xt,
+        lengths=lengths,
+        min_length=min_length,
+        hs=hs,
+        has_state=state is not None,
+        buffers=("xt", "hs"),
+    )
     _recycle(pre)
     return _outputs(hs, lengths, min_length), {"h": hs[T].copy()}, cache
 
@@ -266,7 +278,7 @@ def _rnn_backward(cache, dy, dfinal, state_grads=None):
 # ------------------------------------------------------------------------ lstm
 
 #: Work on this many floats of gate values at a time when precomputing local slopes (fits in cache).
-_SLOPE_CHUNK = 2 ** 19
+_SLOPE_CHUNK = 2**19
 
 
 def _lstm_forward(params, x, lengths, state, activation):
@@ -276,9 +288,9 @@ def _lstm_forward(params, x, lengths, state, activation):
     # sigmoid(a) = 0.5 * tanh(0.5 a) + 0.5: pre-scale the i, f, o columns by 0.5,
     # then per step one tanh over all gates and one affine map (scale, offset).
     scale = np.full(4 * H, 0.5, dtype)
-    scale[2 * H:3 * H] = 1.0
+    scale[2 * H : 3 * H] = 1.0
     offset = np.full(4 * H, 0.5, dtype)
-    offset[2 * H:3 * H] = 0.0
+    offset[2 * H : 3 * H] = 0.0
     W_h_scaled = params["W_h"] * scale
     xt = _time_major(x)
     # acts: pre-activations, then in place the gate values (i, f, o sigmoid; g tanh).
@@ -300,7 +312,7 @@ def _lstm_forward(params, x, lengths, state, activation):
         np.tanh(a, out=a)
         a *= scale
         a += offset
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
         c = cs[t + 1, :n]
         np.multiply(f, cs[t, :n], out=c)
         np.multiply(i, g, out=ig[:n])
@@ -315,9 +327,20 @@ def _lstm_forward(params, x, lengths, state, activation):
         if idle is not None:
             np.copyto(cs[t + 1], cs[t], where=idle)
             np.copyto(hs[t + 1], hs[t], where=idle)
-    cache = dict(cell="lstm", params=params, xt=xt, lengths=lengths, min_length=min_length, running=running,
-                 acts=acts, hs=hs, cs=cs, tanh_cs=tanh_cs, has_state=state is not None,
-                 buffers=("xt", "acts", "hs", "cs", "tanh_cs"))
+    cache = dict(
+        cell="lstm",
+        params=params,
+        xt=xt,
+        lengths=lengths,
+        min_length=min_length,
+        running=running,
+        acts=acts,
+        hs=hs,
+        cs=cs,
+        tanh_cs=tanh_cs,
+        has_state=state is not None,
+        buffers=("xt", "acts", "hs", "cs", "tanh_cs"),
+    )
     final = {"h": hs[T].copy(), "c": cs[T].copy()}
     return _outputs(hs, lengths, min_length), final, cache
 
@@ -333,11 +356,11 @@ def _lstm_slopes(acts, cs, tanh_cs, start, stop, slopes, cell_slope):
     """
     H = cs.shape[2]
     a = acts[start:stop]
-    i, g, o = a[..., :H], a[..., 2 * H:3 * H], a[..., 3 * H:]
-    si, sf, sg, so = slopes[..., :H], slopes[..., H:2 * H], slopes[..., 2 * H:3 * H], slopes[..., 3 * H:]
+    i, g, o = a[..., :H], a[..., 2 * H : 3 * H], a[..., 3 * H :]
+    si, sf, sg, so = slopes[..., :H], slopes[..., H : 2 * H], slopes[..., 2 * H : 3 * H], slopes[..., 3 * H :]
     tanh_c = tanh_cs[start:stop]
-    np.subtract(1, a[..., :2 * H], out=slopes[..., :2 * H])  # i(1-i), f(1-f)
-    slopes[..., :2 * H] *= a[..., :2 * H]
+    np.subtract(1, a[..., : 2 * H], out=slopes[..., : 2 * H])  # i(1-i), f(1-f)
+    slopes[..., : 2 * H] *= a[..., : 2 * H]
     si *= g
     sf *= cs[start:stop]
     np.subtract(1, o, out=so)
@@ -374,7 +397,7 @@ def _lstm_backward(cache, dy, dfinal, state_grads=None):
     for t in range(T - 1, -1, -1):
         if t < start:
             start = max(0, t + 1 - chunk)
-            _lstm_slopes(acts, cs, tanh_cs, start, t + 1, dgates[start:t + 1], cell_slopes[:t + 1 - start])
+            _lstm_slopes(acts, cs, tanh_cs, start, t + 1, dgates[start : t + 1], cell_slopes[: t + 1 - start])
         n = B if running is None else int(running[t])  # the ragged loop: rows [:n] ran this step
         idle = None if running is not None else _idle_rows(lengths, min_length, t)
         if running is None:
@@ -387,7 +410,7 @@ def _lstm_backward(cache, dy, dfinal, state_grads=None):
         np.add(dc[:n], tmp[:n], out=dc_total[:n])
         d4 = gates4[t, :n]
         np.multiply(d4[:, :3], dc_total[:n, None, :], out=d4[:, :3])  # i, f, g
-        np.multiply(d4[:, 3], dh[:n], out=d4[:, 3])                       # o
+        np.multiply(d4[:, 3], dh[:n], out=d4[:, 3])  # o
         d = dgates[t]
         if n < B:
             d[n:] = 0
@@ -396,7 +419,7 @@ def _lstm_backward(cache, dy, dfinal, state_grads=None):
         if idle is not None:
             np.copyto(d, 0, where=idle)
         np.matmul(d[:n], W_h_t, out=dh_prev[:n])
-        np.multiply(dc_total[:n], acts[t, :n, H:2 * H], out=dc_prev[:n])
+        np.multiply(dc_total[:n], acts[t, :n, H : 2 * H], out=dc_prev[:n])
         if idle is not None:
             np.copyto(dh_prev, dh, where=idle)
             np.copyto(dc_prev, dc, where=idle)
@@ -414,12 +437,13 @@ def _lstm_backward(cache, dy, dfinal, state_grads=None):
 
 # ------------------------------------------------------------------------- gru
 
+
 def _gru_forward(params, x, lengths, state, activation):
     B, T, D = x.shape
     H = params["W_h"].shape[0]
     dtype = params["W_h"].dtype
     scale = np.ones(3 * H, dtype)
-    scale[:2 * H] = 0.5  # r and z are sigmoids: fold the 0.5 of 0.5*tanh(0.5a)+0.5 in
+    scale[: 2 * H] = 0.5  # r and z are sigmoids: fold the 0.5 of 0.5*tanh(0.5a)+0.5 in
     W_h_scaled = params["W_h"] * scale
     b_h_scaled = params["b_h"] * scale
     xt = _time_major(x)
@@ -435,13 +459,13 @@ def _gru_forward(params, x, lengths, state, activation):
         a, rec = acts[t], recurrents[t]
         np.matmul(hs[t], W_h_scaled, out=rec)
         rec += b_h_scaled
-        sig = a[:, :2 * H]
-        sig += rec[:, :2 * H]
+        sig = a[:, : 2 * H]
+        sig += rec[:, : 2 * H]
         np.tanh(sig, out=sig)
         sig *= 0.5
         sig += 0.5
-        r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-        np.multiply(r, rec[:, 2 * H:], out=tmp)
+        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
+        np.multiply(r, rec[:, 2 * H :], out=tmp)
         n += tmp
         np.tanh(n, out=n)
         # h' = (1 - z) * n + z * h = n + z * (h - n)
@@ -451,9 +475,18 @@ def _gru_forward(params, x, lengths, state, activation):
         idle = _idle_rows(lengths, min_length, t)
         if idle is not None:
             np.copyto(hs[t + 1], hs[t], where=idle)
-    cache = dict(cell="gru", params=params, xt=xt, lengths=lengths, min_length=min_length,
-                 acts=acts, recurrents=recurrents, hs=hs, has_state=state is not None,
-                 buffers=("xt", "acts", "recurrents", "hs"))
+    cache = dict(
+        cell="gru",
+        params=params,
+        xt=xt,
+        lengths=lengths,
+        min_length=min_length,
+        acts=acts,
+        recurrents=recurrents,
+        hs=hs,
+        has_state=state is not None,
+        buffers=("xt", "acts", "recurrents", "hs"),
+    )
     return _outputs(hs, lengths, min_length), {"h": hs[T].copy()}, cache
 
 
@@ -480,23 +513,23 @@ def _gru_backward(cache, dy, dfinal, state_grads=None):
         if state_grads is not None:
             state_grads[:, t] = dh
         a = acts[t]
-        r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+        r, z, n = a[:, :H], a[:, H : 2 * H], a[:, 2 * H :]
         d = d_rec[t]
-        dr, dz, dn_rec = d[:, :H], d[:, H:2 * H], d[:, 2 * H:]
+        dr, dz, dn_rec = d[:, :H], d[:, H : 2 * H], d[:, 2 * H :]
         dn = d_xn[t]
         np.subtract(hs[t], n, out=tmp)
-        np.multiply(dh, tmp, out=dz)                  # dz = dh * (h - n)
+        np.multiply(dh, tmp, out=dz)  # dz = dh * (h - n)
         np.subtract(1, z, out=tmp)
-        tmp *= dh                                     # dn (value) = dh * (1 - z)
+        tmp *= dh  # dn (value) = dh * (1 - z)
         np.multiply(n, n, out=slope)
         np.subtract(1, slope, out=slope)
-        np.multiply(tmp, slope, out=dn)               # through tanh
-        np.multiply(dn, recurrents[t, :, 2 * H:], out=dr)
+        np.multiply(tmp, slope, out=dn)  # through tanh
+        np.multiply(dn, recurrents[t, :, 2 * H :], out=dr)
         np.multiply(dn, r, out=dn_rec)
-        sig = a[:, :2 * H]
+        sig = a[:, : 2 * H]
         np.subtract(1, sig, out=sig_slope)
         sig_slope *= sig
-        d[:, :2 * H] *= sig_slope
+        d[:, : 2 * H] *= sig_slope
         if idle is not None:
             np.copyto(d, 0, where=idle)
             np.copyto(dn, 0, where=idle)
@@ -513,17 +546,22 @@ def _gru_backward(cache, dy, dfinal, state_grads=None):
     d_xn_flat = d_xn.reshape(T * B, H)
     W_x = params["W_x"]
     dW_x = np.empty_like(W_x)
-    np.matmul(x_flat.T, d_rec_flat[:, :2 * H], out=dW_x[:, :2 * H])
-    np.matmul(x_flat.T, d_xn_flat, out=dW_x[:, 2 * H:])
+    np.matmul(x_flat.T, d_rec_flat[:, : 2 * H], out=dW_x[:, : 2 * H])
+    np.matmul(x_flat.T, d_xn_flat, out=dW_x[:, 2 * H :])
     dx = _buffer((T, B, D), dtype)
     dx_flat = dx.reshape(T * B, D)
-    np.matmul(d_rec_flat[:, :2 * H], np.ascontiguousarray(W_x[:, :2 * H].T), out=dx_flat)
-    dx_flat += d_xn_flat @ np.ascontiguousarray(W_x[:, 2 * H:].T)
+    np.matmul(d_rec_flat[:, : 2 * H], np.ascontiguousarray(W_x[:, : 2 * H].T), out=dx_flat)
+    dx_flat += d_xn_flat @ np.ascontiguousarray(W_x[:, 2 * H :].T)
     db_h = d_rec_flat.sum(axis=0)
     db_x = db_h.copy()
-    db_x[2 * H:] = d_xn_flat.sum(axis=0)
-    grads = {"W_x": dW_x, "W_h": hs[:-1].reshape(T * B, H).T @ d_rec_flat, "b_x": db_x, "b_h": db_h,
-             "x": dx.transpose(1, 0, 2).copy()}
+    db_x[2 * H :] = d_xn_flat.sum(axis=0)
+    grads = {
+        "W_x": dW_x,
+        "W_h": hs[:-1].reshape(T * B, H).T @ d_rec_flat,
+        "b_x": db_x,
+        "b_h": db_h,
+        "x": dx.transpose(1, 0, 2).copy(),
+    }
     _recycle(d_rec, d_xn, dx)
     if cache["has_state"]:
         grads["h0"] = dh

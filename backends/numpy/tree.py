@@ -18,6 +18,7 @@ state is its input; treelstm (Tai et al. 2015, binary constituency) leaf
 internal ``[i, fl, fr, o, u] = [h_l, h_r] W + b``,
 ``c = σ(i) tanh(u) + σ(fl) c_l + σ(fr) c_r``, ``h = σ(o) tanh(c)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,13 +36,13 @@ class TreeCache:
 
     cell: str
     params: dict
-    x: np.ndarray           # [L, D]
+    x: np.ndarray  # [L, D]
     trees: TreeBatch
-    states: dict            # "h" (and "c") [N, H]
-    children: np.ndarray    # [h_left, h_right] of every internal node [N - L, 2H], gathered once by forward
-    gates: np.ndarray | None = None       # treelstm: activated i, fl, fr, o, u of internal nodes [N - L, 5H]
+    states: dict  # "h" (and "c") [N, H]
+    children: np.ndarray  # [h_left, h_right] of every internal node [N - L, 2H], gathered once by forward
+    gates: np.ndarray | None = None  # treelstm: activated i, fl, fr, o, u of internal nodes [N - L, 5H]
     leaf_gates: np.ndarray | None = None  # treelstm: activated i, o, u of leaves [L, 3H]
-    tanh_c: np.ndarray | None = None      # treelstm: tanh(c) of every node [N, H]
+    tanh_c: np.ndarray | None = None  # treelstm: tanh(c) of every node [N, H]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -113,8 +114,8 @@ def _recursive_forward(params, x, trees):
     h[:L] = x
     children = np.empty((trees.num_nodes - L, 2 * H), dtype=W.dtype)
     for level in trees.levels:
-        p = h[level.start:level.stop]
-        np.matmul(_gather_children(h, level, children[level.start - L:level.stop - L]), W, out=p)
+        p = h[level.start : level.stop]
+        np.matmul(_gather_children(h, level, children[level.start - L : level.stop - L]), W, out=p)
         p += b
         np.tanh(p, out=p)
     return {"h": h}, TreeCache("recursive", params, x, trees, {"h": h}, children)
@@ -127,11 +128,11 @@ def _recursive_backward(cache, dstates):
     dh = dstates["h"]
     dz = np.empty((cache.trees.num_nodes - L, H), dtype=W.dtype)  # pre-tanh gradient of every internal node
     for level in reversed(cache.trees.levels):
-        p = h[level.start:level.stop]
-        dz_level = dz[level.start - L:level.stop - L]
-        np.multiply(dh[level.start:level.stop], 1.0 - p * p, out=dz_level)
+        p = h[level.start : level.stop]
+        dz_level = dz[level.start - L : level.stop - L]
+        np.multiply(dh[level.start : level.stop], 1.0 - p * p, out=dz_level)
         dleft, dright = _children_grads(dz_level, W, H)
-        dh[level.left] += dleft    # ids distinct within a level: see the module docstring
+        dh[level.left] += dleft  # ids distinct within a level: see the module docstring
         dh[level.right] += dright
     # The weight gradient needs no level order: one GEMM over every internal node.
     return {"W": cache.children.T @ dz, "b": dz.sum(axis=0), "x": dh[:L].copy()}
@@ -157,27 +158,27 @@ def _treelstm_forward(params, x, trees):
 
     leaf_gates = x @ W_leaf
     leaf_gates += b_leaf
-    _sigmoid_(leaf_gates[:, :2 * H])                                # i, o
-    np.tanh(leaf_gates[:, 2 * H:], out=leaf_gates[:, 2 * H:])       # u
-    np.multiply(leaf_gates[:, :H], leaf_gates[:, 2 * H:], out=c[:L])
+    _sigmoid_(leaf_gates[:, : 2 * H])  # i, o
+    np.tanh(leaf_gates[:, 2 * H :], out=leaf_gates[:, 2 * H :])  # u
+    np.multiply(leaf_gates[:, :H], leaf_gates[:, 2 * H :], out=c[:L])
     np.tanh(c[:L], out=tanh_c[:L])
-    np.multiply(leaf_gates[:, H:2 * H], tanh_c[:L], out=h[:L])
+    np.multiply(leaf_gates[:, H : 2 * H], tanh_c[:L], out=h[:L])
 
     gates = np.empty((N - L, 5 * H), dtype=dtype)
     children = np.empty((N - L, 2 * H), dtype=dtype)
     for level in trees.levels:
         s = slice(level.start, level.stop)
-        g = gates[level.start - L:level.stop - L]
-        np.matmul(_gather_children(h, level, children[level.start - L:level.stop - L]), W, out=g)
+        g = gates[level.start - L : level.stop - L]
+        np.matmul(_gather_children(h, level, children[level.start - L : level.stop - L]), W, out=g)
         g += b
-        _sigmoid_(g[:, :4 * H])                     # i, fl, fr, o
-        np.tanh(g[:, 4 * H:], out=g[:, 4 * H:])     # u
+        _sigmoid_(g[:, : 4 * H])  # i, fl, fr, o
+        np.tanh(g[:, 4 * H :], out=g[:, 4 * H :])  # u
         c_level = c[s]
-        np.multiply(g[:, :H], g[:, 4 * H:], out=c_level)
-        c_level += g[:, H:2 * H] * c[level.left]
-        c_level += g[:, 2 * H:3 * H] * c[level.right]
+        np.multiply(g[:, :H], g[:, 4 * H :], out=c_level)
+        c_level += g[:, H : 2 * H] * c[level.left]
+        c_level += g[:, 2 * H : 3 * H] * c[level.right]
         np.tanh(c_level, out=tanh_c[s])
-        np.multiply(g[:, 3 * H:4 * H], tanh_c[s], out=h[s])
+        np.multiply(g[:, 3 * H : 4 * H], tanh_c[s], out=h[s])
     states = {"h": h, "c": c}
     return states, TreeCache("treelstm", params, x, trees, states, children, gates, leaf_gates, tanh_c)
 
@@ -192,28 +193,33 @@ def _treelstm_backward(cache, dstates):
     dz = np.empty_like(cache.gates)  # pre-activation gradients of every internal node, blocks i, fl, fr, o, u
     for level in reversed(trees.levels):
         s = slice(level.start, level.stop)
-        g = cache.gates[level.start - L:level.stop - L]
-        i, fl, fr, o, u = (g[:, k * H:(k + 1) * H] for k in range(5))
-        d = dz[level.start - L:level.stop - L]
+        g = cache.gates[level.start - L : level.stop - L]
+        i, fl, fr, o, u = (g[:, k * H : (k + 1) * H] for k in range(5))
+        d = dz[level.start - L : level.stop - L]
         dc_total = dc[s] + dh[s] * o * (1.0 - tanh_c[s] ** 2)
         np.multiply(dc_total * u, i * (1.0 - i), out=d[:, :H])
-        np.multiply(dc_total * c[level.left], fl * (1.0 - fl), out=d[:, H:2 * H])
-        np.multiply(dc_total * c[level.right], fr * (1.0 - fr), out=d[:, 2 * H:3 * H])
-        np.multiply(dh[s] * tanh_c[s], o * (1.0 - o), out=d[:, 3 * H:4 * H])
-        np.multiply(dc_total * i, 1.0 - u * u, out=d[:, 4 * H:])
+        np.multiply(dc_total * c[level.left], fl * (1.0 - fl), out=d[:, H : 2 * H])
+        np.multiply(dc_total * c[level.right], fr * (1.0 - fr), out=d[:, 2 * H : 3 * H])
+        np.multiply(dh[s] * tanh_c[s], o * (1.0 - o), out=d[:, 3 * H : 4 * H])
+        np.multiply(dc_total * i, 1.0 - u * u, out=d[:, 4 * H :])
         dleft, dright = _children_grads(d, W, H)
-        dh[level.left] += dleft    # ids distinct within a level: see the module docstring
+        dh[level.left] += dleft  # ids distinct within a level: see the module docstring
         dh[level.right] += dright
         dc[level.left] += dc_total * fl
         dc[level.right] += dc_total * fr
 
     g = cache.leaf_gates
-    i, o, u = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
+    i, o, u = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
     dc_total = dc[:L] + dh[:L] * o * (1.0 - tanh_c[:L] ** 2)
     dz_leaf = np.empty_like(g)  # blocks i, o, u
     np.multiply(dc_total * u, i * (1.0 - i), out=dz_leaf[:, :H])
-    np.multiply(dh[:L] * tanh_c[:L], o * (1.0 - o), out=dz_leaf[:, H:2 * H])
-    np.multiply(dc_total * i, 1.0 - u * u, out=dz_leaf[:, 2 * H:])
+    np.multiply(dh[:L] * tanh_c[:L], o * (1.0 - o), out=dz_leaf[:, H : 2 * H])
+    np.multiply(dc_total * i, 1.0 - u * u, out=dz_leaf[:, 2 * H :])
     # Weight gradients need no level order: one GEMM over every internal node, one over every leaf.
-    return {"W_leaf": cache.x.T @ dz_leaf, "b_leaf": dz_leaf.sum(axis=0),
-            "W": cache.children.T @ dz, "b": dz.sum(axis=0), "x": dz_leaf @ params["W_leaf"].T}
+    return {
+        "W_leaf": cache.x.T @ dz_leaf,
+        "b_leaf": dz_leaf.sum(axis=0),
+        "W": cache.children.T @ dz,
+        "b": dz.sum(axis=0),
+        "x": dz_leaf @ params["W_leaf"].T,
+    }

@@ -5,6 +5,7 @@ the head, loss, L2 and update are the sequence model's own helpers and the
 shared :mod:`rnnbench.optim` formulas, so the two model kinds differ only in
 what the head reads: every node's state instead of a pooled sequence.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,6 +11,7 @@ NumPy goes in and comes out; tensors never leave. Gradients come from one
 ``GradientTape`` per call with the upstream gradients as ``output_gradients``.
 Tree cells run level by level (:mod:`.tree`) in every impl.
 """
+
 from __future__ import annotations
 
 import functools
@@ -56,23 +57,33 @@ class TensorflowBackend(Backend):
         import keras
 
         configured = tf.config.threading.get_intra_op_parallelism_threads()
-        return {"framework": "tensorflow", "version": tf.__version__, "keras_version": keras.__version__,
-                "impl": self.impl, "device": self.device, "tf_device": self._tf_device,
-                # 0 means TensorFlow's default: one thread per schedulable core.
-                "threads": configured or _schedulable_cores(),
-                "threads_requested": self.threads,
-                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or _schedulable_cores()}
+        return {
+            "framework": "tensorflow",
+            "version": tf.__version__,
+            "keras_version": keras.__version__,
+            "impl": self.impl,
+            "device": self.device,
+            "tf_device": self._tf_device,
+            # 0 means TensorFlow's default: one thread per schedulable core.
+            "threads": configured or _schedulable_cores(),
+            "threads_requested": self.threads,
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads() or _schedulable_cores(),
+        }
 
-    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
-                       bidirectional=False):
+    def sequence_timer(
+        self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1, bidirectional=False
+    ):
         if layers.is_layered(num_layers, bidirectional):
             from .layered import sequence_timer as layered_timer
+
             return layered_timer(self, cell, params, x, lengths, backward, activation, num_layers, bidirectional)
         from .bench import sequence_timer
+
         return sequence_timer(self, cell, params, x, lengths, backward, activation)
 
     def tree_timer(self, cell, params, x_leaves, trees, backward=False):
         from .bench import tree_timer
+
         return tree_timer(self, cell, params, x_leaves, trees, backward)
 
     has_bare_timer = True
@@ -80,10 +91,12 @@ class TensorflowBackend(Backend):
 
     def bare_sequence_timer(self, cell, params, x, backward=False):
         from .bench import bare_sequence_timer
+
         return bare_sequence_timer(self, cell, params, x, backward)
 
     def plain_train_step(self, spec, params):
         from .bench import plain_train_step
+
         return plain_train_step(self, spec, params)
 
     def build_model(self, spec, params):
@@ -101,8 +114,9 @@ class TensorflowBackend(Backend):
 
     layered = True
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
-                         bidirectional=False):
+    def sequence_forward(
+        self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         if layers.is_layered(num_layers, bidirectional):
             return self._layered(cell, params, x, lengths, state, activation, num_layers, bidirectional)
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
@@ -118,11 +132,13 @@ class TensorflowBackend(Backend):
             final["c"] = c.numpy()
         return y.numpy(), final
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
-                          bidirectional=False):
+    def sequence_backward(
+        self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         if layers.is_layered(num_layers, bidirectional):
-            return self._layered(cell, params, x, lengths, state, activation, num_layers, bidirectional,
-                                 backward=(dy, dfinal))
+            return self._layered(
+                cell, params, x, lengths, state, activation, num_layers, bidirectional, backward=(dy, dfinal)
+            )
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, T, _ = x.shape
         H = hidden_size(params)
@@ -137,8 +153,11 @@ class TensorflowBackend(Backend):
             _, vjp = self._sequence_functions(cell, activation, x.shape[2], H, dtype)
             with tf.device(self._tf_device):
                 args = self._sequence_args(cell, params, x, lengths, state, dtype)
-                upstream = (tf.constant(dy), tf.constant(dstate["h"]),
-                            tf.constant(dstate["c"]) if cell == "lstm" else None)
+                upstream = (
+                    tf.constant(dy),
+                    tf.constant(dstate["h"]),
+                    tf.constant(dstate["c"]) if cell == "lstm" else None,
+                )
                 grads = {k: v.numpy() for k, v in vjp(*args, *upstream).items()}
         if state is None:
             grads.pop("h0", None)
@@ -149,8 +168,9 @@ class TensorflowBackend(Backend):
 
     def _layered(self, cell, params, x, lengths, state, activation, num_layers, bidirectional, backward=None):
         """A stacked/bidirectional call (:mod:`.layered`): forward, or with ``backward=(dy, dfinal)`` the VJP."""
-        x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, state, activation, num_layers,
-                                                           bidirectional)
+        x, lengths, dtype, H = layers.check_layered_inputs(
+            cell, params, x, lengths, state, activation, num_layers, bidirectional
+        )
         B, T, D = x.shape
         keys = [p + k for _, _, p in layers.units(num_layers, bidirectional) for k in state_keys(cell)]
         initial = {k: (np.zeros((B, H), dtype) if state is None else np.array(state[k], dtype)) for k in keys}
@@ -169,13 +189,19 @@ class TensorflowBackend(Backend):
             return grads
         forward, vjp = self._layered_functions(cell, activation, D, H, dtype, num_layers, bidirectional)
         with tf.device(self._tf_device):
-            args = (tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)),
-                    {k: tf.constant(v) for k, v in initial.items()})
+            args = (
+                tensors(params, dtype),
+                tf.constant(x),
+                tf.constant(lengths.astype(np.int32)),
+                {k: tf.constant(v) for k, v in initial.items()},
+            )
             if backward is None:
                 y, final = forward(*args)
                 return y.numpy(), {k: v.numpy() for k, v in final.items()}
-            grads = {k: v.numpy() for k, v in vjp(*args, tf.constant(dy),
-                                                   {k: tf.constant(v) for k, v in dfinal.items()}).items()}
+            grads = {
+                k: v.numpy()
+                for k, v in vjp(*args, tf.constant(dy), {k: tf.constant(v) for k, v in dfinal.items()}).items()
+            }
         if state is None:
             grads = {k: v for k, v in grads.items() if k in params or k == "x"}
         return grads
@@ -187,19 +213,27 @@ class TensorflowBackend(Backend):
             from . import layered
 
             with tf.device(self._tf_device):
-                encode = layered.make_layered_encoder(self.impl, cell, activation, input_size, hidden_size, dtype,
-                                                      num_layers, bidirectional)
+                encode = layered.make_layered_encoder(
+                    self.impl, cell, activation, input_size, hidden_size, dtype, num_layers, bidirectional
+                )
             options = dict(reduce_retracing=True, jit_compile=(self.impl == "xla") or None)
-            self._functions[key] = (tf.function(functools.partial(_layered_forward, encode), **options),
-                                    tf.function(functools.partial(_layered_vjp, encode), **options))
+            self._functions[key] = (
+                tf.function(functools.partial(_layered_forward, encode), **options),
+                tf.function(functools.partial(_layered_vjp, encode), **options),
+            )
         return self._functions[key]
 
     def _sequence_args(self, cell, params, x, lengths, state, dtype):
         B, H = x.shape[0], hidden_size(params)
         initial = _initial_state(cell, state, B, H, dtype)
         c0 = tf.constant(initial["c"]) if cell == "lstm" else None
-        return (tensors(params, dtype), tf.constant(x), tf.constant(lengths.astype(np.int32)),
-                tf.constant(initial["h"]), c0)
+        return (
+            tensors(params, dtype),
+            tf.constant(x),
+            tf.constant(lengths.astype(np.int32)),
+            tf.constant(initial["h"]),
+            c0,
+        )
 
     def _sequence_functions(self, cell, activation, input_size, hidden_size, dtype):
         """``(forward, vjp)`` tf.functions for one configuration, built once and reused."""
@@ -229,15 +263,19 @@ class TensorflowBackend(Backend):
                 tape.watch(sources)
                 states = tree.forward(cell, sources["params"], sources["x"], trees)
             keys = sorted(states)
-            grads = tape.gradient([states[k] for k in keys], sources,
-                                  output_gradients=[tf.constant(upstream[k]) for k in keys],
-                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            grads = tape.gradient(
+                [states[k] for k in keys],
+                sources,
+                output_gradients=[tf.constant(upstream[k]) for k in keys],
+                unconnected_gradients=tf.UnconnectedGradients.ZERO,
+            )
             result = {k: v.numpy() for k, v in grads["params"].items()}
             result["x"] = grads["x"].numpy()
         return result
 
 
 # -- compiled functions --------------------------------------------------------------------------------
+
 
 def _compile_sequence(encode, cell, jit):
     """tf.functions for the forward pass and its vector-Jacobian product.
@@ -246,8 +284,10 @@ def _compile_sequence(encode, cell, jit):
     detector counts every configuration on its own instead of all together.
     """
     options = dict(reduce_retracing=True, jit_compile=jit or None)
-    return (tf.function(functools.partial(_sequence_forward, encode), **options),
-            tf.function(functools.partial(_sequence_vjp, encode, cell), **options))
+    return (
+        tf.function(functools.partial(_sequence_forward, encode), **options),
+        tf.function(functools.partial(_sequence_vjp, encode, cell), **options),
+    )
 
 
 def _sequence_forward(encode, params, x, lengths, h0, c0):
@@ -265,8 +305,9 @@ def _sequence_vjp(encode, cell, params, x, lengths, h0, c0, dy, dh, dc):
     if cell == "lstm":
         outputs.append(c)
         cotangents.append(dc)
-    grads = tape.gradient(outputs, sources, output_gradients=cotangents,
-                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    grads = tape.gradient(
+        outputs, sources, output_gradients=cotangents, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
     return {**grads.pop("params"), **grads}
 
 
@@ -280,9 +321,12 @@ def _layered_vjp(encode, params, x, lengths, h0, dy, dfinal):
         tape.watch(sources)
         y, final = encode(params, x, lengths, h0)
     keys = sorted(dfinal)
-    grads = tape.gradient([y] + [final[k] for k in keys], sources,
-                          output_gradients=[dy] + [dfinal[k] for k in keys],
-                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    grads = tape.gradient(
+        [y] + [final[k] for k in keys],
+        sources,
+        output_gradients=[dy] + [dfinal[k] for k in keys],
+        unconnected_gradients=tf.UnconnectedGradients.ZERO,
+    )
     result = {**grads["params"], "x": grads["x"]}
     result.update({f"{k}0": v for k, v in grads["h0"].items()})
     return result
@@ -290,9 +334,9 @@ def _layered_vjp(encode, params, x, lengths, h0, dy, dfinal):
 
 # -- helpers ---------------------------------------------------------------------------------------------
 
+
 def _initial_state(cell, state, B, H, dtype) -> dict:
-    return {k: (np.zeros((B, H), dtype) if state is None else np.array(state[k], dtype))
-            for k in state_keys(cell)}
+    return {k: (np.zeros((B, H), dtype) if state is None else np.array(state[k], dtype)) for k in state_keys(cell)}
 
 
 def _schedulable_cores() -> int:
@@ -320,7 +364,8 @@ def _set_intra_op_threads(threads) -> None:
         in_effect = current or f"the default ({_schedulable_cores()})"
         raise RnnbenchError(
             f"TensorFlow's runtime already started with {in_effect} intra-op threads; threads={n} must be "
-            "set before the first TensorFlow operation (use a fresh process for each thread count)") from exc
+            "set before the first TensorFlow operation (use a fresh process for each thread count)"
+        ) from exc
 
 
 def _resolve_device(device) -> str:
@@ -334,7 +379,10 @@ def _resolve_device(device) -> str:
     with quiet_native_stderr():
         gpus = tf.config.list_physical_devices("GPU")
     if index >= len(gpus):
-        why = "this TensorFlow build has no CUDA support" if not tf.test.is_built_with_cuda() \
+        why = (
+            "this TensorFlow build has no CUDA support"
+            if not tf.test.is_built_with_cuda()
             else f"TensorFlow sees {len(gpus)} GPU(s)"
+        )
         raise RnnbenchError(f"device {device!r} is not available to tensorflow: {why}")
     return f"/GPU:{index}"

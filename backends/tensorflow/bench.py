@@ -8,6 +8,7 @@ ends by materialising its smallest result on the host (``.numpy()`` waits for th
 work that produced it), after ``tf.experimental.sync_devices`` where the build has it,
 so the clock sees finished work on a GPU too.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,16 +45,19 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
             zeros = tf.zeros((B, H), dtype)
             upstream = (tf.constant(sequence_cotangent(B, T, H, dtype)), zeros, zeros if cell == "lstm" else None)
     if not backward:
+
         def run_forward():
             with tf.device(device):
                 _, h, _ = forward(*args)
             _finish(h)
+
         return run_forward
 
     def run_forward_backward():
         with tf.device(device):
             grads = vjp(*args, *upstream)
         _finish(_smallest(list(grads.values())))
+
     return run_forward_backward
 
 
@@ -75,23 +79,25 @@ def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
             dh = tf.constant(upstream["h"])
             dc = tf.constant(upstream["c"]) if cell == "treelstm" else tf.zeros([0, hidden], dtype)
     if not backward:
+
         def run_forward():
             with tf.device(device):
                 h, _ = forward(p, xt, *schedule)
             _finish(h)
+
         return run_forward
 
     def run_forward_backward():
         with tf.device(device):
             grads = vjp(p, xt, *schedule, dh, dc)
         _finish(_smallest(list(grads.values())))
+
     return run_forward_backward
 
 
 def _tree_functions(backend, cell, params, input_size, dtype):
     """``(forward, vjp)`` tf.functions with an input signature: one trace serves every TreeBatch."""
-    key = ("tree", cell, input_size, tuple(sorted((k, np.shape(v)) for k, v in params.items())),
-           np.dtype(dtype).name)
+    key = ("tree", cell, input_size, tuple(sorted((k, np.shape(v)) for k, v in params.items())), np.dtype(dtype).name)
     if key not in backend._functions:
         tf_dtype = tf.as_dtype(np.dtype(dtype))
         p_spec = {k: tf.TensorSpec(np.shape(v), tf_dtype) for k, v in params.items()}
@@ -101,7 +107,8 @@ def _tree_functions(backend, cell, params, input_size, dtype):
         state = tf.TensorSpec([None, hidden], tf_dtype)
         backend._functions[key] = (
             tf.function(functools.partial(_tree_forward, cell), input_signature=common),
-            tf.function(functools.partial(_tree_vjp, cell), input_signature=(*common, state, state)))
+            tf.function(functools.partial(_tree_vjp, cell), input_signature=(*common, state, state)),
+        )
     return backend._functions[key]
 
 
@@ -119,8 +126,9 @@ def _tree_vjp(cell, params, x, left, right, level_stops, dh, dc):
         tape.watch(sources)
         h, c = node_states(cell, params, x, left, right, level_stops, with_cells=True)
     outputs, cotangents = ([h, c], [dh, dc]) if cell == "treelstm" else ([h], [dh])
-    grads = tape.gradient(outputs, sources, output_gradients=cotangents,
-                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    grads = tape.gradient(
+        outputs, sources, output_gradients=cotangents, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
     return {**grads["params"], "x": grads["x"]}
 
 
@@ -154,6 +162,7 @@ def bare_sequence_timer(backend, cell, params, x, backward=False):
         with tf.device(device):
             out = forward_backward(xt) if backward else [forward(xt)]
         _finish(_smallest(out))
+
     run.method = f"keras.layers.{type(layer).__name__} in tf.function"
     return run
 
@@ -186,9 +195,10 @@ def plain_train_step(backend, spec, params):
         head.set_weights([np.asarray(params["head.W"]), np.asarray(params["head.b"])])
         opt = spec.optimizer
         clip = {"global_clipnorm": spec.clip_norm} if spec.clip_norm is not None else {}
-        model.compile(optimizer=keras.optimizers.Adam(opt.lr, beta_1=opt.beta1, beta_2=opt.beta2, epsilon=opt.eps,
-                                                      **clip),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.compile(
+            optimizer=keras.optimizers.Adam(opt.lr, beta_1=opt.beta1, beta_2=opt.beta2, epsilon=opt.eps, **clip),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
     device = backend._tf_device
 
     def step(batch):
@@ -196,6 +206,8 @@ def plain_train_step(backend, spec, params):
         with tf.device(device):
             return model.train_on_batch(inputs, targets)
 
-    step.method = (f"keras.Model: Embedding(mask_zero=True) + {layer.__name__} + masked mean + Dense, "
-                   "Adam(global_clipnorm), train_on_batch")
+    step.method = (
+        f"keras.Model: Embedding(mask_zero=True) + {layer.__name__} + masked mean + Dense, "
+        "Adam(global_clipnorm), train_on_batch"
+    )
     return step

@@ -18,6 +18,7 @@ gradients: the gradient of the Keras weights, passed through
 The converters run on NumPy arrays and, through :func:`to_keras_tensors`, on
 TensorFlow tensors inside a ``GradientTape`` (so the tape maps gradients back).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -89,8 +90,9 @@ def from_keras_weights(cell: str, weights) -> dict:
     if cell not in KERAS_LAYERS:
         raise RnnbenchError(f"no Keras layer for cell {cell!r}; valid: {', '.join(KERAS_LAYERS)}")
     if len(weights) != 3:
-        raise RnnbenchError(f"a Keras {KERAS_LAYERS[cell]} with bias has 3 weights "
-                            f"(kernel, recurrent_kernel, bias), got {len(weights)}")
+        raise RnnbenchError(
+            f"a Keras {KERAS_LAYERS[cell]} with bias has 3 weights (kernel, recurrent_kernel, bias), got {len(weights)}"
+        )
     kernel, recurrent, bias = (np.asarray(w) for w in weights)
     if cell != "gru":
         return {"W_x": kernel.copy(), "W_h": recurrent.copy(), "b": bias.copy()}
@@ -98,11 +100,16 @@ def from_keras_weights(cell: str, weights) -> dict:
         raise RnnbenchError(
             f"GRU bias of shape {bias.shape} is Keras GRU(reset_after=False), which applies the reset "
             "gate before the recurrent matmul: a different function from the canonical GRU; "
-            "only reset_after=True (bias shape (2, 3H)) converts")
+            "only reset_after=True (bias shape (2, 3H)) converts"
+        )
     order = _GRU_CANONICAL_FROM_KERAS
     xp = _NumpyArrays
-    return {"W_x": _reorder(kernel, order, xp), "W_h": _reorder(recurrent, order, xp),
-            "b_x": _reorder(bias[0], order, xp), "b_h": _reorder(bias[1], order, xp)}
+    return {
+        "W_x": _reorder(kernel, order, xp),
+        "W_h": _reorder(recurrent, order, xp),
+        "b_x": _reorder(bias[0], order, xp),
+        "b_h": _reorder(bias[1], order, xp),
+    }
 
 
 def cell_of_keras_layer(layer) -> tuple[str, str]:
@@ -125,7 +132,8 @@ def cell_of_keras_layer(layer) -> tuple[str, str]:
     if cell == "gru" and not layer.reset_after:
         raise RnnbenchError(
             "Keras GRU(reset_after=False) applies the reset gate before the recurrent matmul: a different "
-            "function from the canonical GRU; use reset_after=True")
+            "function from the canonical GRU; use reset_after=True"
+        )
     return cell, activation
 
 
@@ -137,12 +145,15 @@ def from_keras_layer(layer) -> tuple[str, str, dict]:
 
 # -- stacked and bidirectional layers (docs/design.md §2.6) ----------------------------------------------
 
+
 def to_keras_layered_weights(cell: str, params: dict, num_layers: int, bidirectional: bool) -> list:
     """Canonical units -> one ``set_weights`` list per Keras layer (a ``Bidirectional`` takes forward then backward)."""
     from rnnbench.layers import directions, unit_params
 
-    return [[w for d in directions(bidirectional) for w in to_keras_weights(cell, unit_params(params, f"l{i}.{d}."))]
-            for i in range(num_layers)]
+    return [
+        [w for d in directions(bidirectional) for w in to_keras_weights(cell, unit_params(params, f"l{i}.{d}."))]
+        for i in range(num_layers)
+    ]
 
 
 def from_keras_layered(layers) -> tuple[str, str, dict]:

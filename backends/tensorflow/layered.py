@@ -12,6 +12,7 @@ canonical units (``l0.fw.W_x`` ...), ``h0`` and ``final`` dicts by prefixed stat
   direction reads ``tf.reverse_sequence`` of its input (reversed within each length)
   and its outputs are reversed back the same way.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -44,8 +45,9 @@ def make_layered_encoder(impl, cell, activation, input_size, hidden_size, dtype,
     """The layered encoder of ``impl`` for one configuration (builds Keras layers for native)."""
     if impl == "native":
         return _native_encoder(cell, activation, input_size, hidden_size, dtype, num_layers, bidirectional)
-    return _composed_encoder(sequence.make_encoder(impl, cell, activation, None, hidden_size, dtype), cell,
-                             num_layers, bidirectional)
+    return _composed_encoder(
+        sequence.make_encoder(impl, cell, activation, None, hidden_size, dtype), cell, num_layers, bidirectional
+    )
 
 
 def _composed_encoder(unit_encode, cell, num_layers, bidirectional):
@@ -54,8 +56,7 @@ def _composed_encoder(unit_encode, cell, num_layers, bidirectional):
 
     def encode(params, x, lengths, h0):
         def run_unit(prefix, unit_x):
-            y, h, c = unit_encode(unit_params(params, prefix), unit_x, lengths, h0[prefix + "h"],
-                                  h0.get(prefix + "c"))
+            y, h, c = unit_encode(unit_params(params, prefix), unit_x, lengths, h0[prefix + "h"], h0.get(prefix + "c"))
             return y, ({"h": h, "c": c} if "c" in keys else {"h": h})
 
         return compose(TensorflowLayerOps(lengths), run_unit, x, num_layers, bidirectional)
@@ -108,12 +109,16 @@ def _native_encoder(cell, activation, input_size, hidden_size, dtype, num_layers
 
 
 def zero_states(cell, num_layers, bidirectional, batch, hidden, dtype) -> dict:
-    return {p + k: tf.zeros([batch, hidden], dtype) for _, _, p in units(num_layers, bidirectional)
-            for k in state_keys(cell)}
+    return {
+        p + k: tf.zeros([batch, hidden], dtype)
+        for _, _, p in units(num_layers, bidirectional)
+        for k in state_keys(cell)
+    }
 
 
-def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
-                   bidirectional=False):
+def sequence_timer(
+    backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1, bidirectional=False
+):
     """As :func:`.bench.sequence_timer` for a layered encoder: the backend's traced functions, tensors made once."""
     import numpy as np
 
@@ -122,8 +127,9 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
 
     from .tensors import tensors
 
-    x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, None, activation, num_layers,
-                                                       bidirectional)
+    x, lengths, dtype, H = layers.check_layered_inputs(
+        cell, params, x, lengths, None, activation, num_layers, bidirectional
+    )
     B, T, D = x.shape
     forward, vjp = backend._layered_functions(cell, activation, D, H, dtype, num_layers, bidirectional)
     device = backend._tf_device
@@ -134,16 +140,19 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
             dy = tf.constant(sequence_cotangent(B, T, layers.output_size(H, bidirectional), dtype))
             dfinal = {k: tf.zeros_like(v) for k, v in states.items()}
     if not backward:
+
         def run_forward():
             with tf.device(device):
                 _, final = forward(*args)
             _finish(final)
+
         return run_forward
 
     def run_forward_backward():
         with tf.device(device):
             grads = vjp(*args, dy, dfinal)
         _finish(grads)
+
     return run_forward_backward
 
 

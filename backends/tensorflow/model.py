@@ -8,6 +8,7 @@ seed, data and initial weights give the NumPy model's loss curve. A train step
 gradient-flow diagnostic runs eagerly, step by step, since neither a fused
 layer nor a ``while_loop`` lets a tape see each step's state.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,8 +45,9 @@ def init_variables(model, spec, params: dict, backend) -> None:
     TrainableModel.__init__(model, spec, params)
     model._device = backend._tf_device
     with tf.device(model._device):
-        model._vars = {k: tf.Variable(np.array(v, dtype=model.dtype), name=k.replace(".", "_"))
-                       for k, v in params.items()}
+        model._vars = {
+            k: tf.Variable(np.array(v, dtype=model.dtype), name=k.replace(".", "_")) for k, v in params.items()
+        }
         slots = init_state(spec, model._vars, lambda v: tf.Variable(tf.zeros_like(v)))
         model._step = tf.Variable(tf.zeros([], model.dtype))
         model._slots = {name: slot for name, slot in slots.items() if name != "t"}
@@ -60,8 +62,9 @@ class TensorflowModel(TrainableModel):
             if spec.layered:
                 self._encode = _layered_model_encoder(backend.impl, spec, self.dtype)
             else:
-                self._encode = sequence.make_encoder(backend.impl, spec.cell, spec.activation,
-                                                     spec.encoder_input_size, spec.hidden_size, self.dtype)
+                self._encode = sequence.make_encoder(
+                    backend.impl, spec.cell, spec.activation, spec.encoder_input_size, spec.hidden_size, self.dtype
+                )
         options = dict(reduce_retracing=True, jit_compile=(backend.impl == "xla") or None)
         # partials, not bound methods: TensorFlow's retracing detector counts each model apart.
         self._train_fn = tf.function(functools.partial(_train_step, self), **options)
@@ -135,6 +138,7 @@ def _mask_tensors(masks):
 
 # -- the computation (traced by tf.function; ``model`` is bound by functools.partial) ---------------
 
+
 def _outputs(model, params, inputs, lengths, masks=None):
     """Logits ``[B, C]``: embed, encode from a zero state, pool over real steps, project.
 
@@ -161,12 +165,19 @@ def _layered_model_encoder(impl, spec, dtype):
     """The stacked/bidirectional encoder (:mod:`.layered`) behind the single-layer signature, from zero states."""
     from .layered import make_layered_encoder, zero_states
 
-    encode = make_layered_encoder(impl, spec.cell, spec.activation, spec.encoder_input_size, spec.hidden_size,
-                                  dtype, spec.num_layers, spec.bidirectional)
+    encode = make_layered_encoder(
+        impl,
+        spec.cell,
+        spec.activation,
+        spec.encoder_input_size,
+        spec.hidden_size,
+        dtype,
+        spec.num_layers,
+        spec.bidirectional,
+    )
 
     def run(params, x, lengths, h0, c0=None):
-        zeros = zero_states(spec.cell, spec.num_layers, spec.bidirectional, tf.shape(x)[0], spec.hidden_size,
-                            x.dtype)
+        zeros = zero_states(spec.cell, spec.num_layers, spec.bidirectional, tf.shape(x)[0], spec.hidden_size, x.dtype)
         y, _ = encode(params, x, lengths, zeros)
         return y, None, None
 

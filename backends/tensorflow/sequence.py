@@ -13,6 +13,7 @@ converted from canonical tensors inside the tape, so gradients flow back to
 the canonical names with no second conversion. ``loop`` is an explicit
 ``tf.while_loop`` over steps that freezes finished sequences.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -54,8 +55,9 @@ def _native_encoder(layer, cell):
         mask = tf.sequence_mask(tf.maximum(lengths, 1), steps)
         initial = [h0, c0] if cell == "lstm" else [h0]
         frozen = [v.value for v in layer.non_trainable_variables]
-        outputs, _ = layer.stateless_call(convert.to_keras_tensors(cell, params), frozen, x,
-                                          mask=mask, initial_state=initial)
+        outputs, _ = layer.stateless_call(
+            convert.to_keras_tensors(cell, params), frozen, x, mask=mask, initial_state=initial
+        )
         y, h = outputs[0], outputs[1]
         # Keras repeats the last output at masked steps; the contract has zeros there.
         y = tf.where(tf.sequence_mask(lengths, steps)[:, :, None], y, tf.zeros_like(y))
@@ -87,9 +89,9 @@ def _loop_encoder(cell, activation):
             outputs = outputs.write(t, tf.where(running, h_new, tf.zeros_like(h_new)))
             return t + 1, h, c, outputs
 
-        _, h, c, outputs = tf.while_loop(lambda t, *_: t < steps, body,
-                                         (tf.constant(0), h0, c_init, outputs),
-                                         maximum_iterations=steps)  # XLA needs a bound
+        _, h, c, outputs = tf.while_loop(
+            lambda t, *_: t < steps, body, (tf.constant(0), h0, c_init, outputs), maximum_iterations=steps
+        )  # XLA needs a bound
         y = tf.transpose(outputs.stack(), [1, 0, 2])
         return y, h, (c if cell == "lstm" else None)
 

@@ -4,6 +4,7 @@ The backend, its models, its bench timers and its layered encoders import
 from here (and never from each other's private helpers), so the backend and
 its timers import each other in one direction only.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -8,6 +8,7 @@ functionally (``tf.concat``) and a ``GradientTape`` sees every step.
 Runs eagerly: a level schedule differs per batch, so a traced graph would be
 rebuilt for every batch.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -46,8 +47,9 @@ def compose(cell, params, h, c, left, right):
     if cell == "recursive":
         return tf.tanh(children @ params["W"] + params["b"]), None
     i, f_left, f_right, o, u = tf.split(children @ params["W"] + params["b"], 5, axis=-1)
-    c_new = (tf.sigmoid(i) * tf.tanh(u) + tf.sigmoid(f_left) * tf.gather(c, left)
-             + tf.sigmoid(f_right) * tf.gather(c, right))
+    c_new = (
+        tf.sigmoid(i) * tf.tanh(u) + tf.sigmoid(f_left) * tf.gather(c, left) + tf.sigmoid(f_right) * tf.gather(c, right)
+    )
     return tf.sigmoid(o) * tf.tanh(c_new), c_new
 
 
@@ -56,11 +58,15 @@ def check_schedule(trees):
     expected = trees.num_leaves
     for level in trees.levels:
         if level.start != expected or level.stop < level.start:
-            raise RnnbenchError(f"TreeBatch levels must be contiguous id ranges in order; "
-                                f"a level starts at {level.start}, expected {expected}")
+            raise RnnbenchError(
+                f"TreeBatch levels must be contiguous id ranges in order; "
+                f"a level starts at {level.start}, expected {expected}"
+            )
         if len(level.left) != level.stop - level.start or len(level.right) != level.stop - level.start:
-            raise RnnbenchError(f"TreeBatch level {level.start}..{level.stop} has "
-                                f"{len(level.left)} left / {len(level.right)} right children")
+            raise RnnbenchError(
+                f"TreeBatch level {level.start}..{level.stop} has "
+                f"{len(level.left)} left / {len(level.right)} right children"
+            )
         expected = level.stop
     if expected != trees.num_nodes:
         raise RnnbenchError(f"TreeBatch levels cover {expected} nodes, but num_nodes is {trees.num_nodes}")

@@ -18,6 +18,7 @@ is :func:`rnnbench.optim.apply_update` through
 :func:`~rnnbench.backends.tensorflow.model.update` (the sequence model's), never a Keras optimizer,
 so that the same seed, trees and weights give the NumPy tree model's loss curve.
 """
+
 from __future__ import annotations
 
 import functools
@@ -32,10 +33,12 @@ from rnnbench.tree_model import TreeModelSpec, check_tree_model_batch, check_tre
 from .model import init_variables, update, with_l2
 from .tree import check_schedule, leaf_states
 
-_SCHEDULE = (tf.TensorSpec([None], tf.int64, name="leaf_ids"),
-             tf.TensorSpec([None], tf.int32, name="left"),
-             tf.TensorSpec([None], tf.int32, name="right"),
-             tf.TensorSpec([None], tf.int32, name="level_stops"))
+_SCHEDULE = (
+    tf.TensorSpec([None], tf.int64, name="leaf_ids"),
+    tf.TensorSpec([None], tf.int32, name="left"),
+    tf.TensorSpec([None], tf.int32, name="right"),
+    tf.TensorSpec([None], tf.int32, name="level_stops"),
+)
 _LABELS = tf.TensorSpec([None], tf.int64, name="labels")
 
 
@@ -46,15 +49,15 @@ class TensorflowTreeModel(TrainableModel):
         init_variables(self, spec, params, backend)
         # partials, not bound methods: TensorFlow's retracing detector counts each model apart.
         self._train_fn = tf.function(functools.partial(_train_step, self), input_signature=(*_SCHEDULE, _LABELS))
-        self._grads_fn = tf.function(functools.partial(_loss_and_grads, self),
-                                     input_signature=(*_SCHEDULE, _LABELS))
+        self._grads_fn = tf.function(functools.partial(_loss_and_grads, self), input_signature=(*_SCHEDULE, _LABELS))
         # with dropout: the masks are inputs of the traced step (one trace serves every step's masks)
-        masks = tuple(tf.TensorSpec([None, None], tf.as_dtype(self.dtype), name=f"{name}_mask")
-                      for name in MASK_NAMES)
-        self._masked_train_fn = tf.function(functools.partial(_train_step, self),
-                                            input_signature=(*_SCHEDULE, _LABELS, *masks))
-        self._masked_grads_fn = tf.function(functools.partial(_loss_and_grads, self),
-                                            input_signature=(*_SCHEDULE, _LABELS, *masks))
+        masks = tuple(tf.TensorSpec([None, None], tf.as_dtype(self.dtype), name=f"{name}_mask") for name in MASK_NAMES)
+        self._masked_train_fn = tf.function(
+            functools.partial(_train_step, self), input_signature=(*_SCHEDULE, _LABELS, *masks)
+        )
+        self._masked_grads_fn = tf.function(
+            functools.partial(_loss_and_grads, self), input_signature=(*_SCHEDULE, _LABELS, *masks)
+        )
         self._predict_fn = tf.function(functools.partial(_predict, self), input_signature=_SCHEDULE)
 
     # -- public interface (rnnbench.tree_model) ------------------------------------------------
@@ -108,11 +111,15 @@ def schedule_tensors(trees):
     left = np.concatenate([empty, *(level.left for level in trees.levels)])
     right = np.concatenate([empty, *(level.right for level in trees.levels)])
     stops = np.array([level.stop for level in trees.levels], np.int64) - trees.num_leaves
-    return (tf.constant(left.astype(np.int32)), tf.constant(right.astype(np.int32)),
-            tf.constant(stops.astype(np.int32)))
+    return (
+        tf.constant(left.astype(np.int32)),
+        tf.constant(right.astype(np.int32)),
+        tf.constant(stops.astype(np.int32)),
+    )
 
 
 # -- the encoder, one level at a time ------------------------------------------------------------
+
 
 def node_states(cell, params, x_leaves, left, right, level_stops, with_cells=False):
     """``h [N, H]`` of every node: leaves, then each level in a ``tf.while_loop``
@@ -125,8 +132,9 @@ def node_states(cell, params, x_leaves, left, right, level_stops, with_cells=Fal
     if c is None:
         c = tf.zeros([0, h.shape[1]], h.dtype)
     # tensors, not variables, into the custom gradient: the variables' reads carry the gradient on
-    h, c = _levels(cell, h, c, tf.convert_to_tensor(params["W"]), tf.convert_to_tensor(params["b"]),
-                   left, right, level_stops)
+    h, c = _levels(
+        cell, h, c, tf.convert_to_tensor(params["W"]), tf.convert_to_tensor(params["b"]), left, right, level_stops
+    )
     return (h, c) if with_cells else h
 
 
@@ -189,13 +197,22 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
                 return k + 1, hs.scatter(ids, tf.tanh(z))
             cs, gates_ta = lstm
             i, f_left, f_right, o, u = tf.split(z, 5, axis=-1)
-            i, f_left, f_right, o, u = (tf.sigmoid(i), tf.sigmoid(f_left), tf.sigmoid(f_right), tf.sigmoid(o),
-                                        tf.tanh(u))
+            i, f_left, f_right, o, u = (
+                tf.sigmoid(i),
+                tf.sigmoid(f_left),
+                tf.sigmoid(f_right),
+                tf.sigmoid(o),
+                tf.tanh(u),
+            )
             c_left, c_right = tf.split(tf.reshape(cs.gather(kids), [-1, 2 * H]), 2, axis=1)
             c_new = i * u + f_left * c_left + f_right * c_right
             h_new = o * tf.tanh(c_new)
-            return (k + 1, hs.scatter(ids, h_new), cs.scatter(ids, c_new),
-                    gates_ta.write(k, tf.concat([i, f_left, f_right, o, u], axis=1)))
+            return (
+                k + 1,
+                hs.scatter(ids, h_new),
+                cs.scatter(ids, c_new),
+                gates_ta.write(k, tf.concat([i, f_left, f_right, o, u], axis=1)),
+            )
 
         lstm = (rows(c0), per_level(5 * H)) if treelstm else ()
         _, hs, *lstm = tf.while_loop(lambda k, *_: k < num_levels, body, (tf.constant(0), rows(h0), *lstm))
@@ -211,16 +228,21 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
                     p = tf.gather(h, ids)
                     dz = dh_level * (1.0 - p * p)
                 else:
-                    dcs, = dcs
+                    (dcs,) = dcs
                     i, f_left, f_right, o, u = tf.split(gates_ta.read(k), 5, axis=-1)
                     tanh_c = tf.tanh(tf.gather(c, ids))
                     c_left, c_right = tf.split(tf.reshape(tf.gather(c, kids), [-1, 2 * H]), 2, axis=1)
                     dc_total = dcs.gather(ids) + dh_level * o * (1.0 - tanh_c * tanh_c)
-                    dz = tf.concat([dc_total * u * (i * (1.0 - i)),
-                                    dc_total * c_left * (f_left * (1.0 - f_left)),
-                                    dc_total * c_right * (f_right * (1.0 - f_right)),
-                                    dh_level * tanh_c * (o * (1.0 - o)),
-                                    dc_total * i * (1.0 - u * u)], axis=1)
+                    dz = tf.concat(
+                        [
+                            dc_total * u * (i * (1.0 - i)),
+                            dc_total * c_left * (f_left * (1.0 - f_left)),
+                            dc_total * c_right * (f_right * (1.0 - f_right)),
+                            dh_level * tanh_c * (o * (1.0 - o)),
+                            dc_total * i * (1.0 - u * u),
+                        ],
+                        axis=1,
+                    )
                     dc_kids = tf.reshape(tf.concat([dc_total * f_left, dc_total * f_right], axis=1), [-1, H])
                     dcs = (dcs.scatter(kids, dcs.gather(kids) + dc_kids),)
                 dh_kids = tf.reshape(tf.matmul(dz, W, transpose_b=True), [-1, H])
@@ -228,8 +250,9 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
 
             dh = tf.zeros_like(h) if dh is None else dh
             dcs = (rows(tf.zeros_like(c) if dc is None else dc),) if treelstm else ()
-            _, dhs, dz_ta, *dcs = tf.while_loop(lambda k, *_: k >= 0, back,
-                                                (num_levels - 1, rows(dh), per_level(5 * H if treelstm else H), *dcs))
+            _, dhs, dz_ta, *dcs = tf.while_loop(
+                lambda k, *_: k >= 0, back, (num_levels - 1, rows(dh), per_level(5 * H if treelstm else H), *dcs)
+            )
             dz = _concat_levels(dz_ta, 5 * H if treelstm else H, dtype)
             leaves = tf.range(L)
             dc0 = dcs[0].gather(leaves) if treelstm else tf.zeros_like(c0)
@@ -246,6 +269,7 @@ def _concat_levels(ta, width, dtype):
 
 
 # -- the computation (traced once by tf.function; ``model`` is bound by functools.partial) --------
+
 
 def _logits(model, params, leaf_ids, left, right, level_stops, input_mask=None, head_mask=None):
     """Logits of every node; dropout masks, if given, multiply the leaf embeddings and the node states."""
@@ -266,8 +290,9 @@ def _data_loss_and_grads(model, leaf_ids, left, right, level_stops, labels, inpu
     """Mean cross-entropy over the scored nodes (label >= 0; no L2) and its gradient, densified."""
     scored = tf.where(labels >= 0)[:, 0]
     with tf.GradientTape() as tape:
-        logits = tf.gather(_logits(model, model._vars, leaf_ids, left, right, level_stops, input_mask, head_mask),
-                           scored)
+        logits = tf.gather(
+            _logits(model, model._vars, leaf_ids, left, right, level_stops, input_mask, head_mask), scored
+        )
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tf.gather(labels, scored), logits))
     grads = tape.gradient(loss, model._vars, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     # the embedding's gradient arrives as IndexedSlices: densify (duplicate ids summed)

@@ -5,6 +5,7 @@ Every backward pass is autograd's vector-Jacobian product of the matching forwar
 so the three implementations (``native``, ``loop``, ``compiled``) share one
 backward path and differ only in how the forward is computed.
 """
+
 from __future__ import annotations
 
 import re
@@ -63,24 +64,33 @@ class TorchBackend(Backend):
         super().__init__(impl=impl, device=str(self.torch_device), threads=threads)
 
     def info(self) -> dict:
-        info = {"framework": "torch", "version": torch.__version__, "impl": self.impl,
-                "device": str(self.torch_device), "threads": torch.get_num_threads(),
-                "interop_threads": torch.get_num_interop_threads()}
+        info = {
+            "framework": "torch",
+            "version": torch.__version__,
+            "impl": self.impl,
+            "device": str(self.torch_device),
+            "threads": torch.get_num_threads(),
+            "interop_threads": torch.get_num_interop_threads(),
+        }
         if self.torch_device.type == "cuda":
             info["device_name"] = torch.cuda.get_device_name(self.torch_device)
             info["cuda"] = torch.version.cuda
         return info
 
-    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
-                       bidirectional=False):
+    def sequence_timer(
+        self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1, bidirectional=False
+    ):
         if layers.is_layered(num_layers, bidirectional):
             from .layered import sequence_timer as layered_timer
+
             return layered_timer(self, cell, params, x, lengths, backward, activation, num_layers, bidirectional)
         from .bench import sequence_timer
+
         return sequence_timer(self, cell, params, x, lengths, backward, activation)
 
     def tree_timer(self, cell, params, x_leaves, trees, backward=False):
         from .bench import tree_timer
+
         return tree_timer(self, cell, params, x_leaves, trees, backward)
 
     has_bare_timer = True
@@ -88,10 +98,12 @@ class TorchBackend(Backend):
 
     def bare_sequence_timer(self, cell, params, x, backward=False):
         from .bench import bare_sequence_timer
+
         return bare_sequence_timer(self, cell, params, x, backward)
 
     def plain_train_step(self, spec, params):
         from .bench import plain_train_step
+
         return plain_train_step(self, spec, params)
 
     #: ``pack``: the native impl's ``pack_padded_sequence`` path (the loop impls run it masked).
@@ -147,14 +159,16 @@ class TorchBackend(Backend):
 
     layered = True
 
-    def encode_layered(self, cell, params, x, lengths, state, activation, num_layers, bidirectional,
-                       outputs_only=False):
+    def encode_layered(
+        self, cell, params, x, lengths, state, activation, num_layers, bidirectional, outputs_only=False
+    ):
         """The stacked/bidirectional encoder of this impl on tensors (:mod:`.layered`)."""
         from rnnbench.backends.torch.layered import run_layered
 
         try:
-            return run_layered(self.impl, cell, params, x, lengths, state, activation, num_layers, bidirectional,
-                               outputs_only)
+            return run_layered(
+                self.impl, cell, params, x, lengths, state, activation, num_layers, bidirectional, outputs_only
+            )
         except compile_errors() as exc:
             raise _compile_failure(exc) from exc
 
@@ -163,34 +177,52 @@ class TorchBackend(Backend):
             return None
         return {k: self.tensor(np.asarray(v, dtype=dtype), requires_grad) for k, v in state.items()}
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
-                         bidirectional=False):
+    def sequence_forward(
+        self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         if layers.is_layered(num_layers, bidirectional):
-            x, lengths, dtype, _ = layers.check_layered_inputs(cell, params, x, lengths, state, activation,
-                                                               num_layers, bidirectional)
+            x, lengths, dtype, _ = layers.check_layered_inputs(
+                cell, params, x, lengths, state, activation, num_layers, bidirectional
+            )
             with torch.no_grad():
-                y, final = self.encode_layered(cell, self._params(params, dtype), self.tensor(x),
-                                               torch.from_numpy(lengths), self._layered_state(state, dtype),
-                                               activation, num_layers, bidirectional)
+                y, final = self.encode_layered(
+                    cell,
+                    self._params(params, dtype),
+                    self.tensor(x),
+                    torch.from_numpy(lengths),
+                    self._layered_state(state, dtype),
+                    activation,
+                    num_layers,
+                    bidirectional,
+                )
             return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         with torch.no_grad():
-            y, final = self.encode(cell, self._params(params, dtype), self.tensor(x), torch.from_numpy(lengths),
-                                   self._state(cell, state, dtype), activation)
+            y, final = self.encode(
+                cell,
+                self._params(params, dtype),
+                self.tensor(x),
+                torch.from_numpy(lengths),
+                self._state(cell, state, dtype),
+                activation,
+            )
         return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
-                          bidirectional=False):
+    def sequence_backward(
+        self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         if layers.is_layered(num_layers, bidirectional):
-            x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, state, activation,
-                                                               num_layers, bidirectional)
+            x, lengths, dtype, H = layers.check_layered_inputs(
+                cell, params, x, lengths, state, activation, num_layers, bidirectional
+            )
             B, T, _ = x.shape
             p = self._params(params, dtype, requires_grad=True)
             xt = self.tensor(x, requires_grad=True)
             s = self._layered_state(state, dtype, requires_grad=True)
             with torch.enable_grad():
-                y, final = self.encode_layered(cell, p, xt, torch.from_numpy(lengths), s, activation, num_layers,
-                                               bidirectional)
+                y, final = self.encode_layered(
+                    cell, p, xt, torch.from_numpy(lengths), s, activation, num_layers, bidirectional
+                )
             dy, dfinal = layers.check_layered_cotangents(cell, dy, dfinal, B, T, H, dtype, num_layers, bidirectional)
         else:
             x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
@@ -250,5 +282,7 @@ def _np_dtype(tensor):
 
 def _compile_failure(exc) -> RnnbenchError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return RnnbenchError(f"torch impl 'compiled': torch.compile failed on this machine "
-                         f"({type(exc).__name__}: {first[:200]}); use impl 'loop' or 'native'")
+    return RnnbenchError(
+        f"torch impl 'compiled': torch.compile failed on this machine "
+        f"({type(exc).__name__}: {first[:200]}); use impl 'loop' or 'native'"
+    )

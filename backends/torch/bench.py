@@ -5,6 +5,7 @@ the same path with autograd on and takes ``torch.autograd.grad`` of every parame
 and the input for a fixed upstream gradient, as ``sequence_backward`` does. On a GPU
 the callable ends with ``torch.cuda.synchronize`` so the clock sees finished work.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,10 +29,12 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
     lengths = torch.from_numpy(lengths)
     sync = _synchronizer(backend.torch_device)
     if not backward:
+
         def run_forward():
             with torch.no_grad():
                 backend.encode(cell, p, xt, lengths, None, activation)
             sync()
+
         return run_forward
     B, T, _ = x.shape
     dy = backend.tensor(sequence_cotangent(B, T, params["W_h"].shape[0], dtype))
@@ -42,6 +45,7 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
             y, _ = backend.encode(cell, p, xt, lengths, None, activation)
             backend.grad([y], inputs, [dy])
         sync()
+
     return run_forward_backward
 
 
@@ -51,13 +55,17 @@ def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
     xt = backend.tensor(x_leaves, requires_grad=backward)
     sync = _synchronizer(backend.torch_device)
     if not backward:
+
         def run_forward():
             with torch.no_grad():
                 tree_states(cell, p, xt, trees)
             sync()
+
         return run_forward
-    upstream = {k: backend.tensor(v) for k, v in tree_cotangents(
-        cell, trees.num_nodes, params["W"].shape[0] // 2, dtype).items()}
+    upstream = {
+        k: backend.tensor(v)
+        for k, v in tree_cotangents(cell, trees.num_nodes, params["W"].shape[0] // 2, dtype).items()
+    }
     inputs = [*p.values(), xt]
 
     def run_forward_backward():
@@ -65,6 +73,7 @@ def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
             states = tree_states(cell, p, xt, trees)
             backend.grad([states[k] for k in upstream], inputs, list(upstream.values()))
         sync()
+
     return run_forward_backward
 
 
@@ -86,10 +95,12 @@ def bare_sequence_timer(backend, cell, params, x, backward=False):
     xt = backend.tensor(x, requires_grad=backward)
     sync = _synchronizer(backend.torch_device)
     if not backward:
+
         def run_forward():
             with torch.no_grad():
                 module(xt)
             sync()
+
         run = run_forward
     else:
         dy = backend.tensor(sequence_cotangent(x.shape[0], T, H, x.dtype))
@@ -99,6 +110,7 @@ def bare_sequence_timer(backend, cell, params, x, backward=False):
             y, _ = module(xt)
             torch.autograd.grad(y, inputs, dy)
             sync()
+
         run = run_forward_backward
     run.method = f"torch.nn.{type(module).__name__} called directly"
     return run
@@ -120,8 +132,9 @@ def plain_train_step(backend, spec, params):
     dtype = torch.float64 if np.dtype(spec.dtype) == np.float64 else torch.float32
     E, H = spec.embed_size, spec.hidden_size
     rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[spec.cell](E, H, batch_first=True)
-    model = torch.nn.ModuleDict({"embedding": torch.nn.Embedding(spec.vocab_size, E), "rnn": rnn,
-                                 "head": torch.nn.Linear(H, spec.num_outputs)}).to(backend.torch_device, dtype)
+    model = torch.nn.ModuleDict(
+        {"embedding": torch.nn.Embedding(spec.vocab_size, E), "rnn": rnn, "head": torch.nn.Linear(H, spec.num_outputs)}
+    ).to(backend.torch_device, dtype)
     with torch.no_grad():
         model["embedding"].weight.copy_(torch.from_numpy(np.asarray(params["embedding"])))
         for name, value in to_torch_rnn_weights(spec.cell, encoder_params(params)).items():
@@ -145,6 +158,5 @@ def plain_train_step(backend, spec, params):
         optimizer.step()
         return loss.item()
 
-    step.method = f"nn.Embedding + nn.{type(rnn).__name__} + masked mean + nn.Linear, torch.optim.Adam, " \
-                  "clip_grad_norm_"
+    step.method = f"nn.Embedding + nn.{type(rnn).__name__} + masked mean + nn.Linear, torch.optim.Adam, clip_grad_norm_"
     return step

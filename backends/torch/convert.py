@@ -12,6 +12,7 @@ converting is a transpose plus a bias split:
 The functions work on NumPy arrays and on torch tensors alike (differentiably for
 tensors), so the backend can run canonical leaves straight through them.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,8 +49,12 @@ def to_torch_rnn_weights(cell: str, params: dict) -> dict:
         bias_ih, bias_hh = params["b_x"], params["b_h"]
     else:
         bias_ih, bias_hh = params["b"], _zeros_like(params["b"])
-    return {"weight_ih_l0": _transpose(params["W_x"]), "weight_hh_l0": _transpose(params["W_h"]),
-            "bias_ih_l0": bias_ih, "bias_hh_l0": bias_hh}
+    return {
+        "weight_ih_l0": _transpose(params["W_x"]),
+        "weight_hh_l0": _transpose(params["W_h"]),
+        "bias_ih_l0": bias_ih,
+        "bias_hh_l0": bias_hh,
+    }
 
 
 def from_torch_rnn_weights(cell: str, weights: dict) -> dict:
@@ -79,6 +84,7 @@ def canonical_grads_from_torch(cell: str, weight_grads: dict) -> dict:
 
 
 # -- stacked and bidirectional modules (docs/design.md §2.6) --------------------------------------------
+
 
 def _torch_suffix(layer: int, direction: str) -> str:
     """torch's name suffix of a unit: ``_l{i}`` forward, ``_l{i}_reverse`` backward."""

@@ -13,6 +13,7 @@ padded batch instead of packing: with the input reversed within each length the
 real steps come first, so the outputs at real steps are exact, and the packed
 backward pass is many times slower on the CPU (see :func:`.sequence.run_sequence`).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -75,8 +76,7 @@ def compose(impl, cell, params, x, lengths, h0, activation, num_layers, bidirect
 
     def run_unit(prefix, unit_x):
         unit_h0 = {k: h0[prefix + k] for k in state_keys(cell)}
-        return run_sequence(impl, cell, unit_params(params, prefix), unit_x, lengths, unit_h0, activation,
-                            outputs_only)
+        return run_sequence(impl, cell, unit_params(params, prefix), unit_x, lengths, unit_h0, activation, outputs_only)
 
     y, final = compose_layers(ops, run_unit, x, num_layers, bidirectional)
     return y, (None if outputs_only else final)
@@ -131,24 +131,31 @@ def _fused(cell, params, x, lengths, h0, activation, num_layers, bidirectional):
     return y, final
 
 
-def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
-                   bidirectional=False):
+def sequence_timer(
+    backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1, bidirectional=False
+):
     """As :func:`.bench.sequence_timer` for a layered encoder: this impl's path (fused module for native)."""
     from rnnbench import layers
     from rnnbench.bench.inputs import sequence_cotangent
 
-    x, lengths, dtype, H = layers.check_layered_inputs(cell, params, x, lengths, None, activation, num_layers,
-                                                       bidirectional)
+    x, lengths, dtype, H = layers.check_layered_inputs(
+        cell, params, x, lengths, None, activation, num_layers, bidirectional
+    )
     p = backend._params(params, dtype, requires_grad=backward)
     xt = backend.tensor(x, requires_grad=backward)
     lengths = torch.from_numpy(lengths)
-    sync = (lambda: torch.cuda.synchronize(backend.torch_device)) if backend.torch_device.type == "cuda" \
+    sync = (
+        (lambda: torch.cuda.synchronize(backend.torch_device))
+        if backend.torch_device.type == "cuda"
         else (lambda: None)
+    )
     if not backward:
+
         def run_forward():
             with torch.no_grad():
                 backend.encode_layered(cell, p, xt, lengths, None, activation, num_layers, bidirectional)
             sync()
+
         return run_forward
     B, T, _ = x.shape
     dy = backend.tensor(sequence_cotangent(B, T, layers.output_size(H, bidirectional), dtype))
@@ -159,4 +166,5 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
             y, _ = backend.encode_layered(cell, p, xt, lengths, None, activation, num_layers, bidirectional)
             backend.grad([y], inputs, [dy])
         sync()
+
     return run_forward_backward

@@ -7,6 +7,7 @@ update is :func:`rnnbench.optim.apply_update`'s formulas run on tensors, in plac
 (:func:`update_in_place`) — never ``torch.optim`` — so that the same seed, data and
 initial weights give the NumPy reference's loss curve.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,10 @@ class TorchOps:
     @staticmethod
     def maximum(a, b):
         like = a if isinstance(a, torch.Tensor) else b
-        return torch.maximum(torch.as_tensor(a, dtype=like.dtype, device=like.device),
-                             torch.as_tensor(b, dtype=like.dtype, device=like.device))
+        return torch.maximum(
+            torch.as_tensor(a, dtype=like.dtype, device=like.device),
+            torch.as_tensor(b, dtype=like.dtype, device=like.device),
+        )
 
 
 def update_in_place(spec, params: dict, grads: dict, state: dict) -> None:
@@ -78,10 +81,10 @@ def update_in_place(spec, params: dict, grads: dict, state: dict) -> None:
         torch._foreach_add_(ms, gs, alpha=1 - opt.beta1)
         torch._foreach_mul_(vs, opt.beta2)
         torch._foreach_addcmul_(vs, gs, gs, value=1 - opt.beta2)
-        denominator = torch._foreach_div(vs, 1 - opt.beta2 ** t)
+        denominator = torch._foreach_div(vs, 1 - opt.beta2**t)
         torch._foreach_sqrt_(denominator)
         torch._foreach_add_(denominator, opt.eps)
-        torch._foreach_addcdiv_(ws, ms, denominator, value=-opt.lr / (1 - opt.beta1 ** t))
+        torch._foreach_addcdiv_(ws, ms, denominator, value=-opt.lr / (1 - opt.beta1**t))
     else:  # adagrad
         Gs = [state["G"][k] for k in names]
         torch._foreach_addcmul_(Gs, gs, gs)
@@ -180,11 +183,11 @@ class TorchModel(Trainable):
         params = self._leaves()
         with torch.enable_grad():
             if self.spec.layered:
-                states, y = self._layered_stepwise_states(encoder_params(params), self._embedded(params, inputs),
-                                                          lengths)
+                states, y = self._layered_stepwise_states(
+                    encoder_params(params), self._embedded(params, inputs), lengths
+                )
             else:
-                states, y = _stepwise_states(self.spec, encoder_params(params), self._embedded(params, inputs),
-                                             lengths)
+                states, y = _stepwise_states(self.spec, encoder_params(params), self._embedded(params, inputs), lengths)
             outputs = self._pool(y, lengths) @ params["head.W"] + params["head.b"]
             loss = self._loss(outputs, targets)
             grads = self.backend.grad([loss], states, None)
@@ -199,8 +202,9 @@ class TorchModel(Trainable):
         from rnnbench.layers import compose, top_forward_prefix, unit_params, units
 
         spec = self.spec
-        h0 = initial_states(spec.cell, None, units(spec.num_layers, spec.bidirectional), x.shape[0],
-                            spec.hidden_size, x)
+        h0 = initial_states(
+            spec.cell, None, units(spec.num_layers, spec.bidirectional), x.shape[0], spec.hidden_size, x
+        )
         probed = {}
 
         def run_unit(prefix, unit_x):
@@ -208,8 +212,9 @@ class TorchModel(Trainable):
                 probed["states"], y = _stepwise_states(spec, unit_params(params, prefix), unit_x, lengths)
                 return y, None
             unit_h0 = {k: h0[prefix + k] for k in state_keys(spec.cell)}
-            return run_sequence("loop", spec.cell, unit_params(params, prefix), unit_x, lengths, unit_h0,
-                                spec.activation, True)
+            return run_sequence(
+                "loop", spec.cell, unit_params(params, prefix), unit_x, lengths, unit_h0, spec.activation, True
+            )
 
         ops = TorchLayerOps(lengths, x.shape[1], x.device) if spec.bidirectional else None
         y, _ = compose(ops, run_unit, x, spec.num_layers, spec.bidirectional)
@@ -229,8 +234,9 @@ class TorchModel(Trainable):
     def _loss(self, outputs, targets):
         """Batch-mean data loss; for ``steps``, the mean over the scored (``>= 0``) positions."""
         if self.spec.pooling == "steps":
-            return torch.nn.functional.cross_entropy(outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1),
-                                                     ignore_index=-1)
+            return torch.nn.functional.cross_entropy(
+                outputs.reshape(-1, outputs.shape[-1]), targets.reshape(-1), ignore_index=-1
+            )
         if self.spec.loss == "xent":
             return torch.nn.functional.cross_entropy(outputs, targets)
         diff = outputs - targets
@@ -250,11 +256,21 @@ class TorchModel(Trainable):
             x = x * masks["input"]
         masked = self.padding == "mask"  # pack: the native path that skips padded steps
         if spec.layered:
-            y, _ = self.backend.encode_layered(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
-                                               spec.num_layers, spec.bidirectional, outputs_only=masked)
+            y, _ = self.backend.encode_layered(
+                spec.cell,
+                encoder_params(params),
+                x,
+                lengths,
+                None,
+                spec.activation,
+                spec.num_layers,
+                spec.bidirectional,
+                outputs_only=masked,
+            )
         else:
-            y, _ = self.backend.encode(spec.cell, encoder_params(params), x, lengths, None, spec.activation,
-                                       outputs_only=masked)
+            y, _ = self.backend.encode(
+                spec.cell, encoder_params(params), x, lengths, None, spec.activation, outputs_only=masked
+            )
         pooled = self._pool(y, lengths)
         if masks is not None:
             pooled = pooled * masks["head"]

@@ -11,6 +11,7 @@ All take canonical parameter tensors and return ``(y [B,T,H], final {"h", "c"})`
 with the masking of the contract: zero outputs past a length, final state after
 step ``length``, the initial state for length 0.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -114,6 +115,7 @@ def _native_padded(cell, params, x, lengths, h0, activation):
 # Step functions: (input projection of step t, h, c, W_h, b_h, live [B,1]) -> (h, c, y_t).
 # One function per cell and activation, so torch.compile keeps one cache entry each.
 
+
 def _freeze(live, h_new, h):
     """The new state where the sequence is still running, the old one past its length."""
     return torch.where(live, h_new, h)
@@ -150,8 +152,12 @@ def _gru_step(xw, h, c, W_h, b_h, live):
     return _freeze(live, h_new, h), c, _emit(live, h_new)
 
 
-STEPS = {("rnn", "tanh"): _rnn_tanh_step, ("rnn", "relu"): _rnn_relu_step,
-         ("lstm", "tanh"): _lstm_step, ("gru", "tanh"): _gru_step}
+STEPS = {
+    ("rnn", "tanh"): _rnn_tanh_step,
+    ("rnn", "relu"): _rnn_relu_step,
+    ("lstm", "tanh"): _lstm_step,
+    ("gru", "tanh"): _gru_step,
+}
 _COMPILED = {}
 
 #: Each step function is compiled once per dtype x grad mode x (batch 1 or not); a silent
@@ -172,9 +178,11 @@ def compile_errors() -> tuple:
     import torch._inductor.exc as inductor_exc
 
     names = ("InductorError", "InvalidCxxCompiler", "CppCompileError")
-    return (dynamo_exc.TorchDynamoException,
-            *(getattr(dynamo_exc, name) for name in ("FailOnRecompileLimitHit",) if hasattr(dynamo_exc, name)),
-            *(getattr(inductor_exc, name) for name in names if hasattr(inductor_exc, name)))
+    return (
+        dynamo_exc.TorchDynamoException,
+        *(getattr(dynamo_exc, name) for name in ("FailOnRecompileLimitHit",) if hasattr(dynamo_exc, name)),
+        *(getattr(inductor_exc, name) for name in names if hasattr(inductor_exc, name)),
+    )
 
 
 def _loop(cell, params, x, lengths, h0, activation, compiled):

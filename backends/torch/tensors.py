@@ -4,6 +4,7 @@ One public home for the conversions, so that no module reaches into another's
 private helpers and the backend and its models import each other in one
 direction only.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ update the shared :func:`rnnbench.optim.apply_update` on tensors through
 that the same seed, trees and initial weights give the NumPy tree model's loss
 curve. Batches are checked on the NumPy side before anything reaches a device.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,7 @@ class TorchTreeModel(Trainable):
         if masks is not None:
             masks = {k: self.backend.tensor(v) for k, v in masks.items()}
         with torch.enable_grad():
-            return torch.nn.functional.cross_entropy(self._logits(params, ids, trees, masks), labels,
-                                                     ignore_index=-1)
+            return torch.nn.functional.cross_entropy(self._logits(params, ids, trees, masks), labels, ignore_index=-1)
 
     def _logits(self, params, ids, trees, masks=None):
         """``masks`` (dropout): ``input`` multiplies the leaf embeddings, ``head`` the node states."""

@@ -29,6 +29,7 @@ backward products (``dA = dZ W^T``, ``dW = A^T dZ``) of the same size, and each 
 operation's derivative is taken as two operations (the local slope and its product with the
 upstream gradient). ``forward+backward`` is therefore three times ``forward``.
 """
+
 from __future__ import annotations
 
 from rnnbench.errors import RnnbenchError
@@ -55,15 +56,31 @@ def sequence_flops(cell: str, batch: int, steps: int, input_size: int, hidden_si
     return _with_backward(batch * steps * sequence_step_flops(cell, input_size, hidden_size), pass_)
 
 
-def layered_sequence_flops(cell: str, batch: int, steps: int, input_size: int, hidden_size: int, pass_: str,
-                           num_layers: int = 1, bidirectional: bool = False) -> int:
+def layered_sequence_flops(
+    cell: str,
+    batch: int,
+    steps: int,
+    input_size: int,
+    hidden_size: int,
+    pass_: str,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+) -> int:
     """FLOPs of a stacked/bidirectional encoder: every layer and direction counted as its own layer
     (layer 0 reads ``input_size``, the others the layer below: H, or 2H with both directions)."""
     from rnnbench.layers import output_size, units
 
-    return sum(sequence_flops(cell, batch, steps, input_size if layer == 0 else output_size(hidden_size, bidirectional),
-                              hidden_size, pass_)
-               for layer, _, _ in units(num_layers, bidirectional))
+    return sum(
+        sequence_flops(
+            cell,
+            batch,
+            steps,
+            input_size if layer == 0 else output_size(hidden_size, bidirectional),
+            hidden_size,
+            pass_,
+        )
+        for layer, _, _ in units(num_layers, bidirectional)
+    )
 
 
 def tree_node_flops(cell: str, input_size: int, hidden_size: int) -> tuple[int, int]:

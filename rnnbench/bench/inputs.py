@@ -3,6 +3,7 @@
 Backends build their timers (:meth:`rnnbench.backend.Backend.sequence_timer`) from
 these, so a forward+backward timing feeds every framework the same numbers.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,20 +18,32 @@ def _normal(shape, dtype, seed):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-def sequence_inputs(cell: str, batch: int, steps: int, input_size: int, hidden_size: int, dtype="float32",
-                    num_layers: int = 1, bidirectional: bool = False):
+def sequence_inputs(
+    cell: str,
+    batch: int,
+    steps: int,
+    input_size: int,
+    hidden_size: int,
+    dtype="float32",
+    num_layers: int = 1,
+    bidirectional: bool = False,
+):
     """``(params, x [B,T,D])`` for a timing run: seeded parameters (every unit's, when layered) and unit-normal
     inputs."""
     from rnnbench.layers import init_layered_params
 
-    return (init_layered_params(cell, input_size, hidden_size, num_layers, bidirectional, seed=SEED, dtype=dtype),
-            _normal((batch, steps, input_size), dtype, SEED + 1))
+    return (
+        init_layered_params(cell, input_size, hidden_size, num_layers, bidirectional, seed=SEED, dtype=dtype),
+        _normal((batch, steps, input_size), dtype, SEED + 1),
+    )
 
 
 def tree_inputs(cell: str, num_leaves: int, input_size: int, hidden_size: int, dtype="float32"):
     """``(params, x_leaves [L,D])`` for a timing run."""
-    return (init_params(cell, input_size, hidden_size, seed=SEED, dtype=dtype),
-            _normal((num_leaves, input_size), dtype, SEED + 1))
+    return (
+        init_params(cell, input_size, hidden_size, seed=SEED, dtype=dtype),
+        _normal((num_leaves, input_size), dtype, SEED + 1),
+    )
 
 
 def sequence_cotangent(batch: int, steps: int, hidden_size: int, dtype) -> np.ndarray:

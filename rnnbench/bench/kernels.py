@@ -20,31 +20,78 @@ older kernel than the CPU supports, and every pinning variable that is set.
 Standard library only at module level; a framework is imported only when asked
 about (and the caller's process has already imported it).
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 #: CPU flags worth recording (the ones kernels dispatch on).
-CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-             "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve")
+CPU_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+    "asimd",
+    "sve",
+)
 
 #: Variables that pin a kernel or an ISA, or change which library path runs. Set = recorded and warned.
-PIN_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_DYNAMIC_ARCH", "GOTOBLAS_CORETYPE",
-                 "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA",
-                 "DNNL_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "TF_ENABLE_ONEDNN_OPTS", "BLIS_ARCH_TYPE")
+PIN_VARIABLES = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_DYNAMIC_ARCH",
+    "GOTOBLAS_CORETYPE",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_DEBUG_CPU_TYPE",
+    "MKL_CBWR",
+    "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA",
+    "ATEN_CPU_CAPABILITY",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "BLIS_ARCH_TYPE",
+)
 
 #: ISA levels for float32 GEMM, lowest first.
 LEVELS = ("generic", "sse", "avx", "avx2", "avx512")
 
 #: OpenBLAS core types (threadpoolctl's ``architecture``, upper-cased) -> the ISA level of their SGEMM.
 OPENBLAS_CORES = {
-    "SKYLAKEX": "avx512", "COOPERLAKE": "avx512", "SAPPHIRERAPIDS": "avx512",
-    "HASWELL": "avx2", "ZEN": "avx2", "ALDERLAKE": "avx2",
-    "SANDYBRIDGE": "avx", "BULLDOZER": "avx", "PILEDRIVER": "avx", "STEAMROLLER": "avx", "EXCAVATOR": "avx",
-    "NEHALEM": "sse", "CORE2": "sse", "PENRYN": "sse", "DUNNINGTON": "sse", "PRESCOTT": "sse",
-    "OPTERON": "sse", "OPTERON_SSE3": "sse", "BARCELONA": "sse", "ATOM": "sse", "NANO": "sse",
-    "KATMAI": "generic", "COPPERMINE": "generic", "NORTHWOOD": "generic", "BANIAS": "generic",
+    "SKYLAKEX": "avx512",
+    "COOPERLAKE": "avx512",
+    "SAPPHIRERAPIDS": "avx512",
+    "HASWELL": "avx2",
+    "ZEN": "avx2",
+    "ALDERLAKE": "avx2",
+    "SANDYBRIDGE": "avx",
+    "BULLDOZER": "avx",
+    "PILEDRIVER": "avx",
+    "STEAMROLLER": "avx",
+    "EXCAVATOR": "avx",
+    "NEHALEM": "sse",
+    "CORE2": "sse",
+    "PENRYN": "sse",
+    "DUNNINGTON": "sse",
+    "PRESCOTT": "sse",
+    "OPTERON": "sse",
+    "OPTERON_SSE3": "sse",
+    "BARCELONA": "sse",
+    "ATOM": "sse",
+    "NANO": "sse",
+    "KATMAI": "generic",
+    "COPPERMINE": "generic",
+    "NORTHWOOD": "generic",
+    "BANIAS": "generic",
 }
 
 #: ATen's CPU capability -> ISA level.
@@ -138,17 +185,20 @@ def tensorflow_kernels() -> dict:
         built = None
     flag = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     enabled = None if built is None else built and flag not in ("0", "false", "False")
-    return {"version": tf.__version__, "onednn_built": built, "TF_ENABLE_ONEDNN_OPTS": flag,
-            "onednn_enabled": enabled,
-            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
+    return {
+        "version": tf.__version__,
+        "onednn_built": built,
+        "TF_ENABLE_ONEDNN_OPTS": flag,
+        "onednn_enabled": enabled,
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+    }
 
 
 def kernel_info(framework: str | None = None) -> dict:
     """Everything above for this process; ``framework`` ("torch", "tensorflow") adds its section."""
     flags = cpu_flags()
-    info = {"cpu_flags": flags, "cpu_level": cpu_level(flags), "blas": blas_libraries(),
-            "pinned": pinned_variables()}
+    info = {"cpu_flags": flags, "cpu_level": cpu_level(flags), "blas": blas_libraries(), "pinned": pinned_variables()}
     try:
         if framework == "torch":
             info["torch"] = torch_kernels()
@@ -180,15 +230,22 @@ def kernel_warnings(info: dict, framework: str | None = None) -> list[str]:
     for lib in (info.get("blas") or ()) if blas_concerned else ():
         arch = (lib.get("architecture") or "").upper()
         lib_level = OPENBLAS_CORES.get(arch)
-        if lib.get("internal_api") == "openblas" and lib_level and level and \
-                LEVELS.index(lib_level) < LEVELS.index(level):
-            warnings.append(f"old kernel: {lib.get('prefix') or 'OpenBLAS'} {lib.get('version')} runs its "
-                            f"{lib.get('architecture')} ({lib_level}) kernels on a CPU with {flags} ({level})")
+        if (
+            lib.get("internal_api") == "openblas"
+            and lib_level
+            and level
+            and LEVELS.index(lib_level) < LEVELS.index(level)
+        ):
+            warnings.append(
+                f"old kernel: {lib.get('prefix') or 'OpenBLAS'} {lib.get('version')} runs its "
+                f"{lib.get('architecture')} ({lib_level}) kernels on a CPU with {flags} ({level})"
+            )
     torch_info = info.get("torch") or {}
     aten = ATEN_LEVELS.get(str(torch_info.get("cpu_capability") or "").upper())
     if aten and level and LEVELS.index(aten) < LEVELS.index(level):
-        warnings.append(f"old kernel: torch's ATen runs its {torch_info['cpu_capability']} kernels on a CPU "
-                        f"with {flags} ({level})")
+        warnings.append(
+            f"old kernel: torch's ATen runs its {torch_info['cpu_capability']} kernels on a CPU with {flags} ({level})"
+        )
     tf_info = info.get("tensorflow") or {}
     if tf_info.get("onednn_built") and tf_info.get("onednn_enabled") is False:
         warnings.append("TensorFlow's oneDNN kernels are off (TF_ENABLE_ONEDNN_OPTS=0)")

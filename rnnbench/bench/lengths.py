@@ -34,6 +34,7 @@ lower-cased, untruncated: the lengths as they are). A dataset that cannot be rea
 (``length_histograms.json``, written by ``python -m rnnbench.bench.lengths --record``), and the row
 says so (``lengths_source``).
 """
+
 from __future__ import annotations
 
 import json
@@ -53,11 +54,14 @@ TIMED_BATCHES = 6
 SEED = 0
 HISTOGRAMS = Path(__file__).with_name("length_histograms.json")
 #: Why a backend without a padding-skipping path has no ``packed`` row.
-NO_SKIP_PATH = ("{backend} has no path that skips padded steps: its ragged path masks them and still "
-                "computes every step (that is its random row)")
+NO_SKIP_PATH = (
+    "{backend} has no path that skips padded steps: its ragged path masks them and still "
+    "computes every step (that is its random row)"
+)
 
 
 # ---------------------------------------------------------------------- lengths of a dataset
+
 
 def dataset_lengths(name: str, data_dir=None) -> tuple[np.ndarray, dict]:
     """``(lengths of the training texts, source)``: the data's, else the recorded histogram's (seeded).
@@ -70,13 +74,24 @@ def dataset_lengths(name: str, data_dir=None) -> tuple[np.ndarray, dict]:
 
         texts = read_builtin(name, data_dir).splits["train"].texts
         lengths = np.array([len(tokenize(text)) for text in texts], dtype=np.int64)
-        source = {"source": name, "split": "train", "tokenizer": "words", "texts": int(len(lengths)),
-                  "empty_left_out": int((lengths == 0).sum())}
+        source = {
+            "source": name,
+            "split": "train",
+            "tokenizer": "words",
+            "texts": int(len(lengths)),
+            "empty_left_out": int((lengths == 0).sum()),
+        }
         return lengths[lengths > 0], source
     except RnnbenchError as exc:
         lengths, recorded = histogram_lengths(name)
-        return lengths, {"source": "synthetic", "histogram_of": name, "recorded": recorded,
-                         "why": str(exc).splitlines()[0], "texts": int(len(lengths)), "seed": SEED}
+        return lengths, {
+            "source": "synthetic",
+            "histogram_of": name,
+            "recorded": recorded,
+            "why": str(exc).splitlines()[0],
+            "texts": int(len(lengths)),
+            "seed": SEED,
+        }
 
 
 def histogram_lengths(name: str) -> tuple[np.ndarray, str]:
@@ -102,13 +117,16 @@ def record_histograms(data_dir=None, out=HISTOGRAMS) -> dict:
         if source["source"] == "synthetic":
             raise RnnbenchError(f"cannot record {name}'s histogram: {source['why']}")
         values, counts = np.unique(lengths, return_counts=True)
-        histograms[name] = {"recorded": f"{name} train split, words tokenizer, {date.today().isoformat()}",
-                            "counts": {str(int(v)): int(c) for v, c in zip(values, counts)}}
+        histograms[name] = {
+            "recorded": f"{name} train split, words tokenizer, {date.today().isoformat()}",
+            "counts": {str(int(v)): int(c) for v, c in zip(values, counts)},
+        }
     out.write_text(json.dumps(histograms, indent=0, sort_keys=False) + "\n")
     return histograms
 
 
 # ---------------------------------------------------------------------- batching
+
 
 def batch_size(lengths: np.ndarray, budget: int = TOKEN_BUDGET) -> int:
     """Texts a batch holds so that it carries ``budget`` real tokens on average."""
@@ -119,7 +137,7 @@ def plan_epoch(lengths: np.ndarray, strategy: str, size: int, seed: int = SEED) 
     """One epoch's batches (index arrays into ``lengths``) under ``strategy``; ``packed`` batches as ``random``."""
     if strategy in ("random", "packed"):
         order = np.random.default_rng([seed, 0x7A4D]).permutation(len(lengths))
-        return [order[i:i + size] for i in range(0, len(order), size)]
+        return [order[i : i + size] for i in range(0, len(order), size)]
     if strategy == "bucketed":
         from rnnbench.batching import training_order
 
@@ -137,8 +155,11 @@ def padding(batches: list[np.ndarray]) -> dict:
     steps that hold no token, over all steps) of batches given as arrays of lengths."""
     real = int(sum(int(np.sum(b)) for b in batches))
     padded = int(sum(len(b) * int(np.max(b)) for b in batches if len(b)))
-    return {"real_tokens": real, "padded_tokens": padded,
-            "padding_fraction": (padded - real) / padded if padded else 0.0}
+    return {
+        "real_tokens": real,
+        "padded_tokens": padded,
+        "padding_fraction": (padded - real) / padded if padded else 0.0,
+    }
 
 
 def timed_selection(batches: list[np.ndarray], count: int = TIMED_BATCHES) -> list[np.ndarray]:
@@ -160,17 +181,32 @@ def timed_selection(batches: list[np.ndarray], count: int = TIMED_BATCHES) -> li
 
 # ---------------------------------------------------------------------- the grid (parent side)
 
+
 def model_config(dataset: str) -> dict:
     """The textclf task's default model for ``dataset`` (cell, sizes, vocabulary)."""
     from rnnbench.plugins import get_registry
 
     config = get_registry().task("textclf").load()().resolve_config({"dataset": dataset})
-    return {"model": config["model"], "embed_size": config["embed_size"],
-            "hidden_size": config["hidden_size"], "vocab_size": config["vocab_size"]}
+    return {
+        "model": config["model"],
+        "embed_size": config["embed_size"],
+        "hidden_size": config["hidden_size"],
+        "vocab_size": config["vocab_size"],
+    }
 
 
-def build_configs(*, backends: list[str], datasets: list[str], strategies: list[str], dtype: str, threads: int,
-                  device: str, budget: int, data_dir=None, cell: str | None = None) -> tuple[list[dict], dict]:
+def build_configs(
+    *,
+    backends: list[str],
+    datasets: list[str],
+    strategies: list[str],
+    dtype: str,
+    threads: int,
+    device: str,
+    budget: int,
+    data_dir=None,
+    cell: str | None = None,
+) -> tuple[list[dict], dict]:
     """Every (dataset, backend, strategy) configuration, and what the record keeps of each dataset."""
     configs, described = [], {}
     for dataset in datasets:
@@ -182,28 +218,51 @@ def build_configs(*, backends: list[str], datasets: list[str], strategies: list[
         for strategy in strategies:
             epoch = [lengths[b] for b in plan_epoch(lengths, strategy, size)]
             chosen = timed_selection(epoch)
-            plans[strategy] = {"epoch": padding(epoch),
-                               "timed": [b.tolist() for b in chosen]}
-        described[dataset] = {"lengths_source": source, "batch_size": size, "token_budget": budget,
-                              "mean_length": float(np.mean(lengths)), "max_length": int(np.max(lengths)),
-                              "median_length": float(np.median(lengths)), **model,
-                              "epoch_padding_fraction": {s: p["epoch"]["padding_fraction"] for s, p in plans.items()}}
+            plans[strategy] = {"epoch": padding(epoch), "timed": [b.tolist() for b in chosen]}
+        described[dataset] = {
+            "lengths_source": source,
+            "batch_size": size,
+            "token_budget": budget,
+            "mean_length": float(np.mean(lengths)),
+            "max_length": int(np.max(lengths)),
+            "median_length": float(np.median(lengths)),
+            **model,
+            "epoch_padding_fraction": {s: p["epoch"]["padding_fraction"] for s, p in plans.items()},
+        }
         for backend in backends:
             for strategy in strategies:
                 timed = plans[strategy]["timed"]
                 shape = padding([np.array(b) for b in timed])
-                configs.append({
-                    "kind": "lengths", "cell": model["model"], "backend": backend, "impl": None, "device": device,
-                    "dtype": dtype, "threads": threads, "batch": size, "steps": None, "input": model["embed_size"],
-                    "hidden": model["hidden_size"], "pass": "forward+backward", "lengths_of": dataset,
-                    "strategy": strategy, "vocab_size": model["vocab_size"], "token_budget": budget,
-                    "batch_lengths": timed, "batches": len(timed), **shape,
-                    "epoch_padding_fraction": plans[strategy]["epoch"]["padding_fraction"],
-                    "lengths_source": source["source"]})
+                configs.append(
+                    {
+                        "kind": "lengths",
+                        "cell": model["model"],
+                        "backend": backend,
+                        "impl": None,
+                        "device": device,
+                        "dtype": dtype,
+                        "threads": threads,
+                        "batch": size,
+                        "steps": None,
+                        "input": model["embed_size"],
+                        "hidden": model["hidden_size"],
+                        "pass": "forward+backward",
+                        "lengths_of": dataset,
+                        "strategy": strategy,
+                        "vocab_size": model["vocab_size"],
+                        "token_budget": budget,
+                        "batch_lengths": timed,
+                        "batches": len(timed),
+                        **shape,
+                        "epoch_padding_fraction": plans[strategy]["epoch"]["padding_fraction"],
+                        "lengths_source": source["source"],
+                    }
+                )
     return configs, described
 
 
 # ---------------------------------------------------------------------- the timer (worker side)
+
 
 def lengths_timer(backend, config: dict, row: dict):
     """``(timer, real tokens a call)``: forward+backward of the textclf model over the row's batches.
@@ -215,11 +274,20 @@ def lengths_timer(backend, config: dict, row: dict):
     padding_path = "pack" if config["strategy"] == "packed" else "mask"
     if padding_path not in getattr(backend, "padding_paths", ("mask",)):
         raise UnsupportedError(NO_SKIP_PATH.format(backend=config["backend"]))
-    spec = ModelSpec(cell=config["cell"], hidden_size=config["hidden"], num_outputs=2,
-                     vocab_size=config["vocab_size"], embed_size=config["input"], dtype=config["dtype"])
+    spec = ModelSpec(
+        cell=config["cell"],
+        hidden_size=config["hidden"],
+        num_outputs=2,
+        vocab_size=config["vocab_size"],
+        embed_size=config["input"],
+        dtype=config["dtype"],
+    )
     params = init_model_params(spec, seed=SEED)
-    model = backend.build_model(spec, params, padding=padding_path) if padding_path != "mask" \
+    model = (
+        backend.build_model(spec, params, padding=padding_path)
+        if padding_path != "mask"
         else backend.build_model(spec, params)
+    )
     batches = synthetic_batches(config["batch_lengths"], config["vocab_size"])
     row.update(padding_path=padding_path, flops=None)
 
@@ -252,20 +320,25 @@ def finish_rows(rows: list[dict]) -> None:
 
 # ---------------------------------------------------------------------- the table
 
+
 def format_lengths(rows: list[dict], described: dict | None = None) -> str:
     """One block a dataset: per backend its best strategy first, then the others with their ratio to it."""
     from rnnbench.bench.stats import format_pm
     from rnnbench.table import format_table
 
-    header = ["dataset", "backend", "strategy", "padding", "ms / 1k tokens", "real tokens/s", "× best [95%]",
-              "status"]
+    header = ["dataset", "backend", "strategy", "padding", "ms / 1k tokens", "real tokens/s", "× best [95%]", "status"]
     lines, notes = [], {}
     for dataset in dict.fromkeys(r["lengths_of"] for r in rows):
         for backend in dict.fromkeys(r["backend"] for r in rows if r["lengths_of"] == dataset):
             group = [r for r in rows if r["lengths_of"] == dataset and r["backend"] == backend]
             # best first: by the ratio from the rounds (1.00x is the best), else by the median
-            group.sort(key=lambda r: (r.get("ms_per_1k_tokens") is None, r.get("ratio_to_fastest") or 0,
-                                      r.get("ms_per_1k_tokens") or 0))
+            group.sort(
+                key=lambda r: (
+                    r.get("ms_per_1k_tokens") is None,
+                    r.get("ratio_to_fastest") or 0,
+                    r.get("ms_per_1k_tokens") or 0,
+                )
+            )
             best = min((r["ms_per_1k_tokens"] for r in group if r.get("ms_per_1k_tokens")), default=None)
             for r in group:
                 ms = r.get("ms_per_1k_tokens")
@@ -273,15 +346,27 @@ def format_lengths(rows: list[dict], described: dict | None = None) -> str:
                 status = r["status"] if r["status"] != "ok" else ("stable" if r.get("stable") else "unstable")
                 if r["status"] != "ok" and r.get("error"):
                     notes.setdefault(f"{r['status']}: {r['error']}", []).append(f"{backend} {r['strategy']}")
-                lines.append([dataset, backend, r["strategy"], f"{r['padding_fraction']:.2f}",
-                              f"{ms:.3g}{' ' + pm if pm else ''}" if ms else "-",
-                              f"{r['useful_tokens_per_s']:,.0f}" if ms else "-", _ratio(r, best), status])
+                lines.append(
+                    [
+                        dataset,
+                        backend,
+                        r["strategy"],
+                        f"{r['padding_fraction']:.2f}",
+                        f"{ms:.3g}{' ' + pm if pm else ''}" if ms else "-",
+                        f"{r['useful_tokens_per_s']:,.0f}" if ms else "-",
+                        _ratio(r, best),
+                        status,
+                    ]
+                )
     sources = "".join(f"\n{', '.join(dict.fromkeys(where))}: {why}" for why, where in notes.items())
     if described:
         sources += "\n" + "\n".join(f"{name}: {_describe(info)}" for name, info in described.items())
-    return ("forward+backward of the textclf model over the same batches of each dataset's real lengths; per "
-            "backend its best strategy first (× best: the median of per-round ratios [95% interval]):\n"
-            + format_table(header, lines) + sources)
+    return (
+        "forward+backward of the textclf model over the same batches of each dataset's real lengths; per "
+        "backend its best strategy first (× best: the median of per-round ratios [95% interval]):\n"
+        + format_table(header, lines)
+        + sources
+    )
 
 
 def _ratio(row: dict, best) -> str:
@@ -298,11 +383,16 @@ def _ratio(row: dict, best) -> str:
 
 def _describe(info: dict) -> str:
     source = info["lengths_source"]
-    where = (f"train split, {source['texts']} texts" if source["source"] != "synthetic"
-             else f"SYNTHETIC lengths from the recorded histogram of {source['histogram_of']} ({source['why']})")
-    return (f"{where}; mean {info['mean_length']:.1f} tokens, max {info['max_length']}; batches of "
-            f"{info['batch_size']} texts ({info['token_budget']} real tokens on average); {info['model']} "
-            f"embed {info['embed_size']} hidden {info['hidden_size']} vocab {info['vocab_size']}")
+    where = (
+        f"train split, {source['texts']} texts"
+        if source["source"] != "synthetic"
+        else f"SYNTHETIC lengths from the recorded histogram of {source['histogram_of']} ({source['why']})"
+    )
+    return (
+        f"{where}; mean {info['mean_length']:.1f} tokens, max {info['max_length']}; batches of "
+        f"{info['batch_size']} texts ({info['token_budget']} real tokens on average); {info['model']} "
+        f"embed {info['embed_size']} hidden {info['hidden_size']} vocab {info['vocab_size']}"
+    )
 
 
 def main(argv=None) -> int:

@@ -14,6 +14,7 @@ fraction errs low). The best candidate is the peak; every candidate is kept in t
 record, medians too, with the kernel its library ran (:mod:`rnnbench.bench.kernels`).
 A square product of size ``n`` is counted as ``2 n^3`` FLOPs, as in :mod:`rnnbench.bench.flops`.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -28,8 +29,9 @@ FRAMEWORKS = ("numpy", "torch", "tensorflow")
 STEADY_TOLERANCE = 0.05
 
 
-def measure_candidates(device: str, threads: int, sizes, dtype: str, policy: TimingPolicy,
-                       framework: str = "numpy") -> dict:
+def measure_candidates(
+    device: str, threads: int, sizes, dtype: str, policy: TimingPolicy, framework: str = "numpy"
+) -> dict:
     """``{"candidates": [...], "kernel": {...}}``: one framework's GEMM at every size, in this process."""
     from rnnbench.bench.kernels import kernel_info
 
@@ -39,14 +41,23 @@ def measure_candidates(device: str, threads: int, sizes, dtype: str, policy: Tim
             try:
                 run = make(size, dtype)
             except Exception as exc:  # noqa: BLE001  (a candidate that cannot run is skipped, with why)
-                candidates.append({"method": method, "framework": framework, "size": size,
-                                   "error": f"{type(exc).__name__}: {exc}"})
+                candidates.append(
+                    {"method": method, "framework": framework, "size": size, "error": f"{type(exc).__name__}: {exc}"}
+                )
                 continue
             timing = measure(run, policy)
-            candidates.append({"method": method, "framework": framework, "size": size,
-                               "median_s": timing.median_s, "min_s": timing.min_s,
-                               "gflops": 2 * size ** 3 / timing.min_s / 1e9,
-                               "gflops_median": 2 * size ** 3 / timing.median_s / 1e9, "warnings": timing.warnings})
+            candidates.append(
+                {
+                    "method": method,
+                    "framework": framework,
+                    "size": size,
+                    "median_s": timing.median_s,
+                    "min_s": timing.min_s,
+                    "gflops": 2 * size**3 / timing.min_s / 1e9,
+                    "gflops_median": 2 * size**3 / timing.median_s / 1e9,
+                    "warnings": timing.warnings,
+                }
+            )
     return {"candidates": candidates, "kernel": kernel_info(framework if framework != "numpy" else None)}
 
 
@@ -65,11 +76,23 @@ def combine(candidates: list[dict], kernels: dict, device: str, threads: int, dt
     for method in dict.fromkeys(c["method"] for c in measured):
         rates = sorted(((c["size"], c["gflops"]) for c in measured if c["method"] == method))
         if len(rates) >= 2 and rates[-1][1] > (1 + STEADY_TOLERANCE) * rates[-2][1]:
-            warnings.append(f"{method}: {rates[-1][1]:.0f} GFLOP/s at {rates[-1][0]}^2 against "
-                            f"{rates[-2][1]:.0f} at {rates[-2][0]}^2: still rising, a larger size may be faster")
-    return {"gflops": best["gflops"], "dtype": dtype, "threads": threads, "size": best["size"],
-            "method": best["method"], "framework": best.get("framework"), "device": device,
-            "statistic": "fastest sample", "candidates": candidates, "kernels": kernels, "warnings": warnings}
+            warnings.append(
+                f"{method}: {rates[-1][1]:.0f} GFLOP/s at {rates[-1][0]}^2 against "
+                f"{rates[-2][1]:.0f} at {rates[-2][0]}^2: still rising, a larger size may be faster"
+            )
+    return {
+        "gflops": best["gflops"],
+        "dtype": dtype,
+        "threads": threads,
+        "size": best["size"],
+        "method": best["method"],
+        "framework": best.get("framework"),
+        "device": device,
+        "statistic": "fastest sample",
+        "candidates": candidates,
+        "kernels": kernels,
+        "warnings": warnings,
+    }
 
 
 def measure_peak(device: str, threads: int, sizes, dtype: str, policy: TimingPolicy, frameworks=None) -> dict:
@@ -125,9 +148,11 @@ def _torch_mm(n, dtype, device, threads):
     a, b = (torch.from_numpy(m).to(target) for m in _operands(n, dtype))
     out = torch.empty((n, n), dtype=a.dtype, device=target)
     if target.type == "cuda":
+
         def run():
             torch.mm(a, b, out=out)
             torch.cuda.synchronize(target)
+
         return run
     return lambda: torch.mm(a, b, out=out)
 
@@ -146,4 +171,5 @@ def _tf_matmul(n, dtype, device, threads):
         with tf.device(name):
             product = tf.linalg.matmul(a, b)
         product[0, 0].numpy()  # waits for the product without copying n^2 values back
+
     return run

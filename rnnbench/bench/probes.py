@@ -14,6 +14,7 @@ only (psutil when installed), so a worker can import it before any framework.
   not allowed (some containers, other systems) a thread samples the RSS every millisecond.
 * :func:`first_call` times the one call that includes tracing, compiling and autotuning.
 """
+
 from __future__ import annotations
 
 import gc
@@ -113,8 +114,13 @@ class CpuWindow:
 
     def as_dict(self) -> dict:
         """The row's ``cpu`` field: wall_s, own_cpu_s, other_cpus, steal_fraction, load [enter, exit]."""
-        return {"wall_s": self.wall_s, "own_cpu_s": self.own_cpu_s, "other_cpus": self.other_cpus,
-                "steal_fraction": self.steal_fraction, "load": list(self.load)}
+        return {
+            "wall_s": self.wall_s,
+            "own_cpu_s": self.own_cpu_s,
+            "other_cpus": self.other_cpus,
+            "steal_fraction": self.steal_fraction,
+            "load": list(self.load),
+        }
 
     @staticmethod
     def merge(windows) -> dict:
@@ -134,9 +140,13 @@ class CpuWindow:
             return sum(v * w for v, w in known) / seconds if known and seconds > 0 else None
 
         loads = [p.get("load") or [None, None] for p in parts]
-        return {"wall_s": wall, "own_cpu_s": sum(owns) if owns else None, "other_cpus": weighted("other_cpus"),
-                "steal_fraction": weighted("steal_fraction"),
-                "load": [loads[0][0], loads[-1][1]] if loads else [None, None]}
+        return {
+            "wall_s": wall,
+            "own_cpu_s": sum(owns) if owns else None,
+            "other_cpus": weighted("other_cpus"),
+            "steal_fraction": weighted("steal_fraction"),
+            "load": [loads[0][0], loads[-1][1]] if loads else [None, None],
+        }
 
 
 def _safe(read):

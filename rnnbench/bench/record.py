@@ -42,6 +42,7 @@ lengths_source, useful_tokens_per_s, ms_per_1k_tokens; ``flops`` null; status ma
 strategy the backend has no path for, with the reason). Their comparison is one backend's strategies on
 one dataset, and config.datasets describes each dataset's lengths.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -51,8 +52,20 @@ from rnnbench.records import record_header
 
 #: What identifies "the same configuration" across backends and impls (for the ratio to the fastest).
 #: A plain size has no ``layers`` (None), so it never compares with a stacked or bidirectional one.
-COMPARABLE = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "layers", "bidirectional",
-              "pass", "trees")
+COMPARABLE = (
+    "kind",
+    "cell",
+    "dtype",
+    "device",
+    "batch",
+    "steps",
+    "input",
+    "hidden",
+    "layers",
+    "bidirectional",
+    "pass",
+    "trees",
+)
 
 
 def now() -> str:
@@ -74,8 +87,10 @@ def annotate(rows: list[dict], peaks: dict) -> None:
         ok = row.get("status") == "ok" and row.get("gflops_per_s") is not None
         row["peak_fraction"] = row["gflops_per_s"] / peak if ok and peak else None
         if row["peak_fraction"] is not None and row["peak_fraction"] > 1:
-            note = (f"above the measured peak ({100 * row['peak_fraction']:.0f}%): this row's kernel beat every "
-                    "square GEMM candidate (counted FLOPs include elementwise work; see the peak's candidates)")
+            note = (
+                f"above the measured peak ({100 * row['peak_fraction']:.0f}%): this row's kernel beat every "
+                "square GEMM candidate (counted FLOPs include elementwise work; see the peak's candidates)"
+            )
             row["warnings"] = [w for w in row.get("warnings") or () if not w.startswith("above the measured peak")]
             row["warnings"].append(note)
     fastest = {}
@@ -117,9 +132,29 @@ def fastest_impls(rows: list[dict]) -> list[dict]:
         counts[key] = counts.get(key, 0) + 1
         if key not in best or row["median_s"] < best[key]["median_s"]:
             best[key] = row
-    fields = ("kind", "cell", "dtype", "device", "batch", "steps", "input", "hidden", "layers", "bidirectional",
-              "pass", "trees", "backend", "impl", "median_s", "iqr_s", "ci95_s", "rel_ci", "gflops_per_s",
-              "peak_fraction", "stable")
+    fields = (
+        "kind",
+        "cell",
+        "dtype",
+        "device",
+        "batch",
+        "steps",
+        "input",
+        "hidden",
+        "layers",
+        "bidirectional",
+        "pass",
+        "trees",
+        "backend",
+        "impl",
+        "median_s",
+        "iqr_s",
+        "ci95_s",
+        "rel_ci",
+        "gflops_per_s",
+        "peak_fraction",
+        "stable",
+    )
     chosen = [dict({k: row.get(k) for k in fields}, impls_timed=counts[key]) for key, row in best.items()]
     overall = {}
     for item in chosen:
@@ -149,9 +184,19 @@ def judge_record(record: dict, results_dir=None) -> None:
     record["stable"], record["unstable_reasons"] = record_verdict(record, best)
 
 
-def build_record(*, dataset: str, config: dict, rows: list[dict], peaks: dict, started_at: str,
-                 load_start, load_end, settle: dict | None = None) -> dict:
+def build_record(
+    *,
+    dataset: str,
+    config: dict,
+    rows: list[dict],
+    peaks: dict,
+    started_at: str,
+    load_start,
+    load_end,
+    settle: dict | None = None,
+) -> dict:
     from rnnbench.bench.kernels import cpu_flags, pinned_variables
+
     backends = sorted({row["backend"] for row in rows})
     kernels = {}
     warnings = []
@@ -164,9 +209,15 @@ def build_record(*, dataset: str, config: dict, rows: list[dict], peaks: dict, s
             line = f"{row['backend']}: {w}"
             if line not in warnings and not any(line.endswith(x) for x in warnings):
                 warnings.append(line)
-    header = record_header(SCHEMA, task="bench", dataset=dataset, backend="+".join(backends), seed=0,
-                           status="failed" if any(row["status"] == "failed" for row in rows) else "ok",
-                           started_at=started_at)
+    header = record_header(
+        SCHEMA,
+        task="bench",
+        dataset=dataset,
+        backend="+".join(backends),
+        seed=0,
+        status="failed" if any(row["status"] == "failed" for row in rows) else "ok",
+        started_at=started_at,
+    )
     return {
         **header,
         "finished_at": now(),

@@ -6,6 +6,7 @@ lengths``), the backends to time and each one's implementations, the timing poli
 and final: :func:`rnnbench.bench.grid.build_grid`, the ``--train`` and lengths runners and the command's
 handler read fields of the request and never the command line. No framework is imported.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -26,21 +27,21 @@ _LENGTHS_ONLY = {"datasets": "--datasets", "strategies": "--strategies", "token_
 class BenchRequest:
     """What one ``rnnbench bench`` invocation asks for, every value typed and checked."""
 
-    mode: str                              # one of MODES
-    suite: suites.Suite                    # the named suite, or suites.CUSTOM
-    dataset: str                           # the suite's name, "custom", "overhead", "train" or "lengths"
-    cells: tuple                           # lengths: (None,) = the textclf model's own cell
+    mode: str  # one of MODES
+    suite: suites.Suite  # the named suite, or suites.CUSTOM
+    dataset: str  # the suite's name, "custom", "overhead", "train" or "lengths"
+    cells: tuple  # lengths: (None,) = the textclf model's own cell
     backends: tuple[str, ...]
-    unavailable: dict                      # backend -> why it cannot run here
-    sequence_impls: dict                   # backend -> [impl, ...] (None: the backend's default)
+    unavailable: dict  # backend -> why it cannot run here
+    sequence_impls: dict  # backend -> [impl, ...] (None: the backend's default)
     tree_impls: tuple[str, ...]
     sizes: tuple[tuple, ...]
-    extra: tuple[tuple, ...]               # the suite's one-cell sizes (a stacked BiLSTM)
+    extra: tuple[tuple, ...]  # the suite's one-cell sizes (a stacked BiLSTM)
     tree_sizes: tuple[tuple, ...]
     dtypes: tuple[str, ...]
     passes: tuple[str, ...]
     threads: int
-    threads_given: int | None              # --threads as given (None: the usable CPUs)
+    threads_given: int | None  # --threads as given (None: the usable CPUs)
     device: str
     isolation: str
     policy: TimingPolicy
@@ -52,11 +53,11 @@ class BenchRequest:
     results_dir: str
     write_record: bool
     output_format: str
-    datasets: tuple[str, ...] = ()         # lengths
-    strategies: tuple[str, ...] = ()       # lengths
-    token_budget: int = 0                  # lengths
-    train_batches: int = 0                 # train
-    train_rounds: int = 0                  # train
+    datasets: tuple[str, ...] = ()  # lengths
+    strategies: tuple[str, ...] = ()  # lengths
+    token_budget: int = 0  # lengths
+    train_batches: int = 0  # train
+    train_rounds: int = 0  # train
 
 
 def parse_request(args, registry=None) -> BenchRequest:
@@ -65,44 +66,77 @@ def parse_request(args, registry=None) -> BenchRequest:
         from rnnbench.plugins import get_registry
 
         registry = get_registry()
-    mode = "train" if args.train else "lengths" if args.suite == "lengths" else \
-        "overhead" if args.overhead else "grid"
+    mode = "train" if args.train else "lengths" if args.suite == "lengths" else "overhead" if args.overhead else "grid"
     _check_mode_options(args, mode)
     base = suites.suite(None if mode in ("train", "lengths") else args.suite)
     device = (args.device or "cpu").strip().lower()
     if base.gpu_only and device == "cpu":
-        raise RnnbenchError(f"the {base.name} suite is sized for a GPU (hidden up to 2048); run it with "
-                            "--device cuda, or on a CPU use --suite cpu or --sizes")
+        raise RnnbenchError(
+            f"the {base.name} suite is sized for a GPU (hidden up to 2048); run it with "
+            "--device cuda, or on a CPU use --suite cpu or --sizes"
+        )
     threads = args.threads if args.threads is not None else usable_cpus()
     policy = _policy(CAREFUL if mode == "lengths" else base.policy, args)
     backends, unavailable = select_backends(args.backends, registry)
-    common = dict(mode=mode, backends=tuple(backends), unavailable=unavailable, threads=threads,
-                  threads_given=args.threads, device=device, policy=policy, timeout=args.timeout,
-                  settle=args.settle, require_stable=args.require_stable, data_dir=args.data_dir,
-                  peak_frameworks=_peak_frameworks(args.peak_frameworks), results_dir=args.results_dir,
-                  write_record=not args.no_record, output_format=args.format)
+    common = dict(
+        mode=mode,
+        backends=tuple(backends),
+        unavailable=unavailable,
+        threads=threads,
+        threads_given=args.threads,
+        device=device,
+        policy=policy,
+        timeout=args.timeout,
+        settle=args.settle,
+        require_stable=args.require_stable,
+        data_dir=args.data_dir,
+        peak_frameworks=_peak_frameworks(args.peak_frameworks),
+        results_dir=args.results_dir,
+        write_record=not args.no_record,
+        output_format=args.format,
+    )
     if mode == "train":
         from rnnbench.bench.train import BATCHES, ROUNDS
 
         sequence_impls, tree_impls = resolve_impls(args.impls, backends, unavailable, registry)
-        return BenchRequest(**common, suite=base, dataset="train", cells=("lstm",),
-                            sequence_impls=sequence_impls, tree_impls=tuple(tree_impls), sizes=(), extra=(),
-                            tree_sizes=(), dtypes=("float32",), passes=("forward+backward",),
-                            isolation="backend", train_batches=args.train_batches or BATCHES,
-                            train_rounds=args.train_rounds or ROUNDS)
+        return BenchRequest(
+            **common,
+            suite=base,
+            dataset="train",
+            cells=("lstm",),
+            sequence_impls=sequence_impls,
+            tree_impls=tuple(tree_impls),
+            sizes=(),
+            extra=(),
+            tree_sizes=(),
+            dtypes=("float32",),
+            passes=("forward+backward",),
+            isolation="backend",
+            train_batches=args.train_batches or BATCHES,
+            train_rounds=args.train_rounds or ROUNDS,
+        )
     if mode == "lengths":
         from rnnbench.bench import lengths
 
         return BenchRequest(
-            **common, suite=base, dataset="lengths",
+            **common,
+            suite=base,
+            dataset="lengths",
             cells=tuple(_names(args.cells, SEQUENCE_CELLS, "cells", "cell") or (None,)),
-            sequence_impls={b: [None] for b in backends}, tree_impls=(), sizes=(), extra=(), tree_sizes=(),
-            dtypes=tuple(_names(args.dtype, DTYPES, "dtype") or ("float32",)), passes=("forward+backward",),
+            sequence_impls={b: [None] for b in backends},
+            tree_impls=(),
+            sizes=(),
+            extra=(),
+            tree_sizes=(),
+            dtypes=tuple(_names(args.dtype, DTYPES, "dtype") or ("float32",)),
+            passes=("forward+backward",),
             isolation="impl",
             datasets=tuple(_names(args.datasets, lengths.DATASETS, "datasets", "dataset") or lengths.DATASETS),
-            strategies=tuple(_names(args.strategies, lengths.STRATEGIES, "strategies", "strategy")
-                             or lengths.STRATEGIES),
-            token_budget=args.token_budget or lengths.TOKEN_BUDGET)
+            strategies=tuple(
+                _names(args.strategies, lengths.STRATEGIES, "strategies", "strategy") or lengths.STRATEGIES
+            ),
+            token_budget=args.token_budget or lengths.TOKEN_BUDGET,
+        )
     cells = _cells(args, base)
     tree_sizes = tuple(suites.parse_tree_sizes(args.tree_sizes) if args.tree_sizes else base.tree_sizes)
     if any(c in TREE_CELLS for c in cells) and not tree_sizes:
@@ -110,14 +144,19 @@ def parse_request(args, registry=None) -> BenchRequest:
     sequence_impls, tree_impls = resolve_impls(args.impls, backends, unavailable, registry, base.all_impls)
     node_by_node = "node-by-node" in (_names(args.impls, None, "impls") or ())
     return BenchRequest(
-        **common, suite=replace(base, node_by_node=tuple(backends)) if node_by_node else base,
-        dataset="overhead" if mode == "overhead" else base.name if args.suite else "custom", cells=tuple(cells),
-        sequence_impls=sequence_impls, tree_impls=tuple(tree_impls),
+        **common,
+        suite=replace(base, node_by_node=tuple(backends)) if node_by_node else base,
+        dataset="overhead" if mode == "overhead" else base.name if args.suite else "custom",
+        cells=tuple(cells),
+        sequence_impls=sequence_impls,
+        tree_impls=tuple(tree_impls),
         sizes=tuple(suites.parse_sizes(args.sizes) if args.sizes else base.sizes),
-        extra=() if args.sizes else tuple(base.extra), tree_sizes=tree_sizes,
+        extra=() if args.sizes else tuple(base.extra),
+        tree_sizes=tree_sizes,
         dtypes=tuple(_names(args.dtype, DTYPES, "dtype") or base.dtypes),
         passes=tuple(_names(args.passes, suites.PASSES, "pass") or base.passes),
-        isolation=args.isolation or base.isolation)
+        isolation=args.isolation or base.isolation,
+    )
 
 
 def _check_mode_options(args, mode: str) -> None:
@@ -129,16 +168,26 @@ def _check_mode_options(args, mode: str) -> None:
     if mode == "lengths":
         for dest, flag in {**_GRID_ONLY, "impls": "--impls"}.items():
             if getattr(args, dest):
-                raise RnnbenchError(f"{flag} does not apply to --suite lengths (its sizes are the textclf task's; "
-                                    "it times forward+backward)")
+                raise RnnbenchError(
+                    f"{flag} does not apply to --suite lengths (its sizes are the textclf task's; "
+                    "it times forward+backward)"
+                )
         if args.trees or args.overhead:
             raise RnnbenchError(f"--{'trees' if args.trees else 'overhead'} does not apply to --suite lengths")
     if mode == "train":  # the textclf model's IMDB batches, forward+backward, float32, one process a backend
-        for dest, flag in {"suite": "--suite", **_GRID_ONLY, "cells": "--cells", "dtype": "--dtype",
-                           "isolation": "--isolation", "trees": "--trees", "overhead": "--overhead"}.items():
+        for dest, flag in {
+            "suite": "--suite",
+            **_GRID_ONLY,
+            "cells": "--cells",
+            "dtype": "--dtype",
+            "isolation": "--isolation",
+            "trees": "--trees",
+            "overhead": "--overhead",
+        }.items():
             if getattr(args, dest):
-                raise RnnbenchError(f"{flag} does not apply to --train (it times the textclf model's training "
-                                    "step on IMDB's batches)")
+                raise RnnbenchError(
+                    f"{flag} does not apply to --train (it times the textclf model's training step on IMDB's batches)"
+                )
     elif args.train_batches is not None or args.train_rounds is not None:
         raise RnnbenchError("--train-batches and --train-rounds apply to --train only")
 
@@ -211,8 +260,10 @@ def resolve_impls(text, backends, unavailable, registry, all_impls=False) -> tup
     """Per backend, the sequence impls to time; and the tree schedules (shared by all backends)."""
     if not text:
         if all_impls:  # every impl of every available backend: each framework at its fastest path
-            return ({b: [None] if b in unavailable else backend_impls(b, registry) for b in backends},
-                    list(suites.TREE_IMPLS))
+            return (
+                {b: [None] if b in unavailable else backend_impls(b, registry) for b in backends},
+                list(suites.TREE_IMPLS),
+            )
         # None: the backend's default impl, named by the worker. Node-by-node runs where the suite says.
         return {b: [None] for b in backends}, list(suites.TREE_IMPLS)
     names = suites.parse_names(text, None, "impls")

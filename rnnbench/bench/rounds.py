@@ -20,6 +20,7 @@ A worker that dies (crash, timeout, garbage) fails the row it was serving, with 
 other row it held; the other rows of the comparison go on, and the next comparison starts a fresh
 worker. A one-row comparison runs the same code with one row.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,20 @@ from rnnbench.bench.timing import load_warning, spread_warnings, summarize, usab
 from rnnbench.bench.workers import Pool, RequestError, WorkerError
 
 #: Row fields this module fills (besides the measurement fields of :func:`empty_row`).
-ROUND_FIELDS = ("first_call_s", "rounds", "round_seed", "stop_reason", "ci95_s", "rel_ci", "ci_coverage",
-                "ratio_to_fastest", "ratio_ci95", "peak_bytes", "peak_method", "cpu")
+ROUND_FIELDS = (
+    "first_call_s",
+    "rounds",
+    "round_seed",
+    "stop_reason",
+    "ci95_s",
+    "rel_ci",
+    "ci_coverage",
+    "ratio_to_fastest",
+    "ratio_ci95",
+    "peak_bytes",
+    "peak_method",
+    "cpu",
+)
 
 
 def comparisons(indices, configs) -> list[list[int]]:
@@ -54,8 +67,9 @@ def worker_key(config: dict, isolation: str, index: int):
     return ("config", index)
 
 
-def run_rounds(configs, indices, *, threads: int, policy, isolation: str, timeout: float, command,
-               progress=None) -> dict[int, dict]:
+def run_rounds(
+    configs, indices, *, threads: int, policy, isolation: str, timeout: float, command, progress=None
+) -> dict[int, dict]:
     """Rows of ``configs[i]`` for every ``i`` in ``indices``, by index, measured in interleaved rounds.
 
     Workers of ``isolation`` "impl" and "backend" live for the whole grid; "config" workers are started
@@ -133,11 +147,19 @@ class Comparison:
             row.update(answer["row"])
             if answer["row"].get("status", "ok") != "ok":
                 return
-            row.update(first_call_s=float(answer["first_call_s"]), loops=int(answer["loops"]),
-                       warmup_calls=answer.get("warmup_calls"))
-            self.live[i] = {"samples": [], "rounds": 0, "loops": int(answer["loops"]),
-                            "slow": bool(answer.get("slow")), "items": answer.get("items"),
-                            "call_s": answer.get("call_s")}
+            row.update(
+                first_call_s=float(answer["first_call_s"]),
+                loops=int(answer["loops"]),
+                warmup_calls=answer.get("warmup_calls"),
+            )
+            self.live[i] = {
+                "samples": [],
+                "rounds": 0,
+                "loops": int(answer["loops"]),
+                "slow": bool(answer.get("slow")),
+                "items": answer.get("items"),
+                "call_s": answer.get("call_s"),
+            }
         except (KeyError, TypeError, ValueError) as exc:
             self._fail(i, f"worker answered a malformed preparation ({type(exc).__name__}: {exc})")
             self._free(i)
@@ -190,14 +212,25 @@ class Comparison:
         summary = summarize(samples)
         cpu = answer.get("cpu") if isinstance(answer.get("cpu"), dict) else None
         load_end = (cpu or {}).get("load") or [None, None]
-        row.update(samples_s=samples, **summary, **interval_fields(samples), rounds=state["rounds"],
-                   stop_reason=reason, cpu=cpu,
-                   peak_bytes=answer.get("peak_bytes"), peak_method=answer.get("peak_method"), status="ok", error=None,
-                   warnings=spread_warnings(samples, summary["median_s"] * state["loops"])
-                   + load_warning(load_end[-1] if isinstance(load_end, list) and load_end else None, usable_cpus()))
+        row.update(
+            samples_s=samples,
+            **summary,
+            **interval_fields(samples),
+            rounds=state["rounds"],
+            stop_reason=reason,
+            cpu=cpu,
+            peak_bytes=answer.get("peak_bytes"),
+            peak_method=answer.get("peak_method"),
+            status="ok",
+            error=None,
+            warnings=spread_warnings(samples, summary["median_s"] * state["loops"])
+            + load_warning(load_end[-1] if isinstance(load_end, list) and load_end else None, usable_cpus()),
+        )
         if state["slow"]:
-            row["warnings"].append(f"slow calls ({state['call_s']:.1f} s, over {self.policy.slow_call_s:g} s): "
-                                   "one-call samples, one a visit")
+            row["warnings"].append(
+                f"slow calls ({state['call_s']:.1f} s, over {self.policy.slow_call_s:g} s): "
+                "one-call samples, one a visit"
+            )
         if row.get("flops") is not None:
             row["gflops_per_s"] = row["flops"] / summary["median_s"] / 1e9
         if state["items"]:
@@ -227,7 +260,6 @@ def _samples(answer, count: int) -> list[float] | None:
     values = answer.get("samples_s")
     if not isinstance(values, list) or len(values) != count:
         return None
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-               for v in values):
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in values):
         return None
     return [float(v) for v in values]

@@ -5,6 +5,7 @@ backend refused its options: no such device, say) or ``failed`` (anything that w
 wrong while building inputs or timing), and the first line of the error; it is
 never a missing row.
 """
+
 from __future__ import annotations
 
 import gc
@@ -23,13 +24,38 @@ OVERHEAD_ROUNDS = 5
 def empty_row(config: dict, status: str = "failed", error: str | None = None) -> dict:
     """A row with every result field present (null until measured)."""
     row = dict(config)
-    row.update(samples_s=[], loops=None, median_s=None, iqr_s=None, min_s=None, max_s=None, count=0,
-               flops=None, gflops_per_s=None, peak_fraction=None, items_per_s=None,
-               items_unit="nodes" if config.get("kind") == "tree" else "tokens",
-               warnings=[], kernel=None, kernel_warnings=[], status=status, error=error,
-               ci95_s=None, rel_ci=None, ci_coverage=None, rounds=0, ratio_to_fastest=None, ratio_ci95=None,
-               stop_reason=None, first_call_s=None, peak_bytes=None, peak_method=None, cpu=None, stable=False,
-               unstable_reasons=[])
+    row.update(
+        samples_s=[],
+        loops=None,
+        median_s=None,
+        iqr_s=None,
+        min_s=None,
+        max_s=None,
+        count=0,
+        flops=None,
+        gflops_per_s=None,
+        peak_fraction=None,
+        items_per_s=None,
+        items_unit="nodes" if config.get("kind") == "tree" else "tokens",
+        warnings=[],
+        kernel=None,
+        kernel_warnings=[],
+        status=status,
+        error=error,
+        ci95_s=None,
+        rel_ci=None,
+        ci_coverage=None,
+        rounds=0,
+        ratio_to_fastest=None,
+        ratio_ci95=None,
+        stop_reason=None,
+        first_call_s=None,
+        peak_bytes=None,
+        peak_method=None,
+        cpu=None,
+        stable=False,
+        unstable_reasons=[],
+    )
     return row
 
 
@@ -93,8 +119,13 @@ def build_timer(backend, config: dict, row: dict):
     batch = load_tree_batch(config["tree_source"], config["trees"])
     schedule = one_node_per_level(batch) if config["impl"] == "node-by-node" else batch
     params, x = tree_inputs(cell, batch.num_leaves, D, H, dtype)
-    row.update(flops=flop_counts.tree_flops(cell, batch.num_leaves, batch.num_nodes, D, H, config["pass"]),
-               nodes=batch.num_nodes, leaves=batch.num_leaves, levels=len(batch.levels), steps=len(schedule.levels))
+    row.update(
+        flops=flop_counts.tree_flops(cell, batch.num_leaves, batch.num_nodes, D, H, config["pass"]),
+        nodes=batch.num_nodes,
+        leaves=batch.num_leaves,
+        levels=len(batch.levels),
+        steps=len(schedule.levels),
+    )
     return backend.tree_timer(cell, params, x, schedule, backward), batch.num_nodes
 
 
@@ -124,10 +155,22 @@ def run_config(config: dict, policy, backends: dict) -> dict:
     finally:
         del timer
         gc.collect()  # free this configuration's tensors before the next one in this process
-    row.update(samples_s=timing.samples_s, loops=timing.loops, warmup_calls=timing.warmup_calls,
-               median_s=timing.median_s, iqr_s=timing.iqr_s, min_s=timing.min_s, max_s=timing.max_s,
-               count=timing.count, warnings=timing.warnings, status="ok", rounds=1, **interval_fields(timing.samples_s),
-               gflops_per_s=row["flops"] / timing.median_s / 1e9, items_per_s=items / timing.median_s)
+    row.update(
+        samples_s=timing.samples_s,
+        loops=timing.loops,
+        warmup_calls=timing.warmup_calls,
+        median_s=timing.median_s,
+        iqr_s=timing.iqr_s,
+        min_s=timing.min_s,
+        max_s=timing.max_s,
+        count=timing.count,
+        warnings=timing.warnings,
+        status="ok",
+        rounds=1,
+        **interval_fields(timing.samples_s),
+        gflops_per_s=row["flops"] / timing.median_s / 1e9,
+        items_per_s=items / timing.median_s,
+    )
     return row
 
 
@@ -159,8 +202,7 @@ def run_overhead(config: dict, policy, backends: dict) -> dict:
     except Exception as exc:  # noqa: BLE001
         row.update(status="failed", error=one_line(exc))
         return row
-    result = {"rounds": OVERHEAD_ROUNDS, "loops": row["loops"],
-              "bare_framework_method": getattr(bare, "method", None)}
+    result = {"rounds": OVERHEAD_ROUNDS, "loops": row["loops"], "bare_framework_method": getattr(bare, "method", None)}
     for name, values in samples.items():
         if values:
             result[f"{name}_samples_s"] = values
@@ -178,8 +220,9 @@ def _bare_framework_timer(backend, config):
     """The backend's bare timer for ``config``, or None when it offers none (its capability flag says so)."""
     if not backend.has_bare_timer or config.get("layers", 1) > 1 or config.get("bidirectional"):
         return None  # the bare layers are single-layer ones
-    params, x = sequence_inputs(config["cell"], config["batch"], config["steps"], config["input"],
-                                config["hidden"], config["dtype"])
+    params, x = sequence_inputs(
+        config["cell"], config["batch"], config["steps"], config["input"], config["hidden"], config["dtype"]
+    )
     return backend.bare_sequence_timer(config["cell"], params, x, config["pass"] == "forward+backward")
 
 

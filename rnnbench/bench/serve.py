@@ -17,6 +17,7 @@ all of them alike (docs/design.md §7). Each visit's samples run inside a
 :class:`~rnnbench.bench.probes.CpuWindow`; the peak-memory probe runs after the timed calls,
 on calls of its own, so it never slows a sample.
 """
+
 from __future__ import annotations
 
 import gc
@@ -31,7 +32,7 @@ class Session:
 
     def __init__(self):
         self.backends = {}  # run_config's cache: backends and kernel info, built once a process
-        self.rows = {}      # id -> {"timer", "loops", "windows", "slow"}
+        self.rows = {}  # id -> {"timer", "loops", "windows", "slow"}
 
     def handle(self, request: dict) -> dict:
         op = request.get("op")
@@ -71,8 +72,12 @@ class Session:
             del timer
             gc.collect()
             return {"row": {"status": "failed", "error": one_line(exc)}}
-        self.rows[key] = {"timer": timer, "loops": calibration["loops"], "windows": [],
-                          "slow": bool(calibration.get("slow"))}
+        self.rows[key] = {
+            "timer": timer,
+            "loops": calibration["loops"],
+            "windows": [],
+            "slow": bool(calibration.get("slow")),
+        }
         return {"row": row, "first_call_s": first_s, "items": items, **calibration}
 
     def sample(self, key: str, count: int) -> dict:

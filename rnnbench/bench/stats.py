@@ -16,6 +16,7 @@ One module, so that ``bench`` (each row's interval), the report (what it prints)
   bootstrap interval, and the two-sided Mann-Whitney U p-value (scipy.stats). A change counts
   only when it is both significant (p < ``alpha``) and larger than a threshold.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,7 +51,7 @@ class Interval:
 
 def _binomial_cdf_below(j: int, n: int) -> float:
     """P(Binomial(n, 1/2) < j)."""
-    return sum(math.comb(n, k) for k in range(j)) / 2 ** n
+    return sum(math.comb(n, k) for k in range(j)) / 2**n
 
 
 def median_ranks(n: int, level: float = LEVEL) -> tuple[int, float]:

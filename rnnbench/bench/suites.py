@@ -20,6 +20,7 @@ peak-memory call, and one untimed call before each visit's samples. Measured on 
 the committed records with jax as well (188 rows, ``--isolation impl``): 20.5 and 20 minutes for two
 runs on 2026-12-07, every row stopping on its budget (none reached the 3% target there).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,25 +61,51 @@ class Suite:
 
 SUITES = {
     "smoke": Suite(
-        "smoke", "tiny sizes, every cell on every available backend, one process per backend (CI)",
-        cells=CELLS, sizes=((4, 5, 8, 16),), tree_sizes=((4, 16, 16),), policy=QUICK, isolation="backend",
-        peak_sizes=(256,)),
+        "smoke",
+        "tiny sizes, every cell on every available backend, one process per backend (CI)",
+        cells=CELLS,
+        sizes=((4, 5, 8, 16),),
+        tree_sizes=((4, 16, 16),),
+        policy=QUICK,
+        isolation="backend",
+        peak_sizes=(256,),
+    ),
     "cpu": Suite(
-        "cpu", "laptop-scale: rnn/lstm/gru at three sizes plus SST-shaped trees, float32, every impl",
-        cells=CELLS, sizes=((64, 100, 128, 256), (64, 100, 512, 512), (16, 100, 128, 128)),
-        tree_sizes=((64, 300, 150),), all_impls=True, node_by_node=("numpy", "torch", "tensorflow"),
-        extra=(("lstm", (64, 100, 256, 256, 2, 1)),), peak_sizes=(1024, 2048, 3072)),
+        "cpu",
+        "laptop-scale: rnn/lstm/gru at three sizes plus SST-shaped trees, float32, every impl",
+        cells=CELLS,
+        sizes=((64, 100, 128, 256), (64, 100, 512, 512), (16, 100, 128, 128)),
+        tree_sizes=((64, 300, 150),),
+        all_impls=True,
+        node_by_node=("numpy", "torch", "tensorflow"),
+        extra=(("lstm", (64, 100, 256, 256, 2, 1)),),
+        peak_sizes=(1024, 2048, 3072),
+    ),
     "deepbench": Suite(
-        "deepbench", "DeepBench-style large recurrent layers for a GPU (hidden 1024-2048, batch 16-64)",
+        "deepbench",
+        "DeepBench-style large recurrent layers for a GPU (hidden 1024-2048, batch 16-64)",
         cells=SEQUENCE_CELLS,
-        sizes=((16, 25, 1024, 1024), (32, 50, 1024, 1024), (64, 25, 2048, 2048), (16, 100, 2048, 2048),
-               (64, 50, 1536, 1536)),
-        peak_sizes=(4096, 8192), node_by_node=(), gpu_only=True),
+        sizes=(
+            (16, 25, 1024, 1024),
+            (32, 50, 1024, 1024),
+            (64, 25, 2048, 2048),
+            (16, 100, 2048, 2048),
+            (64, 50, 1536, 1536),
+        ),
+        peak_sizes=(4096, 8192),
+        node_by_node=(),
+        gpu_only=True,
+    ),
 }
 
 #: The grid of a custom run (no --suite) before options override it.
-CUSTOM = Suite("custom", "a grid given on the command line", cells=SEQUENCE_CELLS,
-               sizes=((64, 100, 128, 256),), tree_sizes=((64, 300, 150),))
+CUSTOM = Suite(
+    "custom",
+    "a grid given on the command line",
+    cells=SEQUENCE_CELLS,
+    sizes=((64, 100, 128, 256),),
+    tree_sizes=((64, 300, 150),),
+)
 
 
 def suite(name: str | None) -> Suite:
@@ -122,8 +149,10 @@ def parse_sizes(text: str, fields: tuple[str, ...] = ("batch", "steps", "input",
         except ValueError:
             values = ()
         if len(values) != len(fields) or min(values) < 1:
-            raise RnnbenchError(f"size {part!r} is not {layout} with positive integers (e.g. "
-                                f"{'x'.join(str(v) for v in (64, 100, 128, 256)[:len(fields)])})")
+            raise RnnbenchError(
+                f"size {part!r} is not {layout} with positive integers (e.g. "
+                f"{'x'.join(str(v) for v in (64, 100, 128, 256)[: len(fields)])})"
+            )
         sizes.append(values + layering)
     if not sizes:
         raise RnnbenchError(f"no size given; use {layout}")
@@ -139,8 +168,10 @@ def _layering(part: str, options: list[str]) -> tuple:
         elif option.startswith("l") and option[1:].isdigit() and int(option[1:]) >= 1:
             layers = int(option[1:])
         else:
-            raise RnnbenchError(f"size {part}:{':'.join(options)}: unknown option {option!r}; "
-                                "use :L<layers> and :bi (e.g. 64x100x512x512:L2:bi)")
+            raise RnnbenchError(
+                f"size {part}:{':'.join(options)}: unknown option {option!r}; "
+                "use :L<layers> and :bi (e.g. 64x100x512x512:L2:bi)"
+            )
     return (layers, bidirectional) if layers > 1 or bidirectional else ()
 
 

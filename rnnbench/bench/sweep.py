@@ -7,6 +7,7 @@ modes (overhead, train, peak) send a request to a fresh one-shot worker. A worke
 crashes, hangs past its timeout or answers garbage turns into ``failed`` rows for the
 configurations it held, with the reason; the sweep goes on.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,14 +24,13 @@ from rnnbench.devices import thread_environment
 WORKER = (sys.executable, "-m", "rnnbench.bench.worker")
 
 
-
-
 def call_worker(request: dict, timeout: float, command=WORKER) -> dict:
     """Send ``request`` to a fresh worker and return its JSON answer."""
     env = {**os.environ, **thread_environment(int(request["threads"])), "PYTHONUNBUFFERED": "1"}
     try:
-        done = subprocess.run(list(command), input=json.dumps(request), capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        done = subprocess.run(
+            list(command), input=json.dumps(request), capture_output=True, text=True, timeout=timeout, env=env
+        )
     except subprocess.TimeoutExpired:
         raise WorkerError(f"worker timed out after {timeout:.0f} s") from None
     if done.returncode != 0:
@@ -46,8 +46,18 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else "no message"
 
 
-def run_configs(configs, *, threads: int, policy, isolation: str = "config", mode: str = "time",
-                timeout: float = 600.0, unavailable: dict | None = None, progress=None, command=WORKER) -> list[dict]:
+def run_configs(
+    configs,
+    *,
+    threads: int,
+    policy,
+    isolation: str = "config",
+    mode: str = "time",
+    timeout: float = 600.0,
+    unavailable: dict | None = None,
+    progress=None,
+    command=WORKER,
+) -> list[dict]:
     """Rows for ``configs`` in order; one worker per config (``isolation="config"``), per backend and impl
     (``"impl"``: tree rows, whose impl is the schedule, group by schedule) or per backend (``"backend"``).
 
@@ -70,8 +80,16 @@ def run_configs(configs, *, threads: int, policy, isolation: str = "config", mod
             if progress is not None:
                 progress(done, len(configs), row)
 
-        measured = run_rounds(configs, pending, threads=threads, policy=policy, isolation=isolation,
-                              timeout=timeout, command=command, progress=advance)
+        measured = run_rounds(
+            configs,
+            pending,
+            threads=threads,
+            policy=policy,
+            isolation=isolation,
+            timeout=timeout,
+            command=command,
+            progress=advance,
+        )
         for index, row in measured.items():
             rows[index] = row
         return rows
@@ -79,14 +97,14 @@ def run_configs(configs, *, threads: int, policy, isolation: str = "config", mod
         # One process per backend (or backend and impl), in the order they first appear in the grid.
         def group_of(i):
             return configs[i]["backend"] if isolation == "backend" else (configs[i]["backend"], configs[i]["impl"])
+
         seen = list(dict.fromkeys(group_of(i) for i in pending))
         order = sorted(pending, key=lambda i: seen.index(group_of(i)))
         groups = [list(g) for _, g in groupby(order, key=group_of)]
     else:
         groups = [[i] for i in pending]
     for group in groups:
-        request = {"mode": mode, "threads": threads, "policy": policy.as_dict(),
-                   "configs": [configs[i] for i in group]}
+        request = {"mode": mode, "threads": threads, "policy": policy.as_dict(), "configs": [configs[i] for i in group]}
         try:
             answer = call_worker(request, timeout * len(group), command)
             answered = answer["rows"]
@@ -102,8 +120,9 @@ def run_configs(configs, *, threads: int, policy, isolation: str = "config", mod
     return rows
 
 
-def measure_peak(*, device: str, threads: int, sizes, dtype: str, policy, timeout: float = 600.0,
-                 command=WORKER, frameworks=None) -> dict:
+def measure_peak(
+    *, device: str, threads: int, sizes, dtype: str, policy, timeout: float = 600.0, command=WORKER, frameworks=None
+) -> dict:
     """The machine's matrix-multiply peak: each framework's GEMM in a worker of its own, the best kept.
 
     ``frameworks`` (default: every installed one, :func:`rnnbench.bench.peak.available_frameworks`)
@@ -114,8 +133,15 @@ def measure_peak(*, device: str, threads: int, sizes, dtype: str, policy, timeou
 
     candidates, kernels = [], {}
     for framework in frameworks if frameworks is not None else available_frameworks(device):
-        request = {"mode": "peak", "threads": threads, "device": device, "sizes": list(sizes), "dtype": dtype,
-                   "policy": policy.as_dict(), "framework": framework}
+        request = {
+            "mode": "peak",
+            "threads": threads,
+            "device": device,
+            "sizes": list(sizes),
+            "dtype": dtype,
+            "policy": policy.as_dict(),
+            "framework": framework,
+        }
         try:
             answer = call_worker(request, timeout, command)
             candidates += answer["candidates"]
@@ -125,5 +151,15 @@ def measure_peak(*, device: str, threads: int, sizes, dtype: str, policy, timeou
     try:
         return combine(candidates, kernels, device, threads, dtype)
     except RuntimeError as exc:
-        return {"gflops": None, "dtype": dtype, "threads": threads, "size": None, "method": None,
-                "device": device, "error": str(exc), "candidates": candidates, "kernels": kernels, "warnings": []}
+        return {
+            "gflops": None,
+            "dtype": dtype,
+            "threads": threads,
+            "size": None,
+            "method": None,
+            "device": device,
+            "error": str(exc),
+            "candidates": candidates,
+            "kernels": kernels,
+            "warnings": [],
+        }

@@ -9,14 +9,29 @@ its 95% interval as ``±x%``, the ratio to the fastest row with its interval
 seconds (compiling included). Rows that are not stable are listed under it with their
 reasons; kernel warnings (an old BLAS kernel, a pinning variable) and the peak follow.
 """
+
 from __future__ import annotations
 
 from rnnbench.bench.stats import format_pm
 from rnnbench.bench.suites import size_label
 from rnnbench.table import format_table
 
-HEADER = ["cell", "backend", "impl", "size", "pass", "median ms", "n", "GFLOP/s", "% peak", "items/s",
-          "× fastest [95%]", "peak MiB", "first call", "status"]
+HEADER = [
+    "cell",
+    "backend",
+    "impl",
+    "size",
+    "pass",
+    "median ms",
+    "n",
+    "GFLOP/s",
+    "% peak",
+    "items/s",
+    "× fastest [95%]",
+    "peak MiB",
+    "first call",
+    "status",
+]
 
 
 def format_summary(rows: list[dict]) -> str:
@@ -43,12 +58,17 @@ def format_summary(rows: list[dict]) -> str:
             peak = f", {_percent(item['peak_fraction'])}" if item.get("peak_fraction") is not None else ""
             pm = format_pm(item["median_s"], item.get("ci95_s"))
             cells.append(f"{_num(item['median_s'], 1e3)}{' ' + pm if pm else ''} ({item['impl']}{peak})")
-        ratios = " ".join(f"{b}:{_ratio(by_backend[b]['ratio_to_best'], by_backend[b].get('ratio_ci95'))}"
-                          for b in backends if b in by_backend)
+        ratios = " ".join(
+            f"{b}:{_ratio(by_backend[b]['ratio_to_best'], by_backend[b].get('ratio_ci95'))}"
+            for b in backends
+            if b in by_backend
+        )
         lines.append([*label, *cells, ratios])
-    return ("each backend at its fastest (median ms; the impl or tree schedule that was fastest; "
-            "× best: ratio to the best backend, the median of per-round ratios [95% interval]):\n"
-            + format_table(header, lines))
+    return (
+        "each backend at its fastest (median ms; the impl or tree schedule that was fastest; "
+        "× best: ratio to the best backend, the median of per-round ratios [95% interval]):\n"
+        + format_table(header, lines)
+    )
 
 
 def format_kernels(record_warnings: list[str], kernels: dict) -> str:
@@ -73,16 +93,31 @@ def format_rows(rows: list[dict], peaks: dict) -> str:
             status = f"{status} [{len(notes)}]"
         if row.get("error"):
             status = f"{status}: {row['error']}"
-        lines.append([row["cell"], row["backend"], row.get("impl") or "-", size_label(row), row["pass"],
-                      _median(row), row.get("count") or "-", _num(row.get("gflops_per_s")),
-                      _percent(row.get("peak_fraction")), _items(row),
-                      _ratio(row.get("ratio_to_fastest"), row.get("ratio_ci95")), _mib(row.get("peak_bytes")),
-                      _seconds(row.get("first_call_s")), status])
+        lines.append(
+            [
+                row["cell"],
+                row["backend"],
+                row.get("impl") or "-",
+                size_label(row),
+                row["pass"],
+                _median(row),
+                row.get("count") or "-",
+                _num(row.get("gflops_per_s")),
+                _percent(row.get("peak_fraction")),
+                _items(row),
+                _ratio(row.get("ratio_to_fastest"), row.get("ratio_ci95")),
+                _mib(row.get("peak_bytes")),
+                _seconds(row.get("first_call_s")),
+                status,
+            ]
+        )
     text = format_table(HEADER, lines)
     text += "\n\n" + _peak_line(peaks)
     if busy:
-        notes.append(f"busy machine while {len(busy)} of {len(rows)} rows were timed (e.g. {busy[-1][14:]}): "
-                     "other work competed for the CPUs, so times may be inflated")
+        notes.append(
+            f"busy machine while {len(busy)} of {len(rows)} rows were timed (e.g. {busy[-1][14:]}): "
+            "other work competed for the CPUs, so times may be inflated"
+        )
     if notes:
         text += "\nwarnings:\n" + "\n".join(notes)
     return text
@@ -90,8 +125,11 @@ def format_rows(rows: list[dict], peaks: dict) -> str:
 
 def format_unstable(rows: list[dict], record_reasons=()) -> str:
     """The "not stable" list: each ok row that is not stable, with its reasons, then the record's own."""
-    lines = [f"  {row_name(row)}: {'; '.join(row.get('unstable_reasons') or ()) or 'no reason given'}"
-             for row in rows if row.get("status") == "ok" and row.get("stable") is False]
+    lines = [
+        f"  {row_name(row)}: {'; '.join(row.get('unstable_reasons') or ()) or 'no reason given'}"
+        for row in rows
+        if row.get("status") == "ok" and row.get("stable") is False
+    ]
     lines += [f"  record: {reason}" for reason in record_reasons or ()]
     if not lines:
         return ""
@@ -103,7 +141,6 @@ def row_name(row) -> str:
     return " ".join(str(p) for p in (row["backend"], row.get("impl"), row["cell"], size_label(row), row["pass"]) if p)
 
 
-
 def _peak_line(peaks: dict) -> str:
     parts = []
     for dtype, peak in peaks.items():
@@ -113,8 +150,10 @@ def _peak_line(peaks: dict) -> str:
                 if c.get("gflops") and c["method"] != peak["method"]:
                     others[c["method"]] = max(others.get(c["method"], 0), c["gflops"])
             also = "; others: " + ", ".join(f"{m} {g:.0f}" for m, g in others.items()) if others else ""
-            parts.append(f"{dtype} peak {peak['gflops']:.1f} GFLOP/s ({peak['method']} {peak['size']}^2, "
-                         f"{peak['threads']} thread(s), fastest sample, each framework in its own process{also})")
+            parts.append(
+                f"{dtype} peak {peak['gflops']:.1f} GFLOP/s ({peak['method']} {peak['size']}^2, "
+                f"{peak['threads']} thread(s), fastest sample, each framework in its own process{also})"
+            )
         else:
             parts.append(f"{dtype} peak not measured: {peak.get('error', 'unknown reason')}")
     return "; ".join(parts) or "peak not measured"
@@ -148,7 +187,7 @@ def _median(row) -> str:
 
 
 def _mib(value) -> str:
-    return "-" if value is None else f"{value / 2 ** 20:.3g}"
+    return "-" if value is None else f"{value / 2**20:.3g}"
 
 
 def _seconds(value) -> str:
@@ -179,14 +218,25 @@ def format_overhead(rows: list[dict]) -> str:
         line = [row_name(row), _num(result["harness_s"], 1e3)]
         for name in ("bare_same_callable", "bare_framework"):
             if f"{name}_s" in result:
-                line += [_num(result[f"{name}_s"], 1e3),
-                         f"{100 * result[f'vs_{name}']:+.1f}% / {100 * result[f'vs_{name}_min']:+.1f}%"]
+                line += [
+                    _num(result[f"{name}_s"], 1e3),
+                    f"{100 * result[f'vs_{name}']:+.1f}% / {100 * result[f'vs_{name}_min']:+.1f}%",
+                ]
             else:
                 line += ["-", "-"]
         lines.append(line + [result.get("bare_framework_method") or "-"])
     if not lines:
         return "\nno overhead measured (sequence configurations with status ok only)"
-    header = ["configuration", "harness ms", "bare loop ms", "overhead median/min", "bare layer ms",
-              "overhead median/min", "bare layer"]
-    return ("\nharness overhead (samples pooled over interleaved rounds; bare loop: the same callable, "
-            "bare layer: the framework's own layer):\n" + format_table(header, lines))
+    header = [
+        "configuration",
+        "harness ms",
+        "bare loop ms",
+        "overhead median/min",
+        "bare layer ms",
+        "overhead median/min",
+        "bare layer",
+    ]
+    return (
+        "\nharness overhead (samples pooled over interleaved rounds; bare loop: the same callable, "
+        "bare layer: the framework's own layer):\n" + format_table(header, lines)
+    )

@@ -24,6 +24,7 @@ The method (pyperf's, scaled down to one process a configuration):
 ``visit_samples`` samples a visit, until every row's interval is within ``target_ci``,
 the budget (``budget_s`` a row) is spent, or ``max_rounds``.
 """
+
 from __future__ import annotations
 
 import gc
@@ -68,8 +69,17 @@ class TimingPolicy:
         return asdict(self)
 
 
-QUICK = TimingPolicy(warmup_calls=1, warmup_s=0.0, min_sample_s=0.005, min_samples=3, max_samples=5, budget_s=0.05,
-                     min_rounds=3, max_rounds=5, visit_samples=1)
+QUICK = TimingPolicy(
+    warmup_calls=1,
+    warmup_s=0.0,
+    min_sample_s=0.005,
+    min_samples=3,
+    max_samples=5,
+    budget_s=0.05,
+    min_rounds=3,
+    max_rounds=5,
+    visit_samples=1,
+)
 #: The cpu suite's policy. Per row: warm-up 0.2 s, samples of >= 50 ms, 2 a visit (1 for a call of 50 ms
 #: or more), 6 to 25 rounds, and 1.5 s of sampling a row (as the one-shot policy had) unless every row of
 #: the comparison reaches the 3% target first.
@@ -99,8 +109,13 @@ def summarize(samples: list[float]) -> dict:
         q1 = q3 = samples[0]
     else:
         q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
-    return {"median_s": statistics.median(samples), "iqr_s": q3 - q1, "min_s": min(samples),
-            "max_s": max(samples), "count": len(samples)}
+    return {
+        "median_s": statistics.median(samples),
+        "iqr_s": q3 - q1,
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "count": len(samples),
+    }
 
 
 def spread_warnings(samples: list[float], sample_duration_s: float | None = None) -> list[str]:
@@ -111,11 +126,15 @@ def spread_warnings(samples: list[float], sample_duration_s: float | None = None
     if median > 0 and stats["iqr_s"] / median > IQR_WARNING:
         warnings.append(f"unstable: IQR is {stats['iqr_s'] / median:.0%} of the median (> {IQR_WARNING:.0%})")
     if median > 0 and (stats["max_s"] - stats["min_s"]) / median > RANGE_WARNING:
-        warnings.append(f"unstable: max - min is {(stats['max_s'] - stats['min_s']) / median:.0%} "
-                        f"of the median (> {RANGE_WARNING:.0%})")
+        warnings.append(
+            f"unstable: max - min is {(stats['max_s'] - stats['min_s']) / median:.0%} "
+            f"of the median (> {RANGE_WARNING:.0%})"
+        )
     if sample_duration_s is not None and sample_duration_s < SHORT_SAMPLE_S:
-        warnings.append(f"short samples: {sample_duration_s * 1e3:.2f} ms each (< {SHORT_SAMPLE_S * 1e3:.0f} ms); "
-                        "timer resolution and loop overhead matter")
+        warnings.append(
+            f"short samples: {sample_duration_s * 1e3:.2f} ms each (< {SHORT_SAMPLE_S * 1e3:.0f} ms); "
+            "timer resolution and loop overhead matter"
+        )
     return warnings
 
 
@@ -144,15 +163,22 @@ def current_load() -> float | None:
         return None
 
 
-def measure(fn, policy: TimingPolicy = CAREFUL, clock=time.perf_counter, load=current_load,
-            cpus: int | None = None) -> Measurement:
+def measure(
+    fn, policy: TimingPolicy = CAREFUL, clock=time.perf_counter, load=current_load, cpus: int | None = None
+) -> Measurement:
     """Time ``fn()`` under ``policy``; ``clock``, ``load`` and ``cpus`` are injectable for tests."""
     call_s, warmup_calls = warm_up(fn, policy, clock)
     slow = policy.slow_call_s is not None and call_s > policy.slow_call_s
     if slow:
         loops, calibration_calls = 1, 0
-        policy = TimingPolicy(**{**policy.as_dict(), "min_samples": max(1, policy.slow_samples),
-                                 "max_samples": max(1, policy.slow_samples), "budget_s": 0.0})
+        policy = TimingPolicy(
+            **{
+                **policy.as_dict(),
+                "min_samples": max(1, policy.slow_samples),
+                "max_samples": max(1, policy.slow_samples),
+                "budget_s": 0.0,
+            }
+        )
     else:
         loops, calibration_calls = calibrate(fn, policy, clock, call_s, trusted=warmup_calls > 1)
     warmup_calls += calibration_calls
@@ -174,8 +200,9 @@ def measure(fn, policy: TimingPolicy = CAREFUL, clock=time.perf_counter, load=cu
     stats = summarize(samples)
     warnings = spread_warnings(samples, stats["median_s"] * loops)
     if slow:
-        warnings.append(f"slow calls ({call_s:.1f} s, over {policy.slow_call_s:g} s): {len(samples)} one-call "
-                        "samples only")
+        warnings.append(
+            f"slow calls ({call_s:.1f} s, over {policy.slow_call_s:g} s): {len(samples)} one-call samples only"
+        )
     warnings += load_warning(load(), cpus or usable_cpus())
     return Measurement(samples_s=samples, loops=loops, warmup_calls=warmup_calls, warnings=warnings, **stats)
 
@@ -192,8 +219,7 @@ def warm_up(fn, policy: TimingPolicy, clock) -> tuple[float, int]:
     return min(durations[1:] or durations), len(durations)
 
 
-def calibrate(fn, policy: TimingPolicy, clock, call_s: float, trusted: bool,
-               max_rounds: int = 8) -> tuple[int, int]:
+def calibrate(fn, policy: TimingPolicy, clock, call_s: float, trusted: bool, max_rounds: int = 8) -> tuple[int, int]:
     """Loops per sample from the warm-up's estimate, checked by trial samples (pyperf-style) and
     raised while a trial falls short of ``min_sample_s``; returns ``(loops, calls made)``.
 

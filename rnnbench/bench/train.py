@@ -19,6 +19,7 @@ alternating rounds each time one pass of both over the batches, the order flippi
 drift in the machine's speed hits both alike. Each round gives seconds per step for both and their
 ratio; the row reports the median and IQR of each over the rounds.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,6 +42,7 @@ SYNTHETIC_SEED = 0
 
 # ---------------------------------------------------------------------- parent side
 
+
 def prepare_batches(count: int, data_dir=None) -> tuple[dict, list[tuple], dict]:
     """``(spec as a dict, [(inputs, lengths, targets)] * count, source)`` of the textclf IMDB default.
 
@@ -57,18 +59,38 @@ def prepare_batches(count: int, data_dir=None) -> tuple[dict, list[tuple], dict]
         prepared = task.prepare(config)
         batches = prepared.train_batches(0, 1)[:count]
         spec = prepared.spec
-        source = {"source": "imdb", "selection": f"the first {len(batches)} training batches of seed 0, epoch 1",
-                  "config": {k: config[k] for k in ("model", "embed_size", "hidden_size", "vocab_size",
-                                                    "max_length", "truncate", "batch_size", "optimizer", "lr",
-                                                    "clip_norm")},
-                  "vocab_size": spec.vocab_size}
+        source = {
+            "source": "imdb",
+            "selection": f"the first {len(batches)} training batches of seed 0, epoch 1",
+            "config": {
+                k: config[k]
+                for k in (
+                    "model",
+                    "embed_size",
+                    "hidden_size",
+                    "vocab_size",
+                    "max_length",
+                    "truncate",
+                    "batch_size",
+                    "optimizer",
+                    "lr",
+                    "clip_norm",
+                )
+            },
+            "vocab_size": spec.vocab_size,
+        }
         arrays = [(b.inputs[0], b.inputs[1], b.targets) for b in batches]
     except RnnbenchError as exc:
         spec = task.model_spec(config, config["vocab_size"], 2)
         arrays = synthetic_batches(count, spec.vocab_size, config["batch_size"], config["max_length"])
-        source = {"source": "synthetic", "seed": SYNTHETIC_SEED, "why": str(exc).splitlines()[0],
-                  "selection": f"{count} seeded batches of {config['batch_size']} texts, lengths up to "
-                               f"{config['max_length']} (IMDB's default shapes)", "vocab_size": spec.vocab_size}
+        source = {
+            "source": "synthetic",
+            "seed": SYNTHETIC_SEED,
+            "why": str(exc).splitlines()[0],
+            "selection": f"{count} seeded batches of {config['batch_size']} texts, lengths up to "
+            f"{config['max_length']} (IMDB's default shapes)",
+            "vocab_size": spec.vocab_size,
+        }
     finally:
         if saved is None:
             os.environ.pop(OFFLINE_VARIABLE, None)
@@ -106,8 +128,14 @@ def spec_from_dict(data: dict):
 
 
 def save_batches(path, arrays) -> None:
-    np.savez(path, **{f"{name}{i}": value for i, batch in enumerate(arrays)
-                      for name, value in zip(("inputs", "lengths", "targets"), batch)})
+    np.savez(
+        path,
+        **{
+            f"{name}{i}": value
+            for i, batch in enumerate(arrays)
+            for name, value in zip(("inputs", "lengths", "targets"), batch)
+        },
+    )
 
 
 def load_batches(path) -> list[tuple]:
@@ -118,13 +146,26 @@ def load_batches(path) -> list[tuple]:
 
 # ---------------------------------------------------------------------- worker side
 
+
 def run_train(config: dict, request: dict) -> dict:
     """One backend's row: rnnbench's train step against the plain loop, in alternating rounds."""
     from rnnbench.bench.run_config import get_backend, kernel_of, one_line
 
     row = dict(config)
-    row.update(status="failed", error=None, warnings=[], kernel=None, kernel_warnings=[], samples_s=[],
-               median_s=None, iqr_s=None, min_s=None, count=0, plain=None, ratio=None)
+    row.update(
+        status="failed",
+        error=None,
+        warnings=[],
+        kernel=None,
+        kernel_warnings=[],
+        samples_s=[],
+        median_s=None,
+        iqr_s=None,
+        min_s=None,
+        count=0,
+        plain=None,
+        ratio=None,
+    )
     backends = {}
     try:
         backend = get_backend(config, backends)
@@ -155,22 +196,28 @@ def run_train(config: dict, request: dict) -> dict:
         per_round = {name: [] for name in steps}
         order = list(steps)
         for r in range(rounds):
-            for name in (order if r % 2 == 0 else order[::-1]):
+            for name in order if r % 2 == 0 else order[::-1]:
                 per_round[name].append(_one_pass(steps[name], batches))
         row["kernel"], row["kernel_warnings"] = kernel_of(config["backend"], backends)
     except Exception as exc:  # noqa: BLE001
         row["error"] = one_line(exc)
         return row
-    row.update(_stats(per_round["rnnbench"]), samples_s=per_round["rnnbench"], status="ok",
-               batches=len(batches), rounds=rounds, tokens_per_step=float(np.mean([b[1].sum() for b in batches])))
+    row.update(
+        _stats(per_round["rnnbench"]),
+        samples_s=per_round["rnnbench"],
+        status="ok",
+        batches=len(batches),
+        rounds=rounds,
+        tokens_per_step=float(np.mean([b[1].sum() for b in batches])),
+    )
     row["items_per_s"] = row["tokens_per_step"] / row["median_s"]
     if plain is not None:
         ratios = [a / b for a, b in zip(per_round["rnnbench"], per_round["plain"])]
-        row["plain"] = dict(_stats(per_round["plain"]), samples_s=per_round["plain"],
-                            method=getattr(plain, "method", None))
+        row["plain"] = dict(
+            _stats(per_round["plain"]), samples_s=per_round["plain"], method=getattr(plain, "method", None)
+        )
         q1, q3 = _quartiles(ratios)
-        row["ratio"] = {"median": statistics.median(ratios), "q1": q1, "q3": q3, "iqr": q3 - q1,
-                        "samples": ratios}
+        row["ratio"] = {"median": statistics.median(ratios), "q1": q1, "q3": q3, "iqr": q3 - q1, "samples": ratios}
     return row
 
 
@@ -207,22 +254,46 @@ def _stats(values) -> dict:
 
 # ---------------------------------------------------------------------- command side
 
+
 def train_configs(backends, impls, device: str, threads: int, spec: dict) -> list[dict]:
     configs = []
     for backend in backends:
         for impl in impls.get(backend, [None]):
-            configs.append({"kind": "train", "cell": spec["cell"], "backend": backend, "impl": impl,
-                            "device": device, "dtype": spec["dtype"], "threads": threads, "batch": None,
-                            "steps": None, "input": spec["embed_size"], "hidden": spec["hidden_size"],
-                            "pass": "train-step"})
+            configs.append(
+                {
+                    "kind": "train",
+                    "cell": spec["cell"],
+                    "backend": backend,
+                    "impl": impl,
+                    "device": device,
+                    "dtype": spec["dtype"],
+                    "threads": threads,
+                    "batch": None,
+                    "steps": None,
+                    "input": spec["embed_size"],
+                    "hidden": spec["hidden_size"],
+                    "pass": "train-step",
+                }
+            )
     return configs
 
 
 def format_train(rows: list[dict], source: dict) -> str:
     from rnnbench.table import format_table
 
-    header = ["backend", "impl", "rnnbench ms/step", "IQR", "plain ms/step", "IQR", "rnnbench / plain",
-              "IQR of ratio", "rounds", "plain loop", "status"]
+    header = [
+        "backend",
+        "impl",
+        "rnnbench ms/step",
+        "IQR",
+        "plain ms/step",
+        "IQR",
+        "rnnbench / plain",
+        "IQR of ratio",
+        "rounds",
+        "plain loop",
+        "status",
+    ]
     lines = []
 
     def ms(v):
@@ -230,17 +301,31 @@ def format_train(rows: list[dict], source: dict) -> str:
 
     for row in rows:
         plain, ratio = row.get("plain") or {}, row.get("ratio") or {}
-        lines.append([row["backend"], row.get("impl") or "-", ms(row.get("median_s")), ms(row.get("iqr_s")),
-                      ms(plain.get("median_s")), ms(plain.get("iqr_s")),
-                      f"{ratio['median']:.3f}x" if ratio else "-",
-                      f"{ratio['q1']:.3f}-{ratio['q3']:.3f}" if ratio else "-", row.get("rounds") or "-",
-                      plain.get("method") or "-",
-                      row["status"] + (f": {row['error']}" if row.get("error") else "")])
-    what = (f"IMDB, {source['selection']}" if source["source"] == "imdb" else
-            f"SYNTHETIC batches ({source['why']}): {source['selection']}")
-    return (f"training step of the textclf model ({what}; mean {np.mean(source['tokens_per_batch']):.0f} real "
-            "tokens a batch), rnnbench's build_model + train_step against the plain loop, alternating rounds, "
-            "one framework per process; medians over rounds:\n" + format_table(header, lines))
+        lines.append(
+            [
+                row["backend"],
+                row.get("impl") or "-",
+                ms(row.get("median_s")),
+                ms(row.get("iqr_s")),
+                ms(plain.get("median_s")),
+                ms(plain.get("iqr_s")),
+                f"{ratio['median']:.3f}x" if ratio else "-",
+                f"{ratio['q1']:.3f}-{ratio['q3']:.3f}" if ratio else "-",
+                row.get("rounds") or "-",
+                plain.get("method") or "-",
+                row["status"] + (f": {row['error']}" if row.get("error") else ""),
+            ]
+        )
+    what = (
+        f"IMDB, {source['selection']}"
+        if source["source"] == "imdb"
+        else f"SYNTHETIC batches ({source['why']}): {source['selection']}"
+    )
+    return (
+        f"training step of the textclf model ({what}; mean {np.mean(source['tokens_per_batch']):.0f} real "
+        "tokens a batch), rnnbench's build_model + train_step against the plain loop, alternating rounds, "
+        "one framework per process; medians over rounds:\n" + format_table(header, lines)
+    )
 
 
 def run_train_bench(request) -> tuple[list, dict]:
@@ -253,28 +338,52 @@ def run_train_bench(request) -> tuple[list, dict]:
     print(f"bench --train: {len(arrays)} batches from {source['source']}", file=sys.stderr)
     configs = train_configs(list(request.backends), request.sequence_impls, request.device, threads, spec)
     for config in configs:  # batch: texts a step; steps: the mean padded length of the batches
-        config.update(batch=int(arrays[0][0].shape[0]),
-                      steps=int(round(float(np.mean([b[0].shape[1] for b in arrays])))))
+        config.update(
+            batch=int(arrays[0][0].shape[0]), steps=int(round(float(np.mean([b[0].shape[1] for b in arrays]))))
+        )
     rows = []
     with tempfile.TemporaryDirectory(prefix="rnnbench-train-") as folder:
         path = os.path.join(folder, "batches.npz")
         save_batches(path, arrays)
         for config in configs:
             if config["backend"] in unavailable:
-                rows.append(dict(config, status="unavailable", error=unavailable[config["backend"]],
-                                 warnings=[], samples_s=[], median_s=None))
+                rows.append(
+                    dict(
+                        config,
+                        status="unavailable",
+                        error=unavailable[config["backend"]],
+                        warnings=[],
+                        samples_s=[],
+                        median_s=None,
+                    )
+                )
                 continue
-            asked = {"mode": "train", "threads": threads, "configs": [config], "spec": spec, "batches": path,
-                     "rounds": request.train_rounds}
+            asked = {
+                "mode": "train",
+                "threads": threads,
+                "configs": [config],
+                "spec": spec,
+                "batches": path,
+                "rounds": request.train_rounds,
+            }
             try:
                 (row,) = call_worker(asked, request.timeout)["rows"]
             except (WorkerError, KeyError, TypeError, ValueError) as exc:
                 row = dict(config, status="failed", error=str(exc), warnings=[], samples_s=[], median_s=None)
             rows.append(row)
             ratio = (row.get("ratio") or {}).get("median")
-            print(f"[{len(rows)}/{len(configs)}] {row['backend']} {row.get('impl') or ''}: "
-                  + (f"{row['median_s'] * 1e3:.1f} ms/step" if row.get("median_s") else row["status"])
-                  + (f", {ratio:.3f}x the plain loop" if ratio else "")
-                  + (f": {row['error']}" if row.get("error") else ""), file=sys.stderr, flush=True)
-    return rows, {"spec": spec, "data": source, "rounds": request.train_rounds, "batches": len(arrays),
-                  "warmup_passes": WARMUP_PASSES}
+            print(
+                f"[{len(rows)}/{len(configs)}] {row['backend']} {row.get('impl') or ''}: "
+                + (f"{row['median_s'] * 1e3:.1f} ms/step" if row.get("median_s") else row["status"])
+                + (f", {ratio:.3f}x the plain loop" if ratio else "")
+                + (f": {row['error']}" if row.get("error") else ""),
+                file=sys.stderr,
+                flush=True,
+            )
+    return rows, {
+        "spec": spec,
+        "data": source,
+        "rounds": request.train_rounds,
+        "batches": len(arrays),
+        "warmup_passes": WARMUP_PASSES,
+    }

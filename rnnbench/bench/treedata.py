@@ -14,6 +14,7 @@ path of the machine that made it.
 backend code, one composition per call, so the level-batched speed-up measures
 batching alone.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,10 +53,17 @@ def tree_source(data_dir=None) -> dict:
     if path is None:
         path = _fetch_sst(data_dir)
     if path is not None:
-        return {"source": "sst", "path": _relative(path, data_dir), "root": "data_dir",
-                "selection": "first N trees of train.txt"}
-    return {"source": "synthetic", "seed": SYNTHETIC_SEED,
-            "selection": f"SST train length histogram, Beta({SPLIT_BETA}, {SPLIT_BETA}) split points"}
+        return {
+            "source": "sst",
+            "path": _relative(path, data_dir),
+            "root": "data_dir",
+            "selection": "first N trees of train.txt",
+        }
+    return {
+        "source": "synthetic",
+        "seed": SYNTHETIC_SEED,
+        "selection": f"SST train length histogram, Beta({SPLIT_BETA}, {SPLIT_BETA}) split points",
+    }
 
 
 def _relative(path: Path, data_dir) -> str:
@@ -160,6 +168,9 @@ def one_node_per_level(batch: TreeBatch) -> TreeBatch:
     A valid schedule (a child's id is smaller than its parent's), so every backend
     runs it unchanged, one composition per node: the node-by-node baseline.
     """
-    levels = tuple(Level(node, node + 1, level.left[k:k + 1], level.right[k:k + 1])
-                   for level in batch.levels for k, node in enumerate(range(level.start, level.stop)))
+    levels = tuple(
+        Level(node, node + 1, level.left[k : k + 1], level.right[k : k + 1])
+        for level in batch.levels
+        for k, node in enumerate(range(level.start, level.stop))
+    )
     return dataclasses.replace(batch, levels=levels)

@@ -7,6 +7,7 @@ machine was as fast as it usually is (its peak GEMM near the best ever recorded 
 (:mod:`rnnbench.bench.probes`) into ``(stable, reasons)``; rows of older records, without
 those facts, are judged on what they have. :func:`settle` waits for a quiet machine first.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,8 +72,10 @@ def row_verdict(row: dict, target_ci: float = TARGET_CI, cpus: int | None = None
         reasons.append(f"interval ±{_pct(rel)}, wider than the {100 * target_ci:g}% target")
     _, coverage = stats.median_ranks(len(samples))
     if coverage < stats.LEVEL:
-        reasons.append(f"only {len(samples)} samples: the interval covers the median with probability "
-                       f"{100 * coverage:.0f}%, below {100 * stats.LEVEL:.0f}%")
+        reasons.append(
+            f"only {len(samples)} samples: the interval covers the median with probability "
+            f"{100 * coverage:.0f}%, below {100 * stats.LEVEL:.0f}%"
+        )
     cpu = row.get("cpu") if isinstance(row.get("cpu"), dict) else {}
     other = _number(cpu.get("other_cpus"))
     if other is not None and other > OTHER_CPUS_LIMIT:
@@ -84,8 +87,9 @@ def row_verdict(row: dict, target_ci: float = TARGET_CI, cpus: int | None = None
 
 
 def _load_note(cpu: dict, cpus: int | None) -> str:
-    loads = [v for v in map(_number, cpu.get("load") or ()) if v is not None] if isinstance(
-        cpu.get("load"), list) else []
+    loads = (
+        [v for v in map(_number, cpu.get("load") or ()) if v is not None] if isinstance(cpu.get("load"), list) else []
+    )
     if not loads:
         return ""
     on = f" on {cpus} usable CPUs" if cpus else ""
@@ -130,16 +134,19 @@ def record_verdict(record: dict, best_peaks: dict | None = None) -> tuple[bool, 
     cpus = record_cpus(record)
     timing = (record.get("config") or {}).get("timing") if isinstance(record.get("config"), dict) else None
     target = _number((timing or {}).get("target_ci") if isinstance(timing, dict) else None) or TARGET_CI
-    unstable = sum(1 for r in ok if not (r["stable"] if isinstance(r.get("stable"), bool)
-                                         else row_verdict(r, target, cpus)[0]))
+    unstable = sum(
+        1 for r in ok if not (r["stable"] if isinstance(r.get("stable"), bool) else row_verdict(r, target, cpus)[0])
+    )
     if unstable:
         reasons.append(f"{unstable} of {len(ok)} rows unstable")
     for dtype, gflops in sorted(record_peaks(record).items()):
         best = _number((best_peaks or {}).get(dtype))
         if best and gflops < PEAK_FRACTION_LIMIT * best:
             what = "peak GEMM" if dtype == "float32" else f"{dtype} peak GEMM"
-            reasons.append(f"{what} {gflops:.0f} GFLOP/s is {100 * gflops / best:.0f}% of this machine's best "
-                           f"recorded {best:.0f} GFLOP/s")
+            reasons.append(
+                f"{what} {gflops:.0f} GFLOP/s is {100 * gflops / best:.0f}% of this machine's best "
+                f"recorded {best:.0f} GFLOP/s"
+            )
     if cpus and not any(isinstance(r.get("cpu"), dict) for r in ok):
         reasons += _load_reasons(record.get("load_average"), cpus)
     return not reasons, reasons
@@ -162,8 +169,9 @@ def _host_matches(machine, host) -> bool:
     if not isinstance(machine, dict):
         return False
     if isinstance(host, dict):  # a whole machine dict: the same name, CPU model and CPU count
-        return all(machine.get(k) == host.get(k) for k in ("hostname", "cpu_model", "logical_cpus")
-                   if host.get(k) is not None)
+        return all(
+            machine.get(k) == host.get(k) for k in ("hostname", "cpu_model", "logical_cpus") if host.get(k) is not None
+        )
     return machine.get("hostname") == host
 
 
@@ -201,8 +209,13 @@ def settle(limit_s: float, cpus: int, load=load_1min, sleep=time.sleep, clock=ti
     """
     threshold = max(cpus or 1, 1) / 2
     before = load()
-    result = {"waited_s": 0.0, "load_before": before, "load_after": before,
-              "settled": before is not None and before < threshold, "limit_s": limit_s}
+    result = {
+        "waited_s": 0.0,
+        "load_before": before,
+        "load_after": before,
+        "settled": before is not None and before < threshold,
+        "limit_s": limit_s,
+    }
     if before is None or result["settled"] or limit_s <= 0:
         return result
     say(f"bench: waiting up to {limit_s:g} s for the machine to settle (1-min load {before:.1f} on {cpus} CPUs)")
@@ -223,6 +236,8 @@ def settle(limit_s: float, cpus: int, load=load_1min, sleep=time.sleep, clock=ti
     if result["settled"]:
         say(f"bench: settled after {waited:.0f} s (1-min load {after:.1f})")
     else:
-        say(f"bench: still busy after {waited:.0f} s (1-min load {after:.1f} on {cpus} CPUs); measuring anyway, "
-            "and each row will say whether the load disturbed it")
+        say(
+            f"bench: still busy after {waited:.0f} s (1-min load {after:.1f} on {cpus} CPUs); measuring anyway, "
+            "and each row will say whether the load disturbed it"
+        )
     return result

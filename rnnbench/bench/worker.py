@@ -17,6 +17,7 @@ effect (the backend's ``info()``) goes into each row. Libraries that print to st
 cannot corrupt the answer: stdout is moved to stderr for the duration, and the JSON
 goes to the original stdout at the end.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,14 @@ def handle(request: dict) -> dict:
     if mode == "peak":
         from rnnbench.bench.peak import measure_candidates
 
-        return measure_candidates(request["device"], int(request["threads"]), request["sizes"],
-                                  request.get("dtype", "float32"), policy, request.get("framework", "numpy"))
+        return measure_candidates(
+            request["device"],
+            int(request["threads"]),
+            request["sizes"],
+            request.get("dtype", "float32"),
+            policy,
+            request.get("framework", "numpy"),
+        )
     if mode == "impls":
         from rnnbench.plugins import get_registry
 

@@ -9,6 +9,7 @@ worker itself refused raises :class:`RequestError`; the worker stays usable. :cl
 workers of one isolation scheme and stops every one of them, SIGTERM and then SIGKILL, however the
 bench ends (Ctrl-C and SIGTERM included): no orphan and no zombie is left.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ class Worker:
         self._error = WorkerError
         env = {**os.environ, **thread_environment(int(threads)), "PYTHONUNBUFFERED": "1"}
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen([*command, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.stderr, env=env)
+        self.process = subprocess.Popen(
+            [*command, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env
+        )
         self.buffer = b""
         self.dead: str | None = None  # why it can no longer serve
 

@@ -7,6 +7,7 @@ depend on it, as ``run``'s do on ``--task``) and sets ``handler``. The module
 holding it must import nothing heavy: every command's parser is built for
 ``rnnbench --help``.
 """
+
 from rnnbench.entry import Entry
 from rnnbench.hookspecs import hookimpl
 

@@ -9,6 +9,7 @@ one ``rnnbench.bench/1`` record (never over another). Exit status 1 when any
 configuration failed, when none could run at all, or (``--require-stable``) when a
 row or the record is unstable.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,69 +24,125 @@ target_percent = number(float, 0, 100, low_open=True, name="percentage")
 
 def add_parser(commands, argv=None) -> None:
     bench = commands.add_parser(
-        "bench", help="time forward and forward+backward passes of every backend; GFLOP/s and %% of peak",
+        "bench",
+        help="time forward and forward+backward passes of every backend; GFLOP/s and %% of peak",
         description="Time recurrent and recursive cells on every backend, each in a worker process of its own, "
-                    "the rows that compare visited turn about in interleaved rounds, and compare them: median "
-                    "ms with its 95% interval, GFLOP/s from counted FLOPs, the fraction of this machine's "
-                    "measured matrix-multiply peak, the ratio to the fastest backend with its interval, peak "
-                    "memory, the first call's cost, and whether each row is stable.")
-    bench.add_argument("--suite", choices=("smoke", "cpu", "deepbench", "lengths"),
-                       help="a named grid (default: a custom grid from the options below); lengths: the textclf "
-                            "model on real ragged text, batched random, bucketed, sorted and packed")
+        "the rows that compare visited turn about in interleaved rounds, and compare them: median "
+        "ms with its 95% interval, GFLOP/s from counted FLOPs, the fraction of this machine's "
+        "measured matrix-multiply peak, the ratio to the fastest backend with its interval, peak "
+        "memory, the first call's cost, and whether each row is stable.",
+    )
+    bench.add_argument(
+        "--suite",
+        choices=("smoke", "cpu", "deepbench", "lengths"),
+        help="a named grid (default: a custom grid from the options below); lengths: the textclf "
+        "model on real ragged text, batched random, bucketed, sorted and packed",
+    )
     bench.add_argument("--cells", metavar="LIST", help="rnn, lstm, gru, recursive, treelstm (comma-separated)")
     bench.add_argument("--backends", metavar="LIST", help="numpy, torch, tensorflow (default: all registered)")
-    bench.add_argument("--impls", metavar="LIST",
-                       help="backend implementations (native, loop, compiled, xla) and tree schedules "
-                            "(level-batched, node-by-node); default: each backend's default, level-batched")
-    bench.add_argument("--sizes", metavar="LIST",
-                       help="sequence sizes BATCHxSTEPSxINPUTxHIDDEN, e.g. 64x100x128x256; add :L<layers> and :bi "
-                            "for stacked and bidirectional encoders, e.g. 64x100x512x512:L2:bi")
+    bench.add_argument(
+        "--impls",
+        metavar="LIST",
+        help="backend implementations (native, loop, compiled, xla) and tree schedules "
+        "(level-batched, node-by-node); default: each backend's default, level-batched",
+    )
+    bench.add_argument(
+        "--sizes",
+        metavar="LIST",
+        help="sequence sizes BATCHxSTEPSxINPUTxHIDDEN, e.g. 64x100x128x256; add :L<layers> and :bi "
+        "for stacked and bidirectional encoders, e.g. 64x100x512x512:L2:bi",
+    )
     bench.add_argument("--tree-sizes", metavar="LIST", help="tree sizes TREESxINPUTxHIDDEN, e.g. 64x300x150")
     bench.add_argument("--trees", action="store_true", help="add the tree cells to a custom grid")
     bench.add_argument("--dtype", metavar="LIST", help="float32 (default) and/or float64")
     bench.add_argument("--pass", dest="passes", metavar="LIST", help="forward, forward+backward (default: both)")
-    bench.add_argument("--threads", type=positive_int, metavar="N",
-                       help="threads of every framework and of the peak measurement (default: usable CPUs)")
+    bench.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="threads of every framework and of the peak measurement (default: usable CPUs)",
+    )
     bench.add_argument("--device", metavar="DEVICE", help="cpu (default), cuda, cuda:N, gpu")
-    bench.add_argument("--isolation", choices=("config", "impl", "backend"),
-                       help="a fresh process per configuration (default), per backend and impl (one framework "
-                            "a process; compile caches shared), or per backend (smoke's default)")
+    bench.add_argument(
+        "--isolation",
+        choices=("config", "impl", "backend"),
+        help="a fresh process per configuration (default), per backend and impl (one framework "
+        "a process; compile caches shared), or per backend (smoke's default)",
+    )
     bench.add_argument("--min-samples", type=positive_int, metavar="N", help="samples per configuration at least")
     bench.add_argument("--budget", type=nonnegative_float, metavar="S", help="seconds of sampling per configuration")
-    bench.add_argument("--timeout", type=positive_float, default=900.0, metavar="S",
-                       help="give up on a configuration after S seconds (default 900)")
-    bench.add_argument("--target-ci", type=target_percent, default=3.0, metavar="PCT",
-                       help="sample until every row's 95%% interval is within PCT%% of its median, or the "
-                            "budget is spent (default 3)")
-    bench.add_argument("--settle", type=nonnegative_float, default=30.0, metavar="S",
-                       help="first wait up to S seconds for the 1-minute load to fall below half the CPUs "
-                            "(default 30; 0: do not wait)")
-    bench.add_argument("--require-stable", action="store_true",
-                       help="exit 1 when any row or the record is unstable (an interval too wide, a busy "
-                            "machine, a slow peak GEMM)")
-    bench.add_argument("--overhead", action="store_true",
-                       help="measure the harness against bare loops (same callable; plain framework layer)")
-    bench.add_argument("--data-dir", metavar="DIR",
-                       help="where sst/train.txt is (default $RNNBENCH_DATA_DIR, then the user cache; "
-                            "fetched on first use)")
-    bench.add_argument("--offline", action="store_true",
-                       help="never download SST: time synthetic SST-shaped trees when it is absent")
-    bench.add_argument("--train", action="store_true",
-                       help="time one training step of the textclf model (IMDB default batches) on each backend "
-                            "against the plain loop a user of that framework writes, in alternating rounds")
-    bench.add_argument("--train-batches", type=positive_int, metavar="N",
-                       help="batches a round of --train passes over (default 8)")
-    bench.add_argument("--train-rounds", type=positive_int, metavar="N",
-                       help="alternating rounds of --train (default 10)")
-    bench.add_argument("--datasets", metavar="LIST",
-                       help="--suite lengths: whose length distributions (imdb, sst2, trec; default all three)")
-    bench.add_argument("--strategies", metavar="LIST",
-                       help="--suite lengths: random, bucketed, sorted, packed (default all four)")
-    bench.add_argument("--token-budget", type=positive_int, metavar="N",
-                       help="--suite lengths: real tokens a batch holds on average (default 4096)")
-    bench.add_argument("--peak-frameworks", metavar="LIST",
-                       help="frameworks whose GEMM may set the peak (default: numpy, torch, tensorflow, "
-                            "each installed one, each in its own process)")
+    bench.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=900.0,
+        metavar="S",
+        help="give up on a configuration after S seconds (default 900)",
+    )
+    bench.add_argument(
+        "--target-ci",
+        type=target_percent,
+        default=3.0,
+        metavar="PCT",
+        help="sample until every row's 95%% interval is within PCT%% of its median, or the budget is spent (default 3)",
+    )
+    bench.add_argument(
+        "--settle",
+        type=nonnegative_float,
+        default=30.0,
+        metavar="S",
+        help="first wait up to S seconds for the 1-minute load to fall below half the CPUs "
+        "(default 30; 0: do not wait)",
+    )
+    bench.add_argument(
+        "--require-stable",
+        action="store_true",
+        help="exit 1 when any row or the record is unstable (an interval too wide, a busy machine, a slow peak GEMM)",
+    )
+    bench.add_argument(
+        "--overhead",
+        action="store_true",
+        help="measure the harness against bare loops (same callable; plain framework layer)",
+    )
+    bench.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where sst/train.txt is (default $RNNBENCH_DATA_DIR, then the user cache; fetched on first use)",
+    )
+    bench.add_argument(
+        "--offline", action="store_true", help="never download SST: time synthetic SST-shaped trees when it is absent"
+    )
+    bench.add_argument(
+        "--train",
+        action="store_true",
+        help="time one training step of the textclf model (IMDB default batches) on each backend "
+        "against the plain loop a user of that framework writes, in alternating rounds",
+    )
+    bench.add_argument(
+        "--train-batches", type=positive_int, metavar="N", help="batches a round of --train passes over (default 8)"
+    )
+    bench.add_argument(
+        "--train-rounds", type=positive_int, metavar="N", help="alternating rounds of --train (default 10)"
+    )
+    bench.add_argument(
+        "--datasets",
+        metavar="LIST",
+        help="--suite lengths: whose length distributions (imdb, sst2, trec; default all three)",
+    )
+    bench.add_argument(
+        "--strategies", metavar="LIST", help="--suite lengths: random, bucketed, sorted, packed (default all four)"
+    )
+    bench.add_argument(
+        "--token-budget",
+        type=positive_int,
+        metavar="N",
+        help="--suite lengths: real tokens a batch holds on average (default 4096)",
+    )
+    bench.add_argument(
+        "--peak-frameworks",
+        metavar="LIST",
+        help="frameworks whose GEMM may set the peak (default: numpy, torch, tensorflow, "
+        "each installed one, each in its own process)",
+    )
     bench.add_argument("--results-dir", default="results", metavar="DIR", help="where the record goes")
     bench.add_argument("--no-record", action="store_true", help="write no record")
     bench.add_argument("--format", choices=("table", "json"), default="table")
@@ -125,10 +182,12 @@ def _run_grid(request):
     overhead = request.mode == "overhead"
     settled = settle(request.settle, usable_cpus())
     started, load_start = record.now(), load_average()
-    print(f"bench: {len(grid.configs)} configurations, {threads} thread(s), {device}, "
-          f"one process per {request.isolation}"
-          + ("" if overhead else f", interleaved rounds to a {100 * policy.target_ci:g}% interval"),
-          file=sys.stderr)
+    print(
+        f"bench: {len(grid.configs)} configurations, {threads} thread(s), {device}, "
+        f"one process per {request.isolation}"
+        + ("" if overhead else f", interleaved rounds to a {100 * policy.target_ci:g}% interval"),
+        file=sys.stderr,
+    )
     peaks = {}
     if len(grid.unavailable) < len(grid.backends):
         from rnnbench.bench.peak import FRAMEWORKS, available_frameworks
@@ -137,16 +196,37 @@ def _run_grid(request):
         frameworks = available_frameworks(device, request.peak_frameworks or FRAMEWORKS)
         print(f"bench: peak GEMM of {', '.join(frameworks)}, each in its own process", file=sys.stderr)
         for dtype in request.dtypes:
-            peaks[dtype] = sweep.measure_peak(device=device, threads=threads, sizes=request.suite.peak_sizes,
-                                              dtype=dtype, policy=policy, timeout=request.timeout,
-                                              frameworks=frameworks)
-    rows = sweep.run_configs(grid.configs, threads=threads, policy=policy, isolation=request.isolation,
-                             mode="overhead" if overhead else "time", timeout=request.timeout,
-                             unavailable=grid.unavailable, progress=_progress)
+            peaks[dtype] = sweep.measure_peak(
+                device=device,
+                threads=threads,
+                sizes=request.suite.peak_sizes,
+                dtype=dtype,
+                policy=policy,
+                timeout=request.timeout,
+                frameworks=frameworks,
+            )
+    rows = sweep.run_configs(
+        grid.configs,
+        threads=threads,
+        policy=policy,
+        isolation=request.isolation,
+        mode="overhead" if overhead else "time",
+        timeout=request.timeout,
+        unavailable=grid.unavailable,
+        progress=_progress,
+    )
     record.annotate(rows, peaks)
     record.judge_rows(rows, policy.target_ci, usable_cpus())
-    result = record.build_record(dataset=request.dataset, config=grid.config, rows=rows, peaks=peaks,
-                                 started_at=started, load_start=load_start, load_end=load_average(), settle=settled)
+    result = record.build_record(
+        dataset=request.dataset,
+        config=grid.config,
+        rows=rows,
+        peaks=peaks,
+        started_at=started,
+        load_start=load_start,
+        load_end=load_average(),
+        settle=settled,
+    )
     record.judge_record(result, request.results_dir)
     parts = []
     summary = table.format_summary(rows)
@@ -168,12 +248,25 @@ def _run_train(request):
 
     started, load_start = record.now(), load_average()
     rows, info = run_train_bench(request)
-    config = {"suite": "train", "mode": "train", "backends": list(request.backends),
-              "impls": request.sequence_impls, "device": request.device, "threads": request.threads, **info}
-    result = record.build_record(dataset="train", config=config, rows=rows, peaks={}, started_at=started,
-                                 load_start=load_start, load_end=load_average())
-    return rows, result, [format_train(rows, info["data"]),
-                          table.format_kernels(result["warnings"], result["kernels"])]
+    config = {
+        "suite": "train",
+        "mode": "train",
+        "backends": list(request.backends),
+        "impls": request.sequence_impls,
+        "device": request.device,
+        "threads": request.threads,
+        **info,
+    }
+    result = record.build_record(
+        dataset="train",
+        config=config,
+        rows=rows,
+        peaks={},
+        started_at=started,
+        load_start=load_start,
+        load_end=load_average(),
+    )
+    return rows, result, [format_train(rows, info["data"]), table.format_kernels(result["warnings"], result["kernels"])]
 
 
 def _run_lengths(request):
@@ -189,32 +282,73 @@ def _run_lengths(request):
     for cell in request.cells:
         for dtype in request.dtypes:
             more, described = lengths.build_configs(
-                backends=list(request.backends), datasets=list(request.datasets),
-                strategies=list(request.strategies), dtype=dtype, threads=request.threads, device=request.device,
-                budget=request.token_budget, data_dir=request.data_dir, cell=cell)
+                backends=list(request.backends),
+                datasets=list(request.datasets),
+                strategies=list(request.strategies),
+                dtype=dtype,
+                threads=request.threads,
+                device=request.device,
+                budget=request.token_budget,
+                data_dir=request.data_dir,
+                cell=cell,
+            )
             configs += more
     settled = settle(request.settle, usable_cpus())
     started, load_start = record.now(), load_average()
-    print(f"bench: {len(configs)} ragged-text configurations ({', '.join(request.datasets)} x "
-          f"{', '.join(request.strategies)}), {request.threads} thread(s), {request.device}, one process per "
-          f"backend, interleaved rounds to a {100 * policy.target_ci:g}% interval", file=sys.stderr)
-    rows = sweep.run_configs(configs, threads=request.threads, policy=policy, isolation=request.isolation,
-                             timeout=request.timeout, unavailable=request.unavailable, progress=_progress)
+    print(
+        f"bench: {len(configs)} ragged-text configurations ({', '.join(request.datasets)} x "
+        f"{', '.join(request.strategies)}), {request.threads} thread(s), {request.device}, one process per "
+        f"backend, interleaved rounds to a {100 * policy.target_ci:g}% interval",
+        file=sys.stderr,
+    )
+    rows = sweep.run_configs(
+        configs,
+        threads=request.threads,
+        policy=policy,
+        isolation=request.isolation,
+        timeout=request.timeout,
+        unavailable=request.unavailable,
+        progress=_progress,
+    )
     lengths.finish_rows(rows)
     record.annotate(rows, {})
     record.judge_rows(rows, policy.target_ci, usable_cpus())
-    config = {"suite": "lengths", "description": "the textclf model on real ragged text, four batching strategies",
-              "backends": list(request.backends), "cells": sorted({c["cell"] for c in configs}),
-              "datasets": described, "strategies": list(request.strategies), "dtypes": list(request.dtypes),
-              "passes": list(request.passes), "device": request.device, "threads": request.threads,
-              "isolation": request.isolation, "timing": {**policy.as_dict(), "interleaved": True},
-              "lengths": "ragged: each dataset's real lengths (config.datasets)", "unavailable": request.unavailable}
-    result = record.build_record(dataset="lengths", config=config, rows=rows, peaks={}, started_at=started,
-                                 load_start=load_start, load_end=load_average(), settle=settled)
+    config = {
+        "suite": "lengths",
+        "description": "the textclf model on real ragged text, four batching strategies",
+        "backends": list(request.backends),
+        "cells": sorted({c["cell"] for c in configs}),
+        "datasets": described,
+        "strategies": list(request.strategies),
+        "dtypes": list(request.dtypes),
+        "passes": list(request.passes),
+        "device": request.device,
+        "threads": request.threads,
+        "isolation": request.isolation,
+        "timing": {**policy.as_dict(), "interleaved": True},
+        "lengths": "ragged: each dataset's real lengths (config.datasets)",
+        "unavailable": request.unavailable,
+    }
+    result = record.build_record(
+        dataset="lengths",
+        config=config,
+        rows=rows,
+        peaks={},
+        started_at=started,
+        load_start=load_start,
+        load_end=load_average(),
+        settle=settled,
+    )
     record.judge_record(result, request.results_dir)
-    return rows, result, [lengths.format_lengths(rows, described),
-                          table.format_unstable(rows, result["unstable_reasons"]),
-                          table.format_kernels(result["warnings"], result["kernels"])]
+    return (
+        rows,
+        result,
+        [
+            lengths.format_lengths(rows, described),
+            table.format_unstable(rows, result["unstable_reasons"]),
+            table.format_kernels(result["warnings"], result["kernels"]),
+        ],
+    )
 
 
 def _finish(request, rows: list[dict], result: dict, parts: list) -> int:

@@ -4,6 +4,7 @@ The parser half imports nothing heavy; the handler runs :mod:`rnnbench.check`,
 prints the table (or JSON), writes one ``rnnbench.check/1`` record into the
 results directory (never over an earlier one) and exits non-zero on any failure.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -15,23 +16,29 @@ from rnnbench.number_types import positive_int
 
 def add_parser(commands, argv=None) -> None:
     check = commands.add_parser(
-        "check", help="compare every backend with the float64 NumPy reference (outputs and gradients)")
-    check.add_argument("--backend", action="append", metavar="NAME",
-                       help="backend to check (repeatable; default: every available one)")
+        "check", help="compare every backend with the float64 NumPy reference (outputs and gradients)"
+    )
+    check.add_argument(
+        "--backend", action="append", metavar="NAME", help="backend to check (repeatable; default: every available one)"
+    )
     check.add_argument("--impl", metavar="IMPL", help="only this implementation (e.g. native, loop)")
-    check.add_argument("--cells", metavar="LIST",
-                       help="comma-separated cases: rnn, rnn-relu, lstm, gru, recursive, treelstm, and the "
-                            "2-layer bidirectional rnn-L2-bi, lstm-L2-bi, gru-L2-bi (default: all); with "
-                            "--trajectory also lstm-drop, treelstm-drop (dropout masks drawn as the runner does)")
-    check.add_argument("--dtype", choices=DTYPES, action="append",
-                       help="dtype to check (repeatable; default: both)")
+    check.add_argument(
+        "--cells",
+        metavar="LIST",
+        help="comma-separated cases: rnn, rnn-relu, lstm, gru, recursive, treelstm, and the "
+        "2-layer bidirectional rnn-L2-bi, lstm-L2-bi, gru-L2-bi (default: all); with "
+        "--trajectory also lstm-drop, treelstm-drop (dropout masks drawn as the runner does)",
+    )
+    check.add_argument("--dtype", choices=DTYPES, action="append", help="dtype to check (repeatable; default: both)")
     check.add_argument("--device", metavar="DEVICE", help="device of the checked backends: cpu, cuda, cuda:N, gpu")
     check.add_argument("--threads", type=positive_int, metavar="N", help="framework threads of the checked backends")
-    check.add_argument("--trajectory", action="store_true",
-                       help="compare 50 optimizer steps of a small classifier instead")
+    check.add_argument(
+        "--trajectory", action="store_true", help="compare 50 optimizer steps of a small classifier instead"
+    )
     check.add_argument("--format", choices=("table", "json"), default="table")
-    check.add_argument("--results-dir", default="results", metavar="DIR",
-                       help="where the check's record goes (default results/)")
+    check.add_argument(
+        "--results-dir", default="results", metavar="DIR", help="where the check's record goes (default results/)"
+    )
     check.add_argument("--no-record", action="store_true", help="write no record")
     check.set_defaults(handler=handle)
 
@@ -102,8 +109,21 @@ def format_rows(rows) -> str:
 
     table = format_table(
         ["backend", "impl", "case", "dtype", "max abs err", "max rel err", "worst", "tolerance", "result"],
-        [[r.backend, r.impl, r.case, r.dtype, f"{r.max_abs:.2e}", f"{r.max_rel:.2e}", r.worst,
-          f"{r.tolerance:.0e}", "pass" if r.passed else f"FAIL {r.error}".strip()] for r in rows])
+        [
+            [
+                r.backend,
+                r.impl,
+                r.case,
+                r.dtype,
+                f"{r.max_abs:.2e}",
+                f"{r.max_rel:.2e}",
+                r.worst,
+                f"{r.tolerance:.0e}",
+                "pass" if r.passed else f"FAIL {r.error}".strip(),
+            ]
+            for r in rows
+        ],
+    )
     failed = sum(not r.passed for r in rows)
     return f"{table}\n\n{len(rows) - failed} passed, {failed} failed"
 
@@ -111,13 +131,26 @@ def format_rows(rows) -> str:
 def _write_record(args, rows, targets, options, started):
     from rnnbench.records import CHECK_SCHEMA, record_header, save_record
 
-    record = record_header(CHECK_SCHEMA, task="check", dataset="trajectory" if args.trajectory else "parity",
-                           backend="+".join(sorted({name for name, _ in targets})), seed=0,
-                           status="ok" if all(r.passed for r in rows) else "failed", started_at=started)
-    record.update({
-        "finished_at": datetime.now(timezone.utc).isoformat(),
-        "config": {"targets": [list(t) for t in targets], "cells": args.cells, "dtypes": args.dtype,
-                   "trajectory": args.trajectory, **options},
-        "rows": [row.as_dict() for row in rows],
-    })
+    record = record_header(
+        CHECK_SCHEMA,
+        task="check",
+        dataset="trajectory" if args.trajectory else "parity",
+        backend="+".join(sorted({name for name, _ in targets})),
+        seed=0,
+        status="ok" if all(r.passed for r in rows) else "failed",
+        started_at=started,
+    )
+    record.update(
+        {
+            "finished_at": datetime.now(timezone.utc).isoformat(),
+            "config": {
+                "targets": [list(t) for t in targets],
+                "cells": args.cells,
+                "dtypes": args.dtype,
+                "trajectory": args.trajectory,
+                **options,
+            },
+            "rows": [row.as_dict() for row in rows],
+        }
+    )
     return save_record(args.results_dir, record)

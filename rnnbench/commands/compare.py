@@ -6,6 +6,7 @@ another git commit. The comparison itself is :mod:`rnnbench.report.compare`, the
 Exit status: 0, or 1 with ``--fail-on-regression`` when a row is slower (or an accuracy or parity
 regression); 2 on bad input and when the two sides have no row in common.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,24 +17,47 @@ from rnnbench.number_types import nonnegative_float
 
 def add_parser(commands, argv=None) -> None:
     parser = commands.add_parser(
-        "compare", help="B against A, row by row: faster, slower or same beyond noise (a regression gate)",
+        "compare",
+        help="B against A, row by row: faster, slower or same beyond noise (a regression gate)",
         description="Match every bench row (and run and check record) of B with A's and say, for each, whether "
-                    "B is faster, slower or the same: ratio of medians with a 95%% interval and the Mann-Whitney "
-                    "U p-value over the raw samples; a change counts when p < 0.01 and beyond --threshold. Rows "
-                    "of one side only are listed.")
-    parser.add_argument("paths", nargs="+", metavar="A B",
-                        help="two record files or results directories (with --rev: B alone, or A's path at REV "
-                             "and then B)")
-    parser.add_argument("--rev", metavar="GIT_REV",
-                        help="read A from the records committed at GIT_REV (e.g. HEAD, HEAD~3, a tag)")
-    parser.add_argument("--threshold", type=nonnegative_float, default=5.0, metavar="PCT",
-                        help="a change smaller than PCT%% is 'same' however significant (default 5)")
-    parser.add_argument("--accuracy-threshold", type=nonnegative_float, default=1.0, metavar="POINTS",
-                        help="an accuracy more than POINTS percentage points lower is a regression (default 1)")
-    parser.add_argument("--fail-on-regression", action="store_true",
-                        help="exit 1 when any row is slower, or an accuracy or parity regression")
-    parser.add_argument("--format", choices=("table", "markdown", "json"), default="table",
-                        help="table for the terminal (default), markdown, or json (every row's numbers)")
+        "B is faster, slower or the same: ratio of medians with a 95%% interval and the Mann-Whitney "
+        "U p-value over the raw samples; a change counts when p < 0.01 and beyond --threshold. Rows "
+        "of one side only are listed.",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="A B",
+        help="two record files or results directories (with --rev: B alone, or A's path at REV and then B)",
+    )
+    parser.add_argument(
+        "--rev", metavar="GIT_REV", help="read A from the records committed at GIT_REV (e.g. HEAD, HEAD~3, a tag)"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=nonnegative_float,
+        default=5.0,
+        metavar="PCT",
+        help="a change smaller than PCT%% is 'same' however significant (default 5)",
+    )
+    parser.add_argument(
+        "--accuracy-threshold",
+        type=nonnegative_float,
+        default=1.0,
+        metavar="POINTS",
+        help="an accuracy more than POINTS percentage points lower is a regression (default 1)",
+    )
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when any row is slower, or an accuracy or parity regression",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "markdown", "json"),
+        default="table",
+        help="table for the terminal (default), markdown, or json (every row's numbers)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -57,8 +81,10 @@ def handle(args) -> int:
 
     result = comparison(frame_a, frame_b, labels[0], labels[1], args.threshold / 100.0, args.accuracy_threshold)
     if not result.matched:
-        raise RnnbenchError(f"no row in common between {labels[0]} ({_count(frame_a)}) and {labels[1]} "
-                            f"({_count(frame_b)}): nothing to compare")
+        raise RnnbenchError(
+            f"no row in common between {labels[0]} ({_count(frame_a)}) and {labels[1]} "
+            f"({_count(frame_b)}): nothing to compare"
+        )
     notes = [f"{label}: {note}" for label, part in zip(labels, (notes_a, notes_b)) for note in part]
     _emit(args, result, labels, notes)
     slower = result.regressions
@@ -87,8 +113,23 @@ def _emit(args, result, labels, notes) -> None:
 
 
 #: The numbers a JSON row carries (those a kind lacks are null).
-JSON_FIELDS = ("kind", "configuration", "a", "b", "n_a", "n_b", "ratio", "lo", "hi", "change", "p_value",
-               "verdict", "regression", "stable_a", "stable_b")
+JSON_FIELDS = (
+    "kind",
+    "configuration",
+    "a",
+    "b",
+    "n_a",
+    "n_b",
+    "ratio",
+    "lo",
+    "hi",
+    "change",
+    "p_value",
+    "verdict",
+    "regression",
+    "stable_a",
+    "stable_b",
+)
 
 
 def _json(args, result, labels, notes) -> str:
@@ -104,8 +145,16 @@ def _json(args, result, labels, notes) -> str:
     from rnnbench.bench.stats import ALPHA
 
     rows = [{name: plain(r.get(name)) for name in JSON_FIELDS} for _, r in result.section.frame.iterrows()]
-    document = {"a": labels[0], "b": labels[1], "rev": args.rev, "threshold": args.threshold / 100.0,
-                "alpha": ALPHA, "rows": rows, "regressions": result.regressions,
-                "only_in_a": result.only_a, "only_in_b": result.only_b,
-                "notes": result.section.notes + [n for b in result.section.blocks for n in b.notes] + notes}
+    document = {
+        "a": labels[0],
+        "b": labels[1],
+        "rev": args.rev,
+        "threshold": args.threshold / 100.0,
+        "alpha": ALPHA,
+        "rows": rows,
+        "regressions": result.regressions,
+        "only_in_a": result.only_a,
+        "only_in_b": result.only_b,
+        "notes": result.section.notes + [n for b in result.section.blocks for n in b.notes] + notes,
+    }
     return json.dumps(document, indent=1) + "\n"

@@ -1,14 +1,20 @@
 """``rnnbench data list`` and ``rnnbench data fetch NAME``: the parser half is light, handlers import lazily."""
+
 from __future__ import annotations
 
 
 def add_parser(commands, argv=None) -> None:
-    data = commands.add_parser("data", help="list the datasets present, or fetch one",
-                               description="Datasets live in --data-dir, else $RNNBENCH_DATA_DIR, "
-                                           "else ~/.cache/rnnbench/data ($XDG_CACHE_HOME/rnnbench/data).")
+    data = commands.add_parser(
+        "data",
+        help="list the datasets present, or fetch one",
+        description="Datasets live in --data-dir, else $RNNBENCH_DATA_DIR, "
+        "else ~/.cache/rnnbench/data ($XDG_CACHE_HOME/rnnbench/data).",
+    )
     verbs = data.add_subparsers(dest="data_command", metavar="VERB")
-    listing = verbs.add_parser("list", help="each registered dataset: present, unusable (a file empty or truncated), "
-                                            "partial or missing, and where")
+    listing = verbs.add_parser(
+        "list",
+        help="each registered dataset: present, unusable (a file empty or truncated), partial or missing, and where",
+    )
     listing.add_argument("--data-dir", metavar="DIR")
     listing.set_defaults(handler=_list)
     fetch = verbs.add_parser("fetch", help="download the original files, verify, extract safely, convert")
@@ -37,11 +43,21 @@ def _list(args) -> int:
         source = status.source
         note = f"missing {', '.join(status.missing)}" if status.missing and status.state == "partial" else ""
         if status.damaged:
-            note = "; ".join(n for n in (note, *status.damaged) if n) + \
-                f"; not usable: `rnnbench data fetch {source.name} --force` fetches it again"
+            note = (
+                "; ".join(n for n in (note, *status.damaged) if n)
+                + f"; not usable: `rnnbench data fetch {source.name} --force` fetches it again"
+            )
         note = "; ".join(n for n in (note, source.notes) if n)
-        rows.append([source.name, status.state, f"{status.size_bytes / 1e6:.1f} MB" if status.size_bytes else "-",
-                     source.classes, source.title, note])
+        rows.append(
+            [
+                source.name,
+                status.state,
+                f"{status.size_bytes / 1e6:.1f} MB" if status.size_bytes else "-",
+                source.classes,
+                source.title,
+                note,
+            ]
+        )
     print(format_table(["name", "state", "size", "classes", "dataset", "notes"], rows))
     return 0
 

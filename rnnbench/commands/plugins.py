@@ -1,4 +1,5 @@
 """``rnnbench plugins``: every backend, task and command, available or not, where it came from, and why."""
+
 from __future__ import annotations
 
 import sys
@@ -15,8 +16,7 @@ def handle(args) -> int:
 
     registry = get_registry()
     rows = []
-    for kind, entries in (("backend", registry.backends), ("task", registry.tasks),
-                          ("command", registry.commands)):
+    for kind, entries in (("backend", registry.backends), ("task", registry.tasks), ("command", registry.commands)):
         for entry in entries.values():
             status = "available" if entry.available else "unavailable"
             note = entry.description if entry.available else entry.unavailable_reason()

@@ -5,6 +5,7 @@ pandas and the report modules are imported inside the handler. Exit status:
 0 when a report was written, 1 when there was nothing to report or a
 comparison found a regression, 2 on bad input.
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,49 +20,91 @@ CORE_TABLES = ("summary", "accuracy", "cost", "speed", "lengths", "parity")
 
 def add_parser(commands, argv=None) -> None:
     report = commands.add_parser(
-        "report", help="the backends side by side, then every table and chart, from a results directory",
+        "report",
+        help="the backends side by side, then every table and chart, from a results directory",
         description="Read every record in a results directory and print first the summary (backends as columns), "
-                    "then the tables that have data: accuracy (run records), speed (bench), parity (check) and "
-                    "long-range success vs T. HTML and Markdown written to a file add charts.")
+        "then the tables that have data: accuracy (run records), speed (bench), parity (check) and "
+        "long-range success vs T. HTML and Markdown written to a file add charts.",
+    )
     report.add_argument("--results-dir", default="results", metavar="DIR", help="the records (default results/)")
-    report.add_argument("--table", default="all", metavar="NAME[,NAME]",
-                        help=f"summary, accuracy, cost, speed, lengths, parity{_task_tables(argv)} or all (default: "
-                             "all that have data; the summary holds the cost tables)")
-    report.add_argument("--target", type=nonnegative_float, metavar="VALUE",
-                        help="the dev metric the cost tables' time to target reads (percent for accuracies; "
-                             "default: each task's declared target)")
-    report.add_argument("--summary", action="store_true",
-                        help="only the side-by-side summary tables, no charts (what the README shows)")
-    report.add_argument("--verbose", action="store_true",
-                        help="list every warning, not one line per kind with its count")
-    report.add_argument("--format", choices=("text", "markdown", "csv", "html"), default="text",
-                        help="text for the terminal (default), markdown (with --output, charts as SVG files in "
-                             "NAME_files/ beside it), csv (one table), html (one self-contained page with charts)")
+    report.add_argument(
+        "--table",
+        default="all",
+        metavar="NAME[,NAME]",
+        help=f"summary, accuracy, cost, speed, lengths, parity{_task_tables(argv)} or all (default: "
+        "all that have data; the summary holds the cost tables)",
+    )
+    report.add_argument(
+        "--target",
+        type=nonnegative_float,
+        metavar="VALUE",
+        help="the dev metric the cost tables' time to target reads (percent for accuracies; "
+        "default: each task's declared target)",
+    )
+    report.add_argument(
+        "--summary", action="store_true", help="only the side-by-side summary tables, no charts (what the README shows)"
+    )
+    report.add_argument(
+        "--verbose", action="store_true", help="list every warning, not one line per kind with its count"
+    )
+    report.add_argument(
+        "--format",
+        choices=("text", "markdown", "csv", "html"),
+        default="text",
+        help="text for the terminal (default), markdown (with --output, charts as SVG files in "
+        "NAME_files/ beside it), csv (one table), html (one self-contained page with charts)",
+    )
     report.add_argument("--output", metavar="PATH", help="write to PATH instead of standard output")
-    report.add_argument("--into", metavar="FILE",
-                        help="write into the generated block of a Markdown FILE (between its BEGIN/END markers), "
-                             "as make readme does for README.md; the speed summary there shows the largest bench "
-                             "record alone (the others are named, and in the full report)")
-    report.add_argument("--check", action="store_true",
-                        help="with --into: write nothing, exit 1 when FILE's block differs from what the records give")
-    report.add_argument("--sweeps", metavar="DIR",
-                        help="name under each summary table the README sweep file in DIR that made its records")
+    report.add_argument(
+        "--into",
+        metavar="FILE",
+        help="write into the generated block of a Markdown FILE (between its BEGIN/END markers), "
+        "as make readme does for README.md; the speed summary there shows the largest bench "
+        "record alone (the others are named, and in the full report)",
+    )
+    report.add_argument(
+        "--check",
+        action="store_true",
+        help="with --into: write nothing, exit 1 when FILE's block differs from what the records give",
+    )
+    report.add_argument(
+        "--sweeps",
+        metavar="DIR",
+        help="name under each summary table the README sweep file in DIR that made its records",
+    )
     report.add_argument("--force", action="store_true", help="overwrite an existing --output file")
     keep = report.add_argument_group("filters (comma-separated values; shell patterns such as 'adding-*' too)")
     for name in FILTERS:
         keep.add_argument(f"--{name}", metavar="NAME")
-    keep.add_argument("--status", metavar="STATUS",
-                      help="runs and bench rows with this status (default ok; 'all' keeps every one); parity rows "
-                           "are ok/failed and, unless this is given, all shown")
+    keep.add_argument(
+        "--status",
+        metavar="STATUS",
+        help="runs and bench rows with this status (default ok; 'all' keeps every one); parity rows "
+        "are ok/failed and, unless this is given, all shown",
+    )
     compare = report.add_argument_group("comparing two result sets")
     which = compare.add_mutually_exclusive_group()
     which.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare results directory B against A")
-    which.add_argument("--compare-machines", nargs=2, metavar=("HOST_A", "HOST_B"),
-                       help="compare two machines' records within --results-dir")
-    compare.add_argument("--threshold", type=nonnegative_float, default=5.0, metavar="PCT",
-                         help="flag a speed median (or a loss-like metric) more than PCT%% worse (default 5)")
-    compare.add_argument("--accuracy-threshold", type=nonnegative_float, default=1.0, metavar="POINTS",
-                         help="flag an accuracy more than POINTS percentage points lower (default 1)")
+    which.add_argument(
+        "--compare-machines",
+        nargs=2,
+        metavar=("HOST_A", "HOST_B"),
+        help="compare two machines' records within --results-dir",
+    )
+    compare.add_argument(
+        "--threshold",
+        type=nonnegative_float,
+        default=5.0,
+        metavar="PCT",
+        help="flag a speed median (or a loss-like metric) more than PCT%% worse (default 5)",
+    )
+    compare.add_argument(
+        "--accuracy-threshold",
+        type=nonnegative_float,
+        default=1.0,
+        metavar="POINTS",
+        help="flag an accuracy more than POINTS percentage points lower (default 1)",
+    )
     report.set_defaults(handler=handle)
 
 
@@ -109,8 +152,9 @@ def _handle(args) -> int:
     if args.summary and args.table != "all":
         raise RnnbenchError("--summary is the summary table alone; leave out --table")
     if (args.into or args.check) and not (args.into and args.format == "markdown" and not args.output):
-        raise RnnbenchError("--into FILE writes Markdown into FILE: give --format markdown, no --output "
-                            "(and --check only with --into)")
+        raise RnnbenchError(
+            "--into FILE writes Markdown into FILE: give --format markdown, no --output (and --check only with --into)"
+        )
     names = parse_table_names("summary" if args.summary else args.table)
     frame, notes = _selected(args, args.results_dir)
     frame.attrs["target"] = args.target  # read by the cost tables, checked against each table's metric
@@ -127,8 +171,14 @@ def _handle(args) -> int:
         for section in sections:
             if section.name == "summary":
                 add_sweep_notes(section, args.sweeps, shown_as=_relative(args.sweeps, args.into))
-    meta = Meta(_relative(args.results_dir, args.into), _summary(frame), notes, verbose=args.verbose,
-                width=_width(args), heading=3 if args.into else 2)
+    meta = Meta(
+        _relative(args.results_dir, args.into),
+        _summary(frame),
+        notes,
+        verbose=args.verbose,
+        width=_width(args),
+        heading=3 if args.into else 2,
+    )
     fresh = _fresh_figures_folder(args)
     figures = _figures(args, frame)
     try:
@@ -171,8 +221,11 @@ def _into(args, text: str) -> int:
     if args.check:
         _, old, _ = readme.split(args.into)
         if old != text:
-            print(f"rnnbench report: the generated block of {args.into} differs from what {args.results_dir} "
-                  f"gives; run make readme", file=sys.stderr)
+            print(
+                f"rnnbench report: the generated block of {args.into} differs from what {args.results_dir} "
+                f"gives; run make readme",
+                file=sys.stderr,
+            )
             return 1
         return 0
     changed = readme.replace(args.into, text)
@@ -247,8 +300,9 @@ def _selected(args, results_dir, full=None, host=None):
     counts = ", ".join(f"{n} {s}" for s, n in hidden["status"].value_counts().sort_index().items())
     if len(hidden) == len(frame):
         raise NothingToReport(f"in {results_dir}: no record with status ok ({counts}); try --status all")
-    return frame.drop(hidden.index), [f"left out {len(hidden)} row(s) whose status is not ok ({counts}); "
-                                      f"--status all shows them"]
+    return frame.drop(hidden.index), [
+        f"left out {len(hidden)} row(s) whose status is not ok ({counts}); --status all shows them"
+    ]
 
 
 def _comparison(args):
@@ -266,15 +320,18 @@ def _comparison(args):
         present = set(full["host"].dropna())
         for host in labels:
             if host not in present:
-                raise RnnbenchError(f"no records from host {host!r} in {args.results_dir} "
-                                    f"(hosts: {', '.join(sorted(present)) or 'none'})")
+                raise RnnbenchError(
+                    f"no records from host {host!r} in {args.results_dir} "
+                    f"(hosts: {', '.join(sorted(present)) or 'none'})"
+                )
         frame_a, notes_a = _selected(args, args.results_dir, full, host=labels[0])
         frame_b, notes_b = _selected(args, args.results_dir, full, host=labels[1])
         source = f"{args.results_dir}: {labels[0]} vs {labels[1]}"
     if labels[0] == labels[1]:
         labels = [f"A {labels[0]}", f"B {labels[1]}"]
-    section, regressions = compare(frame_a, frame_b, labels[0], labels[1], args.threshold / 100.0,
-                                   args.accuracy_threshold)
+    section, regressions = compare(
+        frame_a, frame_b, labels[0], labels[1], args.threshold / 100.0, args.accuracy_threshold
+    )
     if not section.blocks:
         raise NothingToReport(f"no configuration appears in both {labels[0]} and {labels[1]}{_filter_text(args)}")
     notes = [f"{label}: {note}" for label, part in zip(labels, (notes_a, notes_b)) for note in part]
@@ -297,8 +354,9 @@ def _summary(frame) -> str:
     records = frame.drop_duplicates("path")
     kinds = ", ".join(f"{n} {k}" for k, n in records["kind"].value_counts().sort_index().items())
     machines = records.drop_duplicates("host")
-    described = ", ".join(f"{r['host']} ({r.get('cpu_model') or '?'}, {_int(r.get('logical_cpus'))} CPUs)"
-                          for _, r in machines.iterrows())
+    described = ", ".join(
+        f"{r['host']} ({r.get('cpu_model') or '?'}, {_int(r.get('logical_cpus'))} CPUs)" for _, r in machines.iterrows()
+    )
     return f"{_plural(len(records), 'record')} ({kinds}) from {_plural(len(machines), 'machine')}: {described}"
 
 

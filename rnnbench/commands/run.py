@@ -5,6 +5,7 @@ handler resolves names first (unknown backend, task, model or dataset fail in
 well under a second, before any data is read), proves the results directory
 writable, prepares the task once, then trains each seed and writes its record.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,10 +19,12 @@ from rnnbench.run_options import TASK_OPTIONS, add_options
 def add_parser(commands, argv=None) -> None:
     """``rnnbench run``, with the options of the task ``argv`` names (``--task X``), if any."""
     run = commands.add_parser(
-        "run", help="train a task on a backend; one JSON record per seed",
+        "run",
+        help="train a task on a backend; one JSON record per seed",
         description="Train a model on real data with one backend. Options left out take the task's defaults "
-                    "for the dataset (see `rnnbench run --backend numpy --task textclf --show-config`). "
-                    "Each task adds options of its own: `rnnbench run --task NAME --help` lists them.")
+        "for the dataset (see `rnnbench run --backend numpy --task textclf --show-config`). "
+        "Each task adds options of its own: `rnnbench run --task NAME --help` lists them.",
+    )
     add_options(run, {"model": run.add_argument_group("model and optimizer")})
     task_options = add_task_options(run, task_named(argv))
     run.set_defaults(handler=handle, task_options=task_options)
@@ -102,8 +105,13 @@ def handle(args) -> int:
     configs = []  # a task may expand one command line into several runs (longrange: one a sequence length)
     for variant in task.expand(given):
         config = task.resolve_config(variant)
-        config.update(backend=args.backend, seeds=seeds, device=args.device, impl=args.impl,
-                      threads=args.threads or _usable_cpus())
+        config.update(
+            backend=args.backend,
+            seeds=seeds,
+            device=args.device,
+            impl=args.impl,
+            threads=args.threads or _usable_cpus(),
+        )
         if args.eval_every is not None:
             config["eval_every"] = args.eval_every
         check_run_options(config)
@@ -125,8 +133,7 @@ def handle(args) -> int:
     for config, job in zip(configs, prepared):
         for note in job.notes:
             print(f"note: {note}", file=sys.stderr)
-        codes.append(_run_seeds(job, backend, config, seeds, results_dir,
-                                progress=False if args.no_progress else None))
+        codes.append(_run_seeds(job, backend, config, seeds, results_dir, progress=False if args.no_progress else None))
         if codes[-1] > 128:  # interrupted (128 + the signal): later sequence lengths do not start
             return codes[-1]
     return max(codes)
@@ -168,10 +175,13 @@ def _run_seeds(prepared, backend, config, seeds, results_dir, progress) -> int:
     written, not_written, stopped_by = [], None, None
     with signals.deferred():  # a signal between runs or during a write waits: no record is cut short
         for seed in seeds:
-            print(f"run: {config['task']} {config['dataset']} {config.get('model', '')} on {backend.name}, "
-                  f"seed {seed}", file=sys.stderr)
-            record = runner.run(prepared, backend, config, seed, progress=progress,
-                                command="rnnbench " + shlex.join(sys.argv[1:]))
+            print(
+                f"run: {config['task']} {config['dataset']} {config.get('model', '')} on {backend.name}, seed {seed}",
+                file=sys.stderr,
+            )
+            record = runner.run(
+                prepared, backend, config, seed, progress=progress, command="rnnbench " + shlex.join(sys.argv[1:])
+            )
             print(result_line(record), file=sys.stderr, flush=True)  # the result first, whatever the write does
             try:
                 path = save_record(results_dir, record)
@@ -179,8 +189,9 @@ def _run_seeds(prepared, backend, config, seeds, results_dir, progress) -> int:
                 path, not_written = exc.saved or "(printed above)", exc
             written.append((path, record))
             # stopped by the signal that ended this run, or by one that came while its record was written
-            stopped_by = signals.number(record["signal"]) if record["status"] == "interrupted" \
-                else signals.take_pending()
+            stopped_by = (
+                signals.number(record["signal"]) if record["status"] == "interrupted" else signals.take_pending()
+            )
             if stopped_by or not_written:
                 break
         print(summary_table([r for _, r in written]))

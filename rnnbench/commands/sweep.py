@@ -4,6 +4,7 @@ The parser half imports nothing heavy; the handler reads and checks the whole
 file before any run starts, so a typo in the last include costs a second,
 not an evening of training.
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,20 +15,30 @@ from rnnbench.number_types import positive_int
 
 def add_parser(commands, argv=None) -> None:
     sweep = commands.add_parser(
-        "sweep", help="run every configuration of a sweep file, here or on a Ray cluster",
+        "sweep",
+        help="run every configuration of a sweep file, here or on a Ray cluster",
         description="Run the product of a sweep file's [matrix] (less [[exclude]], plus [[include]]) with its "
-                    "[options], each configuration one `rnnbench run`, skipping those whose record already "
-                    "exists. See docs/sweeps.md.")
+        "[options], each configuration one `rnnbench run`, skipping those whose record already "
+        "exists. See docs/sweeps.md.",
+    )
     sweep.add_argument("file", metavar="FILE.toml", help="the sweep file (sweeps/smoke.toml runs in seconds)")
     sweep.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="local runs at once (default 1)")
-    sweep.add_argument("--executor", choices=("local", "ray"), default="local",
-                       help="local processes (default) or tasks on a Ray cluster")
-    sweep.add_argument("--address", metavar="auto|HOST:PORT",
-                       help="the Ray cluster to join (default auto: the one `ray start` runs on this machine)")
+    sweep.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes (default) or tasks on a Ray cluster",
+    )
+    sweep.add_argument(
+        "--address",
+        metavar="auto|HOST:PORT",
+        help="the Ray cluster to join (default auto: the one `ray start` runs on this machine)",
+    )
     sweep.add_argument("--dry-run", action="store_true", help="list every configuration, marking those done")
     sweep.add_argument("--rerun", action="store_true", help="run every configuration, done or not")
-    sweep.add_argument("--any-version", action="store_true",
-                       help="a record made by another commit still counts as done")
+    sweep.add_argument(
+        "--any-version", action="store_true", help="a record made by another commit still counts as done"
+    )
     sweep.add_argument("--results-dir", default="results", metavar="DIR", help="where records go (default results/)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=handle)
@@ -43,8 +54,10 @@ def handle(args) -> int:
     if args.address and args.executor != "ray":
         raise RnnbenchError("--address applies to --executor ray")
     if args.jobs != 1 and args.executor == "ray":
-        raise RnnbenchError("--jobs applies to the local executor; Ray runs as many configurations at once as "
-                            "the cluster has CPUs for their threads")
+        raise RnnbenchError(
+            "--jobs applies to the local executor; Ray runs as many configurations at once as "
+            "the cluster has CPUs for their threads"
+        )
     if args.executor == "ray":
         import importlib.util
 
@@ -70,9 +83,12 @@ def handle(args) -> int:
         from rnnbench.sweep.ray_executor import connect, import_ray
 
         connect(import_ray(), args.address)  # before anything is said
-    print(f"sweep {args.file}: {len(configs)} configurations, {len(skipped)} done, {len(todo)} to run "
-          f"({args.executor}{f', {args.jobs} at once' if args.executor == 'local' else ''})"
-          f"{f'; every run: {common}' if common else ''}", file=sys.stderr)
+    print(
+        f"sweep {args.file}: {len(configs)} configurations, {len(skipped)} done, {len(todo)} to run "
+        f"({args.executor}{f', {args.jobs} at once' if args.executor == 'local' else ''})"
+        f"{f'; every run: {common}' if common else ''}",
+        file=sys.stderr,
+    )
     finished, signum = _execute(todo, results_dir, args)
     return _summarise(results_dir, finished, skipped, len(todo) - len(finished), signum)
 
@@ -87,9 +103,11 @@ def _dry_run(configs, done, args, common: str) -> int:
     if common:
         print(f"every configuration: {common}")
     print(format_table(["#", "state", "configuration", "record"], rows))
-    print(f"{len(configs)} configurations: {len(done)} done, "
-          f"{len(configs) if args.rerun else len(configs) - len(done)} to run"
-          f"{'' if args.any_version else ' (records of this commit only; --any-version accepts any)'}")
+    print(
+        f"{len(configs)} configurations: {len(done)} done, "
+        f"{len(configs) if args.rerun else len(configs) - len(done)} to run"
+        f"{'' if args.any_version else ' (records of this commit only; --any-version accepts any)'}"
+    )
     return 0
 
 
@@ -106,8 +124,11 @@ def _check_local(todo, jobs: int) -> None:
     cpus = usable_cpus()
     threads = max([c.threads or cpus for c in todo], default=0)
     if todo and min(jobs, len(todo)) * threads > cpus:
-        print(f"warning: --jobs {jobs} x {threads} threads exceeds the {cpus} usable CPUs: runs will slow each "
-              f"other down and their timings will show it (set threads in [options])", file=sys.stderr)
+        print(
+            f"warning: --jobs {jobs} x {threads} threads exceeds the {cpus} usable CPUs: runs will slow each "
+            f"other down and their timings will show it (set threads in [options])",
+            file=sys.stderr,
+        )
 
 
 def _execute(todo, results_dir, args):
@@ -165,9 +186,11 @@ def _summarise(results_dir, finished, skipped, not_started: int, signum) -> int:
     elsewhere = [f for f in finished if f.elsewhere]
     if elsewhere:  # as `rnnbench run` does: the records are safe, but not where the report and a resume look
         kept = ", ".join(str(f.path) if f.path else "standard output (above)" for f in elsewhere)
-        raise RnnbenchError(f"{len(elsewhere)} record(s) could not be written to {results_dir} and were kept "
-                            f"elsewhere: {kept}; move them into {results_dir}, which the report and a re-run "
-                            f"sweep read")
+        raise RnnbenchError(
+            f"{len(elsewhere)} record(s) could not be written to {results_dir} and were kept "
+            f"elsewhere: {kept}; move them into {results_dir}, which the report and a re-run "
+            f"sweep read"
+        )
     if signum is not None:
         return EXIT_CODES[signum]
     return 1 if any(f.record["status"] == "failed" for f in finished) else 0

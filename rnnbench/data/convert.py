@@ -5,6 +5,7 @@ archives (or the plain files) exactly as the authors ship them; ``out`` is
 the dataset folder to fill. A converter that cannot find what it expects says
 which file is missing: an archive whose layout changed must fail loudly.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -21,8 +22,9 @@ _IMDB_NAME = re.compile(r"(\d+)_(\d+)\.txt")
 
 def _need(path: Path) -> Path:
     if not path.exists():
-        raise RnnbenchError(f"the downloaded archive lacks {path.name} (looked for {path}); "
-                            "its layout differs from the original")
+        raise RnnbenchError(
+            f"the downloaded archive lacks {path.name} (looked for {path}); its layout differs from the original"
+        )
     return path
 
 
@@ -38,11 +40,12 @@ def convert_imdb(source: Path, out: Path) -> None:
                     rows.append((label, int(match[1]), int(match[2]), path.read_text(encoding="utf-8")))
         rows.sort(key=lambda row: (row[0], row[1]))
         # mtime=0 and no file name in the header: the same input gives the same bytes.
-        with open(out / f"{split}.jsonl.gz", "wb") as raw, \
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as packed:
+        with (
+            open(out / f"{split}.jsonl.gz", "wb") as raw,
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as packed,
+        ):
             for label, number, rating, text in rows:
-                line = json.dumps({"id": number, "rating": rating, "label": label, "text": text},
-                                  ensure_ascii=False)
+                line = json.dumps({"id": number, "rating": rating, "label": label, "text": text}, ensure_ascii=False)
                 packed.write((line + "\n").encode("utf-8"))
     if (root / "README").is_file():
         shutil.copyfile(root / "README", out / "README.aclImdb")
@@ -98,8 +101,10 @@ def label_sst2_test(glue_test: Path, sst_test: Path, out: Path) -> dict:
         else:
             found = difflib.get_close_matches(key, candidates, n=1, cutoff=0.9)
             if not found:
-                raise RnnbenchError(f"{glue_test.name}:{number}: no non-neutral SST test tree matches "
-                                    f"{key[:60]!r}; cannot derive the test labels")
+                raise RnnbenchError(
+                    f"{glue_test.name}:{number}: no non-neutral SST test tree matches "
+                    f"{key[:60]!r}; cannot derive the test labels"
+                )
             key, close = found[0], close + 1
         lines.append(f"{row[0]}\t{row[1]}\t{labels[key]}")
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -8,6 +8,7 @@ dataset's size limit; the converted files are built aside and renamed into
 place only when everything succeeded, so an interrupted fetch leaves no half
 dataset and never touches a file it does not produce.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,12 +32,15 @@ from rnnbench.errors import RnnbenchError
 
 CHUNK = 1 << 20
 DOWNLOADS = ".downloads"
-_WAYS_OUT = (f"to get it another way, set {MIRROR_VARIABLE} to a mirror of the original files, or put the "
-             f"dataset in --data-dir or {DATA_DIR_VARIABLE} (`rnnbench data list` shows what is there)")
+_WAYS_OUT = (
+    f"to get it another way, set {MIRROR_VARIABLE} to a mirror of the original files, or put the "
+    f"dataset in --data-dir or {DATA_DIR_VARIABLE} (`rnnbench data list` shows what is there)"
+)
 
 
-def fetch(source: DatasetSource, data_dir: DataDir, *, force: bool = False, progress: bool | None = None,
-          log=None) -> Path:
+def fetch(
+    source: DatasetSource, data_dir: DataDir, *, force: bool = False, progress: bool | None = None, log=None
+) -> Path:
     """Make ``source`` present in ``data_dir`` and return its folder.
 
     Everything is downloaded, verified, extracted and converted in a work folder
@@ -58,8 +62,9 @@ def fetch(source: DatasetSource, data_dir: DataDir, *, force: bool = False, prog
         raise RnnbenchError(f"cannot create {data_dir.path}: {exc.strerror or exc}") from None
     needed = {name: _needed_folder(name, data_dir, progress, log) for name in source.needs}
     log(announcement(source, folder))
-    files = [download_verified(d, data_dir.path / DOWNLOADS, progress, log, dataset=source.name)
-             for d in source.downloads]
+    files = [
+        download_verified(d, data_dir.path / DOWNLOADS, progress, log, dataset=source.name) for d in source.downloads
+    ]
     work = Path(tempfile.mkdtemp(dir=data_dir.path, prefix=f".fetch-{source.name}-"))
     try:
         extracted = work / "extracted"
@@ -138,8 +143,10 @@ def download_verified(download: Download, folder: Path, progress=None, log=print
         algorithm, expected = _split_checksum(download.checksum)
         got = checksum_of(target, algorithm)
         target.unlink()
-        raise RnnbenchError(f"checksum mismatch for {url}: expected {algorithm} {expected}, got {got}; "
-                            "the file was deleted (a damaged download, or the server changed the file)")
+        raise RnnbenchError(
+            f"checksum mismatch for {url}: expected {algorithm} {expected}, got {got}; "
+            "the file was deleted (a damaged download, or the server changed the file)"
+        )
     log(f"{download.filename}: {download.checksum.split(':')[0]} verified ({download.checksum_source})")
     return target
 
@@ -178,8 +185,15 @@ def _bar(total, name, progress):
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-                disable=None if progress is None else False)
+    return tqdm(
+        total=total,
+        desc=name,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        disable=None if progress is None else False,
+    )
 
 
 def _split_checksum(checksum: str) -> tuple[str, str]:
@@ -230,8 +244,10 @@ class UnpackBudget:
             out.write(chunk)
 
     def _refuse(self, archive: Path):
-        raise RnnbenchError(f"refusing {archive.name}: it unpacks to more than {_human(self.limit)}, the limit "
-                            f"for {self.dataset} (a damaged archive or a decompression bomb); nothing was kept")
+        raise RnnbenchError(
+            f"refusing {archive.name}: it unpacks to more than {_human(self.limit)}, the limit "
+            f"for {self.dataset} (a damaged archive or a decompression bomb); nothing was kept"
+        )
 
 
 def unpack(download: Download, path: Path, into: Path, budget: UnpackBudget | None = None) -> None:

@@ -7,6 +7,7 @@ from where and to where, then a progress bar). With downloading off
 :class:`RnnbenchError` naming the ways out, never a traceback and never a
 silent switch to other data.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -88,5 +89,6 @@ def dataset_folder(name: str, data_dir: str | DataDir | None = None, *, progress
         raise RnnbenchError(
             f"dataset {name!r} not found in {resolved.describe()}: missing {', '.join(status.missing)}; "
             f"downloading is off (--offline or {OFFLINE_VARIABLE}): run `rnnbench data fetch {name}` where "
-            f"there is a network, or point --data-dir or {DATA_DIR_VARIABLE} at a folder that holds {name}/")
+            f"there is a network, or point --data-dir or {DATA_DIR_VARIABLE} at a folder that holds {name}/"
+        )
     return fetch(status.source, resolved, progress=progress)

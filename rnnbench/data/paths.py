@@ -3,6 +3,7 @@
 One resolution order for every command, so that ``rnnbench data list`` shows
 exactly the folder ``rnnbench run`` will read.
 """
+
 from __future__ import annotations
 
 import os

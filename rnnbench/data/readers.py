@@ -4,6 +4,7 @@ Every reader returns plain Python (texts and integer labels) and raises a
 one-line :class:`RnnbenchError` for a file it cannot use, naming the file and
 line. Splitting, tokenising and batching belong to the task, not here.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -29,8 +30,15 @@ DEFAULT_ENCODING = "utf-8"
 #: A field may be as long as a whole review or article: Python's default limit (128 KiB) is no data limit.
 FIELD_SIZE_LIMIT = min(sys.maxsize, 2**31 - 1)
 #: JSON type names, for messages about a field of the wrong type.
-_JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
-               list: "an array", dict: "an object"}
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "an array",
+    dict: "an object",
+}
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
 
 
@@ -66,14 +74,12 @@ def read_builtin(name: str, data_dir=None) -> LabelledData:
     """Read registered dataset ``name`` from the data directory (one-line error when absent)."""
     readers = {"imdb": read_imdb, "sst2": read_sst2, "mr": read_mr, "trec": read_trec, "ag_news": read_ag_news}
     if name not in readers:
-        raise RnnbenchError(f"dataset {name!r} has no text-classification reader; "
-                            f"valid: {', '.join(sorted(readers))}")
+        raise RnnbenchError(f"dataset {name!r} has no text-classification reader; valid: {', '.join(sorted(readers))}")
     folder = dataset_folder(name, data_dir)
     try:
         return readers[name](folder)
     except OSError as exc:  # unreadable, truncated gzip (EOFError is not an OSError: below)
-        raise RnnbenchError(f"cannot read dataset {name!r}: {exc.filename or folder}: "
-                            f"{exc.strerror or exc}") from None
+        raise RnnbenchError(f"cannot read dataset {name!r}: {exc.filename or folder}: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, EOFError) as exc:
         raise RnnbenchError(f"cannot read dataset {name!r} in {folder}: {exc}") from None
 
@@ -111,8 +117,10 @@ def read_sst2(folder: Path) -> LabelledData:
     labelled_test = folder / "test_labeled.tsv"
     if labelled_test.is_file():
         splits["test"] = _read_sst2_file(labelled_test)
-        notes.append("sst2 test = test_labeled.tsv: GLUE hides the test labels; these are the SST test "
-                     "trees' root labels (0-1 negative, 3-4 positive); dev is the split GLUE reports")
+        notes.append(
+            "sst2 test = test_labeled.tsv: GLUE hides the test labels; these are the SST test "
+            "trees' root labels (0-1 negative, 3-4 positive); dev is the split GLUE reports"
+        )
     else:
         notes.append("sst2 has no labelled test split here (GLUE hides test labels): dev is the reported split")
     return LabelledData("sst2", ("negative", "positive"), splits, notes)
@@ -136,8 +144,12 @@ def read_mr(folder: Path) -> LabelledData:
             for line in handle:
                 if line.strip():
                     examples.add(line.strip(), label)
-    return LabelledData("mr", ("negative", "positive"), {"all": examples},
-                        ["mr has no official split: train/dev/test come from a fixed seeded split (--fold)"])
+    return LabelledData(
+        "mr",
+        ("negative", "positive"),
+        {"all": examples},
+        ["mr has no official split: train/dev/test come from a fixed seeded split (--fold)"],
+    )
 
 
 def read_trec(folder: Path) -> LabelledData:
@@ -152,8 +164,9 @@ def read_trec(folder: Path) -> LabelledData:
                 label, _, text = line.strip().partition(" ")
                 coarse = label.partition(":")[0]
                 if coarse not in TREC_COARSE:
-                    raise RnnbenchError(f"{path}:{number}: unknown TREC label {label!r}; "
-                                        f"coarse labels are {', '.join(TREC_COARSE)}")
+                    raise RnnbenchError(
+                        f"{path}:{number}: unknown TREC label {label!r}; coarse labels are {', '.join(TREC_COARSE)}"
+                    )
                 examples.add(text, TREC_COARSE.index(coarse))
         splits[split] = examples
     return LabelledData("trec", TREC_COARSE, splits, ["trec: 6 coarse labels (the fine labels are dropped)"])
@@ -171,9 +184,14 @@ def read_ag_news(folder: Path) -> LabelledData:
         path = folder / f"{split}.csv"
         if path.is_file():
             splits[split] = _read_ag_news_file(path, len(names))
-    notes = [] if "train" in splits else [
-        "ag_news: only the 7600-row TEST split is here (no train.csv); train/dev/test are a seeded split of it, "
-        "so results are NOT comparable with published AG News figures (`rnnbench data fetch ag_news` gets train)"]
+    notes = (
+        []
+        if "train" in splits
+        else [
+            "ag_news: only the 7600-row TEST split is here (no train.csv); train/dev/test are a seeded split of it, "
+            "so results are NOT comparable with published AG News figures (`rnnbench data fetch ag_news` gets train)"
+        ]
+    )
     return LabelledData("ag_news", names, splits, notes)
 
 
@@ -182,8 +200,10 @@ def _read_ag_news_file(path: Path, num_classes: int) -> Examples:
     with _reading(path), open(path, encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.reader(handle), 1):
             if len(row) < 2 or not row[0].strip().isdigit() or not 1 <= int(row[0]) <= num_classes:
-                raise RnnbenchError(f"{path}:{number}: expected a class index 1-{num_classes}, a title and "
-                                    f"a description, got {row[:3]!r}")
+                raise RnnbenchError(
+                    f"{path}:{number}: expected a class index 1-{num_classes}, a title and "
+                    f"a description, got {row[:3]!r}"
+                )
             # The authors escaped new lines as a backslash: read it as a space.
             text = " ".join(row[1:]).replace("\\", " ")
             examples.add(text, int(row[0]) - 1)
@@ -210,8 +230,9 @@ def check_encoding(name: str) -> str:
     return "utf-8-sig" if codec.name == "utf-8" else codec.name
 
 
-def read_table(path, text_column: str, label_column: str, delimiter: str | None = None,
-               encoding: str = DEFAULT_ENCODING):
+def read_table(
+    path, text_column: str, label_column: str, delimiter: str | None = None, encoding: str = DEFAULT_ENCODING
+):
     """``(texts, label strings)`` from a TSV/CSV with a header row, or JSON Lines objects.
 
     A user's .csv is read as Python's csv module (and pandas) write it: a field
@@ -235,8 +256,9 @@ def read_table(path, text_column: str, label_column: str, delimiter: str | None 
             texts, labels = _read_jsonl_columns(path, text_column, label_column, codec)
         else:
             raw = delimiter is not None or suffix == ".tsv"  # TSV has no quoting: see above
-            texts, labels = _read_delimited(path, text_column, label_column, delimiter or
-                                            ("\t" if suffix == ".tsv" else ","), raw, codec)
+            texts, labels = _read_delimited(
+                path, text_column, label_column, delimiter or ("\t" if suffix == ".tsv" else ","), raw, codec
+            )
     except UnicodeError as exc:  # a decoder's offset is within its chunk: find where, from the start
         message = _decode_error(path, codec, encoding, exc)
         raise RnnbenchError(message) from None
@@ -251,8 +273,10 @@ def names_list(names, limit: int = 12) -> str:
     """Column names or labels for a one-line message: plain where they are plain, else quoted (a name may
     hold a line break), and the first ``limit`` of a long list (a wrong label column has thousands)."""
     names = list(names)
-    shown = [name if name and name.isprintable() and name == name.strip() and "," not in name else repr(name)
-             for name in map(str, names[:limit])]
+    shown = [
+        name if name and name.isprintable() and name == name.strip() and "," not in name else repr(name)
+        for name in map(str, names[:limit])
+    ]
     return ", ".join(shown) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
@@ -333,16 +357,16 @@ def _read_delimited(path, text_column, label_column, delimiter, raw, encoding=DE
             raise RnnbenchError(f"dataset file {path} is empty (a header row naming the columns is expected)")
         # a byte-order mark the codec kept (utf-16-le, say) is never part of a name
         header = [restore(name).strip() for name in [header[0].lstrip("\ufeff"), *header[1:]]] if header else []
-        text_index, label_index = (_column_index(path, header, name, option, raw)
-                                   for name, option in ((text_column, "--text-column"),
-                                                        (label_column, "--label-column")))
+        text_index, label_index = (
+            _column_index(path, header, name, option, raw)
+            for name, option in ((text_column, "--text-column"), (label_column, "--label-column"))
+        )
         texts, labels = [], []
         number = reader.line_num + 1
         for row in reader:
             if row and any(cell.strip() for cell in row):
                 if len(row) <= max(text_index, label_index):
-                    raise RnnbenchError(f"{path}:{number}: row has {len(row)} fields, "
-                                        f"the header has {len(header)}")
+                    raise RnnbenchError(f"{path}:{number}: row has {len(row)} fields, the header has {len(header)}")
                 labels.append(_label_value(path, number, restore(row[label_index])))
                 texts.append(restore(row[text_index]))
             number = reader.line_num + 1
@@ -365,8 +389,11 @@ def _protect_stray_breaks(content: str):
     first = re.search(r"\r\n?|\n", content)
     if first is None:
         return content, _same
-    stray, char = {"\n": (re.compile("\r"), "\r"), "\r": (re.compile("\n"), "\n"),
-                   "\r\n": (re.compile(r"\r(?!\n)"), "\r")}[first.group()]
+    stray, char = {
+        "\n": (re.compile("\r"), "\r"),
+        "\r": (re.compile("\n"), "\n"),
+        "\r\n": (re.compile(r"\r(?!\n)"), "\r"),
+    }[first.group()]
     if not stray.search(content):
         return content, _same
     sentinel = next((chr(c) for c in range(0xE000, 0xF900) if chr(c) not in content), None)
@@ -382,8 +409,14 @@ def _same(cell: str) -> str:
 def _column_index(path, header, name, option, raw=False) -> int:
     if name not in header:
         quoted = raw and f'"{name}"' in header  # a TSV written with CSV quoting: the quotes are in the names
-        hint = (f"; its names are quoted, but a {path.suffix} is read without quoting: write it without quotes "
-                "or as a .csv") if quoted else _bom_hint(header[0] if header else "")
+        hint = (
+            (
+                f"; its names are quoted, but a {path.suffix} is read without quoting: write it without quotes "
+                "or as a .csv"
+            )
+            if quoted
+            else _bom_hint(header[0] if header else "")
+        )
         raise RnnbenchError(f"{path} has no column {name!r} (set {option}); columns: {names_list(header)}{hint}")
     return header.index(name)
 
@@ -397,12 +430,15 @@ def _read_jsonl_columns(path, text_column, label_column, encoding=DEFAULT_ENCODI
             record = _json_line(path, number, line.lstrip("\ufeff") if number == 1 else line)
             for name, option in ((text_column, "--text-column"), (label_column, "--label-column")):
                 if name not in record:
-                    raise RnnbenchError(f"{path}:{number}: no field {name!r} (set {option}); "
-                                        f"fields: {names_list(record)}")
+                    raise RnnbenchError(
+                        f"{path}:{number}: no field {name!r} (set {option}); fields: {names_list(record)}"
+                    )
             text = record[text_column]
             if not isinstance(text, str):
-                raise RnnbenchError(f"{path}:{number}: field {text_column!r} must be a string (the text), "
-                                    f"got {_JSON_TYPES.get(type(text), type(text).__name__)}")
+                raise RnnbenchError(
+                    f"{path}:{number}: field {text_column!r} must be a string (the text), "
+                    f"got {_JSON_TYPES.get(type(text), type(text).__name__)}"
+                )
             labels.append(_label_value(path, number, record[label_column]))
             texts.append(text)
     return texts, labels
@@ -412,8 +448,9 @@ def _json_line(path, number, line) -> dict:
     try:
         record = json.loads(line)
     except ValueError as exc:  # JSONDecodeError, or an integer of more digits than Python converts
-        raise RnnbenchError(f"{path}:{number}: not a JSON line ({getattr(exc, 'msg', exc)})"
-                            + (_bom_hint(line) if number == 1 else "")) from None
+        raise RnnbenchError(
+            f"{path}:{number}: not a JSON line ({getattr(exc, 'msg', exc)})" + (_bom_hint(line) if number == 1 else "")
+        ) from None
     except RecursionError:
         raise RnnbenchError(f"{path}:{number}: not a JSON line (nested too deeply)") from None
     if not isinstance(record, dict):
@@ -439,8 +476,10 @@ def _label_value(path, number, value) -> str:
     if isinstance(value, (int, float)):
         return normalise_label(repr(value))
     if not isinstance(value, str):
-        raise RnnbenchError(f"{path}:{number}: a label must be a string, a number or a boolean, "
-                            f"got {_JSON_TYPES.get(type(value), type(value).__name__)}")
+        raise RnnbenchError(
+            f"{path}:{number}: a label must be a string, a number or a boolean, "
+            f"got {_JSON_TYPES.get(type(value), type(value).__name__)}"
+        )
     text = normalise_label(value)
     if not text:
         raise RnnbenchError(f"{path}:{number}: empty label")

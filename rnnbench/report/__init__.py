@@ -4,6 +4,7 @@ The modules import pandas, so this package is imported only inside the
 command's handler; ``load_results`` (in :mod:`rnnbench.report.frame`) is the
 one entry point for code that wants the numbers as a DataFrame.
 """
+
 from __future__ import annotations
 
 

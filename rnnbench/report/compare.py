@@ -15,6 +15,7 @@ configuration several times its latest measurement counts.
 
 Rows found on one side only are listed by name under their table, never dropped silently.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,28 +53,42 @@ class Comparison:
         return len(self.section.frame)
 
 
-def compare(frame_a, frame_b, label_a: str, label_b: str, threshold: float = 0.05,
-            accuracy_points: float = 1.0) -> tuple[Section, int]:
+def compare(
+    frame_a, frame_b, label_a: str, label_b: str, threshold: float = 0.05, accuracy_points: float = 1.0
+) -> tuple[Section, int]:
     """The comparison section and the number of regressions it flags (``report --compare``)."""
     result = comparison(frame_a, frame_b, label_a, label_b, threshold, accuracy_points)
     return result.section, result.regressions
 
 
-def comparison(frame_a, frame_b, label_a: str, label_b: str, threshold: float = 0.05,
-               accuracy_points: float = 1.0, alpha: float = stats.ALPHA) -> Comparison:
+def comparison(
+    frame_a,
+    frame_b,
+    label_a: str,
+    label_b: str,
+    threshold: float = 0.05,
+    accuracy_points: float = 1.0,
+    alpha: float = stats.ALPHA,
+) -> Comparison:
     """B against A. ``threshold`` is relative (0.05: 5% slower, or a loss-like metric 5% worse);
     ``accuracy_points`` is in percentage points; ``alpha`` the p-value a timing change must beat."""
     blocks, frames, notes, only = [], [], [], {"a": [], "b": []}
-    for kind, builder in (("speed", _speed), ("throughput", _throughput), ("accuracy", _accuracy),
-                          ("parity", _parity)):
+    for kind, builder in (("speed", _speed), ("throughput", _throughput), ("accuracy", _accuracy), ("parity", _parity)):
         rows, only_a, only_b, kind_notes = builder(frame_a, frame_b, threshold, accuracy_points, alpha)
-        listed = [f"only in {label}: " + "; ".join(names) for label, names in ((label_a, only_a), (label_b, only_b))
-                  if names]
+        listed = [
+            f"only in {label}: " + "; ".join(names) for label, names in ((label_a, only_a), (label_b, only_b)) if names
+        ]
         only["a"] += [{"kind": kind, "configuration": name} for name in only_a]
         only["b"] += [{"kind": kind, "configuration": name} for name in only_b]
         if rows is not None and len(rows):
-            header = ["configuration", label_a, label_b, "B/A [95% interval]" if kind in _TIMED else "change",
-                      "p" if kind in _TIMED else "", "verdict"]
+            header = [
+                "configuration",
+                label_a,
+                label_b,
+                "B/A [95% interval]" if kind in _TIMED else "change",
+                "p" if kind in _TIMED else "",
+                "verdict",
+            ]
             columns = ["configuration", "a_text", "b_text", "change_text", "p_text", "verdict"]
             if kind not in _TIMED:
                 header, columns = header[:4] + header[5:], columns[:4] + columns[5:]
@@ -82,11 +97,14 @@ def comparison(frame_a, frame_b, label_a: str, label_b: str, threshold: float = 
         else:
             notes += [f"{kind}: {line}" for line in listed]
     notes += _machine_notes(frame_a, frame_b, label_a, label_b)
-    notes.insert(0, f"B/A: the median of {label_b} over that of {label_a}, with a 95% bootstrap interval and the "
-                    f"Mann-Whitney U p-value over the raw samples; slower or faster only when p < {alpha:g} and "
-                    f"more than {100 * threshold:g}% apart; regression: slower, accuracy more than "
-                    f"{accuracy_points:g} percentage point(s) worse (other metrics: {100 * threshold:g}% worse), "
-                    f"a check that passed and now fails")
+    notes.insert(
+        0,
+        f"B/A: the median of {label_b} over that of {label_a}, with a 95% bootstrap interval and the "
+        f"Mann-Whitney U p-value over the raw samples; slower or faster only when p < {alpha:g} and "
+        f"more than {100 * threshold:g}% apart; regression: slower, accuracy more than "
+        f"{accuracy_points:g} percentage point(s) worse (other metrics: {100 * threshold:g}% worse), "
+        f"a check that passed and now fails",
+    )
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     regressions = int(table["regression"].sum()) if len(table) else 0
     section = Section("compare", f"Comparison: {label_b} against {label_a}", table, blocks, notes)
@@ -112,17 +130,29 @@ def _speed(frame_a, frame_b, threshold, points, alpha):
         change = _change(a, b, r["median_s_a"], r["median_s_b"], threshold, alpha)
         no_samples += change["p_value"] is None
         too_few += change["p_value"] is not None and not _can_be_significant(len(a), len(b), alpha)
-        stable = {f"stable_{side}": _stable(entry, r.get(f"record_{side}"))
-                  for side, entry in (("a", entry_a), ("b", entry_b))}
+        stable = {
+            f"stable_{side}": _stable(entry, r.get(f"record_{side}"))
+            for side, entry in (("a", entry_a), ("b", entry_b))
+        }
         label = _speed_label(r)
         if False in stable.values():
             unstable.append(label)
-        out.append({**row, "configuration": label + (" !" if False in stable.values() else ""), **change, **stable,
-                    "a_text": _ms_pm(r["median_s_a"], a), "b_text": _ms_pm(r["median_s_b"], b)})
+        out.append(
+            {
+                **row,
+                "configuration": label + (" !" if False in stable.values() else ""),
+                **change,
+                **stable,
+                "a_text": _ms_pm(r["median_s_a"], a),
+                "b_text": _ms_pm(r["median_s_b"], b),
+            }
+        )
     notes = _sample_notes(no_samples, too_few, alpha, "row")
     if unstable:
-        notes.append(f"! {len(unstable)} row(s) measured while their bench record judged them unstable (on one side "
-                     f"or both; the record says why): a verdict there may be the machine, not the code")
+        notes.append(
+            f"! {len(unstable)} row(s) measured while their bench record judged them unstable (on one side "
+            f"or both; the record says why): a verdict there may be the machine, not the code"
+        )
     return pd.DataFrame(out), only_a, only_b, notes
 
 
@@ -139,14 +169,30 @@ def _latest_bench(frame):
 
 def _speed_label(r) -> str:
     steps = r.get("steps_a", r.get("steps"))
-    return f"{r['cell']} {r['pass']} {r['dtype']} {shape_label({**dict(r), 'steps': steps})} " \
-           f"threads={_int(r['threads'])} {r['backend']} {r['impl']}" + \
-           ("" if missing(r["device"]) or r["device"] == "cpu" else f" {r['device']}")
+    return (
+        f"{r['cell']} {r['pass']} {r['dtype']} {shape_label({**dict(r), 'steps': steps})} "
+        f"threads={_int(r['threads'])} {r['backend']} {r['impl']}"
+        + ("" if missing(r["device"]) or r["device"] == "cpu" else f" {r['device']}")
+    )
 
 
 #: The row fields that identify a bench row inside its record (the frame copies them from it).
-_ENTRY_FIELDS = ("cell", "backend", "impl", "device", "dtype", "threads", "batch", "steps", "input", "hidden",
-                 "trees", "nodes", "pass", "median_s")
+_ENTRY_FIELDS = (
+    "cell",
+    "backend",
+    "impl",
+    "device",
+    "dtype",
+    "threads",
+    "batch",
+    "steps",
+    "input",
+    "hidden",
+    "trees",
+    "nodes",
+    "pass",
+    "median_s",
+)
 
 
 def _entry(r, side: str) -> dict | None:
@@ -174,10 +220,12 @@ def _stable(entry: dict | None, record) -> bool | None:
 
 
 def _same_row(entry: dict, r, side: str) -> bool:
-    return entry.get("kind") == r.get(f"structure_{side}") and \
-        all(cell_text(entry.get(k)) == cell_text(r.get(f"{k}_{side}")) for k in _ENTRY_FIELDS) and \
-        cell_text(entry.get("layers") or 1) == cell_text(r.get(f"layers_{side}")) and \
-        bool(entry.get("bidirectional")) == bool(r.get(f"bidirectional_{side}"))
+    return (
+        entry.get("kind") == r.get(f"structure_{side}")
+        and all(cell_text(entry.get(k)) == cell_text(r.get(f"{k}_{side}")) for k in _ENTRY_FIELDS)
+        and cell_text(entry.get("layers") or 1) == cell_text(r.get(f"layers_{side}"))
+        and bool(entry.get("bidirectional")) == bool(r.get(f"bidirectional_{side}"))
+    )
 
 
 def _finite(values) -> list[float]:
@@ -197,9 +245,21 @@ def _change(a, b, median_a, median_b, threshold, alpha) -> dict:
         ratio, lo, hi, p = median_b / median_a, None, None, None
         verdict = "slower" if ratio > 1 + threshold else "faster" if ratio < 1 / (1 + threshold) else "same"
     text = f"{ratio:.3f}x" + ("" if lo is None else f" [{lo:.3f}, {hi:.3f}]")
-    return {"a": median_a, "b": median_b, "n_a": len(a), "n_b": len(b), "ratio": ratio, "lo": lo, "hi": hi,
-            "change": ratio - 1.0, "p_value": p, "verdict": verdict, "regression": verdict == "slower",
-            "change_text": f"{text} {100 * (ratio - 1):+.1f}%", "p_text": "-" if p is None else f"{p:.2g}"}
+    return {
+        "a": median_a,
+        "b": median_b,
+        "n_a": len(a),
+        "n_b": len(b),
+        "ratio": ratio,
+        "lo": lo,
+        "hi": hi,
+        "change": ratio - 1.0,
+        "p_value": p,
+        "verdict": verdict,
+        "regression": verdict == "slower",
+        "change_text": f"{text} {100 * (ratio - 1):+.1f}%",
+        "p_text": "-" if p is None else f"{p:.2g}",
+    }
 
 
 def _can_be_significant(n_a: int, n_b: int, alpha: float) -> bool:
@@ -210,11 +270,15 @@ def _can_be_significant(n_a: int, n_b: int, alpha: float) -> bool:
 def _sample_notes(no_samples: int, too_few: int, alpha: float, what: str) -> list[str]:
     notes = []
     if no_samples:
-        notes.append(f"{no_samples} {what}(s) without raw samples on one side (older records): ratio of medians "
-                     f"only, the verdict from the threshold alone")
+        notes.append(
+            f"{no_samples} {what}(s) without raw samples on one side (older records): ratio of medians "
+            f"only, the verdict from the threshold alone"
+        )
     if too_few:
-        notes.append(f"{too_few} {what}(s) with too few samples for p < {alpha:g} (about 5 a side at least): "
-                     f"never slower or faster, whatever the ratio")
+        notes.append(
+            f"{too_few} {what}(s) with too few samples for p < {alpha:g} (about 5 a side at least): "
+            f"never slower or faster, whatever the ratio"
+        )
     return notes
 
 
@@ -232,8 +296,9 @@ def _runs(frame):
     runs = frame[(frame["kind"] == "run") & (frame["status"] == "ok")]
     if runs.empty:
         return runs
-    runs = runs.assign(model=runs["model"].fillna("-"), impl=runs["impl"].fillna("-"),
-                       device=runs["device"].fillna("cpu"))
+    runs = runs.assign(
+        model=runs["model"].fillna("-"), impl=runs["impl"].fillna("-"), device=runs["device"].fillna("cpu")
+    )
     return runs.sort_values("started_at", kind="stable").drop_duplicates(ACCURACY_KEY + ["seed"], keep="last")
 
 
@@ -250,8 +315,13 @@ def _throughput(frame_a, frame_b, threshold, points, alpha):
     runs_a, runs_b = (r[r["examples_per_s"].apply(_positive)] if len(r) else r for r in (runs_a, runs_b))
     if runs_a.empty or runs_b.empty:
         return None, [], [], []  # their configurations are listed (or matched) by the accuracy table
-    groups = [{key: [1.0 / float(v) for v in rows["examples_per_s"]]
-               for key, rows in r.assign(_key=row_keys(r, ACCURACY_KEY)).groupby("_key")} for r in (runs_a, runs_b)]
+    groups = [
+        {
+            key: [1.0 / float(v) for v in rows["examples_per_s"]]
+            for key, rows in r.assign(_key=row_keys(r, ACCURACY_KEY)).groupby("_key")
+        }
+        for r in (runs_a, runs_b)
+    ]
     firsts = runs_a.assign(_key=row_keys(runs_a, ACCURACY_KEY)).drop_duplicates("_key").set_index("_key")
     out, too_few = [], 0
     for key in sorted(set(groups[0]) & set(groups[1])):
@@ -259,10 +329,17 @@ def _throughput(frame_a, frame_b, threshold, points, alpha):
         first = firsts.loc[key]
         change = _change(a, b, statistics.median(a), statistics.median(b), threshold, alpha)
         too_few += not _can_be_significant(len(a), len(b), alpha)
-        out.append({**{k: first[k] for k in ACCURACY_KEY}, "configuration": _run_label(first) + " examples/s",
-                    **change, "a": 1.0 / change["a"], "b": 1.0 / change["b"],
-                    "a_text": f"{sig(1.0 / change['a'])}/s (n={len(a)})",
-                    "b_text": f"{sig(1.0 / change['b'])}/s (n={len(b)})"})
+        out.append(
+            {
+                **{k: first[k] for k in ACCURACY_KEY},
+                "configuration": _run_label(first) + " examples/s",
+                **change,
+                "a": 1.0 / change["a"],
+                "b": 1.0 / change["b"],
+                "a_text": f"{sig(1.0 / change['a'])}/s (n={len(a)})",
+                "b_text": f"{sig(1.0 / change['b'])}/s (n={len(b)})",
+            }
+        )
     notes = ["throughput: seconds per training example, one sample a seed; B/A > 1 is slower"] if out else []
     return (pd.DataFrame(out) if out else None), [], [], notes + _sample_notes(0, too_few, alpha, "configuration")
 
@@ -291,9 +368,21 @@ def _accuracy(frame_a, frame_b, threshold, points, alpha):
             worse, improved, text = -better * change > threshold, better * change > threshold, f"{100 * change:+.1f}%"
             a_text, b_text = f"{sig(a, 4)} (n={r['n_a']})", f"{sig(b, 4)} (n={r['n_b']})"
         verdict = "worse" if worse else "better" if improved else "same"
-        out.append({**{k: r[k] for k in ACCURACY_KEY}, "configuration": f"{_run_label(r)} {r['metric_a']} {split}",
-                    "a": a, "b": b, "change": change, "a_text": a_text, "b_text": b_text, "change_text": text,
-                    "p_text": "", "verdict": verdict, "regression": worse})
+        out.append(
+            {
+                **{k: r[k] for k in ACCURACY_KEY},
+                "configuration": f"{_run_label(r)} {r['metric_a']} {split}",
+                "a": a,
+                "b": b,
+                "change": change,
+                "a_text": a_text,
+                "b_text": b_text,
+                "change_text": text,
+                "p_text": "",
+                "verdict": verdict,
+                "regression": worse,
+            }
+        )
     return pd.DataFrame(out), only_a, only_b, []
 
 
@@ -301,8 +390,10 @@ def _accuracy(frame_a, frame_b, threshold, points, alpha):
 
 
 def _parity(frame_a, frame_b, threshold, points, alpha):
-    rows_a, rows_b = (f[f["kind"] == "check"].sort_values("started_at", kind="stable")
-                      .drop_duplicates(PARITY_KEY, keep="last") for f in (frame_a, frame_b))
+    rows_a, rows_b = (
+        f[f["kind"] == "check"].sort_values("started_at", kind="stable").drop_duplicates(PARITY_KEY, keep="last")
+        for f in (frame_a, frame_b)
+    )
     if rows_a.empty or rows_b.empty:
         return None, _labels(rows_a, PARITY_KEY, _parity_label), _labels(rows_b, PARITY_KEY, _parity_label), []
     merged, only_a, only_b = _match(rows_a, rows_b, PARITY_KEY, _parity_label)
@@ -310,10 +401,21 @@ def _parity(frame_a, frame_b, threshold, points, alpha):
     for _, r in merged.iterrows():
         failed_now, fixed = bool(r["passed_a"] and not r["passed_b"]), bool(r["passed_b"] and not r["passed_a"])
         verdict = "now fails" if failed_now else "fixed" if fixed else "same"
-        out.append({**{k: r[k] for k in PARITY_KEY}, "a": r["max_rel_a"], "b": r["max_rel_b"], "change": None,
-                    "configuration": _parity_label(r), "a_text": _check_text(r["passed_a"], r["max_rel_a"]),
-                    "b_text": _check_text(r["passed_b"], r["max_rel_b"]), "change_text": "", "p_text": "",
-                    "verdict": verdict, "regression": failed_now})
+        out.append(
+            {
+                **{k: r[k] for k in PARITY_KEY},
+                "a": r["max_rel_a"],
+                "b": r["max_rel_b"],
+                "change": None,
+                "configuration": _parity_label(r),
+                "a_text": _check_text(r["passed_a"], r["max_rel_a"]),
+                "b_text": _check_text(r["passed_b"], r["max_rel_b"]),
+                "change_text": "",
+                "p_text": "",
+                "verdict": verdict,
+                "regression": failed_now,
+            }
+        )
     return pd.DataFrame(out), only_a, only_b, []
 
 
@@ -352,9 +454,13 @@ def _int(value) -> str:
 
 def _machine_notes(frame_a, frame_b, label_a, label_b) -> list[str]:
     """pyperf's warning: a speed change between two machines is partly the machine."""
-    machines = [sorted({f"{h} ({c})" for h, c in zip(f["host"], f.get("cpu_model", f["host"])) if h})
-                for f in (frame_a, frame_b)]
+    machines = [
+        sorted({f"{h} ({c})" for h, c in zip(f["host"], f.get("cpu_model", f["host"])) if h})
+        for f in (frame_a, frame_b)
+    ]
     if machines[0] and machines[1] and machines[0] != machines[1]:
-        return [f"{label_a} ran on {', '.join(machines[0])} and {label_b} on {', '.join(machines[1])}: "
-                f"speed changes include the machine"]
+        return [
+            f"{label_a} ran on {', '.join(machines[0])} and {label_b} on {', '.join(machines[1])}: "
+            f"speed changes include the machine"
+        ]
     return []

@@ -10,6 +10,7 @@ compilation included) until the dev metric first reached the task's declared
 target (:meth:`rnnbench.task.Task.dev_target`), read from the epoch ends and,
 where the run was made with ``--eval-every``, from its finer history.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,15 +27,21 @@ def busy(record: dict) -> bool:
     cpus = machine.get("usable_cpus") or machine.get("logical_cpus")
     if not cpus:
         return False
-    ones = [point[0] for point in (load.get("start"), load.get("end"))
-            if isinstance(point, (list, tuple)) and point and isinstance(point[0], (int, float))]
+    ones = [
+        point[0]
+        for point in (load.get("start"), load.get("end"))
+        if isinstance(point, (list, tuple)) and point and isinstance(point[0], (int, float))
+    ]
     return bool(ones) and max(ones) > float(cpus)
 
 
 def epoch_seconds(record: dict) -> float | None:
     """Median training seconds of the run's full epochs (evaluation excluded); None when it has none."""
-    epochs = [e for e in record.get("epochs") or [] if isinstance(e, dict) and isinstance(e.get("train_seconds"),
-                                                                                         (int, float))]
+    epochs = [
+        e
+        for e in record.get("epochs") or []
+        if isinstance(e, dict) and isinstance(e.get("train_seconds"), (int, float))
+    ]
     if not epochs:
         return None
     full = max(e.get("steps") or 0 for e in epochs)
@@ -51,8 +58,11 @@ def history(record: dict) -> list[tuple[float, float]]:
         if isinstance(entry.get("dev"), (int, float)):
             points.append((trained, float(entry["dev"])))
     for entry in record.get("evals") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("train_seconds"), (int, float)) \
-                and isinstance(entry.get("dev"), (int, float)):
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("train_seconds"), (int, float))
+            and isinstance(entry.get("dev"), (int, float))
+        ):
             points.append((float(entry["train_seconds"]), float(entry["dev"])))
     return sorted(points)
 
@@ -86,8 +96,18 @@ def declared_target(task: str, dataset: str, metric: str):
     return declared(dataset, metric) if declared is not None else None
 
 
-def cost_block(title: str, rows_by_label, columns, *, keys: int, target, percent: bool, higher: bool,
-               metric: str, brief: bool = False) -> tuple[Block | None, list[dict], str | None]:
+def cost_block(
+    title: str,
+    rows_by_label,
+    columns,
+    *,
+    keys: int,
+    target,
+    percent: bool,
+    higher: bool,
+    metric: str,
+    brief: bool = False,
+) -> tuple[Block | None, list[dict], str | None]:
     """The cost table under one accuracy table, its numbers for CSV, and, when no row had a run timed on a
     quiet machine, no table but one line for under the accuracy table.
 
@@ -105,14 +125,20 @@ def cost_block(title: str, rows_by_label, columns, *, keys: int, target, percent
         fastest = min((f["epoch_seconds"] for f in figures.values() if f["epoch_seconds"]), default=None)
         for column, f in figures.items():
             f["ratio_to_fastest"] = f["epoch_seconds"] / fastest if fastest and f["epoch_seconds"] else None
-            numbers.append({"model": label[0], "variant": label[1] if keys == 2 else None, "backend": column,
-                            "target": target, **f})
+            numbers.append(
+                {
+                    "model": label[0],
+                    "variant": label[1] if keys == 2 else None,
+                    "backend": column,
+                    "target": target,
+                    **f,
+                }
+            )
         if fastest is None:  # nothing timed on a quiet machine in this row: counted, not printed
             untimed += 1
             continue
         printed.append(list(label) + ["epoch"] + [_epoch_cell(figures[c], brief) for c in columns])
-        printed.append(list(label) + [f"to {goal}"] + [_target_cell(figures[c], target, scale, unit)
-                                                         for c in columns])
+        printed.append(list(label) + [f"to {goal}"] + [_target_cell(figures[c], target, scale, unit) for c in columns])
     notes = []
     left = [f"{untimed} row(s) with no quiet run"] if untimed else []
     left += [f"{left_out} run(s) on a busy machine (their accuracy counts above)"] if left_out else []
@@ -129,30 +155,40 @@ def _figures(records: list[dict], target, higher: bool) -> dict:
     """One backend's cost figures over the seeds of one row: medians of the runs not on a busy machine."""
     quiet = [r for r in records if not busy(r)]
     seconds = [s for s in (epoch_seconds(r) for r in quiet) if s is not None]
-    speeds = [s for s in ((r.get("timing") or {}).get("train_examples_per_s") for r in quiet)
-              if isinstance(s, (int, float))]
-    reached = [t for t in (time_to_target(r, target, higher) for r in quiet) if t is not None] \
-        if target is not None else []
+    speeds = [
+        s for s in ((r.get("timing") or {}).get("train_examples_per_s") for r in quiet) if isinstance(s, (int, float))
+    ]
+    reached = (
+        [t for t in (time_to_target(r, target, higher) for r in quiet) if t is not None] if target is not None else []
+    )
     bests = [max(d for _, d in h) if higher else min(d for _, d in h) for h in map(history, quiet) if h]
-    return {"runs": len(records), "busy": len(records) - len(quiet),
-            "epoch_seconds": statistics.median(seconds) if seconds else None,
-            "examples_per_s": statistics.median(speeds) if speeds else None,
-            "time_to_target_s": statistics.median(reached) if reached else None,
-            "reached": len(reached), "timed": len(quiet),
-            "best_dev": (max(bests) if higher else min(bests)) if bests else None}
+    return {
+        "runs": len(records),
+        "busy": len(records) - len(quiet),
+        "epoch_seconds": statistics.median(seconds) if seconds else None,
+        "examples_per_s": statistics.median(speeds) if speeds else None,
+        "time_to_target_s": statistics.median(reached) if reached else None,
+        "reached": len(reached),
+        "timed": len(quiet),
+        "best_dev": (max(bests) if higher else min(bests)) if bests else None,
+    }
 
 
 #: Said once under the summary, for every cost table.
-COST_NOTE = ("training cost: epoch is the median over seeds of each run's median training seconds per epoch "
-             "(evaluation excluded), its ratio to the row's fastest backend, and training examples per second; to "
-             "target is the median training time until dev first reached the task's target (seeds that reached it / "
-             "seeds timed); a run on a busy machine (load average above its usable CPUs) is left out of both")
+COST_NOTE = (
+    "training cost: epoch is the median over seeds of each run's median training seconds per epoch "
+    "(evaluation excluded), its ratio to the row's fastest backend, and training examples per second; to "
+    "target is the median training time until dev first reached the task's target (seeds that reached it / "
+    "seeds timed); a run on a busy machine (load average above its usable CPUs) is left out of both"
+)
 #: The same for the README, whose cost cells leave out examples per second and the count of busy runs.
-COST_NOTE_BRIEF = ("training cost: epoch is the median over seeds of each run's median training seconds per epoch "
-                   "(evaluation excluded) and its ratio to the row's fastest backend; to target is the median "
-                   "training time until dev first reached the task's target (seeds that reached it / seeds timed); "
-                   "runs on a busy machine (load average above its usable CPUs) are left out, counted in "
-                   "results/report.md with examples per second")
+COST_NOTE_BRIEF = (
+    "training cost: epoch is the median over seeds of each run's median training seconds per epoch "
+    "(evaluation excluded) and its ratio to the row's fastest backend; to target is the median "
+    "training time until dev first reached the task's target (seeds that reached it / seeds timed); "
+    "runs on a busy machine (load average above its usable CPUs) are left out, counted in "
+    "results/report.md with examples per second"
+)
 
 
 def _epoch_cell(f: dict, brief: bool = False) -> str:

@@ -6,6 +6,7 @@ aggregation as its table (seeds pooled per variant, latest measurement). A
 task's own charts (``Task.report_figures``: long-range gradient flow and
 success vs T) come between the speed charts and the learning curves.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -34,10 +35,12 @@ MODEL_ORDER = ("rnn", "rnn (relu)", "gru", "lstm", "recursive", "treelstm")
 def all_figures(frame) -> list[tuple[str, list[Figure]]]:
     """``[(heading, [Figure, ...]), ...]`` for every heading that has something to draw."""
     with style_context():
-        groups = [("Charts: accuracy", accuracy_figures(frame)),
-                  ("Charts: speed", speed_figures(frame)),
-                  *task_figures(frame),
-                  ("Charts: learning curves", learning_curve_figures(frame) + wall_time_curve_figures(frame))]
+        groups = [
+            ("Charts: accuracy", accuracy_figures(frame)),
+            ("Charts: speed", speed_figures(frame)),
+            *task_figures(frame),
+            ("Charts: learning curves", learning_curve_figures(frame) + wall_time_curve_figures(frame)),
+        ]
     return [(heading, figures) for heading, figures in groups if figures]
 
 
@@ -72,21 +75,36 @@ def accuracy_figures(frame) -> list[Figure]:
                 ys.append(scale * mean)
                 errs.append(0.0 if missing(sd) else scale * sd)
             if xs:  # points, not bars: the axis does not start at zero
-                ax.errorbar(xs, ys, yerr=errs, fmt="o", markersize=5, capsize=3, elinewidth=1.2,
-                            color=colour(backend, backends), label=backend)
+                ax.errorbar(
+                    xs,
+                    ys,
+                    yerr=errs,
+                    fmt="o",
+                    markersize=5,
+                    capsize=3,
+                    elinewidth=1.2,
+                    color=colour(backend, backends),
+                    label=backend,
+                )
         values = [scale * v for v in part["test_mean"].fillna(part["dev_mean"]) if not missing(v)]
         if values:
             low, high = min(values), max(values)
             pad = max(1e-9, (high - low) * 0.6 + (2.0 if scale == 100 else 0.05 * abs(high)))
             ax.set_ylim(max(0.0, low - pad), high + pad / 2)
-        ax.set_xticks(range(len(models)), models, fontsize=7 if len(models) > 3 else 8,
-                      rotation=20 if len(models) > 4 else 0)
+        ax.set_xticks(
+            range(len(models)), models, fontsize=7 if len(models) > 3 else 8, rotation=20 if len(models) > 4 else 0
+        )
         ax.set_xlim(-0.6, len(models) - 0.4)
         ax.set_title(f"{task} {dataset}")
         ax.set_ylabel(f"test {metric}{' %' if scale == 100 else ''}")
     _legend(fig, axes)
-    return [Figure("test metric by model and backend (mean ± sd over seeds; default variants)",
-                   unique_ids(to_svg(fig), "acc"), "accuracy.svg")]
+    return [
+        Figure(
+            "test metric by model and backend (mean ± sd over seeds; default variants)",
+            unique_ids(to_svg(fig), "acc"),
+            "accuracy.svg",
+        )
+    ]
 
 
 def speed_figures(frame) -> list[Figure]:
@@ -105,8 +123,11 @@ def speed_figures(frame) -> list[Figure]:
     rows = rows.assign(size=[shape_label(r) for _, r in rows.iterrows()])
     group_by = ["cell", "size", "dtype", "threads"]
     trusted = rows["trusted"].astype(bool) if "trusted" in rows else rows["status"].eq("ok")
-    incomplete = {(p, k) for p, k in zip(rows.loc[~trusted, "path"],
-                                         row_keys(rows[~trusted], group_by + ["pass"]))} if (~trusted).any() else set()
+    incomplete = (
+        {(p, k) for p, k in zip(rows.loc[~trusted, "path"], row_keys(rows[~trusted], group_by + ["pass"]))}
+        if (~trusted).any()
+        else set()
+    )
     rows = rows[trusted]
     if rows.empty:
         return []
@@ -122,8 +143,9 @@ def speed_figures(frame) -> list[Figure]:
         for ax, pass_ in zip(axes, passes):
             part = session[session["pass"] == pass_]
             best = part.sort_values("median_s").drop_duplicates(group_by + ["backend"])
-            groups = sorted(best.groupby(group_by, sort=False),
-                            key=lambda g: (model_rank(g[0][0]), g[1]["median_s"].min()))
+            groups = sorted(
+                best.groupby(group_by, sort=False), key=lambda g: (model_rank(g[0][0]), g[1]["median_s"].min())
+            )
             step = 0.6 / max(1, len(backends))
             for j, backend in enumerate(backends):
                 ys, xs, low, high = [], [], [], []
@@ -140,22 +162,35 @@ def speed_figures(frame) -> list[Figure]:
                     low.append(max(0.0, ratio - ci[0]) if ci else 0.0)
                     high.append(max(0.0, ci[1] - ratio) if ci else 0.0)
                 if xs:  # whiskers only where an interval exists (zero-length otherwise: nothing drawn)
-                    ax.errorbar(xs, ys, xerr=[low, high], fmt="o", markersize=5, capsize=3, elinewidth=1.2,
-                                color=colour(backend, all_backends), label=backend)
+                    ax.errorbar(
+                        xs,
+                        ys,
+                        xerr=[low, high],
+                        fmt="o",
+                        markersize=5,
+                        capsize=3,
+                        elinewidth=1.2,
+                        color=colour(backend, all_backends),
+                        label=backend,
+                    )
             ax.axvline(1.0, color="black", linewidth=0.8)
             ax.set_xlim(left=min(0.9, ax.get_xlim()[0]))
-            ax.set_yticks(range(len(groups)), [_tick(c, size).replace("\n", " ") for (c, size, _, _), _ in groups],
-                          fontsize=7)
+            ax.set_yticks(
+                range(len(groups)), [_tick(c, size).replace("\n", " ") for (c, size, _, _), _ in groups], fontsize=7
+            )
             ax.set_ylim(len(groups) - 0.5, -0.5)  # the first group on top
             ax.set_xlabel("× the fastest backend (1.0 = fastest; whiskers: 95% interval)")
             ax.set_title(f"{pass_}: each backend's fastest impl")
         axes[-1].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)  # outside: never over a dot
         suite, day = str(first.get("suite") or "bench"), when(first["started_at"])
         where = f", {first['host']}" if rows["host"].nunique() > 1 else ""
-        figures.append(Figure(f"speed, {suite} {day}{where}: ratio to the fastest backend",
-                              unique_ids(to_svg(fig), f"speed{len(figures)}"),
-                              f"speed-{chart_slug(suite)}-{chart_slug(day)}"
-                              f"{'-' + chart_slug(first['host']) if where else ''}.svg"))
+        figures.append(
+            Figure(
+                f"speed, {suite} {day}{where}: ratio to the fastest backend",
+                unique_ids(to_svg(fig), f"speed{len(figures)}"),
+                f"speed-{chart_slug(suite)}-{chart_slug(day)}{'-' + chart_slug(first['host']) if where else ''}.svg",
+            )
+        )
     return figures
 
 
@@ -166,22 +201,37 @@ def learning_curve_figures(frame) -> list[Figure]:
         return []
     fig, axes = figure(len(panels))
     for ax, ((task, dataset), part) in zip(axes, panels):
-        for (model, backend), group in sorted(part.groupby(["model_label", "backend"]),
-                                              key=lambda g: (model_rank(g[0][0]), backend_sort_key(g[0][1]))):
+        for (model, backend), group in sorted(
+            part.groupby(["model_label", "backend"]), key=lambda g: (model_rank(g[0][0]), backend_sort_key(g[0][1]))
+        ):
             epochs = _mean_by_epoch([r.get("epochs") or [] for r in group["record"]])
             xs = [e for e in sorted(epochs) if not missing(epochs[e])]
             if not xs:
                 continue
             scale = 100.0 if all(0 <= epochs[e] <= 1 for e in xs) and group["higher_is_better"].all() else 1.0
             style, width = line_style(backend)
-            ax.plot(xs, [scale * epochs[e] for e in xs], style, marker="o", markersize=2.5, linewidth=width,
-                    color=model_colour(model), label=f"{model}, {backend}", alpha=line_alpha(backend))
+            ax.plot(
+                xs,
+                [scale * epochs[e] for e in xs],
+                style,
+                marker="o",
+                markersize=2.5,
+                linewidth=width,
+                color=model_colour(model),
+                label=f"{model}, {backend}",
+                alpha=line_alpha(backend),
+            )
         ax.set_title(f"{task} {dataset}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"dev {part['metric'].iloc[0]}")
         ax.legend(fontsize=6, frameon=False, ncol=2)
-    return [Figure("dev metric per epoch (mean over seeds; model as colour, backend as line style)",
-                   unique_ids(to_svg(fig), "curves"), "learning-curves.svg")]
+    return [
+        Figure(
+            "dev metric per epoch (mean over seeds; model as colour, backend as line style)",
+            unique_ids(to_svg(fig), "curves"),
+            "learning-curves.svg",
+        )
+    ]
 
 
 def wall_time_curve_figures(frame) -> list[Figure]:
@@ -195,16 +245,27 @@ def wall_time_curve_figures(frame) -> list[Figure]:
     fig, axes = figure(len(panels))
     for ax, ((task, dataset), part) in zip(axes, panels):
         metric = part["metric"].iloc[0]
-        scale = 100.0 if all(0 <= v <= 1 for v in part["dev"] if not missing(v)) \
-            and part["higher_is_better"].all() else 1.0
-        for (model, backend), group in sorted(part.groupby(["model_label", "backend"]),
-                                              key=lambda g: (model_rank(g[0][0]), backend_sort_key(g[0][1]))):
+        scale = (
+            100.0 if all(0 <= v <= 1 for v in part["dev"] if not missing(v)) and part["higher_is_better"].all() else 1.0
+        )
+        for (model, backend), group in sorted(
+            part.groupby(["model_label", "backend"]), key=lambda g: (model_rank(g[0][0]), backend_sort_key(g[0][1]))
+        ):
             points = _mean_by_epoch_end([history({"epochs": r.get("epochs")}) for r in group["record"]])
             if not points:
                 continue
             style, width = line_style(backend)
-            ax.plot([x for x, _ in points], [scale * y for _, y in points], style, marker="o", markersize=2.5,
-                    linewidth=width, color=model_colour(model), label=f"{model}, {backend}", alpha=line_alpha(backend))
+            ax.plot(
+                [x for x, _ in points],
+                [scale * y for _, y in points],
+                style,
+                marker="o",
+                markersize=2.5,
+                linewidth=width,
+                color=model_colour(model),
+                label=f"{model}, {backend}",
+                alpha=line_alpha(backend),
+            )
         target = declared_target(task, dataset, metric)
         if target is not None:
             ax.axhline(scale * target, color="0.5", linestyle=":", linewidth=1, label="target")
@@ -213,8 +274,14 @@ def wall_time_curve_figures(frame) -> list[Figure]:
         ax.set_ylabel(f"dev {metric}")
         if ax.get_legend_handles_labels()[0]:  # a panel whose runs have no history draws no lines
             ax.legend(fontsize=6, frameon=False, ncol=2)
-    return [Figure("dev metric against training seconds (runs on a quiet machine, mean over seeds; the dotted "
-                   "line is the task's dev target)", unique_ids(to_svg(fig), "wallcurves"), "learning-curves-time.svg")]
+    return [
+        Figure(
+            "dev metric against training seconds (runs on a quiet machine, mean over seeds; the dotted "
+            "line is the task's dev target)",
+            unique_ids(to_svg(fig), "wallcurves"),
+            "learning-curves-time.svg",
+        )
+    ]
 
 
 def _curve_panels(frame, keep=None) -> list:
@@ -233,8 +300,10 @@ def _curve_panels(frame, keep=None) -> list:
 def _mean_by_epoch_end(histories) -> list[tuple[float, float]]:
     """``(mean training seconds, mean dev)`` at each epoch end the seeds share."""
     length = min((len(h) for h in histories), default=0)
-    return [(statistics.mean(h[i][0] for h in histories), statistics.mean(h[i][1] for h in histories))
-            for i in range(length)]
+    return [
+        (statistics.mean(h[i][0] for h in histories), statistics.mean(h[i][1] for h in histories))
+        for i in range(length)
+    ]
 
 
 def chart_runs(frame, status="ok"):
@@ -249,7 +318,8 @@ def chart_runs(frame, status="ok"):
     return runs.assign(
         model_label=[model_label(m, a) for m, a in zip(runs["model"], runs.get("activation", [None] * len(runs)))],
         seq_len_key=[("-" if missing(t) else str(int(t))) for t in seq],
-        problem_key=[p if isinstance(p, str) else d for p, d in zip(problem, runs["dataset"])])
+        problem_key=[p if isinstance(p, str) else d for p, d in zip(problem, runs["dataset"])],
+    )
 
 
 def main_variant(runs):
@@ -282,8 +352,7 @@ def _legend(fig, axes) -> None:
                 handles.append(h)
                 labels.append(label)
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False,
-                   bbox_to_anchor=(0.5, -0.01))
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, -0.01))
         fig.subplots_adjust(bottom=0.2)
 
 

@@ -1,4 +1,5 @@
 """Row filters (``--model lstm,gru``, ``--dataset 'adding-*'``) and, when they leave nothing, which one did."""
+
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
@@ -42,13 +43,13 @@ def explain_empty(frame, filters: dict) -> str:
     for column, accepted in filters.items():
         if column in frame.columns and len(apply_filters(frame, {column: accepted})) == 0:
             present = sorted({cell_text(v) for v in frame[column]} - {None})
-            reasons.append(f"--{column} {','.join(sorted(accepted))} matches nothing "
-                           f"(present: {', '.join(present) or 'none'})")
+            reasons.append(
+                f"--{column} {','.join(sorted(accepted))} matches nothing (present: {', '.join(present) or 'none'})"
+            )
     if reasons:
         return "; ".join(reasons)
     shown = " ".join(f"--{c} {','.join(sorted(v))}" for c, v in filters.items())
     return f"no record matches {shown} together"
-
 
 
 def _matches(text: str | None, accepted: set) -> bool:

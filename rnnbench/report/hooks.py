@@ -6,6 +6,7 @@ in registration order, and a task that fails to load is skipped (its records
 are still reported by the core tables). Importing this module imports no
 pandas, so the report's parser can list the task tables' names.
 """
+
 from __future__ import annotations
 
 from rnnbench import plugins

@@ -6,6 +6,7 @@ first, then the others with their ratio to it (the median of per-round ratios wi
 tokens a second it trained on; a row that is not stable says so in its status, with the reason,
 so a figure from a busy machine never reads as a fact.
 """
+
 from __future__ import annotations
 
 from rnnbench.report.section import Block, Section, missing, sig
@@ -20,36 +21,55 @@ def lengths_section(frame) -> Section | None:
     rows = rows.sort_values("started_at", kind="stable")
     latest = rows.groupby(["host", "lengths_of", "backend"], sort=False)["path"].transform("last")
     rows = rows[rows["path"] == latest]
-    header = ["dataset", "backend", "strategy", "padding", "ms / 1k real tokens", "real tokens/s", "× best",
-              "status"]
+    header = ["dataset", "backend", "strategy", "padding", "ms / 1k real tokens", "real tokens/s", "× best", "status"]
     blocks, notes, shown = [], [], []
     for (host, dataset), part in rows.groupby(["host", "lengths_of"], sort=False):
         printed = []
         for _, group in part.groupby("backend", sort=False):
             # best first: by the ratio from the rounds where there is one (1.00x is the best), else by the median
-            order = group["ratio_to_fastest"].where(group["ratio_to_fastest"].notna(),
-                                                     group["ms_per_1k_tokens"] / group["ms_per_1k_tokens"].min())
+            order = group["ratio_to_fastest"].where(
+                group["ratio_to_fastest"].notna(), group["ms_per_1k_tokens"] / group["ms_per_1k_tokens"].min()
+            )
             group = group.assign(_order=order.fillna(float("inf"))).sort_values("_order", kind="stable")
             best = group["ms_per_1k_tokens"].min()
             for _, r in group.iterrows():
-                printed.append([dataset, r["backend"], r["strategy"], f"{r['padding_fraction']:.2f}",
-                                _per_1k(r), "-" if missing(r["useful_tokens_per_s"]) else
-                                f"{r['useful_tokens_per_s']:,.0f}", _ratio(r, best), _status(r)])
+                printed.append(
+                    [
+                        dataset,
+                        r["backend"],
+                        r["strategy"],
+                        f"{r['padding_fraction']:.2f}",
+                        _per_1k(r),
+                        "-" if missing(r["useful_tokens_per_s"]) else f"{r['useful_tokens_per_s']:,.0f}",
+                        _ratio(r, best),
+                        _status(r),
+                    ]
+                )
                 shown.append(r)
         record = part["record"].iloc[-1]
         described = ((record.get("config") or {}).get("datasets") or {}).get(dataset) or {}
         machine = record.get("machine") or {}
         title = f"{dataset}: {_source(described)}" + (f" ({host})" if rows["host"].nunique() > 1 else "")
         names = ", ".join(dict.fromkeys(str(p).rsplit("/", 1)[-1] for p in part["path"]))
-        blocks.append(Block(title, header, printed, keys=3,
-                            notes=[f"{machine.get('cpu_model') or 'unknown CPU'}, {record['config'].get('threads')} "
-                                   f"thread(s); {names}"]))
-    notes.append("forward+backward of the textclf model (its default sizes) over the same batches of each dataset's "
-                  "real training lengths; random: shuffled batches padded to their longest; bucketed: the tasks' "
-                  "batching; sorted: the whole split sorted by length; packed: the random batches through the "
-                  "framework's path that skips padded steps. padding: padded steps over all steps of the timed "
-                  "batches; × best: the median of per-round ratios to the backend's best strategy [95% interval]. "
-                  "docs/speed.md says what it means for training")
+        blocks.append(
+            Block(
+                title,
+                header,
+                printed,
+                keys=3,
+                notes=[
+                    f"{machine.get('cpu_model') or 'unknown CPU'}, {record['config'].get('threads')} thread(s); {names}"
+                ],
+            )
+        )
+    notes.append(
+        "forward+backward of the textclf model (its default sizes) over the same batches of each dataset's "
+        "real training lengths; random: shuffled batches padded to their longest; bucketed: the tasks' "
+        "batching; sorted: the whole split sorted by length; packed: the random batches through the "
+        "framework's path that skips padded steps. padding: padded steps over all steps of the timed "
+        "batches; × best: the median of per-round ratios to the backend's best strategy [95% interval]. "
+        "docs/speed.md says what it means for training"
+    )
     frame_out = rows.loc[[r.name for r in shown]].drop(columns=["record"], errors="ignore")
     return Section("lengths", "Ragged text: padding, bucketing and packing", frame_out, blocks, notes)
 
@@ -90,5 +110,7 @@ def _source(described: dict) -> str:
         where = f"{source.get('texts', '?')} training texts"
     if "mean_length" not in described:
         return where
-    return (f"{where}, mean {described['mean_length']:.1f} tokens, max {described['max_length']}; batches of "
-            f"{described['batch_size']} texts ({described['token_budget']} real tokens on average)")
+    return (
+        f"{where}, mean {described['mean_length']:.1f} tokens, max {described['max_length']}; batches of "
+        f"{described['batch_size']} texts ({described['token_budget']} real tokens on average)"
+    )

@@ -1,4 +1,5 @@
 """Writing the rendered report to a file: atomically, and never over an existing file unless forced."""
+
 from __future__ import annotations
 
 import os
@@ -45,15 +46,21 @@ def check_target(target: Path, force: bool) -> None:
     if stat.S_ISDIR(mode):
         raise RnnbenchError(f"--output {target} is a directory; give a file name")
     if not stat.S_ISREG(mode):
-        raise RnnbenchError(f"--output {target} is {_kind(mode)}, not a regular file; rnnbench report replaces "
-                            f"only a regular file (to write to it, leave out --output and redirect)")
+        raise RnnbenchError(
+            f"--output {target} is {_kind(mode)}, not a regular file; rnnbench report replaces "
+            f"only a regular file (to write to it, leave out --output and redirect)"
+        )
     if not force:
         raise RnnbenchError(f"{target} exists; use --force to overwrite it")
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "a special file"

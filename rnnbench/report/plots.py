@@ -5,6 +5,7 @@ A backend keeps its colour in every chart of a report, and its line style
 and width too, so curves that coincide (the backends agree to float32
 rounding) stay visible: the thicker one is drawn first, underneath.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,14 +25,26 @@ OTHER_COLOURS = ["#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22
 #: Line style and width per backend: wide first, so a curve another backend repeats exactly shows as a band with
 #: the other's dashes or dots on it instead of disappearing.
 BACKEND_STYLES = {"numpy": ("-", 4.0), "torch": ("--", 1.8), "tensorflow": (":", 1.8), "jax": ("-.", 1.2)}
-MODEL_COLOURS = {"rnn": "#7f7f7f", "rnn (relu)": "#9467bd", "gru": "#2ca02c", "lstm": "#1f77b4",
-                 "recursive": "#8c564b", "treelstm": "#e377c2"}
+MODEL_COLOURS = {
+    "rnn": "#7f7f7f",
+    "rnn (relu)": "#9467bd",
+    "gru": "#2ca02c",
+    "lstm": "#1f77b4",
+    "recursive": "#8c564b",
+    "treelstm": "#e377c2",
+}
 
 STYLE = {
     "svg.fonttype": "none",  # text stays text: smaller files, the page's own font
     "svg.hashsalt": "rnnbench",  # the same records give the same SVG
-    "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
-    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
     "figure.dpi": 100,
 }
 
@@ -64,8 +77,9 @@ def figure(panels: int, *, columns: int = 3, panel_size=(3.6, 2.6)):
     columns = max(1, min(columns, panels))
     rows = -(-panels // columns)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(rows, columns, figsize=(panel_size[0] * columns, panel_size[1] * rows + 0.4),
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            rows, columns, figsize=(panel_size[0] * columns, panel_size[1] * rows + 0.4), squeeze=False
+        )
     flat = list(axes.flat)
     for ax in flat[panels:]:
         ax.remove()
@@ -84,15 +98,18 @@ def to_svg(fig) -> str:
     finally:
         plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):].strip()
+    return text[text.index("<svg") :].strip()
 
 
 def unique_ids(svg: str, prefix: str) -> str:
     """Prefix every id (and its references) so several charts can be inlined in one page."""
     ids = set(re.findall(r'id="([^"]+)"', svg))
     for name in sorted(ids, key=len, reverse=True):
-        svg = svg.replace(f'id="{name}"', f'id="{prefix}-{name}"').replace(f"#{name})", f"#{prefix}-{name})") \
+        svg = (
+            svg.replace(f'id="{name}"', f'id="{prefix}-{name}"')
+            .replace(f"#{name})", f"#{prefix}-{name})")
             .replace(f'"#{name}"', f'"#{prefix}-{name}"')
+        )
     return svg
 
 

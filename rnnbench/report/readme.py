@@ -4,6 +4,7 @@
 summary there; with ``--check`` it only compares, so a test (and CI) fails
 when the committed text no longer matches the records.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,7 @@ def split(path) -> tuple[str, str, str]:
         raise RnnbenchError(f"cannot read {target}: {exc.strerror or exc}") from None
     start = text.find(BEGIN_PREFIX)
     close = text.find("-->", start) if start >= 0 else -1
-    begin = text[start:close + 3] if close >= 0 else BEGIN
+    begin = text[start : close + 3] if close >= 0 else BEGIN
     if start < 0 or text.count(BEGIN_PREFIX) != 1 or text.count(END) != 1 or start > text.index(END):
         raise RnnbenchError(f"{target} must hold the generated-block markers once each: {BEGIN} ... {END}")
     before, rest = text.split(begin, 1)

@@ -3,6 +3,7 @@
 Renderers only arrange what the builders computed; the HTML page inlines its
 style and its SVG charts, so it is one file that opens anywhere offline.
 """
+
 from __future__ import annotations
 
 import re
@@ -97,7 +98,7 @@ def fit_table(header, rows, width: int | None, keys: int = 1) -> str:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _wrap(text: str, width: int | None) -> str:
@@ -143,8 +144,9 @@ def render_csv(sections) -> str:
         raise RnnbenchError("the summary has no CSV form (its cells are text); choose a detailed table with --table")
     if len(sections) != 1:
         names = ", ".join(s.name for s in sections)
-        raise RnnbenchError(f"--format csv writes one table and {len(sections)} have data ({names}); "
-                            f"choose one with --table")
+        raise RnnbenchError(
+            f"--format csv writes one table and {len(sections)} have data ({names}); choose one with --table"
+        )
     return sections[0].frame.to_csv(index=False)
 
 
@@ -167,11 +169,17 @@ def render_html(sections, meta: Meta, figures=()) -> str:
         if section.notes:
             body.append("<ul class=notes>" + "".join(f"<li>{escape(n)}</li>" for n in section.notes) + "</ul>")
         if section.details:
-            body.append("<details><summary>Variants: every option a label abbreviates</summary><ul class=notes>"
-                        + "".join(f"<li>{escape(n)}</li>" for n in section.details) + "</ul></details>")
+            body.append(
+                "<details><summary>Variants: every option a label abbreviates</summary><ul class=notes>"
+                + "".join(f"<li>{escape(n)}</li>" for n in section.details)
+                + "</ul></details>"
+            )
         if section.verbose:
-            body.append(f"<details><summary>Every warning ({len(section.verbose)})</summary><ul class=notes>"
-                        + "".join(f"<li>{escape(n)}</li>" for n in section.verbose) + "</ul></details>")
+            body.append(
+                f"<details><summary>Every warning ({len(section.verbose)})</summary><ul class=notes>"
+                + "".join(f"<li>{escape(n)}</li>" for n in section.verbose)
+                + "</ul></details>"
+            )
         body.append("</section>")
         if summary and figures:  # the charts right after the tables they draw
             body += _html_figures(figures)
@@ -191,8 +199,12 @@ def _html_figures(figures) -> list[str]:
 def html_table(header, rows, keys: int = 1) -> str:
     head = "".join(f"<th>{escape(str(h))}</th>" for h in header)
     text = {i for i in range(len(header)) if _text_column([row[i] for row in rows if i < len(row)])}
-    cells = "".join("<tr>" + "".join(f"<td{_cell_class(i, c, keys, i in text)}>{escape(str(c))}</td>"
-                                     for i, c in enumerate(row)) + "</tr>" for row in rows)
+    cells = "".join(
+        "<tr>"
+        + "".join(f"<td{_cell_class(i, c, keys, i in text)}>{escape(str(c))}</td>" for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
     return f"<div class=scroll><table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table></div>"
 
 

@@ -4,6 +4,7 @@ A builder computes once; the terminal, Markdown and HTML renderers only lay
 out the ``blocks``, and CSV writes the numeric ``frame`` so nothing is lost to
 rounding or ``±`` text.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,7 +62,7 @@ def sig(value, digits: int = 3) -> str:
     magnitude = abs(value)
     if magnitude >= 1e6 or magnitude < 1e-3:
         return f"{value:.{digits - 1}e}"
-    if magnitude >= 10 ** digits:
+    if magnitude >= 10**digits:
         return f"{value:.0f}"
     return f"{value:.{digits}g}" if magnitude >= 1 else f"{value:.{digits - 1 - math.floor(math.log10(magnitude))}f}"
 

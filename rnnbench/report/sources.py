@@ -5,6 +5,7 @@ A revision's records are copied out of git (``git ls-tree`` and ``git cat-file``
 never checked out, so the working tree is untouched. Every mistake (a path that does not exist, a bad
 revision, no git) is one :class:`RnnbenchError` line; every file skipped is one warning line on stderr.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,10 @@ def sides(paths: list[str], rev: str | None) -> tuple[tuple[str, str], list[str]
     if rev is None and len(paths) != 2:
         raise RnnbenchError(f"compare takes two paths, A and B (got {len(paths)}); or --rev REV and one path")
     if rev is not None and len(paths) > 2:
-        raise RnnbenchError(f"with --rev, compare takes one path (A at {rev} against it) or two (A's path at "
-                            f"{rev}, then B); got {len(paths)}")
+        raise RnnbenchError(
+            f"with --rev, compare takes one path (A at {rev} against it) or two (A's path at "
+            f"{rev}, then B); got {len(paths)}"
+        )
     path_a, path_b = (paths[0], paths[-1])
     for path in ([path_a] if rev is None else []) + [path_b]:
         if not os.path.exists(path):

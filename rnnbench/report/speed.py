@@ -10,6 +10,7 @@ measurement; a note says how many older ones were left out. Rows the
 report does not trust (:mod:`rnnbench.report.trust`) are listed apart, with
 their reasons, in a "Not trusted" table.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -17,8 +18,22 @@ import pandas as pd
 from rnnbench.report.section import Block, Section, missing, row_keys, sig
 from rnnbench.report.trust import median_text, mib, ratio_text, shown_ratio
 
-CONFIG = ["host", "structure", "cell", "pass", "dtype", "batch", "config_steps", "input", "hidden", "layers",
-          "bidirectional", "trees", "nodes", "threads"]
+CONFIG = [
+    "host",
+    "structure",
+    "cell",
+    "pass",
+    "dtype",
+    "batch",
+    "config_steps",
+    "input",
+    "hidden",
+    "layers",
+    "bidirectional",
+    "trees",
+    "nodes",
+    "threads",
+]
 IDENTITY = CONFIG + ["backend", "impl", "device"]
 
 
@@ -33,36 +48,55 @@ def speed_section(frame) -> Section | None:
     several_hosts = table["host"].nunique() > 1
     several_devices = table["device"].nunique() > 1
     memory, first_call = _has(table, "peak_bytes"), _has(table, "first_call_s")
-    header = (["host"] if several_hosts else []) + ["cell", "pass", "dtype", "size", "threads", "backend", "impl"] \
-        + (["device"] if several_devices else []) + \
-        ["median ms", "throughput", "GFLOP/s", "% peak", "× fastest"] + (["peak MiB"] if memory else []) \
-        + (["first call ms"] if first_call else []) + ["status"]
+    header = (
+        (["host"] if several_hosts else [])
+        + ["cell", "pass", "dtype", "size", "threads", "backend", "impl"]
+        + (["device"] if several_devices else [])
+        + ["median ms", "throughput", "GFLOP/s", "% peak", "× fastest"]
+        + (["peak MiB"] if memory else [])
+        + (["first call ms"] if first_call else [])
+        + ["status"]
+    )
     printed = []
     for _, r in table.iterrows():
-        printed.append(([r["host"]] if several_hosts else []) + [
-            r["cell"], r["pass"], r["dtype"], shape_label(r), _int(r["threads"]), r["backend"], r["impl"]]
-            + ([r["device"]] if several_devices else []) + [
-            median_text(r["median_s"], _ci(r)), _throughput(r), sig(r["gflops_per_s"]),
-            "-" if missing(r["peak_fraction"]) else sig(100 * r["peak_fraction"], 2),
-            ratio_text(r["vs_fastest"], r["vs_fastest_ci"])]
-            + ([mib(r.get("peak_bytes"))] if memory else []) + ([_ms(r.get("first_call_s"))] if first_call else [])
-            + [_status(r)])
-    notes = ["size: batch x steps x input x hidden for sequences; trees (nodes) input x hidden for trees; median "
-             "of the raw samples of one call ± the larger side of its 95% interval (docs/speed.md); × fastest: "
-             "the median of the per-round ratios to the fastest row of the same configuration when the record "
-             "sampled them in interleaved rounds, with their 95% interval in brackets, else this median over the "
-             "fastest median on the same machine (1.00× = fastest); ! = the measurement has a warning, below"]
+        printed.append(
+            ([r["host"]] if several_hosts else [])
+            + [r["cell"], r["pass"], r["dtype"], shape_label(r), _int(r["threads"]), r["backend"], r["impl"]]
+            + ([r["device"]] if several_devices else [])
+            + [
+                median_text(r["median_s"], _ci(r)),
+                _throughput(r),
+                sig(r["gflops_per_s"]),
+                "-" if missing(r["peak_fraction"]) else sig(100 * r["peak_fraction"], 2),
+                ratio_text(r["vs_fastest"], r["vs_fastest_ci"]),
+            ]
+            + ([mib(r.get("peak_bytes"))] if memory else [])
+            + ([_ms(r.get("first_call_s"))] if first_call else [])
+            + [_status(r)]
+        )
+    notes = [
+        "size: batch x steps x input x hidden for sequences; trees (nodes) input x hidden for trees; median "
+        "of the raw samples of one call ± the larger side of its 95% interval (docs/speed.md); × fastest: "
+        "the median of the per-round ratios to the fastest row of the same configuration when the record "
+        "sampled them in interleaved rounds, with their 95% interval in brackets, else this median over the "
+        "fastest median on the same machine (1.00× = fastest); ! = the measurement has a warning, below"
+    ]
     if superseded:
-        notes.append(f"{superseded} measurement(s) of a configuration measured again were left out: the latest "
-                     "trusted one is shown, else the latest")
+        notes.append(
+            f"{superseded} measurement(s) of a configuration measured again were left out: the latest "
+            "trusted one is shown, else the latest"
+        )
     blocks = [Block("time per call", header, printed, keys=header.index("median ms"))]
     if not doubted.empty:
         blocks.append(not_trusted_block(doubted))
-        notes.append(f"{len(doubted)} measurement(s) not trusted (unstable, or from a busy or slow session) are "
-                     "in the last table with their reasons, never in the summary or the charts")
+        notes.append(
+            f"{len(doubted)} measurement(s) not trusted (unstable, or from a busy or slow session) are "
+            "in the last table with their reasons, never in the summary or the charts"
+        )
     counted, listed = _warning_notes(table)
-    return Section("speed", "Speed", table.drop(columns=["record"], errors="ignore"), blocks, notes + counted,
-                   verbose=listed)
+    return Section(
+        "speed", "Speed", table.drop(columns=["record"], errors="ignore"), blocks, notes + counted, verbose=listed
+    )
 
 
 def _trusted(rows) -> pd.Series:
@@ -77,12 +111,25 @@ def not_trusted_block(rows) -> Block:
     whole = rows["record_trusted"].eq(False) if "record_trusted" in rows else pd.Series(False, index=rows.index)
     for _, part in rows[whole].groupby("path", sort=False):
         first = part.iloc[0]
-        printed.append([f"every row ({len(part)})", ", ".join(sorted(part["backend"].astype(str).unique())),
-                        ", ".join(sorted(part["impl"].astype(str).unique())), record_label(first),
-                        "; ".join(first["trust_reasons"] or ())])
+        printed.append(
+            [
+                f"every row ({len(part)})",
+                ", ".join(sorted(part["backend"].astype(str).unique())),
+                ", ".join(sorted(part["impl"].astype(str).unique())),
+                record_label(first),
+                "; ".join(first["trust_reasons"] or ()),
+            ]
+        )
     for _, r in rows[~whole].iterrows():
-        printed.append([f"{r['cell']} {r['pass']} {r['dtype']} {shape_label(r)}, {_int(r['threads'])} threads",
-                        r["backend"], r["impl"], record_label(r), "; ".join(r["trust_reasons"] or ()) or "-"])
+        printed.append(
+            [
+                f"{r['cell']} {r['pass']} {r['dtype']} {shape_label(r)}, {_int(r['threads'])} threads",
+                r["backend"],
+                r["impl"],
+                record_label(r),
+                "; ".join(r["trust_reasons"] or ()) or "-",
+            ]
+        )
     return Block("Not trusted", header, printed, keys=1)
 
 

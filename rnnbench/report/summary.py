@@ -8,6 +8,7 @@ one row per backend × dtype; then what each task adds of its own
 (``Task.summary_blocks``: long-range, the largest T solved). Each builder
 reuses the detailed table's own aggregation, so the two never disagree.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,15 @@ def summary_section(frame) -> Section | None:
     lines += [(text, place, True) for text, place in built_lines]
     if not blocks:
         return None
-    return Section("summary", "Summary", pd.DataFrame(), blocks, notes, details=_grouped(lines),
-                   verbose=kernel_warning_lines(frame))
+    return Section(
+        "summary",
+        "Summary",
+        pd.DataFrame(),
+        blocks,
+        notes,
+        details=_grouped(lines),
+        verbose=kernel_warning_lines(frame),
+    )
 
 
 def _grouped(entries) -> list[str]:
@@ -83,16 +91,27 @@ def cost_section(frame) -> Section | None:
     _accuracy(frame, costs)
     if not costs:
         return None
-    numbers = pd.DataFrame([{"table": (block.title if block else note.split(": training cost")[0]), **row}
-                            for block, rows, note in costs for row in rows])
-    return Section("cost", "Training cost", numbers, [block for block, _, _ in costs if block is not None],
-                   notes=[COST_NOTE] + [note for _, _, note in costs if note])
+    numbers = pd.DataFrame(
+        [
+            {"table": (block.title if block else note.split(": training cost")[0]), **row}
+            for block, rows, note in costs
+            for row in rows
+        ]
+    )
+    return Section(
+        "cost",
+        "Training cost",
+        numbers,
+        [block for block, _, _ in costs if block is not None],
+        notes=[COST_NOTE] + [note for _, _, note in costs if note],
+    )
 
 
 def _runs_by_cell(runs) -> dict:
     """``GROUP values -> [record, ...]``: the runs each summary row averages (the latest of a repeated seed)."""
-    runs = runs.assign(model=runs["model"].fillna("-"), impl=runs["impl"].fillna("-"),
-                       device=runs["device"].fillna("cpu"))
+    runs = runs.assign(
+        model=runs["model"].fillna("-"), impl=runs["impl"].fillna("-"), device=runs["device"].fillna("cpu")
+    )
     latest = runs.sort_values("started_at", kind="stable").drop_duplicates(GROUP + ["seed"], keep="last")
     return {key: list(rows["record"]) for key, rows in latest.groupby(GROUP, sort=False)}
 
@@ -116,10 +135,14 @@ def _accuracy(frame, costs=None):
     table["column"] = [backend_column(b, i, d) for b, i, d in zip(table["backend"], table["impl"], table["device"])]
     blocks, lines = [], []
     split = [_table_split(t, diff) for t, diff in zip(table["task"], table["variant_diff"])]
-    table = table.assign(split_title=[title for title, _, _ in split], split_value=[value for _, _, value in split],
-                         variant_diff=[diff for _, diff, _ in split])
-    for (task, dataset, metric, heading), part in table.groupby(["task", "dataset", "metric", "split_title"],
-                                                                 sort=True):
+    table = table.assign(
+        split_title=[title for title, _, _ in split],
+        split_value=[value for _, _, value in split],
+        variant_diff=[diff for _, diff, _ in split],
+    )
+    for (task, dataset, metric, heading), part in table.groupby(
+        ["task", "dataset", "metric", "split_title"], sort=True
+    ):
         labels = variant_labels(dict(zip(part["config_key"], part["variant_diff"])))
         part = part.assign(variant=part["config_key"].map(labels))
         columns = sorted(part["column"].unique(), key=backend_sort_key)
@@ -129,8 +152,12 @@ def _accuracy(frame, costs=None):
         rows, cost_rows = [], []
         for (model, variant), group in ordered_by_model(part.groupby(["model", "variant"], sort=False)):
             cells = {r["column"]: r for _, r in group.iterrows()}
-            cost_rows.append(([model] + ([variant] if show_variant else []),
-                              {c: records.get(tuple(r[g] for g in GROUP), []) for c, r in cells.items()}))
+            cost_rows.append(
+                (
+                    [model] + ([variant] if show_variant else []),
+                    {c: records.get(tuple(r[g] for g in GROUP), []) for c, r in cells.items()},
+                )
+            )
             means = [_test(r)[0] for r in cells.values() if not missing(_test(r)[0])]
             scale = 100.0 if percent else 1.0
             row = [model] + ([variant] if show_variant else [])
@@ -146,25 +173,44 @@ def _accuracy(frame, costs=None):
             row.append(_published(group, metric))
             rows.append(row)
             if variant.endswith("…"):  # the label abbreviates: the details say the rest
-                lines.append((f"\"{variant}\": {details(group['variant_diff'].iloc[0])}", f"{task} {dataset} {model}"))
+                lines.append((f'"{variant}": {details(group["variant_diff"].iloc[0])}', f"{task} {dataset} {model}"))
         header, rows = _without_empty(header, rows, ("spread", "published"))
         better = "" if part["higher_is_better"].all() else " (lower is better)"
         title = f"{task} {dataset}{', ' + heading if heading else ''}: test {metric}{' %' if percent else ''}{better}"
-        blocks.append(Block(title, header, rows, keys=2 if show_variant else 1, source=(task, dataset),
-                            models=tuple(part["model"].unique()), split=_split_value(task, part)))
+        blocks.append(
+            Block(
+                title,
+                header,
+                rows,
+                keys=2 if show_variant else 1,
+                source=(task, dataset),
+                models=tuple(part["model"].unique()),
+                split=_split_value(task, part),
+            )
+        )
         higher = bool(part["higher_is_better"].all())
-        cost, numbers, instead = cost_block(f"training cost, {task} {dataset}{', ' + heading if heading else ''}",
-                                            cost_rows, columns, keys=2 if show_variant else 1, percent=percent,
-                                            target=_target(frame, task, dataset, metric, percent), higher=higher,
-                                            metric=metric, brief=bool(frame.attrs.get("brief")))
+        cost, numbers, instead = cost_block(
+            f"training cost, {task} {dataset}{', ' + heading if heading else ''}",
+            cost_rows,
+            columns,
+            keys=2 if show_variant else 1,
+            percent=percent,
+            target=_target(frame, task, dataset, metric, percent),
+            higher=higher,
+            metric=metric,
+            brief=bool(frame.attrs.get("brief")),
+        )
         costs.append((cost, numbers, f"{title}: {instead}" if instead else None))
         if cost is None:
             blocks[-1].notes.append(instead)
         else:
             cost.numbers = numbers
             blocks.append(cost)
-    notes = ["accuracy: test mean ± sample sd over seeds (n), read at the best dev point; spread: largest minus "
-             "smallest backend mean", COST_NOTE_BRIEF if frame.attrs.get("brief") else COST_NOTE]
+    notes = [
+        "accuracy: test mean ± sample sd over seeds (n), read at the best dev point; spread: largest minus "
+        "smallest backend mean",
+        COST_NOTE_BRIEF if frame.attrs.get("brief") else COST_NOTE,
+    ]
     return blocks, notes, lines
 
 
@@ -208,7 +254,7 @@ def _published(group, metric: str) -> str:
         for part in (text or "").split("; "):
             value, _, rest = part.partition(" ")
             if rest.startswith(f"{metric} "):
-                part = f"{value} {rest[len(metric) + 1:]}"
+                part = f"{value} {rest[len(metric) + 1 :]}"
             elif rest.split(" ")[0] not in ("", metric) and not rest.startswith("("):
                 continue  # another metric's figure: its own table shows it
             part = re.sub(r"\((.*?), [^()]*(\([^()]*\))?[^()]*\)$", r"(\1)", part)  # (Socher et al. 2013, EMNLP ...)
@@ -221,8 +267,15 @@ def ordered_by_model(groups):
     """``groupby`` items keyed ``(model, variant)``, models in the order a reader expects (cells by family, then
     trees), defaults before other variants."""
     order = ("rnn", "gru", "lstm", "recursive", "treelstm")
-    return sorted(groups, key=lambda item: (order.index(item[0][0]) if item[0][0] in order else len(order),
-                                            str(item[0][0]), item[0][1] != DEFAULT_LABEL, str(item[0][1])))
+    return sorted(
+        groups,
+        key=lambda item: (
+            order.index(item[0][0]) if item[0][0] in order else len(order),
+            str(item[0][0]),
+            item[0][1] != DEFAULT_LABEL,
+            str(item[0][1]),
+        ),
+    )
 
 
 def backend_column(backend, impl, device) -> str:
@@ -247,9 +300,11 @@ def _speed(frame):
     rows = rows[rows["median_s"].notna()]
     if rows.empty:
         return [], [], []
-    rows = rows.assign(size=[shape_label(r) for _, r in rows.iterrows()],
-                       column=[backend_column(b, "-", d) for b, d in zip(rows["backend"], rows["device"])],
-                       session=[_session(r) for _, r in rows.iterrows()])
+    rows = rows.assign(
+        size=[shape_label(r) for _, r in rows.iterrows()],
+        column=[backend_column(b, "-", d) for b, d in zip(rows["backend"], rows["device"])],
+        session=[_session(r) for _, r in rows.iterrows()],
+    )
     key_columns = ["structure", "cell", "size", "pass", "dtype", "threads"]
     rows = rows.assign(_key=row_keys(rows, key_columns))
     # Each backend's fastest impl of a configuration in a record, trusted or not: when that measurement is not
@@ -257,9 +312,14 @@ def _speed(frame):
     rows = rows[rows.index.isin(rows.groupby(["path", "_key", "column"], dropna=False)["median_s"].idxmin())]
     trusted = rows["trusted"].astype(bool) if "trusted" in rows else pd.Series(True, index=rows.index)
     doubted, rows = rows[~trusted], rows[trusted]  # never quoted here: the speed table lists them with reasons
-    left_out = [] if doubted.empty else [
-        f"{len(doubted)} backend figure(s) not trusted (the backend's fastest impl unstable, or from a busy or "
-        "slow session) left out, their cells '-': `rnnbench report --table speed` lists them with their reasons"]
+    left_out = (
+        []
+        if doubted.empty
+        else [
+            f"{len(doubted)} backend figure(s) not trusted (the backend's fastest impl unstable, or from a busy or "
+            "slow session) left out, their cells '-': `rnnbench report --table speed` lists them with their reasons"
+        ]
+    )
     if rows.empty:
         return [], left_out, []
     incomplete = set(zip(doubted["path"], doubted["_key"]))  # the record's fastest may be among those left out
@@ -285,13 +345,17 @@ def _speed(frame):
     if len(order) > 1 and not brief:  # the largest record gets its table; the rest share one, a row still one record's
         blocks.append(_other_sessions_block([shown[p] for p in order[1:]]))
     elif len(order) > 1:
-        blocks[0].notes.append(f"{len(order) - 1} other bench record(s): `rnnbench report --table summary` "
-                               "(results/report.md) sets each in its own rows")
-    notes = ["speed: median ms per call of each backend's fastest impl (named unless the default) ± the larger "
-             "side of its 95% interval, % of the matrix-multiply peak measured in the same session; × fastest, in "
-             "column order, within one bench record (a row never mixes two): the median of per-round ratios with "
-             "its 95% interval where the record sampled in interleaved rounds, else each median over the fastest; "
-             "only rows the report trusts (docs/speed.md)"] + left_out
+        blocks[0].notes.append(
+            f"{len(order) - 1} other bench record(s): `rnnbench report --table summary` "
+            "(results/report.md) sets each in its own rows"
+        )
+    notes = [
+        "speed: median ms per call of each backend's fastest impl (named unless the default) ± the larger "
+        "side of its 95% interval, % of the matrix-multiply peak measured in the same session; × fastest, in "
+        "column order, within one bench record (a row never mixes two): the median of per-round ratios with "
+        "its 95% interval where the record sampled in interleaved rounds, else each median over the fastest; "
+        "only rows the report trusts (docs/speed.md)"
+    ] + left_out
     return blocks, notes, []
 
 
@@ -307,13 +371,21 @@ def _other_sessions_block(sessions) -> Block:
         peak = "" if missing(first.get("peak_gflops")) else f", peak {sig(first['peak_gflops'])}"
         for part in parts:
             r = part.iloc[0]
-            printed.append([f"{first['session']}{peak}", r["cell"], r["size"], r["pass"], _int(r["threads"])]
-                           + _speed_cells(part, columns))
+            printed.append(
+                [f"{first['session']}{peak}", r["cell"], r["size"], r["pass"], _int(r["threads"])]
+                + _speed_cells(part, columns)
+            )
     suites = sorted({str(s or "custom") for s in at["suite"]})
-    made = "Records: " + ", ".join(f"`rnnbench bench --suite {s}`" if s != "custom" else "`rnnbench bench` (custom "
-                                   "grids)" for s in suites)
-    return Block("speed, other bench records: median ms per call, each backend's fastest impl (peak in GFLOP/s)",
-                 header, printed, keys=4, notes=[made] + _kernel_notes(at))
+    made = "Records: " + ", ".join(
+        f"`rnnbench bench --suite {s}`" if s != "custom" else "`rnnbench bench` (custom grids)" for s in suites
+    )
+    return Block(
+        "speed, other bench records: median ms per call, each backend's fastest impl (peak in GFLOP/s)",
+        header,
+        printed,
+        keys=4,
+        notes=[made] + _kernel_notes(at),
+    )
 
 
 def _speed_block(parts, several_hosts: bool) -> Block:
@@ -321,21 +393,29 @@ def _speed_block(parts, several_hosts: bool) -> Block:
     first = at.iloc[0]
     columns = sorted(at["column"].unique(), key=backend_sort_key)
     show_dtype = len(at[["dtype", "threads"]].astype(str).drop_duplicates()) > 1
-    header = ["cell", "size", "pass"] + (["dtype, threads"] if show_dtype else []) + \
-        [f"{c} ms (% peak)" for c in columns] + ["× fastest"]
+    header = (
+        ["cell", "size", "pass"]
+        + (["dtype, threads"] if show_dtype else [])
+        + [f"{c} ms (% peak)" for c in columns]
+        + ["× fastest"]
+    )
     printed = []
     for part in parts:
         r = part.iloc[0]
-        printed.append([r["cell"], r["size"], r["pass"]] + ([f"{r['dtype']}, {_int(r['threads'])}"] if show_dtype
-                                                             else []) + _speed_cells(part, columns))
+        printed.append(
+            [r["cell"], r["size"], r["pass"]]
+            + ([f"{r['dtype']}, {_int(r['threads'])}"] if show_dtype else [])
+            + _speed_cells(part, columns)
+        )
     suite = str(first.get("suite") or "custom")
     command = f"rnnbench bench --suite {suite}" if suite != "custom" else "rnnbench bench (a custom grid)"
     peak = "" if missing(first.get("peak_gflops")) else f", peak {sig(first['peak_gflops'])} GFLOP/s"
     dtypes = ", ".join(sorted(at["dtype"].dropna().astype(str).unique()))
     threads = ", ".join(sorted({_int(t) for t in at["threads"]}))
     where = f" on {first['host']}" if several_hosts else ""
-    title = f"speed{where}, {suite} {when(first['started_at'])}: median ms per call, each backend's fastest impl" \
-        + ("" if show_dtype else f" ({dtypes}, {threads} threads{peak})")
+    title = f"speed{where}, {suite} {when(first['started_at'])}: median ms per call, each backend's fastest impl" + (
+        "" if show_dtype else f" ({dtypes}, {threads} threads{peak})"
+    )
     return Block(title, header, printed, keys=3, notes=[f"Records: `{command}`"] + _kernel_notes(at))
 
 
@@ -399,8 +479,11 @@ def kernel_warning_lines(frame) -> list[str]:
     lines = []
     for record in frame[frame["kind"] == "bench"].drop_duplicates("path")["record"]:
         listed = record.get("warnings") if isinstance(record.get("warnings"), list) else []
-        lines += [f"kernel warning ({record.get('dataset')} {when(record.get('started_at'))}): {w}"
-                  for w in listed if f"{w}" not in " ".join(lines)]
+        lines += [
+            f"kernel warning ({record.get('dataset')} {when(record.get('started_at'))}): {w}"
+            for w in listed
+            if f"{w}" not in " ".join(lines)
+        ]
     return lines
 
 
@@ -422,8 +505,10 @@ def kernel_text(backend, info) -> str:
         for lib in info.get("blas") if isinstance(info.get("blas"), list) else []:
             if isinstance(lib, dict):
                 detail = ", ".join(str(lib[k]) for k in ("architecture", "threading_layer") if lib.get(k))
-                parts.append(f"{lib.get('internal_api') or 'BLAS'} {lib.get('version') or ''}".strip()
-                             + (f" ({detail})" if detail else ""))
+                parts.append(
+                    f"{lib.get('internal_api') or 'BLAS'} {lib.get('version') or ''}".strip()
+                    + (f" ({detail})" if detail else "")
+                )
                 break
     return ", ".join(parts)
 
@@ -434,8 +519,16 @@ def _speed_order(groups):
     def key(item):
         first = item[1].iloc[0]
         cell = first["cell"]
-        return (first["structure"] == "tree", order.index(cell) if cell in order else len(order), str(cell),
-                _volume(first), str(first["pass"]), str(first["dtype"]), str(first["threads"]))
+        return (
+            first["structure"] == "tree",
+            order.index(cell) if cell in order else len(order),
+            str(cell),
+            _volume(first),
+            str(first["pass"]),
+            str(first["dtype"]),
+            str(first["threads"]),
+        )
+
     return sorted(groups, key=key)
 
 
@@ -463,13 +556,17 @@ def _parity(frame):
         return [], [], []
     rows = rows.sort_values("started_at", kind="stable").drop_duplicates(CASE_IDENTITY, keep="last")
     fd = rows["impl"].astype(str).str.contains("finite")
-    rows = rows.assign(who=[f"{b} vs finite differences" if f else str(b) for b, f in zip(rows["backend"], fd)],
-                       passed=rows["passed"].astype(bool), max_rel=rows["max_rel"].astype(float))
+    rows = rows.assign(
+        who=[f"{b} vs finite differences" if f else str(b) for b, f in zip(rows["backend"], fd)],
+        passed=rows["passed"].astype(bool),
+        max_rel=rows["max_rel"].astype(float),
+    )
     modes = sorted(rows["check_mode"].dropna().astype(str).unique(), key=lambda m: (m != "parity", m))
     header = ["backend", "dtype", "impls"] + [f"{m}: worst rel err (passed, tolerance)" for m in modes]
     printed = []
-    for (who, dtype), part in sorted(rows.groupby(["who", "dtype"]), key=lambda i: (backend_sort_key(i[0][0]),
-                                                                                     "finite" in i[0][0], i[0][1])):
+    for (who, dtype), part in sorted(
+        rows.groupby(["who", "dtype"]), key=lambda i: (backend_sort_key(i[0][0]), "finite" in i[0][0], i[0][1])
+    ):
         impls = ", ".join(sorted({str(i) for i in part["impl"]} - {"finite differences"})) or "-"
         cells = []
         for mode in modes:
@@ -481,11 +578,16 @@ def _parity(frame):
             worst = f"{max(errors):.1e}" if errors else "error"
             cells.append(f"{worst} ({int(at['passed'].sum())}/{len(at)}, ≤ {float(at['tolerance'].max()):.0e})")
         printed.append([who, str(dtype), impls] + cells)
-    notes = ["parity: worst norm-wise relative error against the float64 NumPy reference over every cell, impl "
-             "and gradient (cases passed, tolerance)"]
+    notes = [
+        "parity: worst norm-wise relative error against the float64 NumPy reference over every cell, impl "
+        "and gradient (cases passed, tolerance)"
+    ]
     made = [f"Records: `rnnbench check{'' if m == 'parity' else ' --' + m}`" for m in modes]
-    return [Block("parity with the NumPy reference: one row per backend and dtype", header, printed, keys=2,
-                  notes=made)], notes, []
+    return (
+        [Block("parity with the NumPy reference: one row per backend and dtype", header, printed, keys=2, notes=made)],
+        notes,
+        [],
+    )
 
 
 def summary_text(frame, source: str, width: int | None = None) -> str:

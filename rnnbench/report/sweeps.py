@@ -4,6 +4,7 @@ A sweep file (``rnnbench sweep FILE``) whose description starts with
 "README" reproduces a README table; the note under the generated table names
 it, so a reader can remake the records that table came from.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,6 +17,7 @@ def sweep_files(folder) -> list[tuple[Path, list[dict], str]]:
     ``{"tasks", "datasets" (empty: any), "models" (empty: any), "options"}``.
     """
     import tomllib
+
     found = []
     for path in sorted(Path(folder).glob("*.toml")):
         try:
@@ -32,9 +34,14 @@ def sweep_files(folder) -> list[tuple[Path, list[dict], str]]:
             merged = {**options, **table}
             if not _values([merged], "task"):
                 continue
-            entries.append({"tasks": _values([merged], "task"),
-                            "datasets": _values([merged], "dataset") | _values([merged], "problem"),
-                            "models": _values([merged], "model"), "options": merged})
+            entries.append(
+                {
+                    "tasks": _values([merged], "task"),
+                    "datasets": _values([merged], "dataset") | _values([merged], "problem"),
+                    "models": _values([merged], "model"),
+                    "options": merged,
+                }
+            )
         found.append((path, entries, description))
     return found
 
@@ -47,8 +54,11 @@ def add_sweep_notes(section, folder, shown_as: str | None = None) -> None:
         if not block.source:
             continue
         task, dataset = block.source
-        made = [path for path, entries, _description in files
-                if any(_makes(entry, task, dataset, block) for entry in entries)]
+        made = [
+            path
+            for path, entries, _description in files
+            if any(_makes(entry, task, dataset, block) for entry in entries)
+        ]
         names = [f"{shown_as.rstrip('/')}/{path.name}" if shown_as else str(path) for path in made]
         block.notes[:0] = [f"Sweep: `rnnbench sweep {name}`" for name in names]  # first, above the table's own notes
 

@@ -3,6 +3,7 @@
 The core's tables come first; a task's own tables (``Task.report_tables``,
 :mod:`rnnbench.report.hooks`) follow under the names the task gives them.
 """
+
 from __future__ import annotations
 
 from rnnbench.errors import RnnbenchError
@@ -14,14 +15,23 @@ from rnnbench.report.speed import speed_section
 from rnnbench.report.summary import cost_section, summary_section
 
 #: In report order: the side-by-side summary first, then the detailed tables.
-BUILDERS = {"summary": summary_section, "accuracy": accuracy_section, "cost": cost_section, "speed": speed_section,
-            "lengths": lengths_section, "parity": parity_section}
+BUILDERS = {
+    "summary": summary_section,
+    "accuracy": accuracy_section,
+    "cost": cost_section,
+    "speed": speed_section,
+    "lengths": lengths_section,
+    "parity": parity_section,
+}
 #: What each table reads, for the message when it has nothing to show.
-SOURCES = {"summary": "any record", "accuracy": "run records from rnnbench run",
-           "cost": "run records from rnnbench run (their epoch timings and dev history)",
-           "speed": "bench records from rnnbench bench",
-           "lengths": "bench records from rnnbench bench --suite lengths",
-           "parity": "check records from rnnbench check"}
+SOURCES = {
+    "summary": "any record",
+    "accuracy": "run records from rnnbench run",
+    "cost": "run records from rnnbench run (their epoch timings and dev history)",
+    "speed": "bench records from rnnbench bench",
+    "lengths": "bench records from rnnbench bench --suite lengths",
+    "parity": "check records from rnnbench check",
+}
 
 
 def table_names() -> list[str]:

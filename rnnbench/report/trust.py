@@ -6,6 +6,7 @@ by :mod:`rnnbench.bench.verdict` on what it has (its samples' interval; the reco
 average against the usable CPUs; its peak GEMM against the machine's best recorded one).
 One place decides, so the summary, the speed table and the charts never disagree.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,11 @@ def interval(entry: dict) -> list[float] | None:
     recorded = _pair(entry.get("ci95_s"))
     if recorded is not None:
         return recorded
-    samples = [v for v in map(_number, entry.get("samples_s") or ()) if v is not None] \
-        if isinstance(entry.get("samples_s"), list) else []
+    samples = (
+        [v for v in map(_number, entry.get("samples_s") or ()) if v is not None]
+        if isinstance(entry.get("samples_s"), list)
+        else []
+    )
     return stats.median_interval(samples).as_list() if samples else None
 
 
@@ -166,4 +170,4 @@ def mib(peak_bytes) -> str:
     """Peak resident memory a call adds, in MiB (``-`` when not measured)."""
     from rnnbench.report.section import missing, sig
 
-    return "-" if missing(peak_bytes) else sig(peak_bytes / 2 ** 20)
+    return "-" if missing(peak_bytes) else sig(peak_bytes / 2**20)

@@ -7,6 +7,7 @@ follow from the step budget) is no difference. The short label names the
 most telling differences ("T=200, 10k steps, hidden 128"); the full list goes
 to the report's details, never a table column.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,27 @@ RUN_ONLY_KEYS = frozenset({"seed", "seeds", "threads", "data_dir", "impl", "devi
 #: Options every table shows in its own columns (or the dataset name already says).
 IDENTITY_KEYS = frozenset({"task", "dataset", "model", "problem", "seq_len"})
 #: The order in which differences are named in a label; the rest follow alphabetically.
-PRIORITY = ("seq_len", "labels", "supervision", "dropout", "vectors", "freeze_embeddings", "layers", "bidirectional",
-            "activation", "init", "max_steps", "epochs", "hidden_size", "embed_size",
-            "batch_size", "optimizer", "lr", "l2", "clip_norm")
+PRIORITY = (
+    "seq_len",
+    "labels",
+    "supervision",
+    "dropout",
+    "vectors",
+    "freeze_embeddings",
+    "layers",
+    "bidirectional",
+    "activation",
+    "init",
+    "max_steps",
+    "epochs",
+    "hidden_size",
+    "embed_size",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "l2",
+    "clip_norm",
+)
 #: Differences that rarely explain a result (evaluation sizes, bookkeeping): named last.
 LOW = ("steps_per_epoch", "dev_size", "test_size", "eval_batch_size", "split_seed", "probe_steps")
 MAX_ITEMS = 3  # more than this and a label stops being short; the details list everything
@@ -88,12 +107,27 @@ def short(key: str, value) -> str:
     """One difference in words: ``T=200``, ``10k steps``, ``hidden 128``, ``binary labels``."""
     text = _text(value)
     formats = {
-        "seq_len": "T={}", "layers": "{} layers", "max_steps": "{} steps", "epochs": "{} epochs",
+        "seq_len": "T={}",
+        "layers": "{} layers",
+        "max_steps": "{} steps",
+        "epochs": "{} epochs",
         "hidden_size": "hidden {}",
-        "embed_size": "embed {}", "batch_size": "batch {}", "lr": "lr {}", "l2": "L2 {}", "clip_norm": "clip {}",
-        "labels": "{} labels", "init": "{} init", "activation": "{}", "optimizer": "{}",
-        "steps_per_epoch": "{} steps/epoch", "dev_size": "dev {}", "test_size": "test {}",
-        "vocab_size": "vocab {}", "max_length": "max length {}", "dtype": "{}", "dropout": "dropout {}",
+        "embed_size": "embed {}",
+        "batch_size": "batch {}",
+        "lr": "lr {}",
+        "l2": "L2 {}",
+        "clip_norm": "clip {}",
+        "labels": "{} labels",
+        "init": "{} init",
+        "activation": "{}",
+        "optimizer": "{}",
+        "steps_per_epoch": "{} steps/epoch",
+        "dev_size": "dev {}",
+        "test_size": "test {}",
+        "vocab_size": "vocab {}",
+        "max_length": "max length {}",
+        "dtype": "{}",
+        "dropout": "dropout {}",
     }
     if key == "supervision":
         return {"roots": "root labels only", "phrases": "phrase labels"}.get(value, f"{text} supervision")

@@ -7,6 +7,7 @@ simply continues to its end). The signal is SIGKILL by default (a Ray run's
 record would land in a folder no one reads); the local sweep asks for SIGTERM,
 so each run still writes its ``interrupted`` record into the shared results directory.
 """
+
 from __future__ import annotations
 
 import os

@@ -9,6 +9,7 @@ Each child runs under :mod:`rnnbench.sweep.guarded` with SIGTERM as its
 parent-death signal: a sweep killed outright (SIGKILL, an OOM kill) leaves no
 orphan training on, and each of its runs still ends with an ``interrupted`` record.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,16 @@ def usable_cpus() -> int:
 
 def child_command(config, results_dir) -> list[str]:
     """``rnnbench run`` for ``config``, ended by SIGTERM (so it writes its record) if the sweep dies first."""
-    return [sys.executable, "-m", "rnnbench.sweep.guarded", "--parent-death=SIGTERM", *config.argv(),
-            "--results-dir", str(results_dir), "--no-progress"]
+    return [
+        sys.executable,
+        "-m",
+        "rnnbench.sweep.guarded",
+        "--parent-death=SIGTERM",
+        *config.argv(),
+        "--results-dir",
+        str(results_dir),
+        "--no-progress",
+    ]
 
 
 def run_local(configurations, results_dir, jobs: int, on_finished) -> int | None:
@@ -82,8 +91,9 @@ def run_local(configurations, results_dir, jobs: int, on_finished) -> int | None
                 config = pending.popleft()
                 log = tempfile.TemporaryFile()
                 started = time.time()
-                process = subprocess.Popen(child_command(config, results_dir), stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
+                process = subprocess.Popen(
+                    child_command(config, results_dir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
                 running[process] = (config, log, started)
             done = [p for p in running if p.poll() is not None]
             for process in done:
@@ -112,15 +122,15 @@ def _collect(config, returncode: int, log, started: float, results_dir, stopping
     if record is None:
         reason = describe_exit(returncode, output)
         status = "interrupted" if stopping or returncode in STOPPED else "failed"
-        record = stand_in_record(config, status, reason, started=started, finished=finished,
-                                 results_dir=results_dir)
+        record = stand_in_record(config, status, reason, started=started, finished=finished, results_dir=results_dir)
     path, elsewhere = keep_record(results_dir, record)
     return Finished(config, record, path, finished - started, elsewhere)
 
 
 #: Exit statuses of a run stopped by Ctrl-C, SIGTERM or SIGHUP (its own 128 + N, or killed by the signal).
-STOPPED = {128 + s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} | \
-    {-s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+STOPPED = {128 + s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} | {
+    -s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+}
 
 
 def _printed_record(output: str) -> dict | None:

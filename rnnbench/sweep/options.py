@@ -4,6 +4,7 @@ Reading them from the parser (rather than keeping a copy) is what keeps a
 sweep file and the command line from drifting apart: a new run option is a
 new sweep key, with the same type and choices.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,11 @@ def task_actions(task: str | None) -> tuple[dict[str, argparse.Action], tuple[st
     commands = parser.add_subparsers()
     run_command.add_parser(commands, ["run", "--task", task] if task else None)
     run = commands.choices["run"]
-    actions = {action.dest: action for action in run._actions
-               if action.option_strings and action.dest not in RESERVED and action.dest != "help"}
+    actions = {
+        action.dest: action
+        for action in run._actions
+        if action.option_strings and action.dest not in RESERVED and action.dest != "help"
+    }
     return actions, tuple(run.get_default("task_options") or ())
 
 
@@ -57,8 +61,9 @@ def check_task_key(key: str, task: str, where: str) -> None:
     actions = task_actions(task)[0]
     if key not in actions and key not in IDENTITY and key != "seed":
         own = task_actions(task)[1]
-        raise RnnbenchError(f"{where} {key}: not an option of the {task} task (its own options: "
-                            f"{', '.join(own) or 'none'})")
+        raise RnnbenchError(
+            f"{where} {key}: not an option of the {task} task (its own options: {', '.join(own) or 'none'})"
+        )
 
 
 def is_flag(key: str) -> bool:
@@ -73,8 +78,9 @@ def check_key(key: str, where: str) -> None:
     if key in RESERVED:
         raise RnnbenchError(f"{where} {key}: not a sweep key: {RESERVED[key]}")
     if key not in run_actions() and key != "seed":
-        raise RnnbenchError(f"{where} {key}: unknown key; valid keys (rnnbench run's options, with - as _): "
-                            f"{', '.join(sweep_keys())}")
+        raise RnnbenchError(
+            f"{where} {key}: unknown key; valid keys (rnnbench run's options, with - as _): {', '.join(sweep_keys())}"
+        )
 
 
 def convert(key: str, value, where: str):
@@ -93,8 +99,9 @@ def convert(key: str, value, where: str):
         try:
             typed = int(text)
         except ValueError:
-            raise RnnbenchError(f"{where} {key}: expected one integer (a list belongs in [matrix]), "
-                                f"got {value!r}") from None
+            raise RnnbenchError(
+                f"{where} {key}: expected one integer (a list belongs in [matrix]), got {value!r}"
+            ) from None
         if key == "seed":  # what run's --seeds accepts (rnnbench.commands.run.parse_seeds)
             from rnnbench.number_types import seed
 
@@ -107,8 +114,9 @@ def convert(key: str, value, where: str):
         raise RnnbenchError(f"{where} {key} {exc}") from None
     except (TypeError, ValueError):
         kind = getattr(action.type, "__name__", "value")
-        raise RnnbenchError(f"{where} {key}: expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, "
-                            f"got {value!r}") from None
+        raise RnnbenchError(
+            f"{where} {key}: expected {'an' if kind[0] in 'aeiou' else 'a'} {kind}, got {value!r}"
+        ) from None
     if action.choices is not None and typed not in action.choices:
         raise RnnbenchError(f"{where} {key}: {value!r} is not one of {', '.join(map(str, action.choices))}")
     return text, typed

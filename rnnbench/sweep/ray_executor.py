@@ -13,6 +13,7 @@ loopback: :func:`local_instance` starts one whose every port listens on
 127.0.0.1 only, and :func:`connect` joins a cluster on a loopback address
 without Ray rewriting it to the machine's external one (docs/sweeps.md).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -94,8 +95,10 @@ def local_instance(**options):
         ray.init(**options)
         if not is_loopback(ray.util.get_node_ip_address()) and os.environ.get("RAY_AUTH_MODE") != "token":
             ray.shutdown()
-            raise RnnbenchError("this Ray cannot keep a local instance on loopback; set RAY_AUTH_MODE=token so that "
-                                "its ports at least need a token (see docs/sweeps.md)")
+            raise RnnbenchError(
+                "this Ray cannot keep a local instance on loopback; set RAY_AUTH_MODE=token so that "
+                "its ports at least need a token (see docs/sweeps.md)"
+            )
         yield ray
     finally:
         if ray.is_initialized():
@@ -145,8 +148,9 @@ def connect(ray, address: str | None) -> None:
         hint = "start one with `ray start --head`"
         if address not in (None, "auto") and not os.environ.get("RAY_AUTH_MODE"):
             hint += "; a cluster with token authentication needs RAY_AUTH_MODE=token and its token here"
-        raise RnnbenchError(f"cannot connect to a Ray cluster at {address or 'auto'} ({first}); {hint} "
-                            f"(see docs/sweeps.md)") from None
+        raise RnnbenchError(
+            f"cannot connect to a Ray cluster at {address or 'auto'} ({first}); {hint} (see docs/sweeps.md)"
+        ) from None
 
 
 def _probe(address: str | None) -> None:
@@ -161,8 +165,10 @@ def _probe(address: str | None) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=PROBE_SECONDS).close()
     except OSError as exc:
-        raise RnnbenchError(f"cannot connect to a Ray cluster at {address} ({exc.strerror or exc}); start one with "
-                            f"`ray start --head` there, or give its address (see docs/sweeps.md)") from None
+        raise RnnbenchError(
+            f"cannot connect to a Ray cluster at {address} ({exc.strerror or exc}); start one with "
+            f"`ray start --head` there, or give its address (see docs/sweeps.md)"
+        ) from None
 
 
 class Tracker:
@@ -235,8 +241,7 @@ def _finish(ray, ref, key, config, tracker, results_dir, started, stopping) -> F
             return None  # cancelled before it started
         node = node or _only_node(ray) or "an unknown node"
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()
-        result = {"node": node, "records": [], "error": f"the Ray task on {node} died ({type(exc).__name__}: "
-                                                        f"{reason})"}
+        result = {"node": node, "records": [], "error": f"the Ray task on {node} died ({type(exc).__name__}: {reason})"}
     if result.get("not_started"):
         return None
     records = result["records"]
@@ -245,8 +250,15 @@ def _finish(ray, ref, key, config, tracker, results_dir, started, stopping) -> F
     else:
         status = "interrupted" if stopping else "failed"
         error = result.get("error") or f"{describe_exit(result['returncode'], result['output'])} on {result['node']}"
-        record = stand_in_record(config, status, error, started=result.get("started", started),
-                                 finished=time.time(), node=result["node"], results_dir=results_dir)
+        record = stand_in_record(
+            config,
+            status,
+            error,
+            started=result.get("started", started),
+            finished=time.time(),
+            node=result["node"],
+            results_dir=results_dir,
+        )
     path, elsewhere = keep_record(results_dir, record)  # a full disk: the fallback, named at the end
     return Finished(config, record, path, float(result.get("seconds", 0.0)), elsewhere)
 
@@ -292,5 +304,12 @@ def run_on_worker(argv: list[str], key: int, tracker, grace: float | None = None
                 records = [record for _, record in read_records(folder)]
             except KeyboardInterrupt:
                 continue
-    return {"node": node, "records": records, "returncode": process.returncode, "output": output[-4000:],
-            "started": started, "seconds": time.time() - started, "pid": os.getpid()}
+    return {
+        "node": node,
+        "records": records,
+        "returncode": process.returncode,
+        "output": output[-4000:],
+        "started": started,
+        "seconds": time.time() - started,
+        "pid": os.getpid(),
+    }

@@ -8,6 +8,7 @@ its default), made by the same commit unless any version will do. ``ok`` counts,
 a NaN loss is a deterministic result of that configuration (the long-range table reports
 it), not a broken run; ``failed`` and ``interrupted`` records never count.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,7 @@ def find_done(configurations, results_dir, commit: str | None, any_version: bool
     index = {}
     for path, record in read_records(folder):
         if record.get("status") in DONE_STATUSES:
-            index.setdefault((record.get("task"), record.get("backend"), record.get("seed")), []).append(
-                (path, record))
+            index.setdefault((record.get("task"), record.get("backend"), record.get("seed")), []).append((path, record))
     done = {}
     for config in configurations:
         for path, record in index.get((config.task, config.backend, config.seed), []):
@@ -65,10 +65,12 @@ def same_run(config, record: dict) -> bool:
             return False
     info = record.get("backend_info") or {}
     for key in EXECUTION:
-        if key in given and not (same_value(config.value(key), recorded.get(key))
-                                 or same_value(config.value(key), info.get(key))):
+        if key in given and not (
+            same_value(config.value(key), recorded.get(key)) or same_value(config.value(key), info.get(key))
+        ):
             return False
     return True
+
 
 def same_value(a, b) -> bool:
     numbers = (int, float)

@@ -6,6 +6,7 @@ matrix and ``[[include]]`` adds runs (a list value there expands too). A
 mistake anywhere is one :class:`RnnbenchError` naming the file, the section,
 the key and the valid names.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -62,10 +63,18 @@ class Configuration:
 
     def describe(self, keys=None) -> str:
         """``task dataset backend model seed N (key=value, ...)``; only ``keys`` among the options if given."""
-        shown = [f"{k}={t if t is not None else str(v).lower()}" for k, t, v in self.options
-                 if k not in ("dataset", "model") and (keys is None or k in keys)]
-        parts = [self.task, self.resolved.get("dataset") or self.value("dataset") or "",
-                 self.backend, self.resolved.get("model") or self.value("model") or "", f"seed {self.seed}"]
+        shown = [
+            f"{k}={t if t is not None else str(v).lower()}"
+            for k, t, v in self.options
+            if k not in ("dataset", "model") and (keys is None or k in keys)
+        ]
+        parts = [
+            self.task,
+            self.resolved.get("dataset") or self.value("dataset") or "",
+            self.backend,
+            self.resolved.get("model") or self.value("model") or "",
+            f"seed {self.seed}",
+        ]
         return " ".join(p for p in parts if p) + (f" ({', '.join(shown)})" if shown else "")
 
 
@@ -83,15 +92,19 @@ def varying_keys(configurations) -> set[str]:
     for config in configurations:
         for key, _, typed in config.options:
             values.setdefault(key, set()).add(typed)
-    return {key for key, seen in values.items()
-            if len(seen) > 1 or any(config.value(key) is None for config in configurations)}
+    return {
+        key
+        for key, seen in values.items()
+        if len(seen) > 1 or any(config.value(key) is None for config in configurations)
+    }
 
 
 def common_options(configurations) -> str:
     keys = {key for config in configurations for key, _, _ in config.options} - varying_keys(configurations)
     first = configurations[0] if configurations else None
-    return ", ".join(f"{k}={t if t is not None else str(v).lower()}" for k, t, v in (first.options if first else ())
-                     if k in keys)
+    return ", ".join(
+        f"{k}={t if t is not None else str(v).lower()}" for k, t, v in (first.options if first else ()) if k in keys
+    )
 
 
 def load_sweep(path) -> Sweep:
@@ -124,19 +137,24 @@ def _expand(path: Path, data: dict) -> Sweep:
     excludes = _tables(data, "exclude")
     includes = _tables(data, "include")
     if not matrix and not includes:
-        raise RnnbenchError("empty matrix: [matrix] needs at least one key with a list of values "
-                            "(or add [[include]] runs)")
+        raise RnnbenchError(
+            "empty matrix: [matrix] needs at least one key with a list of values (or add [[include]] runs)"
+        )
     lists = {key: _values(key, value, "[matrix]", scalar=False) for key, value in matrix.items()}
     fixed = {key: _values(key, value, "[options]", scalar=True)[0] for key, value in options.items()}
     both = sorted(set(lists) & set(fixed))
     if both:
         raise RnnbenchError(f"[options] {both[0]}: also in [matrix]; set it in one place")
-    drops = [{k: _values(k, v, f"[[exclude]] #{i}", scalar=False) for k, v in entry.items()}
-             for i, entry in enumerate(excludes, 1)]
+    drops = [
+        {k: _values(k, v, f"[[exclude]] #{i}", scalar=False) for k, v in entry.items()}
+        for i, entry in enumerate(excludes, 1)
+    ]
     empty = [i for i, drop in enumerate(drops, 1) if not drop]
     if empty:
-        raise RnnbenchError(f"[[exclude]] #{empty[0]} is empty: it would remove every configuration of [matrix]; "
-                            "give it the keys and values of the configurations to leave out")
+        raise RnnbenchError(
+            f"[[exclude]] #{empty[0]} is empty: it would remove every configuration of [matrix]; "
+            "give it the keys and values of the configurations to leave out"
+        )
     combos, used = [], [0] * len(drops)
     if lists:
         for values in itertools.product(*lists.values()):
@@ -145,21 +163,26 @@ def _expand(path: Path, data: dict) -> Sweep:
             for i in hits:
                 used[i] += 1
             if not hits:
-                combos.append(({**fixed, **combo}, {**{k: "[options]" for k in fixed},
-                                                     **{k: "[matrix]" for k in combo}}, "[matrix]"))
+                combos.append(
+                    (
+                        {**fixed, **combo},
+                        {**{k: "[options]" for k in fixed}, **{k: "[matrix]" for k in combo}},
+                        "[matrix]",
+                    )
+                )
     for i, entry in enumerate(includes, 1):
         where = f"[[include]] #{i}"
         extra = {k: _values(k, v, where, scalar=False) for k, v in entry.items()}
         for values in itertools.product(*extra.values()):
             combo = dict(zip(extra, values))
-            combos.append(({**fixed, **combo}, {**{k: "[options]" for k in fixed}, **{k: where for k in combo}},
-                           where))
+            combos.append(({**fixed, **combo}, {**{k: "[options]" for k in fixed}, **{k: where for k in combo}}, where))
     if not combos:  # every combination of the matrix excluded, and no include: a sweep of nothing is a mistake
         total = 1
         for values in lists.values():
             total *= len(values)
-        raise RnnbenchError(f"[[exclude]] removes all {total} configurations of [matrix] and there is no "
-                            "[[include]]: nothing would run")
+        raise RnnbenchError(
+            f"[[exclude]] removes all {total} configurations of [matrix] and there is no [[include]]: nothing would run"
+        )
     warnings = [f"[[exclude]] #{i + 1} matches no configuration" for i, n in enumerate(used) if not n]
     checker = _Checker(external)
     configurations, seen = [], set()
@@ -174,8 +197,10 @@ def _expand(path: Path, data: dict) -> Sweep:
 def _missing(key: str, source: str) -> str:
     """A configuration without ``key``; an include is told why [matrix] did not give it one."""
     if source.startswith("[[include]]"):
-        return (f"{source}: no {key}; an [[include]] is a run of its own: it takes the values of [options] but "
-                f"not those of [matrix], so set {key} in the include (or in [options])")
+        return (
+            f"{source}: no {key}; an [[include]] is a run of its own: it takes the values of [options] but "
+            f"not those of [matrix], so set {key} in the include (or in [options])"
+        )
     return f"{source}: no {key}; set {key} in [matrix] or [options]"
 
 
@@ -197,8 +222,9 @@ def _values(key: str, value, where: str, scalar: bool) -> list:
     """Check ``key`` and return its values as a list (``[matrix]`` must give a list, ``[options]`` one value)."""
     check_key(key, where)
     if where == "[matrix]" and not isinstance(value, list):
-        raise RnnbenchError(f"[matrix] {key}: expected a list of values, got {value!r} "
-                            f"(a single value belongs in [options])")
+        raise RnnbenchError(
+            f"[matrix] {key}: expected a list of values, got {value!r} (a single value belongs in [options])"
+        )
     if scalar and isinstance(value, list):
         raise RnnbenchError(f"{where} {key}: expected one value, got a list (lists belong in [matrix])")
     values = value if isinstance(value, list) else [value]
@@ -275,8 +301,12 @@ def resolve(task, config: Configuration) -> dict:
     given = {key: config.value(key) for key in names if config.value(key) is not None}
     (variant,) = task.expand(given)  # one value a key: one run a configuration
     resolved = task.resolve_config(variant)
-    resolved.update(backend=config.backend, device=config.value("device"), impl=config.value("impl"),
-                    threads=config.value("threads"))
+    resolved.update(
+        backend=config.backend,
+        device=config.value("device"),
+        impl=config.value("impl"),
+        threads=config.value("threads"),
+    )
     check_run_options(resolved)
     if resolved["threads"] is not None and int(resolved["threads"]) < 1:
         raise RnnbenchError(f"threads must be at least 1, got {resolved['threads']}")
@@ -293,8 +323,9 @@ def _check_model(task, model: str, where: str) -> None:
         default = task.resolve_config({}).get("model")
         valid = CELLS if default in TREE_CELLS else SEQUENCE_CELLS
     if model not in valid:
-        raise RnnbenchError(f"{where} model: unknown model {model!r} for task {task.name}; "
-                            f"valid models: {', '.join(valid)}")
+        raise RnnbenchError(
+            f"{where} model: unknown model {model!r} for task {task.name}; valid models: {', '.join(valid)}"
+        )
 
 
 def _check_dataset(task, dataset: str, where: str) -> None:

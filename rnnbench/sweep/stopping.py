@@ -9,6 +9,7 @@ A run that ignores the stop still ends (:class:`Escalation`): SIGTERM
 as it does Ctrl-C, then SIGKILL as long again after that; the sweep writes the
 record of a killed run itself, ``interrupted``.
 """
+
 from __future__ import annotations
 
 import os

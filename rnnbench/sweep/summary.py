@@ -1,4 +1,5 @@
 """What a sweep says as it goes and at its end: one line a finished run, the counts, the accuracy table."""
+
 from __future__ import annotations
 
 from collections import Counter

@@ -4,6 +4,7 @@ The task hands these to ``rnnbench report`` through ``LongRange.report_figures``
 which imports this module only when a report draws charts (HTML, Markdown
 to a file): importing it imports matplotlib, set up by the report.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -32,8 +33,10 @@ from .report import TASK
 
 def chart_groups(frame) -> list[tuple[str, list[ReportFigure]]]:
     """``[(heading, [ReportFigure, ...]), ...]``, in the report's order (a heading without charts is dropped there)."""
-    return [("Charts: gradient flow", gradient_flow_figures(frame)),
-            ("Charts: success vs sequence length", success_figures(frame))]
+    return [
+        ("Charts: gradient flow", gradient_flow_figures(frame)),
+        ("Charts: success vs sequence length", success_figures(frame)),
+    ]
 
 
 def _task_runs(frame):
@@ -74,8 +77,14 @@ def gradient_flow_figures(frame) -> list[ReportFigure]:
                     steps.add(probe["step"])
                     points = [(i + 1, v) for i, v in enumerate(probe["norms"]) if not is_missing(v) and v > 0]
                     if points:
-                        ax.plot([p[0] for p in points], [p[1] for p in points], style, linewidth=width,
-                                color=cmap[t], alpha=backend_line_alpha(backend))
+                        ax.plot(
+                            [p[0] for p in points],
+                            [p[1] for p in points],
+                            style,
+                            linewidth=width,
+                            color=cmap[t],
+                            alpha=backend_line_alpha(backend),
+                        )
             ax.set_yscale("log")
             ax.set_title(model)
             ax.set_xlabel("time step t")
@@ -83,8 +92,11 @@ def gradient_flow_figures(frame) -> list[ReportFigure]:
         _legend_t_and_backends(fig, lengths, cmap, sorted(part["backend"].unique(), key=backend_sort_key))
         at = f"step {steps.pop()}" if len(steps) == 1 else "the first probed step"
         title = f"gradient norm against time step at {at}: longrange {problem} (T as colour, backend as line style)"
-        figures.append(ReportFigure(title, unique_svg_ids(chart_svg(fig), f"grad{len(figures)}"),
-                                    f"gradient-flow-{chart_slug(problem)}.svg"))
+        figures.append(
+            ReportFigure(
+                title, unique_svg_ids(chart_svg(fig), f"grad{len(figures)}"), f"gradient-flow-{chart_slug(problem)}.svg"
+            )
+        )
     return figures
 
 
@@ -102,8 +114,9 @@ def success_figures(frame) -> list[ReportFigure]:
     drew = False
     for ax, problem in zip(axes, problems):
         part = runs[runs["problem_key"] == problem]
-        for (model, backend), rows in sorted(part.groupby(["model_label", "backend"]),
-                                             key=lambda g: (model_rank(g[0][0]), backend_sort_key(g[0][1]))):
+        for (model, backend), rows in sorted(
+            part.groupby(["model_label", "backend"]), key=lambda g: (model_rank(g[0][0]), backend_sort_key(g[0][1]))
+        ):
             points = {}
             for _, r in rows.iterrows():
                 metrics = (r["record"].get("best") or {}).get("test_metrics") or {}
@@ -118,9 +131,17 @@ def success_figures(frame) -> list[ReportFigure]:
                 continue
             xs = sorted(points)
             style, width = backend_line_style(backend)
-            ax.plot(xs, [statistics.mean(points[x]) for x in xs], style, marker="o", markersize=3,
-                    linewidth=width, color=model_colour(model), label=f"{model}, {backend}",
-                    alpha=backend_line_alpha(backend))
+            ax.plot(
+                xs,
+                [statistics.mean(points[x]) for x in xs],
+                style,
+                marker="o",
+                markersize=3,
+                linewidth=width,
+                color=model_colour(model),
+                label=f"{model}, {backend}",
+                alpha=backend_line_alpha(backend),
+            )
             drew = True
         low = ax.get_ylim()[0]
         ax.set_ylim(min(low, 0.05), max(ax.get_ylim()[1], 1.5))
@@ -135,8 +156,13 @@ def success_figures(frame) -> list[ReportFigure]:
     if not drew:
         fig.clf()
         return []
-    return [ReportFigure("success against sequence length: test metric over the memoryless baseline (below 0.1 "
-                         "solves)", unique_svg_ids(chart_svg(fig), "success"), "success-vs-T.svg")]
+    return [
+        ReportFigure(
+            "success against sequence length: test metric over the memoryless baseline (below 0.1 solves)",
+            unique_svg_ids(chart_svg(fig), "success"),
+            "success-vs-T.svg",
+        )
+    ]
 
 
 def _number(value):

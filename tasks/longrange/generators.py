@@ -21,6 +21,7 @@ reaches back across the whole stretch in between.
 Generators take a NumPy ``Generator``: the caller decides which stream (train,
 dev, test) a batch comes from (:mod:`.task`).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,9 @@ def check_seq_len(problem: str, seq_len) -> int:
     smallest = 2 if problem == "adding" else 1
     why = "one marker in each half" if problem == "adding" else "the delimiter ends the blank stretch"
     if isinstance(seq_len, bool) or not isinstance(seq_len, (int, np.integer)) or seq_len < smallest:
-        raise RnnbenchError(f"seq-len for the {problem} problem must be an integer >= {smallest} "
-                            f"({why}), got {seq_len!r}")
+        raise RnnbenchError(
+            f"seq-len for the {problem} problem must be an integer >= {smallest} ({why}), got {seq_len!r}"
+        )
     return int(seq_len)
 
 
@@ -103,6 +105,7 @@ def baseline(problem: str, seq_len: int) -> float:
 
 
 # -- scores: (stacked outputs, stacked targets) -> float, as rnnbench.task.Prepared wants ------------
+
 
 def mse(outputs: np.ndarray, targets: np.ndarray) -> float:
     """Mean squared error of ``outputs [N,1]`` against ``targets [N,1]``."""

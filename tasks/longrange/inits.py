@@ -13,6 +13,7 @@ bias), so the data, the head and every other weight stay those of the same seed.
   orthogonal matrix (Saxe et al. 2014): all singular values 1, so the linear
   part of the recurrence neither shrinks nor grows a gradient.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,9 @@ def check_init(kind: str, cell: str) -> str:
     if kind not in INITS:
         raise RnnbenchError(f"unknown init {kind!r}; valid: {', '.join(INITS)}")
     if kind == "identity" and cell != "rnn":
-        raise RnnbenchError(f"init 'identity' is for the rnn cell (IRNN); {cell} has gate blocks: "
-                            "use orthogonal or default")
+        raise RnnbenchError(
+            f"init 'identity' is for the rnn cell (IRNN); {cell} has gate blocks: use orthogonal or default"
+        )
     return kind
 
 
@@ -40,7 +42,7 @@ def apply_init(params: dict, cell: str, kind: str, seed: int) -> dict:
     rng = np.random.default_rng([seed, 2])  # apart from the streams of init_model_params ([seed], [seed, 1])
     # every unit of a stacked/bidirectional encoder (encoder.l0.fw.W_h ...), in canonical order
     for key in [k for k in params if k.startswith("encoder.") and k.endswith("W_h")]:
-        prefix = key[:-len("W_h")]
+        prefix = key[: -len("W_h")]
         W_h = params[key]
         H = W_h.shape[0]
         if kind == "identity":

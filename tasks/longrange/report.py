@@ -12,6 +12,7 @@ the reader can apply a stricter rule.
 
 Imported only by the report (it imports pandas).
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -33,8 +34,10 @@ from rnnbench import (
 TASK = "longrange"
 GROUP = ["problem", "model", "backend", "impl", "device", "config_key"]  # the dataset names T (adding-T200): not a key
 #: The README's summary has no room for these tables: where to find them instead.
-BRIEF_NOTE = ("long-range toy problems (adding, copy: the largest T each model solves): "
-              "`results/report.md` and `rnnbench report --table summary`")  # a note's text is escaped; code is not
+BRIEF_NOTE = (
+    "long-range toy problems (adding, copy: the largest T each model solves): "
+    "`results/report.md` and `rnnbench report --table summary`"
+)  # a note's text is escaped; code is not
 
 
 def longrange_runs(frame):
@@ -53,7 +56,8 @@ def longrange_section(frame) -> ReportSection | None:
         return None
     runs = runs.assign(
         problem=runs["problem"].where(runs["problem"].notna(), runs["dataset"]),
-        impl=runs["impl"].fillna("-"), device=runs["device"].fillna("cpu"),
+        impl=runs["impl"].fillna("-"),
+        device=runs["device"].fillna("cpu"),
         succeeded=[_succeeded(r) for r in runs["record"]],
         seq_len=runs["seq_len"].astype(int),
     )
@@ -72,20 +76,42 @@ def longrange_section(frame) -> ReportSection | None:
     table = table.sort_values(["problem", "model", "variant", "backend"], kind="stable").reset_index(drop=True)
     table["model_label"] = [model_label(m, d.get("activation")) for m, d in zip(table["model"], table["variant_diff"])]
     show_device, show_config = table["device"].nunique() > 1, bool((table["variant"] != DEFAULT_VARIANT).any())
-    header = ["problem", "model"] + (["variant"] if show_config else []) + ["backend", "impl"] + \
-        (["device"] if show_device else []) + [f"T={t}" for t in lengths] + ["largest T solved"]
-    rows = [[r["problem"], r["model"]] + ([r["variant"]] if show_config else []) + [r["backend"], r["impl"]]
-            + ([r["device"]] if show_device else []) + [r[f"T={t}"] or "-" for t in lengths]
-            + ["none" if is_missing(r["largest_T_solved"]) else str(int(r["largest_T_solved"]))]
-            for _, r in table.iterrows()]
-    notes = ["k/n: runs (seeds) that succeeded at that T, by the task's success rule on test, out of the runs "
-             "there; solved = more than half succeeded; runs that differ in more than T are not pooled"]
-    lines = sorted({f"{r['problem']} {r['model']} \"{r['variant']}\": {variant_details(r['variant_diff'])}"
-                    for _, r in table.iterrows() if r["variant"] != DEFAULT_VARIANT})
-    return ReportSection("longrange", "Long-range dependencies: success vs sequence length T",
-                         table.drop(columns=["config_key", "variant_diff"]),
-                         [ReportBlock("success by sequence length", header, rows, keys=3 if show_config else 2)],
-                         notes, details=lines)
+    header = (
+        ["problem", "model"]
+        + (["variant"] if show_config else [])
+        + ["backend", "impl"]
+        + (["device"] if show_device else [])
+        + [f"T={t}" for t in lengths]
+        + ["largest T solved"]
+    )
+    rows = [
+        [r["problem"], r["model"]]
+        + ([r["variant"]] if show_config else [])
+        + [r["backend"], r["impl"]]
+        + ([r["device"]] if show_device else [])
+        + [r[f"T={t}"] or "-" for t in lengths]
+        + ["none" if is_missing(r["largest_T_solved"]) else str(int(r["largest_T_solved"]))]
+        for _, r in table.iterrows()
+    ]
+    notes = [
+        "k/n: runs (seeds) that succeeded at that T, by the task's success rule on test, out of the runs "
+        "there; solved = more than half succeeded; runs that differ in more than T are not pooled"
+    ]
+    lines = sorted(
+        {
+            f'{r["problem"]} {r["model"]} "{r["variant"]}": {variant_details(r["variant_diff"])}'
+            for _, r in table.iterrows()
+            if r["variant"] != DEFAULT_VARIANT
+        }
+    )
+    return ReportSection(
+        "longrange",
+        "Long-range dependencies: success vs sequence length T",
+        table.drop(columns=["config_key", "variant_diff"]),
+        [ReportBlock("success by sequence length", header, rows, keys=3 if show_config else 2)],
+        notes,
+        details=lines,
+    )
 
 
 def largest_solved(rows) -> int | None:
@@ -109,10 +135,14 @@ def _largest_t_blocks(frame):
         return [], [], []
     runs = runs.assign(
         problem=runs["problem"].where(runs["problem"].notna(), runs["dataset"]),
-        impl=runs["impl"].fillna("-"), device=runs["device"].fillna("cpu"), seq_len=runs["seq_len"].astype(int),
-        succeeded=[_succeeded(r) for r in runs["record"]])
-    runs = runs.assign(column=[backend_column(b, i, d)
-                               for b, i, d in zip(runs["backend"], runs["impl"], runs["device"])])
+        impl=runs["impl"].fillna("-"),
+        device=runs["device"].fillna("cpu"),
+        seq_len=runs["seq_len"].astype(int),
+        succeeded=[_succeeded(r) for r in runs["record"]],
+    )
+    runs = runs.assign(
+        column=[backend_column(b, i, d) for b, i, d in zip(runs["backend"], runs["impl"], runs["device"])]
+    )
     blocks, lines = [], []
     for problem, part in runs.groupby("problem", sort=True):
         labels = variant_labels({k: v for k, v in zip(part["config_key"], part["variant"])})
@@ -140,12 +170,15 @@ def _largest_t_blocks(frame):
                 row.append(f"{solved}{value}")
             printed.append(row)
             if label.endswith("…"):
-                lines.append((f"\"{label}\": {variant_details(group['variant'].iloc[0])}",
-                              f"longrange {problem} {model}"))
+                lines.append(
+                    (f'"{label}": {variant_details(group["variant"].iloc[0])}', f"longrange {problem} {model}")
+                )
         title = f"longrange {problem}: largest T solved (test {metric} there)"
         blocks.append(ReportBlock(title, header, printed, keys=2 if show_variant else 1, source=(TASK, problem)))
-    notes = ["long-range: the largest T at which most seeds succeed (test metric below 10% of the memoryless "
-             "baseline), with the test metric there; none: no T tried was solved"]
+    notes = [
+        "long-range: the largest T at which most seeds succeed (test metric below 10% of the memoryless "
+        "baseline), with the test metric there; none: no T tried was solved"
+    ]
     return blocks, notes, lines
 
 

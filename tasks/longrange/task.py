@@ -28,6 +28,7 @@ the model leaves less than 10% of the ``10 log 8`` nats of the message
 unexplained. Both say "learned the long-range dependency", not "lucky at the
 margin", and both are read from the same formula.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,10 +56,25 @@ from . import generators as gen
 from .inits import apply_init, check_init
 
 COMMON_DEFAULTS = {
-    "model": "lstm", "activation": "tanh", "init": "default", "hidden_size": 128, "layers": 1, "bidirectional": False,
-    "optimizer": "adam", "lr": 1e-3, "clip_norm": 1.0, "l2": 0.0,
-    "batch_size": 64, "eval_batch_size": 256, "max_steps": 3000, "steps_per_epoch": 200,
-    "dev_size": 1000, "test_size": 4000, "split_seed": 0, "success_fraction": 0.1, "probe_steps": None,
+    "model": "lstm",
+    "activation": "tanh",
+    "init": "default",
+    "hidden_size": 128,
+    "layers": 1,
+    "bidirectional": False,
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "clip_norm": 1.0,
+    "l2": 0.0,
+    "batch_size": 64,
+    "eval_batch_size": 256,
+    "max_steps": 3000,
+    "steps_per_epoch": 200,
+    "dev_size": 1000,
+    "test_size": 4000,
+    "split_seed": 0,
+    "success_fraction": 0.1,
+    "probe_steps": None,
 }
 PROBLEM_DEFAULTS = {"adding": {"seq_len": 200}, "copy": {"seq_len": 100}}
 #: First word of each stream's seed (see the module docstring).
@@ -102,26 +118,44 @@ class LongRange(Task):
     @classmethod
     def add_options(cls, group) -> None:
         group.add_argument("--problem", metavar="NAME", help="adding (default) or copy")
-        group.add_argument("--seq-len", metavar="T[,T...]",
-                           help="sequence length T (copy: the blank stretch; T+20 steps in all); a comma list "
-                                "sweeps, one run and record per T and seed")
-        group.add_argument("--init", metavar="KIND",
-                           help="initial weights: default, identity (rnn; with --activation relu: IRNN), "
-                                "orthogonal")
-        group.add_argument("--steps-per-epoch", type=positive_int, metavar="N",
-                           help="training steps between dev evaluations (default 200); --max-steps is the budget")
+        group.add_argument(
+            "--seq-len",
+            metavar="T[,T...]",
+            help="sequence length T (copy: the blank stretch; T+20 steps in all); a comma list "
+            "sweeps, one run and record per T and seed",
+        )
+        group.add_argument(
+            "--init",
+            metavar="KIND",
+            help="initial weights: default, identity (rnn; with --activation relu: IRNN), orthogonal",
+        )
+        group.add_argument(
+            "--steps-per-epoch",
+            type=positive_int,
+            metavar="N",
+            help="training steps between dev evaluations (default 200); --max-steps is the budget",
+        )
         group.add_argument("--dev-size", type=positive_int, metavar="N", help="dev sequences (default 1000)")
         group.add_argument("--test-size", type=positive_int, metavar="N", help="test sequences (default 4000)")
-        group.add_argument("--success-fraction", type=fraction, metavar="X",
-                           help="success: test metric below X times the baseline (default 0.1)")
-        group.add_argument("--probe-steps", metavar="LIST",
-                           help="training steps at which to record ||dLoss/dh_t|| for every t "
-                                "(default: first, middle, last; 'none': never)")
+        group.add_argument(
+            "--success-fraction",
+            type=fraction,
+            metavar="X",
+            help="success: test metric below X times the baseline (default 0.1)",
+        )
+        group.add_argument(
+            "--probe-steps",
+            metavar="LIST",
+            help="training steps at which to record ||dLoss/dh_t|| for every t "
+            "(default: first, middle, last; 'none': never)",
+        )
 
     def expand(self, given: dict) -> list[dict]:
         """One run per length of ``--seq-len 10,50,200``: a sweep over T is one command."""
-        return [given if seq_len is None else {**given, "seq_len": seq_len}
-                for seq_len in parse_seq_lens(given.get("seq_len"))]
+        return [
+            given if seq_len is None else {**given, "seq_len": seq_len}
+            for seq_len in parse_seq_lens(given.get("seq_len"))
+        ]
 
     def defaults(self, dataset: str) -> dict:
         return {**COMMON_DEFAULTS, **PROBLEM_DEFAULTS.get(dataset, {})}
@@ -135,8 +169,7 @@ class LongRange(Task):
         """
         problem = given.get("problem") or given.get("dataset") or gen.PROBLEMS[0]
         if given.get("problem") and given.get("dataset") and given["dataset"] != given["problem"]:
-            raise RnnbenchError(f"--problem {given['problem']} and --dataset {given['dataset']} disagree; "
-                                "give one")
+            raise RnnbenchError(f"--problem {given['problem']} and --dataset {given['dataset']} disagree; give one")
         if problem not in gen.PROBLEMS:
             raise RnnbenchError(f"unknown long-range problem {problem!r}; valid: {', '.join(gen.PROBLEMS)}")
         config = {**RUN_DEFAULTS, **self.defaults(problem), "task": self.name}
@@ -159,20 +192,28 @@ class LongRange(Task):
         split_seed = config["split_seed"]
 
         def train_batches(seed: int, epoch: int):
-            return LazyBatches(config["steps_per_epoch"],
-                               lambda i: _batch(problem, T, [TRAIN, *stream, seed, epoch, i], batch_size, spec.dtype))
+            return LazyBatches(
+                config["steps_per_epoch"],
+                lambda i: _batch(problem, T, [TRAIN, *stream, seed, epoch, i], batch_size, spec.dtype),
+            )
 
         def fixed(tag: int, size: int):
             count = math.ceil(size / eval_size)
-            return LazyBatches(count, lambda i: _batch(problem, T, [tag, *stream, split_seed, i],
-                                                       min(eval_size, size - i * eval_size), spec.dtype))
+            return LazyBatches(
+                count,
+                lambda i: _batch(
+                    problem, T, [tag, *stream, split_seed, i], min(eval_size, size - i * eval_size), spec.dtype
+                ),
+            )
 
         base = gen.baseline(problem, T)
         fraction = config["success_fraction"]
         total_steps = _total_steps(config)
         return Prepared(
-            spec=spec, train_batches=train_batches,
-            dev=fixed(DEV, config["dev_size"]), test=fixed(TEST, config["test_size"]),
+            spec=spec,
+            train_batches=train_batches,
+            dev=fixed(DEV, config["dev_size"]),
+            test=fixed(TEST, config["test_size"]),
             metric="mse" if problem == "adding" else "xent",
             score=gen.mse if problem == "adding" else gen.step_xent,
             higher_is_better=False,
@@ -180,7 +221,8 @@ class LongRange(Task):
             probe_batch=_batch(problem, T, [PROBE, *stream, split_seed], batch_size, spec.dtype),
             probe_steps=_probe_steps(config.get("probe_steps"), total_steps),
             info=_info(config, problem, T, base, fraction, total_steps),
-            init_params=_init_params(spec.cell, config["init"]))
+            init_params=_init_params(spec.cell, config["init"]),
+        )
 
 
 class LazyBatches:
@@ -210,8 +252,7 @@ def _batch(problem: str, T: int, entropy: list[int], size: int, dtype: str) -> B
         tokens, targets = gen.copy_tokens(rng, size, T)
         inputs = gen.one_hot(tokens, dtype=dtype)
     steps = inputs.shape[1]
-    return Batch(inputs=(inputs, np.full(size, steps, dtype=np.int64)), targets=targets, size=size,
-                 tokens=size * steps)
+    return Batch(inputs=(inputs, np.full(size, steps, dtype=np.int64)), targets=targets, size=size, tokens=size * steps)
 
 
 def _check_options(config: dict) -> None:
@@ -236,30 +277,47 @@ def check_memory(config: dict, spec: ModelSpec, problem: str, T: int, available:
     state = spec.hidden_size * spec.num_layers * (2 if spec.bidirectional else 1) * width if on_cpu else 0
     check_model_memory(spec, available)
     batch = config["batch_size"]
-    check_memory_fits(batch * steps * (per_step + state),
-                      f"one training batch of --batch-size {batch} × T={T} ({steps} steps: the inputs"
-                      f"{' and the hidden states backpropagation keeps' if state else ''})",
-                      "lower --batch-size, --seq-len" + (" or --hidden-size" if state else ""), available)
+    check_memory_fits(
+        batch * steps * (per_step + state),
+        f"one training batch of --batch-size {batch} × T={T} ({steps} steps: the inputs"
+        f"{' and the hidden states backpropagation keeps' if state else ''})",
+        "lower --batch-size, --seq-len" + (" or --hidden-size" if state else ""),
+        available,
+    )
     split = max(config["dev_size"], config["test_size"])
     outputs = 1 if problem == "adding" else steps * gen.COPY_CLASSES
-    check_memory_fits(2 * split * outputs * width,
-                      f"scoring {split} sequences (--dev-size/--test-size) of {steps} steps (their outputs, "
-                      f"stacked)", "lower --dev-size, --test-size or --seq-len", available)
+    check_memory_fits(
+        2 * split * outputs * width,
+        f"scoring {split} sequences (--dev-size/--test-size) of {steps} steps (their outputs, stacked)",
+        "lower --dev-size, --test-size or --seq-len",
+        available,
+    )
     eval_batch = min(config["eval_batch_size"], split)
-    check_memory_fits(eval_batch * steps * (per_step + state),
-                      f"one evaluation batch of --eval-batch-size {eval_batch} × T={T} ({steps} steps)",
-                      "lower --eval-batch-size or --seq-len", available)
+    check_memory_fits(
+        eval_batch * steps * (per_step + state),
+        f"one evaluation batch of --eval-batch-size {eval_batch} × T={T} ({steps} steps)",
+        "lower --eval-batch-size or --seq-len",
+        available,
+    )
 
 
 def _spec(config: dict) -> ModelSpec:
     adding = config["problem"] == "adding"
     return ModelSpec(
-        cell=config["model"], hidden_size=config["hidden_size"],
-        num_outputs=1 if adding else gen.COPY_CLASSES, input_size=2 if adding else gen.COPY_TOKENS,
-        activation=config["activation"], pooling="last" if adding else "steps", loss="mse" if adding else "xent",
+        cell=config["model"],
+        hidden_size=config["hidden_size"],
+        num_outputs=1 if adding else gen.COPY_CLASSES,
+        input_size=2 if adding else gen.COPY_TOKENS,
+        activation=config["activation"],
+        pooling="last" if adding else "steps",
+        loss="mse" if adding else "xent",
         optimizer=OptimizerSpec(config["optimizer"], config["lr"]),
-        clip_norm=config["clip_norm"] or None, l2=config["l2"], dtype=config["dtype"],
-        num_layers=config["layers"], bidirectional=config["bidirectional"])
+        clip_norm=config["clip_norm"] or None,
+        l2=config["l2"],
+        dtype=config["dtype"],
+        num_layers=config["layers"],
+        bidirectional=config["bidirectional"],
+    )
 
 
 def _total_steps(config: dict) -> int:
@@ -305,8 +363,12 @@ def _metrics(problem: str, base: float, fraction: float):
 
     def metrics(outputs: np.ndarray, targets: np.ndarray) -> dict:
         value = score(outputs, targets)
-        result = {"baseline": base, "ratio_to_baseline": value / base,
-                  "success_threshold": fraction * base, "success": bool(value < fraction * base)}
+        result = {
+            "baseline": base,
+            "ratio_to_baseline": value / base,
+            "success_threshold": fraction * base,
+            "success": bool(value < fraction * base),
+        }
         if problem == "copy":
             result["recall_accuracy"] = gen.recall_accuracy(outputs, targets)
         return result
@@ -324,19 +386,26 @@ def _init_params(cell: str, kind: str):
 def _info(config, problem, T, base, fraction, total_steps) -> dict:
     steps = gen.steps(problem, T)
     info = {
-        "problem": problem, "seq_len": T, "steps": steps,
-        "inputs": "values U[0,1) and a two-marker channel [B,T,2]" if problem == "adding"
-                  else "one-hot tokens [B,T+20,10]: 0 blank, 1-8 symbols, 9 delimiter",
-        "targets": "sum of the two marked values [B,1]" if problem == "adding"
-                   else "class per step [B,T+20]: blank, then the 10 symbols at the last 10 steps",
+        "problem": problem,
+        "seq_len": T,
+        "steps": steps,
+        "inputs": "values U[0,1) and a two-marker channel [B,T,2]"
+        if problem == "adding"
+        else "one-hot tokens [B,T+20,10]: 0 blank, 1-8 symbols, 9 delimiter",
+        "targets": "sum of the two marked values [B,1]"
+        if problem == "adding"
+        else "class per step [B,T+20]: blank, then the 10 symbols at the last 10 steps",
         "baseline": base,
-        "baseline_rule": "predict 1 always: Var(sum) = 1/6" if problem == "adding"
-                         else "memoryless: blanks, then uniform over 8 symbols: 10 log 8 / (T + 20)",
+        "baseline_rule": "predict 1 always: Var(sum) = 1/6"
+        if problem == "adding"
+        else "memoryless: blanks, then uniform over 8 symbols: 10 log 8 / (T + 20)",
         "success_rule": f"test {'MSE' if problem == 'adding' else 'cross-entropy'} < {fraction} x baseline "
-                        f"= {fraction * base:.6g}",
+        f"= {fraction * base:.6g}",
         "splits": {
-            "train": {"examples_per_epoch": config["steps_per_epoch"] * config["batch_size"],
-                      "source": "generated per (run seed, epoch, batch): stream [0, problem, T, seed, epoch, i]"},
+            "train": {
+                "examples_per_epoch": config["steps_per_epoch"] * config["batch_size"],
+                "source": "generated per (run seed, epoch, batch): stream [0, problem, T, seed, epoch, i]",
+            },
             "dev": {"examples": config["dev_size"], "source": "stream [1, problem, T, split_seed, i]"},
             "test": {"examples": config["test_size"], "source": "stream [2, problem, T, split_seed, i]"},
         },
@@ -350,14 +419,26 @@ def _info(config, problem, T, base, fraction, total_steps) -> dict:
 def _published(problem: str, T: int) -> list[dict]:
     """Figures from the papers the problems come from (baselines only: what these papers define)."""
     if problem == "adding":
-        return [{"source": "Le, Jaitly & Hinton 2015, A Simple Way to Initialize Recurrent Networks of "
-                           "Rectified Linear Units (arXiv:1504.00941)",
-                 "model": "constant prediction 1", "metric": "mse", "value": gen.adding_baseline(),
-                 "note": "the constant-prediction baseline described there; its expected MSE is exactly "
-                         "Var(sum) = 1/6, computed here rather than quoted"}]
-    return [{"source": "Arjovsky, Shah & Bengio 2016, Unitary Evolution Recurrent Neural Networks (ICML)",
-             "model": "memoryless baseline", "metric": "xent", "value": gen.copy_baseline(T),
-             "note": "10 log 8 / (T + 20): the copy-memory baseline defined there"}]
+        return [
+            {
+                "source": "Le, Jaitly & Hinton 2015, A Simple Way to Initialize Recurrent Networks of "
+                "Rectified Linear Units (arXiv:1504.00941)",
+                "model": "constant prediction 1",
+                "metric": "mse",
+                "value": gen.adding_baseline(),
+                "note": "the constant-prediction baseline described there; its expected MSE is exactly "
+                "Var(sum) = 1/6, computed here rather than quoted",
+            }
+        ]
+    return [
+        {
+            "source": "Arjovsky, Shah & Bengio 2016, Unitary Evolution Recurrent Neural Networks (ICML)",
+            "model": "memoryless baseline",
+            "metric": "xent",
+            "value": gen.copy_baseline(T),
+            "note": "10 log 8 / (T + 20): the copy-memory baseline defined there",
+        }
+    ]
 
 
 def parse_seq_lens(text) -> list:

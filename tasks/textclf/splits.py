@@ -9,6 +9,7 @@ and every backend trains and is judged on the same examples.
   seeded ``dev_fraction`` of the rest. Run ``--fold 0`` .. ``--fold 9`` for 10-fold cross-validation.
 - a user file with ``dev_file``/``test_file``: those files, read with the train file's labels.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,8 +46,12 @@ class Splits:
 
 def is_user_file(dataset: str) -> bool:
     """A path rather than a dataset name: a file suffix, a separator, or something on disk by that name."""
-    return (Path(dataset).suffix.lower() in USER_FORMATS or "/" in dataset or "\\" in dataset
-            or Path(dataset).expanduser().exists())
+    return (
+        Path(dataset).suffix.lower() in USER_FORMATS
+        or "/" in dataset
+        or "\\" in dataset
+        or Path(dataset).expanduser().exists()
+    )
 
 
 def make_splits(config: dict) -> Splits:
@@ -57,8 +62,10 @@ def make_splits(config: dict) -> Splits:
     elif is_user_file(dataset):
         data = _read_user_files(config)
     else:
-        raise RnnbenchError(f"unknown dataset {dataset!r}; valid datasets: {', '.join(BUILTIN)}, "
-                            f"or a path to a {'/'.join(USER_FORMATS)} file")
+        raise RnnbenchError(
+            f"unknown dataset {dataset!r}; valid datasets: {', '.join(BUILTIN)}, "
+            f"or a path to a {'/'.join(USER_FORMATS)} file"
+        )
     splits = _split(data, config)
     for name in ("train", "dev", "test"):
         examples = getattr(splits, name)
@@ -78,15 +85,25 @@ def check_classes(dataset: str, splits: Splits, registered: bool) -> None:
     counts = np.bincount(np.asarray(splits.train.labels, dtype=np.int64), minlength=len(names))
     present = [names[i] for i in np.flatnonzero(counts)]
     absent = [names[i] for i in np.flatnonzero(counts == 0)]
-    hint = (f"; the local copy may be damaged: `rnnbench data list` checks it, `rnnbench data fetch {dataset} "
-            "--force` fetches it again") if registered else ""
+    hint = (
+        (
+            f"; the local copy may be damaged: `rnnbench data list` checks it, `rnnbench data fetch {dataset} "
+            "--force` fetches it again"
+        )
+        if registered
+        else ""
+    )
     if len(present) < 2:
-        raise RnnbenchError(f"dataset {dataset!r}: a classifier needs at least two classes, but every training "
-                            f"example is {names_list(present)} ({len(splits.train)} examples; "
-                            f"{splits.described['train']}){hint}")
+        raise RnnbenchError(
+            f"dataset {dataset!r}: a classifier needs at least two classes, but every training "
+            f"example is {names_list(present)} ({len(splits.train)} examples; "
+            f"{splits.described['train']}){hint}"
+        )
     if registered and absent:
-        raise RnnbenchError(f"dataset {dataset!r}: class {names_list(absent)} has no training examples "
-                            f"(classes: {names_list(names)}){hint}")
+        raise RnnbenchError(
+            f"dataset {dataset!r}: class {names_list(absent)} has no training examples "
+            f"(classes: {names_list(names)}){hint}"
+        )
 
 
 def _check_split_options(config):
@@ -109,16 +126,21 @@ def _split(data: LabelledData, config: dict) -> Splits:
         folds, fold = config["folds"], config["fold"]
         rest, test = fold_split(source, folds, fold, seed)
         train, dev = holdout(rest, fraction, seed)
-        described = {"train": f"the rest of {origin}", "dev": f"seeded {fraction:.0%} of the non-test part",
-                     "test": f"fold {fold} of {folds} seeded folds of {origin} (split seed {seed})"}
+        described = {
+            "train": f"the rest of {origin}",
+            "dev": f"seeded {fraction:.0%} of the non-test part",
+            "test": f"fold {fold} of {folds} seeded folds of {origin} (split seed {seed})",
+        }
         return Splits(train, dev, test, data.label_names, described, list(data.notes))
     if "dev" in parts:
         train, dev = parts["train"], parts["dev"]
         described = {"train": f"{given} train", "dev": f"{given} dev"}
     else:
         train, dev = holdout(parts["train"], fraction, seed)
-        described = {"train": f"{given} train minus dev",
-                     "dev": f"seeded {fraction:.0%} of {given} train (split seed {seed})"}
+        described = {
+            "train": f"{given} train minus dev",
+            "dev": f"seeded {fraction:.0%} of {given} train (split seed {seed})",
+        }
     test = parts.get("test")
     described["test"] = f"{given} test" if test is not None else "none (no labelled test split)"
     return Splits(train, dev, test, data.label_names, described, list(data.notes))

@@ -13,6 +13,7 @@ SST labels are 0..4 (very negative .. very positive). Three numbers:
 
 Scores read ``targets [N, 2]``: the gold label and a root flag per output row.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,20 +24,55 @@ NEUTRAL = 2
 
 #: Published test figures (percent) beside which our tables print their own.
 PUBLISHED = [
-    {"source": "Socher et al. 2013, EMNLP (Table 1)", "model": "recursive", "metric": "root_fine", "value": 43.2,
-     "note": "RNN, trained word vectors (d=25-35), no pretraining"},
-    {"source": "Socher et al. 2013, EMNLP (Table 1)", "model": "recursive", "metric": "root_binary", "value": 82.4,
-     "note": "RNN; a separate binary model"},
-    {"source": "Socher et al. 2013, EMNLP (Table 1)", "model": "recursive", "metric": "all_fine", "value": 79.0,
-     "note": "RNN"},
-    {"source": "Tai et al. 2015, ACL (Table 2)", "model": "treelstm", "metric": "root_fine", "value": 51.0,
-     "note": "constituency Tree-LSTM, GloVe 300d vectors (ours: none)"},
-    {"source": "Tai et al. 2015, ACL (Table 2)", "model": "treelstm", "metric": "root_binary", "value": 88.0,
-     "note": "constituency Tree-LSTM, GloVe, a separate binary model"},
-    {"source": "Tai et al. 2015, ACL (Table 2)", "model": "lstm", "metric": "root_fine", "value": 46.4,
-     "note": "sequential LSTM, GloVe"},
-    {"source": "Tai et al. 2015, ACL (Table 2)", "model": "lstm", "metric": "root_binary", "value": 84.9,
-     "note": "sequential LSTM, GloVe"},
+    {
+        "source": "Socher et al. 2013, EMNLP (Table 1)",
+        "model": "recursive",
+        "metric": "root_fine",
+        "value": 43.2,
+        "note": "RNN, trained word vectors (d=25-35), no pretraining",
+    },
+    {
+        "source": "Socher et al. 2013, EMNLP (Table 1)",
+        "model": "recursive",
+        "metric": "root_binary",
+        "value": 82.4,
+        "note": "RNN; a separate binary model",
+    },
+    {
+        "source": "Socher et al. 2013, EMNLP (Table 1)",
+        "model": "recursive",
+        "metric": "all_fine",
+        "value": 79.0,
+        "note": "RNN",
+    },
+    {
+        "source": "Tai et al. 2015, ACL (Table 2)",
+        "model": "treelstm",
+        "metric": "root_fine",
+        "value": 51.0,
+        "note": "constituency Tree-LSTM, GloVe 300d vectors (ours: none)",
+    },
+    {
+        "source": "Tai et al. 2015, ACL (Table 2)",
+        "model": "treelstm",
+        "metric": "root_binary",
+        "value": 88.0,
+        "note": "constituency Tree-LSTM, GloVe, a separate binary model",
+    },
+    {
+        "source": "Tai et al. 2015, ACL (Table 2)",
+        "model": "lstm",
+        "metric": "root_fine",
+        "value": 46.4,
+        "note": "sequential LSTM, GloVe",
+    },
+    {
+        "source": "Tai et al. 2015, ACL (Table 2)",
+        "model": "lstm",
+        "metric": "root_binary",
+        "value": 84.9,
+        "note": "sequential LSTM, GloVe",
+    },
 ]
 
 

@@ -26,6 +26,7 @@ its children, ``W = [I; I] / 2`` plus uniform noise of 0.01, the
 initialisation of Socher et al.'s released code; it lifts dev root accuracy by
 about 2 points over the generic draw on this data.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -70,11 +71,26 @@ from .metrics import NEUTRAL, PUBLISHED, root_binary, root_fine, sentiment_metri
 
 CLASSES = ("very negative", "negative", "neutral", "positive", "very positive")
 COMMON_DEFAULTS = {
-    "model": "recursive", "lowercase": True, "vocab_size": 30000, "min_count": 1,
-    "optimizer": "adagrad", "lr": 0.05, "clip_norm": 5.0, "l2": 1e-4, "activation": "tanh", "pooling": "mean",
-    "batch_size": 25, "eval_batch_size": 512, "epochs": 10, "labels": "fine", "init": "default",
-    "layers": 1, "bidirectional": False, "supervision": "phrases",
-    "vectors": None, "freeze_embeddings": False,
+    "model": "recursive",
+    "lowercase": True,
+    "vocab_size": 30000,
+    "min_count": 1,
+    "optimizer": "adagrad",
+    "lr": 0.05,
+    "clip_norm": 5.0,
+    "l2": 1e-4,
+    "activation": "tanh",
+    "pooling": "mean",
+    "batch_size": 25,
+    "eval_batch_size": 512,
+    "epochs": 10,
+    "labels": "fine",
+    "init": "default",
+    "layers": 1,
+    "bidirectional": False,
+    "supervision": "phrases",
+    "vectors": None,
+    "freeze_embeddings": False,
 }
 #: Per-model sizes; recursive nets compose word vectors directly (embed = hidden).
 MODEL_DEFAULTS = {
@@ -99,23 +115,35 @@ class TreeSentiment(Task):
     name = "treesent"
     description = "Stanford Sentiment Treebank: recursive and recurrent models on the same sentences"
     datasets = ("sst",)
-    summary_split = ("supervision", {"phrases": "recurrent vs recursive on the same data (every phrase label)",
-                                     "roots": "root labels only"}, "phrases")
+    summary_split = (
+        "supervision",
+        {"phrases": "recurrent vs recursive on the same data (every phrase label)", "roots": "root labels only"},
+        "phrases",
+    )
     #: Dev root accuracy for time to target (docs/tasks.md): fine 42% (every model on phrases passes it
     #: within a few epochs; the roots-only word models do not), binary 80%.
     targets = {"sst": {"root_fine": 0.42, "root_binary": 0.80}}
 
     @classmethod
     def add_options(cls, group) -> None:
-        group.add_argument("--labels", choices=("fine", "binary"),
-                           help="fine: 5 classes (default); binary: the separate positive/negative model, "
-                                "neutral phrases left out of training")
-        group.add_argument("--supervision", choices=SUPERVISIONS,
-                           help="phrases: every labelled phrase of the training trees is an example (default, "
-                                "for word and tree models alike); roots: the sentence labels only")
-        group.add_argument("--init", metavar="KIND",
-                           help="initial weights: average (the recursive net's default: the composition starts "
-                                "as the mean of its children) or default")
+        group.add_argument(
+            "--labels",
+            choices=("fine", "binary"),
+            help="fine: 5 classes (default); binary: the separate positive/negative model, "
+            "neutral phrases left out of training",
+        )
+        group.add_argument(
+            "--supervision",
+            choices=SUPERVISIONS,
+            help="phrases: every labelled phrase of the training trees is an example (default, "
+            "for word and tree models alike); roots: the sentence labels only",
+        )
+        group.add_argument(
+            "--init",
+            metavar="KIND",
+            help="initial weights: average (the recursive net's default: the composition starts "
+            "as the mean of its children) or default",
+        )
         add_vector_options(group)
 
     def resolve_config(self, given: dict) -> dict:
@@ -126,8 +154,15 @@ class TreeSentiment(Task):
         binary = BINARY_DEFAULTS.get(model, {}) if given.get("labels") == "binary" else {}
         supervision = given.get("supervision") or COMMON_DEFAULTS["supervision"]
         phrases = PHRASE_WORD_DEFAULTS if model not in TREE_CELLS and supervision == "phrases" else {}
-        config = {**RUN_DEFAULTS, **COMMON_DEFAULTS, **MODEL_DEFAULTS[model], **phrases, **binary, "task": self.name,
-                  "dataset": given.get("dataset") or self.datasets[0]}
+        config = {
+            **RUN_DEFAULTS,
+            **COMMON_DEFAULTS,
+            **MODEL_DEFAULTS[model],
+            **phrases,
+            **binary,
+            "task": self.name,
+            "dataset": given.get("dataset") or self.datasets[0],
+        }
         config.update({key: value for key, value in given.items() if value is not None})
         return sizes_left_to_vectors(config, given, hidden_follows=model == "recursive")
 
@@ -144,8 +179,10 @@ class TreeSentiment(Task):
         if config["labels"] not in LABELS:
             raise RnnbenchError(f"labels must be one of {', '.join(LABELS)}, got {config['labels']!r}")
         if config["init"] not in INITS or (config["init"] == "average" and config["model"] != "recursive"):
-            raise RnnbenchError(f"treesent init is default, or average for the recursive model; "
-                                f"got {config['init']!r} for {config['model']}")
+            raise RnnbenchError(
+                f"treesent init is default, or average for the recursive model; "
+                f"got {config['init']!r} for {config['model']}"
+            )
         supervision = config["supervision"]
         if supervision not in SUPERVISIONS:
             raise RnnbenchError(f"supervision must be one of {', '.join(SUPERVISIONS)}, got {supervision!r}")
@@ -155,21 +192,30 @@ class TreeSentiment(Task):
         binary = config["labels"] == "binary"
         vectors = vectors_option(config)
         if vectors:  # sizes checked on the file's first line, before any data is read
-            config = sizes_from_vectors(config, peek_vectors_dim(vectors),
-                                        hidden_follows=config["model"] == "recursive")
+            config = sizes_from_vectors(
+                config, peek_vectors_dim(vectors), hidden_follows=config["model"] == "recursive"
+            )
         folder = dataset_folder("sst", config.get("data_dir"))
         trees = {split: read_sst_trees(folder / f"{split}.txt") for split in SPLITS}
         lowercase = bool(config["lowercase"])
         words = {split: [_words(tree, lowercase) for tree in trees[split]] for split in SPLITS}
         vocab = Vocabulary.build(words["train"], config["vocab_size"], config["min_count"])
-        ids = {split: [np.array([vocab.ids.get(w, UNK_ID) for w in sentence], dtype=np.int64)
-                       for sentence in words[split]] for split in SPLITS}
+        ids = {
+            split: [np.array([vocab.ids.get(w, UNK_ID) for w in sentence], dtype=np.int64) for sentence in words[split]]
+            for split in SPLITS
+        }
         is_tree = config["model"] in TREE_CELLS
         frozen = flag_is_set(config.get("freeze_embeddings"))
         pretrained = None
         if vectors:
-            pretrained = read_vectors(vectors, vocab.tokens, lowercase=lowercase, frozen=frozen, dtype=config["dtype"],
-                                      token_counts=Counter(w for sentence in words["train"] for w in sentence))
+            pretrained = read_vectors(
+                vectors,
+                vocab.tokens,
+                lowercase=lowercase,
+                frozen=frozen,
+                dtype=config["dtype"],
+                token_counts=Counter(w for sentence in words["train"] for w in sentence),
+            )
             config = sizes_from_vectors(config, pretrained.dim, hidden_follows=config["model"] == "recursive")
         spec = _spec(config, len(vocab), 2 if binary else len(CLASSES))
         check_model_memory(spec)
@@ -200,7 +246,7 @@ class TreeSentiment(Task):
             if is_tree:
                 rng = np.random.default_rng([seed, epoch, 0x5E47])
                 order = rng.permutation(len(train_trees))
-                chosen = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+                chosen = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
             else:
                 lengths = np.array([len(s) for s in train_ids])
                 chosen = training_order(lengths, batch_size, seed, epoch)
@@ -212,16 +258,29 @@ class TreeSentiment(Task):
 
         unknown = {split: float(np.mean(np.concatenate(ids[split]) == UNK_ID)) for split in SPLITS}
         info = {
-            "dataset": "sst", "label_names": list(CLASSES),
-            "splits": {split: {"sentences": len(trees[split]), "source": f"sst/{split}.txt (official split)",
-                               "words": int(sum(len(s) for s in ids[split])),
-                               "unknown_word_rate": round(unknown[split], 4)} for split in SPLITS},
-            "vocab_size": len(vocab), "vocab_built_on": "train", "lowercase": lowercase,
+            "dataset": "sst",
+            "label_names": list(CLASSES),
+            "splits": {
+                split: {
+                    "sentences": len(trees[split]),
+                    "source": f"sst/{split}.txt (official split)",
+                    "words": int(sum(len(s) for s in ids[split])),
+                    "unknown_word_rate": round(unknown[split], 4),
+                }
+                for split in SPLITS
+            },
+            "vocab_size": len(vocab),
+            "vocab_built_on": "train",
+            "lowercase": lowercase,
             "supervision": _supervision_text(is_tree, supervision),
-            "labels": config["labels"], "trained_sentences": len(train_trees),
+            "labels": config["labels"],
+            "trained_sentences": len(train_trees),
             "trained_examples": len(train_trees) if is_tree else len(train_ids),
-            "published": [row for row in PUBLISHED if row["model"] == config["model"]
-                          and (not binary or row["metric"] == "root_binary")],
+            "published": [
+                row
+                for row in PUBLISHED
+                if row["model"] == config["model"] and (not binary or row["metric"] == "root_binary")
+            ],
         }
         if phrase_stats:
             info["phrases"] = phrase_stats
@@ -233,9 +292,18 @@ class TreeSentiment(Task):
             init_params = pretrained.init_params(init_params or init_model_params)
         elif frozen:
             notes.append(FROZEN_RANDOM_NOTE)
-        return Prepared(spec=spec, train_batches=train_batches, dev=fixed("dev"), test=fixed("test"),
-                        metric="root_binary" if binary else "root_fine", score=root_binary if binary else root_fine,
-                        metrics=sentiment_metrics, info=info, notes=notes, init_params=init_params)
+        return Prepared(
+            spec=spec,
+            train_batches=train_batches,
+            dev=fixed("dev"),
+            test=fixed("test"),
+            metric="root_binary" if binary else "root_fine",
+            score=root_binary if binary else root_fine,
+            metrics=sentiment_metrics,
+            info=info,
+            notes=notes,
+            init_params=init_params,
+        )
 
 
 def read_sst_trees(path) -> list[Tree]:
@@ -267,19 +335,34 @@ def _binary(batch: Batch) -> Batch:
 
 def _spec(config: dict, vocab_size: int, num_outputs: int):
     optimizer = OptimizerSpec(config["optimizer"], config["lr"])
-    common = dict(hidden_size=config["hidden_size"], num_outputs=num_outputs, vocab_size=vocab_size,
-                  embed_size=config["embed_size"], optimizer=optimizer,
-                  clip_norm=config["clip_norm"] or None, l2=config["l2"], dtype=config["dtype"],
-                  frozen=("embedding",) if flag_is_set(config.get("freeze_embeddings")) else ())
+    common = dict(
+        hidden_size=config["hidden_size"],
+        num_outputs=num_outputs,
+        vocab_size=vocab_size,
+        embed_size=config["embed_size"],
+        optimizer=optimizer,
+        clip_norm=config["clip_norm"] or None,
+        l2=config["l2"],
+        dtype=config["dtype"],
+        frozen=("embedding",) if flag_is_set(config.get("freeze_embeddings")) else (),
+    )
     layers, bidirectional = config["layers"], config["bidirectional"]
     if config["model"] in TREE_CELLS:
         if layers != 1 or bidirectional:
-            raise RnnbenchError(f"--layers and --bidirectional apply to the word models (rnn, lstm, gru), "
-                                f"not the tree model {config['model']}")
+            raise RnnbenchError(
+                f"--layers and --bidirectional apply to the word models (rnn, lstm, gru), "
+                f"not the tree model {config['model']}"
+            )
         return TreeModelSpec(cell=config["model"], **common)
     assert config["model"] in SEQUENCE_CELLS
-    return ModelSpec(cell=config["model"], activation=config["activation"], pooling=config["pooling"],
-                     num_layers=layers, bidirectional=bidirectional, **common)
+    return ModelSpec(
+        cell=config["model"],
+        activation=config["activation"],
+        pooling=config["pooling"],
+        num_layers=layers,
+        bidirectional=bidirectional,
+        **common,
+    )
 
 
 def _tree_batches(trees, ids, chosen) -> list[Batch]:
@@ -289,8 +372,15 @@ def _tree_batches(trees, ids, chosen) -> list[Batch]:
         roots = np.zeros(batch.num_nodes, dtype=np.int64)
         roots[batch.roots] = 1
         leaf_ids = np.concatenate([ids[i] for i in indices])
-        batches.append(Batch(inputs=(leaf_ids, batch), targets=batch.labels, size=len(indices),
-                             tokens=batch.num_nodes, score_targets=np.stack([batch.labels, roots], axis=1)))
+        batches.append(
+            Batch(
+                inputs=(leaf_ids, batch),
+                targets=batch.labels,
+                size=len(indices),
+                tokens=batch.num_nodes,
+                score_targets=np.stack([batch.labels, roots], axis=1),
+            )
+        )
     return batches
 
 
@@ -302,8 +392,15 @@ def _sequence_batches(trees, ids, chosen, labels=None) -> list[Batch]:
     for indices in chosen:
         inputs, lengths = pad_sequences(ids, indices)
         targets = labels[indices].astype(np.int64)
-        batches.append(Batch(inputs=(inputs, lengths), targets=targets, size=len(indices), tokens=int(lengths.sum()),
-                             score_targets=np.stack([targets, np.ones_like(targets)], axis=1)))
+        batches.append(
+            Batch(
+                inputs=(inputs, lengths),
+                targets=targets,
+                size=len(indices),
+                tokens=int(lengths.sum()),
+                score_targets=np.stack([targets, np.ones_like(targets)], axis=1),
+            )
+        )
     return batches
 
 
@@ -343,8 +440,12 @@ def phrase_examples(trees, lowercase: bool, vocab) -> tuple[list[np.ndarray], np
             seen[span] = len(labels)
             sequences.append(np.array([vocab.ids.get(w, UNK_ID) for w in span], dtype=np.int64))
             labels.append(label)
-    stats = {"labelled_phrases": total, "distinct_phrases": len(labels), "label_clashes_kept_first": clashes,
-             "words": int(sum(len(s) for s in sequences))}
+    stats = {
+        "labelled_phrases": total,
+        "distinct_phrases": len(labels),
+        "label_clashes_kept_first": clashes,
+        "words": int(sum(len(s) for s in sequences)),
+    }
     return sequences, np.array(labels, dtype=np.int64), stats
 
 

@@ -1,5 +1,6 @@
 """What is particular to the JAX backend: how it is installed and loaded, float64 scoping, devices,
 threads, the padding that keeps jit compilations few, and the commands a user runs with it."""
+
 from __future__ import annotations
 
 import ast
@@ -42,14 +43,16 @@ def test_registered_through_the_rnnbench_entry_point_group():
 
 
 def test_rnnbench_plugins_lists_jax_without_importing_it():
-    code = ("import sys, contextlib, io\n"
-            "from rnnbench.cli import main\n"
-            "out = io.StringIO()\n"
-            "with contextlib.redirect_stdout(out):\n"
-            "    status = main(['plugins'])\n"
-            "line = [l for l in out.getvalue().splitlines() if l.split()[1:2] == ['jax']]\n"
-            "print(line[0] if line else 'missing')\n"
-            "print('jax imported' if 'jax' in sys.modules else 'jax not imported', status)\n")
+    code = (
+        "import sys, contextlib, io\n"
+        "from rnnbench.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    status = main(['plugins'])\n"
+        "line = [l for l in out.getvalue().splitlines() if l.split()[1:2] == ['jax']]\n"
+        "print(line[0] if line else 'missing')\n"
+        "print('jax imported' if 'jax' in sys.modules else 'jax not imported', status)\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     line, imported = result.stdout.strip().splitlines()[-2:]
@@ -62,8 +65,9 @@ def test_only_rnnbench_public_api_is_imported():
     for path in SOURCE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rnnbench"):
-                assert "._" not in node.module and not node.module.startswith("rnnbench.backends"), \
+                assert "._" not in node.module and not node.module.startswith("rnnbench.backends"), (
                     f"{path.name} imports {node.module}"
+                )
                 private = [a.name for a in node.names if a.name.startswith("_")]
                 assert not private, f"{path.name} imports private {private} from {node.module}"
             if isinstance(node, ast.Import):
@@ -79,17 +83,25 @@ def test_float64_is_scoped_to_the_backend(backend):
     assert y.dtype == np.float64
     assert not jax.config.jax_enable_x64
     assert jax.numpy.ones(1).dtype == np.float32
-    reference, _ = plugin_entry("jax", "rnnbench_jax.plugin").load()().sequence_forward(
-        "lstm", {k: v.astype(np.float32) for k, v in case.params.items()}, case.inputs["x"].astype(np.float32),
-        case.inputs["lengths"])
+    reference, _ = (
+        plugin_entry("jax", "rnnbench_jax.plugin")
+        .load()()
+        .sequence_forward(
+            "lstm",
+            {k: v.astype(np.float32) for k, v in case.params.items()},
+            case.inputs["x"].astype(np.float32),
+            case.inputs["lengths"],
+        )
+    )
     assert 1e-9 < np.max(np.abs(reference - y)) < 1e-5, "float32 and float64 should differ by float32 rounding"
 
 
 def test_nothing_jax_leaves_the_backend(backend):
     tree = parity.tree_case("treelstm")
     states = backend.tree_forward("treelstm", tree.params, tree.inputs["x_leaves"], tree.inputs["trees"])
-    grads = backend.tree_backward("treelstm", tree.params, tree.inputs["x_leaves"], tree.inputs["trees"],
-                                  {"h": np.ones_like(states["h"])})
+    grads = backend.tree_backward(
+        "treelstm", tree.params, tree.inputs["x_leaves"], tree.inputs["trees"], {"h": np.ones_like(states["h"])}
+    )
     for value in (*states.values(), *grads.values()):
         assert type(value) is np.ndarray
 
@@ -118,9 +130,11 @@ def test_threads_it_cannot_honour_are_refused(backend):
 
 
 def test_threads_one_reaches_xla_in_a_fresh_process():
-    code = ("from rnnbench.plugins import get_backend\n"
-            "import os; b = get_backend('jax', threads=1)\n"
-            "print(b.info()['threads'], '--xla_cpu_multi_thread_eigen=false' in os.environ['XLA_FLAGS'])\n")
+    code = (
+        "from rnnbench.plugins import get_backend\n"
+        "import os; b = get_backend('jax', threads=1)\n"
+        "print(b.info()['threads'], '--xla_cpu_multi_thread_eigen=false' in os.environ['XLA_FLAGS'])\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "True"]
@@ -135,8 +149,7 @@ def test_padding_keeps_compilations_few():
     assert [bucket(n) for n in (1, 8, 9, 300)] == [8, 8, 16, 512]
     plan = TreePlan.of(TreeBatch.from_trees([parse_tree(text) for text in parity.TREE_TEXTS]))
     assert all(len(ids) == bucket(len(ids)) for ids, _, _ in plan.levels)
-    assert (plan.leaf_ids[plan.num_leaves:] == plan.padded_nodes).all()  # padding writes are dropped
-
+    assert (plan.leaf_ids[plan.num_leaves :] == plan.padded_nodes).all()  # padding writes are dropped
 
 
 @pytest.mark.timeout(300)
@@ -158,8 +171,8 @@ def test_unrolled_tree_path_gradient_equals_numpy(backend, cell, no_levels):
     plan = TreePlan.of(trees)
     padded_up = {k: np.zeros((plan.padded_nodes, H)) for k in up}
     for k, v in up.items():
-        padded_up[k][:trees.num_nodes] = v
-        padded_up[k][trees.num_nodes:] = 1.0  # rows no node owns: must reach no gradient
+        padded_up[k][: trees.num_nodes] = v
+        padded_up[k][trees.num_nodes :] = 1.0  # rows no node owns: must reach no gradient
 
     def forward_backward(p, x, ids, levels, u):
         states, vjp = jax.vjp(lambda q, y: unrolled_tree_states(cell, q, y, ids, levels, plan.padded_nodes), p, x)
@@ -167,9 +180,10 @@ def test_unrolled_tree_path_gradient_equals_numpy(backend, cell, no_levels):
 
     with backend.precision("float64"):
         states, (dparams, dx) = jax.jit(forward_backward)(
-            case.params, plan.pad_leaves(x), plan.leaf_ids, plan.levels, padded_up)
-        states = {k: np.asarray(v)[:trees.num_nodes] for k, v in states.items()}
-        grads = {**{k: np.asarray(v) for k, v in dparams.items()}, "x": np.asarray(dx)[:trees.num_leaves]}
+            case.params, plan.pad_leaves(x), plan.leaf_ids, plan.levels, padded_up
+        )
+        states = {k: np.asarray(v)[: trees.num_nodes] for k, v in states.items()}
+        grads = {**{k: np.asarray(v) for k, v in dparams.items()}, "x": np.asarray(dx)[: trees.num_leaves]}
     expected_states, cache = numpy_tree.forward(cell, case.params, x, trees)
     expected = numpy_tree.backward(cache, up)
     for k in up:
@@ -177,6 +191,7 @@ def test_unrolled_tree_path_gradient_equals_numpy(backend, cell, no_levels):
     assert set(grads) == set(expected)
     for name, value in expected.items():
         np.testing.assert_allclose(grads[name], value, rtol=1e-10, atol=1e-10, err_msg=name)
+
 
 def test_a_model_does_not_recompile_for_every_length(backend):
     """Lengths 9..16 share one padded shape: one compiled training step for all of them."""
@@ -194,24 +209,61 @@ def test_a_model_does_not_recompile_for_every_length(backend):
 
 def test_rnnbench_check_passes_for_jax(tmp_path):
     """The command a user runs: registered by entry point, every row within tolerance, a record written."""
-    result = subprocess.run([sys.executable, "-m", "rnnbench.cli", "check", "--backend", "jax",
-                             "--cells", "lstm,treelstm",
-                             "--format", "json", "--results-dir", str(tmp_path)],
-                            env=_env(), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnbench.cli",
+            "check",
+            "--backend",
+            "jax",
+            "--cells",
+            "lstm,treelstm",
+            "--format",
+            "json",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [row for row in json.loads(result.stdout) if row["backend"] == "jax"]
-    assert {(row["case"], row["dtype"]) for row in rows} == {(c, d) for c in ("lstm", "treelstm")
-                                                             for d in ("float64", "float32")}
+    assert {(row["case"], row["dtype"]) for row in rows} == {
+        (c, d) for c in ("lstm", "treelstm") for d in ("float64", "float32")
+    }
     assert all(row["passed"] for row in rows), rows
     assert list(tmp_path.glob("*check*.json"))
 
 
 def test_rnnbench_run_trains_on_jax(tmp_path):
     """A short long-range run (synthetic data): per-step pooling, the gradient-flow probe, a record."""
-    result = subprocess.run([sys.executable, "-m", "rnnbench.cli", "run", "--backend", "jax", "--task", "longrange",
-                             "--problem", "copy", "--seq-len", "10", "--max-steps", "4",
-                             "--results-dir", str(tmp_path)],
-                            env=_env(), capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnbench.cli",
+            "run",
+            "--backend",
+            "jax",
+            "--task",
+            "longrange",
+            "--problem",
+            "copy",
+            "--seq-len",
+            "10",
+            "--max-steps",
+            "4",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     (path,) = tmp_path.glob("*longrange*jax*.json")
     record = json.loads(path.read_text())

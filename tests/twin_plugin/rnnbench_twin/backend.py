@@ -3,6 +3,7 @@
 It reaches the NumPy backend through the public API (:func:`rnnbench.get_backend`), never through
 ``rnnbench.backends.numpy``, as a stranger's package would.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,16 +36,19 @@ class TwinBackend(Backend):
             return arrays
         return tuple(_copied(a) for a in arrays)
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
-                         bidirectional=False):
+    def sequence_forward(
+        self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         params, x, lengths, state = self._inputs(params, x, lengths, state)
         return self.numpy.sequence_forward(cell, params, x, lengths, state, activation, num_layers, bidirectional)
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
-                          bidirectional=False):
+    def sequence_backward(
+        self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         params, x, lengths, dy, dfinal, state = self._inputs(params, x, lengths, dy, dfinal, state)
-        return self.numpy.sequence_backward(cell, params, x, lengths, dy, dfinal, state, activation, num_layers,
-                                            bidirectional)
+        return self.numpy.sequence_backward(
+            cell, params, x, lengths, dy, dfinal, state, activation, num_layers, bidirectional
+        )
 
     def tree_forward(self, cell, params, x_leaves, trees):
         params, x_leaves = self._inputs(params, x_leaves)
@@ -57,8 +61,9 @@ class TwinBackend(Backend):
     def build_model(self, spec, params):
         return self.numpy.build_model(spec, *self._inputs(params))
 
-    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
-                       bidirectional=False):
+    def sequence_timer(
+        self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1, bidirectional=False
+    ):
         params, x, lengths = self._inputs(params, x, lengths)
         return self.numpy.sequence_timer(cell, params, x, lengths, backward, activation, num_layers, bidirectional)
 
@@ -72,6 +77,7 @@ class TwinBackend(Backend):
         """NumPy's sequence functions called directly, with none of the harness: the loop a NumPy user times."""
         forward, vjp = self.numpy.sequence_forward, self.numpy.sequence_backward
         if not backward:
+
             def run():
                 forward(cell, params, x)
         else:
@@ -79,6 +85,7 @@ class TwinBackend(Backend):
 
             def run():
                 vjp(cell, params, x, None, dy, None)
+
         run.method = "the numpy backend's sequence_forward/sequence_backward called directly"
         return run
 

@@ -9,6 +9,7 @@ jax is imported when the class is first instantiated, not when this module is
 imported, so that a thread count can still reach XLA (it reads ``XLA_FLAGS``
 once, when its CPU client starts).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,26 +48,29 @@ def usable_cpus() -> int:
 def _configure_threads(threads) -> int:
     """Apply ``threads`` before XLA starts; one-line error for a count XLA:CPU cannot honour."""
     global _threads_in_effect
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
-                                or threads < 1):
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
         raise RnnbenchError(f"threads must be a positive integer, got {threads!r}")
     cores = usable_cpus()
     if _threads_in_effect is None:
         flags = os.environ.get("XLA_FLAGS", "")
         single = _SINGLE_THREAD_FLAG in flags
         if threads is not None and threads not in (1, cores):
-            raise RnnbenchError(f"jax on CPU runs 1 thread or one per usable core ({cores}); "
-                                f"threads={threads} cannot be honoured")
+            raise RnnbenchError(
+                f"jax on CPU runs 1 thread or one per usable core ({cores}); threads={threads} cannot be honoured"
+            )
         if threads == 1 and not single:
             if "jax" in sys.modules and _cpu_client_started():
-                raise RnnbenchError("jax's CPU runtime already started with every core; threads=1 must be "
-                                    "set before the first jax computation of this process")
+                raise RnnbenchError(
+                    "jax's CPU runtime already started with every core; threads=1 must be "
+                    "set before the first jax computation of this process"
+                )
             os.environ["XLA_FLAGS"] = f"{flags} {_SINGLE_THREAD_FLAG}".strip()
             single = True
         _threads_in_effect = 1 if single else cores
     if threads is not None and threads != _threads_in_effect:
-        raise RnnbenchError(f"jax in this process already runs {_threads_in_effect} thread(s); "
-                            f"threads={threads} cannot change that")
+        raise RnnbenchError(
+            f"jax in this process already runs {_threads_in_effect} thread(s); threads={threads} cannot change that"
+        )
     return _threads_in_effect
 
 
@@ -93,8 +97,10 @@ def resolve_device(device):
     except RuntimeError:
         devices = []
     if not devices:
-        raise RnnbenchError(f"device {device} requested but jax {jax.__version__} sees no {kind} "
-                            f"(installed: {', '.join(sorted({d.platform for d in jax.devices()}))})")
+        raise RnnbenchError(
+            f"device {device} requested but jax {jax.__version__} sees no {kind} "
+            f"(installed: {', '.join(sorted({d.platform for d in jax.devices()}))})"
+        )
     index = int(match.group(2) or 0)
     if index >= len(devices):
         raise RnnbenchError(f"device {device} requested but jax sees only {len(devices)} {kind} device(s)")
@@ -120,10 +126,16 @@ class JaxBackend(Backend):
         import jax
         import jaxlib
 
-        info = {"framework": "jax", "version": jax.__version__, "jaxlib": jaxlib.__version__, "impl": self.impl,
-                "device": self.device, "device_kind": self.jax_device.device_kind,
-                "threads": self.threads_in_effect if self.jax_device.platform == "cpu" else None,
-                "threads_requested": self.threads}
+        info = {
+            "framework": "jax",
+            "version": jax.__version__,
+            "jaxlib": jaxlib.__version__,
+            "impl": self.impl,
+            "device": self.device,
+            "device_kind": self.jax_device.device_kind,
+            "threads": self.threads_in_effect if self.jax_device.platform == "cpu" else None,
+            "threads_requested": self.threads,
+        }
         return info
 
     # -------------------------------------------------------------- conversion
@@ -158,13 +170,18 @@ class JaxBackend(Backend):
         """A stacked/bidirectional call (:mod:`.layered`): forward, or with ``backward=(dy, dfinal)`` the VJP."""
         from . import layered
 
-        x, lengths, dtype, H = check_layered_inputs(cell, params, x, lengths, state, activation, num_layers,
-                                                    bidirectional)
+        x, lengths, dtype, H = check_layered_inputs(
+            cell, params, x, lengths, state, activation, num_layers, bidirectional
+        )
         B, T, _ = x.shape
         static = dict(cell=cell, activation=activation, num_layers=num_layers, bidirectional=bidirectional)
         with self.precision(dtype):
-            args = (self.put_all(params, dtype), self.put(x), self.put(lengths),
-                    self._layered_state(cell, state, B, H, dtype, num_layers, bidirectional))
+            args = (
+                self.put_all(params, dtype),
+                self.put(x),
+                self.put(lengths),
+                self._layered_state(cell, state, B, H, dtype, num_layers, bidirectional),
+            )
             if backward is None:
                 y, final = layered.forward(*args, **static)
                 return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
@@ -185,8 +202,9 @@ class JaxBackend(Backend):
 
     # -------------------------------------------------------------- sequences
 
-    def sequence_forward(self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1,
-                         bidirectional=False):
+    def sequence_forward(
+        self, cell, params, x, lengths=None, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         from . import sequence
 
         if num_layers != 1 or bidirectional:
@@ -194,17 +212,25 @@ class JaxBackend(Backend):
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, H = x.shape[0], np.shape(params["W_h"])[0]
         with self.precision(dtype):
-            y, final = sequence.forward(self.put_all(params, dtype), self.put(x), self.put(lengths),
-                                        self._state(cell, state, B, H, dtype), cell=cell, activation=activation)
+            y, final = sequence.forward(
+                self.put_all(params, dtype),
+                self.put(x),
+                self.put(lengths),
+                self._state(cell, state, B, H, dtype),
+                cell=cell,
+                activation=activation,
+            )
             return to_numpy(y), {k: to_numpy(v) for k, v in final.items()}
 
-    def sequence_backward(self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1,
-                          bidirectional=False):
+    def sequence_backward(
+        self, cell, params, x, lengths, dy, dfinal, state=None, activation="tanh", num_layers=1, bidirectional=False
+    ):
         from . import sequence
 
         if num_layers != 1 or bidirectional:
-            return self._layered(cell, params, x, lengths, state, activation, num_layers, bidirectional,
-                                 backward=(dy, dfinal))
+            return self._layered(
+                cell, params, x, lengths, state, activation, num_layers, bidirectional, backward=(dy, dfinal)
+            )
         x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, state, activation)
         B, T, _ = x.shape
         H = np.shape(params["W_h"])[0]
@@ -213,8 +239,15 @@ class JaxBackend(Backend):
         dfinal = {k: dfinal.get(k, np.zeros((B, H), dtype)) for k in state_keys(cell)}
         with self.precision(dtype):
             dparams, dx, dstate = sequence.backward(
-                self.put_all(params, dtype), self.put(x), self.put(lengths), self._state(cell, state, B, H, dtype),
-                self.put(dy), self.put_all(dfinal, dtype), cell=cell, activation=activation)
+                self.put_all(params, dtype),
+                self.put(x),
+                self.put(lengths),
+                self._state(cell, state, B, H, dtype),
+                self.put(dy),
+                self.put_all(dfinal, dtype),
+                cell=cell,
+                activation=activation,
+            )
             grads = {k: to_numpy(v) for k, v in dparams.items()}
             grads["x"] = to_numpy(dx)
             if state is not None:
@@ -229,9 +262,8 @@ class JaxBackend(Backend):
         x_leaves, dtype = check_tree_inputs(cell, params, x_leaves, trees)
         plan = TreePlan.of(trees)
         with self.precision(dtype):
-            states = tree_states(cell, self.put_all(params, dtype), self.put(plan.pad_leaves(x_leaves)), plan,
-                                 self.put)
-            return {k: to_numpy(v)[:plan.num_nodes] for k, v in states.items()}
+            states = tree_states(cell, self.put_all(params, dtype), self.put(plan.pad_leaves(x_leaves)), plan, self.put)
+            return {k: to_numpy(v)[: plan.num_nodes] for k, v in states.items()}
 
     def tree_backward(self, cell, params, x_leaves, trees, dstates):
         import jax
@@ -244,12 +276,12 @@ class JaxBackend(Backend):
         plan = TreePlan.of(trees)
         upstream = {k: np.zeros((plan.padded_nodes, H), dtype) for k in state_keys(cell)}
         for k, v in dstates.items():
-            upstream[k][:plan.num_nodes] = v
+            upstream[k][: plan.num_nodes] = v
         with self.precision(dtype):
             p, xt = self.put_all(params, dtype), self.put(plan.pad_leaves(x_leaves))
             _, vjp = jax.vjp(lambda p, x: tree_states(cell, p, x, plan, self.put), p, xt)
             dparams, dx = vjp(self.put_all(upstream, dtype))
-            return {**{k: to_numpy(v) for k, v in dparams.items()}, "x": to_numpy(dx)[:plan.num_leaves]}
+            return {**{k: to_numpy(v) for k, v in dparams.items()}, "x": to_numpy(dx)[: plan.num_leaves]}
 
     # -------------------------------------------------------------- models and timers
 
@@ -262,8 +294,9 @@ class JaxBackend(Backend):
 
         return JaxModel(spec, params, self)
 
-    def sequence_timer(self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
-                       bidirectional=False):
+    def sequence_timer(
+        self, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1, bidirectional=False
+    ):
         from .bench import sequence_timer
 
         return sequence_timer(self, cell, params, x, lengths, backward, activation, num_layers, bidirectional)

@@ -5,6 +5,7 @@ on what it computed: the clock then sees finished work, on a CPU as on a GPU.
 Forward+backward is the jitted VJP of every parameter and the input for a fixed,
 seeded upstream ``dy``, as in the other backends.
 """
+
 from __future__ import annotations
 
 import jax
@@ -24,8 +25,9 @@ from . import sequence
 from .tree import TreePlan, unrolled_tree_states
 
 
-def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1,
-                   bidirectional=False):
+def sequence_timer(
+    backend, cell, params, x, lengths=None, backward=False, activation="tanh", num_layers=1, bidirectional=False
+):
     if num_layers != 1 or bidirectional:
         return _layered_timer(backend, cell, params, x, lengths, backward, activation, num_layers, bidirectional)
     x, lengths, dtype = check_sequence_inputs(cell, params, x, lengths, None, activation)
@@ -38,14 +40,17 @@ def sequence_timer(backend, cell, params, x, lengths=None, backward=False, activ
         dy = backend.put(sequence_cotangent(B, T, H, dtype))
 
     if not backward:
+
         def run_forward():
             with scope(dtype):
                 jax.block_until_ready(sequence.forward(p, xt, lt, state, cell=cell, activation=activation))
+
         return run_forward
 
     def run_forward_backward():
         with scope(dtype):
             jax.block_until_ready(sequence.grads_for_dy(p, xt, lt, state, dy, cell=cell, activation=activation))
+
     return run_forward_backward
 
 
@@ -53,8 +58,7 @@ def _layered_timer(backend, cell, params, x, lengths, backward, activation, num_
     """As :func:`sequence_timer` for a stacked/bidirectional encoder (:mod:`.layered`)."""
     from . import layered
 
-    x, lengths, dtype, H = check_layered_inputs(cell, params, x, lengths, None, activation, num_layers,
-                                                bidirectional)
+    x, lengths, dtype, H = check_layered_inputs(cell, params, x, lengths, None, activation, num_layers, bidirectional)
     B, T, _ = x.shape
     static = dict(cell=cell, activation=activation, num_layers=num_layers, bidirectional=bidirectional)
     scope = backend.precision
@@ -64,14 +68,17 @@ def _layered_timer(backend, cell, params, x, lengths, backward, activation, num_
         dy = backend.put(sequence_cotangent(B, T, layered_output_size(H, bidirectional), dtype))
 
     if not backward:
+
         def run_forward():
             with scope(dtype):
                 jax.block_until_ready(layered.forward(p, xt, lt, state, **static))
+
         return run_forward
 
     def run_forward_backward():
         with scope(dtype):
             jax.block_until_ready(layered.grads_for_dy(p, xt, lt, state, dy, **static))
+
     return run_forward_backward
 
 
@@ -90,7 +97,7 @@ def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
         upstream = {}
         for key, value in tree_cotangents(cell, trees.num_nodes, H, dtype).items():
             padded = np.zeros((plan.padded_nodes, H), dtype)
-            padded[:plan.num_nodes] = value
+            padded[: plan.num_nodes] = value
             upstream[key] = backend.put(padded)
 
     def states(q, x, ids, lv):
@@ -102,6 +109,7 @@ def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
         def run_forward():
             with scope(dtype):
                 jax.block_until_ready(forward(p, xt, leaf_ids, levels))
+
         return run_forward
 
     forward_backward = jax.jit(lambda q, x, ids, lv, up: jax.vjp(lambda a, b: states(a, b, ids, lv), q, x)[1](up))
@@ -109,4 +117,5 @@ def tree_timer(backend, cell, params, x_leaves, trees, backward=False):
     def run_forward_backward():
         with scope(dtype):
             jax.block_until_ready(forward_backward(p, xt, leaf_ids, levels, upstream))
+
     return run_forward_backward

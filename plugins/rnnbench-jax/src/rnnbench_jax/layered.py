@@ -7,6 +7,7 @@ own last real step first. Layer i+1 reads layer i's ``[fw, bw]`` outputs. Parame
 and states use rnnbench's unit names (``l0.fw.W_x``, ``l1.bw.h``). Gradients are
 ``jax.vjp`` of the same forward.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -47,8 +48,15 @@ def run(cell, activation, params, x, lengths, state, num_layers, bidirectional, 
 
     def run_unit(prefix, unit_x):
         unit_probe = probe if prefix == top_forward_prefix(num_layers) else None
-        return sequence.run(cell, activation, unit_params(params, prefix), unit_x, lengths,
-                            {k: state[prefix + k] for k in keys}, unit_probe)
+        return sequence.run(
+            cell,
+            activation,
+            unit_params(params, prefix),
+            unit_x,
+            lengths,
+            {k: state[prefix + k] for k in keys},
+            unit_probe,
+        )
 
     return compose_layers(JaxLayerOps(lengths), run_unit, x, num_layers, bidirectional)
 
@@ -64,14 +72,16 @@ def forward(params, x, lengths, state, *, cell, activation, num_layers, bidirect
 @partial(jax.jit, static_argnames=STATIC)
 def backward(params, x, lengths, state, dy, dfinal, *, cell, activation, num_layers, bidirectional):
     """``(dparams, dx, dstate)`` for upstream ``dy`` and ``dfinal`` (full dicts)."""
-    _, vjp = jax.vjp(lambda p, xs, s: run(cell, activation, p, xs, lengths, s, num_layers, bidirectional),
-                     params, x, state)
+    _, vjp = jax.vjp(
+        lambda p, xs, s: run(cell, activation, p, xs, lengths, s, num_layers, bidirectional), params, x, state
+    )
     return vjp((dy, dfinal))
 
 
 @partial(jax.jit, static_argnames=STATIC)
 def grads_for_dy(params, x, lengths, state, dy, *, cell, activation, num_layers, bidirectional):
     """Parameter and input gradients for an upstream ``dy`` alone (what ``rnnbench bench`` times)."""
-    _, vjp = jax.vjp(lambda p, xs: run(cell, activation, p, xs, lengths, state, num_layers, bidirectional)[0],
-                     params, x)
+    _, vjp = jax.vjp(
+        lambda p, xs: run(cell, activation, p, xs, lengths, state, num_layers, bidirectional)[0], params, x
+    )
     return vjp(dy)

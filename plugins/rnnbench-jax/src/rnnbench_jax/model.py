@@ -15,6 +15,7 @@ Dropout: ``train_step`` and ``loss_and_grads`` take the runner's masks
 jitted step as arguments (a new mask each step compiles nothing); ``masks=None``
 traces the step without them, exactly as before.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -164,6 +165,7 @@ class JaxModel(_Trainable):
 
 # -- the sequence model's functions (spec static: a frozen dataclass, hashable) ---------------------
 
+
 def _embedded(spec, params, inputs):
     return inputs if spec.vocab_size is None else params["embedding"][inputs]
 
@@ -193,10 +195,22 @@ def _encode(spec, params, inputs, lengths, probe=None, masks=None):
     if getattr(spec, "layered", False):  # stacked/bidirectional (.layered); the probe is the top forward unit's
         from . import layered
 
-        state = {p + k: jnp.zeros((B, H), x.dtype) for _, _, p in layer_units(spec.num_layers, spec.bidirectional)
-                 for k in keys}
-        y, _ = layered.run(spec.cell, spec.activation, encoder_params(params), x, lengths, state, spec.num_layers,
-                           spec.bidirectional, probe)
+        state = {
+            p + k: jnp.zeros((B, H), x.dtype)
+            for _, _, p in layer_units(spec.num_layers, spec.bidirectional)
+            for k in keys
+        }
+        y, _ = layered.run(
+            spec.cell,
+            spec.activation,
+            encoder_params(params),
+            x,
+            lengths,
+            state,
+            spec.num_layers,
+            spec.bidirectional,
+            probe,
+        )
         pooled = _pool(spec.pooling, y, lengths, H if spec.bidirectional else None)
     else:
         state = {k: jnp.zeros((B, H), x.dtype) for k in keys}
@@ -225,15 +239,15 @@ def _data_loss(spec, params, inputs, lengths, targets, probe=None, masks=None):
 
 @partial(jax.jit, static_argnums=0)
 def _loss_and_grads(spec, params, inputs, lengths, targets, masks=None):
-    full = lambda p: (_data_loss(spec, p, inputs, lengths, targets, masks=masks)  # noqa: E731
-                      + l2_penalty(spec, p, JaxOps))
+    def full(p):
+        return _data_loss(spec, p, inputs, lengths, targets, masks=masks) + l2_penalty(spec, p, JaxOps)
+
     return jax.value_and_grad(full)(params)
 
 
 @partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
 def _train_step(spec, params, state, inputs, lengths, targets, masks=None):
-    data_loss, grads = jax.value_and_grad(lambda p: _data_loss(spec, p, inputs, lengths, targets,
-                                                               masks=masks))(params)
+    data_loss, grads = jax.value_and_grad(lambda p: _data_loss(spec, p, inputs, lengths, targets, masks=masks))(params)
     loss = data_loss + l2_penalty(spec, params, JaxOps)
     params, state = _update(spec, params, grads, state)
     return loss, params, state
@@ -249,6 +263,7 @@ def _state_gradient_norms(spec, params, inputs, lengths, targets):
 
 
 # -- trees -------------------------------------------------------------------------------------------
+
 
 class JaxTreeModel(_Trainable):
     """A :class:`~rnnbench.tree_model.TreeModelSpec` model: softmax at every node; NumPy in, NumPy out.
@@ -277,8 +292,9 @@ class JaxTreeModel(_Trainable):
         masks = self._masks(leaf_ids, trees, masks)
         batch = self._batch(leaf_ids, trees, labels)
         with self._scope():
-            loss, self.params, self.opt_state = _tree_train_step(self.spec, self.params, self.opt_state,
-                                                                 tuple(batch), masks)
+            loss, self.params, self.opt_state = _tree_train_step(
+                self.spec, self.params, self.opt_state, tuple(batch), masks
+            )
             return float(loss)
 
     def _masks(self, leaf_ids, trees, masks):
@@ -288,7 +304,7 @@ class JaxTreeModel(_Trainable):
             return None
         plan = TreePlan.of(trees)
         head = np.zeros((plan.padded_nodes, self.spec.hidden_size), masks["head"].dtype)
-        head[:plan.num_nodes] = masks["head"]
+        head[: plan.num_nodes] = masks["head"]
         with self._scope():
             return self.backend.put(plan.pad_leaves(masks["input"])), self.backend.put(head)
 
@@ -299,7 +315,7 @@ class JaxTreeModel(_Trainable):
         arrays = [plan.pad_leaves(ids), plan.leaf_ids, *plan.stacked()]
         if labels is not None:
             padded = np.full(plan.padded_nodes, -1, np.int64)
-            padded[:plan.num_nodes] = check_tree_model_labels(self.spec, labels, trees)
+            padded[: plan.num_nodes] = check_tree_model_labels(self.spec, labels, trees)
             arrays.append(padded)
         else:
             arrays.append(np.zeros(plan.padded_nodes, np.int64))  # its shape carries the padded node count
@@ -312,8 +328,7 @@ def _tree_logits_of(spec, params, word_ids, leaf_ids, ids, left, right, nodes_li
     x = params["embedding"][word_ids]
     if masks is not None:
         x = x * masks[0]
-    h = scanned_tree_states(spec.cell, encoder_params(params), x, leaf_ids, ids, left, right,
-                            nodes_like.shape[0])["h"]
+    h = scanned_tree_states(spec.cell, encoder_params(params), x, leaf_ids, ids, left, right, nodes_like.shape[0])["h"]
     if masks is not None:
         h = h * masks[1]
     return h @ params["head.W"] + params["head.b"]
@@ -326,15 +341,17 @@ def _tree_logits(spec, params, *batch):
 
 @partial(jax.jit, static_argnums=0)
 def _tree_loss_and_grads(spec, params, batch, masks=None):
-    full = lambda p: (xent(_tree_logits_of(spec, p, *batch, masks=masks), batch[-1])  # noqa: E731
-                      + l2_penalty(spec, p, JaxOps))
+    def full(p):
+        return xent(_tree_logits_of(spec, p, *batch, masks=masks), batch[-1]) + l2_penalty(spec, p, JaxOps)
+
     return jax.value_and_grad(full)(params)
 
 
 @partial(jax.jit, static_argnums=0, donate_argnums=(1, 2))
 def _tree_train_step(spec, params, state, batch, masks=None):
-    data_loss, grads = jax.value_and_grad(
-        lambda p: xent(_tree_logits_of(spec, p, *batch, masks=masks), batch[-1]))(params)
+    data_loss, grads = jax.value_and_grad(lambda p: xent(_tree_logits_of(spec, p, *batch, masks=masks), batch[-1]))(
+        params
+    )
     loss = data_loss + l2_penalty(spec, params, JaxOps)
     params, state = _update(spec, params, grads, state)
     return loss, params, state

@@ -6,6 +6,7 @@ contract: a finished sequence's state is frozen with ``jnp.where`` (so the
 final state is the state after step ``length``) and its outputs are zero.
 All functions take and return jax arrays; :mod:`.backend` converts at the edge.
 """
+
 from __future__ import annotations
 
 from functools import partial

@@ -10,6 +10,7 @@ padded slots gather row 0 and scatter to an out-of-range id, which
 ``mode="drop"`` discards, so they change neither a state nor a gradient, and a
 whole SST epoch needs a few dozen compilations instead of one per batch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ class TreePlan:
     num_leaves: int
     padded_nodes: int
     padded_leaves: int
-    leaf_ids: np.ndarray   # int32 [padded_leaves]: node id of each leaf row, out of range for padding
-    levels: tuple          # (ids, left, right) int32 [bucket(width)] per level
+    leaf_ids: np.ndarray  # int32 [padded_leaves]: node id of each leaf row, out of range for padding
+    levels: tuple  # (ids, left, right) int32 [bucket(width)] per level
 
     @classmethod
     def of(cls, trees) -> "TreePlan":
@@ -46,9 +47,9 @@ class TreePlan:
         for level in trees.levels:
             width = bucket(level.stop - level.start)
             ids, left, right = np.full(width, Np, np.int32), np.zeros(width, np.int32), np.zeros(width, np.int32)
-            ids[:level.stop - level.start] = np.arange(level.start, level.stop)
-            left[:len(level.left)] = level.left
-            right[:len(level.right)] = level.right
+            ids[: level.stop - level.start] = np.arange(level.start, level.stop)
+            left[: len(level.left)] = level.left
+            right[: len(level.right)] = level.right
             levels.append((ids, left, right))
         return cls(N, L, Np, Lp, leaf_ids, tuple(levels))
 
@@ -59,8 +60,11 @@ class TreePlan:
         ids = np.full((K, W), self.padded_nodes, np.int32)
         left, right = np.zeros((K, W), np.int32), np.zeros((K, W), np.int32)
         for k, (level_ids, level_left, level_right) in enumerate(self.levels):
-            ids[k, :len(level_ids)], left[k, :len(level_ids)], right[k, :len(level_ids)] = \
-                level_ids, level_left, level_right
+            ids[k, : len(level_ids)], left[k, : len(level_ids)], right[k, : len(level_ids)] = (
+                level_ids,
+                level_left,
+                level_right,
+            )
         return ids, left, right
 
     def pad_leaves(self, x: np.ndarray) -> np.ndarray:
@@ -76,8 +80,10 @@ def _leaf_states(params, x, leaf_ids, *, cell, padded_nodes):
         return h.at[leaf_ids].set(x, mode="drop"), None
     i, o, u = jnp.split(x @ params["W_leaf"] + params["b_leaf"], 3, axis=1)
     c = jax.nn.sigmoid(i) * jnp.tanh(u)
-    return (h.at[leaf_ids].set(jax.nn.sigmoid(o) * jnp.tanh(c), mode="drop"),
-            jnp.zeros((padded_nodes, H), x.dtype).at[leaf_ids].set(c, mode="drop"))
+    return (
+        h.at[leaf_ids].set(jax.nn.sigmoid(o) * jnp.tanh(c), mode="drop"),
+        jnp.zeros((padded_nodes, H), x.dtype).at[leaf_ids].set(c, mode="drop"),
+    )
 
 
 @partial(jax.jit, static_argnames=("cell",))
@@ -87,8 +93,7 @@ def _level(params, h, c, ids, left, right, *, cell):
         return h.at[ids].set(jnp.tanh(pre), mode="drop"), None
     i, fl, fr, o, u = jnp.split(pre, 5, axis=1)
     c_new = jax.nn.sigmoid(i) * jnp.tanh(u) + jax.nn.sigmoid(fl) * c[left] + jax.nn.sigmoid(fr) * c[right]
-    return (h.at[ids].set(jax.nn.sigmoid(o) * jnp.tanh(c_new), mode="drop"),
-            c.at[ids].set(c_new, mode="drop"))
+    return (h.at[ids].set(jax.nn.sigmoid(o) * jnp.tanh(c_new), mode="drop"), c.at[ids].set(c_new, mode="drop"))
 
 
 def scanned_tree_states(cell, params, x_padded, leaf_ids, ids, left, right, padded_nodes):
@@ -137,9 +142,9 @@ def _unrolled_forward(cell, params, x, leaf_ids, levels, padded_nodes):
             acts.append(p)
             continue
         H = h.shape[1]
-        g = jnp.concatenate([jax.nn.sigmoid(pre[:, :4 * H]), jnp.tanh(pre[:, 4 * H:])], axis=1)
-        c_new = g[:, :H] * g[:, 4 * H:] + g[:, H:2 * H] * c[left] + g[:, 2 * H:3 * H] * c[right]
-        h = h.at[ids].set(g[:, 3 * H:4 * H] * jnp.tanh(c_new), mode="drop")
+        g = jnp.concatenate([jax.nn.sigmoid(pre[:, : 4 * H]), jnp.tanh(pre[:, 4 * H :])], axis=1)
+        c_new = g[:, :H] * g[:, 4 * H :] + g[:, H : 2 * H] * c[left] + g[:, 2 * H : 3 * H] * c[right]
+        h = h.at[ids].set(g[:, 3 * H : 4 * H] * jnp.tanh(c_new), mode="drop")
         c = c.at[ids].set(c_new, mode="drop")
         acts.append(g)
     return (h, c), (children, acts)
@@ -167,13 +172,20 @@ def _unrolled_bwd(cell, padded_nodes, res, dstates):
         if cell == "recursive":
             d = _gather(dh, ids) * (1 - g * g)
         else:
-            i, fl, fr, o, u = (g[:, k * H:(k + 1) * H] for k in range(5))
+            i, fl, fr, o, u = (g[:, k * H : (k + 1) * H] for k in range(5))
             tc = jnp.tanh(_gather(c, ids))
             dh_s = _gather(dh, ids)
             dc_total = _gather(dc, ids) + dh_s * o * (1 - tc * tc)
-            d = jnp.concatenate([dc_total * u * i * (1 - i), dc_total * c[left] * fl * (1 - fl),
-                                 dc_total * c[right] * fr * (1 - fr), dh_s * tc * o * (1 - o),
-                                 dc_total * i * (1 - u * u)], axis=1)
+            d = jnp.concatenate(
+                [
+                    dc_total * u * i * (1 - i),
+                    dc_total * c[left] * fl * (1 - fl),
+                    dc_total * c[right] * fr * (1 - fr),
+                    dh_s * tc * o * (1 - o),
+                    dc_total * i * (1 - u * u),
+                ],
+                axis=1,
+            )
             dc = dc.at[left].add(dc_total * fl).at[right].add(dc_total * fr)
         dch = d @ W.T
         dh = dh.at[left].add(dch[:, :H]).at[right].add(dch[:, H:])  # padded slots add zeros to row 0
@@ -188,11 +200,12 @@ def _unrolled_bwd(cell, padded_nodes, res, dstates):
     if cell == "recursive":
         return grads, dh_leaf, None, None
     gl = x @ params["W_leaf"] + params["b_leaf"]
-    i, o, u = jax.nn.sigmoid(gl[:, :H]), jax.nn.sigmoid(gl[:, H:2 * H]), jnp.tanh(gl[:, 2 * H:])
+    i, o, u = jax.nn.sigmoid(gl[:, :H]), jax.nn.sigmoid(gl[:, H : 2 * H]), jnp.tanh(gl[:, 2 * H :])
     tc = jnp.tanh(i * u)
     dc_total = _gather(dc, leaf_ids) + dh_leaf * o * (1 - tc * tc)
-    dz_leaf = jnp.concatenate([dc_total * u * i * (1 - i), dh_leaf * tc * o * (1 - o),
-                               dc_total * i * (1 - u * u)], axis=1)
+    dz_leaf = jnp.concatenate(
+        [dc_total * u * i * (1 - i), dh_leaf * tc * o * (1 - o), dc_total * i * (1 - u * u)], axis=1
+    )
     grads.update({"W_leaf": x.T @ dz_leaf, "b_leaf": dz_leaf.sum(axis=0)})
     return {k: grads[k] for k in params}, dz_leaf @ params["W_leaf"].T, None, None
 
