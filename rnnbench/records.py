@@ -162,6 +162,15 @@ _BACKEND_INFO = Open({"framework": TEXT, "version": TEXT, "impl": TEXT, "device"
 #: The extra figures a task's ``metrics`` reports next to its one metric (root and all-node accuracy, ...).
 _METRICS = Each(SCALAR)
 
+#: What the machine did besides the measured work (rnnbench.bench.probes.CpuWindow): other processes' CPUs, steal.
+_CPU_WINDOW = {
+    "wall_s": NUMBER,
+    "own_cpu_s": NUMBER,
+    "other_cpus": NUMBER,
+    "steal_fraction": NUMBER,
+    "load": [OrNull(NUMBER)],
+}
+
 RUN_1 = Schema(
     "run",
     1,
@@ -232,6 +241,7 @@ RUN_1 = Schema(
         "command": TEXT,  # the command line
         "steps": NUMBER,  # training steps taken
         "wall_seconds": NUMBER,
+        "cpu": _CPU_WINDOW,  # over the whole run: what other processes took (the cost table's quiet rule)
         "timing": {  # over every timed step (warm-up left out); only warmup_steps when none was timed
             "warmup_steps": INTEGER,
             "timed_steps": INTEGER,
@@ -453,13 +463,7 @@ BENCH_1 = Schema(
                     "first_call_s": NUMBER,
                     "peak_bytes": INTEGER,
                     "peak_method": TEXT,  # one call apart from the timed ones
-                    "cpu": {
-                        "wall_s": NUMBER,
-                        "own_cpu_s": NUMBER,
-                        "other_cpus": NUMBER,
-                        "steal_fraction": NUMBER,
-                        "load": [OrNull(NUMBER)],
-                    },
+                    "cpu": _CPU_WINDOW,
                     "stable": Loose(BOOLEAN),
                     "unstable_reasons": Loose([TEXT]),  # the row's verdict
                     # bench --overhead: the harness against bare loops of the same callable and of the framework's layer

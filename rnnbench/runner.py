@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from rnnbench import signals
+from rnnbench.bench.probes import CpuWindow
 from rnnbench.dropout import check_rate, draw_masks, takes_masks
 from rnnbench.errors import RnnbenchError
 from rnnbench.machine import load_average
@@ -83,6 +84,8 @@ def run(
     record["command"] = command or " ".join(sys.argv)
     clock = time.perf_counter()
     state = _State()
+    # what other processes took while this run trained: the report's quiet rule (load averages count our own threads)
+    window = CpuWindow().__enter__()
     try:
         with signals.interruptible():  # the caller may hold signals back; training is where they stop us
             _train(prepared, backend, config, seed, record, state, progress, log)
@@ -108,6 +111,8 @@ def run(
     record["finished_at"] = _now()
     record["wall_seconds"] = round(time.perf_counter() - clock, 3)
     record["load_average"]["end"] = load_average()
+    window.__exit__(None, None, None)
+    record["cpu"] = window.as_dict()
     record["timing"] = _timing_summary(record["epochs"])
     return record
 

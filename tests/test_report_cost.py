@@ -55,6 +55,28 @@ def test_an_eval_every_history_gives_a_finer_time_to_target():
     assert time_to_target(record, 0.85) == pytest.approx(14.0)
 
 
+def test_a_run_with_cpu_accounting_is_busy_only_when_other_processes_or_the_hypervisor_took_the_machine():
+    """The run's own threads load the machine by themselves (a JAX run keeps the load near 2 on 2 CPUs): with
+    the record's ``cpu`` window, only other processes' CPUs (above a quarter CPU) or steal (above 5%) count."""
+
+    def with_cpu(other, steal=0.0, load=1.0):
+        record = _run(load=load)
+        record["cpu"] = {
+            "wall_s": 60.0,
+            "own_cpu_s": 110.0,
+            "other_cpus": other,
+            "steal_fraction": steal,
+            "load": [load, load],
+        }
+        return record
+
+    assert not busy(with_cpu(0.05, load=3.9)), "its own threads' load is not another process"
+    assert busy(with_cpu(0.6, load=0.5)) and busy(with_cpu(0.26))
+    assert not busy(with_cpu(0.25)) and busy(with_cpu(0.0, steal=0.08)) and not busy(with_cpu(0.0, steal=0.05))
+    assert busy(with_cpu(None, load=2.5)) and not busy(with_cpu(None, load=2.0))  # unknown: the load rule
+    assert busy(with_cpu(True, load=0.5)) is False  # a boolean is not a count of CPUs: the load rule
+
+
 def test_busy_is_a_load_average_above_the_usable_cpus_and_old_records_are_not_busy():
     assert not busy(_run(load=2.0)) and busy(_run(load=2.5))
     assert not busy(run_record())  # no load average recorded: nothing says it was busy
@@ -202,4 +224,4 @@ def test_the_readme_cost_cells_leave_examples_per_second_and_the_busy_count_to_t
     assert all(c.endswith("/s") for c in full.rows[0][2:])
     assert brief.rows[0][2:] == ["20 s (2.00×)", "10 s (1.00×)"] and brief.rows[1] == full.rows[1]
     assert any("busy" in n for n in full.notes) and not any("busy" in n for n in brief.notes)
-    assert any("results/report.md with examples per second" in n for n in brief_section.notes)
+    assert any("busy machine left out, counted in results/report.md" in n for n in brief_section.notes)

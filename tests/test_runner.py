@@ -110,6 +110,8 @@ def test_ok_run_selects_the_best_dev_epoch_and_tests_it():
     for key in ("machine", "versions", "git", "backend_info", "config", "spec", "load_average"):
         assert record[key], key
     assert record["machine"]["logical_cpus"] >= 1 and record["backend_info"]["threads"] == 1
+    cpu = record["cpu"]  # what other processes took while it ran: the cost table's quiet rule
+    assert cpu["wall_s"] > 0 and cpu["own_cpu_s"] >= 0 and set(cpu) >= {"other_cpus", "steal_fraction", "load"}
 
 
 def test_nan_loss_stops_as_diverged_with_the_step():

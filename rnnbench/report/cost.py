@@ -2,9 +2,9 @@
 
 Read from the run records the accuracy tables already use, so a cost row is
 the same runs as the accuracy row above it. A run whose record shows the
-machine busy (its one-minute load average, at start or end, above the CPUs it
-could use) is left out of every timing figure and counted in a note; its
-accuracy still counts, since results do not depend on load. Time to target is
+machine busy (:func:`busy`: other processes' CPU while it ran, or for older
+records the load average) is left out of every timing figure and counted in a
+note; its accuracy still counts, since results do not depend on load. Time to target is
 the training wall time (evaluation excluded, the first epoch's warm-up and
 compilation included) until the dev metric first reached the task's declared
 target (:meth:`rnnbench.task.Task.dev_target`), read from the epoch ends and,
@@ -16,12 +16,26 @@ from __future__ import annotations
 import math
 import statistics
 
+from rnnbench.bench.verdict import OTHER_CPUS_LIMIT, STEAL_LIMIT
 from rnnbench.errors import RnnbenchError
 from rnnbench.report.section import Block, missing, sig
 
 
 def busy(record: dict) -> bool:
-    """True when the record's load average (start or end, one minute) exceeds the CPUs the run could use."""
+    """True when other work took the machine while the run trained, so its times are not the framework's.
+
+    A record with the run's CPU accounting (``cpu``, rnnbench.bench.probes.CpuWindow) is judged as a
+    bench row is: other processes kept more than ``OTHER_CPUS_LIMIT`` CPUs busy on average, or the
+    hypervisor stole more than ``STEAL_LIMIT`` of the CPU time. The load average cannot say this: it
+    counts the run's own threads (a framework's thread pool loads 2 CPUs by itself). An older record,
+    without it, is busy when its load average (1 minute, start or end) exceeds the CPUs it could use.
+    """
+    cpu = record.get("cpu")
+    other = cpu.get("other_cpus") if isinstance(cpu, dict) else None
+    if isinstance(other, (int, float)) and not isinstance(other, bool):
+        steal = cpu.get("steal_fraction")
+        stolen = isinstance(steal, (int, float)) and not isinstance(steal, bool) and steal > STEAL_LIMIT
+        return other > OTHER_CPUS_LIMIT or stolen
     load = record.get("load_average") or {}
     machine = record.get("machine") or {}
     cpus = machine.get("usable_cpus") or machine.get("logical_cpus")
@@ -179,15 +193,14 @@ COST_NOTE = (
     "training cost: epoch is the median over seeds of each run's median training seconds per epoch "
     "(evaluation excluded), its ratio to the row's fastest backend, and training examples per second; to "
     "target is the median training time until dev first reached the task's target (seeds that reached it / "
-    "seeds timed); a run on a busy machine (load average above its usable CPUs) is left out of both"
+    "seeds timed); a run on a busy machine (other processes above a quarter CPU while it ran; older records: "
+    "load average above its usable CPUs) is left out of both"
 )
 #: The same for the README, whose cost cells leave out examples per second and the count of busy runs.
 COST_NOTE_BRIEF = (
-    "training cost: epoch is the median over seeds of each run's median training seconds per epoch "
-    "(evaluation excluded) and its ratio to the row's fastest backend; to target is the median "
-    "training time until dev first reached the task's target (seeds that reached it / seeds timed); "
-    "runs on a busy machine (load average above its usable CPUs) are left out, counted in "
-    "results/report.md with examples per second"
+    "training cost: median over seeds of a run's median seconds per training epoch (× the row's fastest); to "
+    "target: median training seconds until dev first reached the task's target (seeds reached / timed); runs "
+    "on a busy machine left out, counted in results/report.md"
 )
 
 
