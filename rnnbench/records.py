@@ -490,7 +490,14 @@ BENCH_1 = Schema(
                     "batches": INTEGER,  # --train: batches a pass; lengths: batches timed
                     "tokens_per_step": NUMBER,
                     "plain": {**_TIMES, "method": TEXT},
-                    "ratio": {"median": NUMBER, "q1": NUMBER, "q3": NUMBER, "iqr": NUMBER, "samples": [NUMBER]},
+                    "ratio": {
+                        "median": NUMBER,
+                        "q1": NUMBER,
+                        "q3": NUMBER,
+                        "iqr": NUMBER,
+                        "ci95": [NUMBER],  # the median ratio's 95% interval (order statistics)
+                        "samples": [NUMBER],
+                    },
                     # bench --suite lengths: one batching strategy over a dataset's real lengths
                     # (rnnbench.bench.lengths)
                     "lengths_of": TEXT,  # the dataset

@@ -382,6 +382,10 @@ def test_train_bench_end_to_end_on_numpy_and_torch(tmp_path, monkeypatch, capsys
     )
     assert "torch.optim.Adam" in rows["torch"]["plain"]["method"]
     assert rows["torch"]["kernel"]["torch"]["version"]
+    # the ratio's distribution-free 95% interval (3 rounds: the range) and what other processes took meanwhile
+    assert ratio["ci95"] == [min(ratio["samples"]), max(ratio["samples"])]
+    assert rows["torch"]["cpu"]["wall_s"] > 0 and "other_cpus" in rows["torch"]["cpu"]
+    assert "95% interval" in out and "other CPUs" in out
 
 
 # ------------------------------------------------------------------------------------------ slow calls

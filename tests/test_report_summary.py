@@ -348,12 +348,9 @@ def test_a_sweep_is_named_under_the_tables_its_runs_land_in(tmp_path):
     add_sweep_notes(section, sweeps, shown_as="sweeps")
     same = _block(section, "treesent sst, recurrent vs recursive")
     roots = _block(section, "treesent sst, root labels only")
-    assert same.notes[:2] == [
-        "Sweep: `rnnbench sweep sweeps/phrases.toml`",
-        "Sweep: `rnnbench sweep sweeps/roots.toml`",
-    ]
+    assert same.notes[:1] == ["Sweeps: `rnnbench sweep sweeps/phrases.toml`, `sweeps/roots.toml`"]  # one line
     assert roots.notes[:1] == ["Sweep: `rnnbench sweep sweeps/roots.toml`"]
-    assert not [n for n in same.notes[2:] + roots.notes[1:] if n.startswith("Sweep:")]  # the rest: the cost line
+    assert not [n for n in same.notes[1:] + roots.notes[1:] if n.startswith("Sweep")]  # the rest: the cost line
 
 
 def test_the_readme_summary_keeps_the_training_pass_and_points_to_the_long_range_tables(tmp_path):
@@ -381,7 +378,9 @@ def test_the_readme_summary_keeps_the_training_pass_and_points_to_the_long_range
     brief = summary_section(frame)
     speed = _block(brief, "speed")
     assert [row[2] for row in speed.rows] == ["forward+backward"]
-    assert "1 forward-only row(s) of this record: results/report.md" in speed.notes
+    assert (
+        "In results/report.md (`rnnbench report --table summary`): 1 forward-only row(s) of this record" in speed.notes
+    )
     assert not [b for b in brief.blocks if b.title.startswith("longrange")]
     assert any(n.startswith("long-range toy problems") and "`results/report.md`" in n for n in brief.notes)
     from rnnbench.report.render import Meta, render_markdown

@@ -31,6 +31,8 @@ import time
 
 import numpy as np
 
+from rnnbench.bench.probes import CpuWindow
+from rnnbench.bench.stats import median_interval
 from rnnbench.bench.sweep import WorkerError, call_worker
 from rnnbench.errors import RnnbenchError
 
@@ -195,9 +197,11 @@ def run_train(config: dict, request: dict) -> dict:
         rounds = int(request.get("rounds", ROUNDS))
         per_round = {name: [] for name in steps}
         order = list(steps)
-        for r in range(rounds):
-            for name in order if r % 2 == 0 else order[::-1]:
-                per_round[name].append(_one_pass(steps[name], batches))
+        with CpuWindow() as window:  # what other processes took meanwhile (the load average counts our threads)
+            for r in range(rounds):
+                for name in order if r % 2 == 0 else order[::-1]:
+                    per_round[name].append(_one_pass(steps[name], batches))
+        row["cpu"] = window.as_dict()
         row["kernel"], row["kernel_warnings"] = kernel_of(config["backend"], backends)
     except Exception as exc:  # noqa: BLE001
         row["error"] = one_line(exc)
@@ -217,8 +221,22 @@ def run_train(config: dict, request: dict) -> dict:
             _stats(per_round["plain"]), samples_s=per_round["plain"], method=getattr(plain, "method", None)
         )
         q1, q3 = _quartiles(ratios)
-        row["ratio"] = {"median": statistics.median(ratios), "q1": q1, "q3": q3, "iqr": q3 - q1, "samples": ratios}
+        interval = median_interval(ratios)  # distribution-free, as every bench row's (rnnbench.bench.stats)
+        row["ratio"] = {
+            "median": statistics.median(ratios),
+            "q1": q1,
+            "q3": q3,
+            "iqr": q3 - q1,
+            "ci95": [interval.lo, interval.hi],
+            "samples": ratios,
+        }
     return row
+
+
+def _other_cpus(row) -> str:
+    """CPUs other processes kept busy while the row's rounds ran ("-" when unknown)."""
+    other = (row.get("cpu") or {}).get("other_cpus")
+    return "-" if other is None else f"{other:.2f}"
 
 
 def _plain_step(backend, spec, params):
@@ -290,6 +308,8 @@ def format_train(rows: list[dict], source: dict) -> str:
         "IQR",
         "rnnbench / plain",
         "IQR of ratio",
+        "95% interval",
+        "other CPUs",
         "rounds",
         "plain loop",
         "status",
@@ -311,6 +331,8 @@ def format_train(rows: list[dict], source: dict) -> str:
                 ms(plain.get("iqr_s")),
                 f"{ratio['median']:.3f}x" if ratio else "-",
                 f"{ratio['q1']:.3f}-{ratio['q3']:.3f}" if ratio else "-",
+                f"{ratio['ci95'][0]:.3f}-{ratio['ci95'][1]:.3f}" if ratio.get("ci95") else "-",
+                _other_cpus(row),
                 row.get("rounds") or "-",
                 plain.get("method") or "-",
                 row["status"] + (f": {row['error']}" if row.get("error") else ""),

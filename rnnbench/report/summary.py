@@ -290,6 +290,20 @@ def backend_column(backend, impl, device) -> str:
 
 # --- speed ---------------------------------------------------------------------------------------------------
 
+#: Said once under the summary, for its speed table; the README's shorter form leaves the details to docs/speed.md.
+SPEED_NOTE = (
+    "speed: median ms per call of each backend's fastest impl (named unless the default) ± the larger "
+    "side of its 95% interval, % of the matrix-multiply peak measured in the same session; × fastest, in "
+    "column order, within one bench record (a row never mixes two): the median of per-round ratios with "
+    "its 95% interval where the record sampled in interleaved rounds, else each median over the fastest; "
+    "only rows the report trusts (docs/speed.md)"
+)
+SPEED_NOTE_BRIEF = (
+    "speed: median ms per call of each backend's fastest impl ± its 95% interval (larger side), % of the "
+    "session's matrix-multiply peak; × fastest: median of per-round ratios, within one bench record; trusted "
+    "rows only (docs/speed.md)"
+)
+
 
 def _speed(frame):
     """One table per bench record (a session), so a ratio never mixes two sessions' machine states: a busy
@@ -312,14 +326,18 @@ def _speed(frame):
     rows = rows[rows.index.isin(rows.groupby(["path", "_key", "column"], dropna=False)["median_s"].idxmin())]
     trusted = rows["trusted"].astype(bool) if "trusted" in rows else pd.Series(True, index=rows.index)
     doubted, rows = rows[~trusted], rows[trusted]  # never quoted here: the speed table lists them with reasons
-    left_out = (
-        []
-        if doubted.empty
-        else [
+    brief = frame.attrs.get("brief")  # the README: the other records and the reasons are in results/report.md
+    if doubted.empty:
+        left_out = []
+    elif brief:
+        left_out = [
+            f"{len(doubted)} backend figure(s) not trusted, their cells '-': `rnnbench report --table speed` says why"
+        ]
+    else:
+        left_out = [
             f"{len(doubted)} backend figure(s) not trusted (the backend's fastest impl unstable, or from a busy or "
             "slow session) left out, their cells '-': `rnnbench report --table speed` lists them with their reasons"
         ]
-    )
     if rows.empty:
         return [], left_out, []
     incomplete = set(zip(doubted["path"], doubted["_key"]))  # the record's fastest may be among those left out
@@ -331,7 +349,6 @@ def _speed(frame):
                 shown.setdefault(path, []).append(at)
     several_hosts = rows["host"].nunique() > 1
     order = sorted(shown, key=lambda p: (-len(shown[p]), str(shown[p][0]["started_at"].iloc[0])))
-    brief = frame.attrs.get("brief")  # the README: the other records are in results/report.md
     main = shown[order[0]]
     if brief and any(part["pass"].iloc[0] == "forward+backward" for part in main):
         # the pass training pays for; the forward-only rows stay in results/report.md
@@ -340,22 +357,13 @@ def _speed(frame):
     else:
         forward = []
     blocks = [_speed_block(main, several_hosts)]
-    if forward:
-        blocks[0].notes.append(f"{len(forward)} forward-only row(s) of this record: results/report.md")
     if len(order) > 1 and not brief:  # the largest record gets its table; the rest share one, a row still one record's
         blocks.append(_other_sessions_block([shown[p] for p in order[1:]]))
-    elif len(order) > 1:
-        blocks[0].notes.append(
-            f"{len(order) - 1} other bench record(s): `rnnbench report --table summary` "
-            "(results/report.md) sets each in its own rows"
-        )
-    notes = [
-        "speed: median ms per call of each backend's fastest impl (named unless the default) ± the larger "
-        "side of its 95% interval, % of the matrix-multiply peak measured in the same session; × fastest, in "
-        "column order, within one bench record (a row never mixes two): the median of per-round ratios with "
-        "its 95% interval where the record sampled in interleaved rounds, else each median over the fastest; "
-        "only rows the report trusts (docs/speed.md)"
-    ] + left_out
+    more = [f"{len(forward)} forward-only row(s) of this record"] if forward else []
+    more += [f"{len(order) - 1} other bench record(s), each in its own rows"] if len(order) > 1 and brief else []
+    if more:
+        blocks[0].notes.append(f"In results/report.md (`rnnbench report --table summary`): {'; '.join(more)}")
+    notes = [SPEED_NOTE_BRIEF if brief else SPEED_NOTE] + left_out
     return blocks, notes, []
 
 
@@ -582,7 +590,7 @@ def _parity(frame):
         "parity: worst norm-wise relative error against the float64 NumPy reference over every cell, impl "
         "and gradient (cases passed, tolerance)"
     ]
-    made = [f"Records: `rnnbench check{'' if m == 'parity' else ' --' + m}`" for m in modes]
+    made = ["Records: " + ", ".join(f"`rnnbench check{'' if m == 'parity' else ' --' + m}`" for m in modes)]
     return (
         [Block("parity with the NumPy reference: one row per backend and dtype", header, printed, keys=2, notes=made)],
         notes,

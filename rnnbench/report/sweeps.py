@@ -60,7 +60,14 @@ def add_sweep_notes(section, folder, shown_as: str | None = None) -> None:
             if any(_makes(entry, task, dataset, block) for entry in entries)
         ]
         names = [f"{shown_as.rstrip('/')}/{path.name}" if shown_as else str(path) for path in made]
-        block.notes[:0] = [f"Sweep: `rnnbench sweep {name}`" for name in names]  # first, above the table's own notes
+        if names:  # first, above the table's own notes; one line however many files
+            block.notes[:0] = [sweep_note(names)]
+
+
+def sweep_note(names: list[str]) -> str:
+    """``Sweep: `rnnbench sweep a.toml``` for one file, ``Sweeps: `rnnbench sweep a.toml`, `b.toml``` for more."""
+    first, rest = names[0], names[1:]
+    return f"Sweep{'s' if rest else ''}: `rnnbench sweep {first}`" + "".join(f", `{name}`" for name in rest)
 
 
 def _makes(entry: dict, task, dataset, block) -> bool:
