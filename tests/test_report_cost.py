@@ -222,6 +222,9 @@ def test_the_readme_cost_cells_leave_examples_per_second_and_the_busy_count_to_t
     brief = next(b for b in brief_section.blocks if b.title.startswith("training cost"))
     assert [c.split(", ")[0] for c in full.rows[0][2:]] == ["20 s (2.00×)", "10 s (1.00×)"]
     assert all(c.endswith("/s") for c in full.rows[0][2:])
-    assert brief.rows[0][2:] == ["20 s (2.00×)", "10 s (1.00×)"] and brief.rows[1] == full.rows[1]
+    # the README: one row a model, "seconds per epoch (× fastest) · seconds to target", the target in the title
+    assert full.rows[1][2:] == ["40 s (1/1)", "20 s (1/1)"] and len(full.rows) == 2
+    assert brief.rows == [["lstm", "20 s (2.00×) · 40 s", "10 s (1.00×) · 20 s"]]
+    assert brief.header == ["model", "numpy", "torch"] and brief.title.endswith(": s/epoch (× fastest) · s to 85%")
     assert any("busy" in n for n in full.notes) and not any("busy" in n for n in brief.notes)
     assert any("busy machine left out, counted in results/report.md" in n for n in brief_section.notes)

@@ -131,7 +131,7 @@ def cost_block(
     """
     scale, unit = (100.0, "%") if percent else (1.0, "")
     goal = "-" if target is None else f"{sig(target * scale, 3)}{unit}"
-    header = ["model"] + (["variant"] if keys == 2 else []) + ["measure"] + list(columns)
+    header = ["model"] + (["variant"] if keys == 2 else []) + ([] if brief else ["measure"]) + list(columns)
     printed, numbers, left_out, untimed = [], [], 0, 0
     for label, cells in rows_by_label:
         figures = {column: _figures(cells.get(column, []), target, higher) for column in columns}
@@ -151,6 +151,9 @@ def cost_block(
         if fastest is None:  # nothing timed on a quiet machine in this row: counted, not printed
             untimed += 1
             continue
+        if brief:  # one row a model: "seconds per epoch (× fastest) · seconds to target", the title says so
+            printed.append(list(label) + [_brief_cell(figures[c], target, scale, unit) for c in columns])
+            continue
         printed.append(list(label) + ["epoch"] + [_epoch_cell(figures[c], brief) for c in columns])
         printed.append(list(label) + [f"to {goal}"] + [_target_cell(figures[c], target, scale, unit) for c in columns])
     notes = []
@@ -162,7 +165,9 @@ def cost_block(
         notes.append("no dev target declared for this table: `rnnbench report --target VALUE` sets one")
     if not printed:
         return None, numbers, f"training cost: no run of this table was timed on a quiet machine ({left_out} busy)"
-    return Block(title, header, printed, keys=keys + 1, notes=notes), numbers, None
+    if brief:
+        title += f": s/epoch (× fastest) · s to {goal}"
+    return Block(title, header, printed, keys=keys + (0 if brief else 1), notes=notes), numbers, None
 
 
 def _figures(records: list[dict], target, higher: bool) -> dict:
@@ -196,11 +201,12 @@ COST_NOTE = (
     "seeds timed); a run on a busy machine (other processes above a quarter CPU while it ran; older records: "
     "load average above its usable CPUs) is left out of both"
 )
-#: The same for the README, whose cost cells leave out examples per second and the count of busy runs.
+#: The same for the README, whose cost tables have one row a model (seconds per epoch · to target) and leave out
+#: examples per second, the seeds that reached the target and the count of busy runs.
 COST_NOTE_BRIEF = (
-    "training cost: median over seeds of a run's median seconds per training epoch (× the row's fastest); to "
-    "target: median training seconds until dev first reached the task's target (seeds reached / timed); runs "
-    "on a busy machine left out, counted in results/report.md"
+    "training cost: s/epoch is the median over seeds of a run's median seconds per training epoch (× the row's "
+    "fastest), s to target the median training seconds until dev first reached the task's target; runs on a "
+    "busy machine left out, counted in results/report.md with the seeds that reached the target"
 )
 
 
@@ -211,6 +217,15 @@ def _epoch_cell(f: dict, brief: bool = False) -> str:
         return _empty(f)
     speed = "" if f["examples_per_s"] is None or brief else f", {f['examples_per_s']:,.0f}/s"
     return f"{sig(f['epoch_seconds'])} s ({f['ratio_to_fastest']:.2f}×){speed}"
+
+
+def _brief_cell(f: dict, target, scale: float, unit: str) -> str:
+    """The README's one cell a backend: ``11.4 s (1.07×) · 24.3 s`` (the seeds reached/timed left out)."""
+    if f["epoch_seconds"] is None:
+        return _empty(f)
+    to = _target_cell(f, target, scale, unit)
+    to = to.split(" (")[0] if to.endswith(")") and not to.startswith("not reached") else to
+    return f"{_epoch_cell(f, brief=True)} · {to}"
 
 
 def _target_cell(f: dict, target, scale: float, unit: str) -> str:
