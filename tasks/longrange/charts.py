@@ -2,15 +2,13 @@
 
 The task hands these to ``rnnbench report`` through ``LongRange.report_figures``,
 which imports this module only when a report draws charts (HTML, Markdown
-to a file): importing it imports matplotlib, set up by the report.
+to a file); matplotlib itself is imported by the functions that draw, as
+everywhere in rnnbench, so that importing the module stays cheap.
 """
 
 from __future__ import annotations
 
 import statistics
-
-import matplotlib
-from matplotlib.lines import Line2D
 
 from rnnbench import (
     ReportFigure,
@@ -170,12 +168,16 @@ def _number(value):
 
 
 def _t_colours(lengths) -> dict:
+    import matplotlib
+
     cmap = matplotlib.colormaps["viridis"]
     n = max(1, len(lengths) - 1)
     return {t: cmap(0.9 * i / n) for i, t in enumerate(lengths)}
 
 
 def _legend_t_and_backends(fig, lengths, cmap, backends) -> None:
+    from matplotlib.lines import Line2D
+
     handles = [Line2D([], [], color=cmap[t], linewidth=2) for t in lengths]
     labels = [f"T={t}" for t in lengths]
     for backend in backends:
