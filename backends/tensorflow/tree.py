@@ -40,8 +40,8 @@ def compose(cell, params, h, c, left, right):
     """``(h, c)`` of the parents of children ``left``/``right`` (ids into ``h``, ``c``) ``[n, H]``.
 
     The eager contract's (:func:`forward`) composition; the traced tree model
-    (:func:`.tree_model._levels`) writes the same equations over ``TensorArray``
-    rows, with its gradient by hand, and the parity tests hold the two together.
+    (:func:`.tree_model._levels`) writes the same equations over the rows of one
+    ``[N, H]`` buffer, with its gradient by hand, and the parity tests hold the two together.
     """
     children = tf.concat([tf.gather(h, left), tf.gather(h, right)], axis=1)
     if cell == "recursive":

@@ -8,7 +8,7 @@ children of every internal node in id order (levels are contiguous id ranges,
 in order, starting after the leaves) and ``level_stops`` where each level ends
 in them. A ``tf.while_loop`` over levels gathers the children's states,
 composes them with the equations of :mod:`.tree` (written out again here,
-where the states are ``TensorArray`` rows), and writes the parents' rows; the
+where the states are rows of one ``[N, H]`` buffer), and writes the parents' rows in place; the
 gradient is written out too, NumPy's backpropagation through structure
 (:func:`_levels` says why: TensorFlow's own copied an ``[N, H]`` buffer per level).
 
@@ -146,19 +146,20 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
     spent most of its time on that buffer: per level a ``concat`` copy forward
     and, backward, a dense ``UnsortedSegmentSum`` of the gather's gradient, an
     ``AddN`` and a ``Slice``, all ``[N, H]``, plus one weight-gradient matmul per
-    level. Here the states are rows of a ``TensorArray`` (read and written per
-    row, O(level) per level), the backward loop adds the children's gradients
-    into rows the same way, and the weight gradient is one matmul over every
-    internal node (on the children gathered again from the final states, one
-    gather instead of a per-level copy): NumPy's algorithm
-    (:mod:`rnnbench.backends.numpy.tree`). The children are read as one
+    level. Here every state lives in one ``[N, H]`` buffer written in place
+    (:func:`_write_rows`, :func:`_add_rows`: O(level) per level), the backward loop
+    adds the children's gradients into rows the same way, and the weight gradient
+    is one matmul over every internal node (on the children gathered again from
+    the final states): NumPy's algorithm (:mod:`rnnbench.backends.numpy.tree`).
+    ``TensorArray`` rows did the same at O(level) but paid an allocation per row
+    per read and write, the largest cost left; ``tensor_scatter_nd_update``
+    copies the whole buffer each level. The children are read as one
     interleaved gather (``left[0], right[0], left[1], ...``) reshaped to
     ``[n, 2H]``, the same values as ``[h[left], h[right]]`` in one op. A parent's
     two children differ and every node has one parent, so within a level the
     children ids are distinct and a read-add-write of their rows is exact.
-    With the states' copies gone, what remained was the executor's per-op cost
-    (one level is a handful of microsecond ops), so each level's children and
-    ids are split once before the loops and read with one op each.
+    Each level's children and ids are split once before the loops and read with
+    one op each (a level is a handful of microsecond ops).
     """
     treelstm = cell == "treelstm"
     H = W.shape[0] // 2
@@ -167,10 +168,9 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
     N = L + tf.size(left)
     num_levels = tf.size(level_stops)
 
-    def rows(values):
-        """A TensorArray of ``N`` rows ``[H]``, the first ``len(values)`` written."""
-        ta = tf.TensorArray(dtype, size=N, element_shape=[H], clear_after_read=False)
-        return ta.scatter(tf.range(tf.shape(values)[0]), values)
+    def buffer(first):
+        """A fresh ``[N, H]`` buffer, ``first`` in its first rows, zeros after: this function's own to write."""
+        return tf.concat([first, tf.zeros([N - tf.shape(first)[0], H], dtype)], axis=0)
 
     def per_level(width):
         return tf.TensorArray(dtype, size=num_levels, element_shape=[None, width], infer_shape=False)
@@ -191,10 +191,10 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
     def run(h0, c0, W, b):
         def body(k, hs, *lstm):
             kids, ids = level(k)
-            children = tf.reshape(hs.gather(kids), [-1, 2 * H])
-            z = children @ W + b
+            h_kids = tf.gather(hs, kids)
+            z = tf.reshape(h_kids, [-1, 2 * H]) @ W + b
             if not treelstm:
-                return k + 1, hs.scatter(ids, tf.tanh(z))
+                return k + 1, _write_rows(hs, ids, tf.tanh(z), after=[h_kids])
             cs, gates_ta = lstm
             i, f_left, f_right, o, u = tf.split(z, 5, axis=-1)
             i, f_left, f_right, o, u = (
@@ -204,26 +204,26 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
                 tf.sigmoid(o),
                 tf.tanh(u),
             )
-            c_left, c_right = tf.split(tf.reshape(cs.gather(kids), [-1, 2 * H]), 2, axis=1)
+            c_kids = tf.gather(cs, kids)
+            c_left, c_right = tf.split(tf.reshape(c_kids, [-1, 2 * H]), 2, axis=1)
             c_new = i * u + f_left * c_left + f_right * c_right
             h_new = o * tf.tanh(c_new)
             return (
                 k + 1,
-                hs.scatter(ids, h_new),
-                cs.scatter(ids, c_new),
+                _write_rows(hs, ids, h_new, after=[h_kids]),
+                _write_rows(cs, ids, c_new, after=[c_kids]),
                 gates_ta.write(k, tf.concat([i, f_left, f_right, o, u], axis=1)),
             )
 
-        lstm = (rows(c0), per_level(5 * H)) if treelstm else ()
-        _, hs, *lstm = tf.while_loop(lambda k, *_: k < num_levels, body, (tf.constant(0), rows(h0), *lstm))
-        h = hs.stack()
+        lstm = (buffer(c0), per_level(5 * H)) if treelstm else ()
+        _, h, *lstm = tf.while_loop(lambda k, *_: k < num_levels, body, (tf.constant(0), buffer(h0), *lstm))
         children = tf.reshape(tf.gather(h, pairs), [-1, 2 * H])  # the rows forward read, in one gather
-        c, gates_ta = (lstm[0].stack(), lstm[1]) if treelstm else (c0, None)
+        c, gates_ta = (lstm[0], lstm[1]) if treelstm else (c0, None)
 
         def grad(dh, dc):
             def back(k, dhs, dz_ta, *dcs):  # k: the levels in reverse
                 kids, ids = level(k)
-                dh_level = dhs.gather(ids)
+                dh_level = tf.gather(dhs, ids)
                 if not treelstm:
                     p = tf.gather(h, ids)
                     dz = dh_level * (1.0 - p * p)
@@ -232,7 +232,8 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
                     i, f_left, f_right, o, u = tf.split(gates_ta.read(k), 5, axis=-1)
                     tanh_c = tf.tanh(tf.gather(c, ids))
                     c_left, c_right = tf.split(tf.reshape(tf.gather(c, kids), [-1, 2 * H]), 2, axis=1)
-                    dc_total = dcs.gather(ids) + dh_level * o * (1.0 - tanh_c * tanh_c)
+                    dc_level = tf.gather(dcs, ids)
+                    dc_total = dc_level + dh_level * o * (1.0 - tanh_c * tanh_c)
                     dz = tf.concat(
                         [
                             dc_total * u * (i * (1.0 - i)),
@@ -244,23 +245,41 @@ def _levels(cell, h0, c0, W, b, left, right, level_stops):
                         axis=1,
                     )
                     dc_kids = tf.reshape(tf.concat([dc_total * f_left, dc_total * f_right], axis=1), [-1, H])
-                    dcs = (dcs.scatter(kids, dcs.gather(kids) + dc_kids),)
+                    dcs = (_add_rows(dcs, kids, dc_kids, after=[dc_level]),)
                 dh_kids = tf.reshape(tf.matmul(dz, W, transpose_b=True), [-1, H])
-                return (k - 1, dhs.scatter(kids, dhs.gather(kids) + dh_kids), dz_ta.write(k, dz), *dcs)
+                return (k - 1, _add_rows(dhs, kids, dh_kids, after=[dh_level]), dz_ta.write(k, dz), *dcs)
 
-            dh = tf.zeros_like(h) if dh is None else dh
-            dcs = (rows(tf.zeros_like(c) if dc is None else dc),) if treelstm else ()
+            # the upstream gradients may be the caller's tensors: the loops add into copies
+            dh = tf.zeros_like(h) if dh is None else tf.raw_ops.DeepCopy(x=dh)
+            dcs = ((tf.zeros_like(c) if dc is None else tf.raw_ops.DeepCopy(x=dc)),) if treelstm else ()
             _, dhs, dz_ta, *dcs = tf.while_loop(
-                lambda k, *_: k >= 0, back, (num_levels - 1, rows(dh), per_level(5 * H if treelstm else H), *dcs)
+                lambda k, *_: k >= 0, back, (num_levels - 1, dh, per_level(5 * H if treelstm else H), *dcs)
             )
             dz = _concat_levels(dz_ta, 5 * H if treelstm else H, dtype)
-            leaves = tf.range(L)
-            dc0 = dcs[0].gather(leaves) if treelstm else tf.zeros_like(c0)
-            return dhs.gather(leaves), dc0, tf.matmul(children, dz, transpose_a=True), tf.reduce_sum(dz, axis=0)
+            dc0 = dcs[0][:L] if treelstm else tf.zeros_like(c0)
+            return dhs[:L], dc0, tf.matmul(children, dz, transpose_a=True), tf.reduce_sum(dz, axis=0)
 
         return (h, c), grad
 
     return run(h0, c0, W, b)
+
+
+def _write_rows(buffer, ids, values, after):
+    """``buffer`` with rows ``ids`` set to ``values``, written into ``buffer``'s own memory.
+
+    ``InplaceUpdate`` aliases its input (no copy, unlike ``tensor_scatter_nd_update``,
+    which copies ``[N, H]`` every level), so it is used only on a buffer :func:`_levels`
+    made itself and passes along the loop, and only once this iteration's reads of the
+    old rows (``after``) have run.
+    """
+    with tf.control_dependencies(after):
+        return tf.raw_ops.InplaceUpdate(x=buffer, i=ids, v=values)
+
+
+def _add_rows(buffer, ids, values, after):
+    """``buffer`` with ``values`` added to rows ``ids`` (distinct), in place, as :func:`_write_rows`."""
+    with tf.control_dependencies(after):
+        return tf.raw_ops.InplaceAdd(x=buffer, i=ids, v=values)
 
 
 def _concat_levels(ta, width, dtype):
