@@ -256,3 +256,40 @@ def test_first_call_times_exactly_one_call():
     calls = []
     assert first_call(lambda: calls.append(1), clock=_Fed(10.0, 12.5)) == 2.5
     assert calls == [1]
+
+
+# ------------------------------------------------------------------------------------------- idle wait
+
+
+def test_wait_idle_returns_once_a_quiet_window_passes():
+    # cumulative CPU ns read at each poll: busy (5 ms of CPU in a 1 ms window: spinning threads), then quiet
+    fed = _Fed(0, 5_000_000, 10_000_000, 15_000_000, 15_000_010, 99)
+    waited = probes.wait_idle(1, quiet_s=0.001, limit_s=5.0, cpu_ns=lambda pid: fed())
+    assert waited is not None and waited < 5.0
+    assert fed.values == [99]  # stopped at the first quiet window, read no further
+
+
+def test_wait_idle_gives_up_at_its_limit_and_does_not_wait_where_cpu_time_is_unknown():
+    spinning = iter(range(0, 10**12, 10**9))  # a CPU-second every poll, forever
+    waited = probes.wait_idle(1, quiet_s=0.001, limit_s=0.02, cpu_ns=lambda pid: next(spinning))
+    assert 0.02 <= waited < 1.0
+    start = time.perf_counter()
+    assert probes.wait_idle(1, quiet_s=0.5, cpu_ns=lambda pid: None) is None
+    assert time.perf_counter() - start < 0.4
+
+
+@linux_only
+@pytest.mark.timeout(30)
+def test_process_cpu_ns_counts_a_busy_child_and_not_a_sleeping_one():
+    busy = subprocess.Popen([sys.executable, "-S", "-c", "while True: pass"])
+    idle = subprocess.Popen([sys.executable, "-S", "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.3)
+        a, b = probes.process_cpu_ns(busy.pid), probes.process_cpu_ns(idle.pid)
+        time.sleep(0.2)
+        assert probes.process_cpu_ns(busy.pid) - a > 0.05e9  # a spinning thread
+        assert probes.process_cpu_ns(idle.pid) - b < 0.01e9
+        assert probes.wait_idle(idle.pid) < 0.2 and probes.wait_idle(busy.pid, limit_s=0.1) >= 0.1
+    finally:
+        busy.kill(), idle.kill(), busy.wait(), idle.wait()
+    assert probes.process_cpu_ns(busy.pid) is None  # gone

@@ -113,6 +113,7 @@ def _policy(**changes):
         max_rounds=4,
         visit_samples=1,
         target_ci=0.03,
+        idle_wait=False,
     )
     return TimingPolicy(**{**base, **changes})
 
@@ -212,6 +213,38 @@ def test_sampling_stops_when_the_budget_is_spent_or_at_max_rounds(fake):
     rows = _run(command, noisy, policy=_policy(min_rounds=2, max_rounds=7, budget_s=100.0))
     assert {(r["stop_reason"], r["rounds"]) for r in rows} == {("max_rounds", 7)}
     assert all(r["rel_ci"] > 0.03 for r in rows)
+
+
+def test_a_comparison_stops_at_the_target_only_when_its_ratios_are_within_it_too(fake):
+    command, _ = fake
+    policy = _policy(min_rounds=6, max_rounds=12, target_ci=0.06)
+    # each row alternates 1.0/1.1 or 2.0/2.2: every median interval is the range, +-4.8%, inside 6%
+    together = [_config("numpy", fake=[0.001, 0.0011]), _config("torch", fake=[0.002, 0.0022])]
+    rows = _run(command, together, policy=policy)
+    assert {(r["stop_reason"], r["rounds"]) for r in rows} == {("target", 6)}
+    assert rows[1]["ratio_ci95"] == pytest.approx([2.0, 2.0])
+    # the same samples, but torch slow when numpy is fast: per-round ratios 2.2 and 1.82, +-9.5%
+    apart = [_config("numpy", fake=[0.001, 0.0011]), _config("torch", fake=[0.0022, 0.002])]
+    rows = _run(command, apart, policy=policy)
+    assert {(r["stop_reason"], r["rounds"]) for r in rows} == {("max_rounds", 12)}
+    assert all(r["rel_ci"] <= 0.06 for r in rows)
+    lo, hi = rows[1]["ratio_ci95"]
+    assert hi / rows[1]["ratio_to_fastest"] - 1 > 0.06
+
+
+def test_each_preparation_and_visit_waits_for_its_worker_to_go_idle(fake, monkeypatch):
+    from rnnbench.bench import rounds
+
+    command, requests = fake
+    waited = []
+    monkeypatch.setattr(rounds, "wait_idle", lambda pid: waited.append(pid))
+    configs = [_config("numpy"), _config("torch")]
+    _run(command, configs, isolation="impl", policy=_policy(min_rounds=3, max_rounds=3, idle_wait=True))
+    served = [pid for pid, op, _ in requests() if op in ("prepare", "sample")]
+    assert waited == served and len(waited) == 2 + 3 * 2  # the worker just asked, each time
+    waited.clear()
+    _run(command, configs, isolation="impl", policy=_policy(min_rounds=3, max_rounds=3))
+    assert waited == []
 
 
 def test_min_samples_raise_the_minimum_rounds(fake):

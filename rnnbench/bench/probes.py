@@ -13,6 +13,9 @@ only (psutil when installed), so a worker can import it before any framework.
   and reads ``VmHWM`` after the calls: exact, and free for the call itself. Where the reset is
   not allowed (some containers, other systems) a thread samples the RSS every millisecond.
 * :func:`first_call` times the one call that includes tracing, compiling and autotuning.
+* :func:`wait_idle` waits until a worker process stops using CPU after a visit: OpenBLAS's
+  threads spin for about 0.1 s after a call, and on a 2-CPU machine that takes a CPU from
+  whichever worker is timed next.
 """
 
 from __future__ import annotations
@@ -279,3 +282,44 @@ def first_call(fn, clock=time.perf_counter) -> float:
     start = clock()
     fn()
     return clock() - start
+
+
+def process_cpu_ns(pid: int) -> int | None:
+    """CPU nanoseconds every thread of process ``pid`` has run (``/proc/PID/task/*/schedstat``,
+    exact to the nanosecond, where ``/proc/PID/stat`` counts 10 ms ticks); None where unreadable."""
+    total, found = 0, False
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+            found = True
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that ended between the listing and the read
+    return total if found else None
+
+
+def wait_idle(
+    pid: int, *, quiet_s: float = 0.02, busy_fraction: float = 0.1, limit_s: float = 0.5, cpu_ns=process_cpu_ns
+) -> float | None:
+    """Wait until process ``pid`` used less than ``busy_fraction`` of one CPU over ``quiet_s``; the
+    seconds waited (at most about ``limit_s``), or None where its CPU time cannot be read (no wait).
+
+    The rounds of :mod:`rnnbench.bench.rounds` call it after each visit, so a worker's threads
+    still spinning after its last call (OpenBLAS: about 0.1 s) never share the CPUs with the
+    next worker's timed calls.
+    """
+    start = time.perf_counter()
+    before = cpu_ns(pid)
+    if before is None:
+        return None
+    while True:
+        time.sleep(quiet_s)
+        now = cpu_ns(pid)
+        waited = time.perf_counter() - start
+        if now is None or now - before < busy_fraction * quiet_s * 1e9 or waited >= limit_s:
+            return waited
+        before = now

@@ -9,10 +9,14 @@ Rows that compare (the same cell, size, pass, dtype, ...:
 2. runs **rounds**: each round visits every row once, in an order shuffled by
    ``random.Random(seed)`` (``seed`` the comparison's index, kept as the row's ``round_seed``); a visit
    takes ``visit_samples`` samples (one when a sample is a single call: such a call is long already),
-   and the round's median of each row feeds :func:`rnnbench.bench.stats.round_ratios`;
+   and the round's median of each row feeds :func:`rnnbench.bench.stats.round_ratios`; after each
+   visit (and each preparation) the scheduler waits until that worker's threads stop using CPU
+   (:func:`rnnbench.bench.probes.wait_idle`, under the policy's ``idle_wait``), so the next visit
+   has the machine to itself;
 3. **stops** after at least ``min_rounds`` once every row's ``rel_ci`` is within ``target_ci``
-   (``"target"``), or when the comparison's budget (``budget_s`` seconds of sampling a row) is spent
-   (``"budget"``), or at ``max_rounds``; every row of the comparison records that ``stop_reason``;
+   and, when rows compare, its ratio interval too (both ends within ``target_ci`` of the ratio)
+   (``"target"``), or when the comparison's budget (``budget_s`` seconds of sampling a row) is
+   spent (``"budget"``), or at ``max_rounds``; every row of the comparison records that ``stop_reason``;
 4. **finishes** each row in its worker: CPU accounting of its visits, one peak-memory probe call,
    timer freed.
 
@@ -28,6 +32,7 @@ import random
 import statistics
 
 from rnnbench.bench import stats
+from rnnbench.bench.probes import wait_idle
 from rnnbench.bench.record import comparison_key
 from rnnbench.bench.run_config import empty_row, interval_fields
 from rnnbench.bench.timing import load_warning, spread_warnings, summarize, usable_cpus
@@ -132,6 +137,12 @@ class Comparison:
             except (WorkerError, RequestError):
                 pass
 
+    def _settle(self, i: int) -> None:
+        """Wait until row ``i``'s worker is idle (its BLAS threads may spin on after answering)."""
+        worker = self.pool.workers.get(self.keys[i])
+        if self.policy.idle_wait and worker is not None and not worker.dead:
+            wait_idle(worker.pid)
+
     def _fail(self, i: int, reason: str) -> None:
         self.rows[i].update(status="failed", error=reason)
         state = self.live.pop(i, None)
@@ -140,6 +151,7 @@ class Comparison:
 
     def _prepare(self, i: int) -> None:
         answer = self._ask(i, {"op": "prepare", "config": self.configs[i], "policy": self.policy.as_dict()})
+        self._settle(i)
         if answer is None:
             return
         row = self.rows[i]
@@ -181,6 +193,7 @@ class Comparison:
                 state = self.live[i]
                 count = 1 if state["slow"] or state["loops"] == 1 else max(1, policy.visit_samples)
                 answer = self._ask(i, {"op": "sample", "samples": count})
+                self._settle(i)
                 samples = _samples(answer, count)
                 if answer is not None and samples is None:
                     self._fail(i, "worker answered malformed samples")
@@ -196,11 +209,21 @@ class Comparison:
                 return None, medians
             if done < first:
                 continue
-            if all((stats.rel_ci(s["samples"]) or 0.0) <= policy.target_ci for s in self.live.values()):
+            if self._within_target(medians):
                 return "target", medians
             if spent >= budget:
                 return "budget", medians
         return "max_rounds", medians
+
+    def _within_target(self, medians: list[dict]) -> bool:
+        """Every live row's median interval, and its ratio interval when rows compare, within ``target_ci``."""
+        target = self.policy.target_ci
+        if any((stats.rel_ci(s["samples"]) or 0.0) > target for s in self.live.values()):
+            return False
+        if len(self.live) < 2:
+            return True
+        ratios = stats.round_ratios([{i: m for i, m in r.items() if i in self.live} for r in medians])
+        return all(len(values) >= 2 and stats.median_interval(values).rel_reach <= target for values in ratios.values())
 
     def _finish(self, i: int, reason: str | None) -> None:
         state = self.live[i]

@@ -45,6 +45,12 @@ class Interval:
         """Half the interval's width over its center (``rel_ci``); None for a zero center."""
         return (self.hi - self.lo) / 2 / abs(self.center) if self.center else None
 
+    @property
+    def rel_reach(self) -> float:
+        """How far the farther end lies from the center, over the center (inf for a zero center): a
+        ratio "within ±5%" has ``rel_reach <= 0.05``."""
+        return max(self.center - self.lo, self.hi - self.center) / abs(self.center) if self.center else math.inf
+
     def as_list(self) -> list[float]:
         return [self.lo, self.hi]
 

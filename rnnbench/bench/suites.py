@@ -14,11 +14,11 @@ full length: ragged batches time the masking paths, which is another question.
 What the suites cost. ``smoke`` (QUICK: 3 to 5 rounds of one short sample) takes seconds a
 backend. ``cpu`` on numpy + torch + tensorflow is 164 rows in 24 comparisons (7 rows each for a
 sequence configuration: numpy, three torch impls, three TensorFlow impls; 6 for a tree one), each
-row in its own process (``isolation`` "config"), sampled under CAREFUL: at most 1.5 s of sampling
-a row (what the one-shot policy spent), at least 6 rounds, plus one first call and one
-peak-memory call, and one untimed call before each visit's samples. Measured on the 2-core VM of
-the committed records with jax as well (188 rows, ``--isolation impl``): 20.5 and 20 minutes for two
-runs on 2026-12-07, every row stopping on its budget (none reached the 3% target there).
+row in its own process (``isolation`` "config"), sampled under CPU_SUITE: at most 3 s of sampling
+a row, 8 to 30 rounds, plus one first call and one peak-memory call, one untimed call before each
+visit's samples and the wait for the visited worker to go idle. Measured on the 2-core VM of the
+committed records with jax as well (188 rows, ``--isolation impl``): under the earlier 1.5 s and 6
+rounds, 20.5 and 20 minutes for two runs on 2026-12-07, every row stopping on its budget.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnbench.bench.flops import PASSES
-from rnnbench.bench.timing import CAREFUL, QUICK, TimingPolicy
+from rnnbench.bench.timing import CAREFUL, CPU_SUITE, QUICK, TimingPolicy
 from rnnbench.errors import RnnbenchError
 from rnnbench.params import SEQUENCE_CELLS, TREE_CELLS
 
@@ -80,6 +80,7 @@ SUITES = {
         node_by_node=("numpy", "torch", "tensorflow"),
         extra=(("lstm", (64, 100, 256, 256, 2, 1)),),
         peak_sizes=(1024, 2048, 3072),
+        policy=CPU_SUITE,
     ),
     "deepbench": Suite(
         "deepbench",

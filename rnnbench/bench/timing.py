@@ -32,7 +32,7 @@ import math
 import os
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 #: Spread above which a measurement is flagged (fractions of the median).
 IQR_WARNING = 0.10
@@ -64,6 +64,8 @@ class TimingPolicy:
     max_rounds: int = 25
     visit_samples: int = 2
     target_ci: float = 0.03
+    #: Wait after each visit until the visited worker stops using CPU (:func:`rnnbench.bench.probes.wait_idle`).
+    idle_wait: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -79,11 +81,16 @@ QUICK = TimingPolicy(
     min_rounds=3,
     max_rounds=5,
     visit_samples=1,
+    idle_wait=False,
 )
-#: The cpu suite's policy. Per row: warm-up 0.2 s, samples of >= 50 ms, 2 a visit (1 for a call of 50 ms
-#: or more), 6 to 25 rounds, and 1.5 s of sampling a row (as the one-shot policy had) unless every row of
-#: the comparison reaches the 3% target first.
+#: Custom grids' and the lengths suite's policy. Per row: warm-up 0.2 s, samples of >= 50 ms, 2 a visit (1 for
+#: a call of 50 ms or more), 6 to 25 rounds, and 1.5 s of sampling a row unless every row of the comparison,
+#: and every ratio, reaches the 3% target first.
 CAREFUL = TimingPolicy(slow_call_s=2.0)
+#: The cpu suite's: CAREFUL with 3 s of sampling a row and 8 to 30 rounds. At 1.5 s the slow rows (0.25 s a
+#: call and more) stopped at 6 rounds, and the interval of six per-round ratios is their whole range (±10-25%
+#: on the 2-CPU VM of the committed records).
+CPU_SUITE = replace(CAREFUL, budget_s=3.0, min_rounds=8, max_rounds=30)
 
 
 @dataclass
