@@ -152,6 +152,69 @@ def test_padding_keeps_compilations_few():
     assert (plan.leaf_ids[plan.num_leaves :] == plan.padded_nodes).all()  # padding writes are dropped
 
 
+@pytest.mark.parametrize("rows", [1, 2, 32])
+def test_stacked_steps_cover_each_node_once_after_its_children(rows):
+    """The tree model's scan input: every internal node in exactly one step, no step wider than ``rows``,
+    each step reading only nodes of earlier steps (or leaves), the step count a power of two."""
+    from rnnbench_jax.tree import TreePlan, bucket
+
+    trees = TreeBatch.from_trees([parse_tree(text) for text in parity.TREE_TEXTS] * 3)
+    plan = TreePlan.of(trees)
+    ids, left, right = plan.stacked(rows)
+    assert ids.shape == left.shape == right.shape == (bucket(len(ids)), rows) and len(ids) == bucket(len(ids))
+    real = ids[ids < plan.padded_nodes]
+    assert sorted(real.tolist()) == list(range(trees.num_leaves, trees.num_nodes))
+    done = set(range(trees.num_leaves))
+    for step_ids, step_left, step_right in zip(ids, left, right):
+        mine = step_ids < plan.padded_nodes
+        assert {*step_left[mine].tolist(), *step_right[mine].tolist()} <= done
+        done |= set(step_ids[mine].tolist())
+    # padding: a level takes ceil(width / rows) steps (at most its last one partly filled), never the widest's
+    used = sum(bool((row < plan.padded_nodes).any()) for row in ids)
+    assert used == sum(-(-(level.stop - level.start) // rows) for level in trees.levels)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("rows", [2, 32])
+@pytest.mark.parametrize("cell", ["recursive", "treelstm"])
+def test_scanned_tree_path_equals_numpy_whatever_the_step_rows(backend, cell, rows):
+    """The path the tree model trains on: NumPy's node states and gradients, with levels cut into steps."""
+    from rnnbench.backend import state_keys
+    from rnnbench.backends.numpy import tree as numpy_tree
+    from rnnbench_jax.tree import TreePlan, scanned_tree_states
+
+    case = parity.make_case(cell)
+    trees = case.inputs["trees"]
+    rng = np.random.default_rng(5)
+    H = case.params["W"].shape[0] // 2
+    x = rng.normal(size=(trees.num_leaves, case.inputs["x_leaves"].shape[1]))
+    up = {k: rng.normal(size=(trees.num_nodes, H)) for k in state_keys(cell)}
+    plan = TreePlan.of(trees)
+    padded_up = {k: np.zeros((plan.padded_nodes, H)) for k in up}
+    for k, v in up.items():
+        padded_up[k][: trees.num_nodes] = v
+
+    def forward_backward(p, x, leaf_ids, ids, left, right, u):
+        def states_of(q, y):
+            return scanned_tree_states(cell, q, y, leaf_ids, ids, left, right, plan.padded_nodes)
+
+        states, vjp = jax.vjp(states_of, p, x)
+        return states, vjp(u)
+
+    with backend.precision("float64"):
+        states, (dparams, dx) = jax.jit(forward_backward)(
+            case.params, plan.pad_leaves(x), plan.leaf_ids, *plan.stacked(rows), padded_up
+        )
+        states = {k: np.asarray(v)[: trees.num_nodes] for k, v in states.items()}
+        grads = {**{k: np.asarray(v) for k, v in dparams.items()}, "x": np.asarray(dx)[: trees.num_leaves]}
+    expected_states, cache = numpy_tree.forward(cell, case.params, x, trees)
+    expected = numpy_tree.backward(cache, up)
+    for k in up:
+        np.testing.assert_allclose(states[k], expected_states[k], rtol=1e-12, atol=1e-12)
+    for name, value in expected.items():
+        np.testing.assert_allclose(grads[name], value, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("no_levels", [False, True], ids=["levels", "leaves-only"])
 @pytest.mark.parametrize("cell", ["recursive", "treelstm"])

@@ -7,7 +7,7 @@ gradient, update) is one jitted call; its step count is a traced array, so
 Adam's bias correction does not recompile every step. Sequence batches are
 padded to a few lengths (:func:`padded_steps`), which masking makes exact, so
 a bucketed epoch compiles a handful of times rather than once per length. A
-tree model's step is one jitted call too, over its levels stacked and padded.
+tree model's step is one jitted call too, over its levels cut into fixed-size steps.
 Batches are checked on the NumPy side first, with rnnbench's own messages.
 
 Dropout: ``train_step`` and ``loss_and_grads`` take the runner's masks
@@ -268,9 +268,9 @@ def _state_gradient_norms(spec, params, inputs, lengths, targets):
 class JaxTreeModel(_Trainable):
     """A :class:`~rnnbench.tree_model.TreeModelSpec` model: softmax at every node; NumPy in, NumPy out.
 
-    Each step is one jitted call over the batch's levels stacked and padded
-    (:meth:`TreePlan.stacked`, :func:`scanned_tree_states`): compiled once per
-    padded shape, a handful per SST epoch.
+    Each step is one jitted call over the batch's levels cut into fixed-size
+    steps (:meth:`TreePlan.stacked`, :func:`scanned_tree_states`): compiled once
+    per padded shape, a handful per SST epoch.
     """
 
     def predict(self, leaf_ids, trees) -> np.ndarray:

@@ -20,6 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+#: Nodes a step of the tree model's scan composes (:meth:`TreePlan.stacked`): small enough that a
+#: level's last, padded step wastes little, large enough that a step is a real matrix product.
+STEP_ROWS = 32
+
 
 def bucket(n: int) -> int:
     """The padded size for ``n``: the next power of two (at least 8)."""
@@ -53,17 +57,31 @@ class TreePlan:
             levels.append((ids, left, right))
         return cls(N, L, Np, Lp, leaf_ids, tuple(levels))
 
-    def stacked(self):
-        """``(ids, left, right)`` int32 ``[levels, width]``, both padded to a power of two (a scan's input)."""
-        K = bucket(len(self.levels))
-        W = max((len(ids) for ids, _, _ in self.levels), default=8)
-        ids = np.full((K, W), self.padded_nodes, np.int32)
-        left, right = np.zeros((K, W), np.int32), np.zeros((K, W), np.int32)
-        for k, (level_ids, level_left, level_right) in enumerate(self.levels):
-            ids[k, : len(level_ids)], left[k, : len(level_ids)], right[k, : len(level_ids)] = (
-                level_ids,
-                level_left,
-                level_right,
+    def stacked(self, rows: int | None = None):
+        """``(ids, left, right)`` int32 ``[steps, rows]``, a scan's input: each level cut into steps of
+        ``rows`` nodes (:data:`STEP_ROWS`; the last step of a level padded), the levels in order, and the
+        step count padded to a power of two with steps of padding alone.
+
+        A level's nodes are independent of each other, so its steps may run one after another, and every
+        step only reads levels below it. Padding every level to the widest instead made a 25-tree SST
+        batch compose some 16 times its nodes (24 levels of 256 rows for about 500 internal nodes).
+        """
+        rows = STEP_ROWS if rows is None else int(rows)
+        steps = []
+        for level_ids, level_left, level_right in self.levels:
+            width = int(np.count_nonzero(level_ids < self.padded_nodes))
+            steps += [
+                (level_ids[s : s + rows], level_left[s : s + rows], level_right[s : s + rows])
+                for s in range(0, width, rows)
+            ]
+        count = bucket(len(steps))
+        ids = np.full((count, rows), self.padded_nodes, np.int32)
+        left, right = np.zeros((count, rows), np.int32), np.zeros((count, rows), np.int32)
+        for k, (step_ids, step_left, step_right) in enumerate(steps):
+            ids[k, : len(step_ids)], left[k, : len(step_ids)], right[k, : len(step_ids)] = (
+                step_ids,
+                step_left,
+                step_right,
             )
         return ids, left, right
 
@@ -97,11 +115,12 @@ def _level(params, h, c, ids, left, right, *, cell):
 
 
 def scanned_tree_states(cell, params, x_padded, leaf_ids, ids, left, right, padded_nodes):
-    """:func:`tree_states` as one ``lax.scan`` over :meth:`TreePlan.stacked` levels, for use inside ``jit``.
+    """:func:`tree_states` as one ``lax.scan`` over :meth:`TreePlan.stacked` steps, for use inside ``jit``.
 
-    Every level is padded to the widest, which costs arithmetic, but a whole
-    training step then compiles once per padded shape and runs as one call:
-    what a tree model needs (a step of op-by-op level calls is mostly dispatch).
+    Each step composes a fixed number of nodes of one level, so a whole training
+    step compiles once per padded shape (node count and step count, powers of
+    two) and runs as one call: what a tree model needs (a step of op-by-op level
+    calls is mostly dispatch).
     """
     h, c = _leaf_states(params, x_padded, leaf_ids, cell=cell, padded_nodes=padded_nodes)
 
