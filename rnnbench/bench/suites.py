@@ -17,8 +17,9 @@ sequence configuration: numpy, three torch impls, three TensorFlow impls; 6 for 
 row in its own process (``isolation`` "config"), sampled under CPU_SUITE: at most 3 s of sampling
 a row, 8 to 30 rounds, plus one first call and one peak-memory call, one untimed call before each
 visit's samples and the wait for the visited worker to go idle. Measured on the 2-core VM of the
-committed records with jax as well (188 rows, ``--isolation impl``): under the earlier 1.5 s and 6
-rounds, 20.5 and 20 minutes for two runs on 2026-12-07, every row stopping on its budget.
+committed records with jax as well (188 rows, ``--isolation impl``): 31 minutes for each of two runs
+on 2026-12-07 (20.5 and 20 under the earlier 1.5 s and 6 rounds), nearly every row stopping on its
+budget.
 """
 
 from __future__ import annotations
