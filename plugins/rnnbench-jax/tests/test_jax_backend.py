@@ -174,77 +174,28 @@ def test_stacked_steps_cover_each_node_once_after_its_children(rows):
     assert used == sum(-(-(level.stop - level.start) // rows) for level in trees.levels)
 
 
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("rows", [2, 32])
-@pytest.mark.parametrize("cell", ["recursive", "treelstm"])
-def test_scanned_tree_path_equals_numpy_whatever_the_step_rows(backend, cell, rows):
-    """The path the tree model trains on: NumPy's node states and gradients, with levels cut into steps."""
+def _tree_path_equals_numpy(backend, cell, trees, path, *, seed, padding_gradient=0.0):
+    """Hold a jitted tree path's node states and gradients to NumPy's forward and backward (float64).
+
+    ``path(plan, params, x_padded, padded_upstream)`` returns ``(states, (dparams, dx))``; the upstream
+    gradient of the padded rows no node owns is ``padding_gradient`` (it must reach no gradient).
+    """
     from rnnbench.backend import state_keys
     from rnnbench.backends.numpy import tree as numpy_tree
-    from rnnbench_jax.tree import TreePlan, scanned_tree_states
+    from rnnbench_jax.tree import TreePlan
 
     case = parity.make_case(cell)
-    trees = case.inputs["trees"]
-    rng = np.random.default_rng(5)
+    trees = case.inputs["trees"] if trees is None else trees
+    rng = np.random.default_rng(seed)
     H = case.params["W"].shape[0] // 2
     x = rng.normal(size=(trees.num_leaves, case.inputs["x_leaves"].shape[1]))
     up = {k: rng.normal(size=(trees.num_nodes, H)) for k in state_keys(cell)}
     plan = TreePlan.of(trees)
-    padded_up = {k: np.zeros((plan.padded_nodes, H)) for k in up}
+    padded_up = {k: np.full((plan.padded_nodes, H), padding_gradient) for k in up}
     for k, v in up.items():
         padded_up[k][: trees.num_nodes] = v
-
-    def forward_backward(p, x, leaf_ids, ids, left, right, u):
-        def states_of(q, y):
-            return scanned_tree_states(cell, q, y, leaf_ids, ids, left, right, plan.padded_nodes)
-
-        states, vjp = jax.vjp(states_of, p, x)
-        return states, vjp(u)
-
     with backend.precision("float64"):
-        states, (dparams, dx) = jax.jit(forward_backward)(
-            case.params, plan.pad_leaves(x), plan.leaf_ids, *plan.stacked(rows), padded_up
-        )
-        states = {k: np.asarray(v)[: trees.num_nodes] for k, v in states.items()}
-        grads = {**{k: np.asarray(v) for k, v in dparams.items()}, "x": np.asarray(dx)[: trees.num_leaves]}
-    expected_states, cache = numpy_tree.forward(cell, case.params, x, trees)
-    expected = numpy_tree.backward(cache, up)
-    for k in up:
-        np.testing.assert_allclose(states[k], expected_states[k], rtol=1e-12, atol=1e-12)
-    for name, value in expected.items():
-        np.testing.assert_allclose(grads[name], value, rtol=1e-10, atol=1e-10, err_msg=name)
-
-
-@pytest.mark.timeout(300)
-@pytest.mark.parametrize("no_levels", [False, True], ids=["levels", "leaves-only"])
-@pytest.mark.parametrize("cell", ["recursive", "treelstm"])
-def test_unrolled_tree_path_gradient_equals_numpy(backend, cell, no_levels):
-    """The jitted path ``bench`` times (levels unrolled under a hand-written backward) against NumPy's
-    forward and backward, with upstream gradients on ``h`` and ``c``; padded rows take no part."""
-    from rnnbench.backend import state_keys
-    from rnnbench.backends.numpy import tree as numpy_tree
-    from rnnbench_jax.tree import TreePlan, unrolled_tree_states
-
-    case = parity.make_case(cell)
-    trees = TreeBatch.from_trees([parse_tree("(1 a)"), parse_tree("(2 b)")]) if no_levels else case.inputs["trees"]
-    rng = np.random.default_rng(3)
-    H = case.params["W"].shape[0] // 2
-    x = rng.normal(size=(trees.num_leaves, case.inputs["x_leaves"].shape[1]))
-    up = {k: rng.normal(size=(trees.num_nodes, H)) for k in state_keys(cell)}
-    plan = TreePlan.of(trees)
-    padded_up = {k: np.zeros((plan.padded_nodes, H)) for k in up}
-    for k, v in up.items():
-        padded_up[k][: trees.num_nodes] = v
-        padded_up[k][trees.num_nodes :] = 1.0  # rows no node owns: must reach no gradient
-
-    def forward_backward(p, x, ids, levels, u):
-        states, vjp = jax.vjp(lambda q, y: unrolled_tree_states(cell, q, y, ids, levels, plan.padded_nodes), p, x)
-        return states, vjp(u)
-
-    with backend.precision("float64"):
-        states, (dparams, dx) = jax.jit(forward_backward)(
-            case.params, plan.pad_leaves(x), plan.leaf_ids, plan.levels, padded_up
-        )
+        states, (dparams, dx) = path(plan, case.params, plan.pad_leaves(x), padded_up)
         states = {k: np.asarray(v)[: trees.num_nodes] for k, v in states.items()}
         grads = {**{k: np.asarray(v) for k, v in dparams.items()}, "x": np.asarray(dx)[: trees.num_leaves]}
     expected_states, cache = numpy_tree.forward(cell, case.params, x, trees)
@@ -254,6 +205,45 @@ def test_unrolled_tree_path_gradient_equals_numpy(backend, cell, no_levels):
     assert set(grads) == set(expected)
     for name, value in expected.items():
         np.testing.assert_allclose(grads[name], value, rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("rows", [2, 32])
+@pytest.mark.parametrize("cell", ["recursive", "treelstm"])
+def test_scanned_tree_path_equals_numpy_whatever_the_step_rows(backend, cell, rows):
+    """The path the tree model trains on: NumPy's node states and gradients, with levels cut into steps."""
+    from rnnbench_jax.tree import scanned_tree_states
+
+    def path(plan, params, x, up):
+        def forward_backward(p, x, leaf_ids, ids, left, right, u):
+            def states_of(q, y):
+                return scanned_tree_states(cell, q, y, leaf_ids, ids, left, right, plan.padded_nodes)
+
+            states, vjp = jax.vjp(states_of, p, x)
+            return states, vjp(u)
+
+        return jax.jit(forward_backward)(params, x, plan.leaf_ids, *plan.stacked(rows), up)
+
+    _tree_path_equals_numpy(backend, cell, None, path, seed=5)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("no_levels", [False, True], ids=["levels", "leaves-only"])
+@pytest.mark.parametrize("cell", ["recursive", "treelstm"])
+def test_unrolled_tree_path_gradient_equals_numpy(backend, cell, no_levels):
+    """The jitted path ``bench`` times (levels unrolled under a hand-written backward) against NumPy's
+    forward and backward, with upstream gradients on ``h`` and ``c``; padded rows take no part."""
+    from rnnbench_jax.tree import unrolled_tree_states
+
+    def path(plan, params, x, up):
+        def forward_backward(p, x, ids, levels, u):
+            states, vjp = jax.vjp(lambda q, y: unrolled_tree_states(cell, q, y, ids, levels, plan.padded_nodes), p, x)
+            return states, vjp(u)
+
+        return jax.jit(forward_backward)(params, x, plan.leaf_ids, plan.levels, up)
+
+    trees = TreeBatch.from_trees([parse_tree("(1 a)"), parse_tree("(2 b)")]) if no_levels else None
+    _tree_path_equals_numpy(backend, cell, trees, path, seed=3, padding_gradient=1.0)
 
 
 def test_a_model_does_not_recompile_for_every_length(backend):
