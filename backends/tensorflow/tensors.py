@@ -53,9 +53,13 @@ def tensors(params, dtype) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def check_xla(tf_device, device) -> None:
-    """Compile a trivial function so that an XLA-less build fails here, with a reason (once per device)."""
+    """Compile a trivial function so that an XLA-less build fails here, with a reason (once per device).
+
+    Eagerly even when asked while a function is being traced (``init_scope``): inside a trace
+    ``.numpy()`` fails, which read as "no XLA" and left the model's fused update op by op.
+    """
     try:
-        with tf.device(tf_device):
+        with tf.init_scope(), tf.device(tf_device):
             tf.function(lambda a: a * 2.0, jit_compile=True)(tf.ones(2)).numpy()
     except Exception as exc:  # noqa: BLE001  (any failure means XLA is unusable here)
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
