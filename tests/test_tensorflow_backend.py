@@ -348,11 +348,10 @@ def test_update_is_one_xla_cluster_inside_the_traced_step(backends):
     model = _backend(backends, "native").build_model(spec, params)
     model.train_step(ids, lengths, targets)
     assert model._fused_update_fn._jit_compile is True
-    (update,) = [
-        f for f in model._train_fn.get_concrete_function(
-            *model._check_inputs(ids, lengths), model._check_targets(targets, 5), None
-        ).graph.as_graph_def().library.function if "run" in f.signature.name
-    ]
+    graph = model._train_fn.get_concrete_function(
+        *model._check_inputs(ids, lengths), model._check_targets(targets, 5), None
+    ).graph
+    (update,) = [f for f in graph.as_graph_def().library.function if "run" in f.signature.name]
     assert update.attr["_XlaMustCompile"].b
 
 
