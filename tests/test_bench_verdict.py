@@ -8,6 +8,7 @@ import json
 import pytest
 
 from rnnbench.bench import verdict
+from rnnbench.bench.kernels import machine_label
 from rnnbench.bench.verdict import best_recorded_peaks, record_verdict, row_verdict, settle
 
 TIGHT = [0.0100 + 0.00001 * (i % 5) for i in range(20)]  # ±0.1%: well inside 3%
@@ -165,10 +166,20 @@ def test_best_recorded_peaks_of_a_host(tmp_path):
     write("g.json", _record([], peak=float("nan")))  # json writes NaN, and reads it back
     write("h.json", ["not", "a", "record"])
     assert best_recorded_peaks(tmp_path, "vm") == {"float32": 400.0, "float64": 300.0}
-    machine = _record([])["machine"]
-    assert best_recorded_peaks(tmp_path, machine) == {"float32": 219.0, "float64": 300.0}
+    assert best_recorded_peaks(tmp_path, _record([])) == {"float32": 219.0, "float64": 300.0}
     assert best_recorded_peaks(tmp_path, "nobody") == {}
     assert best_recorded_peaks(tmp_path / "missing", "vm") == {}
+
+
+def test_a_machine_of_the_same_name_with_another_isa_level_is_another_machine(tmp_path):
+    """The project's VM kept its hostname and CPU model string while moving between CPUs with and without
+    AVX-512: its AVX-512 peak must not judge (or be judged by) the AVX2 records."""
+    avx2, avx512 = ["sse4_2", "avx", "avx2", "fma"], ["sse4_2", "avx", "avx2", "fma", "avx512f"]
+    (tmp_path / "a.json").write_text(json.dumps(_record([], peak=220.0, cpu_flags=avx512)))
+    (tmp_path / "b.json").write_text(json.dumps(_record([], peak=150.0, cpu_flags=avx2)))
+    assert best_recorded_peaks(tmp_path, _record([], cpu_flags=avx2)) == {"float32": 150.0}
+    assert best_recorded_peaks(tmp_path, _record([], cpu_flags=avx512)) == {"float32": 220.0}
+    assert machine_label(_record([], cpu_flags=avx512)) == "vm (avx512)" and machine_label(_record([])) == "vm"
 
 
 # ------------------------------------------------------------------------------------------------ settle

@@ -209,6 +209,22 @@ def test_a_slow_sessions_peak_makes_its_record_untrusted(tmp_path):
     assert doubted["backend"] == "torch" and "peak GEMM 60 GFLOP/s is 30%" in doubted["reasons"]
 
 
+def test_a_machine_of_the_same_name_with_another_isa_level_has_its_own_peak_and_rows(tmp_path):
+    """One hostname and CPU model string has meant CPUs with and without AVX-512 here: the AVX2 record is not
+    judged slow against the AVX-512 peak, and its rows stay apart from the AVX-512 record's (host label)."""
+    avx2, avx512 = ["sse4_2", "avx", "avx2", "fma"], ["sse4_2", "avx", "avx2", "fma", "avx512f"]
+    write_records(
+        tmp_path,
+        [
+            bench_record([bench_row(backend="numpy")], peak_gflops=200.0, cpu_flags=avx512),
+            bench_record([bench_row(backend="numpy")], peak_gflops=60.0, cpu_flags=avx2),
+        ],
+    )
+    frame = load_results(tmp_path)
+    assert [b.title for b in speed_section(frame).blocks] == ["time per call"]  # no "Not trusted" table
+    assert sorted(frame.loc[frame["kind"] == "bench", "host"]) == ["hostA (avx2)", "hostA (avx512)"]
+
+
 # --- what a trusted row shows -------------------------------------------------------------------------------------
 
 

@@ -128,6 +128,24 @@ def cpu_level(flags) -> str | None:
     return "generic"
 
 
+def machine_identity(record: dict) -> tuple:
+    """What tells the machine a record was made on from another: hostname, CPU model and count, and the
+    CPU's ISA level when the record lists its flags (bench records do). A cloud VM keeps its name and
+    model string across CPU generations: this project's ``vm`` / ``AMD EPYC`` ran with AVX-512 on some
+    days and without on others, and the two must never share a peak, a speed table or a ratio."""
+    machine = record.get("machine") if isinstance(record.get("machine"), dict) else {}
+    flags = record.get("cpu_flags")
+    level = cpu_level(flags) if isinstance(flags, list) and all(isinstance(f, str) for f in flags) else None
+    return tuple(str(machine.get(k)) for k in ("hostname", "cpu_model", "logical_cpus")) + (level,)
+
+
+def machine_label(record: dict) -> str | None:
+    """The hostname, with the ISA level when the record knows it (``vm (avx512)``): a report's ``host``."""
+    machine = record.get("machine") if isinstance(record.get("machine"), dict) else {}
+    host, level = machine.get("hostname"), machine_identity(record)[-1]
+    return f"{host} ({level})" if host is not None and level else host
+
+
 def pinned_variables(environ=None) -> dict:
     """Every :data:`PIN_VARIABLES` entry set in ``environ`` (default: this process)."""
     environ = os.environ if environ is None else environ

@@ -177,10 +177,10 @@ def judge_rows(rows: list[dict], target_ci: float, cpus: int | None = None) -> N
 
 
 def judge_record(record: dict, results_dir=None) -> None:
-    """The record's ``stable`` and ``unstable_reasons`` against this host's best recorded peak GEMM."""
+    """The record's ``stable`` and ``unstable_reasons`` against this machine's best recorded peak GEMM."""
     from rnnbench.bench.verdict import best_recorded_peaks, record_verdict
 
-    best = best_recorded_peaks(results_dir, record.get("machine")) if results_dir is not None else {}
+    best = best_recorded_peaks(results_dir, record) if results_dir is not None else {}
     record["stable"], record["unstable_reasons"] = record_verdict(record, best)
 
 

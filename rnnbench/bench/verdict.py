@@ -15,6 +15,7 @@ import sys
 import time
 
 from rnnbench.bench import stats
+from rnnbench.bench.kernels import machine_identity
 from rnnbench.bench.probes import load_1min
 
 #: The widest interval of a median that still counts as a measurement: ±3% separates the 5% changes
@@ -165,21 +166,19 @@ def _load_reasons(load_average, cpus: int) -> list[str]:
     return [f"1-min load {' and '.join(said)}, above the {cpus} usable CPUs"] if said else []
 
 
-def _host_matches(machine, host) -> bool:
-    if not isinstance(machine, dict):
-        return False
-    if isinstance(host, dict):  # a whole machine dict: the same name, CPU model and CPU count
-        return all(
-            machine.get(k) == host.get(k) for k in ("hostname", "cpu_model", "logical_cpus") if host.get(k) is not None
-        )
-    return machine.get("hostname") == host
+def _host_matches(record: dict, host) -> bool:
+    if isinstance(host, dict):  # another record: the same machine_identity (name, CPU model, count, ISA level)
+        return machine_identity(record) == machine_identity(host)
+    machine = record.get("machine")
+    return isinstance(machine, dict) and machine.get("hostname") == host
 
 
 def best_recorded_peaks(results_dir, host) -> dict:
     """``{dtype: best peak gflops}`` over the bench records of ``host`` in ``results_dir``.
 
-    ``host`` is a hostname, or a record's ``machine`` dict (then CPU model and count must match
-    too: cloud VMs often share a hostname). Unreadable files and other records are skipped silently.
+    ``host`` is a hostname, or a bench record: then only records of the same
+    :func:`rnnbench.bench.kernels.machine_identity` count (cloud VMs share a hostname, and one
+    name has meant CPUs with and without AVX-512). Unreadable files and other records are skipped silently.
     """
     from rnnbench.records import BENCH_SCHEMA, read_records
 
@@ -189,7 +188,7 @@ def best_recorded_peaks(results_dir, host) -> dict:
     except OSError:
         return best
     for _, record in found:
-        if not _host_matches(record.get("machine"), host):
+        if not isinstance(record, dict) or not _host_matches(record, host):
             continue
         for dtype, gflops in record_peaks(record).items():
             best[dtype] = max(best.get(dtype, 0.0), gflops)

@@ -13,6 +13,7 @@ import math
 import re
 
 from rnnbench.bench import stats
+from rnnbench.bench.kernels import machine_identity
 
 #: The record-level sentence that only counts unstable rows: those rows are judged one by one, so it alone
 #: does not make the other rows of the record untrustworthy.
@@ -82,18 +83,14 @@ def record_trust(record: dict, best_peaks: dict) -> tuple[bool, list[str]]:
     return not own, own
 
 
-def _machine(record: dict) -> tuple:
-    machine = record.get("machine") if isinstance(record.get("machine"), dict) else {}
-    return tuple(str(machine.get(k)) for k in ("hostname", "cpu_model", "logical_cpus"))
-
-
 def best_peaks(records) -> dict:
-    """``{machine: {dtype: best peak GFLOP/s}}`` over ``records`` (a machine: hostname, CPU model, count)."""
+    """``{machine: {dtype: best peak GFLOP/s}}`` over ``records`` (a machine:
+    :func:`rnnbench.bench.kernels.machine_identity`)."""
     from rnnbench.bench import verdict
 
     best: dict = {}
     for record in records:
-        at = best.setdefault(_machine(record), {})
+        at = best.setdefault(machine_identity(record), {})
         for dtype, gflops in verdict.record_peaks(record).items():
             at[dtype] = max(at.get(dtype, 0.0), gflops)
     return best
@@ -110,7 +107,7 @@ def judge(frame):
         return frame
     records = {path: record for path, record in zip(frame.loc[bench, "path"], frame.loc[bench, "record"])}
     peaks = best_peaks(records.values())
-    verdicts = {path: record_trust(record, peaks.get(_machine(record), {})) for path, record in records.items()}
+    verdicts = {path: record_trust(record, peaks.get(machine_identity(record), {})) for path, record in records.items()}
     trusted, whole, reasons = [], [], []
     for index in frame.index[bench]:
         record_ok, record_reasons = verdicts[frame.at[index, "path"]]
