@@ -214,6 +214,7 @@ def test_rows_measured_unstable_are_marked(tmp_path, rnnbench_cli):
     record = json.loads(path.read_text())
     record["rows"][1].update(stable=False, unstable_reasons=["other processes used 1.9 CPUs while it was sampled"])
     record["rows"][0]["stable"] = True
+    record.update(stable=False, unstable_reasons=["1 of 3 rows unstable"])  # a count: no reason to doubt the others
     path.write_text(json.dumps(record))
     result = rnnbench_cli("compare", a, b, "--fail-on-regression")
     assert result.code == 1  # still counted: a gate does not wave a slowdown through
@@ -222,6 +223,10 @@ def test_rows_measured_unstable_are_marked(tmp_path, rnnbench_cli):
     assert "1 row(s) measured while their bench record judged them unstable" in result.out
     rows = json.loads(rnnbench_cli("compare", a, b, "--format", "json").out)["rows"]
     assert [(r["stable_a"], r["stable_b"]) for r in rows] == [(None, True), (None, False), (None, None)]
+    record["unstable_reasons"].append("peak GEMM 60 GFLOP/s is 30% of this machine's best recorded 200 GFLOP/s")
+    path.write_text(json.dumps(record))  # a reason of the record's own: every row of it is doubted
+    rows = json.loads(rnnbench_cli("compare", a, b, "--format", "json").out)["rows"]
+    assert [r["stable_b"] for r in rows] == [False, False, False]
 
 
 def test_latest_measurement_of_a_configuration_counts(tmp_path, rnnbench_cli):

@@ -29,6 +29,7 @@ from rnnbench.report.accuracy import summarise_runs
 from rnnbench.report.parity import CASE_IDENTITY
 from rnnbench.report.section import Block, Section, cell_text, missing, row_keys, sig
 from rnnbench.report.speed import IDENTITY, latest_rows, shape_label
+from rnnbench.report.trust import record_trust
 from rnnbench.report.variants import DEFAULT_LABEL
 
 ACCURACY_KEY = ["task", "dataset", "model", "backend", "impl", "device", "config_key"]
@@ -212,8 +213,11 @@ def _samples(entry: dict | None) -> list[float]:
 
 
 def _stable(entry: dict | None, record) -> bool | None:
-    """False when the row or its record was judged unstable when measured; None when it does not say."""
-    verdicts = [entry.get("stable") if entry else None, record.get("stable") if isinstance(record, dict) else None]
+    """False when the row or its record was judged unstable when measured; None when it does not say. A record
+    is doubted for its own reasons (a busy or slow session), not for the count of its unstable rows: those
+    are judged one by one (as the report does, :func:`rnnbench.report.trust.record_trust`)."""
+    doubted = isinstance(record, dict) and isinstance(record.get("stable"), bool) and not record_trust(record, {})[0]
+    verdicts = [entry.get("stable") if entry else None, False if doubted else None]
     if False in verdicts:
         return False
     return True if True in verdicts else None
