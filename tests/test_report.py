@@ -8,6 +8,8 @@ values), ratios to 1e-12.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import statistics
@@ -443,6 +445,25 @@ def test_compare_two_machines_in_one_directory(tmp_path, capsys):
     assert "+3.0%" in capsys.readouterr().out
     assert main(["report", "--results-dir", str(tmp_path), "--compare-machines", "laptop", "gpu9"]) == 2
     assert "no records from host 'gpu9'" in capsys.readouterr().err
+
+
+def test_one_name_on_two_cpus_is_one_machine_with_two_isa_levels(tmp_path, capsys):
+    """The VM of the committed records kept its name on CPUs with and without AVX-512: the source line counts one
+    machine and names both levels, --compare-machines sets the two levels' bench records side by side, and the
+    plain name still selects all of them."""
+    for flags, median in ((["avx", "avx2", "fma"], 0.0100), (["avx", "avx2", "fma", "avx512f"], 0.0080)):
+        folder = _speed_dir(tmp_path, median, host="vm")
+        for path in folder.glob("*.json"):
+            record = json.loads(path.read_text())
+            record.setdefault("cpu_flags", flags)
+            path.write_text(json.dumps(record))
+    assert main(["report", "--results-dir", str(tmp_path), "--summary", "--format", "markdown"]) == 0
+    assert "from 1 machine: vm (vm CPU, 2 CPUs; avx2 or avx512 in its bench records)" in capsys.readouterr().out
+    assert main(["report", "--results-dir", str(tmp_path), "--compare-machines", "vm (avx2)", "vm (avx512)"]) == 0
+    assert "-20.0%" in capsys.readouterr().out
+    assert main(["report", "--results-dir", str(tmp_path), "--host", "vm", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert sorted(r["host"] for r in rows if r["backend"] == "torch") == ["vm (avx2)", "vm (avx512)"]
 
 
 # --- rendering and the command ---------------------------------------------------------------------------------

@@ -317,7 +317,7 @@ def _comparison(args):
     else:
         labels = list(args.compare_machines)
         full = _load(args.results_dir)
-        present = set(full["host"].dropna())
+        present = set(full["host"].dropna()) | set(full["hostname"].dropna() if "hostname" in full else ())
         for host in labels:
             if host not in present:
                 raise RnnbenchError(
@@ -353,11 +353,18 @@ def _emit(args, text: str) -> None:
 def _summary(frame) -> str:
     records = frame.drop_duplicates("path")
     kinds = ", ".join(f"{n} {k}" for k, n in records["kind"].value_counts().sort_index().items())
-    machines = records.drop_duplicates("host")
-    described = ", ".join(
-        f"{r['host']} ({r.get('cpu_model') or '?'}, {_int(r.get('logical_cpus'))} CPUs)" for _, r in machines.iterrows()
+    # A machine by name, CPU model and count; the ISA levels its bench records name (only they list CPU flags)
+    # are said beside it, since run records cannot tell those CPUs apart.
+    names = ["hostname", "cpu_model", "logical_cpus"]
+    records = records.assign(**{c: records[c] if c in records else None for c in names + ["isa_level"]})
+    described = []
+    for key, part in records.groupby(names, sort=False, dropna=False):
+        levels = sorted({str(v) for v in part["isa_level"] if isinstance(v, str)})
+        isa = f"; {' or '.join(levels)} in its bench records" if levels else ""
+        described.append(f"{key[0]} ({key[1] if isinstance(key[1], str) else '?'}, {_int(key[2])} CPUs{isa})")
+    return (
+        f"{_plural(len(records), 'record')} ({kinds}) from {_plural(len(described), 'machine')}: {', '.join(described)}"
     )
-    return f"{_plural(len(records), 'record')} ({kinds}) from {_plural(len(machines), 'machine')}: {described}"
 
 
 def _plural(n: int, word: str) -> str:

@@ -32,6 +32,8 @@ def apply_filters(frame, filters: dict):
         if column not in frame.columns:
             continue
         hit = frame[column].map(lambda v, a=accepted: _matches(cell_text(v), a)).astype(bool)  # bool even if empty
+        if column == "host" and "hostname" in frame.columns:  # "vm" is every "vm (<ISA level>)" too
+            hit = hit | frame["hostname"].map(lambda v, a=accepted: _matches(cell_text(v), a)).astype(bool)
         mask = hit if mask is None else mask & hit
     return frame if mask is None else frame[mask]
 

@@ -14,7 +14,7 @@ import warnings
 
 import pandas as pd
 
-from rnnbench.bench.kernels import machine_label
+from rnnbench.bench.kernels import machine_identity, machine_label
 from rnnbench.records import KNOWN_SCHEMAS, RecordWarning, read_records, record_problem
 from rnnbench.report.filters import apply_filters
 from rnnbench.report.variants import diff_key, run_diff
@@ -87,6 +87,8 @@ def _common(kind: str, path, record: dict) -> dict:
         "error": record.get("error"),
         "started_at": record.get("started_at"),
         "host": machine_label(record),  # with the ISA level where known: one name has meant two CPUs
+        "hostname": machine.get("hostname"),
+        "isa_level": machine_identity(record)[-1],
         "cpu_model": machine.get("cpu_model"),
         "logical_cpus": machine.get("logical_cpus"),
         "usable_cpus": machine.get("usable_cpus"),
