@@ -135,6 +135,7 @@ _MACHINE = {
     "cpu_model": TEXT,
     "logical_cpus": INTEGER,
     "usable_cpus": INTEGER,
+    "isa_level": TEXT,  # rnnbench.machine.cpu_level: one hostname has meant CPUs with and without AVX-512
     "memory_bytes": INTEGER,
     "python": TEXT,
     "python_implementation": TEXT,

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from rnnbench.bench import verdict
-from rnnbench.bench.kernels import machine_label
 from rnnbench.bench.verdict import best_recorded_peaks, record_verdict, row_verdict, settle
+from rnnbench.machine import cpu_flags, cpu_level, machine_identity, machine_info, machine_label
 
 TIGHT = [0.0100 + 0.00001 * (i % 5) for i in range(20)]  # ±0.1%: well inside 3%
 QUIET_CPU = {"wall_s": 2.0, "own_cpu_s": 3.9, "other_cpus": 0.02, "steal_fraction": 0.0, "load": [0.1, 0.3]}
@@ -180,6 +180,10 @@ def test_a_machine_of_the_same_name_with_another_isa_level_is_another_machine(tm
     assert best_recorded_peaks(tmp_path, _record([], cpu_flags=avx2)) == {"float32": 150.0}
     assert best_recorded_peaks(tmp_path, _record([], cpu_flags=avx512)) == {"float32": 220.0}
     assert machine_label(_record([], cpu_flags=avx512)) == "vm (avx512)" and machine_label(_record([])) == "vm"
+    # every record written now says it in its machine (run and check records list no flags of their own)
+    assert machine_info()["isa_level"] == cpu_level(cpu_flags())
+    run = {"schema": "rnnbench.run/1", "machine": dict(_record([])["machine"], isa_level="avx2")}
+    assert machine_label(run) == "vm (avx2)" and machine_identity(run) == machine_identity(_record([], cpu_flags=avx2))
 
 
 # ------------------------------------------------------------------------------------------------ settle

@@ -24,27 +24,8 @@ about (and the caller's process has already imported it).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-#: CPU flags worth recording (the ones kernels dispatch on).
-CPU_FLAGS = (
-    "sse4_2",
-    "avx",
-    "avx2",
-    "fma",
-    "f16c",
-    "avx512f",
-    "avx512bw",
-    "avx512vl",
-    "avx512_vnni",
-    "avx512_bf16",
-    "avx512_fp16",
-    "amx_tile",
-    "amx_bf16",
-    "amx_int8",
-    "asimd",
-    "sve",
-)
+from rnnbench.machine import cpu_flags, cpu_level
 
 #: Variables that pin a kernel or an ISA, or change which library path runs. Set = recorded and warned.
 PIN_VARIABLES = (
@@ -96,54 +77,6 @@ OPENBLAS_CORES = {
 
 #: ATen's CPU capability -> ISA level.
 ATEN_LEVELS = {"AVX512": "avx512", "AVX2": "avx2", "DEFAULT": "generic", "NO AVX": "generic"}
-
-
-def cpu_flags(cpuinfo: str | None = None) -> list[str]:
-    """The flags of :data:`CPU_FLAGS` this CPU has (``cpuinfo``: the text of /proc/cpuinfo, for tests)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return []
-    for line in cpuinfo.splitlines():
-        if line.startswith(("flags", "Features")):
-            present = set(line.split(":", 1)[1].split())
-            return [flag for flag in CPU_FLAGS if flag in present]
-    return []
-
-
-def cpu_level(flags) -> str | None:
-    """The best float32-GEMM ISA level the CPU offers (None when its flags are unknown)."""
-    flags = set(flags)
-    if not flags:
-        return None
-    if "avx512f" in flags:
-        return "avx512"
-    if "avx2" in flags and "fma" in flags:
-        return "avx2"
-    if "avx" in flags:
-        return "avx"
-    if "sse4_2" in flags:
-        return "sse"
-    return "generic"
-
-
-def machine_identity(record: dict) -> tuple:
-    """What tells the machine a record was made on from another: hostname, CPU model and count, and the
-    CPU's ISA level when the record lists its flags (bench records do). A cloud VM keeps its name and
-    model string across CPU generations: this project's ``vm`` / ``AMD EPYC`` ran with AVX-512 on some
-    days and without on others, and the two must never share a peak, a speed table or a ratio."""
-    machine = record.get("machine") if isinstance(record.get("machine"), dict) else {}
-    flags = record.get("cpu_flags")
-    level = cpu_level(flags) if isinstance(flags, list) and all(isinstance(f, str) for f in flags) else None
-    return tuple(str(machine.get(k)) for k in ("hostname", "cpu_model", "logical_cpus")) + (level,)
-
-
-def machine_label(record: dict) -> str | None:
-    """The hostname, with the ISA level when the record knows it (``vm (avx512)``): a report's ``host``."""
-    machine = record.get("machine") if isinstance(record.get("machine"), dict) else {}
-    host, level = machine.get("hostname"), machine_identity(record)[-1]
-    return f"{host} ({level})" if host is not None and level else host
 
 
 def pinned_variables(environ=None) -> dict:

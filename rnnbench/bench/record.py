@@ -195,7 +195,8 @@ def build_record(
     load_end,
     settle: dict | None = None,
 ) -> dict:
-    from rnnbench.bench.kernels import cpu_flags, pinned_variables
+    from rnnbench.bench.kernels import pinned_variables
+    from rnnbench.machine import cpu_flags
 
     backends = sorted({row["backend"] for row in rows})
     kernels = {}

@@ -15,8 +15,8 @@ import sys
 import time
 
 from rnnbench.bench import stats
-from rnnbench.bench.kernels import machine_identity
 from rnnbench.bench.probes import load_1min
+from rnnbench.machine import machine_identity
 
 #: The widest interval of a median that still counts as a measurement: ±3% separates the 5% changes
 #: ``compare`` looks for, and a quiet machine reaches it in well under a minute for every suite row.
@@ -177,7 +177,7 @@ def best_recorded_peaks(results_dir, host) -> dict:
     """``{dtype: best peak gflops}`` over the bench records of ``host`` in ``results_dir``.
 
     ``host`` is a hostname, or a bench record: then only records of the same
-    :func:`rnnbench.bench.kernels.machine_identity` count (cloud VMs share a hostname, and one
+    :func:`rnnbench.machine.machine_identity` count (cloud VMs share a hostname, and one
     name has meant CPUs with and without AVX-512). Unreadable files and other records are skipped silently.
     """
     from rnnbench.records import BENCH_SCHEMA, read_records

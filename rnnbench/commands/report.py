@@ -353,14 +353,14 @@ def _emit(args, text: str) -> None:
 def _summary(frame) -> str:
     records = frame.drop_duplicates("path")
     kinds = ", ".join(f"{n} {k}" for k, n in records["kind"].value_counts().sort_index().items())
-    # A machine by name, CPU model and count; the ISA levels its bench records name (only they list CPU flags)
-    # are said beside it, since run records cannot tell those CPUs apart.
+    # A machine by name, CPU model and count, with the ISA levels its records name beside it (records from
+    # before machine.isa_level, all but the bench ones, cannot tell those CPUs apart).
     names = ["hostname", "cpu_model", "logical_cpus"]
     records = records.assign(**{c: records[c] if c in records else None for c in names + ["isa_level"]})
     described = []
     for key, part in records.groupby(names, sort=False, dropna=False):
         levels = sorted({str(v) for v in part["isa_level"] if isinstance(v, str)})
-        isa = f"; {' or '.join(levels)} in its bench records" if levels else ""
+        isa = f"; ISA {' or '.join(levels)}" if levels else ""
         described.append(f"{key[0]} ({key[1] if isinstance(key[1], str) else '?'}, {_int(key[2])} CPUs{isa})")
     return (
         f"{_plural(len(records), 'record')} ({kinds}) from {_plural(len(described), 'machine')}: {', '.join(described)}"

@@ -14,7 +14,7 @@ import warnings
 
 import pandas as pd
 
-from rnnbench.bench.kernels import machine_identity, machine_label
+from rnnbench.machine import machine_identity, machine_label
 from rnnbench.records import KNOWN_SCHEMAS, RecordWarning, read_records, record_problem
 from rnnbench.report.filters import apply_filters
 from rnnbench.report.variants import diff_key, run_diff

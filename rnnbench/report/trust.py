@@ -13,7 +13,7 @@ import math
 import re
 
 from rnnbench.bench import stats
-from rnnbench.bench.kernels import machine_identity
+from rnnbench.machine import machine_identity
 
 #: The record-level sentence that only counts unstable rows: those rows are judged one by one, so it alone
 #: does not make the other rows of the record untrustworthy.
@@ -85,7 +85,7 @@ def record_trust(record: dict, best_peaks: dict) -> tuple[bool, list[str]]:
 
 def best_peaks(records) -> dict:
     """``{machine: {dtype: best peak GFLOP/s}}`` over ``records`` (a machine:
-    :func:`rnnbench.bench.kernels.machine_identity`)."""
+    :func:`rnnbench.machine.machine_identity`)."""
     from rnnbench.bench import verdict
 
     best: dict = {}
